@@ -1,0 +1,250 @@
+/**
+ * Implicit GEMM: C[b, m, n] = sum_k A[b, m, k] * B[b, k, n], where the
+ * operands are read through WGSL loader functions and the result written by a
+ * WGSL store function. Matrix products and every convolution (forward, data
+ * gradient, weight gradient, transposed) are this kernel with other loaders.
+ *
+ * Two variants:
+ * - `cpu`: for CPU-like adapters (llvmpipe). Each invocation accumulates an
+ *   R x W block in registers; no workgroup memory, no barriers (barriers
+ *   switch coroutines on llvmpipe, and its loads are per-lane gathers, so
+ *   reuse from registers is what pays).
+ * - `gpu`: workgroup tiling through shared memory with a 4 x 4 register block
+ *   per thread, as real GPUs want.
+ *
+ * Loaders receive in-range indices (m < M, k < K, n < N); padding and other
+ * zeros are the loader's business. When there are too few output tiles to
+ * keep the device busy, K is split and a second pass adds the partial sums
+ * and calls the store function.
+ *
+ * @module
+ */
+
+import type { Engine } from "../engine.ts";
+import type { KernelSpec, StorageBinding } from "../kernel.ts";
+
+/** An extra buffer a loader or store function uses. */
+export interface GemmExtra {
+  name: string;
+  buffer: GPUBuffer;
+  access: "read" | "read_write";
+}
+
+/** A GEMM problem. */
+export interface GemmSpec {
+  name: string;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  /** Body of `fn loadA(b: u32, m: u32, k: u32) -> f32`. */
+  loadA: string;
+  /** Body of `fn loadB(b: u32, k: u32, n: u32) -> f32`. */
+  loadB: string;
+  /** Body of `fn storeC(b: u32, m: u32, n: u32, v: f32)`. */
+  storeC: string;
+  /** Buffers the functions use, bound under their names. */
+  buffers: GemmExtra[];
+}
+
+/** Register block and lane count of the cpu variant. */
+const CPU = { rows: 8, cols: 4, lanes: 64 };
+/** Tile of the gpu variant: BM x BN outputs, BK deep, 16 x 16 threads. */
+const GPU = { bm: 64, bn: 64, bk: 16, threads: 16 };
+
+function functions(spec: GemmSpec): string {
+  return `
+fn loadA(b: u32, m: u32, k: u32) -> f32 { ${spec.loadA} }
+fn loadB(b: u32, k: u32, n: u32) -> f32 { ${spec.loadB} }
+fn storeC(b: u32, m: u32, n: u32, v: f32) { ${spec.storeC} }`;
+}
+
+function bindings(spec: GemmSpec, partial: boolean): StorageBinding[] {
+  const list: StorageBinding[] = spec.buffers.map((x) => ({ name: x.name, access: x.access }));
+  if (partial) list.push({ name: "Partial", access: "read_write" });
+  return list;
+}
+
+/** How an accumulated value leaves the kernel: stored, or kept as a partial sum. */
+function emit(spec: GemmSpec, splits: number, v: string): string {
+  return splits === 1
+    ? `storeC(b, m, n, ${v});`
+    : `Partial[((split * ${spec.batch}u + b) * ${spec.M}u + m) * ${spec.N}u + n] = ${v};`;
+}
+
+function cpuKernel(spec: GemmSpec, splits: number): KernelSpec {
+  const { rows: R, cols: W, lanes: L } = CPU;
+  const kChunk = Math.ceil(spec.K / splits);
+  const acc = [];
+  for (let r = 0; r < R; r++) for (let w = 0; w < W; w++) acc.push(`var c${r}_${w} = 0.0;`);
+  const loadRows = [...Array(R).keys()].map((r) => `let a${r} = loadA(b, m${r}, k);`).join(" ");
+  const loadCols = [...Array(W).keys()].map((w) => `let b${w} = loadB(b, k, n${w});`).join(" ");
+  const fmas = [];
+  for (let r = 0; r < R; r++) {
+    for (let w = 0; w < W; w++) fmas.push(`c${r}_${w} = fma(a${r}, b${w}, c${r}_${w});`);
+  }
+  const stores = [];
+  for (let r = 0; r < R; r++) {
+    for (let w = 0; w < W; w++) {
+      stores.push(
+        `if (mRow + ${r}u < ${spec.M}u && nCol + ${
+          w * L
+        }u < ${spec.N}u) { let m = mRow + ${r}u; let n = nCol + ${w * L}u; ${
+          emit(spec, splits, `c${r}_${w}`)
+        } }`,
+      );
+    }
+  }
+  const rowIdx = [...Array(R).keys()].map((r) => `let m${r} = min(mRow + ${r}u, ${spec.M - 1}u);`)
+    .join(" ");
+  const colIdx = [...Array(W).keys()].map((w) =>
+    `let n${w} = min(nCol + ${w * L}u, ${spec.N - 1}u);`
+  ).join(" ");
+  const body = `${functions(spec)}
+@compute @workgroup_size(${L}, 1, 1)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.z % ${spec.batch}u;
+  let split = wg.z / ${spec.batch}u;
+  let mRow = wg.y * ${R}u;
+  let nCol = wg.x * ${L * W}u + lid.x;
+  ${rowIdx}
+  ${colIdx}
+  ${acc.join(" ")}
+  let kEnd = min(${spec.K}u, (split + 1u) * ${kChunk}u);
+  for (var k = split * ${kChunk}u; k < kEnd; k++) {
+    ${loadRows}
+    ${loadCols}
+    ${fmas.join("\n    ")}
+  }
+  ${stores.join("\n  ")}
+}`;
+  return {
+    name: `${spec.name}_cpu`,
+    bindings: bindings(spec, splits > 1),
+    workgroupSize: [L, 1, 1],
+    body,
+  };
+}
+
+function gpuKernel(spec: GemmSpec, splits: number): KernelSpec {
+  const { bm, bn, bk, threads: T } = GPU;
+  const tm = bm / T, tn = bn / T;
+  const kChunk = Math.ceil(spec.K / splits / bk) * bk;
+  const perThreadA = (bm * bk) / (T * T);
+  const perThreadB = (bk * bn) / (T * T);
+  const body = `${functions(spec)}
+var<workgroup> As: array<f32, ${bk * bm}>;
+var<workgroup> Bs: array<f32, ${bk * bn}>;
+@compute @workgroup_size(${T}, ${T}, 1)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = wg.z % ${spec.batch}u;
+  let split = wg.z / ${spec.batch}u;
+  let m0 = wg.y * ${bm}u;
+  let n0 = wg.x * ${bn}u;
+  let t = lid.y * ${T}u + lid.x;
+  var acc: array<f32, ${tm * tn}>;
+  let kBegin = split * ${kChunk}u;
+  let kEnd = min(${spec.K}u, kBegin + ${kChunk}u);
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${bk}u) {
+    for (var i = 0u; i < ${perThreadA}u; i++) {
+      let e = t + i * ${T * T}u;
+      let mm = m0 + e % ${bm}u;
+      let kk = k0 + e / ${bm}u;
+      let v = loadA(b, min(mm, ${spec.M - 1}u), min(kk, ${spec.K - 1}u));
+      As[e] = select(0.0, v, mm < ${spec.M}u && kk < kEnd);
+    }
+    for (var i = 0u; i < ${perThreadB}u; i++) {
+      let e = t + i * ${T * T}u;
+      let nn = n0 + e % ${bn}u;
+      let kk = k0 + e / ${bn}u;
+      let v = loadB(b, min(kk, ${spec.K - 1}u), min(nn, ${spec.N - 1}u));
+      Bs[e] = select(0.0, v, nn < ${spec.N}u && kk < kEnd);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${bk}u; kk++) {
+      var av: array<f32, ${tm}>;
+      var bv: array<f32, ${tn}>;
+      for (var i = 0u; i < ${tm}u; i++) { av[i] = As[kk * ${bm}u + lid.y + i * ${T}u]; }
+      for (var j = 0u; j < ${tn}u; j++) { bv[j] = Bs[kk * ${bn}u + lid.x + j * ${T}u]; }
+      for (var i = 0u; i < ${tm}u; i++) {
+        for (var j = 0u; j < ${tn}u; j++) {
+          acc[i * ${tn}u + j] = fma(av[i], bv[j], acc[i * ${tn}u + j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < ${tm}u; i++) {
+    for (var j = 0u; j < ${tn}u; j++) {
+      let m = m0 + lid.y + i * ${T}u;
+      let n = n0 + lid.x + j * ${T}u;
+      if (m < ${spec.M}u && n < ${spec.N}u) { ${emit(spec, splits, `acc[i * ${tn}u + j]`)} }
+    }
+  }
+}`;
+  return {
+    name: `${spec.name}_gpu`,
+    bindings: bindings(spec, splits > 1),
+    workgroupSize: [T, T, 1],
+    body,
+  };
+}
+
+/** Adds the partial sums of a split GEMM and stores the results. */
+function combineKernel(spec: GemmSpec, splits: number): KernelSpec {
+  const total = spec.batch * spec.M * spec.N;
+  const body = `${functions(spec)}
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < ${total}u; i += groups.x * 64u) {
+    var v = 0.0;
+    for (var s = 0u; s < ${splits}u; s++) { v += Partial[s * ${total}u + i]; }
+    let n = i % ${spec.N}u;
+    let m = (i / ${spec.N}u) % ${spec.M}u;
+    let b = i / ${spec.M * spec.N}u;
+    storeC(b, m, n, v);
+  }
+}`;
+  return {
+    name: `${spec.name}_combine`,
+    bindings: bindings(spec, true),
+    workgroupSize: [64, 1, 1],
+    body,
+  };
+}
+
+/** Workgroups along n, m, and (batch x splits), and the split count. */
+function plan(engine: Engine, spec: GemmSpec): { grid: [number, number, number]; splits: number } {
+  const cpu = engine.variant === "cpu";
+  const tilesN = Math.ceil(spec.N / (cpu ? CPU.lanes * CPU.cols : GPU.bn));
+  const tilesM = Math.ceil(spec.M / (cpu ? CPU.rows : GPU.bm));
+  const tiles = tilesN * tilesM * spec.batch;
+  // Enough workgroups to occupy the device; each split keeps a useful K range.
+  const wanted = cpu ? 16 : 512;
+  const minChunk = cpu ? 64 : 128;
+  const splits = Math.max(1, Math.min(Math.ceil(wanted / tiles), Math.floor(spec.K / minChunk)));
+  return { grid: [tilesN, tilesM, spec.batch * splits], splits };
+}
+
+/** Records a GEMM. */
+export function runGemm(engine: Engine, spec: GemmSpec): void {
+  if (spec.batch * spec.M * spec.N === 0) return;
+  if (spec.K === 0) throw new Error(`${spec.name}: K = 0 is handled by the caller`);
+  const { grid, splits } = plan(engine, spec);
+  const buffers = spec.buffers.map((x) => x.buffer);
+  const make = engine.variant === "cpu" ? cpuKernel : gpuKernel;
+  if (splits === 1) {
+    engine.runtime.dispatch(engine.kernels.get(make(spec, 1)), buffers, grid);
+    return;
+  }
+  const total = spec.batch * spec.M * spec.N;
+  const partial = engine.pool.acquire(total * splits * 4);
+  engine.runtime.dispatch(engine.kernels.get(make(spec, splits)), [...buffers, partial], grid);
+  const groups = Math.min(65535, Math.ceil(total / 256));
+  engine.runtime.dispatch(engine.kernels.get(combineKernel(spec, splits)), [...buffers, partial], [
+    groups,
+    1,
+    1,
+  ]);
+  engine.pool.release(partial);
+}

@@ -1,0 +1,139 @@
+/**
+ * Sum reductions over any set of axes, with an element-wise prologue over
+ * several broadcast operands (so that, e.g., a variance is one pass over
+ * `(x - mean)^2`).
+ *
+ * When few outputs would leave the device idle, the reduced range is split in
+ * chunks whose partial sums a second, small reduction adds up.
+ *
+ * @module
+ */
+
+import type { Engine } from "../engine.ts";
+import type { KernelSpec } from "../kernel.ts";
+import type { Shape } from "../tensor.ts";
+import type { MapInput, View } from "./map.ts";
+
+/** A reduction: out[kept] = scale * sum over reduced axes of expr(inputs). */
+export interface ReduceSpec {
+  name: string;
+  /** Iteration shape (the inputs' broadcast shape). */
+  shape: Shape;
+  /** Axes summed over. */
+  axes: readonly number[];
+  inputs: MapInput[];
+  /** Output buffer: dense, shape = the kept dimensions. */
+  output: GPUBuffer;
+  /** WGSL expression of one summed element over `x0`, `x1`, ...; default `x0`. */
+  expr?: string;
+  scale?: number;
+}
+
+const WORKGROUP = 64;
+
+function decompose(
+  target: string,
+  source: string,
+  dims: { size: number; stride: number }[],
+): string {
+  const lines = [`{ var q = ${source};`];
+  for (let k = dims.length - 1; k >= 0; k--) {
+    const { size, stride } = dims[k];
+    const coord = k === 0 ? "q" : `(q % ${size}u)`;
+    if (stride !== 0) lines.push(`${target} += ${coord} * ${stride}u;`);
+    if (k > 0) lines.push(`q = q / ${size}u;`);
+  }
+  lines.push("}");
+  return lines.join(" ");
+}
+
+function f32Literal(x: number): string {
+  const s = String(x);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/** Spec of one reduction pass over `chunks` chunks of the reduced range. */
+function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
+  const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
+  const outCount = keptAxes.reduce((a, k) => a * spec.shape[k], 1);
+  const reduceCount = spec.axes.reduce((a, k) => a * spec.shape[k], 1);
+  const chunk = Math.ceil(reduceCount / chunks);
+  const dims = (view: View, axes: readonly number[]) =>
+    axes.map((k) => ({ size: spec.shape[k], stride: view.strides[k] }));
+  const bases = spec.inputs.map((input, k) =>
+    `var b${k} = ${input.view.offset}u; ${decompose(`b${k}`, "o", dims(input.view, keptAxes))}`
+  ).join("\n    ");
+  const loads = spec.inputs.map((input, k) =>
+    `var j${k} = b${k}; ${
+      decompose(`j${k}`, "r", dims(input.view, spec.axes))
+    } let x${k} = X${k}[j${k}];`
+  ).join("\n      ");
+  const scale = spec.scale === undefined || spec.scale === 1 ? "" : ` * ${f32Literal(spec.scale)}`;
+  const body = `
+@compute @workgroup_size(${WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${WORKGROUP}u;
+  for (var t = gid.x; t < ${outCount * chunks}u; t += stride) {
+    let o = t / ${chunks}u;
+    let first = (t % ${chunks}u) * ${chunk}u;
+    let last = min(${reduceCount}u, first + ${chunk}u);
+    ${bases}
+    var acc = 0.0;
+    for (var r = first; r < last; r++) {
+      ${loads}
+      acc += ${spec.expr ?? "x0"};
+    }
+    Y[t] = acc${chunks === 1 ? scale : ""};
+  }
+}`;
+  return {
+    name: spec.name,
+    bindings: [
+      ...spec.inputs.map((_, k) => ({ name: `X${k}`, access: "read" as const })),
+      { name: "Y", access: "read_write" },
+    ],
+    workgroupSize: [WORKGROUP, 1, 1],
+    body,
+  };
+}
+
+/** Records a reduction; `scratch` provides temporary buffers for partial sums. */
+export function runReduce(
+  engine: Engine,
+  spec: ReduceSpec,
+  scratch: (bytes: number) => { buffer: GPUBuffer; release(): void },
+): void {
+  const keptCount = spec.shape.reduce((a, d, k) => spec.axes.includes(k) ? a : a * d, 1);
+  const reduceCount = spec.axes.reduce((a, k) => a * spec.shape[k], 1);
+  if (keptCount === 0) return;
+  const target = engine.variant === "cpu" ? 256 : 8192;
+  const chunks = Math.max(1, Math.min(Math.ceil(target / keptCount), Math.floor(reduceCount / 64)));
+  const groups = (count: number) =>
+    Math.min(65535, Math.ceil(count / (WORKGROUP * (engine.variant === "cpu" ? 4 : 1))));
+  if (chunks === 1) {
+    const kernel = engine.kernels.get(reduceKernelSpec(spec, 1));
+    engine.runtime.dispatch(kernel, [...spec.inputs.map((x) => x.buffer), spec.output], [
+      groups(keptCount),
+      1,
+      1,
+    ]);
+    return;
+  }
+  const partial = scratch(keptCount * chunks * 4);
+  const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
+  engine.runtime.dispatch(first, [...spec.inputs.map((x) => x.buffer), partial.buffer], [
+    groups(keptCount * chunks),
+    1,
+    1,
+  ]);
+  const second = engine.kernels.get(reduceKernelSpec({
+    name: `${spec.name}_partials`,
+    shape: [keptCount, chunks],
+    axes: [1],
+    inputs: [{ buffer: partial.buffer, view: { strides: [chunks, 1], offset: 0 } }],
+    output: spec.output,
+    scale: spec.scale,
+  }, 1));
+  engine.runtime.dispatch(second, [partial.buffer, spec.output], [groups(keptCount), 1, 1]);
+  partial.release();
+}

@@ -1,0 +1,237 @@
+/**
+ * f32 tensors stored in GPU buffers, with explicit ownership.
+ *
+ * A tensor owns a reference to a storage buffer (views such as `reshape`
+ * share it). It is freed by `dispose()`, or at the end of the {@link scope}
+ * that created it unless the scope returns it or it was {@link keep}-ed.
+ *
+ * @module
+ */
+
+import { getEngine } from "./engine.ts";
+import { DisposedTensorError, ShapeError } from "./errors.ts";
+
+/** Dimensions of a tensor, outermost first. */
+export type Shape = readonly number[];
+
+/** Number of elements of a shape. */
+export function sizeOf(shape: Shape): number {
+  let size = 1;
+  for (const d of shape) size *= d;
+  return size;
+}
+
+/** Throws unless every dimension is a non-negative integer. */
+export function checkShape(shape: Shape, what = "shape"): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(
+        `Invalid ${what} [${shape.join(", ")}]: dimensions must be integers >= 0.`,
+      );
+    }
+  }
+}
+
+/** A reference-counted GPU buffer. */
+class Storage {
+  readonly buffer: GPUBuffer;
+  #refs = 1;
+
+  constructor(buffer: GPUBuffer) {
+    this.buffer = buffer;
+  }
+
+  retain(): Storage {
+    this.#refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.#refs === 0) getEngine().pool.release(this.buffer);
+  }
+}
+
+type ScopeFrame = Set<Tensor>;
+const scopes: ScopeFrame[] = [];
+let liveTensors = 0;
+let nextId = 1;
+
+/** A dense row-major f32 tensor on the GPU. */
+export class Tensor {
+  readonly shape: Shape;
+  readonly size: number;
+  readonly id: number = nextId++;
+  #storage: Storage | null;
+
+  /** Use the creation functions (`tensor`, `zeros`, ...) rather than this. */
+  constructor(storage: Storage, shape: Shape) {
+    this.#storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.size = sizeOf(shape);
+    liveTensors++;
+    scopes.at(-1)?.add(this);
+  }
+
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.#storage === null;
+  }
+
+  /** The storage buffer (throws if disposed). */
+  get buffer(): GPUBuffer {
+    return this.#live().buffer;
+  }
+
+  #live(): Storage {
+    if (!this.#storage) {
+      throw new DisposedTensorError(
+        `Tensor #${this.id} [${this.shape.join(", ")}] was already disposed (by dispose() or at ` +
+          "the end of the scope that created it); return it from the scope or keep() it.",
+      );
+    }
+    return this.#storage;
+  }
+
+  /** A tensor of another shape sharing this one's storage. */
+  view(shape: Shape): Tensor {
+    return new Tensor(this.#live().retain(), shape);
+  }
+
+  /** Frees this tensor's reference to its storage. Idempotent. */
+  dispose(): void {
+    if (!this.#storage) return;
+    this.#storage.release();
+    this.#storage = null;
+    liveTensors--;
+    for (const frame of scopes) frame.delete(this);
+  }
+
+  /** Copies the values to the host. */
+  async data(): Promise<Float32Array> {
+    const bytes = await getEngine().runtime.read(this.buffer, 0, this.size * 4);
+    return new Float32Array(bytes);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) {
+      throw new ShapeError(`item() needs a one-element tensor, got [${this.shape.join(", ")}].`);
+    }
+    return (await this.data())[0];
+  }
+
+  toString(): string {
+    return `Tensor#${this.id}[${this.shape.join(", ")}]${this.disposed ? " (disposed)" : ""}`;
+  }
+}
+
+/** Number of tensors not yet disposed. */
+export function liveTensorCount(): number {
+  return liveTensors;
+}
+
+/** A new tensor with uninitialised contents. */
+export function empty(shape: Shape): Tensor {
+  checkShape(shape);
+  const buffer = getEngine().pool.acquire(Math.max(4, sizeOf(shape) * 4));
+  return new Tensor(new Storage(buffer), shape);
+}
+
+/** A tensor holding `values` (row-major) with the given shape. */
+export function tensor(values: ArrayLike<number>, shape: Shape = [values.length]): Tensor {
+  checkShape(shape);
+  if (values.length !== sizeOf(shape)) {
+    throw new ShapeError(
+      `${values.length} values do not fill shape [${shape.join(", ")}] (${
+        sizeOf(shape)
+      } elements).`,
+    );
+  }
+  const out = empty(shape);
+  const data = values instanceof Float32Array && values.buffer instanceof ArrayBuffer
+    ? values as Float32Array<ArrayBuffer>
+    : Float32Array.from(values);
+  if (data.length) getEngine().runtime.write(out.buffer, 0, data);
+  return out;
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: Shape, value: number): Tensor {
+  return tensor(new Float32Array(sizeOf(shape)).fill(value), shape);
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: Shape): Tensor {
+  const out = empty(shape);
+  getEngine().runtime.clear(out.buffer);
+  return out;
+}
+
+/** A tensor of ones. */
+export function ones(shape: Shape): Tensor {
+  return full(shape, 1);
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>): void {
+  if (value instanceof Tensor) into.add(value);
+  else if (Array.isArray(value)) { for (const v of value) collectTensors(v, into); }
+  else if (
+    value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    for (const v of Object.values(value)) collectTensors(v, into);
+  }
+}
+
+function closeScope(frame: ScopeFrame, result: unknown): void {
+  scopes.splice(scopes.lastIndexOf(frame), 1);
+  const kept = new Set<Tensor>();
+  collectTensors(result, kept);
+  for (const t of frame) {
+    if (kept.has(t)) scopes.at(-1)?.add(t);
+    else t.dispose();
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created, except those in its result
+ * (a tensor, or arrays and plain objects holding tensors), which pass to the
+ * enclosing scope.
+ */
+export function scope<T>(fn: () => T): T {
+  const frame: ScopeFrame = new Set();
+  scopes.push(frame);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    closeScope(frame, undefined);
+    throw error;
+  }
+  closeScope(frame, result);
+  return result;
+}
+
+/** {@link scope} for an async function. Scopes must not interleave. */
+export async function asyncScope<T>(fn: () => Promise<T>): Promise<T> {
+  const frame: ScopeFrame = new Set();
+  scopes.push(frame);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    closeScope(frame, undefined);
+    throw error;
+  }
+  closeScope(frame, result);
+  return result;
+}
+
+/** Takes a tensor out of scope tracking: the caller disposes it. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const frame of scopes) frame.delete(t);
+  return t;
+}
