@@ -96,8 +96,14 @@ export class Tensor {
     return this.#storage;
   }
 
-  /** A tensor of another shape sharing this one's storage. */
+  /** A tensor of another shape with the same element count, sharing this one's storage. */
   view(shape: Shape): Tensor {
+    checkShape(shape);
+    if (sizeOf(shape) !== this.size) {
+      throw new ShapeError(
+        `Cannot view [${this.shape.join(", ")}] (${this.size} elements) as [${shape.join(", ")}].`,
+      );
+    }
     return new Tensor(this.#live().retain(), shape);
   }
 

@@ -1,0 +1,176 @@
+/**
+ * Gather along one axis, and its transpose, with the index list as data.
+ *
+ * The tensor is seen as `[outer, source, inner]` around the gathered axis.
+ * Index lists are host data uploaded to a temporary u32 storage buffer, and
+ * sizes are uniform parameters, so one compiled kernel serves every shape and
+ * every index list.
+ *
+ * The transpose (the gradient of a gather) sums, for each source position,
+ * the output positions that read it, listed on the host in CSR form: each
+ * element is written by exactly one invocation, in a fixed order, so results
+ * are deterministic without atomics.
+ *
+ * @module
+ */
+
+import type { Engine } from "../engine.ts";
+import type { KernelSpec } from "../kernel.ts";
+
+/** Sizes of a gather, with the tensor seen as `[outer, source, inner]`. */
+export interface GatherDims {
+  /** Elements before the gathered axis (product of the leading dimensions). */
+  outer: number;
+  /** Size of the gathered axis in the source tensor. */
+  source: number;
+  /** Elements after the gathered axis (product of the trailing dimensions). */
+  inner: number;
+}
+
+const WORKGROUP = 64;
+
+const GATHER_SPEC: KernelSpec = {
+  name: "gather",
+  bindings: [
+    { name: "X", access: "read" },
+    { name: "Picks", access: "read", type: "u32" },
+    { name: "Y", access: "read_write" },
+  ],
+  params: [
+    { name: "count", type: "u32" },
+    { name: "inner", type: "u32" },
+    { name: "picked", type: "u32" },
+    { name: "source", type: "u32" },
+  ],
+  workgroupSize: [WORKGROUP, 1, 1],
+  body: `
+@compute @workgroup_size(${WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${WORKGROUP}u;
+  for (var i = gid.x; i < P.count; i += stride) {
+    let inner = i % P.inner;
+    let row = i / P.inner;
+    let pick = row % P.picked;
+    let outer = row / P.picked;
+    Y[i] = X[(outer * P.source + Picks[pick]) * P.inner + inner];
+  }
+}`,
+};
+
+// Readers holds the CSR inverse of the index list: Readers[s]..Readers[s + 1]
+// delimit, after the source + 1 offsets, the output positions reading source s.
+const GATHER_TRANSPOSE_SPEC: KernelSpec = {
+  name: "gather_transpose",
+  bindings: [
+    { name: "G", access: "read" },
+    { name: "Readers", access: "read", type: "u32" },
+    { name: "Y", access: "read_write" },
+  ],
+  params: [
+    { name: "count", type: "u32" },
+    { name: "inner", type: "u32" },
+    { name: "picked", type: "u32" },
+    { name: "source", type: "u32" },
+  ],
+  workgroupSize: [WORKGROUP, 1, 1],
+  body: `
+@compute @workgroup_size(${WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${WORKGROUP}u;
+  let lists = P.source + 1u;
+  for (var i = gid.x; i < P.count; i += stride) {
+    let inner = i % P.inner;
+    let row = i / P.inner;
+    let source = row % P.source;
+    let base = (row / P.source) * P.picked;
+    var acc = 0.0;
+    for (var r = Readers[source]; r < Readers[source + 1u]; r++) {
+      acc += G[(base + Readers[lists + r]) * P.inner + inner];
+    }
+    Y[i] = acc;
+  }
+}`,
+};
+
+/**
+ * For each source position, the positions of `indices` that hold it, as CSR:
+ * `source + 1` offsets followed by the positions, in increasing order.
+ */
+function readersOf(indices: Uint32Array, source: number): Uint32Array<ArrayBuffer> {
+  const csr = new Uint32Array(source + 1 + indices.length);
+  for (const s of indices) csr[s + 1]++;
+  for (let s = 0; s < source; s++) csr[s + 1] += csr[s];
+  const next = csr.slice(0, source);
+  for (let p = 0; p < indices.length; p++) csr[source + 1 + next[indices[p]]++] = p;
+  return csr;
+}
+
+/** Records `spec` over `params[0]` elements, with `table` in a temporary u32 buffer. */
+function dispatchWithTable(
+  engine: Engine,
+  spec: KernelSpec,
+  input: GPUBuffer,
+  table: Uint32Array<ArrayBuffer>,
+  output: GPUBuffer,
+  params: readonly number[],
+): void {
+  const count = params[0];
+  // CPU-like adapters pay per invocation, so each thread takes several elements.
+  const perThread = engine.variant === "cpu" ? 16 : 2;
+  const groups = Math.min(65535, Math.ceil(count / (WORKGROUP * perThread)));
+  const buffer = engine.pool.acquire(table.byteLength);
+  engine.runtime.write(buffer, 0, table);
+  engine.runtime.dispatch(
+    engine.kernels.get(spec),
+    [input, buffer, output],
+    [groups, 1, 1],
+    params,
+  );
+  // Safe to recycle at once: later writes to it are ordered after this dispatch.
+  engine.pool.release(buffer);
+}
+
+/**
+ * Records `output[o, k, i] = input[o, indices[k], i]`, with `output` dense of
+ * shape `[outer, indices.length, inner]`. Indices must be below `dims.source`.
+ */
+export function runGather(
+  engine: Engine,
+  input: GPUBuffer,
+  output: GPUBuffer,
+  dims: GatherDims,
+  indices: Uint32Array<ArrayBuffer>,
+): void {
+  const count = dims.outer * indices.length * dims.inner;
+  if (count === 0) return;
+  dispatchWithTable(engine, GATHER_SPEC, input, indices, output, [
+    count,
+    dims.inner,
+    indices.length,
+    dims.source,
+  ]);
+}
+
+/**
+ * Records the transpose of {@link runGather}: `output[o, s, i]` = the sum of
+ * `gradOutput[o, k, i]` over the positions k with `indices[k] = s` (0 where
+ * none). `output` is dense of shape `[outer, source, inner]` and fully written.
+ */
+export function runGatherTranspose(
+  engine: Engine,
+  gradOutput: GPUBuffer,
+  output: GPUBuffer,
+  dims: GatherDims,
+  indices: Uint32Array,
+): void {
+  const count = dims.outer * dims.source * dims.inner;
+  if (count === 0) return;
+  dispatchWithTable(
+    engine,
+    GATHER_TRANSPOSE_SPEC,
+    gradOutput,
+    readersOf(indices, dims.source),
+    output,
+    [count, dims.inner, indices.length, dims.source],
+  );
+}
