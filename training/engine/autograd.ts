@@ -7,6 +7,9 @@
  * differentiates with respect to latent vectors). Every tensor the function
  * created is disposed afterwards, except the value and the gradients.
  *
+ * Scopes that end inside the recorded function keep their tensors alive
+ * until the gradients are computed, since backward functions may use them.
+ *
  * Ops call {@link record} with a backward function that maps the output's
  * gradient to one gradient per input (or null where none is needed).
  *
@@ -15,7 +18,7 @@
 
 import { EngineError } from "./errors.ts";
 import { add, sumTo } from "./ops/elementwise.ts";
-import { full, scope, type Tensor, zeros } from "./tensor.ts";
+import { deferScopeDisposal, full, scope, type Tensor, zeros } from "./tensor.ts";
 
 /** Maps the gradient of an op's output to gradients of its inputs. */
 export type Backward = (gradOutput: Tensor) => (Tensor | null)[];
@@ -76,7 +79,7 @@ export function valueAndGrad(fn: () => Tensor, targets: readonly Tensor[]): Valu
     tapes.push(tape);
     let value: Tensor;
     try {
-      value = fn();
+      value = deferScopeDisposal(fn);
     } finally {
       tapes.splice(tapes.lastIndexOf(tape), 1);
     }

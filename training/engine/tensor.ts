@@ -192,12 +192,29 @@ function collectTensors(value: unknown, into: Set<Tensor>): void {
   }
 }
 
+let deferral = 0;
+
+/**
+ * Runs `fn` with scope disposal deferred: scopes that end inside it hand all
+ * their tensors to the enclosing scope. Autograd uses this while recording,
+ * because backward functions may need tensors an inner scope created.
+ */
+export function deferScopeDisposal<T>(fn: () => T): T {
+  deferral++;
+  try {
+    return fn();
+  } finally {
+    deferral--;
+  }
+}
+
 function closeScope(frame: ScopeFrame, result: unknown): void {
   scopes.splice(scopes.lastIndexOf(frame), 1);
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  const parent = scopes.at(-1);
   for (const t of frame) {
-    if (kept.has(t)) scopes.at(-1)?.add(t);
+    if (kept.has(t) || (deferral > 0 && parent)) parent?.add(t);
     else t.dispose();
   }
 }

@@ -97,12 +97,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   };
 }
 
-/** Records a reduction; `scratch` provides temporary buffers for partial sums. */
-export function runReduce(
-  engine: Engine,
-  spec: ReduceSpec,
-  scratch: (bytes: number) => { buffer: GPUBuffer; release(): void },
-): void {
+/** Records a reduction. */
+export function runReduce(engine: Engine, spec: ReduceSpec): void {
   const keptCount = spec.shape.reduce((a, d, k) => spec.axes.includes(k) ? a : a * d, 1);
   const reduceCount = spec.axes.reduce((a, k) => a * spec.shape[k], 1);
   if (keptCount === 0) return;
@@ -119,9 +115,9 @@ export function runReduce(
     ]);
     return;
   }
-  const partial = scratch(keptCount * chunks * 4);
+  const partial = engine.pool.acquire(keptCount * chunks * 4);
   const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
-  engine.runtime.dispatch(first, [...spec.inputs.map((x) => x.buffer), partial.buffer], [
+  engine.runtime.dispatch(first, [...spec.inputs.map((x) => x.buffer), partial], [
     groups(keptCount * chunks),
     1,
     1,
@@ -130,10 +126,10 @@ export function runReduce(
     name: `${spec.name}_partials`,
     shape: [keptCount, chunks],
     axes: [1],
-    inputs: [{ buffer: partial.buffer, view: { strides: [chunks, 1], offset: 0 } }],
+    inputs: [{ buffer: partial, view: { strides: [chunks, 1], offset: 0 } }],
     output: spec.output,
     scale: spec.scale,
   }, 1));
-  engine.runtime.dispatch(second, [partial.buffer, spec.output], [groups(keptCount), 1, 1]);
-  partial.release();
+  engine.runtime.dispatch(second, [partial, spec.output], [groups(keptCount), 1, 1]);
+  engine.pool.release(partial);
 }

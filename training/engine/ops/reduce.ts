@@ -63,9 +63,6 @@ function reduceSum(x: Tensor, axes: number[], keepDims: boolean, scale: number):
     inputs: [{ buffer: x.buffer, view: denseView(x.shape) }],
     output: out.buffer,
     scale,
-  }, (bytes) => {
-    const buffer = engine.pool.acquire(bytes);
-    return { buffer, release: () => engine.pool.release(buffer) };
   });
   record([x], out, (g) => {
     const kept = reducedShape(x.shape, axes, true);

@@ -1,0 +1,382 @@
+/**
+ * 2D batch normalisation over NCHW tensors, as PyTorch's `BatchNorm2d`:
+ * statistics per channel over N, H and W, an affine `gamma`/`beta`, running
+ * averages of the statistics for inference, and the gradient.
+ *
+ * Kernels per call (it runs in every GAN step, so nothing is composed from
+ * generic ops):
+ * - training forward: a reduction for the mean, a second one for the biased
+ *   variance as the mean of (x - mean)^2 (E[x^2] - E[x]^2 would cancel
+ *   catastrophically in f32), one per-channel kernel for 1/sigma and the
+ *   running averages, and one fused map for the normalisation;
+ * - inference forward: a per-channel map for 1/sigma and the fused map;
+ * - backward: one reduction for sum(dy), one for sum(dy * xhat) with xhat
+ *   recomputed inline, and one fused map for dx.
+ *
+ * @module
+ */
+
+import { record } from "../autograd.ts";
+import { getEngine } from "../engine.ts";
+import { DisposedTensorError, ShapeError } from "../errors.ts";
+import type { KernelSpec } from "../kernel.ts";
+import { denseView, type MapInput, runMap, type View } from "../kernels/map.ts";
+import { runReduce } from "../kernels/reduce.ts";
+import { empty, keep, ones, type Shape, type Tensor, zeros } from "../tensor.ts";
+
+/**
+ * Running mean and variance (shape [C] each) of one batch-norm layer.
+ *
+ * Ownership: the state owns its two tensors. They are taken out of scope
+ * tracking ({@link keep}), so they outlive the scope in which they were made,
+ * and are freed only when replaced or by {@link BatchNormState.dispose}.
+ * Every training-mode {@link batchNorm2d} call replaces both with new tensors
+ * and disposes the old ones. Hence:
+ * - read `runningMean` / `runningVar` again after a training call instead of
+ *   holding on to a tensor from before it;
+ * - never dispose them yourself;
+ * - for a snapshot that survives later updates, take `.view(shape)` of one:
+ *   the view shares its storage and belongs to the current scope.
+ */
+export class BatchNormState {
+  /** Number of channels C. */
+  readonly channels: number;
+  #runningMean: Tensor;
+  #runningVar: Tensor;
+  #disposed = false;
+
+  /** Statistics of `channels` channels, initialised as PyTorch does: mean 0, variance 1. */
+  constructor(channels: number) {
+    if (!Number.isInteger(channels) || channels < 1) {
+      throw new ShapeError(
+        `BatchNormState needs a positive integer channel count, got ${channels}.`,
+      );
+    }
+    this.channels = channels;
+    this.#runningMean = keep(zeros([channels]));
+    this.#runningVar = keep(ones([channels]));
+  }
+
+  /** Running mean per channel (owned by the state: see the class notes). */
+  get runningMean(): Tensor {
+    this.#checkLive();
+    return this.#runningMean;
+  }
+
+  /** Running (unbiased) variance per channel (owned by the state: see the class notes). */
+  get runningVar(): Tensor {
+    this.#checkLive();
+    return this.#runningVar;
+  }
+
+  /**
+   * Adopts new statistics (shape [C] each), e.g. restored from a checkpoint,
+   * and disposes the previous ones. The state becomes the owner of the given
+   * tensors (it takes them out of scope tracking): do not dispose them.
+   */
+  replace(runningMean: Tensor, runningVar: Tensor): void {
+    this.#checkLive();
+    const given = [["running mean", runningMean], ["running variance", runningVar]] as const;
+    for (const [name, { shape }] of given) {
+      if (shape.length !== 1 || shape[0] !== this.channels) {
+        throw new ShapeError(
+          `BatchNormState.replace: the ${name} has shape [${shape.join(", ")}], expected ` +
+            `[${this.channels}].`,
+        );
+      }
+    }
+    const previous = [this.#runningMean, this.#runningVar];
+    this.#runningMean = keep(runningMean);
+    this.#runningVar = keep(runningVar);
+    for (const t of previous) if (t !== runningMean && t !== runningVar) t.dispose();
+  }
+
+  /** Frees both tensors; the state cannot be used afterwards. Idempotent. */
+  dispose(): void {
+    this.#runningMean.dispose();
+    this.#runningVar.dispose();
+    this.#disposed = true;
+  }
+
+  #checkLive(): void {
+    if (this.#disposed) {
+      throw new DisposedTensorError(
+        `This BatchNormState (${this.channels} channels) was disposed; create a new one.`,
+      );
+    }
+  }
+}
+
+/** Options of {@link batchNorm2d}. */
+export interface BatchNormOptions {
+  /**
+   * True: normalise with the batch's statistics and update the running ones.
+   * False: normalise with the running statistics, which stay unchanged.
+   */
+  training: boolean;
+  /** Weight of the batch statistic in the new running average; default 0.1. */
+  momentum?: number;
+  /** Added to the variance before taking its square root; default 1e-5. */
+  eps?: number;
+}
+
+/** Per-channel statistics the normalisation and its backward use. */
+interface Normalisation {
+  mean: Tensor;
+  invStd: Tensor;
+}
+
+/** An [N, C, H, W] iteration space reads a [C] tensor with these strides. */
+const PER_CHANNEL: View = { strides: [0, 1, 0, 0], offset: 0 };
+const WORKGROUP = 64;
+
+function dense(t: Tensor): MapInput {
+  return { buffer: t.buffer, view: denseView(t.shape) };
+}
+
+function perChannel(t: Tensor): MapInput {
+  return { buffer: t.buffer, view: PER_CHANNEL };
+}
+
+function shapeText(shape: Shape): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** Checks the operands; returns the count of values per channel (N * H * W). */
+function checkOperands(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  state: BatchNormState,
+  training: boolean,
+): number {
+  if (x.rank !== 4) {
+    throw new ShapeError(`batchNorm2d needs an NCHW input of rank 4, got ${shapeText(x.shape)}.`);
+  }
+  const [n, channels, h, w] = x.shape;
+  for (const [name, t] of [["gamma", gamma], ["beta", beta]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== channels) {
+      throw new ShapeError(
+        `batchNorm2d: ${name} has shape ${shapeText(t.shape)}, expected [${channels}] for the ` +
+          `channels of input ${shapeText(x.shape)}.`,
+      );
+    }
+  }
+  if (state.channels !== channels) {
+    throw new ShapeError(
+      `batchNorm2d: the running statistics have ${state.channels} channels, input ` +
+        `${shapeText(x.shape)} has ${channels}.`,
+    );
+  }
+  const count = n * h * w;
+  if (training && count < 2) {
+    throw new ShapeError(
+      `batchNorm2d in training mode needs more than one value per channel (N * H * W = ` +
+        `${count} for input ${shapeText(x.shape)}) to estimate a variance; use a larger batch ` +
+        "or inference mode.",
+    );
+  }
+  return count;
+}
+
+/** scale * sum over N, H, W of `expr` over [N, C, H, W] operands: a [C] tensor. */
+function reduceChannels(
+  name: string,
+  shape: Shape,
+  inputs: MapInput[],
+  expr: string,
+  scale = 1,
+): Tensor {
+  const out = empty([shape[1]]);
+  runReduce(getEngine(), { name, shape, axes: [0, 2, 3], inputs, output: out.buffer, expr, scale });
+  return out;
+}
+
+/**
+ * One kernel per channel c: invStd = 1 / sqrt(var + eps) and PyTorch's
+ * running averages, with the unbiased variance var * count / (count - 1).
+ * The scalars are uniforms so that other values do not compile a new kernel.
+ */
+function finaliseKernelSpec(channels: number): KernelSpec {
+  return {
+    name: "batch_norm_finalise",
+    bindings: [
+      { name: "Mean", access: "read" },
+      { name: "Var", access: "read" },
+      { name: "RunningMean", access: "read" },
+      { name: "RunningVar", access: "read" },
+      { name: "InvStd", access: "read_write" },
+      { name: "NewRunningMean", access: "read_write" },
+      { name: "NewRunningVar", access: "read_write" },
+    ],
+    params: [
+      { name: "momentum", type: "f32" },
+      { name: "eps", type: "f32" },
+      { name: "unbias", type: "f32" },
+    ],
+    workgroupSize: [WORKGROUP, 1, 1],
+    body: `
+@compute @workgroup_size(${WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${WORKGROUP}u;
+  for (var c = gid.x; c < ${channels}u; c += stride) {
+    InvStd[c] = inverseSqrt(Var[c] + P.eps);
+    NewRunningMean[c] = (1.0 - P.momentum) * RunningMean[c] + P.momentum * Mean[c];
+    NewRunningVar[c] = (1.0 - P.momentum) * RunningVar[c] + P.momentum * Var[c] * P.unbias;
+  }
+}`,
+  };
+}
+
+/** Batch statistics of `x`; replaces the state's running statistics (never recorded). */
+function batchStatistics(
+  x: Tensor,
+  state: BatchNormState,
+  count: number,
+  momentum: number,
+  eps: number,
+): Normalisation {
+  const engine = getEngine();
+  const channels = state.channels;
+  const mean = reduceChannels("batch_norm_mean", x.shape, [dense(x)], "x0", 1 / count);
+  const variance = reduceChannels(
+    "batch_norm_var",
+    x.shape,
+    [dense(x), perChannel(mean)],
+    "(x0 - x1) * (x0 - x1)",
+    1 / count,
+  );
+  const invStd = empty([channels]);
+  const runningMean = empty([channels]), runningVar = empty([channels]);
+  engine.runtime.dispatch(
+    engine.kernels.get(finaliseKernelSpec(channels)),
+    [
+      mean.buffer,
+      variance.buffer,
+      state.runningMean.buffer,
+      state.runningVar.buffer,
+      invStd.buffer,
+      runningMean.buffer,
+      runningVar.buffer,
+    ],
+    [Math.min(65535, Math.ceil(channels / WORKGROUP)), 1, 1],
+    [momentum, eps, count / (count - 1)],
+  );
+  variance.dispose();
+  state.replace(runningMean, runningVar);
+  return { mean, invStd };
+}
+
+/** The running statistics, held through views so that a later update cannot free them. */
+function runningStatistics(state: BatchNormState, eps: number): Normalisation {
+  const shape = [state.channels];
+  const invStd = empty(shape);
+  runMap(getEngine(), {
+    name: "batch_norm_inv_std",
+    shape,
+    inputs: [dense(state.runningVar)],
+    output: dense(invStd),
+    expr: "inverseSqrt(x0 + P.s0)",
+    scalars: [eps],
+  });
+  return { mean: state.runningMean.view(shape), invStd };
+}
+
+/**
+ * Gradients [dx, dgamma, dbeta]. In training the statistics depend on x,
+ * which gives the standard formula
+ * dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat));
+ * in inference they are constants and dx = gamma * invStd * dy.
+ */
+function batchNormBackward(
+  dy: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  { mean, invStd }: Normalisation,
+  training: boolean,
+  count: number,
+): Tensor[] {
+  const sumDy = reduceChannels("batch_norm_sum_dy", x.shape, [dense(dy)], "x0");
+  const sumDyXhat = reduceChannels(
+    "batch_norm_sum_dy_xhat",
+    x.shape,
+    [dense(dy), dense(x), perChannel(mean), perChannel(invStd)],
+    "x0 * (x1 - x2) * x3",
+  );
+  const dx = empty(x.shape);
+  runMap(
+    getEngine(),
+    training
+      ? {
+        // With the output, 8 storage buffers: WebGPU's default limit per shader stage.
+        name: "batch_norm_grad_x",
+        shape: x.shape,
+        inputs: [
+          dense(dy),
+          dense(x),
+          perChannel(mean),
+          perChannel(invStd),
+          perChannel(gamma),
+          perChannel(sumDy),
+          perChannel(sumDyXhat),
+        ],
+        output: dense(dx),
+        expr: "x4 * x3 * (x0 - P.s0 * (x5 + (x1 - x2) * x3 * x6))",
+        scalars: [1 / count],
+      }
+      : {
+        name: "batch_norm_grad_x_inference",
+        shape: x.shape,
+        inputs: [dense(dy), perChannel(invStd), perChannel(gamma)],
+        output: dense(dx),
+        expr: "x0 * x1 * x2",
+      },
+  );
+  return [dx, sumDyXhat, sumDy];
+}
+
+/**
+ * Batch normalisation of an NCHW tensor `x` per channel:
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta, with `gamma` and `beta` of
+ * shape [C].
+ *
+ * Training mode uses the batch's mean and biased variance, and replaces the
+ * tensors of `state` with running = (1 - momentum) * running + momentum *
+ * batch statistic (the unbiased variance for the running variance), as
+ * PyTorch does. That update is not recorded for gradients and its tensors
+ * outlive the caller's scope (see {@link BatchNormState} for ownership).
+ * Inference mode uses the running statistics and leaves `state` unchanged.
+ *
+ * Gradients flow to `x`, `gamma` and `beta`; in training mode, also through
+ * the batch statistics.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  state: BatchNormState,
+  options: BatchNormOptions,
+): Tensor {
+  const { training } = options;
+  const count = checkOperands(x, gamma, beta, state, training);
+  const eps = options.eps ?? 1e-5;
+  const stats = training
+    ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
+    : runningStatistics(state, eps);
+  const y = empty(x.shape);
+  runMap(getEngine(), {
+    name: "batch_norm",
+    shape: x.shape,
+    inputs: [
+      dense(x),
+      perChannel(stats.mean),
+      perChannel(stats.invStd),
+      perChannel(gamma),
+      perChannel(beta),
+    ],
+    output: dense(y),
+    expr: "(x0 - x1) * x2 * x3 + x4",
+  });
+  record([x, gamma, beta], y, (dy) => batchNormBackward(dy, x, gamma, stats, training, count));
+  return y;
+}
