@@ -37,3 +37,20 @@ Deno.test("a target the value does not depend on gets a zero gradient", async ()
   equal((await gu.data()).join(), "0");
   for (const t of [x, unused, value, gu]) t.dispose();
 });
+
+Deno.test("a nested differentiation sees outer values as constants and frees its temporaries", async () => {
+  const x = tensor([2], [1]), w = tensor([3], [1]);
+  const before = liveTensorCount();
+  const { value, grads: [gx] } = valueAndGrad(() => {
+    const y = mul(x, x); // recorded on the outer tape
+    const inner = valueAndGrad(() => sum(mul(y, w)), [w]); // y is a constant in here
+    return sum(mul(y, inner.grads[0])); // inner gradient = y = 4, a constant outside too
+  }, [x]);
+  equal((await value.data())[0], 16);
+  equal((await gx.data())[0], 16); // d/dx [x^2 * 4] = 8x
+  value.dispose();
+  gx.dispose();
+  equal(liveTensorCount(), before);
+  x.dispose();
+  w.dispose();
+});

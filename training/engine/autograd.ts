@@ -18,10 +18,14 @@
 
 import { EngineError } from "./errors.ts";
 import { add, sumTo } from "./ops/elementwise.ts";
-import { deferScopeDisposal, full, scope, type Tensor, zeros } from "./tensor.ts";
+import { deferScopeDisposal, full, scope, type Tensor, undeferredScope, zeros } from "./tensor.ts";
 
-/** Maps the gradient of an op's output to gradients of its inputs. */
-export type Backward = (gradOutput: Tensor) => (Tensor | null)[];
+/**
+ * Maps the gradient of an op's output to gradients of its inputs. `needed[k]`
+ * says whether input k's gradient is wanted; the function may return null
+ * for the others (and should, when they cost work).
+ */
+export type Backward = (gradOutput: Tensor, needed: readonly boolean[]) => (Tensor | null)[];
 
 interface TapeEntry {
   inputs: Tensor[];
@@ -75,7 +79,9 @@ export interface ValueAndGrads {
  */
 export function valueAndGrad(fn: () => Tensor, targets: readonly Tensor[]): ValueAndGrads {
   const tape: Tape = { entries: [], tracked: new Set(targets) };
-  return scope(() => {
+  // Ops record on the innermost tape only, so an outer tape never needs this
+  // call's temporaries: they are freed here even when nested.
+  return undeferredScope(() => {
     tapes.push(tape);
     let value: Tensor;
     try {
@@ -106,8 +112,9 @@ function backpropagate(tape: Tape, value: Tensor): Map<Tensor, Tensor> {
     // a distinct tensor object so that disposing one never frees another.
     const inputGrads = scope(() => {
       const distinct = new Set<Tensor>([gradOutput]);
-      return backward(gradOutput).map((g, k) => {
-        if (!g) return null;
+      const needed = inputs.map((input) => tape.tracked.has(input));
+      return backward(gradOutput, needed).map((g, k) => {
+        if (!g || !needed[k]) return null;
         let reduced = sumTo(g, inputs[k].shape);
         if (distinct.has(reduced)) reduced = reduced.view(reduced.shape);
         distinct.add(reduced);

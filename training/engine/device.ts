@@ -119,6 +119,8 @@ export async function openDevice(options: DeviceOptions = {}): Promise<OpenDevic
   const adapter = await requestAdapter(preference);
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
+    // Timestamps let the runtime's profiler time each kernel (optional).
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,

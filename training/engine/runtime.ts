@@ -38,8 +38,9 @@ export class Runtime {
   readonly #bindGroups = new Map<string, GPUBindGroup>();
   readonly #kernelIds = new WeakMap<Kernel, number>();
   #nextKernelId = 1;
-  /** Dispatches recorded since creation (for profiling). */
+  /** Dispatches recorded since creation. */
   dispatchCount = 0;
+  #profiler: Profiler | null = null;
 
   constructor(device: GPUDevice, uniformAlignment: number) {
     this.#device = device;
@@ -104,8 +105,15 @@ export class Runtime {
     return offset;
   }
 
-  #computePass(): GPUComputePassEncoder {
+  #computePass(label: string): GPUComputePassEncoder {
     this.#encoder ??= this.#device.createCommandEncoder();
+    if (this.#profiler) {
+      // One pass per dispatch, bracketed by timestamps.
+      this.#pass?.end();
+      this.#pass = this.#encoder.beginComputePass({
+        timestampWrites: this.#profiler.next(label, this.#encoder),
+      });
+    }
     this.#pass ??= this.#encoder.beginComputePass();
     return this.#pass;
   }
@@ -121,7 +129,7 @@ export class Runtime {
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
     const offset = kernel.paramBytes ? this.#writeParams(kernel, params) : -1;
     const group = this.#bindGroup(kernel, buffers);
-    const pass = this.#computePass();
+    const pass = this.#computePass(kernel.spec.name);
     pass.setPipeline(kernel.pipeline);
     if (offset >= 0) pass.setBindGroup(0, group, [offset]);
     else pass.setBindGroup(0, group);
@@ -152,6 +160,7 @@ export class Runtime {
     if (!this.#encoder) return;
     this.#pass?.end();
     this.#pass = null;
+    this.#profiler?.resolve(this.#encoder);
     if (this.#arenaCursor > 0) {
       this.#device.queue.writeBuffer(this.#arena, 0, this.#arenaData, 0, this.#arenaCursor);
     }
@@ -176,6 +185,29 @@ export class Runtime {
     }
   }
 
+  /**
+   * Starts timing every dispatch on the device (needs the timestamp-query
+   * feature); {@link Runtime.stopProfiling} returns the totals per kernel.
+   */
+  startProfiling(): void {
+    if (!this.#device.features.has("timestamp-query")) {
+      throw new GpuExecutionError(
+        "This adapter has no timestamp queries; profiling is unavailable.",
+      );
+    }
+    this.flush();
+    this.#profiler = new Profiler(this.#device);
+  }
+
+  /** Stops profiling: milliseconds and dispatch counts per kernel name. */
+  async stopProfiling(): Promise<Map<string, { ms: number; count: number }>> {
+    const profiler = this.#profiler;
+    if (!profiler) throw new GpuExecutionError("stopProfiling() without startProfiling().");
+    this.flush();
+    this.#profiler = null;
+    return await profiler.totals();
+  }
+
   /** Copies `bytes` bytes of a buffer back to the host. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -192,5 +224,67 @@ export class Runtime {
     } finally {
       staging.destroy();
     }
+  }
+}
+
+const QUERIES_PER_SET = 4096;
+
+/** Timestamp pairs around each dispatch, resolved at every submission. */
+class Profiler {
+  readonly #device: GPUDevice;
+  readonly #done: { labels: string[]; readback: GPUBuffer; owned: (GPUBuffer | GPUQuerySet)[] }[] =
+    [];
+  #set: GPUQuerySet | null = null;
+  #labels: string[] = [];
+
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  next(label: string, encoder: GPUCommandEncoder): GPUComputePassTimestampWrites {
+    if (this.#labels.length * 2 >= QUERIES_PER_SET) this.resolve(encoder);
+    this.#set ??= this.#device.createQuerySet({ type: "timestamp", count: QUERIES_PER_SET });
+    const index = this.#labels.length * 2;
+    this.#labels.push(label);
+    return {
+      querySet: this.#set,
+      beginningOfPassWriteIndex: index,
+      endOfPassWriteIndex: index + 1,
+    };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    if (!this.#set || this.#labels.length === 0) return;
+    const bytes = this.#labels.length * 16;
+    const resolved = this.#device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const readback = this.#device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.resolveQuerySet(this.#set, 0, this.#labels.length * 2, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
+    this.#done.push({ labels: this.#labels, readback, owned: [resolved, this.#set] });
+    this.#labels = [];
+    this.#set = null; // a fresh set: the resolved one may still be in flight
+  }
+
+  async totals(): Promise<Map<string, { ms: number; count: number }>> {
+    const totals = new Map<string, { ms: number; count: number }>();
+    for (const { labels, readback, owned } of this.#done) {
+      await readback.mapAsync(GPUMapMode.READ);
+      const stamps = new BigUint64Array(readback.getMappedRange());
+      labels.forEach((label, i) => {
+        const entry = totals.get(label) ?? { ms: 0, count: 0 };
+        entry.ms += Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6;
+        entry.count++;
+        totals.set(label, entry);
+      });
+      readback.destroy();
+      for (const resource of owned) resource.destroy();
+    }
+    return totals;
   }
 }

@@ -208,6 +208,20 @@ export function deferScopeDisposal<T>(fn: () => T): T {
   }
 }
 
+/**
+ * {@link scope} that disposes at its end even inside {@link deferScopeDisposal}
+ * (a nested differentiation, whose temporaries no outer tape can need).
+ */
+export function undeferredScope<T>(fn: () => T): T {
+  const saved = deferral;
+  deferral = 0;
+  try {
+    return scope(fn);
+  } finally {
+    deferral = saved;
+  }
+}
+
 function closeScope(frame: ScopeFrame, result: unknown): void {
   scopes.splice(scopes.lastIndexOf(frame), 1);
   const kept = new Set<Tensor>();

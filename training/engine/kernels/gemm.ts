@@ -47,8 +47,45 @@ export interface GemmSpec {
   buffers: GemmExtra[];
 }
 
-/** Register block and lane count of the cpu variant. */
-const CPU = { rows: 8, cols: 4, lanes: 64 };
+/**
+ * The cpu variant's layout: each invocation owns `rows` x `cols` outputs, and
+ * a workgroup of `laneRows` x `laneCols` invocations interleaves them (lane
+ * (i, j) takes rows i, i + laneRows, ... and columns j, j + laneCols, ...).
+ * Rows differ between neighbouring lanes on purpose: on llvmpipe (Mesa 25.0)
+ * a storage load inside a loop whose address is the same for all lanes was
+ * measured ~9x slower than one whose address varies per lane.
+ */
+interface CpuTile {
+  rows: number;
+  cols: number;
+  laneRows: number;
+  laneCols: number;
+}
+
+const LANE_ROWS = 2, LANE_COLS = 16;
+
+function ceilPow2(x: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+}
+
+/**
+ * The cpu variant's register block. Bigger blocks reuse each load more but
+ * compile much longer (llvmpipe expands every load into per-lane code): a
+ * 16 x 16 block takes ~15 s to compile and runs ~2x faster than 8 x 8
+ * (~2.4 s), so it is kept for GEMMs big enough to repay it. Small M or N
+ * shrink the block so that it is not mostly empty.
+ */
+function cpuTile(spec: GemmSpec): CpuTile {
+  const big = spec.M >= 64 && spec.N >= 1024 && spec.K >= 256;
+  const limit = big ? 16 : 8;
+  return {
+    rows: Math.min(limit, ceilPow2(Math.ceil(spec.M / LANE_ROWS))),
+    cols: Math.min(limit, ceilPow2(Math.ceil(spec.N / LANE_COLS))),
+    laneRows: LANE_ROWS,
+    laneCols: LANE_COLS,
+  };
+}
+
 /** Tile of the gpu variant: BM x BN outputs, BK deep, 16 x 16 threads. */
 const GPU = { bm: 64, bn: 64, bk: 16, threads: 16 };
 
@@ -73,47 +110,39 @@ function emit(spec: GemmSpec, splits: number, v: string): string {
 }
 
 function cpuKernel(spec: GemmSpec, splits: number): KernelSpec {
-  const { rows: R, cols: W, lanes: L } = CPU;
+  const { rows: R, cols: W, laneRows: LR, laneCols: LC } = cpuTile(spec);
   const kChunk = Math.ceil(spec.K / splits);
-  const acc = [];
-  for (let r = 0; r < R; r++) for (let w = 0; w < W; w++) acc.push(`var c${r}_${w} = 0.0;`);
-  const loadRows = [...Array(R).keys()].map((r) => `let a${r} = loadA(b, m${r}, k);`).join(" ");
-  const loadCols = [...Array(W).keys()].map((w) => `let b${w} = loadB(b, k, n${w});`).join(" ");
-  const fmas = [];
-  for (let r = 0; r < R; r++) {
-    for (let w = 0; w < W; w++) fmas.push(`c${r}_${w} = fma(a${r}, b${w}, c${r}_${w});`);
-  }
-  const stores = [];
-  for (let r = 0; r < R; r++) {
-    for (let w = 0; w < W; w++) {
-      stores.push(
-        `if (mRow + ${r}u < ${spec.M}u && nCol + ${
-          w * L
-        }u < ${spec.N}u) { let m = mRow + ${r}u; let n = nCol + ${w * L}u; ${
-          emit(spec, splits, `c${r}_${w}`)
-        } }`,
-      );
-    }
-  }
-  const rowIdx = [...Array(R).keys()].map((r) => `let m${r} = min(mRow + ${r}u, ${spec.M - 1}u);`)
-    .join(" ");
-  const colIdx = [...Array(W).keys()].map((w) =>
-    `let n${w} = min(nCol + ${w * L}u, ${spec.N - 1}u);`
-  ).join(" ");
+  const range = (n: number) => [...Array(n).keys()];
+  const rowIdx = range(R).map((r) => `let m${r} = min(mLane + ${r * LR}u, ${spec.M - 1}u);`);
+  const colIdx = range(W).map((w) => `let n${w} = min(nLane + ${w * LC}u, ${spec.N - 1}u);`);
+  const acc = range(R).flatMap((r) => range(W).map((w) => `var c${r}_${w} = 0.0;`));
+  const loads = [
+    ...range(R).map((r) => `let a${r} = loadA(b, m${r}, k);`),
+    ...range(W).map((w) => `let b${w} = loadB(b, k, n${w});`),
+  ];
+  const fmas = range(R).flatMap((r) =>
+    range(W).map((w) => `c${r}_${w} = fma(a${r}, b${w}, c${r}_${w});`)
+  );
+  const stores = range(R).flatMap((r) =>
+    range(W).map((w) =>
+      `if (mLane + ${r * LR}u < ${spec.M}u && nLane + ${w * LC}u < ${spec.N}u) {
+    let m = mLane + ${r * LR}u; let n = nLane + ${w * LC}u; ${emit(spec, splits, `c${r}_${w}`)}
+  }`
+    )
+  );
   const body = `${functions(spec)}
-@compute @workgroup_size(${L}, 1, 1)
+@compute @workgroup_size(${LR * LC}, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let b = wg.z % ${spec.batch}u;
   let split = wg.z / ${spec.batch}u;
-  let mRow = wg.y * ${R}u;
-  let nCol = wg.x * ${L * W}u + lid.x;
-  ${rowIdx}
-  ${colIdx}
+  let mLane = wg.y * ${R * LR}u + lid.x % ${LR}u;
+  let nLane = wg.x * ${W * LC}u + lid.x / ${LR}u;
+  ${rowIdx.join(" ")}
+  ${colIdx.join(" ")}
   ${acc.join(" ")}
   let kEnd = min(${spec.K}u, (split + 1u) * ${kChunk}u);
   for (var k = split * ${kChunk}u; k < kEnd; k++) {
-    ${loadRows}
-    ${loadCols}
+    ${loads.join("\n    ")}
     ${fmas.join("\n    ")}
   }
   ${stores.join("\n  ")}
@@ -121,7 +150,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   return {
     name: `${spec.name}_cpu`,
     bindings: bindings(spec, splits > 1),
-    workgroupSize: [L, 1, 1],
+    workgroupSize: [LR * LC, 1, 1],
     body,
   };
 }
@@ -216,8 +245,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 /** Workgroups along n, m, and (batch x splits), and the split count. */
 function plan(engine: Engine, spec: GemmSpec): { grid: [number, number, number]; splits: number } {
   const cpu = engine.variant === "cpu";
-  const tilesN = Math.ceil(spec.N / (cpu ? CPU.lanes * CPU.cols : GPU.bn));
-  const tilesM = Math.ceil(spec.M / (cpu ? CPU.rows : GPU.bm));
+  const tile = cpuTile(spec);
+  const tilesN = Math.ceil(spec.N / (cpu ? tile.laneCols * tile.cols : GPU.bn));
+  const tilesM = Math.ceil(spec.M / (cpu ? tile.laneRows * tile.rows : GPU.bm));
   const tiles = tilesN * tilesM * spec.batch;
   // Enough workgroups to occupy the device; each split keeps a useful K range.
   const wanted = cpu ? 16 : 512;

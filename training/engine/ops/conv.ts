@@ -227,12 +227,12 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptio
   const g: Geometry = { B, Cin, H, W, Cout, KH, KW, stride, pad, OH, OW };
   const y = empty([B, Cout, OH, OW]);
   convForward(g, x, w, y, bias);
-  record(bias ? [x, w, bias] : [x, w], y, (grad) => {
-    const dx = empty(x.shape);
-    convData(g, grad, w, dx);
-    const dw = empty(w.shape);
-    convWeight(g, grad, x, dw);
-    return bias ? [dx, dw, sum(grad, [0, 2, 3])] : [dx, dw];
+  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
+    const dx = needX ? empty(x.shape) : null;
+    if (dx) convData(g, grad, w, dx);
+    const dw = needW ? empty(w.shape) : null;
+    if (dw) convWeight(g, grad, x, dw);
+    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
   });
   return y;
 }
@@ -273,12 +273,12 @@ export function convTranspose2d(
   const g: Geometry = { B, Cin: Cout, H: OH, W: OW, Cout: Cin, KH, KW, stride, pad, OH: H, OW: W };
   const y = empty([B, Cout, OH, OW]);
   convData(g, x, w, y, bias);
-  record(bias ? [x, w, bias] : [x, w], y, (grad) => {
-    const dx = empty(x.shape);
-    convForward(g, grad, w, dx);
-    const dw = empty(w.shape);
-    convWeight(g, x, grad, dw);
-    return bias ? [dx, dw, sum(grad, [0, 2, 3])] : [dx, dw];
+  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
+    const dx = needX ? empty(x.shape) : null;
+    if (dx) convForward(g, grad, w, dx);
+    const dw = needW ? empty(w.shape) : null;
+    if (dw) convWeight(g, x, grad, dw);
+    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
   });
   return y;
 }

@@ -81,12 +81,20 @@ function binary(
   a: Operand,
   b: Operand,
   expr: string,
-  backward: (g: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
+  backward: (
+    g: Tensor,
+    out: Tensor,
+    needA: boolean,
+    needB: boolean,
+  ) => [Tensor | null, Tensor | null],
 ): Tensor {
   const out = mapOperands(name, [a, b], expr);
   const inputs = [a, b].filter((o): o is Tensor => o instanceof Tensor);
-  record(inputs, out, (g) => {
-    const [ga, gb] = backward(g, out);
+  record(inputs, out, (g, needed) => {
+    // needed[] follows `inputs`, which omits number operands.
+    const needA = a instanceof Tensor && needed[0];
+    const needB = b instanceof Tensor && needed[a instanceof Tensor ? 1 : 0];
+    const [ga, gb] = backward(g, out, needA, needB);
     const grads: (Tensor | null)[] = [];
     if (a instanceof Tensor) grads.push(ga);
     if (b instanceof Tensor) grads.push(gb);
@@ -102,22 +110,22 @@ export function add(a: Operand, b: Operand): Tensor {
 
 /** a - b */
 export function sub(a: Operand, b: Operand): Tensor {
-  return binary("sub", a, b, "$0 - $1", (g) => [g, neg(g)]);
+  return binary("sub", a, b, "$0 - $1", (g, _, __, needB) => [g, needB ? neg(g) : null]);
 }
 
 /** a * b */
 export function mul(a: Operand, b: Operand): Tensor {
-  return binary("mul", a, b, "$0 * $1", (g) => [
-    a instanceof Tensor ? mapOperands("mul_grad", [g, b], "$0 * $1") : null,
-    b instanceof Tensor ? mapOperands("mul_grad", [g, a], "$0 * $1") : null,
+  return binary("mul", a, b, "$0 * $1", (g, _, needA, needB) => [
+    needA ? mapOperands("mul_grad", [g, b], "$0 * $1") : null,
+    needB ? mapOperands("mul_grad", [g, a], "$0 * $1") : null,
   ]);
 }
 
 /** a / b */
 export function div(a: Operand, b: Operand): Tensor {
-  return binary("div", a, b, "$0 / $1", (g) => [
-    a instanceof Tensor ? mapOperands("div_grad_a", [g, b], "$0 / $1") : null,
-    b instanceof Tensor ? mapOperands("div_grad_b", [g, a, b], "-$0 * $1 / ($2 * $2)") : null,
+  return binary("div", a, b, "$0 / $1", (g, _, needA, needB) => [
+    needA ? mapOperands("div_grad_a", [g, b], "$0 / $1") : null,
+    needB ? mapOperands("div_grad_b", [g, a, b], "-$0 * $1 / ($2 * $2)") : null,
   ]);
 }
 

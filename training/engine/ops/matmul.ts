@@ -93,10 +93,18 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       ],
     });
   }
-  record([a, b], out, (g) => [
+  record([a, b], out, (g, [needA, needB]) => [
     // dA = g @ B^T (stored as A is: transposed or not); dB = A^T @ g.
-    ta ? matmul(b, g, { transposeA: tb, transposeB: true }) : matmul(g, b, { transposeB: !tb }),
-    tb ? matmul(g, a, { transposeA: true, transposeB: ta }) : matmul(a, g, { transposeA: !ta }),
+    !needA
+      ? null
+      : ta
+      ? matmul(b, g, { transposeA: tb, transposeB: true })
+      : matmul(g, b, { transposeB: !tb }),
+    !needB
+      ? null
+      : tb
+      ? matmul(g, a, { transposeA: true, transposeB: ta })
+      : matmul(a, g, { transposeA: !ta }),
   ]);
   return out;
 }

@@ -1,0 +1,173 @@
+/**
+ * Layers: parameters with stable names (`<prefix>.weight`, `<prefix>.bias`,
+ * as PyTorch names them) and a forward function. Export and checkpoints key
+ * on these names.
+ *
+ * @module
+ */
+
+import { normalInit } from "./init.ts";
+import { conv2d, convTranspose2d } from "./ops/conv.ts";
+import { batchNorm2d, BatchNormState } from "./ops/batchnorm.ts";
+import { linear } from "./ops/matmul.ts";
+import { Parameter } from "./optim/parameter.ts";
+import type { Generator } from "./random.ts";
+import { full, type Tensor, zeros } from "./tensor.ts";
+
+/** Whether layers run in training mode (batch statistics) or inference mode. */
+export interface ForwardContext {
+  training: boolean;
+}
+
+/** Anything with named parameters. */
+export interface Layer {
+  parameters(): Parameter[];
+}
+
+/** How a layer's weights start. */
+export interface InitOptions {
+  /** Standard deviation of the normal init of weights (DCGAN uses 0.02). */
+  std?: number;
+}
+
+/** Options of convolution layers. */
+export interface ConvLayerOptions extends InitOptions {
+  stride?: number;
+  padding?: number;
+  bias?: boolean;
+}
+
+function optionalBias(name: string, enabled: boolean, channels: number): Parameter | undefined {
+  return enabled ? new Parameter(`${name}.bias`, zeros([channels])) : undefined;
+}
+
+/** Conv2d: weight [out, in, k, k]. */
+export class Conv2d implements Layer {
+  readonly weight: Parameter;
+  readonly bias?: Parameter;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(
+    name: string,
+    gen: Generator,
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    options: ConvLayerOptions = {},
+  ) {
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+    this.weight = new Parameter(
+      `${name}.weight`,
+      normalInit(gen, [outChannels, inChannels, kernel, kernel], options.std ?? 0.02),
+    );
+    this.bias = optionalBias(name, options.bias ?? false, outChannels);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight.value, this.bias?.value, {
+      stride: this.stride,
+      padding: this.padding,
+    });
+  }
+
+  parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+}
+
+/** ConvTranspose2d: weight [in, out, k, k]. */
+export class ConvTranspose2d implements Layer {
+  readonly weight: Parameter;
+  readonly bias?: Parameter;
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(
+    name: string,
+    gen: Generator,
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    options: ConvLayerOptions = {},
+  ) {
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+    this.weight = new Parameter(
+      `${name}.weight`,
+      normalInit(gen, [inChannels, outChannels, kernel, kernel], options.std ?? 0.02),
+    );
+    this.bias = optionalBias(name, options.bias ?? false, outChannels);
+  }
+
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight.value, this.bias?.value, {
+      stride: this.stride,
+      padding: this.padding,
+    });
+  }
+
+  parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+}
+
+/** BatchNorm2d with learnable scale (`weight`) and shift (`bias`) and running statistics. */
+export class BatchNorm2d implements Layer {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+  readonly state: BatchNormState;
+
+  constructor(name: string, gen: Generator, channels: number, options: InitOptions = {}) {
+    // DCGAN draws the scale around 1; std 0 gives PyTorch's default of exactly 1.
+    const std = options.std ?? 0.02;
+    this.weight = new Parameter(
+      `${name}.weight`,
+      std > 0 ? normalInit(gen, [channels], std, 1) : full([channels], 1),
+    );
+    this.bias = new Parameter(`${name}.bias`, zeros([channels]));
+    this.state = new BatchNormState(channels);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    return batchNorm2d(x, this.weight.value, this.bias.value, this.state, {
+      training: ctx.training,
+    });
+  }
+
+  parameters(): Parameter[] {
+    return [this.weight, this.bias];
+  }
+}
+
+/** Linear: weight [out, in], y = x w^T + b. */
+export class Linear implements Layer {
+  readonly weight: Parameter;
+  readonly bias?: Parameter;
+
+  constructor(
+    name: string,
+    gen: Generator,
+    inFeatures: number,
+    outFeatures: number,
+    options: InitOptions & { bias?: boolean } = {},
+  ) {
+    const std = options.std ?? Math.sqrt(1 / inFeatures);
+    this.weight = new Parameter(`${name}.weight`, normalInit(gen, [outFeatures, inFeatures], std));
+    this.bias = optionalBias(name, options.bias ?? true, outFeatures);
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight.value, this.bias?.value);
+  }
+
+  parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+}
+
+/** All parameters of several layers, in order. */
+export function parametersOf(layers: readonly Layer[]): Parameter[] {
+  return layers.flatMap((l) => l.parameters());
+}

@@ -1,0 +1,244 @@
+/**
+ * Adam (Kingma & Ba 2015) with the semantics of `torch.optim.Adam`
+ * (`amsgrad=False`): L2 weight decay added to the gradient, bias-corrected
+ * moments, eps added to the corrected root second moment.
+ *
+ * @module
+ */
+
+import { DisposedTensorError, EngineError } from "../errors.ts";
+import type { KernelSpec } from "../kernel.ts";
+import { empty, keep, type Tensor } from "../tensor.ts";
+import {
+  checkOption,
+  checkStateShape,
+  checkStepInputs,
+  ownedCopy,
+  runUpdate,
+  UPDATE_WORKGROUP,
+} from "./common.ts";
+import type { Parameter } from "./parameter.ts";
+
+/** Hyperparameters of {@link Adam}; defaults are PyTorch's. */
+export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  /** Decay of the first moment (default 0.9). */
+  beta1?: number;
+  /** Decay of the second moment (default 0.999). */
+  beta2?: number;
+  /** Added to the root second moment (default 1e-8). */
+  eps?: number;
+  /** L2 penalty coefficient added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** What Adam keeps per parameter. */
+export interface AdamSlot {
+  /** Updates applied to this parameter so far (drives bias correction). */
+  step: number;
+  /** First moment (running mean of gradients). */
+  m: Tensor;
+  /** Second moment (running mean of squared gradients). */
+  v: Tensor;
+}
+
+/** Everything an Adam optimiser accumulated, keyed by parameter name. */
+export interface AdamState {
+  slots: Record<string, AdamSlot>;
+}
+
+/**
+ * One pass per parameter: reads value, gradient and moments, writes the new
+ * ones to fresh buffers. Everything that changes between steps (learning rate,
+ * bias corrections, first-step flag, size) is a uniform, so the kernel is
+ * compiled once.
+ */
+const ADAM_SPEC: KernelSpec = {
+  name: "adam_update",
+  bindings: [
+    { name: "X", access: "read" },
+    { name: "G", access: "read" },
+    { name: "M", access: "read" },
+    { name: "V", access: "read" },
+    { name: "X_new", access: "read_write" },
+    { name: "M_new", access: "read_write" },
+    { name: "V_new", access: "read_write" },
+  ],
+  params: [
+    { name: "beta1", type: "f32" },
+    { name: "one_minus_beta1", type: "f32" },
+    { name: "beta2", type: "f32" },
+    { name: "one_minus_beta2", type: "f32" },
+    { name: "eps", type: "f32" },
+    { name: "weight_decay", type: "f32" },
+    { name: "step_size", type: "f32" },
+    { name: "inv_sqrt_correction2", type: "f32" },
+    { name: "first_step", type: "u32" },
+    { name: "count", type: "u32" },
+  ],
+  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
+  body: `
+@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${UPDATE_WORKGROUP}u;
+  for (var i = gid.x; i < P.count; i += stride) {
+    let x = X[i];
+    let g = G[i] + P.weight_decay * x;
+    var m = P.one_minus_beta1 * g;
+    var v = P.one_minus_beta2 * g * g;
+    // The moments start at zero: on the first step M and V are not read.
+    if (P.first_step == 0u) {
+      m += P.beta1 * M[i];
+      v += P.beta2 * V[i];
+    }
+    M_new[i] = m;
+    V_new[i] = v;
+    X_new[i] = x - P.step_size * m / (sqrt(v) * P.inv_sqrt_correction2 + P.eps);
+  }
+}`,
+};
+
+/**
+ * The Adam optimiser.
+ *
+ * Ownership: `step` replaces each parameter's value (see {@link Parameter})
+ * and owns the moments it creates; gradients stay the caller's. Nothing is
+ * recorded on an autograd tape (the update kernel never calls `record`), and
+ * nothing is left to the enclosing scope.
+ */
+export class Adam {
+  /** Decay of the first moment. */
+  readonly beta1: number;
+  /** Decay of the second moment. */
+  readonly beta2: number;
+  /** Added to the bias-corrected root second moment. */
+  readonly eps: number;
+  /** L2 penalty coefficient added to the gradient. */
+  readonly weightDecay: number;
+  #lr: number;
+  readonly #slots = new Map<string, AdamSlot>();
+
+  /** An optimiser with no state yet; moments are created at each parameter's first step. */
+  constructor(options: AdamOptions = {}) {
+    const { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = options;
+    checkOption("Adam", "lr", lr, 0);
+    checkOption("Adam", "beta1", beta1, 0, 1);
+    checkOption("Adam", "beta2", beta2, 0, 1);
+    checkOption("Adam", "eps", eps, 0);
+    checkOption("Adam", "weightDecay", weightDecay, 0);
+    this.#lr = lr;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.eps = eps;
+    this.weightDecay = weightDecay;
+  }
+
+  /** Learning rate of the next step; set it for schedules (no kernel is recompiled). */
+  get lr(): number {
+    return this.#lr;
+  }
+
+  set lr(value: number) {
+    checkOption("Adam", "lr", value, 0);
+    this.#lr = value;
+  }
+
+  /**
+   * Applies one update to each parameter from its gradient (`grads[k]` for
+   * `params[k]`, same shape). One fused kernel per parameter.
+   */
+  step(params: readonly Parameter[], grads: readonly Tensor[]): void {
+    checkStepInputs("Adam", params, grads);
+    params.forEach((param) => {
+      const slot = this.#slots.get(param.name);
+      if (slot) {
+        checkStateShape("Adam", param, "m", slot.m);
+        checkStateShape("Adam", param, "v", slot.v);
+      }
+    });
+    params.forEach((param, k) => this.#update(param, grads[k]));
+  }
+
+  #update(param: Parameter, grad: Tensor): void {
+    const slot = this.#slots.get(param.name);
+    const step = (slot?.step ?? 0) + 1;
+    const x = param.value;
+    const [xNew, mNew, vNew] = [empty(x.shape), keep(empty(x.shape)), keep(empty(x.shape))];
+    runUpdate(
+      ADAM_SPEC,
+      [
+        x.buffer,
+        grad.buffer,
+        // On the first step the kernel ignores these bindings; the gradient fills them.
+        (slot?.m ?? grad).buffer,
+        (slot?.v ?? grad).buffer,
+        xNew.buffer,
+        mNew.buffer,
+        vNew.buffer,
+      ],
+      x.size,
+      [
+        this.beta1,
+        1 - this.beta1,
+        this.beta2,
+        1 - this.beta2,
+        this.eps,
+        this.weightDecay,
+        this.#lr / (1 - this.beta1 ** step),
+        1 / Math.sqrt(1 - this.beta2 ** step),
+        slot ? 0 : 1,
+        x.size,
+      ],
+    );
+    slot?.m.dispose();
+    slot?.v.dispose();
+    this.#slots.set(param.name, { step, m: mNew, v: vNew });
+    param.replace(xNew);
+  }
+
+  /**
+   * The accumulated state, for checkpoints. Its tensors are borrowed: read
+   * them before the next `step`, `loadState` or `dispose`, which free them.
+   */
+  state(): AdamState {
+    const entries = [...this.#slots].map(([name, { step, m, v }]) =>
+      [name, { step, m, v }] as const
+    );
+    return { slots: Object.fromEntries(entries) };
+  }
+
+  /**
+   * Replaces the accumulated state with a copy of `state` (the caller keeps
+   * ownership of the tensors it passed). Hyperparameters are not part of it.
+   */
+  loadState(state: AdamState): void {
+    for (const [name, slot] of Object.entries(state.slots)) {
+      if (!Number.isSafeInteger(slot.step) || slot.step < 1) {
+        throw new EngineError(
+          `Adam state of "${name}" has step ${slot.step}; it must be an integer >= 1.`,
+        );
+      }
+      if (slot.m.disposed || slot.v.disposed) {
+        throw new DisposedTensorError(
+          `Adam state of "${name}" holds a disposed tensor; load state before disposing it.`,
+        );
+      }
+    }
+    // Copy before disposing: `state` may be this optimiser's own.
+    const copies = Object.entries(state.slots).map(([name, slot]) =>
+      [name, { step: slot.step, m: ownedCopy(slot.m), v: ownedCopy(slot.v) }] as const
+    );
+    this.dispose();
+    for (const [name, slot] of copies) this.#slots.set(name, slot);
+  }
+
+  /** Frees the moments; the optimiser starts afresh at its next step. */
+  dispose(): void {
+    for (const slot of this.#slots.values()) {
+      slot.m.dispose();
+      slot.v.dispose();
+    }
+    this.#slots.clear();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Machinery shared by the optimisers: checks of their inputs, the dispatch of
+ * their fused update kernels, and owned copies of state tensors.
+ *
+ * @module
+ */
+
+import { getEngine } from "../engine.ts";
+import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
+import type { KernelSpec } from "../kernel.ts";
+import { empty, keep, type Tensor } from "../tensor.ts";
+import { type Parameter, sameShape } from "./parameter.ts";
+
+/** Workgroup size of update kernels. */
+export const UPDATE_WORKGROUP = 64;
+
+/** Throws unless `min <= value < below` (which also rejects NaN and infinities). */
+export function checkOption(
+  owner: string,
+  name: string,
+  value: number,
+  min: number,
+  below = Infinity,
+): void {
+  if (!(value >= min && value < below && Number.isFinite(value))) {
+    const range = below === Infinity ? `a finite number >= ${min}` : `in [${min}, ${below})`;
+    throw new EngineError(`${owner} ${name} must be ${range}, got ${value}.`);
+  }
+}
+
+/**
+ * Throws unless `grads` pairs one live gradient of the right shape with each
+ * live, uniquely named parameter.
+ */
+export function checkStepInputs(
+  owner: string,
+  params: readonly Parameter[],
+  grads: readonly Tensor[],
+): void {
+  if (params.length === 0) {
+    throw new EngineError(
+      `${owner}.step got no parameters; pass the model's parameters and their gradients.`,
+    );
+  }
+  if (params.length !== grads.length) {
+    throw new EngineError(
+      `${owner}.step got ${params.length} parameters and ${grads.length} gradients; pass one ` +
+        "gradient per parameter, in the same order.",
+    );
+  }
+  const names = new Set<string>();
+  params.forEach((param, k) => {
+    if (names.has(param.name)) {
+      throw new EngineError(
+        `${owner}.step got two parameters named "${param.name}"; optimiser state is keyed ` +
+          "by name, so give each parameter a unique name.",
+      );
+    }
+    names.add(param.name);
+    if (param.value.disposed || grads[k].disposed) {
+      throw new DisposedTensorError(
+        `${owner}.step: the ${param.value.disposed ? "value" : "gradient"} of "${param.name}" ` +
+          "was disposed; keep parameters and gradients alive until the step.",
+      );
+    }
+    if (!sameShape(grads[k].shape, param.shape)) {
+      throw new ShapeError(
+        `${owner}.step: the gradient of "${param.name}" has shape ` +
+          `[${grads[k].shape.join(", ")}], the parameter [${param.shape.join(", ")}].`,
+      );
+    }
+  });
+}
+
+/** Throws unless a state tensor kept for `param` still fits it. */
+export function checkStateShape(owner: string, param: Parameter, what: string, t: Tensor): void {
+  if (!sameShape(t.shape, param.shape)) {
+    throw new ShapeError(
+      `${owner} state ${what} of "${param.name}" has shape [${t.shape.join(", ")}], the ` +
+        `parameter [${param.shape.join(", ")}]: the state belongs to another model; load ` +
+        "matching state or use a fresh optimiser.",
+    );
+  }
+}
+
+/** Records one update kernel over `count` elements. */
+export function runUpdate(
+  spec: KernelSpec,
+  buffers: GPUBuffer[],
+  count: number,
+  params: readonly number[],
+): void {
+  const engine = getEngine();
+  // CPU-like adapters pay per invocation, so each thread takes several elements.
+  const perThread = engine.variant === "cpu" ? 16 : 2;
+  const groups = Math.min(65535, Math.ceil(count / (UPDATE_WORKGROUP * perThread)));
+  engine.runtime.dispatch(engine.kernels.get(spec), buffers, [groups, 1, 1], params);
+}
+
+/** A copy of `t` that no scope tracks: the caller owns it. */
+export function ownedCopy(t: Tensor): Tensor {
+  const copy = empty(t.shape);
+  getEngine().runtime.copy(t.buffer, 0, copy.buffer, 0, t.size * 4);
+  return keep(copy);
+}

@@ -1,0 +1,244 @@
+/**
+ * Stochastic gradient descent with the semantics of `torch.optim.SGD`:
+ * L2 weight decay added to the gradient, then optional momentum (with
+ * dampening, optionally Nesterov).
+ *
+ * @module
+ */
+
+import { DisposedTensorError, EngineError } from "../errors.ts";
+import type { KernelSpec } from "../kernel.ts";
+import { empty, keep, type Tensor } from "../tensor.ts";
+import {
+  checkOption,
+  checkStateShape,
+  checkStepInputs,
+  ownedCopy,
+  runUpdate,
+  UPDATE_WORKGROUP,
+} from "./common.ts";
+import type { Parameter } from "./parameter.ts";
+
+/** Hyperparameters of {@link SGD}; defaults are PyTorch's. */
+export interface SGDOptions {
+  /** Learning rate (default 1e-3). */
+  lr?: number;
+  /** Momentum factor (default 0: plain gradient descent, no state). */
+  momentum?: number;
+  /** Dampening of the gradient's contribution to momentum (default 0). */
+  dampening?: number;
+  /** L2 penalty coefficient added to the gradient (default 0). */
+  weightDecay?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
+  nesterov?: boolean;
+}
+
+/** What SGD with momentum keeps per parameter. */
+export interface SGDSlot {
+  momentumBuffer: Tensor;
+}
+
+/** Everything an SGD optimiser accumulated, keyed by parameter name (empty without momentum). */
+export interface SGDState {
+  slots: Record<string, SGDSlot>;
+}
+
+const PLAIN_SPEC: KernelSpec = {
+  name: "sgd_update",
+  bindings: [
+    { name: "X", access: "read" },
+    { name: "G", access: "read" },
+    { name: "X_new", access: "read_write" },
+  ],
+  params: [
+    { name: "lr", type: "f32" },
+    { name: "weight_decay", type: "f32" },
+    { name: "count", type: "u32" },
+  ],
+  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
+  body: `
+@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${UPDATE_WORKGROUP}u;
+  for (var i = gid.x; i < P.count; i += stride) {
+    let x = X[i];
+    X_new[i] = x - P.lr * (G[i] + P.weight_decay * x);
+  }
+}`,
+};
+
+/** Value and momentum buffer in one pass, to fresh buffers; all options are uniforms. */
+const MOMENTUM_SPEC: KernelSpec = {
+  name: "sgd_momentum_update",
+  bindings: [
+    { name: "X", access: "read" },
+    { name: "G", access: "read" },
+    { name: "B", access: "read" },
+    { name: "X_new", access: "read_write" },
+    { name: "B_new", access: "read_write" },
+  ],
+  params: [
+    { name: "lr", type: "f32" },
+    { name: "weight_decay", type: "f32" },
+    { name: "momentum", type: "f32" },
+    { name: "one_minus_dampening", type: "f32" },
+    { name: "nesterov", type: "u32" },
+    { name: "first_step", type: "u32" },
+    { name: "count", type: "u32" },
+  ],
+  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
+  body: `
+@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${UPDATE_WORKGROUP}u;
+  for (var i = gid.x; i < P.count; i += stride) {
+    let x = X[i];
+    let g = G[i] + P.weight_decay * x;
+    // As in PyTorch, the buffer starts as the first (undampened) gradient.
+    var b = g;
+    if (P.first_step == 0u) { b = P.momentum * B[i] + P.one_minus_dampening * g; }
+    B_new[i] = b;
+    let d = select(b, g + P.momentum * b, P.nesterov != 0u);
+    X_new[i] = x - P.lr * d;
+  }
+}`,
+};
+
+/**
+ * The SGD optimiser.
+ *
+ * Ownership: `step` replaces each parameter's value (see {@link Parameter})
+ * and owns the momentum buffers it creates; gradients stay the caller's.
+ * Nothing is recorded on an autograd tape, and nothing is left to the
+ * enclosing scope.
+ */
+export class SGD {
+  /** Momentum factor (0: no momentum buffers). */
+  readonly momentum: number;
+  /** Dampening of the gradient's contribution to momentum. */
+  readonly dampening: number;
+  /** L2 penalty coefficient added to the gradient. */
+  readonly weightDecay: number;
+  /** Whether the step follows Nesterov's look-ahead direction. */
+  readonly nesterov: boolean;
+  #lr: number;
+  readonly #slots = new Map<string, SGDSlot>();
+
+  /** An optimiser with no state yet. */
+  constructor(options: SGDOptions = {}) {
+    const { lr = 1e-3, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false } = options;
+    checkOption("SGD", "lr", lr, 0);
+    checkOption("SGD", "momentum", momentum, 0);
+    checkOption("SGD", "dampening", dampening, 0, 1);
+    checkOption("SGD", "weightDecay", weightDecay, 0);
+    if (nesterov && (momentum === 0 || dampening !== 0)) {
+      throw new EngineError(
+        `SGD nesterov needs momentum > 0 and dampening 0, got momentum ${momentum}, ` +
+          `dampening ${dampening}.`,
+      );
+    }
+    this.#lr = lr;
+    this.momentum = momentum;
+    this.dampening = dampening;
+    this.weightDecay = weightDecay;
+    this.nesterov = nesterov;
+  }
+
+  /** Learning rate of the next step; set it for schedules (no kernel is recompiled). */
+  get lr(): number {
+    return this.#lr;
+  }
+
+  set lr(value: number) {
+    checkOption("SGD", "lr", value, 0);
+    this.#lr = value;
+  }
+
+  /**
+   * Applies one update to each parameter from its gradient (`grads[k]` for
+   * `params[k]`, same shape). One fused kernel per parameter.
+   */
+  step(params: readonly Parameter[], grads: readonly Tensor[]): void {
+    checkStepInputs("SGD", params, grads);
+    for (const param of params) {
+      const slot = this.#slots.get(param.name);
+      if (slot) checkStateShape("SGD", param, "momentumBuffer", slot.momentumBuffer);
+    }
+    params.forEach((param, k) => {
+      if (this.momentum === 0) this.#plainUpdate(param, grads[k]);
+      else this.#momentumUpdate(param, grads[k]);
+    });
+  }
+
+  #plainUpdate(param: Parameter, grad: Tensor): void {
+    const x = param.value;
+    const xNew = empty(x.shape);
+    runUpdate(PLAIN_SPEC, [x.buffer, grad.buffer, xNew.buffer], x.size, [
+      this.#lr,
+      this.weightDecay,
+      x.size,
+    ]);
+    param.replace(xNew);
+  }
+
+  #momentumUpdate(param: Parameter, grad: Tensor): void {
+    const slot = this.#slots.get(param.name);
+    const x = param.value;
+    const [xNew, bNew] = [empty(x.shape), keep(empty(x.shape))];
+    runUpdate(
+      MOMENTUM_SPEC,
+      // On the first step the kernel ignores B; the gradient fills the binding.
+      [x.buffer, grad.buffer, (slot?.momentumBuffer ?? grad).buffer, xNew.buffer, bNew.buffer],
+      x.size,
+      [
+        this.#lr,
+        this.weightDecay,
+        this.momentum,
+        1 - this.dampening,
+        this.nesterov ? 1 : 0,
+        slot ? 0 : 1,
+        x.size,
+      ],
+    );
+    slot?.momentumBuffer.dispose();
+    this.#slots.set(param.name, { momentumBuffer: bNew });
+    param.replace(xNew);
+  }
+
+  /**
+   * The accumulated state, for checkpoints. Its tensors are borrowed: read
+   * them before the next `step`, `loadState` or `dispose`, which free them.
+   */
+  state(): SGDState {
+    const entries = [...this.#slots].map((
+      [name, { momentumBuffer }],
+    ) => [name, { momentumBuffer }] as const);
+    return { slots: Object.fromEntries(entries) };
+  }
+
+  /**
+   * Replaces the accumulated state with a copy of `state` (the caller keeps
+   * ownership of the tensors it passed). Hyperparameters are not part of it.
+   */
+  loadState(state: SGDState): void {
+    for (const [name, slot] of Object.entries(state.slots)) {
+      if (slot.momentumBuffer.disposed) {
+        throw new DisposedTensorError(
+          `SGD state of "${name}" holds a disposed tensor; load state before disposing it.`,
+        );
+      }
+    }
+    // Copy before disposing: `state` may be this optimiser's own.
+    const copies = Object.entries(state.slots).map(([name, slot]) =>
+      [name, { momentumBuffer: ownedCopy(slot.momentumBuffer) }] as const
+    );
+    this.dispose();
+    for (const [name, slot] of copies) this.#slots.set(name, slot);
+  }
+
+  /** Frees the momentum buffers; the optimiser starts afresh at its next step. */
+  dispose(): void {
+    for (const slot of this.#slots.values()) slot.momentumBuffer.dispose();
+    this.#slots.clear();
+  }
+}
