@@ -22,6 +22,8 @@ export interface ForwardContext {
 /** Anything with named parameters. */
 export interface Layer {
   parameters(): Parameter[];
+  /** Frees the parameters and any other state. */
+  dispose(): void;
 }
 
 /** How a layer's weights start. */
@@ -75,6 +77,10 @@ export class Conv2d implements Layer {
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
   }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
 }
 
 /** ConvTranspose2d: weight [in, out, k, k]. */
@@ -111,6 +117,10 @@ export class ConvTranspose2d implements Layer {
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
   }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
 }
 
 /** BatchNorm2d with learnable scale (`weight`) and shift (`bias`) and running statistics. */
@@ -139,6 +149,11 @@ export class BatchNorm2d implements Layer {
   parameters(): Parameter[] {
     return [this.weight, this.bias];
   }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+    this.state.dispose();
+  }
 }
 
 /** Linear: weight [out, in], y = x w^T + b. */
@@ -164,6 +179,10 @@ export class Linear implements Layer {
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
   }
 }
 

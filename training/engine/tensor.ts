@@ -9,7 +9,7 @@
  */
 
 import { getEngine } from "./engine.ts";
-import { DisposedTensorError, ShapeError } from "./errors.ts";
+import { DisposedTensorError, EngineError, ShapeError } from "./errors.ts";
 
 /** Dimensions of a tensor, outermost first. */
 export type Shape = readonly number[];
@@ -249,6 +249,9 @@ export function scope<T>(fn: () => T): T {
     throw error;
   }
   closeScope(frame, result);
+  if (result instanceof Promise) {
+    throw new EngineError("scope() was given an async function; use asyncScope() for those.");
+  }
   return result;
 }
 

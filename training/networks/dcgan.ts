@@ -60,6 +60,10 @@ export class DcganGenerator implements Layer {
   parameters(): Parameter[] {
     return parametersOf([...this.#convs, ...this.#norms]);
   }
+
+  dispose(): void {
+    for (const layer of [...this.#convs, ...this.#norms]) layer.dispose();
+  }
 }
 
 /** images [B, 3, 64, 64] -> logits [B]. */
@@ -90,5 +94,9 @@ export class DcganDiscriminator implements Layer {
 
   parameters(): Parameter[] {
     return parametersOf([...this.#convs, ...this.#norms]);
+  }
+
+  dispose(): void {
+    for (const layer of [...this.#convs, ...this.#norms]) layer.dispose();
   }
 }
