@@ -11,7 +11,13 @@
 
 import { parseArgs } from "node:util";
 import { valueAndGrad } from "../../training/engine/autograd.ts";
-import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
+import {
+  getEngine,
+  initEngine,
+  memoryStats,
+  sync,
+  trimMemory,
+} from "../../training/engine/engine.ts";
 import { conv2d } from "../../training/engine/ops/conv.ts";
 import { matmul } from "../../training/engine/ops/matmul.ts";
 import { sum } from "../../training/engine/ops/reduce.ts";
@@ -128,7 +134,7 @@ async function dcganSteps(name: ConfigName): Promise<StepResult> {
   discriminator.dispose();
   players.optG.dispose();
   players.optD.dispose();
-  engine.pool.trim();
+  trimMemory();
   return { stepMs, firstStepMs, peakBytes };
 }
 

@@ -86,7 +86,10 @@ export class BufferPool {
     this.#pooledBytes += size;
   }
 
-  /** Destroys the buffers kept for reuse. */
+  /**
+   * Destroys the buffers kept for reuse. Commands already recorded may still
+   * use them: call the engine's `trimMemory()`, which submits those first.
+   */
   trim(): void {
     for (const bucket of this.#free.values()) for (const buffer of bucket) buffer.destroy();
     this.#free.clear();

@@ -64,6 +64,17 @@ export function sync(): Promise<void> {
   return getEngine().runtime.sync();
 }
 
+/**
+ * Destroys the buffers the pool keeps for reuse (after submitting the work
+ * recorded so far, which may still use them).
+ */
+export function trimMemory(): void {
+  const engine = getEngine();
+  engine.runtime.flush();
+  engine.runtime.forgetBindGroups();
+  engine.pool.trim();
+}
+
 /** GPU memory counters (see {@link MemoryStats}). */
 export function memoryStats(): MemoryStats {
   return getEngine().pool.stats();

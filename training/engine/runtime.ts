@@ -16,7 +16,7 @@ import { GpuExecutionError } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
 
 const ARENA_BYTES = 1 << 18;
-const DISPATCHES_PER_SUBMIT = 48;
+const DISPATCHES_PER_SUBMIT = 128;
 const BIND_GROUP_CACHE_LIMIT = 8192;
 
 /** Workgroup counts of a dispatch. */
@@ -153,6 +153,11 @@ export class Runtime {
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView<ArrayBuffer>): void {
     this.flush();
     this.#device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Drops cached bind groups (they keep buffers referenced). */
+  forgetBindGroups(): void {
+    this.#bindGroups.clear();
   }
 
   /** Submits everything recorded so far. */

@@ -45,6 +45,11 @@ export interface GemmSpec {
   storeC: string;
   /** Buffers the functions use, bound under their names. */
   buffers: GemmExtra[];
+  /**
+   * Which index of A (`m` or `k`) and of B (`k` or `n`) walks memory
+   * contiguously, so that gpu threads load neighbouring addresses.
+   */
+  contiguous: { a: "m" | "k"; b: "k" | "n" };
 }
 
 /**
@@ -162,8 +167,9 @@ function gpuKernel(spec: GemmSpec, splits: number): KernelSpec {
   const perThreadA = (bm * bk) / (T * T);
   const perThreadB = (bk * bn) / (T * T);
   const body = `${functions(spec)}
-var<workgroup> As: array<f32, ${bk * bm}>;
-var<workgroup> Bs: array<f32, ${bk * bn}>;
+// Rows padded by one so that k-major tile loads do not hit one bank.
+var<workgroup> As: array<f32, ${bk * (bm + 1)}>;
+var<workgroup> Bs: array<f32, ${bk * (bn + 1)}>;
 @compute @workgroup_size(${T}, ${T}, 1)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let b = wg.z % ${spec.batch}u;
@@ -177,24 +183,34 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   for (var k0 = kBegin; k0 < kEnd; k0 += ${bk}u) {
     for (var i = 0u; i < ${perThreadA}u; i++) {
       let e = t + i * ${T * T}u;
-      let mm = m0 + e % ${bm}u;
-      let kk = k0 + e / ${bm}u;
+      ${
+    spec.contiguous.a === "m"
+      ? `let mi = e % ${bm}u; let ki = e / ${bm}u;`
+      : `let ki = e % ${bk}u; let mi = e / ${bk}u;`
+  }
+      let mm = m0 + mi;
+      let kk = k0 + ki;
       let v = loadA(b, min(mm, ${spec.M - 1}u), min(kk, ${spec.K - 1}u));
-      As[e] = select(0.0, v, mm < ${spec.M}u && kk < kEnd);
+      As[ki * ${bm + 1}u + mi] = select(0.0, v, mm < ${spec.M}u && kk < kEnd);
     }
     for (var i = 0u; i < ${perThreadB}u; i++) {
       let e = t + i * ${T * T}u;
-      let nn = n0 + e % ${bn}u;
-      let kk = k0 + e / ${bn}u;
+      ${
+    spec.contiguous.b === "n"
+      ? `let ni = e % ${bn}u; let ki = e / ${bn}u;`
+      : `let ki = e % ${bk}u; let ni = e / ${bk}u;`
+  }
+      let nn = n0 + ni;
+      let kk = k0 + ki;
       let v = loadB(b, min(kk, ${spec.K - 1}u), min(nn, ${spec.N - 1}u));
-      Bs[e] = select(0.0, v, nn < ${spec.N}u && kk < kEnd);
+      Bs[ki * ${bn + 1}u + ni] = select(0.0, v, nn < ${spec.N}u && kk < kEnd);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${bk}u; kk++) {
       var av: array<f32, ${tm}>;
       var bv: array<f32, ${tn}>;
-      for (var i = 0u; i < ${tm}u; i++) { av[i] = As[kk * ${bm}u + lid.y + i * ${T}u]; }
-      for (var j = 0u; j < ${tn}u; j++) { bv[j] = Bs[kk * ${bn}u + lid.x + j * ${T}u]; }
+      for (var i = 0u; i < ${tm}u; i++) { av[i] = As[kk * ${bm + 1}u + lid.y + i * ${T}u]; }
+      for (var j = 0u; j < ${tn}u; j++) { bv[j] = Bs[kk * ${bn + 1}u + lid.x + j * ${T}u]; }
       for (var i = 0u; i < ${tm}u; i++) {
         for (var j = 0u; j < ${tn}u; j++) {
           acc[i * ${tn}u + j] = fma(av[i], bv[j], acc[i * ${tn}u + j]);

@@ -96,6 +96,7 @@ function convForward(g: Geometry, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor
       { name: "Y", buffer: y.buffer, access: "read_write" },
       ...biasBuffer(bias),
     ],
+    contiguous: { a: "k", b: "n" },
   });
 }
 
@@ -160,6 +161,7 @@ function convData(g: Geometry, dy: Tensor, w: Tensor, dx: Tensor, bias?: Tensor)
         { name: "DX", buffer: dx.buffer, access: "read_write" },
         ...biasBuffer(bias),
       ],
+      contiguous: { a: "k", b: "n" },
     });
   }
 }
@@ -189,6 +191,7 @@ function convWeight(g: Geometry, dy: Tensor, x: Tensor, dw: Tensor): void {
       { name: "X", buffer: x.buffer, access: "read" },
       { name: "DW", buffer: dw.buffer, access: "read_write" },
     ],
+    contiguous: { a: "k", b: "k" },
   });
 }
 

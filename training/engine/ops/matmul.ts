@@ -86,6 +86,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       loadA: element("A", A, "m", "k"),
       loadB: element("B", B, "k", "n"),
       storeC: `C[(b * ${M}u + m) * ${N}u + n] = v;`,
+      contiguous: { a: ta ? "m" : "k", b: tb ? "k" : "n" },
       buffers: [
         { name: "A", buffer: a.buffer, access: "read" },
         { name: "B", buffer: b.buffer, access: "read" },
