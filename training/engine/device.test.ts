@@ -1,0 +1,67 @@
+import { equal, ok, rejects } from "node:assert/strict";
+import { isSoftwareAdapter, openDevice } from "./device.ts";
+import { EngineError, WebGpuUnavailableError } from "./errors.ts";
+
+/** Runs `fn` with an environment variable set, restoring it afterwards. */
+async function withEnv(name: string, value: string, fn: () => Promise<void>): Promise<void> {
+  const previous = Deno.env.get(name);
+  Deno.env.set(name, value);
+  try {
+    await fn();
+  } finally {
+    if (previous === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, previous);
+  }
+}
+
+Deno.test("the device reports its adapter and the kernel variant it chose", async () => {
+  const open = await openDevice();
+  ok(open.report.description.length > 0);
+  equal(open.report.variant, open.report.software ? "cpu" : "gpu");
+  ok(open.report.maxStorageBufferBytes >= 128 * 2 ** 20);
+  open.device.destroy();
+});
+
+Deno.test("IGAN_KERNELS forces a kernel variant; a bad value is an actionable error", async () => {
+  await withEnv("IGAN_KERNELS", "gpu", async () => {
+    const open = await openDevice();
+    equal(open.report.variant, "gpu");
+    open.device.destroy();
+  });
+  await withEnv("IGAN_KERNELS", "fast", async () => {
+    await rejects(
+      openDevice(),
+      (e) =>
+        e instanceof EngineError &&
+        e.message === "IGAN_KERNELS=fast is not valid; use one of: auto, cpu, gpu.",
+    );
+  });
+});
+
+Deno.test("IGAN_ADAPTER=hardware on a machine with only a software adapter names what to install", async () => {
+  const open = await openDevice();
+  const software = open.report.software;
+  open.device.destroy();
+  if (!software) return; // a GPU machine: hardware is available, nothing to check here
+  await withEnv("IGAN_ADAPTER", "hardware", async () => {
+    await rejects(
+      openDevice(),
+      (e) => e instanceof WebGpuUnavailableError && /Vulkan driver/.test(e.message),
+    );
+  });
+});
+
+Deno.test("software adapters are recognised by flag or name", () => {
+  const info = (description: string, isFallbackAdapter = false) =>
+    ({
+      description,
+      device: "",
+      vendor: "",
+      architecture: "",
+      isFallbackAdapter,
+    }) as unknown as GPUAdapterInfo;
+  ok(isSoftwareAdapter(info("llvmpipe (LLVM 15.0.6, 256 bits)")));
+  ok(isSoftwareAdapter(info("SwiftShader Device")));
+  ok(isSoftwareAdapter(info("something", true)));
+  ok(!isSoftwareAdapter(info("NVIDIA H100 80GB HBM3")));
+});
