@@ -71,7 +71,6 @@ export function sync(): Promise<void> {
 export function trimMemory(): void {
   const engine = getEngine();
   engine.runtime.flush();
-  engine.runtime.forgetBindGroups();
   engine.pool.trim();
 }
 

@@ -17,7 +17,6 @@ import type { Kernel } from "./kernel.ts";
 
 const ARENA_BYTES = 1 << 18;
 const DISPATCHES_PER_SUBMIT = 128;
-const BIND_GROUP_CACHE_LIMIT = 8192;
 
 /** Workgroup counts of a dispatch. */
 export type Grid = [number, number, number];
@@ -33,11 +32,6 @@ export class Runtime {
   #pass: GPUComputePassEncoder | null = null;
   #pendingDispatches = 0;
   #error: string | null = null;
-  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
-  #nextBufferId = 1;
-  readonly #bindGroups = new Map<string, GPUBindGroup>();
-  readonly #kernelIds = new WeakMap<Kernel, number>();
-  #nextKernelId = 1;
   /** Dispatches recorded since creation. */
   dispatchCount = 0;
   #profiler: Profiler | null = null;
@@ -54,33 +48,20 @@ export class Runtime {
     });
   }
 
-  #idOf(buffer: GPUBuffer): number {
-    let id = this.#bufferIds.get(buffer);
-    if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
-    return id;
-  }
-
   #bindGroup(kernel: Kernel, buffers: GPUBuffer[]): GPUBindGroup {
-    let kernelId = this.#kernelIds.get(kernel);
-    if (kernelId === undefined) this.#kernelIds.set(kernel, kernelId = this.#nextKernelId++);
-    const key = `${kernelId}:${buffers.map((b) => this.#idOf(b)).join(",")}`;
-    let group = this.#bindGroups.get(key);
-    if (!group) {
-      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
-        binding,
-        resource: { buffer },
-      }));
-      if (kernel.paramBytes) {
-        entries.push({
-          binding: buffers.length,
-          resource: { buffer: this.#arena, offset: 0, size: kernel.paramBytes },
-        });
-      }
-      group = this.#device.createBindGroup({ layout: kernel.layout, entries });
-      if (this.#bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.#bindGroups.clear();
-      this.#bindGroups.set(key, group);
+    // Not cached: pooled buffers are reassigned in a different order every
+    // step, so (kernel, buffers) keys were measured to almost never repeat.
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (kernel.paramBytes) {
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: this.#arena, offset: 0, size: kernel.paramBytes },
+      });
     }
-    return group;
+    return this.#device.createBindGroup({ layout: kernel.layout, entries });
   }
 
   #writeParams(kernel: Kernel, values: readonly number[]): number {
@@ -153,11 +134,6 @@ export class Runtime {
   write(buffer: GPUBuffer, offset: number, data: ArrayBufferView<ArrayBuffer>): void {
     this.flush();
     this.#device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
-  }
-
-  /** Drops cached bind groups (they keep buffers referenced). */
-  forgetBindGroups(): void {
-    this.#bindGroups.clear();
   }
 
   /** Submits everything recorded so far. */

@@ -92,7 +92,18 @@ function cpuTile(spec: GemmSpec): CpuTile {
 }
 
 /** Tile of the gpu variant: BM x BN outputs, BK deep, 16 x 16 threads. */
-const GPU = { bm: 64, bn: 64, bk: 16, threads: 16 };
+interface GpuTile {
+  bm: number;
+  bn: number;
+  bk: number;
+  threads: number;
+}
+
+/** 128 x 128 tiles (8 x 8 per thread) for large products, 64 x 64 (4 x 4) otherwise. */
+function gpuTile(spec: GemmSpec): GpuTile {
+  const large = spec.M >= 128 && spec.N >= 128;
+  return large ? { bm: 128, bn: 128, bk: 8, threads: 16 } : { bm: 64, bn: 64, bk: 16, threads: 16 };
+}
 
 function functions(spec: GemmSpec): string {
   return `
@@ -161,11 +172,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 }
 
 function gpuKernel(spec: GemmSpec, splits: number): KernelSpec {
-  const { bm, bn, bk, threads: T } = GPU;
+  const { bm, bn, bk, threads: T } = gpuTile(spec);
   const tm = bm / T, tn = bn / T;
   const kChunk = Math.ceil(spec.K / splits / bk) * bk;
   const perThreadA = (bm * bk) / (T * T);
   const perThreadB = (bk * bn) / (T * T);
+  const tileRows = [...Array(tm).keys()], tileCols = [...Array(tn).keys()];
   const body = `${functions(spec)}
 // Rows padded by one so that k-major tile loads do not hit one bank.
 var<workgroup> As: array<f32, ${bk * (bm + 1)}>;
@@ -177,7 +189,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let m0 = wg.y * ${bm}u;
   let n0 = wg.x * ${bn}u;
   let t = lid.y * ${T}u + lid.x;
-  var acc: array<f32, ${tm * tn}>;
+  ${tileRows.flatMap((i) => tileCols.map((j) => `var c${i}_${j} = 0.0;`)).join(" ")}
   let kBegin = split * ${kChunk}u;
   let kEnd = min(${spec.K}u, kBegin + ${kChunk}u);
   for (var k0 = kBegin; k0 < kEnd; k0 += ${bk}u) {
@@ -207,24 +219,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${bk}u; kk++) {
-      var av: array<f32, ${tm}>;
-      var bv: array<f32, ${tn}>;
-      for (var i = 0u; i < ${tm}u; i++) { av[i] = As[kk * ${bm + 1}u + lid.y + i * ${T}u]; }
-      for (var j = 0u; j < ${tn}u; j++) { bv[j] = Bs[kk * ${bn + 1}u + lid.x + j * ${T}u]; }
-      for (var i = 0u; i < ${tm}u; i++) {
-        for (var j = 0u; j < ${tn}u; j++) {
-          acc[i * ${tn}u + j] = fma(av[i], bv[j], acc[i * ${tn}u + j]);
-        }
-      }
+      ${tileRows.map((i) => `let a${i} = As[kk * ${bm + 1}u + lid.y + ${i * T}u];`).join(" ")}
+      ${tileCols.map((j) => `let b${j} = Bs[kk * ${bn + 1}u + lid.x + ${j * T}u];`).join(" ")}
+      ${
+    tileRows.flatMap((i) => tileCols.map((j) => `c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`))
+      .join("\n      ")
+  }
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < ${tm}u; i++) {
-    for (var j = 0u; j < ${tn}u; j++) {
-      let m = m0 + lid.y + i * ${T}u;
-      let n = n0 + lid.x + j * ${T}u;
-      if (m < ${spec.M}u && n < ${spec.N}u) { ${emit(spec, splits, `acc[i * ${tn}u + j]`)} }
-    }
+  ${
+    tileRows.flatMap((i) =>
+      tileCols.map((j) =>
+        `if (m0 + lid.y + ${i * T}u < ${spec.M}u && n0 + lid.x + ${j * T}u < ${spec.N}u) {
+    let m = m0 + lid.y + ${i * T}u; let n = n0 + lid.x + ${j * T}u; ${
+          emit(spec, splits, `c${i}_${j}`)
+        }
+  }`
+      )
+    ).join("\n  ")
   }
 }`;
   return {
@@ -261,9 +274,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 /** Workgroups along n, m, and (batch x splits), and the split count. */
 function plan(engine: Engine, spec: GemmSpec): { grid: [number, number, number]; splits: number } {
   const cpu = engine.variant === "cpu";
-  const tile = cpuTile(spec);
-  const tilesN = Math.ceil(spec.N / (cpu ? tile.laneCols * tile.cols : GPU.bn));
-  const tilesM = Math.ceil(spec.M / (cpu ? tile.laneRows * tile.rows : GPU.bm));
+  const tile = cpuTile(spec), gpu = gpuTile(spec);
+  const tilesN = Math.ceil(spec.N / (cpu ? tile.laneCols * tile.cols : gpu.bn));
+  const tilesM = Math.ceil(spec.M / (cpu ? tile.laneRows * tile.rows : gpu.bm));
   const tiles = tilesN * tilesM * spec.batch;
   // Enough workgroups to occupy the device; each split keeps a useful K range.
   const wanted = cpu ? 16 : 512;

@@ -22,6 +22,7 @@ Deno.test("matmul matches float64 for odd sizes, transposes and batches", async 
     [[3, 9, 17], [65, 17], false, true], // b shared
     [[2, 3, 4, 5], [2, 3, 5, 6], false, false],
     [[4, 600], [600, 3], false, false], // long K: split-K path
+    [[40, 130], [150, 40], true, true], // M, N >= 128: the large gpu tile
   ];
   for (const [sa, sb, ta, tb] of cases) {
     await t.step(`[${sa}]${ta ? "^T" : ""} @ [${sb}]${tb ? "^T" : ""}`, async () => {
