@@ -61,13 +61,20 @@ if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
 const log = (message: string) => console.error(`[bench] ${message}`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** Mean milliseconds of `fn` over `reps` runs after one warm-up run. */
-async function timeIt(fn: () => void, reps: number): Promise<number> {
+/**
+ * Mean milliseconds of `fn` after one warm-up run, over at least `minReps`
+ * runs and at least 300 ms (fast devices need many runs to time).
+ */
+async function timeIt(fn: () => void, minReps: number): Promise<number> {
   fn();
   await sync();
+  let reps = 0;
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) fn();
-  await sync();
+  while (reps < minReps || performance.now() - t0 < 300) {
+    fn();
+    await sync();
+    reps++;
+  }
   return (performance.now() - t0) / reps;
 }
 

@@ -43,8 +43,8 @@ function optionalBias(name: string, enabled: boolean, channels: number): Paramet
   return enabled ? new Parameter(`${name}.bias`, zeros([channels])) : undefined;
 }
 
-/** Conv2d: weight [out, in, k, k]. */
-export class Conv2d implements Layer {
+/** What a convolution layer holds: a weight, an optional bias, stride and padding. */
+abstract class ConvLayer implements Layer {
   readonly weight: Parameter;
   readonly bias?: Parameter;
   readonly stride: number;
@@ -53,26 +53,20 @@ export class Conv2d implements Layer {
   constructor(
     name: string,
     gen: Generator,
-    inChannels: number,
+    weightShape: number[],
     outChannels: number,
-    kernel: number,
-    options: ConvLayerOptions = {},
+    options: ConvLayerOptions,
   ) {
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 0;
     this.weight = new Parameter(
       `${name}.weight`,
-      normalInit(gen, [outChannels, inChannels, kernel, kernel], options.std ?? 0.02),
+      normalInit(gen, weightShape, options.std ?? 0.02),
     );
     this.bias = optionalBias(name, options.bias ?? false, outChannels);
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight.value, this.bias?.value, {
-      stride: this.stride,
-      padding: this.padding,
-    });
-  }
+  abstract forward(x: Tensor): Tensor;
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
@@ -83,13 +77,8 @@ export class Conv2d implements Layer {
   }
 }
 
-/** ConvTranspose2d: weight [in, out, k, k]. */
-export class ConvTranspose2d implements Layer {
-  readonly weight: Parameter;
-  readonly bias?: Parameter;
-  readonly stride: number;
-  readonly padding: number;
-
+/** Conv2d: weight [out, in, k, k]. */
+export class Conv2d extends ConvLayer {
   constructor(
     name: string,
     gen: Generator,
@@ -98,13 +87,28 @@ export class ConvTranspose2d implements Layer {
     kernel: number,
     options: ConvLayerOptions = {},
   ) {
-    this.stride = options.stride ?? 1;
-    this.padding = options.padding ?? 0;
-    this.weight = new Parameter(
-      `${name}.weight`,
-      normalInit(gen, [inChannels, outChannels, kernel, kernel], options.std ?? 0.02),
-    );
-    this.bias = optionalBias(name, options.bias ?? false, outChannels);
+    super(name, gen, [outChannels, inChannels, kernel, kernel], outChannels, options);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight.value, this.bias?.value, {
+      stride: this.stride,
+      padding: this.padding,
+    });
+  }
+}
+
+/** ConvTranspose2d: weight [in, out, k, k]. */
+export class ConvTranspose2d extends ConvLayer {
+  constructor(
+    name: string,
+    gen: Generator,
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    options: ConvLayerOptions = {},
+  ) {
+    super(name, gen, [inChannels, outChannels, kernel, kernel], outChannels, options);
   }
 
   forward(x: Tensor): Tensor {
@@ -112,14 +116,6 @@ export class ConvTranspose2d implements Layer {
       stride: this.stride,
       padding: this.padding,
     });
-  }
-
-  parameters(): Parameter[] {
-    return this.bias ? [this.weight, this.bias] : [this.weight];
-  }
-
-  dispose(): void {
-    for (const p of this.parameters()) p.dispose();
   }
 }
 

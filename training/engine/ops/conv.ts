@@ -68,6 +68,23 @@ function biasBuffer(bias: Tensor | undefined) {
   return bias ? [{ name: "BIAS", buffer: bias.buffer, access: "read" as const }] : [];
 }
 
+/**
+ * WGSL body reading input X at kernel tap `tapIndex` (over Cin x KH x KW)
+ * of output pixel `pixelIndex` (over B x OH x OW); 0 in the padding.
+ */
+function inputPatch(g: Geometry, tapIndex: string, pixelIndex: string): string {
+  const taps = g.KH * g.KW, pixels = g.OH * g.OW;
+  return `
+    let ci = ${tapIndex} / ${taps}u; let tap = ${tapIndex} % ${taps}u;
+    let bb = ${pixelIndex} / ${pixels}u; let p = ${pixelIndex} % ${pixels}u;
+    let iy = i32((p / ${g.OW}u) * ${g.stride}u + tap / ${g.KW}u) - ${g.pad};
+    let ix = i32((p % ${g.OW}u) * ${g.stride}u + tap % ${g.KW}u) - ${g.pad};
+    let inside = iy >= 0 && iy < ${g.H} && ix >= 0 && ix < ${g.W};
+    let at = ((bb * ${g.Cin}u + ci) * ${g.H}u + u32(clamp(iy, 0, ${g.H - 1}))) * ${g.W}u
+      + u32(clamp(ix, 0, ${g.W - 1}));
+    return select(0.0, X[at], inside);`;
+}
+
 /** y[B, Cout, OH, OW] = conv(x, w) (+ bias). */
 function convForward(g: Geometry, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor): void {
   const taps = g.KH * g.KW, pixels = g.OH * g.OW;
@@ -78,15 +95,7 @@ function convForward(g: Geometry, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor
     N: g.B * pixels,
     K: g.Cin * taps,
     loadA: `return Wt[m * ${g.Cin * taps}u + k];`,
-    loadB: `
-      let ci = k / ${taps}u; let tap = k % ${taps}u;
-      let bb = n / ${pixels}u; let p = n % ${pixels}u;
-      let iy = i32((p / ${g.OW}u) * ${g.stride}u + tap / ${g.KW}u) - ${g.pad};
-      let ix = i32((p % ${g.OW}u) * ${g.stride}u + tap % ${g.KW}u) - ${g.pad};
-      let inside = iy >= 0 && iy < ${g.H} && ix >= 0 && ix < ${g.W};
-      let at = ((bb * ${g.Cin}u + ci) * ${g.H}u + u32(clamp(iy, 0, ${g.H - 1}))) * ${g.W}u
-        + u32(clamp(ix, 0, ${g.W - 1}));
-      return select(0.0, X[at], inside);`,
+    loadB: inputPatch(g, "k", "n"),
     storeC: `
       let bb = n / ${pixels}u;
       Y[(bb * ${g.Cout}u + m) * ${pixels}u + n % ${pixels}u] = v${biasTerm(bias, "m")};`,
@@ -176,15 +185,7 @@ function convWeight(g: Geometry, dy: Tensor, x: Tensor, dw: Tensor): void {
     N: g.Cin * taps,
     K: g.B * pixels,
     loadA: `return DY[((k / ${pixels}u) * ${g.Cout}u + m) * ${pixels}u + k % ${pixels}u];`,
-    loadB: `
-      let ci = n / ${taps}u; let tap = n % ${taps}u;
-      let bb = k / ${pixels}u; let p = k % ${pixels}u;
-      let iy = i32((p / ${g.OW}u) * ${g.stride}u + tap / ${g.KW}u) - ${g.pad};
-      let ix = i32((p % ${g.OW}u) * ${g.stride}u + tap % ${g.KW}u) - ${g.pad};
-      let inside = iy >= 0 && iy < ${g.H} && ix >= 0 && ix < ${g.W};
-      let at = ((bb * ${g.Cin}u + ci) * ${g.H}u + u32(clamp(iy, 0, ${g.H - 1}))) * ${g.W}u
-        + u32(clamp(ix, 0, ${g.W - 1}));
-      return select(0.0, X[at], inside);`,
+    loadB: inputPatch(g, "n", "k"),
     storeC: `DW[m * ${g.Cin * taps}u + n] = v;`,
     buffers: [
       { name: "DY", buffer: dy.buffer, access: "read" },
@@ -192,6 +193,28 @@ function convWeight(g: Geometry, dy: Tensor, x: Tensor, dw: Tensor): void {
       { name: "DW", buffer: dw.buffer, access: "read_write" },
     ],
     contiguous: { a: "k", b: "k" },
+  });
+}
+
+/**
+ * Records the gradients of a convolution-like op: `dataGrad` and
+ * `weightGrad` fill dx and dw from the output's gradient; a bias gets the
+ * output gradient summed over batch and pixels.
+ */
+function recordConv(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  y: Tensor,
+  dataGrad: (grad: Tensor, dx: Tensor) => void,
+  weightGrad: (grad: Tensor, dw: Tensor) => void,
+): void {
+  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
+    const dx = needX ? empty(x.shape) : null;
+    if (dx) dataGrad(grad, dx);
+    const dw = needW ? empty(w.shape) : null;
+    if (dw) weightGrad(grad, dw);
+    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
   });
 }
 
@@ -230,13 +253,14 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptio
   const g: Geometry = { B, Cin, H, W, Cout, KH, KW, stride, pad, OH, OW };
   const y = empty([B, Cout, OH, OW]);
   convForward(g, x, w, y, bias);
-  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
-    const dx = needX ? empty(x.shape) : null;
-    if (dx) convData(g, grad, w, dx);
-    const dw = needW ? empty(w.shape) : null;
-    if (dw) convWeight(g, grad, x, dw);
-    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
-  });
+  recordConv(
+    x,
+    w,
+    bias,
+    y,
+    (grad, dx) => convData(g, grad, w, dx),
+    (grad, dw) => convWeight(g, grad, x, dw),
+  );
   return y;
 }
 
@@ -276,12 +300,13 @@ export function convTranspose2d(
   const g: Geometry = { B, Cin: Cout, H: OH, W: OW, Cout: Cin, KH, KW, stride, pad, OH: H, OW: W };
   const y = empty([B, Cout, OH, OW]);
   convData(g, x, w, y, bias);
-  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
-    const dx = needX ? empty(x.shape) : null;
-    if (dx) convForward(g, grad, w, dx);
-    const dw = needW ? empty(w.shape) : null;
-    if (dw) convWeight(g, x, grad, dw);
-    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
-  });
+  recordConv(
+    x,
+    w,
+    bias,
+    y,
+    (grad, dx) => convForward(g, grad, w, dx),
+    (grad, dw) => convWeight(g, x, grad, dw),
+  );
   return y;
 }
