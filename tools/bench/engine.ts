@@ -62,20 +62,22 @@ const log = (message: string) => console.error(`[bench] ${message}`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**
- * Mean milliseconds of `fn` after one warm-up run, over at least `minReps`
- * runs and at least 300 ms (fast devices need many runs to time).
+ * Mean milliseconds of `fn` after one warm-up run. Runs are queued in batches
+ * with one wait at the end, as a training loop queues its work (waiting for
+ * the device after every run would add the runtime's completion-polling
+ * latency, measured at several ms on a GPU, to every run); batches double
+ * until one lasts 300 ms.
  */
 async function timeIt(fn: () => void, minReps: number): Promise<number> {
   fn();
   await sync();
-  let reps = 0;
-  const t0 = performance.now();
-  while (reps < minReps || performance.now() - t0 < 300) {
-    fn();
+  for (let reps = minReps;; reps *= 2) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
     await sync();
-    reps++;
+    const ms = performance.now() - t0;
+    if (ms >= 300 || reps >= 1024) return ms / reps;
   }
-  return (performance.now() - t0) / reps;
 }
 
 await initEngine();
@@ -121,20 +123,13 @@ async function dcganSteps(name: ConfigName): Promise<StepResult> {
     optD: new Adam({ lr: 2e-4, beta1: 0.5 }),
   };
   const real = gen.uniform([batch, 3, 64, 64], -1, 1);
-  const step = async () => {
-    const losses = scope(() => ganStep(players, real, gen.normal([batch, 100])));
-    await losses.lossD.item(); // waits for the whole step
-    losses.lossD.dispose();
-    losses.lossG.dispose();
-  };
+  const step = () => scope(() => void ganStep(players, real, gen.normal([batch, 100])));
   engine.pool.resetPeak();
-  let t0 = performance.now();
-  await step(); // compiles the kernels (cached by Mesa across runs)
+  const t0 = performance.now();
+  step(); // compiles the kernels (Mesa caches them across runs)
+  await sync();
   const firstStepMs = performance.now() - t0;
-  await step();
-  t0 = performance.now();
-  for (let i = 0; i < count; i++) await step();
-  const stepMs = (performance.now() - t0) / count;
+  const stepMs = await timeIt(step, count);
   const peakBytes = memoryStats().peakBytes;
   real.dispose();
   generator.dispose();
