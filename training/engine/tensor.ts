@@ -236,7 +236,7 @@ function closeScope(frame: ScopeFrame, result: unknown): void {
 /**
  * Runs `fn` and disposes every tensor it created, except those in its result
  * (a tensor, or arrays and plain objects holding tensors), which pass to the
- * enclosing scope.
+ * enclosing scope (outside any scope, the caller owns and disposes them).
  */
 export function scope<T>(fn: () => T): T {
   const frame: ScopeFrame = new Set();
