@@ -7,7 +7,6 @@
  */
 
 import { DisposedTensorError, EngineError } from "../errors.ts";
-import type { KernelSpec } from "../kernel.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
@@ -15,7 +14,7 @@ import {
   checkStepInputs,
   ownedCopy,
   runUpdate,
-  UPDATE_WORKGROUP,
+  updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
@@ -54,9 +53,9 @@ export interface AdamState {
  * bias corrections, first-step flag, size) is a uniform, so the kernel is
  * compiled once.
  */
-const ADAM_SPEC: KernelSpec = {
-  name: "adam_update",
-  bindings: [
+const ADAM_SPEC = updateKernelSpec(
+  "adam_update",
+  [
     { name: "X", access: "read" },
     { name: "G", access: "read" },
     { name: "M", access: "read" },
@@ -65,7 +64,7 @@ const ADAM_SPEC: KernelSpec = {
     { name: "M_new", access: "read_write" },
     { name: "V_new", access: "read_write" },
   ],
-  params: [
+  [
     { name: "beta1", type: "f32" },
     { name: "one_minus_beta1", type: "f32" },
     { name: "beta2", type: "f32" },
@@ -75,14 +74,8 @@ const ADAM_SPEC: KernelSpec = {
     { name: "step_size", type: "f32" },
     { name: "inv_sqrt_correction2", type: "f32" },
     { name: "first_step", type: "u32" },
-    { name: "count", type: "u32" },
   ],
-  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
-  body: `
-@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${UPDATE_WORKGROUP}u;
-  for (var i = gid.x; i < P.count; i += stride) {
+  `
     let x = X[i];
     let g = G[i] + P.weight_decay * x;
     var m = P.one_minus_beta1 * g;
@@ -94,10 +87,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     }
     M_new[i] = m;
     V_new[i] = v;
-    X_new[i] = x - P.step_size * m / (sqrt(v) * P.inv_sqrt_correction2 + P.eps);
-  }
-}`,
-};
+    X_new[i] = x - P.step_size * m / (sqrt(v) * P.inv_sqrt_correction2 + P.eps);`,
+);
 
 /**
  * The Adam optimiser.

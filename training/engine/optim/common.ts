@@ -12,7 +12,7 @@ import { empty, keep, type Tensor } from "../tensor.ts";
 import { type Parameter, sameShape } from "./parameter.ts";
 
 /** Workgroup size of update kernels. */
-export const UPDATE_WORKGROUP = 64;
+const UPDATE_WORKGROUP = 64;
 
 /** Throws unless `min <= value < below` (which also rejects NaN and infinities). */
 export function checkOption(
@@ -81,6 +81,31 @@ export function checkStateShape(owner: string, param: Parameter, what: string, t
         "matching state or use a fresh optimiser.",
     );
   }
+}
+
+/**
+ * The spec of an element-wise update kernel: `body` runs for each element
+ * index `i` below the uniform `P.count` (appended to `params`).
+ */
+export function updateKernelSpec(
+  name: string,
+  bindings: KernelSpec["bindings"],
+  params: NonNullable<KernelSpec["params"]>,
+  body: string,
+): KernelSpec {
+  return {
+    name,
+    bindings,
+    params: [...params, { name: "count", type: "u32" }],
+    workgroupSize: [UPDATE_WORKGROUP, 1, 1],
+    body: `
+@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${UPDATE_WORKGROUP}u;
+  for (var i = gid.x; i < P.count; i += stride) {${body}
+  }
+}`,
+  };
 }
 
 /** Records one update kernel over `count` elements. */

@@ -7,7 +7,6 @@
  */
 
 import { DisposedTensorError, EngineError } from "../errors.ts";
-import type { KernelSpec } from "../kernel.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
@@ -15,7 +14,7 @@ import {
   checkStepInputs,
   ownedCopy,
   runUpdate,
-  UPDATE_WORKGROUP,
+  updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
@@ -43,55 +42,41 @@ export interface SGDState {
   slots: Record<string, SGDSlot>;
 }
 
-const PLAIN_SPEC: KernelSpec = {
-  name: "sgd_update",
-  bindings: [
+const PLAIN_SPEC = updateKernelSpec(
+  "sgd_update",
+  [
     { name: "X", access: "read" },
     { name: "G", access: "read" },
     { name: "X_new", access: "read_write" },
   ],
-  params: [
+  [
     { name: "lr", type: "f32" },
     { name: "weight_decay", type: "f32" },
-    { name: "count", type: "u32" },
   ],
-  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
-  body: `
-@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${UPDATE_WORKGROUP}u;
-  for (var i = gid.x; i < P.count; i += stride) {
+  `
     let x = X[i];
-    X_new[i] = x - P.lr * (G[i] + P.weight_decay * x);
-  }
-}`,
-};
+    X_new[i] = x - P.lr * (G[i] + P.weight_decay * x);`,
+);
 
 /** Value and momentum buffer in one pass, to fresh buffers; all options are uniforms. */
-const MOMENTUM_SPEC: KernelSpec = {
-  name: "sgd_momentum_update",
-  bindings: [
+const MOMENTUM_SPEC = updateKernelSpec(
+  "sgd_momentum_update",
+  [
     { name: "X", access: "read" },
     { name: "G", access: "read" },
     { name: "B", access: "read" },
     { name: "X_new", access: "read_write" },
     { name: "B_new", access: "read_write" },
   ],
-  params: [
+  [
     { name: "lr", type: "f32" },
     { name: "weight_decay", type: "f32" },
     { name: "momentum", type: "f32" },
     { name: "one_minus_dampening", type: "f32" },
     { name: "nesterov", type: "u32" },
     { name: "first_step", type: "u32" },
-    { name: "count", type: "u32" },
   ],
-  workgroupSize: [UPDATE_WORKGROUP, 1, 1],
-  body: `
-@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${UPDATE_WORKGROUP}u;
-  for (var i = gid.x; i < P.count; i += stride) {
+  `
     let x = X[i];
     let g = G[i] + P.weight_decay * x;
     // As in PyTorch, the buffer starts as the first (undampened) gradient.
@@ -99,10 +84,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     if (P.first_step == 0u) { b = P.momentum * B[i] + P.one_minus_dampening * g; }
     B_new[i] = b;
     let d = select(b, g + P.momentum * b, P.nesterov != 0u);
-    X_new[i] = x - P.lr * d;
-  }
-}`,
-};
+    X_new[i] = x - P.lr * d;`,
+);
 
 /**
  * The SGD optimiser.
