@@ -45,9 +45,39 @@ export interface Kernel {
   paramBytes: number;
 }
 
-/** `@workgroup_size(...)` attribute for a spec. */
-export function workgroupAttribute(size: [number, number, number]): string {
-  return `@compute @workgroup_size(${size[0]}, ${size[1]}, ${size[2]})`;
+/** Workgroup size of grid-stride kernels. */
+export const GRID_STRIDE_WORKGROUP = 64;
+
+/**
+ * The entry point of a kernel whose invocations walk `index` over
+ * [0, `count`) in a grid-stride loop (`count` is a WGSL expression);
+ * `prelude` runs once per invocation before the loop.
+ */
+export function gridStrideMain(count: string, body: string, prelude = "", index = "i"): string {
+  const size = GRID_STRIDE_WORKGROUP;
+  return `
+@compute @workgroup_size(${size}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let stride = groups.x * ${size}u;${prelude}
+  for (var ${index} = gid.x; ${index} < ${count}; ${index} += stride) {${body}
+  }
+}`;
+}
+
+/**
+ * Workgroups of a grid-stride kernel over `count` items, each invocation
+ * taking about `perInvocation` of them.
+ */
+export function gridStrideGroups(count: number, perInvocation: number): [number, number, number] {
+  return [Math.min(65535, Math.ceil(count / (GRID_STRIDE_WORKGROUP * perInvocation))), 1, 1];
+}
+
+/**
+ * Items per invocation of element-wise kernels: CPU-like adapters pay per
+ * invocation, so each takes several.
+ */
+export function elementsPerInvocation(variant: "cpu" | "gpu"): number {
+  return variant === "cpu" ? 16 : 2;
 }
 
 /** The full WGSL source of a kernel. */

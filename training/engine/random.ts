@@ -20,7 +20,13 @@
 
 import { getEngine } from "./engine.ts";
 import { EngineError } from "./errors.ts";
-import type { KernelSpec, Param } from "./kernel.ts";
+import {
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+  type Param,
+} from "./kernel.ts";
 import { checkShape, empty, type Shape, sizeOf, type Tensor } from "./tensor.ts";
 
 /** Everything that determines a generator's future draws (JSON-serialisable). */
@@ -31,7 +37,6 @@ export interface GeneratorState {
   offset: number;
 }
 
-const WORKGROUP = 64;
 const TWO_POW_32 = 2 ** 32;
 
 /** Philox4x32-10 and the loop that writes the draw's positions. */
@@ -65,19 +70,21 @@ fn store(k: u32, value: f32) {
   if (k >= P.skip && k - P.skip < P.count) { Y[k - P.skip] = value; }
 }
 
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  let blocks = (P.skip + P.count + 3u) / 4u;
-  for (var t = gid.x; t < blocks; t += stride) {
+${
+  gridStrideMain(
+    "blocks",
+    `
     let lo = P.block_lo + t;
     let hi = P.block_hi + select(0u, 1u, lo < t); // carry of the 64-bit block index
     let v = transform(philox(vec4u(lo, hi, 0u, 0u), vec2u(P.key_lo, P.key_hi)));
     store(4u * t, v.x);
     store(4u * t + 1u, v.y);
     store(4u * t + 2u, v.z);
-    store(4u * t + 3u, v.w);
-  }
+    store(4u * t + 3u, v.w);`,
+    `
+  let blocks = (P.skip + P.count + 3u) / 4u;`,
+    "t",
+  )
 }`;
 
 const STREAM_PARAMS: Param[] = [
@@ -99,7 +106,7 @@ const UNIFORM_SPEC: KernelSpec = {
     { name: "scale", type: "f32" },
     { name: "limit", type: "f32" },
   ],
-  workgroupSize: [WORKGROUP, 1, 1],
+  workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
   body: `
 fn transform(w: vec4u) -> vec4f {
   // The top 24 bits give every f32 multiple of 2^-24 in [0, 1) exactly.
@@ -114,7 +121,7 @@ const NORMAL_SPEC: KernelSpec = {
   name: "random_normal",
   bindings: [{ name: "Y", access: "read_write" }],
   params: [...STREAM_PARAMS, { name: "mean", type: "f32" }, { name: "deviation", type: "f32" }],
-  workgroupSize: [WORKGROUP, 1, 1],
+  workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
   body: `
 const PI = 3.14159265358979;
 
@@ -218,7 +225,7 @@ export class Generator {
     engine.runtime.dispatch(
       engine.kernels.get(spec),
       [out.buffer],
-      [Math.min(65535, Math.ceil(blocks / (WORKGROUP * perThread))), 1, 1],
+      gridStrideGroups(blocks, perThread),
       [
         this.seed % TWO_POW_32,
         Math.floor(this.seed / TWO_POW_32),

@@ -15,7 +15,14 @@
  */
 
 import type { Engine } from "../engine.ts";
-import type { KernelSpec } from "../kernel.ts";
+import {
+  elementsPerInvocation,
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+  type Param,
+} from "../kernel.ts";
 
 /** Sizes of a gather, with the tensor seen as `[outer, source, inner]`. */
 export interface GatherDims {
@@ -27,7 +34,13 @@ export interface GatherDims {
   inner: number;
 }
 
-const WORKGROUP = 64;
+/** Sizes are uniforms: one compiled kernel serves every shape and index list. */
+const PARAMS: Param[] = [
+  { name: "count", type: "u32" },
+  { name: "inner", type: "u32" },
+  { name: "picked", type: "u32" },
+  { name: "source", type: "u32" },
+];
 
 const GATHER_SPEC: KernelSpec = {
   name: "gather",
@@ -36,25 +49,17 @@ const GATHER_SPEC: KernelSpec = {
     { name: "Picks", access: "read", type: "u32" },
     { name: "Y", access: "read_write" },
   ],
-  params: [
-    { name: "count", type: "u32" },
-    { name: "inner", type: "u32" },
-    { name: "picked", type: "u32" },
-    { name: "source", type: "u32" },
-  ],
-  workgroupSize: [WORKGROUP, 1, 1],
-  body: `
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  for (var i = gid.x; i < P.count; i += stride) {
+  params: PARAMS,
+  workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+  body: gridStrideMain(
+    "P.count",
+    `
     let inner = i % P.inner;
     let row = i / P.inner;
     let pick = row % P.picked;
     let outer = row / P.picked;
-    Y[i] = X[(outer * P.source + Picks[pick]) * P.inner + inner];
-  }
-}`,
+    Y[i] = X[(outer * P.source + Picks[pick]) * P.inner + inner];`,
+  ),
 };
 
 // Readers holds the CSR inverse of the index list: Readers[s]..Readers[s + 1]
@@ -66,19 +71,11 @@ const GATHER_TRANSPOSE_SPEC: KernelSpec = {
     { name: "Readers", access: "read", type: "u32" },
     { name: "Y", access: "read_write" },
   ],
-  params: [
-    { name: "count", type: "u32" },
-    { name: "inner", type: "u32" },
-    { name: "picked", type: "u32" },
-    { name: "source", type: "u32" },
-  ],
-  workgroupSize: [WORKGROUP, 1, 1],
-  body: `
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  let lists = P.source + 1u;
-  for (var i = gid.x; i < P.count; i += stride) {
+  params: PARAMS,
+  workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+  body: gridStrideMain(
+    "P.count",
+    `
     let inner = i % P.inner;
     let row = i / P.inner;
     let source = row % P.source;
@@ -87,9 +84,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     for (var r = Readers[source]; r < Readers[source + 1u]; r++) {
       acc += G[(base + Readers[lists + r]) * P.inner + inner];
     }
-    Y[i] = acc;
-  }
-}`,
+    Y[i] = acc;`,
+    `
+  let lists = P.source + 1u;`,
+  ),
 };
 
 /**
@@ -114,16 +112,12 @@ function dispatchWithTable(
   output: GPUBuffer,
   params: readonly number[],
 ): void {
-  const count = params[0];
-  // CPU-like adapters pay per invocation, so each thread takes several elements.
-  const perThread = engine.variant === "cpu" ? 16 : 2;
-  const groups = Math.min(65535, Math.ceil(count / (WORKGROUP * perThread)));
   const buffer = engine.pool.acquire(table.byteLength);
   engine.runtime.write(buffer, 0, table);
   engine.runtime.dispatch(
     engine.kernels.get(spec),
     [input, buffer, output],
-    [groups, 1, 1],
+    gridStrideGroups(params[0], elementsPerInvocation(engine.variant)),
     params,
   );
   // Safe to recycle at once: later writes to it are ordered after this dispatch.

@@ -21,7 +21,13 @@
  */
 
 import type { Engine } from "../engine.ts";
-import type { KernelSpec, StorageBinding } from "../kernel.ts";
+import {
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+  type StorageBinding,
+} from "../kernel.ts";
 
 /** An extra buffer a loader or store function uses. */
 export interface GemmExtra {
@@ -251,22 +257,22 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 /** Adds the partial sums of a split GEMM and stores the results. */
 function combineKernel(spec: GemmSpec, splits: number): KernelSpec {
   const total = spec.batch * spec.M * spec.N;
-  const body = `${functions(spec)}
-@compute @workgroup_size(64, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var i = gid.x; i < ${total}u; i += groups.x * 64u) {
+  const body = `${functions(spec)}${
+    gridStrideMain(
+      `${total}u`,
+      `
     var v = 0.0;
     for (var s = 0u; s < ${splits}u; s++) { v += Partial[s * ${total}u + i]; }
     let n = i % ${spec.N}u;
     let m = (i / ${spec.N}u) % ${spec.M}u;
     let b = i / ${spec.M * spec.N}u;
-    storeC(b, m, n, v);
-  }
-}`;
+    storeC(b, m, n, v);`,
+    )
+  }`;
   return {
     name: `${spec.name}_combine`,
     bindings: bindings(spec, true),
-    workgroupSize: [64, 1, 1],
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
     body,
   };
 }
@@ -299,11 +305,10 @@ export function runGemm(engine: Engine, spec: GemmSpec): void {
   const total = spec.batch * spec.M * spec.N;
   const partial = engine.pool.acquire(total * splits * 4);
   engine.runtime.dispatch(engine.kernels.get(make(spec, splits)), [...buffers, partial], grid);
-  const groups = Math.min(65535, Math.ceil(total / 256));
-  engine.runtime.dispatch(engine.kernels.get(combineKernel(spec, splits)), [...buffers, partial], [
-    groups,
-    1,
-    1,
-  ]);
+  engine.runtime.dispatch(
+    engine.kernels.get(combineKernel(spec, splits)),
+    [...buffers, partial],
+    gridStrideGroups(total, 4),
+  );
   engine.pool.release(partial);
 }

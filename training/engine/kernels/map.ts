@@ -10,7 +10,15 @@
  */
 
 import type { Engine } from "../engine.ts";
-import type { KernelSpec, Param } from "../kernel.ts";
+import {
+  elementsPerInvocation,
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+  type Param,
+  type StorageBinding,
+} from "../kernel.ts";
 import type { Shape } from "../tensor.ts";
 
 /** How the elements of an iteration space map to a flat buffer. */
@@ -98,7 +106,13 @@ export interface MapSpec {
   scalars?: readonly number[];
 }
 
-const WORKGROUP = 64;
+/** Bindings of kernels reading operands `X0`, `X1`, ... and writing `Y`. */
+export function operandBindings(inputs: number): StorageBinding[] {
+  return [
+    ...Array.from({ length: inputs }, (_, k) => ({ name: `X${k}`, access: "read" as const })),
+    { name: "Y", access: "read_write" },
+  ];
+}
 
 /** Builds the kernel spec of a map (exported for tests of the generated code). */
 export function mapKernelSpec(spec: MapSpec): KernelSpec {
@@ -107,25 +121,18 @@ export function mapKernelSpec(spec: MapSpec): KernelSpec {
   const loads = spec.inputs.map((input, k) =>
     `${indexCode(`j${k}`, input.view, spec.shape)} let x${k} = X${k}[j${k}];`
   ).join("\n    ");
-  const body = `
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  for (var i = gid.x; i < ${n}u; i += stride) {
-    ${loads}
-    ${indexCode("o", spec.output.view, spec.shape)}
-    Y[o] = ${spec.expr};
-  }
-}`;
   return {
     name: spec.name,
-    bindings: [
-      ...spec.inputs.map((_, k) => ({ name: `X${k}`, access: "read" as const })),
-      { name: "Y", access: "read_write" },
-    ],
+    bindings: operandBindings(spec.inputs.length),
     params,
-    workgroupSize: [WORKGROUP, 1, 1],
-    body,
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    body: gridStrideMain(
+      `${n}u`,
+      `
+    ${loads}
+    ${indexCode("o", spec.output.view, spec.shape)}
+    Y[o] = ${spec.expr};`,
+    ),
   };
 }
 
@@ -133,14 +140,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 export function runMap(engine: Engine, spec: MapSpec): void {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  // CPU-like adapters pay per invocation, so each thread takes several elements.
-  const perThread = engine.variant === "cpu" ? 16 : 2;
-  const kernel = engine.kernels.get(mapKernelSpec(spec));
-  const groups = Math.min(65535, Math.ceil(n / (WORKGROUP * perThread)));
   engine.runtime.dispatch(
-    kernel,
+    engine.kernels.get(mapKernelSpec(spec)),
     [...spec.inputs.map((x) => x.buffer), spec.output.buffer],
-    [groups, 1, 1],
+    gridStrideGroups(n, elementsPerInvocation(engine.variant)),
     spec.scalars ?? [],
   );
 }

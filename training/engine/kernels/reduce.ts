@@ -10,9 +10,14 @@
  */
 
 import type { Engine } from "../engine.ts";
-import type { KernelSpec } from "../kernel.ts";
+import {
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+} from "../kernel.ts";
 import type { Shape } from "../tensor.ts";
-import type { MapInput, View } from "./map.ts";
+import { type MapInput, operandBindings, type View } from "./map.ts";
 
 /** A reduction: out[kept] = scale * sum over reduced axes of expr(inputs). */
 export interface ReduceSpec {
@@ -28,8 +33,6 @@ export interface ReduceSpec {
   expr?: string;
   scale?: number;
 }
-
-const WORKGROUP = 64;
 
 function decompose(
   target: string,
@@ -69,11 +72,13 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
     } let x${k} = X${k}[j${k}];`
   ).join("\n      ");
   const scale = spec.scale === undefined || spec.scale === 1 ? "" : ` * ${f32Literal(spec.scale)}`;
-  const body = `
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  for (var t = gid.x; t < ${outCount * chunks}u; t += stride) {
+  return {
+    name: spec.name,
+    bindings: operandBindings(spec.inputs.length),
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    body: gridStrideMain(
+      `${outCount * chunks}u`,
+      `
     let o = t / ${chunks}u;
     let first = (t % ${chunks}u) * ${chunk}u;
     let last = min(${reduceCount}u, first + ${chunk}u);
@@ -83,17 +88,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       ${loads}
       acc += ${spec.expr ?? "x0"};
     }
-    Y[t] = acc${chunks === 1 ? scale : ""};
-  }
-}`;
-  return {
-    name: spec.name,
-    bindings: [
-      ...spec.inputs.map((_, k) => ({ name: `X${k}`, access: "read" as const })),
-      { name: "Y", access: "read_write" },
-    ],
-    workgroupSize: [WORKGROUP, 1, 1],
-    body,
+    Y[t] = acc${chunks === 1 ? scale : ""};`,
+      "",
+      "t",
+    ),
   };
 }
 
@@ -104,24 +102,24 @@ export function runReduce(engine: Engine, spec: ReduceSpec): void {
   if (keptCount === 0) return;
   const target = engine.variant === "cpu" ? 256 : 8192;
   const chunks = Math.max(1, Math.min(Math.ceil(target / keptCount), Math.floor(reduceCount / 64)));
-  const groups = (count: number) =>
-    Math.min(65535, Math.ceil(count / (WORKGROUP * (engine.variant === "cpu" ? 4 : 1))));
+  // Each output is a loop already: fewer outputs per invocation than element-wise kernels.
+  const groups = (count: number) => gridStrideGroups(count, engine.variant === "cpu" ? 4 : 1);
   if (chunks === 1) {
     const kernel = engine.kernels.get(reduceKernelSpec(spec, 1));
-    engine.runtime.dispatch(kernel, [...spec.inputs.map((x) => x.buffer), spec.output], [
+    engine.runtime.dispatch(
+      kernel,
+      [...spec.inputs.map((x) => x.buffer), spec.output],
       groups(keptCount),
-      1,
-      1,
-    ]);
+    );
     return;
   }
   const partial = engine.pool.acquire(keptCount * chunks * 4);
   const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
-  engine.runtime.dispatch(first, [...spec.inputs.map((x) => x.buffer), partial], [
+  engine.runtime.dispatch(
+    first,
+    [...spec.inputs.map((x) => x.buffer), partial],
     groups(keptCount * chunks),
-    1,
-    1,
-  ]);
+  );
   const second = engine.kernels.get(reduceKernelSpec({
     name: `${spec.name}_partials`,
     shape: [keptCount, chunks],
@@ -130,6 +128,6 @@ export function runReduce(engine: Engine, spec: ReduceSpec): void {
     output: spec.output,
     scale: spec.scale,
   }, 1));
-  engine.runtime.dispatch(second, [partial, spec.output], [groups(keptCount), 1, 1]);
+  engine.runtime.dispatch(second, [partial, spec.output], groups(keptCount));
   engine.pool.release(partial);
 }

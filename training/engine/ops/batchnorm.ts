@@ -19,7 +19,12 @@
 import { record } from "../autograd.ts";
 import { getEngine } from "../engine.ts";
 import { DisposedTensorError, ShapeError } from "../errors.ts";
-import type { KernelSpec } from "../kernel.ts";
+import {
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+} from "../kernel.ts";
 import { denseView, type MapInput, runMap, type View } from "../kernels/map.ts";
 import { runReduce } from "../kernels/reduce.ts";
 import { empty, keep, ones, type Shape, type Tensor, zeros } from "../tensor.ts";
@@ -128,7 +133,6 @@ interface Normalisation {
 
 /** An [N, C, H, W] iteration space reads a [C] tensor with these strides. */
 const PER_CHANNEL: View = { strides: [0, 1, 0, 0], offset: 0 };
-const WORKGROUP = 64;
 
 function dense(t: Tensor): MapInput {
   return { buffer: t.buffer, view: denseView(t.shape) };
@@ -214,17 +218,16 @@ function finaliseKernelSpec(channels: number): KernelSpec {
       { name: "eps", type: "f32" },
       { name: "unbias", type: "f32" },
     ],
-    workgroupSize: [WORKGROUP, 1, 1],
-    body: `
-@compute @workgroup_size(${WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${WORKGROUP}u;
-  for (var c = gid.x; c < ${channels}u; c += stride) {
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    body: gridStrideMain(
+      `${channels}u`,
+      `
     InvStd[c] = inverseSqrt(Var[c] + P.eps);
     NewRunningMean[c] = (1.0 - P.momentum) * RunningMean[c] + P.momentum * Mean[c];
-    NewRunningVar[c] = (1.0 - P.momentum) * RunningVar[c] + P.momentum * Var[c] * P.unbias;
-  }
-}`,
+    NewRunningVar[c] = (1.0 - P.momentum) * RunningVar[c] + P.momentum * Var[c] * P.unbias;`,
+      "",
+      "c",
+    ),
   };
 }
 
@@ -259,7 +262,7 @@ function batchStatistics(
       runningMean.buffer,
       runningVar.buffer,
     ],
-    [Math.min(65535, Math.ceil(channels / WORKGROUP)), 1, 1],
+    gridStrideGroups(channels, 1),
     [momentum, eps, count / (count - 1)],
   );
   variance.dispose();

@@ -179,7 +179,6 @@ export class Adam {
         this.#lr / (1 - this.beta1 ** step),
         1 / Math.sqrt(1 - this.beta2 ** step),
         slot ? 0 : 1,
-        x.size,
       ],
     );
     slot?.m.dispose();

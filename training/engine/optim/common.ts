@@ -7,12 +7,15 @@
 
 import { getEngine } from "../engine.ts";
 import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
-import type { KernelSpec } from "../kernel.ts";
+import {
+  elementsPerInvocation,
+  GRID_STRIDE_WORKGROUP,
+  gridStrideGroups,
+  gridStrideMain,
+  type KernelSpec,
+} from "../kernel.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
 import { type Parameter, sameShape } from "./parameter.ts";
-
-/** Workgroup size of update kernels. */
-const UPDATE_WORKGROUP = 64;
 
 /** Throws unless `min <= value < below` (which also rejects NaN and infinities). */
 export function checkOption(
@@ -85,7 +88,8 @@ export function checkStateShape(owner: string, param: Parameter, what: string, t
 
 /**
  * The spec of an element-wise update kernel: `body` runs for each element
- * index `i` below the uniform `P.count` (appended to `params`).
+ * index `i` below the uniform `P.count`, which {@link runUpdate} appends to
+ * the parameters.
  */
 export function updateKernelSpec(
   name: string,
@@ -97,14 +101,8 @@ export function updateKernelSpec(
     name,
     bindings,
     params: [...params, { name: "count", type: "u32" }],
-    workgroupSize: [UPDATE_WORKGROUP, 1, 1],
-    body: `
-@compute @workgroup_size(${UPDATE_WORKGROUP}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let stride = groups.x * ${UPDATE_WORKGROUP}u;
-  for (var i = gid.x; i < P.count; i += stride) {${body}
-  }
-}`,
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    body: gridStrideMain("P.count", body),
   };
 }
 
@@ -116,10 +114,12 @@ export function runUpdate(
   params: readonly number[],
 ): void {
   const engine = getEngine();
-  // CPU-like adapters pay per invocation, so each thread takes several elements.
-  const perThread = engine.variant === "cpu" ? 16 : 2;
-  const groups = Math.min(65535, Math.ceil(count / (UPDATE_WORKGROUP * perThread)));
-  engine.runtime.dispatch(engine.kernels.get(spec), buffers, [groups, 1, 1], params);
+  engine.runtime.dispatch(
+    engine.kernels.get(spec),
+    buffers,
+    gridStrideGroups(count, elementsPerInvocation(engine.variant)),
+    [...params, count],
+  );
 }
 
 /** A copy of `t` that no scope tracks: the caller owns it. */

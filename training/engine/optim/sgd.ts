@@ -159,7 +159,6 @@ export class SGD {
     runUpdate(PLAIN_SPEC, [x.buffer, grad.buffer, xNew.buffer], x.size, [
       this.#lr,
       this.weightDecay,
-      x.size,
     ]);
     param.replace(xNew);
   }
@@ -180,7 +179,6 @@ export class SGD {
         1 - this.dampening,
         this.nesterov ? 1 : 0,
         slot ? 0 : 1,
-        x.size,
       ],
     );
     slot?.momentumBuffer.dispose();
