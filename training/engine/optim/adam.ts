@@ -6,14 +6,14 @@
  * @module
  */
 
-import { DisposedTensorError, EngineError } from "../errors.ts";
+import { EngineError } from "../errors.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
   checkStateShape,
   checkStepInputs,
-  ownedCopy,
   runUpdate,
+  SlotStore,
   updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
@@ -108,7 +108,7 @@ export class Adam {
   /** L2 penalty coefficient added to the gradient. */
   readonly weightDecay: number;
   #lr: number;
-  readonly #slots = new Map<string, AdamSlot>();
+  readonly #slots = new SlotStore<AdamSlot>("Adam");
 
   /** An optimiser with no state yet; moments are created at each parameter's first step. */
   constructor(options: AdamOptions = {}) {
@@ -192,10 +192,7 @@ export class Adam {
    * them before the next `step`, `loadState` or `dispose`, which free them.
    */
   state(): AdamState {
-    const entries = [...this.#slots].map(([name, { step, m, v }]) =>
-      [name, { step, m, v }] as const
-    );
-    return { slots: Object.fromEntries(entries) };
+    return { slots: this.#slots.snapshot() };
   }
 
   /**
@@ -209,26 +206,12 @@ export class Adam {
           `Adam state of "${name}" has step ${slot.step}; it must be an integer >= 1.`,
         );
       }
-      if (slot.m.disposed || slot.v.disposed) {
-        throw new DisposedTensorError(
-          `Adam state of "${name}" holds a disposed tensor; load state before disposing it.`,
-        );
-      }
     }
-    // Copy before disposing: `state` may be this optimiser's own.
-    const copies = Object.entries(state.slots).map(([name, slot]) =>
-      [name, { step: slot.step, m: ownedCopy(slot.m), v: ownedCopy(slot.v) }] as const
-    );
-    this.dispose();
-    for (const [name, slot] of copies) this.#slots.set(name, slot);
+    this.#slots.load(state.slots);
   }
 
   /** Frees the moments; the optimiser starts afresh at its next step. */
   dispose(): void {
-    for (const slot of this.#slots.values()) {
-      slot.m.dispose();
-      slot.v.dispose();
-    }
-    this.#slots.clear();
+    this.#slots.dispose();
   }
 }

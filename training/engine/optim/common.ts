@@ -14,7 +14,7 @@ import {
   gridStrideMain,
   type KernelSpec,
 } from "../kernel.ts";
-import { empty, keep, type Tensor } from "../tensor.ts";
+import { empty, keep, Tensor } from "../tensor.ts";
 import { type Parameter, sameShape } from "./parameter.ts";
 
 /** Throws unless `min <= value < below` (which also rejects NaN and infinities). */
@@ -122,8 +122,69 @@ export function runUpdate(
   );
 }
 
+/**
+ * Per-parameter optimiser state keyed by parameter name. A slot's tensor
+ * fields are owned by the store; other fields (counters) are plain values.
+ */
+export class SlotStore<S extends object> {
+  readonly #owner: string;
+  readonly #slots = new Map<string, S>();
+
+  constructor(owner: string) {
+    this.#owner = owner;
+  }
+
+  get(name: string): S | undefined {
+    return this.#slots.get(name);
+  }
+
+  /** Sets a slot, taking ownership of its tensors (the caller disposed the previous ones). */
+  set(name: string, slot: S): void {
+    this.#slots.set(name, slot);
+  }
+
+  /** Every slot, borrowed: valid until the next `set`, `load` or `dispose`. */
+  snapshot(): Record<string, S> {
+    return Object.fromEntries([...this.#slots].map(([name, slot]) => [name, { ...slot }]));
+  }
+
+  /** Replaces all slots with copies of `slots` (the caller keeps its tensors). */
+  load(slots: Record<string, S>): void {
+    for (const [name, slot] of Object.entries(slots)) {
+      if (tensorsOf(slot).some((t) => t.disposed)) {
+        throw new DisposedTensorError(
+          `${this.#owner} state of "${name}" holds a disposed tensor; load state before ` +
+            "disposing it.",
+        );
+      }
+    }
+    // Copy before disposing: `slots` may be this store's own.
+    const copies = Object.entries(slots).map(([name, slot]) => {
+      const copy = Object.fromEntries(
+        Object.entries(slot).map(([key, value]) => [
+          key,
+          value instanceof Tensor ? ownedCopy(value) : value,
+        ]),
+      ) as S;
+      return [name, copy] as const;
+    });
+    this.dispose();
+    for (const [name, slot] of copies) this.#slots.set(name, slot);
+  }
+
+  /** Frees every slot's tensors. */
+  dispose(): void {
+    for (const slot of this.#slots.values()) for (const t of tensorsOf(slot)) t.dispose();
+    this.#slots.clear();
+  }
+}
+
+function tensorsOf(slot: object): Tensor[] {
+  return Object.values(slot).filter((v): v is Tensor => v instanceof Tensor);
+}
+
 /** A copy of `t` that no scope tracks: the caller owns it. */
-export function ownedCopy(t: Tensor): Tensor {
+function ownedCopy(t: Tensor): Tensor {
   const copy = empty(t.shape);
   getEngine().runtime.copy(t.buffer, 0, copy.buffer, 0, t.size * 4);
   return keep(copy);

@@ -6,14 +6,14 @@
  * @module
  */
 
-import { DisposedTensorError, EngineError } from "../errors.ts";
+import { EngineError } from "../errors.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
   checkStateShape,
   checkStepInputs,
-  ownedCopy,
   runUpdate,
+  SlotStore,
   updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
@@ -105,7 +105,7 @@ export class SGD {
   /** Whether the step follows Nesterov's look-ahead direction. */
   readonly nesterov: boolean;
   #lr: number;
-  readonly #slots = new Map<string, SGDSlot>();
+  readonly #slots = new SlotStore<SGDSlot>("SGD");
 
   /** An optimiser with no state yet. */
   constructor(options: SGDOptions = {}) {
@@ -191,10 +191,7 @@ export class SGD {
    * them before the next `step`, `loadState` or `dispose`, which free them.
    */
   state(): SGDState {
-    const entries = [...this.#slots].map((
-      [name, { momentumBuffer }],
-    ) => [name, { momentumBuffer }] as const);
-    return { slots: Object.fromEntries(entries) };
+    return { slots: this.#slots.snapshot() };
   }
 
   /**
@@ -202,24 +199,11 @@ export class SGD {
    * ownership of the tensors it passed). Hyperparameters are not part of it.
    */
   loadState(state: SGDState): void {
-    for (const [name, slot] of Object.entries(state.slots)) {
-      if (slot.momentumBuffer.disposed) {
-        throw new DisposedTensorError(
-          `SGD state of "${name}" holds a disposed tensor; load state before disposing it.`,
-        );
-      }
-    }
-    // Copy before disposing: `state` may be this optimiser's own.
-    const copies = Object.entries(state.slots).map(([name, slot]) =>
-      [name, { momentumBuffer: ownedCopy(slot.momentumBuffer) }] as const
-    );
-    this.dispose();
-    for (const [name, slot] of copies) this.#slots.set(name, slot);
+    this.#slots.load(state.slots);
   }
 
   /** Frees the momentum buffers; the optimiser starts afresh at its next step. */
   dispose(): void {
-    for (const slot of this.#slots.values()) slot.momentumBuffer.dispose();
-    this.#slots.clear();
+    this.#slots.dispose();
   }
 }
