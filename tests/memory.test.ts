@@ -22,7 +22,9 @@ import {
   zeros,
 } from "../training/engine/tensor.ts";
 import { ganStep } from "../training/gan_step.ts";
-import { DcganDiscriminator, DcganGenerator } from "../training/networks/dcgan.ts";
+import { GanGenerator } from "../training/networks/generator.ts";
+import { GanDiscriminator } from "../training/networks/discriminator.ts";
+import { dcgan } from "../training/networks/dcgan.ts";
 
 await initEngine();
 
@@ -259,8 +261,8 @@ Deno.test(
   async () => {
     const start = live();
     const gen = new Generator(1);
-    const G = new DcganGenerator(gen, { width: WIDTH, latent: LATENT });
-    const D = new DcganDiscriminator(gen, { width: WIDTH });
+    const G = new GanGenerator(gen, dcgan(WIDTH, LATENT));
+    const D = new GanDiscriminator(gen, dcgan(WIDTH, LATENT));
     const players = {
       generator: G,
       discriminator: D,

@@ -1,17 +1,16 @@
 /**
  * One adversarial step: a discriminator update, then a generator update on
- * the same generated batch (as PyTorch's DCGAN example does), with the
- * non-saturating loss.
+ * the same generated batch (as PyTorch's DCGAN example does).
  *
  * @module
  */
 
 import { valueAndGrad } from "./engine/autograd.ts";
-import { add } from "./engine/ops/elementwise.ts";
 import type { Adam } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
 import { keep, type Tensor } from "./engine/tensor.ts";
-import { bceWithLogits } from "./losses.ts";
+import { discriminatorLoss, generatorLoss } from "./losses.ts";
+import type { GanLoss } from "./config.ts";
 
 /** A network with parameters and a training-mode forward. */
 export interface Network {
@@ -33,8 +32,13 @@ export interface GanLosses {
   lossG: Tensor;
 }
 
-/** Updates D on `real` and G(z), then G through the updated D. */
-export function ganStep(players: GanPlayers, real: Tensor, z: Tensor): GanLosses {
+/** Updates D on `real` and G(z), then G through the updated D, with `loss` (default non-saturating). */
+export function ganStep(
+  players: GanPlayers,
+  real: Tensor,
+  z: Tensor,
+  loss: GanLoss = "nonsaturating",
+): GanLosses {
   const { generator: G, discriminator: D, optG, optD } = players;
   const ctx = { training: true };
   const gParams = G.parameters(), dParams = D.parameters();
@@ -43,14 +47,14 @@ export function ganStep(players: GanPlayers, real: Tensor, z: Tensor): GanLosses
     const fake = G.forward(z, ctx);
     // `fake` is not tracked by this inner tape: the discriminator step sees it detached.
     const dStep = valueAndGrad(
-      () => add(bceWithLogits(D.forward(real, ctx), 1), bceWithLogits(D.forward(fake, ctx), 0)),
+      () => discriminatorLoss(loss, D.forward(real, ctx), D.forward(fake, ctx)),
       dParams.map((p) => p.value),
     );
     optD.step(dParams, dStep.grads);
     for (const g of dStep.grads) g.dispose();
     lossD = keep(dStep.value); // outlives this function's scope; handed over below
 
-    return bceWithLogits(D.forward(fake, ctx), 1);
+    return generatorLoss(loss, D.forward(fake, ctx));
   }, gParams.map((p) => p.value));
   optG.step(gParams, generatorStep.grads);
   for (const g of generatorStep.grads) g.dispose();

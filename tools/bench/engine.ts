@@ -25,7 +25,9 @@ import { Adam } from "../../training/engine/optim/adam.ts";
 import { Generator } from "../../training/engine/random.ts";
 import { asyncScope, scope } from "../../training/engine/tensor.ts";
 import { ganStep } from "../../training/gan_step.ts";
-import { DcganDiscriminator, DcganGenerator } from "../../training/networks/dcgan.ts";
+import { GanGenerator } from "../../training/networks/generator.ts";
+import { GanDiscriminator } from "../../training/networks/discriminator.ts";
+import { dcgan } from "../../training/networks/dcgan.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
 
 const CONFIGS = { W16_b16: [16, 16], W16_b64: [16, 64], W64_b16: [64, 16], W64_b64: [64, 64] };
@@ -114,8 +116,8 @@ interface StepResult {
 async function dcganSteps(name: ConfigName): Promise<StepResult> {
   const [width, batch] = CONFIGS[name];
   const count = steps ?? (width === 64 ? 3 : 5);
-  const generator = new DcganGenerator(gen, { width, latent: 100 });
-  const discriminator = new DcganDiscriminator(gen, { width });
+  const generator = new GanGenerator(gen, dcgan(width, 100));
+  const discriminator = new GanDiscriminator(gen, dcgan(width, 100));
   const players = {
     generator,
     discriminator,

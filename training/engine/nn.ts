@@ -121,6 +121,8 @@ export class ConvTranspose2d extends ConvLayer {
 
 /** BatchNorm2d with learnable scale (`weight`) and shift (`bias`) and running statistics. */
 export class BatchNorm2d implements Layer {
+  /** Prefix of the parameter and running-statistics names. */
+  readonly name: string;
   readonly weight: Parameter;
   readonly bias: Parameter;
   readonly state: BatchNormState;
@@ -128,6 +130,7 @@ export class BatchNorm2d implements Layer {
   constructor(name: string, gen: Generator, channels: number, options: InitOptions = {}) {
     // DCGAN draws the scale around 1; std 0 gives PyTorch's default of exactly 1.
     const std = options.std ?? 0.02;
+    this.name = name;
     this.weight = new Parameter(
       `${name}.weight`,
       std > 0 ? normalInit(gen, [channels], std, 1) : full([channels], 1),

@@ -1,0 +1,94 @@
+/**
+ * Training benchmark: wall time per training step (one discriminator and one
+ * generator update, data upload included) and images per second for the
+ * default configuration (or the model flags given), on the synthetic set, and
+ * the peak GPU memory.
+ *
+ * Usage: deno task bench:train [--timed-steps N] [train flags: --width, --batch, ...]
+ * Prints a table, then one JSON object as the last line.
+ *
+ * @module
+ */
+
+import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
+import { scope } from "../../training/engine/tensor.ts";
+import { parseTrainArgs, USAGE, UsageError } from "../../training/cli.ts";
+import { ConfigError } from "../../training/config.ts";
+import { syntheticFaces } from "../../training/data/synthetic.ts";
+import { GanTrainer } from "../../training/trainer.ts";
+
+const usage = "usage: deno task bench:train [--timed-steps N] [model flags of deno task train]";
+
+function fail(message: string): never {
+  console.error(`error: ${message}\n${usage}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+const args = [...Deno.args];
+let timedSteps = 5;
+const at = args.indexOf("--timed-steps");
+if (at >= 0) {
+  timedSteps = Number(args[at + 1]);
+  if (!Number.isInteger(timedSteps) || timedSteps < 1) {
+    fail(`--timed-steps takes a positive integer, got "${args[at + 1]}".`);
+  }
+  args.splice(at, 2);
+}
+let command;
+try {
+  command = parseTrainArgs(["--synthetic", "--synthetic-count", "512", ...args]);
+} catch (error) {
+  if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
+  throw error;
+}
+if (command.kind !== "new") fail("--resume does not apply to the benchmark.");
+const { config } = command;
+
+const log = (text: string) => console.error(text);
+await initEngine();
+const engine = getEngine();
+log(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
+const { network, batch } = config;
+log(
+  `model: ${network.resolution}x${network.resolution}, width ${network.width}, target channels ` +
+    `${network.targetChannels}, latent ${network.latent}, batch ${batch}`,
+);
+const trainer = new GanTrainer(
+  config,
+  syntheticFaces({ count: 512, resolution: network.resolution }),
+);
+engine.pool.resetPeak();
+const t0 = performance.now();
+scope(() => void trainer.trainStep());
+await sync();
+const firstStepMs = performance.now() - t0;
+log(`first step (compiles kernels; Mesa caches them across runs): ${firstStepMs.toFixed(0)} ms`);
+const times: number[] = [];
+for (let k = 0; k < timedSteps; k++) {
+  const start = performance.now();
+  scope(() => void trainer.trainStep());
+  await sync();
+  times.push(performance.now() - start);
+}
+const stepMs = times.reduce((a, b) => a + b, 0) / times.length;
+const peak = memoryStats().peakBytes;
+trainer.dispose();
+
+const rows = [
+  ["step (ms)", stepMs.toFixed(1)],
+  ["images/s", ((batch * 1000) / stepMs).toFixed(1)],
+  ["peak GPU MiB", (peak / 2 ** 20).toFixed(1)],
+  ["steps timed", String(timedSteps)],
+];
+for (const [name, value] of rows) console.log(`${name.padEnd(14)} ${value.padStart(10)}`);
+console.log(JSON.stringify({
+  adapter: engine.report.description,
+  variant: engine.variant,
+  network,
+  batch,
+  step_ms: Math.round(stepMs * 10) / 10,
+  step_ms_runs: times.map((t) => Math.round(t)),
+  images_per_second: Math.round((batch * 100000) / stepMs) / 100,
+  first_step_ms: Math.round(firstStepMs),
+  peak_gpu_bytes: peak,
+}));

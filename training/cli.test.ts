@@ -1,0 +1,98 @@
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "./config.ts";
+import { parseTrainArgs, UsageError } from "./cli.ts";
+
+Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
+  const command = parseTrainArgs([
+    "--data",
+    "faces/",
+    "--width",
+    "8",
+    "--target-channels",
+    "16",
+    "--lr-g",
+    "1e-4",
+    "--no-flip",
+    "--loss",
+    "hinge",
+  ]);
+  if (command.kind !== "new") throw new Error(`expected a new run, got ${command.kind}`);
+  deepEqual(command.config.data, { kind: "folder", path: "faces/" });
+  equal(command.config.network.width, 8);
+  equal(command.config.network.targetChannels, 16);
+  equal(command.config.lrG, 1e-4);
+  equal(command.config.flip, false);
+  equal(command.config.loss, "hinge");
+  equal(command.name, "faces-64");
+  equal(command.out, "runs");
+});
+
+Deno.test("parseTrainArgs: --resume takes only schedule flags", () => {
+  deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
+    kind: "resume",
+    run: "runs/00001-x",
+    overrides: { steps: 900 },
+    cacheDir: undefined,
+  });
+  throws(
+    () => parseTrainArgs(["--resume", "r", "--width", "8"]),
+    /--width cannot be combined with --resume/,
+  );
+});
+
+Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErrors", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["--data", "d", "--widht", "8"], /Unknown option '--widht'/],
+    [["--data", "d", "--steps", "ten"], /--steps takes a non-negative integer, got "ten"/],
+    [["--data", "d", "--steps", "1.5"], /--steps takes a non-negative integer/],
+    [["--data", "d", "--lr-g", "fast"], /--lr-g takes a number/],
+    [["--data"], /argument missing/],
+    [[], /exactly one of --data/],
+    [["--data", "d", "--synthetic"], /exactly one of --data/],
+    [["--data", "d", "extra"], /positional/],
+    [["--data", "d", "--synthetic-count", "9"], /only applies with --synthetic/],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" ") || "(nothing)", () => {
+      throws(() => parseTrainArgs(args), (e) => e instanceof UsageError && message.test(e.message));
+    });
+  }
+  throws(() => parseTrainArgs(["--synthetic", "--resolution", "48"]), ConfigError);
+});
+
+async function runCli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(new URL("./cli.ts", import.meta.url)), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stderr: decode(output.stderr), stdout: decode(output.stdout) };
+}
+
+Deno.test("deno task train: bad input gives one clear message and no stack trace", async (t) => {
+  await t.step("unknown flag: exit 2 with the usage", async () => {
+    const { code, stderr } = await runCli(["--synthetic", "--bogus"]);
+    equal(code, 2);
+    match(stderr, /^error: Unknown option '--bogus'/);
+    match(stderr, /Usage:/);
+    ok(!/\n\s+at /.test(stderr), stderr);
+  });
+  await t.step("missing data folder: exit 1 naming the folder", async () => {
+    const { code, stderr } = await runCli(["--data", "/nonexistent/faces"]);
+    equal(code, 1);
+    match(stderr, /error: the data folder \/nonexistent\/faces does not exist/);
+    ok(!/\n\s+at /.test(stderr), stderr);
+  });
+  await t.step("--resume of a folder that is not a run: exit 1", async () => {
+    const { code, stderr } = await runCli(["--resume", "/nonexistent/run"]);
+    equal(code, 1);
+    match(stderr, /is not a run folder/);
+  });
+  await t.step("--help prints the usage and exits 0", async () => {
+    const { code, stdout } = await runCli(["--help"]);
+    equal(code, 0);
+    match(stdout, /deno task train --data <folder>/);
+  });
+});

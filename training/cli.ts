@@ -1,0 +1,346 @@
+/**
+ * `deno task train`: trains a GAN from a folder of images (or the synthetic
+ * faces) into a run folder, or resumes a run. Ctrl-C finishes the current
+ * step, writes a checkpoint and exits with status 130; a second Ctrl-C quits
+ * at once (checkpoints are written atomically, so none is left half-written).
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line, 130 interrupted.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+import { initEngine } from "./engine/engine.ts";
+import { EngineError } from "./engine/errors.ts";
+import { ConfigError, type PartialConfig, resolveConfig, type TrainConfig } from "./config.ts";
+import { loadImageFolder, skippedWarning } from "./data/folder.ts";
+import { DataError, type ImageSet } from "./data/image_set.ts";
+import { syntheticFaces } from "./data/synthetic.ts";
+import { Progress } from "./progress.ts";
+import {
+  createRun,
+  listCheckpoints,
+  openRun,
+  readCheckpoint,
+  RunFolderError,
+  truncateLog,
+  writeConfig,
+} from "./run_folder.ts";
+import { CheckpointError, GanTrainer } from "./trainer.ts";
+import { realsGridPng, TrainingDivergedError, trainLoop } from "./train.ts";
+
+/** The usage text printed by `--help` and with command-line errors. */
+export const USAGE = `Usage:
+  deno task train --data <folder> [options]     train on a folder of JPEG/PNG images
+  deno task train --synthetic [options]         train on generated cartoon faces
+  deno task train --resume <run-folder> [--steps N]   continue a run
+
+Options (defaults in brackets):
+  --out <folder>            where run folders are created [runs]
+  --name <name>             run name suffix [data folder name and resolution]
+  --steps <n>               total generator steps [20000]
+  --batch <n>               images per step [64]
+  --resolution <32|64>      image size; the target layer is half of it [64]
+  --width <n>               base channel count w of both networks [64]
+  --target-channels <n>     M, filters of the generator's target layer [128]
+  --latent <n>              latent size [128]
+  --loss <nonsaturating|hinge>  GAN loss [nonsaturating]
+  --lr-g <x>, --lr-d <x>    Adam learning rates [0.0002]
+  --seed <n>                seed of weights, latents and data order [0]
+  --no-flip                 do not mirror training images
+  --synthetic-count <n>     images in the synthetic set [4096]
+  --log-every <n>           steps between log lines [10]
+  --sample-every <n>        steps between sample grids [500]
+  --checkpoint-every <n>    steps between checkpoints [500]
+  --keep-checkpoints <n>    newest checkpoints kept [3]
+  --interpretable           train the interpretable GAN (GMM groups, energy model, L_interp)
+  --groups <n>              C, filter groups of the interpretable GAN [24]
+  --interp-every <n>        T, GAN steps per interpretability step [50]
+  --init-from <checkpoint>  start from this checkpoint's generator (fine-tuning; D starts afresh)
+  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
+  -h, --help                this text
+
+Environment: IGAN_ADAPTER=software|hardware, IGAN_KERNELS=cpu|gpu pick the WebGPU adapter
+and kernel variant.`;
+
+/** A command line that cannot be used; printed with the usage. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** What the command line asks for. */
+export type TrainCommand =
+  | { kind: "help" }
+  | { kind: "new"; config: TrainConfig; out: string; name: string; cacheDir?: string }
+  | { kind: "resume"; run: string; overrides: Partial<TrainConfig>; cacheDir?: string };
+
+const OPTIONS = {
+  data: { type: "string" },
+  synthetic: { type: "boolean" },
+  resume: { type: "string" },
+  out: { type: "string" },
+  name: { type: "string" },
+  steps: { type: "string" },
+  batch: { type: "string" },
+  resolution: { type: "string" },
+  width: { type: "string" },
+  "target-channels": { type: "string" },
+  latent: { type: "string" },
+  loss: { type: "string" },
+  "lr-g": { type: "string" },
+  "lr-d": { type: "string" },
+  seed: { type: "string" },
+  "no-flip": { type: "boolean" },
+  "synthetic-count": { type: "string" },
+  "log-every": { type: "string" },
+  "sample-every": { type: "string" },
+  "checkpoint-every": { type: "string" },
+  "keep-checkpoints": { type: "string" },
+  "cache-dir": { type: "string" },
+  interpretable: { type: "boolean" },
+  groups: { type: "string" },
+  "interp-every": { type: "string" },
+  "init-from": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Flags a resumed run may change: the schedule, never the model or data. */
+const RESUMABLE = new Set([
+  "resume",
+  "steps",
+  "log-every",
+  "sample-every",
+  "checkpoint-every",
+  "keep-checkpoints",
+  "cache-dir",
+]);
+
+/** Parses the command line; throws {@link UsageError} or {@link ConfigError}. */
+export function parseTrainArgs(args: string[]): TrainCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return { kind: "help" };
+  const int = (flag: string): number | undefined => {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
+      throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
+    }
+    return n;
+  };
+  const real = (flag: string): number | undefined => {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) return undefined;
+    const x = Number(text);
+    if (text.trim() === "" || !Number.isFinite(x)) {
+      throw new UsageError(`--${flag} takes a number, got "${text}".`);
+    }
+    return x;
+  };
+  const schedule = definedOnly({
+    steps: int("steps"),
+    logEvery: int("log-every"),
+    sampleEvery: int("sample-every"),
+    checkpointEvery: int("checkpoint-every"),
+    keepCheckpoints: int("keep-checkpoints"),
+  });
+  const cacheDir = values["cache-dir"] as string | undefined;
+
+  if (values.resume !== undefined) {
+    const fixed = Object.keys(values).filter((k) => values[k] !== undefined && !RESUMABLE.has(k));
+    if (fixed.length > 0) {
+      throw new UsageError(
+        `--${fixed[0]} cannot be combined with --resume: the run's config.json fixes the model ` +
+          "and data; only --steps and the log, sample and checkpoint intervals can change.",
+      );
+    }
+    return { kind: "resume", run: values.resume as string, overrides: schedule, cacheDir };
+  }
+
+  const data = values.data as string | undefined;
+  if ((data === undefined) === !values.synthetic) {
+    throw new UsageError("give exactly one of --data <folder>, --synthetic or --resume <run>.");
+  }
+  const network = definedOnly({
+    resolution: int("resolution") as 32 | 64 | undefined,
+    width: int("width"),
+    targetChannels: int("target-channels"),
+    latent: int("latent"),
+  });
+  const seed = int("seed");
+  const groups = int("groups"), every = int("interp-every");
+  if (!values.interpretable && (groups !== undefined || every !== undefined)) {
+    throw new UsageError("--groups and --interp-every only apply with --interpretable.");
+  }
+  const partial: PartialConfig = {
+    interpretable: values.interpretable ? definedOnly({ groups, every }) : null,
+    initFrom: (values["init-from"] as string | undefined) ?? null,
+    ...schedule,
+    ...definedOnly({
+      batch: int("batch"),
+      lrG: real("lr-g"),
+      lrD: real("lr-d"),
+      seed,
+      loss: values.loss as TrainConfig["loss"] | undefined,
+    }),
+    network,
+    flip: !values["no-flip"],
+    data: data !== undefined
+      ? { kind: "folder", path: data }
+      : { kind: "synthetic", count: int("synthetic-count") ?? 4096, seed: seed ?? 0 },
+  };
+  if (data !== undefined && values["synthetic-count"] !== undefined) {
+    throw new UsageError("--synthetic-count only applies with --synthetic.");
+  }
+  const config = resolveConfig(partial);
+  const name = (values.name as string | undefined) ??
+    `${
+      data !== undefined ? basename(data.replace(/\/+$/, "")) || "data" : "synthetic"
+    }-${config.network.resolution}`;
+  return { kind: "new", config, out: (values.out as string | undefined) ?? "runs", name, cacheDir };
+}
+
+function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<
+    T
+  >;
+}
+
+/** Loads the configured data, printing progress and the skipped-files warning. */
+async function loadData(config: TrainConfig, cacheDir: string | undefined): Promise<ImageSet> {
+  const { data, network } = config;
+  if (data.kind === "synthetic") {
+    return syntheticFaces({ count: data.count, resolution: network.resolution, seed: data.seed });
+  }
+  let progress: Progress | undefined;
+  const loaded = await loadImageFolder(data.path, {
+    resolution: network.resolution,
+    cacheDir,
+    onProgress: (done, total) => {
+      progress ??= new Progress("decoding", total, { unit: "file" });
+      progress.update(done, "", done === total);
+    },
+  });
+  progress?.finish();
+  const total = loaded.set.count + loaded.skipped.length;
+  const warning = skippedWarning(loaded.skipped, total);
+  if (warning) console.error(warning);
+  console.error(
+    `data: ${loaded.set.count} images from ${data.path} at ${network.resolution}x${network.resolution}` +
+      (loaded.fromCache ? ` (cached in ${loaded.cacheFile})` : ""),
+  );
+  return loaded.set;
+}
+
+/** Runs the command; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  let command: TrainCommand;
+  try {
+    command = parseTrainArgs(args);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      console.error(`error: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (command.kind === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    return await runCommand(command);
+  } catch (error) {
+    const known = [
+      DataError,
+      ConfigError,
+      RunFolderError,
+      CheckpointError,
+      TrainingDivergedError,
+      EngineError,
+    ];
+    if (known.some((type) => error instanceof type)) {
+      console.error(`\nerror: ${(error as Error).message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Promise<number> {
+  let config: TrainConfig;
+  let run;
+  if (command.kind === "resume") {
+    const opened = await openRun(command.run);
+    config = resolveConfig({ ...opened.config, ...command.overrides });
+    run = opened.run;
+  } else {
+    config = command.config;
+  }
+  const set = await loadData(config, command.cacheDir);
+  const engine = await initEngine();
+  console.error(
+    `adapter: ${engine.report.description} (${engine.variant} kernels)`,
+  );
+  const trainer = new GanTrainer(config, set);
+  try {
+    if (command.kind === "resume") {
+      const latest = (await listCheckpoints(run!)).at(-1);
+      if (!latest) {
+        throw new CheckpointError(`${run!.dir} has no checkpoint yet; start a new run instead.`);
+      }
+      trainer.restore(await readCheckpoint(latest.file));
+      await truncateLog(run!, trainer.step);
+      await writeConfig(run!, config);
+      console.error(`resuming ${run!.dir} at step ${trainer.step} of ${config.steps}`);
+    } else {
+      // Before the run folder exists, so a bad checkpoint leaves nothing behind.
+      if (config.initFrom) trainer.initGeneratorFrom(await readCheckpoint(config.initFrom));
+      run = await createRun(command.out, command.name, config);
+      await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
+      console.error(
+        `run: ${run.dir}${config.initFrom ? `, generator from ${config.initFrom}` : ""}`,
+      );
+    }
+    const params = (net: { parameters(): { shape: readonly number[] }[] }) =>
+      net.parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    console.error(
+      `generator ${(params(trainer.generator) / 1e6).toFixed(2)}M parameters, discriminator ` +
+        `${
+          (params(trainer.discriminator) / 1e6).toFixed(2)
+        }M; batch ${config.batch}, ${config.steps} steps`,
+    );
+    const progress = new Progress("step", config.steps, { startDone: trainer.step, unit: "step" });
+    const controller = new AbortController();
+    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    const onSignal = () => {
+      if (controller.signal.aborted) Deno.exit(130);
+      progress.message(
+        "stopping: finishing this step and writing a checkpoint (press Ctrl-C again to quit now)",
+      );
+      controller.abort();
+    };
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    try {
+      const outcome = await trainLoop({ trainer, run: run!, signal: controller.signal, progress });
+      console.error(
+        `${outcome.interrupted ? "interrupted" : "finished"} at step ${outcome.step}; ` +
+          `checkpoint ${outcome.checkpoint}` +
+          (outcome.interrupted ? `\ncontinue with: deno task train --resume ${run!.dir}` : ""),
+      );
+      return outcome.interrupted ? 130 : 0;
+    } finally {
+      for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    }
+  } finally {
+    trainer.dispose();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

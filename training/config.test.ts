@@ -1,0 +1,34 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { ConfigError, DEFAULT_CONFIG, resolveConfig } from "./config.ts";
+
+Deno.test("resolveConfig: defaults, partial overrides and a JSON round trip", () => {
+  deepEqual(resolveConfig(), DEFAULT_CONFIG);
+  const config = resolveConfig({ batch: 8, network: { width: 4 } });
+  equal(config.batch, 8);
+  equal(config.network.width, 4);
+  equal(config.network.targetChannels, DEFAULT_CONFIG.network.targetChannels);
+  deepEqual(resolveConfig(JSON.parse(JSON.stringify(config))), config);
+  equal(DEFAULT_CONFIG.network.targetChannels >= 128, true, "M >= 128 at full width");
+});
+
+Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) => {
+  const cases: [string, Parameters<typeof resolveConfig>[0]][] = [
+    ["resolution", { network: { resolution: 48 as 64 } }],
+    ["network.width", { network: { width: 0 } }],
+    ["network.targetChannels", { network: { targetChannels: 2.5 } }],
+    ["loss", { loss: "wasserstein" as "hinge" }],
+    ["lrG", { lrG: -1 }],
+    ["beta1", { beta1: 1 }],
+    ["batch", { batch: 0 }],
+    ["seed", { seed: -3 }],
+    ["data.count", { data: { kind: "synthetic", count: 0, seed: 0 } }],
+  ];
+  for (const [field, partial] of cases) {
+    await t.step(field, () => {
+      throws(
+        () => resolveConfig(partial),
+        (e) => e instanceof ConfigError && e.message.includes(field),
+      );
+    });
+  }
+});

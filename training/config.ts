@@ -1,0 +1,246 @@
+/**
+ * The one configuration of a training run: networks, losses, optimiser,
+ * schedule and data. It is plain JSON (a run folder's `config.json`), every
+ * field has a default, and {@link resolveConfig} checks a partial one.
+ *
+ * @module
+ */
+
+import { checkResolution, type Resolution } from "./data/image_set.ts";
+
+/** Sizes of the generator and discriminator. */
+export interface NetworkConfig {
+  /** Side of the generated images: 64 (target layer 32x32) or 32 (target layer 16x16). */
+  resolution: Resolution;
+  /** Length of the latent vector z. */
+  latent: number;
+  /**
+   * Base channel count w: the generator's layers before the target layer
+   * have ..., 4w, 2w channels, the discriminator's w, 2w, 4w, ...
+   */
+  width: number;
+  /** M: channels (filters) of the generator's target layer. */
+  targetChannels: number;
+}
+
+/** Where training images come from. */
+export type DataConfig =
+  | { kind: "folder"; path: string }
+  | { kind: "synthetic"; count: number; seed: number };
+
+/** GAN losses: non-saturating logistic, or hinge. */
+export const GAN_LOSSES = ["nonsaturating", "hinge"] as const;
+
+/** One of {@link GAN_LOSSES}. */
+export type GanLoss = typeof GAN_LOSSES[number];
+
+/**
+ * The interpretable GAN's settings (Li et al., AAAI 2022). Defaults are the
+ * paper's where it gives them (C, T, the lambdas, the SGD rate of W); the
+ * rest are ours and explained at {@link DEFAULT_INTERPRETABLE}.
+ */
+export interface InterpretableConfig {
+  /** C: filter groups (GMM components). */
+  groups: number;
+  /** T: GAN steps per interpretability step. */
+  every: number;
+  /** N: latents (images) per interpretability step; the GMM sees their maps. */
+  images: number;
+  /** Weight of the interpretability terms in the generator's objective. */
+  lambda0: number;
+  /** Weight of overlap with other groups' centres in L_interp. */
+  lambda1: number;
+  /** Weight of L_real when updating W. */
+  lambda2W: number;
+  /** Weight of L_real when updating G. */
+  lambda2G: number;
+  /** Weight of L_interp at the first interpretability step... */
+  lambda3Start: number;
+  /** ...decaying exponentially to this... */
+  lambda3End: number;
+  /** ...over this many interpretability steps (constant afterwards). */
+  lambda3DecaySteps: number;
+  /** SGD learning rate of W. */
+  energyLr: number;
+  /** Langevin updates per interpretability step. */
+  langevinSteps: number;
+  /** Langevin step size delta. */
+  langevinStepSize: number;
+  /** sigma_0 of the latent prior N(0, sigma_0^2 I). */
+  priorSigma: number;
+  /** Most EM iterations per GMM fit. */
+  gmmIterations: number;
+}
+
+/**
+ * Defaults. The paper gives C, T (50 for BigGAN), lambda0..lambda3 and W's
+ * SGD rate of 10. It gives no Langevin settings: we use short-run chains
+ * (Nijkamp et al. 2019) of 10 steps of size 0.1 started at the prior samples,
+ * with sigma_0 = 1, the prior the latents are drawn from; noise of 0.1 per
+ * step keeps the revised latents within about 0.3 of their start, so the
+ * "model" maps stay comparable with the "data" maps they are contrasted with.
+ * N = 64 images give the GMM 64 x K observations per filter.
+ */
+export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
+  groups: 24,
+  every: 50,
+  images: 64,
+  lambda0: 1,
+  lambda1: 2 / 3,
+  lambda2W: 1,
+  lambda2G: 0.1,
+  lambda3Start: 3e-2,
+  lambda3End: 3e-6,
+  lambda3DecaySteps: 500,
+  energyLr: 10,
+  langevinSteps: 10,
+  langevinStepSize: 0.1,
+  priorSigma: 1,
+  gmmIterations: 100,
+};
+
+/** Everything that defines a training run. */
+export interface TrainConfig {
+  network: NetworkConfig;
+  /** The interpretable GAN's settings, or null for a baseline GAN. */
+  interpretable: InterpretableConfig | null;
+  /** Checkpoint whose generator the run started from (fine-tuning), or null. */
+  initFrom: string | null;
+  data: DataConfig;
+  loss: GanLoss;
+  /** Adam learning rate of the generator. */
+  lrG: number;
+  /** Adam learning rate of the discriminator. */
+  lrD: number;
+  /** Adam's beta1 for both players (0.5 as in DCGAN: momentum destabilises GANs). */
+  beta1: number;
+  beta2: number;
+  batch: number;
+  /** Total generator steps of the run. */
+  steps: number;
+  /** Seed of initial weights, latents and data order. */
+  seed: number;
+  /** Mirror training images at random. */
+  flip: boolean;
+  /** Steps between log lines (and loss reads, which wait for the GPU). */
+  logEvery: number;
+  /** Steps between sample grids. */
+  sampleEvery: number;
+  /** Steps between checkpoints. */
+  checkpointEvery: number;
+  /** Newest checkpoints kept in the run folder (older ones are deleted). */
+  keepCheckpoints: number;
+}
+
+/** The defaults: a DCGAN-sized 64x64 face model with a 128-filter target layer. */
+export const DEFAULT_CONFIG: TrainConfig = {
+  network: { resolution: 64, latent: 128, width: 64, targetChannels: 128 },
+  interpretable: null,
+  initFrom: null,
+  data: { kind: "synthetic", count: 4096, seed: 0 },
+  loss: "nonsaturating",
+  lrG: 2e-4,
+  lrD: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  batch: 64,
+  steps: 20000,
+  seed: 0,
+  flip: true,
+  logEvery: 10,
+  sampleEvery: 500,
+  checkpointEvery: 500,
+  keepCheckpoints: 3,
+};
+
+/** A configuration value that cannot be used. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** A configuration with some fields given, the rest default. */
+export type PartialConfig = Partial<Omit<TrainConfig, "network" | "interpretable">> & {
+  network?: Partial<NetworkConfig>;
+  interpretable?: Partial<InterpretableConfig> | null;
+};
+
+/** Fills defaults into `partial` and checks every field; throws {@link ConfigError}. */
+export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
+  const config: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    ...partial,
+    network: { ...DEFAULT_CONFIG.network, ...partial.network },
+    interpretable: partial.interpretable
+      ? { ...DEFAULT_INTERPRETABLE, ...partial.interpretable }
+      : null,
+  };
+  const { network } = config;
+  try {
+    checkResolution(network.resolution);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  positiveInteger("network.latent", network.latent);
+  positiveInteger("network.width", network.width);
+  positiveInteger("network.targetChannels", network.targetChannels);
+  if (!(GAN_LOSSES as readonly string[]).includes(config.loss)) {
+    throw new ConfigError(`loss must be one of ${GAN_LOSSES.join(", ")}, got "${config.loss}".`);
+  }
+  for (const key of ["lrG", "lrD"] as const) {
+    if (!(config[key] > 0 && Number.isFinite(config[key]))) {
+      throw new ConfigError(`${key} must be a positive number, got ${config[key]}.`);
+    }
+  }
+  for (const key of ["beta1", "beta2"] as const) {
+    if (!(config[key] >= 0 && config[key] < 1)) {
+      throw new ConfigError(`${key} must be in [0, 1), got ${config[key]}.`);
+    }
+  }
+  for (const key of ["batch", "steps", "logEvery", "sampleEvery", "checkpointEvery"] as const) {
+    positiveInteger(key, config[key]);
+  }
+  positiveInteger("keepCheckpoints", config.keepCheckpoints);
+  if (config.interpretable) checkInterpretable(config.interpretable, network.targetChannels);
+  // Each seed owns four random streams (seed * 4 + k), which must stay below 2^53.
+  if (!Number.isSafeInteger(config.seed) || config.seed < 0 || config.seed >= 2 ** 50) {
+    throw new ConfigError(`seed must be an integer in [0, 2^50), got ${config.seed}.`);
+  }
+  if (config.data.kind === "synthetic") positiveInteger("data.count", config.data.count);
+  else if (config.data.kind !== "folder" || typeof config.data.path !== "string") {
+    throw new ConfigError(`data must be a folder path or the synthetic set.`);
+  }
+  return config;
+}
+
+function checkInterpretable(c: InterpretableConfig, filters: number): void {
+  for (const key of ["groups", "every", "images", "lambda3DecaySteps", "gmmIterations"] as const) {
+    positiveInteger(`interpretable.${key}`, c[key]);
+  }
+  if (c.groups > filters) {
+    throw new ConfigError(
+      `interpretable.groups (${c.groups}) must not exceed the target layer's ${filters} filters.`,
+    );
+  }
+  if (!Number.isSafeInteger(c.langevinSteps) || c.langevinSteps < 0) {
+    throw new ConfigError(
+      `interpretable.langevinSteps must be an integer >= 0, got ${c.langevinSteps}.`,
+    );
+  }
+  const nonNegative = ["lambda0", "lambda1", "lambda2W", "lambda2G", "langevinStepSize"] as const;
+  for (const key of nonNegative) {
+    if (!(c[key] >= 0 && Number.isFinite(c[key]))) {
+      throw new ConfigError(`interpretable.${key} must be a finite number >= 0, got ${c[key]}.`);
+    }
+  }
+  for (const key of ["lambda3Start", "lambda3End", "energyLr", "priorSigma"] as const) {
+    if (!(c[key] > 0 && Number.isFinite(c[key]))) {
+      throw new ConfigError(`interpretable.${key} must be a positive number, got ${c[key]}.`);
+    }
+  }
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${name} must be a positive integer, got ${value}.`);
+  }
+}

@@ -1,0 +1,116 @@
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { encode as encodePngFile } from "fast-png";
+import jpeg from "jpeg-js";
+import {
+  centerCropResize,
+  decodeImage,
+  encodePng,
+  ImageDecodeError,
+  imageGrid,
+  imagesFromPlanar,
+  type RgbImage,
+} from "./image.ts";
+
+/** A w x h image whose pixel (x, y) is (x * 10, y * 10, 100). */
+function ramp(w: number, h: number): RgbImage {
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) data.set([x * 10, y * 10, 100], (y * w + x) * 3);
+  }
+  return { width: w, height: h, data };
+}
+
+Deno.test("PNG: encode then decode gives the same pixels", () => {
+  const image = ramp(5, 3);
+  deepEqual(decodeImage(encodePng(image)), image);
+});
+
+Deno.test("PNG: grey, grey+alpha, RGBA and 16-bit files decode to RGB", async (t) => {
+  const cases = [
+    { channels: 1, depth: 8, data: new Uint8Array([0, 128, 255, 7]), rgb: [0, 128, 255, 7] },
+    {
+      channels: 2,
+      depth: 8,
+      data: new Uint8Array([9, 255, 200, 0, 1, 1, 2, 2]),
+      rgb: [9, 200, 1, 2],
+    },
+    {
+      channels: 4,
+      depth: 8,
+      data: new Uint8Array([1, 2, 3, 255, 4, 5, 6, 0, 7, 8, 9, 9, 10, 11, 12, 1]),
+      rgb: null,
+    },
+    {
+      channels: 1,
+      depth: 16,
+      data: new Uint16Array([0, 65535, 257, 32896]),
+      rgb: [0, 255, 1, 128],
+    },
+  ] as const;
+  for (const c of cases) {
+    await t.step(`${c.channels} channel(s), ${c.depth}-bit`, () => {
+      const file = encodePngFile({
+        width: 2,
+        height: 2,
+        channels: c.channels,
+        depth: c.depth,
+        data: c.data,
+      });
+      const { width, height, data } = decodeImage(file);
+      equal(width, 2);
+      equal(height, 2);
+      const expected = c.rgb
+        ? c.rgb.flatMap((v) => [v, v, v])
+        : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+      deepEqual([...data], expected);
+    });
+  }
+});
+
+Deno.test("JPEG: decodes to RGB close to the encoded colours", () => {
+  const rgba = new Uint8Array(16 * 16 * 4);
+  for (let p = 0; p < 256; p++) rgba.set([200, 40, 90, 255], p * 4);
+  const file = jpeg.encode({ width: 16, height: 16, data: rgba }, 95).data;
+  const image = decodeImage(new Uint8Array(file));
+  equal(image.width, 16);
+  equal(image.data.length, 16 * 16 * 3);
+  for (const [k, v] of [200, 40, 90].entries()) {
+    ok(Math.abs(image.data[k] - v) <= 4, `channel ${k}`);
+  }
+});
+
+Deno.test("decodeImage rejects text and corrupt files with ImageDecodeError", () => {
+  throws(() => decodeImage(new TextEncoder().encode("hello")), ImageDecodeError);
+  const rgba = new Uint8Array(8 * 8 * 4).fill(120);
+  const good = new Uint8Array(jpeg.encode({ width: 8, height: 8, data: rgba }, 90).data);
+  throws(() => decodeImage(good.subarray(0, 20)), ImageDecodeError);
+  const png = encodePng(ramp(4, 4));
+  throws(() => decodeImage(png.subarray(0, 30)), ImageDecodeError);
+});
+
+Deno.test("centerCropResize keeps the central square and averages areas", () => {
+  // 6x4: the central square is columns 1..4; 2x downscaling averages 2x2 blocks.
+  const out = centerCropResize(ramp(6, 4), 2);
+  equal(out.width, 2);
+  deepEqual([...out.data], [15, 5, 100, 35, 5, 100, 15, 25, 100, 35, 25, 100]);
+  // Upscaling a constant image keeps it constant; a non-integer ratio still averages.
+  const flat = { width: 3, height: 3, data: new Uint8Array(27).fill(77) };
+  ok(centerCropResize(flat, 7).data.every((v) => v === 77));
+  ok(centerCropResize(ramp(89, 109), 64).data.length === 64 * 64 * 3);
+});
+
+Deno.test("imagesFromPlanar maps [-1, 1] to bytes and clips", () => {
+  // One 1x1 image: R = -1, G = 0, B = 3 (clipped).
+  const [image] = imagesFromPlanar(new Float32Array([-1, 0, 3]), 1, 1);
+  deepEqual([...image.data], [0, 128, 255]);
+});
+
+Deno.test("imageGrid tiles images with black gaps", () => {
+  const a = { width: 1, height: 1, data: new Uint8Array([1, 1, 1]) };
+  const b = { width: 1, height: 1, data: new Uint8Array([2, 2, 2]) };
+  const grid = imageGrid([a, b, a], 2, 1);
+  equal(grid.width, 3);
+  equal(grid.height, 3);
+  deepEqual([...grid.data.subarray(0, 9)], [1, 1, 1, 0, 0, 0, 2, 2, 2]);
+  deepEqual([...grid.data.subarray(18, 21)], [1, 1, 1]);
+});

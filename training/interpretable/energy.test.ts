@@ -1,0 +1,65 @@
+import { deepEqual, ok } from "node:assert/strict";
+import { initEngine } from "../engine/engine.ts";
+import { asyncScope, tensor } from "../engine/tensor.ts";
+import { checkOp, HostRng, type HostTensor } from "../engine/testing/harness.ts";
+import {
+  energy,
+  groupAveraging,
+  interpretabilityCoefficients,
+  interpretabilityLoss,
+} from "./energy.ts";
+
+await initEngine();
+
+// N images, M filters, C groups, K positions; filter j belongs to ASSIGNMENT[j].
+const [N, M, C, K] = [3, 5, 3, 7];
+const ASSIGNMENT = [2, 0, 2, 1, 0];
+
+/** g_W(f) in float64: sum_jck W[k, j, c] f[n, j, k] fbar[n, c, k]. */
+function energyRef([w, f]: HostTensor[]): HostTensor {
+  const a = groupAveraging(ASSIGNMENT, C);
+  const out = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      for (let k = 0; k < K; k++) {
+        let centre = 0;
+        for (let j = 0; j < M; j++) centre += a[c * M + j] * f.data[(n * M + j) * K + k];
+        for (let j = 0; j < M; j++) {
+          out[n] += w.data[(k * M + j) * C + c] * f.data[(n * M + j) * K + k] * centre;
+        }
+      }
+    }
+  }
+  return { shape: [N], data: out };
+}
+
+Deno.test("g_W matches float64 and its gradients (W and maps) match finite differences", async () => {
+  const rng = new HostRng(11);
+  await checkOp({
+    name: "energy",
+    inputs: [rng.uniform([K, M, C]), rng.uniform([N, M, K], 0, 1)],
+    gpu: ([w, f]) => energy(w, f, tensor(groupAveraging(ASSIGNMENT, C), [C, M])),
+    reference: energyRef,
+    atol: 1e-4,
+    rtol: 1e-3,
+  });
+});
+
+Deno.test("groupAveraging averages each group's members; L_interp rewards own-group weights", async () => {
+  const a = groupAveraging(ASSIGNMENT, C);
+  deepEqual([...a.subarray(0, M)], [0, 0.5, 0, 0, 0.5]);
+  deepEqual([...a.subarray(2 * M, 3 * M)], [0.5, 0, 0.5, 0, 0]);
+  await asyncScope(async () => {
+    const coef = interpretabilityCoefficients(ASSIGNMENT, C, 2 / 3);
+    const own = new Float32Array(K * M * C), other = new Float32Array(K * M * C);
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < M; j++) {
+        for (let c = 0; c < C; c++) (c === ASSIGNMENT[j] ? own : other)[(k * M + j) * C + c] = 1;
+      }
+    }
+    const ownLoss = await interpretabilityLoss(tensor(own, [K, M, C]), coef).item();
+    const otherLoss = await interpretabilityLoss(tensor(other, [K, M, C]), coef).item();
+    ok(Math.abs(ownLoss - -K * M) < 1e-3, `own-group weights: ${ownLoss}`);
+    ok(Math.abs(otherLoss - (2 / 3) * K * M * (C - 1)) < 1e-2, `other-group weights: ${otherLoss}`);
+  });
+});

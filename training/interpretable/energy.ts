@@ -1,0 +1,65 @@
+/**
+ * The energy model of Li et al. (AAAI 2022, Sec. 3.3) over the target layer's
+ * maps f [N, M, K] (K = H x W positions) given the partition Q:
+ *
+ *   g_W(f) = sum_j sum_c W_jc . (f^j * fbar_c),   fbar_c = mean of f^j over q_j = c
+ *
+ * per image, with the group centres fbar computed per image. The paper's
+ * W_jck is stored at `[k, j, c]` ([K, M, C]) so that the sum over c is one
+ * batched matrix product per position. Gradients flow through the centres as
+ * well (the paper does not say; letting them flow keeps g_W one function).
+ *
+ * Also here: the interpretability loss L_interp (Eq. 5), which is linear in
+ * W, and its constant gradient.
+ *
+ * @module
+ */
+
+import { matmul } from "../engine/ops/matmul.ts";
+import { mul } from "../engine/ops/elementwise.ts";
+import { permute } from "../engine/ops/layout.ts";
+import { sum } from "../engine/ops/reduce.ts";
+import { type Tensor, tensor } from "../engine/tensor.ts";
+
+/** A [C, M] matrix whose row c averages the filters of group c (zero row for an empty group). */
+export function groupAveraging(assignment: ArrayLike<number>, groups: number): Float32Array {
+  const m = assignment.length;
+  const sizes = new Array(groups).fill(0);
+  for (let j = 0; j < m; j++) sizes[assignment[j]]++;
+  const a = new Float32Array(groups * m);
+  for (let j = 0; j < m; j++) a[assignment[j] * m + j] = 1 / sizes[assignment[j]];
+  return a;
+}
+
+/** Per-image group centres fbar [N, C, K] of maps [N, M, K]; `averaging` is [C, M]. */
+export function groupCentres(maps: Tensor, averaging: Tensor): Tensor {
+  return matmul(averaging, maps);
+}
+
+/** g_W(f) of each image: [N], for maps [N, M, K], W [K, M, C] and averaging [C, M]. */
+export function energy(weight: Tensor, maps: Tensor, averaging: Tensor): Tensor {
+  const centres = groupCentres(maps, averaging); // [N, C, K]
+  // t[k, j, n] = sum_c W[k, j, c] fbar[n, c, k]
+  const t = matmul(weight, permute(centres, [2, 1, 0]));
+  return sum(mul(t, permute(maps, [2, 1, 0])), [0, 1]);
+}
+
+/**
+ * Coefficients of L_interp(W) = sum_jck coef_jc W_jck: -1 where q_j = c,
+ * lambda1 elsewhere, as [1, M, C] (its gradient, broadcast over positions).
+ */
+export function interpretabilityCoefficients(
+  assignment: ArrayLike<number>,
+  groups: number,
+  lambda1: number,
+): Tensor {
+  const m = assignment.length;
+  const coef = new Float32Array(m * groups).fill(lambda1);
+  for (let j = 0; j < m; j++) coef[j * groups + assignment[j]] = -1;
+  return tensor(coef, [1, m, groups]);
+}
+
+/** L_interp(W) for W [K, M, C] and coefficients from {@link interpretabilityCoefficients}. */
+export function interpretabilityLoss(weight: Tensor, coefficients: Tensor): Tensor {
+  return sum(mul(weight, coefficients));
+}

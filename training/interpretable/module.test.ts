@@ -1,0 +1,143 @@
+import { equal, ok } from "node:assert/strict";
+import { valueAndGrad } from "../engine/autograd.ts";
+import { initEngine } from "../engine/engine.ts";
+import { mul, square, sub } from "../engine/ops/elementwise.ts";
+import { reshape } from "../engine/ops/layout.ts";
+import { mean, sum } from "../engine/ops/reduce.ts";
+import { Adam } from "../engine/optim/adam.ts";
+import { Generator } from "../engine/random.ts";
+import { asyncScope, scope, type Tensor, tensor } from "../engine/tensor.ts";
+import { DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
+import { GanGenerator } from "../networks/generator.ts";
+import { energy, groupAveraging, interpretabilityCoefficients } from "./energy.ts";
+import { langevin } from "./langevin.ts";
+import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./module.ts";
+
+await initEngine();
+
+const NETWORK = { resolution: 32 as const, latent: 8, width: 4, targetChannels: 8 };
+const CONFIG: InterpretableConfig = {
+  ...DEFAULT_INTERPRETABLE,
+  groups: 3,
+  images: 6,
+  langevinSteps: 4,
+};
+const [M, K] = [8, 16 * 16];
+
+/** A generator whose running batch-norm statistics fit its activations (as after training). */
+function warmGenerator(seed: number): GanGenerator {
+  const gen = new Generator(seed);
+  const G = new GanGenerator(gen, NETWORK);
+  for (let t = 0; t < 40; t++) {
+    scope(() => void G.head(gen.normal([16, NETWORK.latent]), { training: true }));
+  }
+  return G;
+}
+
+Deno.test("lambda3 decays exponentially from its start to its end, then stays", () => {
+  equal(lambda3At(CONFIG, 0), 3e-2);
+  ok(Math.abs(lambda3At(CONFIG, 250) - Math.sqrt(3e-2 * 3e-6)) < 1e-12);
+  ok(Math.abs(lambda3At(CONFIG, 500) - 3e-6) < 1e-15);
+  ok(Math.abs(lambda3At(CONFIG, 5000) - 3e-6) < 1e-15);
+});
+
+Deno.test("Langevin steps raise g_W(f_G(z)) - |z|^2/(2 sigma^2) on average", async () => {
+  const gen = new Generator(21);
+  const G = warmGenerator(21);
+  try {
+    await asyncScope(async () => {
+      const n = 16;
+      const assignment = [0, 1, 2, 0, 1, 2, 0, 1];
+      const averaging = tensor(groupAveraging(assignment, 3), [3, M]);
+      const w = gen.normal([K, M, 3], 5, 1);
+      const logDensity = (z: Tensor) =>
+        sub(
+          energy(w, reshape(G.head(z, { training: false }), [n, M, K]), averaging),
+          mul(sum(square(z), 1), 0.5),
+        );
+      const z = gen.normal([n, NETWORK.latent]);
+      const before = await mean(logDensity(z)).item();
+      const revised = langevin(z, logDensity, new Generator(5), { steps: 20, stepSize: 0.1 });
+      const after = await mean(logDensity(revised)).item();
+      ok(after > before, `mean log density ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+      equal(revised.shape.join(), z.shape.join());
+    });
+  } finally {
+    G.dispose();
+  }
+});
+
+Deno.test("an interpretability step moves W the way L_interp asks and updates only G's head", async () => {
+  const G = warmGenerator(3);
+  const optG = new Adam({ lr: 1e-3 });
+  // lambda2W = 0 isolates the L_interp term of the W update.
+  const module = new InterpretabilityModule({ ...CONFIG, lambda2W: 0 }, M, K);
+  try {
+    const rgbBefore = await G.parameters().at(-1)!.value.data();
+    const headBefore = await G.headParameters()[0].value.data();
+    const report = await module.step(G, optG, new Generator(9), 0);
+    equal(module.updates, 1);
+    equal(report.groupSizes.reduce((a, b) => a + b, 0), M);
+    ok(Number.isFinite(report.energyData) && Number.isFinite(report.gmmLogLikelihood));
+    const w = await module.weight.value.data();
+    const step = CONFIG.energyLr * lambda3At(CONFIG, 0);
+    for (let k = 0; k < K; k += 37) {
+      for (let j = 0; j < M; j++) {
+        for (let c = 0; c < 3; c++) {
+          const expected = c === module.assignment[j] ? step : -CONFIG.lambda1 * step;
+          ok(
+            Math.abs(w[(k * M + j) * 3 + c] - expected) < 1e-6,
+            `W[${k}, ${j}, ${c}] = ${w[(k * M + j) * 3 + c]}`,
+          );
+        }
+      }
+    }
+    ok(report.interpLoss < 0, `L_interp fell below 0: ${report.interpLoss}`);
+    // The G step changes the head and leaves the RGB layer alone.
+    const rgbAfter = await G.parameters().at(-1)!.value.data();
+    const headAfter = await G.headParameters()[0].value.data();
+    ok(rgbAfter.every((v, i) => v === rgbBefore[i]), "rgb layer unchanged");
+    ok(headAfter.some((v, i) => v !== headBefore[i]), "head changed");
+  } finally {
+    G.dispose();
+    optG.dispose();
+    module.dispose();
+  }
+});
+
+Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at revised latents", async () => {
+  const gen = new Generator(4);
+  const G = warmGenerator(4);
+  try {
+    await asyncScope(async () => {
+      const n = 6;
+      const assignment = [0, 1, 2, 0, 1, 2, 0, 1];
+      const averaging = tensor(groupAveraging(assignment, 3), [3, M]);
+      const coefficients = interpretabilityCoefficients(assignment, 3, CONFIG.lambda1);
+      const maps = (z: Tensor) => reshape(G.head(z, { training: false }), [n, M, K]);
+      const w = gen.normal([K, M, 3], 5, 1);
+      const [zData, zModel] = [gen.normal([n, NETWORK.latent]), gen.normal([n, NETWORK.latent])];
+      const gap = (weight: Tensor) =>
+        sub(
+          mean(energy(weight, maps(zData), averaging)),
+          mean(energy(weight, maps(zModel), averaging)),
+        );
+      const data = valueAndGrad(() => mean(energy(w, maps(zData), averaging)), [w]);
+      const model = valueAndGrad(() => mean(energy(w, maps(zModel), averaging)), [w]);
+      const lr = 1e-3;
+      const before = await gap(w).item();
+      // lambda3 = 0: the L_real part alone must raise data energy relative to model energy.
+      const step = energyWeightGradient(data.grads[0], model.grads[0], coefficients, 1, 0);
+      const after = await gap(sub(w, mul(step, lr))).item();
+      ok(after > before, `gap ${before} -> ${after}`);
+      // g_W is linear in W, so the gain is exactly lr |grad|^2.
+      const expected = lr * (await sum(square(step)).item());
+      ok(
+        Math.abs(after - before - expected) < 1e-3 * Math.max(1, expected),
+        `gain ${after - before} vs ${expected}`,
+      );
+    });
+  } finally {
+    G.dispose();
+  }
+});

@@ -1,0 +1,96 @@
+/**
+ * Progress of long work: on a terminal one line redrawn in place (bar, rate,
+ * ETA and the latest figures); otherwise plain lines, so logs stay readable.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Where progress goes; tests pass their own. */
+export interface ProgressSink {
+  isTerminal: boolean;
+  write(text: string): void;
+}
+
+/** Standard error, drawing in place when it is a terminal. */
+export function stderrSink(): ProgressSink {
+  return {
+    isTerminal: Deno.stderr.isTerminal(),
+    write: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
+  };
+}
+
+/** `3723` -> `1h02m`, `75` -> `1m15s`, `9.4` -> `9s`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+/** A progress line for `done` of `total` units. */
+export class Progress {
+  readonly #label: string;
+  readonly #total: number;
+  readonly #sink: ProgressSink;
+  readonly #unit: string;
+  readonly #startDone: number;
+  readonly #start = performance.now();
+  #drawn = false;
+
+  /** Progress from `startDone` (e.g. a resumed step) towards `total`. */
+  constructor(
+    label: string,
+    total: number,
+    options: { sink?: ProgressSink; unit?: string; startDone?: number } = {},
+  ) {
+    this.#label = label;
+    this.#total = total;
+    this.#sink = options.sink ?? stderrSink();
+    this.#unit = options.unit ?? "it";
+    this.#startDone = options.startDone ?? 0;
+  }
+
+  /** The progress text for `done` units and extra `figures` (e.g. losses). */
+  line(done: number, figures = ""): string {
+    const seconds = (performance.now() - this.#start) / 1000;
+    const rate = (done - this.#startDone) / Math.max(seconds, 1e-9);
+    const eta = rate > 0 ? (this.#total - done) / rate : Infinity;
+    const width = 20;
+    const filled = Math.round((width * done) / Math.max(this.#total, 1));
+    const bar = "#".repeat(filled) + ".".repeat(width - filled);
+    const rateText = rate >= 1
+      ? `${rate.toFixed(2)} ${this.#unit}/s`
+      : `${(1 / rate).toFixed(2)} s/${this.#unit}`;
+    return `${this.#label} ${done}/${this.#total} [${bar}] ${
+      done > this.#startDone ? rateText : "-"
+    } ` +
+      `ETA ${formatDuration(eta)}${figures ? " " + figures : ""}`;
+  }
+
+  /** Redraws the line on a terminal; elsewhere prints it when `log` is true. */
+  update(done: number, figures = "", log = false): void {
+    if (this.#sink.isTerminal) {
+      this.#sink.write(`\r\x1b[K${this.line(done, figures)}`);
+      this.#drawn = true;
+    } else if (log) {
+      this.#sink.write(this.line(done, figures) + "\n");
+    }
+  }
+
+  /** Prints a message above the progress line. */
+  message(text: string): void {
+    this.#sink.write(this.#drawn ? `\r\x1b[K${text}\n` : `${text}\n`);
+    this.#drawn = false;
+  }
+
+  /** Ends the in-place line. */
+  finish(): void {
+    if (this.#drawn) this.#sink.write("\n");
+    this.#drawn = false;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * A training run's folder:
+ *
+ *   runs/00003-celeba-64/
+ *     config.json                 the TrainConfig
+ *     log.jsonl                   one JSON object per logged step
+ *     samples/reals.png           training images
+ *     samples/step-000500.png     generated from fixed latents
+ *     checkpoints/step-000500.safetensors
+ *
+ * Checkpoints and config are written atomically; the newest checkpoint is the
+ * one with the highest step.
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
+import { type PartialConfig, resolveConfig, type TrainConfig } from "./config.ts";
+import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
+import { CheckpointError } from "./trainer.ts";
+
+/** Paths of a run folder. */
+export class RunFolder {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get configFile(): string {
+    return join(this.dir, "config.json");
+  }
+
+  get logFile(): string {
+    return join(this.dir, "log.jsonl");
+  }
+
+  get samplesDir(): string {
+    return join(this.dir, "samples");
+  }
+
+  get checkpointsDir(): string {
+    return join(this.dir, "checkpoints");
+  }
+
+  /** The checkpoint file of `step`. */
+  checkpointFile(step: number): string {
+    return join(this.checkpointsDir, `step-${String(step).padStart(6, "0")}.safetensors`);
+  }
+
+  /** The sample grid file of `step`. */
+  sampleFile(step: number): string {
+    return join(this.samplesDir, `step-${String(step).padStart(6, "0")}.png`);
+  }
+}
+
+/** A run folder that is missing or unreadable. */
+export class RunFolderError extends Error {
+  override name = "RunFolderError";
+}
+
+/** Creates `<root>/<NNNNN>-<name>` (the next free number) with its config. */
+export async function createRun(
+  root: string,
+  name: string,
+  config: TrainConfig,
+): Promise<RunFolder> {
+  await Deno.mkdir(root, { recursive: true });
+  let next = 0;
+  for await (const entry of Deno.readDir(root)) {
+    const id = /^(\d{5})-/.exec(entry.name);
+    if (id) next = Math.max(next, Number(id[1]) + 1);
+  }
+  const safeName = name.replace(/[^A-Za-z0-9._-]+/g, "_");
+  const run = new RunFolder(join(root, `${String(next).padStart(5, "0")}-${safeName}`));
+  await Deno.mkdir(run.samplesDir, { recursive: true });
+  await Deno.mkdir(run.checkpointsDir, { recursive: true });
+  await writeConfig(run, config);
+  return run;
+}
+
+/** Writes the run's config.json. */
+export function writeConfig(run: RunFolder, config: TrainConfig): Promise<void> {
+  return writeTextFileAtomic(run.configFile, JSON.stringify(config, null, 2) + "\n");
+}
+
+/** Opens an existing run and reads its config. */
+export async function openRun(dir: string): Promise<{ run: RunFolder; config: TrainConfig }> {
+  const run = new RunFolder(dir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(run.configFile);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new RunFolderError(
+        `${dir} is not a run folder (it has no config.json); pass a folder made by deno task train.`,
+      );
+    }
+    throw error;
+  }
+  let partial: PartialConfig;
+  try {
+    partial = JSON.parse(text);
+  } catch (error) {
+    throw new RunFolderError(`${run.configFile} is not valid JSON: ${(error as Error).message}`);
+  }
+  return { run, config: resolveConfig(partial) };
+}
+
+/** The run's checkpoints, oldest first. */
+export async function listCheckpoints(run: RunFolder): Promise<{ step: number; file: string }[]> {
+  const found: { step: number; file: string }[] = [];
+  try {
+    for await (const entry of Deno.readDir(run.checkpointsDir)) {
+      const match = /^step-(\d+)\.safetensors$/.exec(entry.name);
+      if (match) found.push({ step: Number(match[1]), file: join(run.checkpointsDir, entry.name) });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return found.sort((a, b) => a.step - b.step);
+}
+
+/** Writes a checkpoint atomically and deletes all but the newest `keep`. */
+export async function writeCheckpoint(
+  run: RunFolder,
+  step: number,
+  bytes: Uint8Array,
+  keep: number,
+): Promise<string> {
+  const file = run.checkpointFile(step);
+  await Deno.mkdir(run.checkpointsDir, { recursive: true });
+  await writeFileAtomic(file, bytes);
+  const all = await listCheckpoints(run);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) await Deno.remove(old.file);
+  return file;
+}
+
+/** Reads a checkpoint file. */
+export async function readCheckpoint(file: string): Promise<Safetensors> {
+  try {
+    return decodeSafetensors(await Deno.readFile(file));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`the checkpoint ${file} does not exist.`);
+    }
+    if (error instanceof SafetensorsError) {
+      throw new CheckpointError(`${basename(file)} is not a readable checkpoint: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/** Appends one record to log.jsonl. */
+export async function appendLog(run: RunFolder, record: Record<string, unknown>): Promise<void> {
+  await Deno.writeTextFile(run.logFile, JSON.stringify(record) + "\n", { append: true });
+}
+
+/**
+ * Drops log records after `step`: a run resumed from the checkpoint of
+ * `step` logs those steps again.
+ */
+export async function truncateLog(run: RunFolder, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(run.logFile);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  const kept = text.split("\n").filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      return (JSON.parse(line).step ?? 0) <= step;
+    } catch {
+      return false; // a line cut by a crash
+    }
+  });
+  await writeTextFileAtomic(run.logFile, kept.map((l) => l + "\n").join(""));
+}

@@ -1,0 +1,38 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "./safetensors.ts";
+
+const contents = {
+  tensors: {
+    "b.weight": { shape: [2, 3], data: new Float32Array([1, -2, 3.5, 0, 1e-8, -7]) },
+    "a.bias": { shape: [1], data: new Float32Array([0.25]) },
+  },
+  metadata: { format: "test/1", note: "ok" },
+};
+
+Deno.test("safetensors: round trip of tensors and metadata", () => {
+  deepEqual(decodeSafetensors(encodeSafetensors(contents)), contents);
+});
+
+Deno.test("safetensors: the layout follows the format", () => {
+  const bytes = encodeSafetensors(contents);
+  const view = new DataView(bytes.buffer);
+  const n = Number(view.getBigUint64(0, true));
+  equal(n % 8, 0, "the header is padded to 8 bytes");
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  // Tensors are laid out in name order, little-endian f32.
+  deepEqual(header["a.bias"], { dtype: "F32", shape: [1], data_offsets: [0, 4] });
+  deepEqual(header["b.weight"], { dtype: "F32", shape: [2, 3], data_offsets: [4, 28] });
+  deepEqual(header.__metadata__, contents.metadata);
+  equal(bytes.length, 8 + n + 28);
+  equal(view.getFloat32(8 + n, true), 0.25);
+  equal(view.getFloat32(8 + n + 4 + 8, true), 3.5);
+});
+
+Deno.test("safetensors: malformed files and shapes throw SafetensorsError", () => {
+  throws(() => decodeSafetensors(new Uint8Array(4)), SafetensorsError);
+  const bytes = encodeSafetensors(contents);
+  throws(() => decodeSafetensors(bytes.subarray(0, 20)), SafetensorsError);
+  throws(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4)), SafetensorsError);
+  const bad = { tensors: { x: { shape: [3], data: new Float32Array(2) } }, metadata: {} };
+  throws(() => encodeSafetensors(bad), SafetensorsError);
+});

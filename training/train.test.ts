@@ -1,0 +1,192 @@
+/**
+ * The training loop on a tiny model and the synthetic faces: losses move and
+ * stay finite, checkpoint-then-resume equals an uninterrupted run, and the
+ * command line stops cleanly on Ctrl-C.
+ */
+
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { initEngine } from "./engine/engine.ts";
+import { resolveConfig, type TrainConfig } from "./config.ts";
+import { syntheticFaces } from "./data/synthetic.ts";
+import { decodeImage } from "./data/image.ts";
+import { createRun, listCheckpoints, readCheckpoint, truncateLog } from "./run_folder.ts";
+import { GanTrainer } from "./trainer.ts";
+import { type LogRecord, trainLoop } from "./train.ts";
+import type { InterpretabilityReport } from "./interpretable/module.ts";
+import type { ProgressSink } from "./progress.ts";
+import { Progress } from "./progress.ts";
+
+await initEngine();
+
+const TINY: TrainConfig = resolveConfig({
+  network: { resolution: 32, latent: 8, width: 4, targetChannels: 8 },
+  data: { kind: "synthetic", count: 16, seed: 0 },
+  batch: 4,
+  steps: 8,
+  logEvery: 1,
+  sampleEvery: 4,
+  checkpointEvery: 4,
+  keepCheckpoints: 2,
+});
+const SET = syntheticFaces({ count: 16, resolution: 32 });
+const quiet = (): Progress => {
+  const sink: ProgressSink = { isTerminal: false, write: () => {} };
+  return new Progress("step", TINY.steps, { sink });
+};
+
+/** TINY as an interpretable GAN with an interpretability step every 2 GAN steps. */
+const TINY_INTERPRETABLE: TrainConfig = resolveConfig({
+  ...TINY,
+  interpretable: { groups: 3, every: 2, images: 4, langevinSteps: 2 },
+});
+
+/** Trains a fresh tiny run (to `stopAt`), returning its folder, trainer and log. */
+async function tinyRun(root: string, stopAt?: number, config = TINY) {
+  const run = await createRun(root, "tiny", config);
+  const trainer = new GanTrainer(config, SET);
+  const records: LogRecord[] = [];
+  const reports: InterpretabilityReport[] = [];
+  const outcome = await trainLoop({
+    trainer,
+    run,
+    stopAt,
+    progress: quiet(),
+    onLog: (r) => records.push(r),
+    onInterpretability: (r) => reports.push(r),
+  });
+  return { run, trainer, records, reports, outcome };
+}
+
+const losses = (records: LogRecord[]) => records.map((r) => [r.step, r.lossD, r.lossG]);
+
+Deno.test("a tiny GAN trains on the synthetic faces: finite, changing losses and a full run folder", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const { run, trainer, records, outcome } = await tinyRun(root);
+  try {
+    deepEqual(records.map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const r of records) {
+      ok(Number.isFinite(r.lossD) && Number.isFinite(r.lossG), JSON.stringify(r));
+    }
+    ok(
+      new Set(records.map((r) => r.lossD)).size === 8,
+      `D losses change: ${JSON.stringify(losses(records))}`,
+    );
+    ok(new Set(records.map((r) => r.lossG)).size === 8, "G losses change");
+    equal(outcome.interrupted, false);
+    equal(outcome.step, 8);
+    // Checkpoints at 4 and 8 (keep 2), samples at 4 and 8, one log line per step.
+    deepEqual((await listCheckpoints(run)).map((c) => c.step), [4, 8]);
+    const grid = decodeImage(await Deno.readFile(run.sampleFile(8)));
+    equal(grid.width, 8 * 32 + 7 * 2);
+    const log = (await Deno.readTextFile(run.logFile)).trim().split("\n").map((l) => JSON.parse(l));
+    deepEqual(log.map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+    deepEqual(JSON.parse(await Deno.readTextFile(run.configFile)), TINY);
+  } finally {
+    trainer.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+for (const [kind, config] of [["baseline", TINY], ["interpretable", TINY_INTERPRETABLE]] as const) {
+  Deno.test(`${kind}: checkpoint then resume gives the same next-step losses as an uninterrupted run`, async () => {
+    await checkResume(config);
+  });
+}
+
+async function checkResume(config: TrainConfig): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const whole = await tinyRun(root, undefined, config);
+  const half = await tinyRun(root, 4, config);
+  const resumed = new GanTrainer(config, SET);
+  try {
+    equal(half.outcome.step, 4);
+    const latest = (await listCheckpoints(half.run)).at(-1)!;
+    equal(latest.step, 4);
+    resumed.restore(await readCheckpoint(latest.file));
+    equal(resumed.step, 4);
+    await truncateLog(half.run, 4);
+    const rest: LogRecord[] = [];
+    await trainLoop({
+      trainer: resumed,
+      run: half.run,
+      progress: quiet(),
+      onLog: (r) => rest.push(r),
+    });
+    deepEqual(losses(rest), losses(whole.records.slice(4)));
+    // The snapshot after the resumed steps equals the uninterrupted one, tensor for tensor.
+    const [a, b] = [await whole.trainer.snapshot(), await resumed.snapshot()];
+    deepEqual(Object.keys(b.tensors).sort(), Object.keys(a.tensors).sort());
+    for (const name of Object.keys(a.tensors)) {
+      deepEqual(b.tensors[name].data, a.tensors[name].data, name);
+    }
+  } finally {
+    for (const t of [whole.trainer, half.trainer, resumed]) t.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("an interpretable run can start from a baseline checkpoint's generator", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const baseline = await tinyRun(root, 4);
+  const tuned = new GanTrainer(TINY_INTERPRETABLE, SET);
+  try {
+    const checkpoint = await readCheckpoint(baseline.outcome.checkpoint);
+    tuned.initGeneratorFrom(checkpoint);
+    const snapshot = await tuned.snapshot();
+    for (const [name, t] of Object.entries(checkpoint.tensors)) {
+      if (name.startsWith("generator.")) deepEqual(snapshot.tensors[name].data, t.data, name);
+    }
+    equal(tuned.step, 0);
+  } finally {
+    baseline.trainer.dispose();
+    tuned.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: Ctrl-C writes a checkpoint and exits 130; --resume continues", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
+  const flags = ["--synthetic", "--synthetic-count", "16", "--resolution", "32", "--width", "4"];
+  flags.push("--target-channels", "8", "--latent", "8", "--batch", "4", "--log-every", "1");
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, ...flags, "--steps", "100000", "--out", root],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/step 3\//.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    child.kill("SIGINT");
+    for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
+    const { code } = await child.status;
+    equal(code, 130, stderr);
+    match(stderr, /interrupted at step \d+; checkpoint .*step-0000\d\d\.safetensors/);
+    ok(!/\n\s+at /.test(stderr), stderr);
+    const [runName] = [...Deno.readDirSync(root)].map((e) => e.name);
+    const runDir = join(root, runName);
+    const interruptedAt = Number(/interrupted at step (\d+)/.exec(stderr)![1]);
+    const resumed = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "--resume", runDir, "--steps", String(interruptedAt + 2)],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const resumedErr = new TextDecoder().decode(resumed.stderr);
+    equal(resumed.code, 0, resumedErr);
+    match(resumedErr, new RegExp(`resuming .* at step ${interruptedAt} of ${interruptedAt + 2}`));
+    const log = (await Deno.readTextFile(join(runDir, "log.jsonl"))).trim().split("\n");
+    deepEqual(
+      log.map((l) => JSON.parse(l).step),
+      Array.from({ length: interruptedAt + 2 }, (_, k) => k + 1),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

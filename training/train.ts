@@ -1,0 +1,177 @@
+/**
+ * The training loop: steps a {@link GanTrainer} to the configured step count,
+ * logging metrics to `log.jsonl`, writing sample grids and checkpoints into
+ * the run folder, and stopping cleanly (after a checkpoint) when its signal
+ * is aborted.
+ *
+ * @module
+ */
+
+import { memoryStats } from "./engine/engine.ts";
+import { asyncScope, keep, type Tensor } from "./engine/tensor.ts";
+import type { ImageSet } from "./data/image_set.ts";
+import { encodePng, imageGrid, imagesFromPlanar, type RgbImage } from "./data/image.ts";
+import { Progress } from "./progress.ts";
+import { appendLog, listCheckpoints, type RunFolder, writeCheckpoint } from "./run_folder.ts";
+import { encodeSafetensors } from "./safetensors.ts";
+import { type GanTrainer, seededStream } from "./trainer.ts";
+import type { InterpretabilityReport } from "./interpretable/module.ts";
+
+/** Images in a sample grid (8 x 8). */
+export const SAMPLE_COUNT = 64;
+
+/** What one logged step reports (a line of log.jsonl). */
+export interface LogRecord {
+  step: number;
+  /** Training time so far in seconds, over all sittings. */
+  seconds: number;
+  lossD: number;
+  lossG: number;
+  /** Training images per second since the previous record. */
+  imagesPerSecond: number;
+  /** GPU bytes held by live tensors. */
+  gpuBytes: number;
+}
+
+/** Losses became NaN or infinite. */
+export class TrainingDivergedError extends Error {
+  override name = "TrainingDivergedError";
+}
+
+/** Options of {@link trainLoop}. */
+export interface TrainLoopOptions {
+  trainer: GanTrainer;
+  run: RunFolder;
+  /** Aborting it stops the loop after the current step, with a checkpoint. */
+  signal?: AbortSignal;
+  progress?: Progress;
+  /** Stop at this step instead of the configured total (the run can be resumed). */
+  stopAt?: number;
+  /** Called with each log record. */
+  onLog?: (record: LogRecord) => void;
+  /** Called with the figures of each interpretability step. */
+  onInterpretability?: (report: InterpretabilityReport) => void;
+}
+
+/** How a {@link trainLoop} call ended. */
+export interface TrainOutcome {
+  step: number;
+  interrupted: boolean;
+  /** The checkpoint written last. */
+  checkpoint: string;
+  /** The last log record, if any step was logged. */
+  last?: LogRecord;
+}
+
+/** Trains until the configured (or `stopAt`) step, or until `signal` aborts. */
+export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome> {
+  const { trainer, run, signal } = options;
+  const config = trainer.config;
+  const end = Math.min(options.stopAt ?? config.steps, config.steps);
+  const progress = options.progress ??
+    new Progress("step", config.steps, { startDone: trainer.step, unit: "step" });
+  const sampleZ = keep(
+    seededStream(config.seed, "sampleLatents").normal([SAMPLE_COUNT, config.network.latent]),
+  );
+  try {
+    let last: LogRecord | undefined;
+    let lossText = "";
+    let mark = { step: trainer.step, seconds: trainer.seconds };
+    while (trainer.step < end && !signal?.aborted) {
+      const logNow = (trainer.step + 1) % config.logEvery === 0 || trainer.step + 1 === end;
+      const losses = await asyncScope(async () => {
+        const { lossD, lossG } = trainer.trainStep();
+        return logNow ? [await lossD.item(), await lossG.item()] : null;
+      });
+      const step = trainer.step;
+      // Lets signal handlers run between steps that do not wait for the GPU.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (losses) {
+        const [lossD, lossG] = losses;
+        const seconds = trainer.seconds;
+        last = {
+          step,
+          seconds: round(seconds, 3),
+          lossD: round(lossD, 5),
+          lossG: round(lossG, 5),
+          imagesPerSecond: round(((step - mark.step) * config.batch) / (seconds - mark.seconds), 2),
+          gpuBytes: memoryStats().liveBytes,
+        };
+        mark = { step, seconds };
+        await appendLog(run, { ...last });
+        options.onLog?.(last);
+        if (!Number.isFinite(lossD) || !Number.isFinite(lossG)) {
+          const saved = (await listCheckpoints(run)).at(-1);
+          throw new TrainingDivergedError(
+            `the losses became non-finite at step ${step} (D ${lossD}, G ${lossG}). ` +
+              (saved
+                ? `The last checkpoint is step ${saved.step}; lower the learning rates and resume from it.`
+                : "No checkpoint was written yet; lower the learning rates and start again."),
+          );
+        }
+        lossText = `D ${lossD.toFixed(3)} G ${lossG.toFixed(3)}`;
+      }
+      if (trainer.interpretabilityDue) {
+        const report = await trainer.interpretabilityStep();
+        const record = { step, interpretability: roundAll(report) };
+        await appendLog(run, record);
+        options.onInterpretability?.(report);
+      }
+      progress.update(step, lossText, losses !== null);
+      if (step % config.sampleEvery === 0 || step === config.steps) {
+        await writeSamples(trainer, sampleZ, run.sampleFile(step));
+      }
+      if (step % config.checkpointEvery === 0 && step !== end) await saveCheckpoint(trainer, run);
+    }
+    const checkpoint = await saveCheckpoint(trainer, run);
+    progress.finish();
+    return { step: trainer.step, interrupted: trainer.step < end, checkpoint, last };
+  } finally {
+    sampleZ.dispose();
+  }
+}
+
+/** Writes a checkpoint of the trainer's current step; returns its path. */
+export async function saveCheckpoint(trainer: GanTrainer, run: RunFolder): Promise<string> {
+  const bytes = encodeSafetensors(await trainer.snapshot());
+  return writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints);
+}
+
+/** An 8-column grid of the generator's images for latents `z`, as PNG bytes. */
+export async function sampleGridPng(trainer: GanTrainer, z: Tensor): Promise<Uint8Array> {
+  const s = trainer.config.network.resolution;
+  const values = await asyncScope(() => trainer.sample(z).data());
+  return encodePng(imageGrid(imagesFromPlanar(values, z.shape[0], s), 8));
+}
+
+async function writeSamples(trainer: GanTrainer, z: Tensor, file: string): Promise<void> {
+  await Deno.writeFile(file, await sampleGridPng(trainer, z));
+}
+
+/** A grid of the first {@link SAMPLE_COUNT} images of a set, as PNG bytes. */
+export function realsGridPng(set: ImageSet): Uint8Array {
+  const plane = set.resolution * set.resolution * 3;
+  const images: RgbImage[] = [];
+  for (let k = 0; k < Math.min(SAMPLE_COUNT, set.count); k++) {
+    images.push({
+      width: set.resolution,
+      height: set.resolution,
+      data: set.pixels.subarray(k * plane, (k + 1) * plane),
+    });
+  }
+  return encodePng(imageGrid(images, 8));
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** The report with its numbers to 6 significant digits, for the log. */
+function roundAll(report: InterpretabilityReport): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(report).map((
+      [k, v],
+    ) => [k, typeof v === "number" ? Number(v.toPrecision(6)) : v]),
+  );
+}

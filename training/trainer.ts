@@ -1,0 +1,377 @@
+/**
+ * The training state of a GAN run, with one method per thing the loop does
+ * to it: a training step, a snapshot to a checkpoint, a restore from one, and
+ * samples. Everything that decides the next steps (weights, batch-norm
+ * statistics, Adam moments, latent RNG, data order, step) is in the snapshot,
+ * so a restored trainer continues exactly as the original would have.
+ *
+ * Checkpoint tensor names: `generator.<param>`, `discriminator.<param>`,
+ * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`.
+ * Metadata: `format`, `config` (JSON {@link TrainConfig}) and `state` (JSON {@link TrainerState}).
+ *
+ * @module
+ */
+
+import type { BatchNorm2d } from "./engine/nn.ts";
+import { Adam, type AdamSlot } from "./engine/optim/adam.ts";
+import type { Parameter } from "./engine/optim/parameter.ts";
+import { Generator, type GeneratorState } from "./engine/random.ts";
+import { keep, type Tensor, tensor } from "./engine/tensor.ts";
+import type { TrainConfig } from "./config.ts";
+import { DataError, type ImageSet } from "./data/image_set.ts";
+import { batchPixels, BatchSampler, type SamplerState } from "./data/sampler.ts";
+import { type GanLosses, ganStep } from "./gan_step.ts";
+import { GanDiscriminator } from "./networks/discriminator.ts";
+import { GanGenerator } from "./networks/generator.ts";
+import type { HostTensor, Safetensors } from "./safetensors.ts";
+import {
+  ENERGY_WEIGHT,
+  GMM_MEANS,
+  InterpretabilityModule,
+  type InterpretabilityReport,
+} from "./interpretable/module.ts";
+
+/** Format tag of checkpoints written by {@link GanTrainer.snapshot}. */
+export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
+
+/** The non-tensor part of a checkpoint. */
+export interface TrainerState {
+  /** Generator steps done. */
+  step: number;
+  /** Training time so far, over all sittings, in seconds. */
+  seconds: number;
+  latentRng: GeneratorState;
+  sampler: SamplerState;
+  /** Adam's per-parameter step counts, by optimiser and parameter name. */
+  optimizerSteps: { optimizer_g: Record<string, number>; optimizer_d: Record<string, number> };
+  /** The interpretable GAN's partition and schedule position (W is a tensor). */
+  interpretability?: {
+    assignment: number[];
+    updates: number;
+    /** The last GMM fit's variances and weights (its means are a tensor); null before one. */
+    gmm: { variances: number[]; weights: number[] } | null;
+  };
+}
+
+/** A checkpoint that does not fit this run. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+/** Streams of the run's seed: each use of randomness draws from its own. */
+const STREAM = { weights: 0, latents: 1, sampleLatents: 2 } as const;
+
+/** A generator of stream `stream` of the run's `seed`. */
+export function seededStream(seed: number, stream: keyof typeof STREAM): Generator {
+  return new Generator(seed * 4 + STREAM[stream]);
+}
+
+/** Networks, optimisers and data order of one run. */
+export class GanTrainer {
+  readonly config: TrainConfig;
+  readonly generator: GanGenerator;
+  readonly discriminator: GanDiscriminator;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  /** W, the partition and their schedule; null for a baseline GAN. */
+  readonly interpretability: InterpretabilityModule | null;
+  readonly #set: ImageSet;
+  #latentRng: Generator;
+  #sampler: BatchSampler;
+  #step = 0;
+  /** Seconds trained before this sitting began. */
+  #secondsBefore = 0;
+  #sittingStart = performance.now();
+
+  /** A fresh run (step 0) of `config` on `set`. */
+  constructor(config: TrainConfig, set: ImageSet) {
+    if (set.resolution !== config.network.resolution) {
+      throw new DataError(
+        `the data is ${set.resolution}x${set.resolution} but the networks are ` +
+          `${config.network.resolution}x${config.network.resolution}.`,
+      );
+    }
+    this.config = config;
+    this.#set = set;
+    const weights = seededStream(config.seed, "weights");
+    this.generator = new GanGenerator(weights, config.network);
+    this.discriminator = new GanDiscriminator(weights, config.network);
+    const adam = { beta1: config.beta1, beta2: config.beta2 };
+    this.optG = new Adam({ lr: config.lrG, ...adam });
+    this.optD = new Adam({ lr: config.lrD, ...adam });
+    const [, m, h, w] = this.generator.targetShape(1);
+    this.interpretability = config.interpretable
+      ? new InterpretabilityModule(config.interpretable, m, h * w)
+      : null;
+    this.#latentRng = seededStream(config.seed, "latents");
+    this.#sampler = new BatchSampler(set.count, {
+      flip: config.flip,
+      state: { seed: config.seed, epoch: 0, cursor: 0 },
+    });
+  }
+
+  /** Generator steps done. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** Training time so far, over all sittings, in seconds. */
+  get seconds(): number {
+    return this.#secondsBefore + (performance.now() - this.#sittingStart) / 1000;
+  }
+
+  /** One discriminator and one generator update; the losses belong to the caller's scope. */
+  trainStep(): GanLosses {
+    const { batch, network } = this.config;
+    const selection = this.#sampler.next(batch);
+    const s = network.resolution;
+    const real = tensor(batchPixels(this.#set, selection), [batch, 3, s, s]);
+    const z = this.#latentRng.normal([batch, network.latent]);
+    const losses = ganStep(
+      {
+        generator: this.generator,
+        discriminator: this.discriminator,
+        optG: this.optG,
+        optD: this.optD,
+      },
+      real,
+      z,
+      this.config.loss,
+    );
+    this.#step++;
+    return losses;
+  }
+
+  /** Whether an interpretability step is due after the current step. */
+  get interpretabilityDue(): boolean {
+    const every = this.config.interpretable?.every;
+    return every !== undefined && this.#step > 0 && this.#step % every === 0;
+  }
+
+  /** One interpretability step (interpretable runs only). */
+  interpretabilityStep(): Promise<InterpretabilityReport> {
+    if (!this.interpretability) {
+      throw new CheckpointError("interpretabilityStep() needs a run with an interpretable config.");
+    }
+    return this.interpretability.step(this.generator, this.optG, this.#latentRng, this.config.seed);
+  }
+
+  /** Images `[B, 3, S, S]` for latents `z` with inference-mode batch norm (as exported). */
+  sample(z: Tensor): Tensor {
+    return this.generator.forward(z, { training: false });
+  }
+
+  /** Everything needed to continue, read back from the GPU. */
+  async snapshot(): Promise<Safetensors> {
+    const tensors: Record<string, HostTensor> = {};
+    const put = async (name: string, t: Tensor) => {
+      tensors[name] = { shape: [...t.shape], data: await t.data() };
+    };
+    for (const [prefix, params, norms] of this.#nets()) {
+      for (const p of params) await put(`${prefix}.${p.name}`, p.value);
+      for (const n of norms) {
+        await put(`${prefix}.${n.name}.running_mean`, n.state.runningMean);
+        await put(`${prefix}.${n.name}.running_var`, n.state.runningVar);
+      }
+    }
+    const optimizerSteps: TrainerState["optimizerSteps"] = { optimizer_g: {}, optimizer_d: {} };
+    for (const [prefix, opt] of this.#optimizers()) {
+      for (const [name, slot] of Object.entries(opt.state().slots)) {
+        await put(`${prefix}.${name}.exp_avg`, slot.m);
+        await put(`${prefix}.${name}.exp_avg_sq`, slot.v);
+        optimizerSteps[prefix][name] = slot.step;
+      }
+    }
+    const state: TrainerState = {
+      step: this.#step,
+      seconds: this.seconds,
+      latentRng: this.#latentRng.state(),
+      sampler: this.#sampler.state(),
+      optimizerSteps,
+    };
+    if (this.interpretability) {
+      const module = this.interpretability;
+      await put(ENERGY_WEIGHT, module.weight.value);
+      if (module.gmm) {
+        const groups = module.config.groups;
+        tensors[GMM_MEANS] = {
+          shape: [groups, module.gmm.means.length / groups],
+          data: Float32Array.from(module.gmm.means),
+        };
+      }
+      state.interpretability = {
+        assignment: [...module.assignment],
+        updates: module.updates,
+        gmm: module.gmm
+          ? { variances: [...module.gmm.variances], weights: [...module.gmm.weights] }
+          : null,
+      };
+    }
+    return {
+      tensors,
+      metadata: {
+        format: CHECKPOINT_FORMAT,
+        config: JSON.stringify(this.config),
+        state: JSON.stringify(state),
+      },
+    };
+  }
+
+  /** Continues from a {@link snapshot} of a run with the same networks. */
+  restore(checkpoint: Safetensors): void {
+    const { tensors, metadata } = checkpoint;
+    if (metadata.format !== CHECKPOINT_FORMAT) {
+      throw new CheckpointError(
+        `the checkpoint's format is "${metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
+      );
+    }
+    const created: Tensor[] = [];
+    const take = (name: string, shape: readonly number[]): Tensor => {
+      const host = tensors[name];
+      if (!host) throw new CheckpointError(`the checkpoint has no tensor "${name}".`);
+      if (host.shape.join() !== shape.join()) {
+        throw new CheckpointError(
+          `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
+            "this model: the checkpoint belongs to other network sizes.",
+        );
+      }
+      const t = keep(tensor(host.data, host.shape));
+      created.push(t);
+      return t;
+    };
+    const state = JSON.parse(metadata.state) as TrainerState;
+    // Build every tensor first so a mismatch changes nothing.
+    const updates: (() => void)[] = [];
+    try {
+      this.#collectUpdates(state, tensors, take, updates);
+    } catch (error) {
+      for (const t of created) t.dispose();
+      throw error;
+    }
+    for (const update of updates) update();
+    this.#latentRng = Generator.fromState(state.latentRng);
+    this.#sampler = new BatchSampler(this.#set.count, {
+      flip: this.config.flip,
+      state: state.sampler,
+    });
+    this.#step = state.step;
+    this.#secondsBefore = state.seconds;
+    this.#sittingStart = performance.now();
+  }
+
+  #collectUpdates(
+    state: TrainerState,
+    tensors: Record<string, HostTensor>,
+    take: (name: string, shape: readonly number[]) => Tensor,
+    updates: (() => void)[],
+  ): void {
+    for (const [prefix, params, norms] of this.#nets()) {
+      for (const p of params) {
+        const value = take(`${prefix}.${p.name}`, p.shape);
+        updates.push(() => p.replace(value));
+      }
+      for (const n of norms) {
+        const mean = take(`${prefix}.${n.name}.running_mean`, [n.state.channels]);
+        const variance = take(`${prefix}.${n.name}.running_var`, [n.state.channels]);
+        updates.push(() => n.state.replace(mean, variance));
+      }
+    }
+    for (const [prefix, opt, params] of this.#optimizers()) {
+      const slots: Record<string, AdamSlot> = {};
+      for (const p of params) {
+        const step = state.optimizerSteps[prefix][p.name];
+        if (step === undefined) continue;
+        slots[p.name] = {
+          step,
+          m: take(`${prefix}.${p.name}.exp_avg`, p.shape),
+          v: take(`${prefix}.${p.name}.exp_avg_sq`, p.shape),
+        };
+      }
+      updates.push(() => {
+        opt.loadState({ slots });
+        for (const slot of Object.values(slots)) [slot.m, slot.v].forEach((t) => t.dispose());
+      });
+    }
+    const module = this.interpretability;
+    if (module) {
+      if (!state.interpretability) {
+        throw new CheckpointError(
+          "the checkpoint is from a baseline run; start an interpretable run from it with --init-from.",
+        );
+      }
+      const weight = take(ENERGY_WEIGHT, module.weight.shape);
+      const saved = state.interpretability;
+      const means = saved.gmm ? tensors[GMM_MEANS] : undefined;
+      if (saved.gmm && !means) {
+        throw new CheckpointError(`the checkpoint has no tensor "${GMM_MEANS}".`);
+      }
+      updates.push(() => {
+        module.weight.replace(weight);
+        module.assignment = Int32Array.from(saved.assignment);
+        module.updates = saved.updates;
+        module.gmm = saved.gmm && means
+          ? {
+            means: Float64Array.from(means.data),
+            variances: Float64Array.from(saved.gmm.variances),
+            weights: Float64Array.from(saved.gmm.weights),
+          }
+          : null;
+      });
+    }
+  }
+
+  /** Frees every GPU tensor the trainer owns. */
+  dispose(): void {
+    this.generator.dispose();
+    this.discriminator.dispose();
+    this.optG.dispose();
+    this.optD.dispose();
+    this.interpretability?.dispose();
+  }
+
+  /**
+   * Starts from another run's generator (weights and batch-norm statistics):
+   * fine-tuning a baseline into an interpretable GAN. The discriminator and
+   * the optimisers start afresh, as the paper does for BigGAN.
+   */
+  initGeneratorFrom(checkpoint: Safetensors): void {
+    const created: Tensor[] = [];
+    const take = (name: string, shape: readonly number[]): Tensor => {
+      const host = checkpoint.tensors[`generator.${name}`];
+      if (!host || host.shape.join() !== shape.join()) {
+        for (const t of created) t.dispose();
+        throw new CheckpointError(
+          `the checkpoint's generator.${name} is ${host ? `[${host.shape}]` : "missing"}, this ` +
+            `model needs [${shape}]: give --init-from a checkpoint of the same network sizes.`,
+        );
+      }
+      const t = keep(tensor(host.data, host.shape));
+      created.push(t);
+      return t;
+    };
+    const params = this.generator.parameters().map((p) => [p, take(p.name, p.shape)] as const);
+    const norms = this.generator.norms().map((n) =>
+      [
+        n,
+        take(`${n.name}.running_mean`, [n.state.channels]),
+        take(`${n.name}.running_var`, [n.state.channels]),
+      ] as const
+    );
+    for (const [p, value] of params) p.replace(value);
+    for (const [n, mean, variance] of norms) n.state.replace(mean, variance);
+  }
+
+  #nets(): [string, Parameter[], BatchNorm2d[]][] {
+    return [
+      ["generator", this.generator.parameters(), this.generator.norms()],
+      ["discriminator", this.discriminator.parameters(), this.discriminator.norms()],
+    ];
+  }
+
+  #optimizers(): ["optimizer_g" | "optimizer_d", Adam, Parameter[]][] {
+    return [
+      ["optimizer_g", this.optG, this.generator.parameters()],
+      ["optimizer_d", this.optD, this.discriminator.parameters()],
+    ];
+  }
+}
