@@ -219,12 +219,7 @@ export class GanTrainer {
 
   /** Continues from a {@link snapshot} of a run with the same networks. */
   restore(checkpoint: Safetensors): void {
-    const { tensors, metadata } = checkpoint;
-    if (metadata.format !== CHECKPOINT_FORMAT) {
-      throw new CheckpointError(
-        `the checkpoint's format is "${metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
-      );
-    }
+    const { tensors } = checkpoint;
     const created: Tensor[] = [];
     const take = (name: string, shape: readonly number[]): Tensor => {
       const host = tensors[name];
@@ -239,7 +234,7 @@ export class GanTrainer {
       created.push(t);
       return t;
     };
-    const state = JSON.parse(metadata.state) as TrainerState;
+    const state = checkpointState(checkpoint);
     // Build every tensor first so a mismatch changes nothing.
     const updates: (() => void)[] = [];
     try {
@@ -335,30 +330,7 @@ export class GanTrainer {
    * the optimisers start afresh, as the paper does for BigGAN.
    */
   initGeneratorFrom(checkpoint: Safetensors): void {
-    const created: Tensor[] = [];
-    const take = (name: string, shape: readonly number[]): Tensor => {
-      const host = checkpoint.tensors[`generator.${name}`];
-      if (!host || host.shape.join() !== shape.join()) {
-        for (const t of created) t.dispose();
-        throw new CheckpointError(
-          `the checkpoint's generator.${name} is ${host ? `[${host.shape}]` : "missing"}, this ` +
-            `model needs [${shape}]: give --init-from a checkpoint of the same network sizes.`,
-        );
-      }
-      const t = keep(tensor(host.data, host.shape));
-      created.push(t);
-      return t;
-    };
-    const params = this.generator.parameters().map((p) => [p, take(p.name, p.shape)] as const);
-    const norms = this.generator.norms().map((n) =>
-      [
-        n,
-        take(`${n.name}.running_mean`, [n.state.channels]),
-        take(`${n.name}.running_var`, [n.state.channels]),
-      ] as const
-    );
-    for (const [p, value] of params) p.replace(value);
-    for (const [n, mean, variance] of norms) n.state.replace(mean, variance);
+    loadGeneratorWeights(this.generator, checkpoint);
   }
 
   #nets(): [string, Parameter[], BatchNorm2d[]][] {
@@ -374,4 +346,46 @@ export class GanTrainer {
       ["optimizer_d", this.optD, this.discriminator.parameters()],
     ];
   }
+}
+
+/**
+ * Sets a generator's weights and batch-norm statistics from a checkpoint's
+ * `generator.*` tensors; throws {@link CheckpointError} (changing nothing)
+ * when one is missing or has another shape.
+ */
+export function loadGeneratorWeights(generator: GanGenerator, checkpoint: Safetensors): void {
+  const created: Tensor[] = [];
+  const take = (name: string, shape: readonly number[]): Tensor => {
+    const host = checkpoint.tensors[`generator.${name}`];
+    if (!host || host.shape.join() !== shape.join()) {
+      for (const t of created) t.dispose();
+      throw new CheckpointError(
+        `the checkpoint's generator.${name} is ${host ? `[${host.shape}]` : "missing"}, this ` +
+          `model needs [${shape}]: use a checkpoint of the same network sizes.`,
+      );
+    }
+    const t = keep(tensor(host.data, host.shape));
+    created.push(t);
+    return t;
+  };
+  const params = generator.parameters().map((p) => [p, take(p.name, p.shape)] as const);
+  const norms = generator.norms().map((n) =>
+    [
+      n,
+      take(`${n.name}.running_mean`, [n.state.channels]),
+      take(`${n.name}.running_var`, [n.state.channels]),
+    ] as const
+  );
+  for (const [p, value] of params) p.replace(value);
+  for (const [n, mean, variance] of norms) n.state.replace(mean, variance);
+}
+
+/** The trainer state stored in a checkpoint's metadata. */
+export function checkpointState(checkpoint: Safetensors): TrainerState {
+  if (checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
+    );
+  }
+  return JSON.parse(checkpoint.metadata.state) as TrainerState;
 }

@@ -36,6 +36,7 @@ import {
 } from "./energy.ts";
 import { fitGmm, type GmmFit } from "./gmm.ts";
 import { langevin } from "./langevin.ts";
+import { conceptMetrics } from "../eval/concepts.ts";
 
 /** Figures of one interpretability step, for the log. */
 export interface InterpretabilityReport {
@@ -49,6 +50,10 @@ export interface InterpretabilityReport {
   gmmLogLikelihood: number;
   /** Filters per group. */
   groupSizes: number[];
+  /** Concept consistency of the step's maps under the new partition (see eval/concepts.ts). */
+  consistency: number;
+  /** Concept separation of the step's maps (lower is better). */
+  separation: number;
 }
 
 /** Checkpoint name of W. */
@@ -115,7 +120,8 @@ export class InterpretabilityModule {
     const maps = (z: Tensor) => reshape(generator.head(z, { training: false }), [n, m, k]);
     return await asyncScope(async () => {
       const z = rng.normal([n, generator.config.latent]);
-      const fit = await fitGmm(maps(z), {
+      const f = maps(z);
+      const fit = await fitGmm(f, {
         components: c.groups,
         seed: seed + this.updates,
         maxIterations: c.gmmIterations,
@@ -159,15 +165,20 @@ export class InterpretabilityModule {
       optG.step(headParams, gStep.grads);
       this.updates++;
 
-      const groupSizes = new Array(c.groups).fill(0);
-      for (const g of fit.assignment) groupSizes[g]++;
+      const concepts = conceptMetrics(
+        { data: await f.data(), shape: [n, m, h, w] },
+        fit.assignment,
+        c.groups,
+      );
       return {
         energyData: await data.value.item(),
         energyModel: await model.value.item(),
         interpLoss: await interpretabilityLoss(this.weight.value, coefficients).item(),
         lambda3,
         gmmLogLikelihood: fit.logLikelihood,
-        groupSizes,
+        groupSizes: concepts.groupSizes,
+        consistency: concepts.consistency,
+        separation: concepts.separation,
       };
     });
   }

@@ -1,0 +1,145 @@
+/**
+ * `deno task eval:concepts --run <run> [--baseline <run>]`: concept metrics
+ * (consistency, separation, and purity on the synthetic faces) of a run's
+ * generator, side by side with a baseline run whose groups are fitted after
+ * training. Prints a table, then one JSON object as the last line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { initEngine } from "../../training/engine/engine.ts";
+import { EngineError } from "../../training/engine/errors.ts";
+import { ConfigError } from "../../training/config.ts";
+import { syntheticFaces } from "../../training/data/synthetic.ts";
+import { encodePng, imageGrid } from "../../training/data/image.ts";
+import { evaluateRun, type RunEvaluation } from "../../training/eval/evaluate.ts";
+import { type PartSegmenter, trainSegmenter } from "../../training/eval/segmenter.ts";
+import { openRun, RunFolderError } from "../../training/run_folder.ts";
+import { CheckpointError } from "../../training/trainer.ts";
+
+const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
+
+  --baseline <run-folder>   a baseline run to compare with (its groups are fitted after training)
+  --checkpoint <file>       evaluate this checkpoint of --run instead of its newest
+  --images <n>              generated images the metrics average over [64]
+  --groups <n>              C for a baseline evaluated alone [24; with --run interpretable, its C]
+  --seed <n>                seed of the evaluation latents [1234]
+  --figure <file.png>       also write 8 generated images above their concept maps (each
+                            position coloured by its strongest group); with --baseline, its
+                            rows follow`;
+
+function fail(message: string): never {
+  console.error(`error: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    args: Deno.args,
+    options: {
+      run: { type: "string" },
+      baseline: { type: "string" },
+      checkpoint: { type: "string" },
+      images: { type: "string" },
+      groups: { type: "string" },
+      seed: { type: "string" },
+      figure: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }));
+} catch (error) {
+  fail((error as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (!values.run) fail("--run <run-folder> is required.");
+const integer = (flag: "images" | "groups" | "seed"): number | undefined => {
+  const text = values[flag];
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) fail(`--${flag} takes a non-negative integer, got "${text}".`);
+  return Number(text);
+};
+const [images, groups, seed] = [integer("images"), integer("groups"), integer("seed")];
+
+try {
+  await initEngine();
+  const { config } = await openRun(values.run);
+  let segmenter: PartSegmenter | undefined;
+  if (config.data.kind === "synthetic") {
+    console.error("training the part segmenter on the synthetic faces ...");
+    const set = syntheticFaces({
+      count: 1024,
+      resolution: config.network.resolution,
+      seed: config.data.seed,
+    });
+    const trained = await trainSegmenter(set, { steps: 300 });
+    segmenter = trained.segmenter;
+    console.error(`part segmenter: final loss ${trained.loss.toFixed(3)}`);
+  }
+  const options = { images, seed, segmenter, figure: values.figure !== undefined };
+  const evaluations: RunEvaluation[] = [];
+  console.error(`evaluating ${values.run} ...`);
+  evaluations.push(
+    await evaluateRun(values.run, { ...options, checkpoint: values.checkpoint, groups }),
+  );
+  if (values.baseline) {
+    console.error(`evaluating ${values.baseline} ...`);
+    evaluations.push(
+      await evaluateRun(values.baseline, { ...options, groups: evaluations[0].groups }),
+    );
+  }
+  segmenter?.dispose();
+  if (values.figure) {
+    const figures = evaluations.map((e) => e.figure!);
+    await Deno.writeFile(values.figure, encodePng(imageGrid(figures, 1, 6)));
+    console.error(`figure: ${values.figure}`);
+  }
+  printTable(evaluations);
+  const summary = (e?: RunEvaluation) => (e ? { ...e, figure: undefined } : null);
+  console.log(JSON.stringify({ run: summary(evaluations[0]), baseline: summary(evaluations[1]) }));
+} catch (error) {
+  const known = [RunFolderError, CheckpointError, ConfigError, EngineError];
+  if (known.some((type) => error instanceof type)) {
+    console.error(`error: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+  throw error;
+}
+
+function printTable(evaluations: RunEvaluation[]): void {
+  const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
+  const rows = [["run", "kind", "step", "C", "partition", "consistency", "separation", "purity"]];
+  for (const e of evaluations) {
+    rows.push([
+      e.run,
+      e.kind,
+      String(e.step),
+      String(e.groups),
+      e.partition,
+      f(e.metrics.consistency),
+      f(e.metrics.separation),
+      f(e.metrics.meanPurity),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join("  "));
+  for (const e of evaluations) {
+    if (!e.metrics.purity) continue;
+    console.log(`\n${e.run}: groups (size, consistency, best part and its IoU)`);
+    for (const p of e.metrics.purity) {
+      const c = e.metrics.groupConsistency[p.group];
+      console.log(
+        `  group ${String(p.group).padStart(2)}  ${
+          String(e.metrics.groupSizes[p.group]).padStart(3)
+        } filters  ` +
+          `consistency ${f(c ?? undefined)}  ${p.part.padEnd(10)} ${f(p.iou)}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import { deepEqual, equal, notDeepEqual } from "node:assert/strict";
+import { conceptMaps, groupColor } from "./concept_map.ts";
+
+Deno.test("conceptMaps colours each position by its strongest group, black where none is active", () => {
+  // One image, 3 filters on a 2x2 layer: group 0 (filters 0, 1) top-left, group 1 (filter 2) bottom-right.
+  const data = new Float32Array(3 * 4);
+  data[0 * 4 + 0] = 1;
+  data[1 * 4 + 0] = 0.5;
+  data[2 * 4 + 3] = 2;
+  const [map] = conceptMaps({ data, shape: [1, 3, 2, 2] }, [0, 0, 1], 2, 4);
+  equal(map.width, 4);
+  const at = (x: number, y: number) => [...map.data.subarray((y * 4 + x) * 3, (y * 4 + x) * 3 + 3)];
+  deepEqual(at(0, 0), groupColor(0));
+  deepEqual(at(1, 1), groupColor(0));
+  deepEqual(at(3, 3), groupColor(1));
+  deepEqual(at(3, 0), [0, 0, 0]);
+});
+
+Deno.test("groupColor gives neighbouring groups different colours", () => {
+  for (let g = 0; g < 23; g++) notDeepEqual(groupColor(g), groupColor(g + 1));
+});

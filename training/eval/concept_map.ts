@@ -1,0 +1,77 @@
+/**
+ * Concept maps as in the paper's Fig. 3: each target-layer position of an
+ * image coloured by the group whose centre is strongest there (each centre
+ * first divided by its largest value over the images shown), upscaled to
+ * the image size; positions where no centre reaches the region threshold
+ * stay black.
+ *
+ * @module
+ */
+
+import type { RgbImage } from "../data/image.ts";
+import { REGION_THRESHOLD, type TargetMaps } from "./concepts.ts";
+
+/** A distinct colour for group `g` (golden-angle hues, alternating lightness). */
+export function groupColor(g: number): [number, number, number] {
+  const hue = (g * 137.508) % 360;
+  const lightness = g % 2 === 0 ? 0.55 : 0.4;
+  const c = (1 - Math.abs(2 * lightness - 1)) * 0.85;
+  const x = c * (1 - Math.abs(((hue / 60) % 2) - 1));
+  const m = lightness - c / 2;
+  const [r, gr, b] = hue < 60
+    ? [c, x, 0]
+    : hue < 120
+    ? [x, c, 0]
+    : hue < 180
+    ? [0, c, x]
+    : hue < 240
+    ? [0, x, c]
+    : hue < 300
+    ? [x, 0, c]
+    : [c, 0, x];
+  return [r, gr, b].map((v) => Math.round((v + m) * 255)) as [number, number, number];
+}
+
+/** One concept map per image of `maps`, each `size` x `size`. */
+export function conceptMaps(
+  maps: TargetMaps,
+  assignment: ArrayLike<number>,
+  groups: number,
+  size: number,
+): RgbImage[] {
+  const [n, m, h, w] = maps.shape;
+  const k = h * w;
+  const sizes = new Array(groups).fill(0);
+  for (let j = 0; j < m; j++) sizes[assignment[j]]++;
+  const centres = new Float32Array(n * groups * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const g = assignment[j];
+      for (let p = 0; p < k; p++) {
+        centres[(i * groups + g) * k + p] += maps.data[(i * m + j) * k + p] / sizes[g];
+      }
+    }
+  }
+  const max = new Float32Array(groups);
+  centres.forEach((v, q) => {
+    const g = Math.floor(q / k) % groups;
+    if (v > max[g]) max[g] = v;
+  });
+  const colors = Array.from({ length: groups }, (_, g) => groupColor(g));
+  return Array.from({ length: n }, (_, i) => {
+    const data = new Uint8Array(size * size * 3);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const p = Math.floor((y * h) / size) * w + Math.floor((x * w) / size);
+        let best = -1, bestValue = REGION_THRESHOLD;
+        for (let g = 0; g < groups; g++) {
+          if (max[g] <= 0) continue;
+          const v = centres[(i * groups + g) * k + p] / max[g];
+          if (v >= bestValue) [best, bestValue] = [g, v];
+        }
+        if (best >= 0) data.set(colors[best], (y * size + x) * 3);
+      }
+    }
+    return { width: size, height: size, data };
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Concept metrics of a run's generator: its target-layer maps for fixed
+ * latents, the run's own partition (interpretable runs) or a GMM fitted now
+ * (baseline runs), and, for runs on the synthetic faces, part masks of the
+ * generated images from a {@link PartSegmenter}.
+ *
+ * @module
+ */
+
+import { Generator } from "../engine/random.ts";
+import { asyncScope, tensor } from "../engine/tensor.ts";
+import { DEFAULT_INTERPRETABLE } from "../config.ts";
+import { GanGenerator } from "../networks/generator.ts";
+import { fitGmm } from "../interpretable/gmm.ts";
+import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
+import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
+import { type ConceptMetrics, conceptMetrics, type PartMasks } from "./concepts.ts";
+import type { PartSegmenter } from "./segmenter.ts";
+import { conceptMaps } from "./concept_map.ts";
+import { imageGrid, imagesFromPlanar, type RgbImage } from "../data/image.ts";
+
+/** The evaluation of one run. */
+export interface RunEvaluation {
+  run: string;
+  kind: "interpretable" | "baseline";
+  step: number;
+  groups: number;
+  /** Where the partition comes from. */
+  partition: "trained" | "fitted after training";
+  metrics: ConceptMetrics;
+  /** The figure, when asked for. */
+  figure?: RgbImage;
+}
+
+/** Options of {@link evaluateRun}. */
+export interface EvaluateOptions {
+  /** A checkpoint file; default the run's newest. */
+  checkpoint?: string;
+  /** Generated images the metrics average over (default 64). */
+  images?: number;
+  /** C for a baseline's GMM (default: the interpretable default, 24). */
+  groups?: number;
+  /** Seed of the evaluation latents and the baseline's GMM (default 1234). */
+  seed?: number;
+  /** Labels generated images with parts (runs on the synthetic faces). */
+  segmenter?: PartSegmenter;
+  /** Also draw a figure: 8 generated images above their concept maps. */
+  figure?: boolean;
+}
+
+/** Images per row of the figure. */
+const FIGURE_COLUMNS = 8;
+
+/** Evaluates the generator of the run in `dir`. */
+export async function evaluateRun(
+  dir: string,
+  options: EvaluateOptions = {},
+): Promise<RunEvaluation> {
+  const { run, config } = await openRun(dir);
+  const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
+  if (!file) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
+  const checkpoint = await readCheckpoint(file);
+  const state = checkpointState(checkpoint);
+  const images = options.images ?? 64, seed = options.seed ?? 1234;
+  const generator = new GanGenerator(new Generator(0), config.network);
+  try {
+    loadGeneratorWeights(generator, checkpoint);
+    const [, m, h, w] = generator.targetShape(images);
+    const { maps, masks, pictures } = await asyncScope(async () => {
+      const z = new Generator(seed).normal([images, config.network.latent]);
+      const head = generator.head(z, { training: false });
+      const generated = generator.tail(head);
+      const masks = options.segmenter ? await options.segmenter.predict(generated) : undefined;
+      const shown = Math.min(images, FIGURE_COLUMNS);
+      const pictures = options.figure
+        ? imagesFromPlanar(await generated.data(), shown, config.network.resolution)
+        : [];
+      return { maps: await head.data(), masks, pictures };
+    });
+    const trained = state.interpretability;
+    const groups = trained
+      ? config.interpretable!.groups
+      : options.groups ?? DEFAULT_INTERPRETABLE.groups;
+    const assignment = trained?.assignment ??
+      (await asyncScope(() =>
+        fitGmm(tensor(maps, [images, m, h * w]), { components: groups, seed })
+      ))
+        .assignment;
+    const parts: PartMasks | undefined = masks && options.segmenter
+      ? { masks, size: config.network.resolution, names: options.segmenter.parts }
+      : undefined;
+    const figure = options.figure
+      ? imageGrid([
+        ...pictures,
+        ...conceptMaps(
+          { data: maps, shape: [images, m, h, w] },
+          assignment,
+          groups,
+          config.network.resolution,
+        )
+          .slice(0, pictures.length),
+      ], pictures.length)
+      : undefined;
+    return {
+      figure,
+      run: dir,
+      kind: trained ? "interpretable" : "baseline",
+      step: state.step,
+      groups,
+      partition: trained ? "trained" : "fitted after training",
+      metrics: conceptMetrics({ data: maps, shape: [images, m, h, w] }, assignment, groups, {
+        parts,
+      }),
+    };
+  } finally {
+    generator.dispose();
+  }
+}
