@@ -28,6 +28,32 @@ Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
   equal(command.out, "runs");
 });
 
+Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with --init-from", () => {
+  const command = parseTrainArgs([
+    "--synthetic",
+    "--interpretable",
+    "--groups",
+    "8",
+    "--interp-every",
+    "10",
+    "--init-from",
+    "runs/00000-x/checkpoints/step-000500.safetensors",
+  ]);
+  if (command.kind !== "new") throw new Error(`expected a new run, got ${command.kind}`);
+  equal(command.config.interpretable?.groups, 8);
+  equal(command.config.interpretable?.every, 10);
+  equal(command.config.interpretable?.lambda1, 2 / 3, "the paper's defaults fill the rest");
+  equal(command.config.initFrom, "runs/00000-x/checkpoints/step-000500.safetensors");
+  const baseline = parseTrainArgs(["--synthetic"]);
+  if (baseline.kind !== "new") throw new Error("expected a new run");
+  equal(baseline.config.interpretable, null);
+  throws(() => parseTrainArgs(["--synthetic", "--groups", "8"]), /only apply with --interpretable/);
+  throws(
+    () => parseTrainArgs(["--synthetic", "--interpretable", "--groups", "999"]),
+    (e) => e instanceof ConfigError && /must not exceed/.test(e.message),
+  );
+});
+
 Deno.test("parseTrainArgs: --resume takes only schedule flags", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",

@@ -23,6 +23,7 @@ import {
   listCheckpoints,
   openRun,
   readCheckpoint,
+  type RunFolder,
   RunFolderError,
   truncateLog,
   writeConfig,
@@ -274,40 +275,22 @@ export async function main(args: string[]): Promise<number> {
 }
 
 async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Promise<number> {
-  let config: TrainConfig;
-  let run;
+  let config: TrainConfig, resumed: RunFolder | null = null;
   if (command.kind === "resume") {
     const opened = await openRun(command.run);
     config = resolveConfig({ ...opened.config, ...command.overrides });
-    run = opened.run;
+    resumed = opened.run;
   } else {
     config = command.config;
   }
   const set = await loadData(config, command.cacheDir);
   const engine = await initEngine();
-  console.error(
-    `adapter: ${engine.report.description} (${engine.variant} kernels)`,
-  );
+  console.error(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
   const trainer = new GanTrainer(config, set);
   try {
-    if (command.kind === "resume") {
-      const latest = (await listCheckpoints(run!)).at(-1);
-      if (!latest) {
-        throw new CheckpointError(`${run!.dir} has no checkpoint yet; start a new run instead.`);
-      }
-      trainer.restore(await readCheckpoint(latest.file));
-      await truncateLog(run!, trainer.step);
-      await writeConfig(run!, config);
-      console.error(`resuming ${run!.dir} at step ${trainer.step} of ${config.steps}`);
-    } else {
-      // Before the run folder exists, so a bad checkpoint leaves nothing behind.
-      if (config.initFrom) trainer.initGeneratorFrom(await readCheckpoint(config.initFrom));
-      run = await createRun(command.out, command.name, config);
-      await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
-      console.error(
-        `run: ${run.dir}${config.initFrom ? `, generator from ${config.initFrom}` : ""}`,
-      );
-    }
+    const run = command.kind === "resume"
+      ? await resumeRun(resumed!, trainer)
+      : await startRun(command, trainer, set);
     const params = (net: { parameters(): { shape: readonly number[] }[] }) =>
       net.parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     console.error(
@@ -328,11 +311,11 @@ async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Pro
     };
     for (const s of signals) Deno.addSignalListener(s, onSignal);
     try {
-      const outcome = await trainLoop({ trainer, run: run!, signal: controller.signal, progress });
+      const outcome = await trainLoop({ trainer, run, signal: controller.signal, progress });
       console.error(
         `${outcome.interrupted ? "interrupted" : "finished"} at step ${outcome.step}; ` +
           `checkpoint ${outcome.checkpoint}` +
-          (outcome.interrupted ? `\ncontinue with: deno task train --resume ${run!.dir}` : ""),
+          (outcome.interrupted ? `\ncontinue with: deno task train --resume ${run.dir}` : ""),
       );
       return outcome.interrupted ? 130 : 0;
     } finally {
@@ -341,6 +324,33 @@ async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Pro
   } finally {
     trainer.dispose();
   }
+}
+
+/** Restores the newest checkpoint of `run` into `trainer`. */
+async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder> {
+  const latest = (await listCheckpoints(run)).at(-1);
+  if (!latest) {
+    throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);
+  }
+  trainer.restore(await readCheckpoint(latest.file));
+  await truncateLog(run, trainer.step);
+  await writeConfig(run, trainer.config);
+  console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);
+  return run;
+}
+
+/** Creates the run folder of a new run (after loading --init-from, so a bad file leaves none). */
+async function startRun(
+  command: Extract<TrainCommand, { kind: "new" }>,
+  trainer: GanTrainer,
+  set: ImageSet,
+): Promise<RunFolder> {
+  const { config } = trainer;
+  if (config.initFrom) trainer.initGeneratorFrom(await readCheckpoint(config.initFrom));
+  const run = await createRun(command.out, command.name, config);
+  await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
+  console.error(`run: ${run.dir}${config.initFrom ? `, generator from ${config.initFrom}` : ""}`);
+  return run;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -115,6 +115,15 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
         const report = await trainer.interpretabilityStep();
         const record = { step, interpretability: roundAll(report) };
         await appendLog(run, record);
+        progress.message(
+          `step ${step}: interpretability step, consistency ${report.consistency.toFixed(3)}, ` +
+            `separation ${report.separation.toFixed(3)}, g_W data ${
+              report.energyData.toPrecision(3)
+            } ` +
+            `model ${report.energyModel.toPrecision(3)}, lambda3 ${
+              report.lambda3.toExponential(1)
+            }`,
+        );
         options.onInterpretability?.(report);
       }
       progress.update(step, lossText, losses !== null);

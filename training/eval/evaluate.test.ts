@@ -39,13 +39,18 @@ async function trainedRun(root: string, interpretable: boolean): Promise<string>
 Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones for baselines", async () => {
   const root = await Deno.makeTempDir({ prefix: "igan-eval-" });
   try {
-    const interpretable = await evaluateRun(await trainedRun(root, true), { images: 6, figure: true });
+    const interpretable = await evaluateRun(await trainedRun(root, true), {
+      images: 6,
+      figure: true,
+    });
     equal(interpretable.kind, "interpretable");
     equal(interpretable.partition, "trained");
     equal(interpretable.groups, 3);
     equal(interpretable.step, 4);
     equal(interpretable.metrics.groupSizes.reduce((a, b) => a + b, 0), 8);
-    for (const x of [interpretable.metrics.consistency, interpretable.metrics.separation]) ok(x >= 0 && x <= 1);
+    for (const x of [interpretable.metrics.consistency, interpretable.metrics.separation]) {
+      ok(x >= 0 && x <= 1);
+    }
     // The figure: 6 images above their 6 concept maps, 2 px apart.
     equal(interpretable.figure!.width, 6 * 32 + 5 * 2);
     equal(interpretable.figure!.height, 2 * 32 + 2);
