@@ -113,6 +113,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
       }
       if (trainer.interpretabilityDue) {
         const report = await trainer.interpretabilityStep();
+        if (![report.energyData, report.energyModel, report.interpLoss].every(Number.isFinite)) {
+          throw new TrainingDivergedError(
+            `the energy model diverged at step ${step} (g_W data ${report.energyData}, model ` +
+              `${report.energyModel}); lower interpretable.energyLr or langevinStepSize and resume ` +
+              "from the last checkpoint.",
+          );
+        }
         const record = { step, interpretability: roundAll(report) };
         await appendLog(run, record);
         progress.message(

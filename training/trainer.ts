@@ -6,7 +6,8 @@
  * so a restored trainer continues exactly as the original would have.
  *
  * Checkpoint tensor names: `generator.<param>`, `discriminator.<param>`,
- * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`.
+ * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`,
+ * and for interpretable runs `energy.weight` (W, [K, M, C]) and `gmm.means` ([C, K]).
  * Metadata: `format`, `config` (JSON {@link TrainConfig}) and `state` (JSON {@link TrainerState}).
  *
  * @module

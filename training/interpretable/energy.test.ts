@@ -15,7 +15,7 @@ await initEngine();
 const [N, M, C, K] = [3, 5, 3, 7];
 const ASSIGNMENT = [2, 0, 2, 1, 0];
 
-/** g_W(f) in float64: sum_jck W[k, j, c] f[n, j, k] fbar[n, c, k]. */
+/** g_W(f) in float64: sum_jck W[k, j, c] f[n, j, k] fbar[n, c, k] / (M K). */
 function energyRef([w, f]: HostTensor[]): HostTensor {
   const a = groupAveraging(ASSIGNMENT, C);
   const out = new Float64Array(N);
@@ -30,7 +30,7 @@ function energyRef([w, f]: HostTensor[]): HostTensor {
       }
     }
   }
-  return { shape: [N], data: out };
+  return { shape: [N], data: out.map((v) => v / (M * K)) };
 }
 
 Deno.test("g_W matches float64 and its gradients (W and maps) match finite differences", async () => {

@@ -75,3 +75,32 @@ Deno.test("fitGmm: more components than clusters still gives every filter a grou
     await rejects(fitGmm(maps, { components: 7, seed: 0 }), RangeError);
   });
 });
+
+Deno.test("fitGmm stays finite when components empty out, from a warm start or with C = M", async () => {
+  const truth = [0, 0, 1, 1, 2, 2];
+  await asyncScope(async () => {
+    const maps = tensor(plantedMaps(4, truth, 24, 5), [4, 6, 24]);
+    // Every filter alone in its component.
+    const alone = await fitGmm(maps, { components: 6, seed: 1 });
+    ok(Number.isFinite(alone.logLikelihood));
+    equal(new Set(alone.assignment).size, 6);
+    // A warm start whose components 1..3 have no weight and far-away means.
+    const means = new Float64Array(4 * 24).fill(50);
+    means.fill(0.3, 0, 24);
+    const start = {
+      means,
+      variances: new Float64Array(4).fill(0.1),
+      weights: new Float64Array([1, 0, 0, 0]),
+    };
+    const fit = await fitGmm(maps, { components: 4, seed: 0, initial: start });
+    ok(Number.isFinite(fit.logLikelihood), `log-likelihood ${fit.logLikelihood}`);
+    ok(fit.weights.every(Number.isFinite) && fit.variances.every(Number.isFinite));
+    ok(fit.reseeded > 0, "empty components were re-seeded");
+    // Four components on three clusters: one may split, but no component mixes clusters.
+    for (let a = 0; a < 6; a++) {
+      for (let b = 0; b < 6; b++) {
+        if (truth[a] !== truth[b]) ok(fit.assignment[a] !== fit.assignment[b], `${fit.assignment}`);
+      }
+    }
+  });
+});

@@ -28,6 +28,12 @@ import { reshape } from "../engine/ops/layout.ts";
 import { asyncScope, keep, type Tensor, tensor } from "../engine/tensor.ts";
 import { hostRandom } from "../data/host_random.ts";
 
+/** A component with fewer filters than this (soft count) is empty. */
+const EMPTY = 1e-3;
+
+/** Smallest mixture weight, so that an emptied component can win filters back. */
+const MIN_WEIGHT = 1e-6;
+
 /** Options of {@link fitGmm}. */
 export interface GmmOptions {
   /** C, the number of groups. */
@@ -102,12 +108,12 @@ export async function fitGmm(maps: Tensor, options: GmmOptions): Promise<GmmFit>
     let means = start
       ? Float64Array.from(start.means)
       : initialMeans(sums, m, k, c, n, options.seed);
-    let variances = start
+    const variances = start
       ? start.variances.map((v) => Math.max(v, floor))
       : new Float64Array(c).fill(Math.max(totalVariance, floor));
     // A component whose weight vanished keeps a small prior so it can be re-seeded.
     let weights = start
-      ? start.weights.map((w) => Math.max(w, 1e-6))
+      ? start.weights.map((w) => Math.max(w, MIN_WEIGHT))
       : new Float64Array(c).fill(1 / c);
     let previous = -Infinity, logLikelihood = -Infinity, iterations = 0, reseeded = 0;
     let resp: Float64Array = new Float64Array(m * c);
@@ -138,24 +144,22 @@ export async function fitGmm(maps: Tensor, options: GmmOptions): Promise<GmmFit>
       if (Math.abs(logLikelihood - previous) <= tolerance * Math.abs(logLikelihood)) break;
       previous = logLikelihood;
 
-      // M-step; a component left without filters takes the worst-explained filter.
-      const counts = new Float64Array(c);
-      for (let j = 0; j < m; j++) for (let g = 0; g < c; g++) counts[g] += resp[j * c + g];
-      const taken = new Set<number>();
+      // M-step; a component left without filters takes the worst-explained filter
+      // among those whose own component keeps other members.
+      const counts = componentCounts(resp, m, c);
       for (let g = 0; g < c; g++) {
-        if (counts[g] >= 1e-3) continue;
-        const worst = worstExplained(logJoint, m, c, taken);
-        taken.add(worst);
-        resp = reassign(resp, c, worst, g);
-        counts.fill(0);
-        for (let j = 0; j < m; j++) for (let h = 0; h < c; h++) counts[h] += resp[j * c + h];
+        if (counts[g] >= EMPTY) continue;
+        const donor = worstExplained(logJoint, resp, counts, m, c);
+        if (donor < 0) continue; // every filter is alone in its component: nothing to move
+        resp = reassign(resp, c, donor, g);
+        counts.set(componentCounts(resp, m, c));
         reseeded++;
       }
-      means = await weightedMeans(sumsGpu, resp, counts, m, c, n);
+      means = await weightedMeans(sumsGpu, resp, counts, means, m, c, k, n);
       const newDots = await products(sumsGpu, means, c, k);
       const newNorms = rowNorms(means, c, k);
-      variances = new Float64Array(c);
       for (let g = 0; g < c; g++) {
+        if (counts[g] < EMPTY) continue; // an empty component keeps its mean and variance
         let residual = 0;
         for (let j = 0; j < m; j++) {
           residual += resp[j * c + g] *
@@ -163,7 +167,13 @@ export async function fitGmm(maps: Tensor, options: GmmOptions): Promise<GmmFit>
         }
         variances[g] = Math.max(residual / (n * k * counts[g]), floor);
       }
-      weights = counts.map((x) => x / m);
+      weights = counts.map((x) => Math.max(x / m, MIN_WEIGHT));
+    }
+    if (!Number.isFinite(logLikelihood)) {
+      throw new RangeError(
+        `the filter GMM's log-likelihood is ${logLikelihood}; the target-layer maps hold ` +
+          "non-finite values.",
+      );
     }
     const assignment = new Int32Array(m);
     for (let j = 0; j < m; j++) {
@@ -198,24 +208,42 @@ async function products(
   });
 }
 
-/** mu_c = sum_j r_jc S_j / (N sum_j r_jc), [C, K] (on the GPU). */
+/**
+ * mu_c = sum_j r_jc S_j / (N sum_j r_jc), [C, K] (on the GPU); an empty
+ * component keeps its previous mean.
+ */
 async function weightedMeans(
   sums: Tensor,
   resp: Float64Array,
   counts: Float64Array,
+  previous: Float64Array,
   m: number,
   c: number,
+  k: number,
   n: number,
 ): Promise<Float64Array> {
   // Scale the responsibilities first so the product is already the mean.
   const scaled = new Float32Array(m * c);
   for (let j = 0; j < m; j++) {
-    for (let g = 0; g < c; g++) scaled[j * c + g] = resp[j * c + g] / (n * counts[g]);
+    for (let g = 0; g < c; g++) {
+      if (counts[g] >= EMPTY) scaled[j * c + g] = resp[j * c + g] / (n * counts[g]);
+    }
   }
-  return await asyncScope(async () => {
+  const means = await asyncScope(async () => {
     const r = tensor(scaled, [m, c]);
     return Float64Array.from(await matmul(r, sums, { transposeA: true }).data());
   });
+  for (let g = 0; g < c; g++) {
+    if (counts[g] < EMPTY) means.set(previous.subarray(g * k, (g + 1) * k), g * k);
+  }
+  return means;
+}
+
+/** Soft filter count of each component. */
+function componentCounts(resp: Float64Array, m: number, c: number): Float64Array {
+  const counts = new Float64Array(c);
+  for (let j = 0; j < m; j++) for (let g = 0; g < c; g++) counts[g] += resp[j * c + g];
+  return counts;
 }
 
 function rowNorms(rows: Float64Array, count: number, length: number): Float64Array {
@@ -226,11 +254,22 @@ function rowNorms(rows: Float64Array, count: number, length: number): Float64Arr
   return norms;
 }
 
-/** The filter (not in `taken`) whose best component explains it least. */
-function worstExplained(logJoint: Float64Array, m: number, c: number, taken: Set<number>): number {
-  let worst = 0, worstScore = Infinity;
+/**
+ * The filter whose best component explains it least, among filters whose
+ * component keeps at least one filter's worth of others; -1 if none.
+ */
+function worstExplained(
+  logJoint: Float64Array,
+  resp: Float64Array,
+  counts: Float64Array,
+  m: number,
+  c: number,
+): number {
+  let worst = -1, worstScore = Infinity;
   for (let j = 0; j < m; j++) {
-    if (taken.has(j)) continue;
+    let own = 0;
+    for (let g = 1; g < c; g++) if (resp[j * c + g] > resp[j * c + own]) own = g;
+    if (counts[own] - resp[j * c + own] < 1) continue;
     const best = Math.max(...logJoint.subarray(j * c, (j + 1) * c));
     if (best < worstScore) [worst, worstScore] = [j, best];
   }
