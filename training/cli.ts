@@ -126,15 +126,7 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return { kind: "help" };
-  const int = (flag: string): number | undefined => {
-    const text = values[flag] as string | undefined;
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
-      throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
-    }
-    return n;
-  };
+  const int = (flag: string) => integerFlag(flag, values[flag] as string | undefined);
   const real = (flag: string): number | undefined => {
     const text = values[flag] as string | undefined;
     if (text === undefined) return undefined;
@@ -207,6 +199,31 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   return { kind: "new", config, out: (values.out as string | undefined) ?? "runs", name, cacheDir };
 }
 
+/** The value of flag `--flag` as a non-negative integer (undefined when absent); throws {@link UsageError}. */
+export function integerFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
+  }
+  return n;
+}
+
+/** Errors of the user's input or data, printed as one line rather than with a stack trace. */
+const USER_ERRORS = [
+  DataError,
+  ConfigError,
+  RunFolderError,
+  CheckpointError,
+  TrainingDivergedError,
+  EngineError,
+];
+
+/** Whether `error` is one of the errors a command prints as one `error:` line. */
+export function isUserError(error: unknown): error is Error {
+  return USER_ERRORS.some((type) => error instanceof type);
+}
+
 function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<
     T
@@ -258,15 +275,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await runCommand(command);
   } catch (error) {
-    const known = [
-      DataError,
-      ConfigError,
-      RunFolderError,
-      CheckpointError,
-      TrainingDivergedError,
-      EngineError,
-    ];
-    if (known.some((type) => error instanceof type)) {
+    if (isUserError(error)) {
       console.error(`\nerror: ${(error as Error).message}`);
       return 1;
     }

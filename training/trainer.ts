@@ -220,31 +220,11 @@ export class GanTrainer {
 
   /** Continues from a {@link snapshot} of a run with the same networks. */
   restore(checkpoint: Safetensors): void {
-    const { tensors } = checkpoint;
-    const created: Tensor[] = [];
-    const take = (name: string, shape: readonly number[]): Tensor => {
-      const host = tensors[name];
-      if (!host) throw new CheckpointError(`the checkpoint has no tensor "${name}".`);
-      if (host.shape.join() !== shape.join()) {
-        throw new CheckpointError(
-          `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
-            "this model: the checkpoint belongs to other network sizes.",
-        );
-      }
-      const t = keep(tensor(host.data, host.shape));
-      created.push(t);
-      return t;
-    };
     const state = checkpointState(checkpoint);
-    // Build every tensor first so a mismatch changes nothing.
-    const updates: (() => void)[] = [];
-    try {
-      this.#collectUpdates(state, tensors, take, updates);
-    } catch (error) {
-      for (const t of created) t.dispose();
-      throw error;
-    }
-    for (const update of updates) update();
+    loadCheckpointTensors(
+      checkpoint,
+      (take) => this.#collectUpdates(state, checkpoint.tensors, take),
+    );
     this.#latentRng = Generator.fromState(state.latentRng);
     this.#sampler = new BatchSampler(this.#set.count, {
       flip: this.config.flip,
@@ -258,20 +238,11 @@ export class GanTrainer {
   #collectUpdates(
     state: TrainerState,
     tensors: Record<string, HostTensor>,
-    take: (name: string, shape: readonly number[]) => Tensor,
-    updates: (() => void)[],
-  ): void {
-    for (const [prefix, params, norms] of this.#nets()) {
-      for (const p of params) {
-        const value = take(`${prefix}.${p.name}`, p.shape);
-        updates.push(() => p.replace(value));
-      }
-      for (const n of norms) {
-        const mean = take(`${prefix}.${n.name}.running_mean`, [n.state.channels]);
-        const variance = take(`${prefix}.${n.name}.running_var`, [n.state.channels]);
-        updates.push(() => n.state.replace(mean, variance));
-      }
-    }
+    take: TakeTensor,
+  ): (() => void)[] {
+    const updates = this.#nets().flatMap(([prefix, params, norms]) =>
+      networkUpdates(prefix, params, norms, take)
+    );
     for (const [prefix, opt, params] of this.#optimizers()) {
       const slots: Record<string, AdamSlot> = {};
       for (const p of params) {
@@ -314,6 +285,7 @@ export class GanTrainer {
           : null;
       });
     }
+    return updates;
   }
 
   /** Frees every GPU tensor the trainer owns. */
@@ -355,30 +327,67 @@ export class GanTrainer {
  * when one is missing or has another shape.
  */
 export function loadGeneratorWeights(generator: GanGenerator, checkpoint: Safetensors): void {
+  loadCheckpointTensors(
+    checkpoint,
+    (take) => networkUpdates("generator", generator.parameters(), generator.norms(), take),
+  );
+}
+
+/** Uploads checkpoint tensor `name` after checking it has `shape`. */
+type TakeTensor = (name: string, shape: readonly number[]) => Tensor;
+
+/**
+ * Loads checkpoint tensors in two phases so that a bad checkpoint changes
+ * nothing: `collect` takes every tensor it needs (shape-checked, uploaded)
+ * and returns the updates that install them; they run only if every take
+ * succeeded, and otherwise the uploaded tensors are freed.
+ */
+function loadCheckpointTensors(
+  checkpoint: Safetensors,
+  collect: (take: TakeTensor) => (() => void)[],
+): void {
   const created: Tensor[] = [];
-  const take = (name: string, shape: readonly number[]): Tensor => {
-    const host = checkpoint.tensors[`generator.${name}`];
-    if (!host || host.shape.join() !== shape.join()) {
-      for (const t of created) t.dispose();
+  const take: TakeTensor = (name, shape) => {
+    const host = checkpoint.tensors[name];
+    if (!host) throw new CheckpointError(`the checkpoint has no tensor "${name}".`);
+    if (host.shape.join() !== shape.join()) {
       throw new CheckpointError(
-        `the checkpoint's generator.${name} is ${host ? `[${host.shape}]` : "missing"}, this ` +
-          `model needs [${shape}]: use a checkpoint of the same network sizes.`,
+        `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
+          "this model: the checkpoint belongs to other network sizes.",
       );
     }
     const t = keep(tensor(host.data, host.shape));
     created.push(t);
     return t;
   };
-  const params = generator.parameters().map((p) => [p, take(p.name, p.shape)] as const);
-  const norms = generator.norms().map((n) =>
-    [
-      n,
-      take(`${n.name}.running_mean`, [n.state.channels]),
-      take(`${n.name}.running_var`, [n.state.channels]),
-    ] as const
-  );
-  for (const [p, value] of params) p.replace(value);
-  for (const [n, mean, variance] of norms) n.state.replace(mean, variance);
+  let updates: (() => void)[];
+  try {
+    updates = collect(take);
+  } catch (error) {
+    for (const t of created) t.dispose();
+    throw error;
+  }
+  for (const update of updates) update();
+}
+
+/** The updates that install a network's weights and batch-norm statistics from `<prefix>.*`. */
+function networkUpdates(
+  prefix: string,
+  params: readonly Parameter[],
+  norms: readonly BatchNorm2d[],
+  take: TakeTensor,
+): (() => void)[] {
+  const updates: (() => void)[] = [];
+  for (const p of params) {
+    const value = take(`${prefix}.${p.name}`, p.shape);
+    updates.push(() => p.replace(value));
+  }
+  for (const n of norms) {
+    const mean = take(`${prefix}.${n.name}.running_mean`, [n.state.channels]);
+    const variance = take(`${prefix}.${n.name}.running_var`, [n.state.channels]);
+    updates.push(() => n.state.replace(mean, variance));
+  }
+  return updates;
 }
 
 /** The trainer state stored in a checkpoint's metadata. */

@@ -9,14 +9,12 @@
 
 import { parseArgs } from "node:util";
 import { initEngine } from "../../training/engine/engine.ts";
-import { EngineError } from "../../training/engine/errors.ts";
-import { ConfigError } from "../../training/config.ts";
 import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { encodePng, imageGrid } from "../../training/data/image.ts";
 import { evaluateRun, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { type PartSegmenter, trainSegmenter } from "../../training/eval/segmenter.ts";
-import { openRun, RunFolderError } from "../../training/run_folder.ts";
-import { CheckpointError } from "../../training/trainer.ts";
+import { openRun } from "../../training/run_folder.ts";
+import { integerFlag, isUserError } from "../../training/cli.ts";
 
 const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
 
@@ -60,10 +58,11 @@ if (values.help) {
 }
 if (!values.run) fail("--run <run-folder> is required.");
 const integer = (flag: "images" | "groups" | "seed"): number | undefined => {
-  const text = values[flag];
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) fail(`--${flag} takes a non-negative integer, got "${text}".`);
-  return Number(text);
+  try {
+    return integerFlag(flag, values[flag]);
+  } catch (error) {
+    fail((error as Error).message);
+  }
 };
 const [images, groups, seed] = [integer("images"), integer("groups"), integer("seed")];
 
@@ -104,9 +103,8 @@ try {
   const summary = (e?: RunEvaluation) => (e ? { ...e, figure: undefined } : null);
   console.log(JSON.stringify({ run: summary(evaluations[0]), baseline: summary(evaluations[1]) }));
 } catch (error) {
-  const known = [RunFolderError, CheckpointError, ConfigError, EngineError];
-  if (known.some((type) => error instanceof type)) {
-    console.error(`error: ${(error as Error).message}`);
+  if (isUserError(error)) {
+    console.error(`error: ${error.message}`);
     Deno.exit(1);
   }
   throw error;

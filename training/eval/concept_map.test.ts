@@ -1,4 +1,4 @@
-import { deepEqual, equal, notDeepEqual } from "node:assert/strict";
+import { deepEqual, equal, notDeepEqual, ok } from "node:assert/strict";
 import { conceptMaps, groupColor } from "./concept_map.ts";
 
 Deno.test("conceptMaps colours each position by its strongest group, black where none is active", () => {
@@ -18,4 +18,18 @@ Deno.test("conceptMaps colours each position by its strongest group, black where
 
 Deno.test("groupColor gives neighbouring groups different colours", () => {
   for (let g = 0; g < 23; g++) notDeepEqual(groupColor(g), groupColor(g + 1));
+});
+
+Deno.test("conceptMaps draws only the first `count` images but normalises over all", () => {
+  // Two images, one filter, image 1 eight times stronger: image 0's 0.5 / 4 = 0.125 is below the
+  // 0.2 threshold, so it stays black, although drawn alone it would light up.
+  const data = new Float32Array([0.5, 0.5, 0.5, 0.5, 4, 4, 4, 4]);
+  const drawn = conceptMaps({ data, shape: [2, 1, 2, 2] }, [0], 1, 2, 1);
+  equal(drawn.length, 1);
+  ok(drawn[0].data.every((v) => v === 0));
+  ok(
+    conceptMaps({ data: data.slice(0, 4), shape: [1, 1, 2, 2] }, [0], 1, 2)[0].data.some((v) =>
+      v > 0
+    ),
+  );
 });

@@ -1,7 +1,7 @@
 /**
  * Concept maps as in the paper's Fig. 3: each target-layer position of an
  * image coloured by the group whose centre is strongest there (each centre
- * first divided by its largest value over the images shown), upscaled to
+ * first divided by its largest value over all the images given), upscaled to
  * the image size; positions where no centre reaches the region threshold
  * stay black.
  *
@@ -10,6 +10,7 @@
 
 import type { RgbImage } from "../data/image.ts";
 import { REGION_THRESHOLD, type TargetMaps } from "./concepts.ts";
+import { channelPeaks, groupCentres } from "../interpretable/partition.ts";
 
 /** A distinct colour for group `g` (golden-angle hues, alternating lightness). */
 export function groupColor(g: number): [number, number, number] {
@@ -32,33 +33,23 @@ export function groupColor(g: number): [number, number, number] {
   return [r, gr, b].map((v) => Math.round((v + m) * 255)) as [number, number, number];
 }
 
-/** One concept map per image of `maps`, each `size` x `size`. */
+/**
+ * Concept maps, each `size` x `size`, of the first `count` images of `maps`
+ * (default all), normalised over all of them.
+ */
 export function conceptMaps(
   maps: TargetMaps,
   assignment: ArrayLike<number>,
   groups: number,
   size: number,
+  count = maps.shape[0],
 ): RgbImage[] {
   const [n, m, h, w] = maps.shape;
   const k = h * w;
-  const sizes = new Array(groups).fill(0);
-  for (let j = 0; j < m; j++) sizes[assignment[j]]++;
-  const centres = new Float32Array(n * groups * k);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      const g = assignment[j];
-      for (let p = 0; p < k; p++) {
-        centres[(i * groups + g) * k + p] += maps.data[(i * m + j) * k + p] / sizes[g];
-      }
-    }
-  }
-  const max = new Float32Array(groups);
-  centres.forEach((v, q) => {
-    const g = Math.floor(q / k) % groups;
-    if (v > max[g]) max[g] = v;
-  });
+  const centres = groupCentres(maps.data, [n, m, k], assignment, groups);
+  const max = channelPeaks(centres, n, groups, k);
   const colors = Array.from({ length: groups }, (_, g) => groupColor(g));
-  return Array.from({ length: n }, (_, i) => {
+  return Array.from({ length: Math.min(count, n) }, (_, i) => {
     const data = new Uint8Array(size * size * 3);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {

@@ -20,6 +20,8 @@
  * @module
  */
 
+import { channelPeaks, groupCentres, groupSizes } from "../interpretable/partition.ts";
+
 /** Maps of N images: `[N, M, H, W]` row-major. */
 export interface TargetMaps {
   data: Float32Array;
@@ -69,18 +71,8 @@ export function conceptMetrics(
   const [n, m, h, w] = maps.shape;
   const k = h * w;
   const threshold = options.threshold ?? REGION_THRESHOLD;
-  const groupSizes = new Array(groups).fill(0);
-  for (let j = 0; j < m; j++) groupSizes[assignment[j]]++;
-
-  // Per-image centres [N, C, K].
-  const centres = new Float32Array(n * groups * k);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      const g = assignment[j];
-      const src = (i * m + j) * k, dst = (i * groups + g) * k;
-      for (let p = 0; p < k; p++) centres[dst + p] += maps.data[src + p] / groupSizes[g];
-    }
-  }
+  const sizes = groupSizes(assignment, groups);
+  const centres = groupCentres(maps.data, [n, m, k], assignment, groups);
   const filterRegions = regions(maps.data, n, m, k, threshold);
   const centreRegions = regions(centres, n, groups, k, threshold);
 
@@ -88,7 +80,7 @@ export function conceptMetrics(
   let filterSum = 0, filterCount = 0;
   const others = new Float32Array(n * k);
   for (let j = 0; j < m; j++) {
-    const g = assignment[j], size = groupSizes[g];
+    const g = assignment[j], size = sizes[g];
     if (size < 2) continue;
     // The centre of the other members, per image: (size * centre - f_j) / (size - 1).
     for (let i = 0; i < n; i++) {
@@ -110,7 +102,7 @@ export function conceptMetrics(
     filterCount++;
   }
 
-  const present = groupSizes.flatMap((s, g) => (s > 0 ? [g] : []));
+  const present = sizes.flatMap((s, g) => (s > 0 ? [g] : []));
   let separationSum = 0, separationCount = 0;
   for (let i = 0; i < n; i++) {
     for (let a = 0; a < present.length; a++) {
@@ -133,7 +125,7 @@ export function conceptMetrics(
     consistency: filterCount ? filterSum / filterCount : 0,
     groupConsistency: groupSum.map((s, g) => (groupCount[g] ? s / groupCount[g] : null)),
     separation: separationCount ? separationSum / separationCount : 0,
-    groupSizes,
+    groupSizes: sizes,
   };
   if (options.parts) {
     metrics.purity = present.map((g) =>
@@ -153,13 +145,7 @@ function regions(
   k: number,
   threshold: number,
 ): Uint8Array {
-  const max = new Float32Array(count);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < count; j++) {
-      const base = (i * count + j) * k;
-      for (let p = 0; p < k; p++) if (data[base + p] > max[j]) max[j] = data[base + p];
-    }
-  }
+  const max = channelPeaks(data, n, count, k);
   const out = new Uint8Array(data.length);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < count; j++) {

@@ -97,8 +97,8 @@ export async function evaluateRun(
           assignment,
           groups,
           config.network.resolution,
-        )
-          .slice(0, pictures.length),
+          pictures.length,
+        ),
       ], pictures.length)
       : undefined;
     return {

@@ -26,12 +26,12 @@ import { mul } from "../engine/ops/elementwise.ts";
 import { permute } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
+import { groupSizes } from "./partition.ts";
 
 /** A [C, M] matrix whose row c averages the filters of group c (zero row for an empty group). */
 export function groupAveraging(assignment: ArrayLike<number>, groups: number): Float32Array {
   const m = assignment.length;
-  const sizes = new Array(groups).fill(0);
-  for (let j = 0; j < m; j++) sizes[assignment[j]]++;
+  const sizes = groupSizes(assignment, groups);
   const a = new Float32Array(groups * m);
   for (let j = 0; j < m; j++) a[assignment[j] * m + j] = 1 / sizes[assignment[j]];
   return a;

@@ -146,7 +146,11 @@ export class InterpretabilityModule {
       );
 
       const lambda3 = lambda3At(c, this.updates);
-      const data = valueAndGrad(() => meanEnergy(z), [this.weight.value]);
+      // The sampled latents' maps are already at hand: only W's gradient is wanted here.
+      const data = valueAndGrad(
+        () => mean(energy(this.weight.value, f, averaging)),
+        [this.weight.value],
+      );
       const model = valueAndGrad(() => meanEnergy(zRevised), [this.weight.value]);
       const gradient = energyWeightGradient(
         data.grads[0],

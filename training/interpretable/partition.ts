@@ -1,0 +1,52 @@
+/**
+ * Host-side helpers of a filter partition (q_j for each of M filters, into C
+ * groups): group sizes, per-image group centres, and each channel's peak.
+ *
+ * @module
+ */
+
+/** Filters per group. */
+export function groupSizes(assignment: ArrayLike<number>, groups: number): number[] {
+  const sizes = new Array(groups).fill(0);
+  for (let j = 0; j < assignment.length; j++) sizes[assignment[j]]++;
+  return sizes;
+}
+
+/**
+ * Per-image group centres [N, C, K] of maps [N, M, K]: the mean of each
+ * group's members' maps (zero for an empty group).
+ */
+export function groupCentres(
+  maps: Float32Array,
+  [n, m, k]: readonly [number, number, number],
+  assignment: ArrayLike<number>,
+  groups: number,
+): Float32Array {
+  const sizes = groupSizes(assignment, groups);
+  const centres = new Float32Array(n * groups * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const g = assignment[j];
+      const src = (i * m + j) * k, dst = (i * groups + g) * k;
+      for (let p = 0; p < k; p++) centres[dst + p] += maps[src + p] / sizes[g];
+    }
+  }
+  return centres;
+}
+
+/** The largest value of each of `count` channels of `data` [N, count, K], over all images. */
+export function channelPeaks(
+  data: Float32Array,
+  n: number,
+  count: number,
+  k: number,
+): Float32Array {
+  const peaks = new Float32Array(count);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < count; j++) {
+      const base = (i * count + j) * k;
+      for (let p = 0; p < k; p++) if (data[base + p] > peaks[j]) peaks[j] = data[base + p];
+    }
+  }
+  return peaks;
+}
