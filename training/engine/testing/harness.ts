@@ -6,6 +6,7 @@
  * @module
  */
 
+import { mulberry32 } from "../host_random.ts";
 import { valueAndGrad } from "../autograd.ts";
 import { mul } from "../ops/elementwise.ts";
 import { sum } from "../ops/reduce.ts";
@@ -19,18 +20,11 @@ export interface HostTensor {
 
 /** Deterministic host random numbers (mulberry32). */
 export class HostRng {
-  #state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   /** Uniform integer in [lo, hi]. */

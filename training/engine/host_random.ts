@@ -16,12 +16,9 @@ function mix(h: number, key: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/**
- * A generator of uniform numbers in [0, 1) determined by `keys` (integers
- * below 2^53, e.g. seed, epoch, index); mulberry32 seeded from their hash.
- */
-export function hostRandom(...keys: number[]): () => number {
-  let state = keys.reduce(mix, 0x2545f491);
+/** mulberry32: uniform numbers in [0, 1) from a 32-bit state. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
@@ -29,6 +26,14 @@ export function hostRandom(...keys: number[]): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
+}
+
+/**
+ * A generator of uniform numbers in [0, 1) determined by `keys` (integers
+ * below 2^53, e.g. seed, epoch, index); mulberry32 seeded from their hash.
+ */
+export function hostRandom(...keys: number[]): () => number {
+  return mulberry32(keys.reduce(mix, 0x2545f491));
 }
 
 /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
