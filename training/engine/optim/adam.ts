@@ -11,9 +11,8 @@ import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
   checkStateShape,
-  checkStepInputs,
   runUpdate,
-  SlotStore,
+  SlotOptimizer,
   updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
@@ -98,7 +97,7 @@ const ADAM_SPEC = updateKernelSpec(
  * recorded on an autograd tape (the update kernel never calls `record`), and
  * nothing is left to the enclosing scope.
  */
-export class Adam {
+export class Adam extends SlotOptimizer<AdamSlot> {
   /** Decay of the first moment. */
   readonly beta1: number;
   /** Decay of the second moment. */
@@ -107,52 +106,28 @@ export class Adam {
   readonly eps: number;
   /** L2 penalty coefficient added to the gradient. */
   readonly weightDecay: number;
-  #lr: number;
-  readonly #slots = new SlotStore<AdamSlot>("Adam");
 
   /** An optimiser with no state yet; moments are created at each parameter's first step. */
   constructor(options: AdamOptions = {}) {
     const { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = options;
-    checkOption("Adam", "lr", lr, 0);
+    super("Adam", lr);
     checkOption("Adam", "beta1", beta1, 0, 1);
     checkOption("Adam", "beta2", beta2, 0, 1);
     checkOption("Adam", "eps", eps, 0);
     checkOption("Adam", "weightDecay", weightDecay, 0);
-    this.#lr = lr;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
   }
 
-  /** Learning rate of the next step; set it for schedules (no kernel is recompiled). */
-  get lr(): number {
-    return this.#lr;
+  protected checkSlot(param: Parameter, slot: AdamSlot): void {
+    checkStateShape("Adam", param, "m", slot.m);
+    checkStateShape("Adam", param, "v", slot.v);
   }
 
-  set lr(value: number) {
-    checkOption("Adam", "lr", value, 0);
-    this.#lr = value;
-  }
-
-  /**
-   * Applies one update to each parameter from its gradient (`grads[k]` for
-   * `params[k]`, same shape). One fused kernel per parameter.
-   */
-  step(params: readonly Parameter[], grads: readonly Tensor[]): void {
-    checkStepInputs("Adam", params, grads);
-    params.forEach((param) => {
-      const slot = this.#slots.get(param.name);
-      if (slot) {
-        checkStateShape("Adam", param, "m", slot.m);
-        checkStateShape("Adam", param, "v", slot.v);
-      }
-    });
-    params.forEach((param, k) => this.#update(param, grads[k]));
-  }
-
-  #update(param: Parameter, grad: Tensor): void {
-    const slot = this.#slots.get(param.name);
+  protected update(param: Parameter, grad: Tensor): void {
+    const slot = this.slots.get(param.name);
     const step = (slot?.step ?? 0) + 1;
     const x = param.value;
     const [xNew, mNew, vNew] = [empty(x.shape), keep(empty(x.shape)), keep(empty(x.shape))];
@@ -176,30 +151,19 @@ export class Adam {
         1 - this.beta2,
         this.eps,
         this.weightDecay,
-        this.#lr / (1 - this.beta1 ** step),
+        this.lr / (1 - this.beta1 ** step),
         1 / Math.sqrt(1 - this.beta2 ** step),
         slot ? 0 : 1,
       ],
     );
     slot?.m.dispose();
     slot?.v.dispose();
-    this.#slots.set(param.name, { step, m: mNew, v: vNew });
+    this.slots.set(param.name, { step, m: mNew, v: vNew });
     param.replace(xNew);
   }
 
-  /**
-   * The accumulated state, for checkpoints. Its tensors are borrowed: read
-   * them before the next `step`, `loadState` or `dispose`, which free them.
-   */
-  state(): AdamState {
-    return { slots: this.#slots.snapshot() };
-  }
-
-  /**
-   * Replaces the accumulated state with a copy of `state` (the caller keeps
-   * ownership of the tensors it passed). Hyperparameters are not part of it.
-   */
-  loadState(state: AdamState): void {
+  /** As {@link SlotOptimizer.loadState}, after checking each slot's step count. */
+  override loadState(state: AdamState): void {
     for (const [name, slot] of Object.entries(state.slots)) {
       if (!Number.isSafeInteger(slot.step) || slot.step < 1) {
         throw new EngineError(
@@ -207,11 +171,6 @@ export class Adam {
         );
       }
     }
-    this.#slots.load(state.slots);
-  }
-
-  /** Frees the moments; the optimiser starts afresh at its next step. */
-  dispose(): void {
-    this.#slots.dispose();
+    super.loadState(state);
   }
 }

@@ -189,3 +189,74 @@ function ownedCopy(t: Tensor): Tensor {
   getEngine().runtime.copy(t.buffer, 0, copy.buffer, 0, t.size * 4);
   return keep(copy);
 }
+
+/**
+ * What Adam and SGD share: a validated learning rate that schedules may set,
+ * per-parameter state in a {@link SlotStore}, the checks of a step's inputs,
+ * and the state's snapshot, load and disposal. Subclasses define the update
+ * of one parameter and how to check a slot against its parameter.
+ */
+export abstract class SlotOptimizer<S extends object> {
+  /** Name in error messages ("Adam", "SGD"). */
+  readonly #owner: string;
+  #lr: number;
+  /** Per-parameter state, owned by the optimiser. */
+  protected readonly slots: SlotStore<S>;
+
+  protected constructor(owner: string, lr: number) {
+    checkOption(owner, "lr", lr, 0);
+    this.#owner = owner;
+    this.#lr = lr;
+    this.slots = new SlotStore<S>(owner);
+  }
+
+  /** Learning rate of the next step; set it for schedules (no kernel is recompiled). */
+  get lr(): number {
+    return this.#lr;
+  }
+
+  set lr(value: number) {
+    checkOption(this.#owner, "lr", value, 0);
+    this.#lr = value;
+  }
+
+  /**
+   * Applies one update to each parameter from its gradient (`grads[k]` for
+   * `params[k]`, same shape). One fused kernel per parameter.
+   */
+  step(params: readonly Parameter[], grads: readonly Tensor[]): void {
+    checkStepInputs(this.#owner, params, grads);
+    for (const param of params) {
+      const slot = this.slots.get(param.name);
+      if (slot) this.checkSlot(param, slot);
+    }
+    params.forEach((param, k) => this.update(param, grads[k]));
+  }
+
+  /**
+   * The accumulated state, for checkpoints. Its tensors are borrowed: read
+   * them before the next `step`, `loadState` or `dispose`, which free them.
+   */
+  state(): { slots: Record<string, S> } {
+    return { slots: this.slots.snapshot() };
+  }
+
+  /**
+   * Replaces the accumulated state with a copy of `state` (the caller keeps
+   * ownership of the tensors it passed). Hyperparameters are not part of it.
+   */
+  loadState(state: { slots: Record<string, S> }): void {
+    this.slots.load(state.slots);
+  }
+
+  /** Frees the state; the optimiser starts afresh at its next step. */
+  dispose(): void {
+    this.slots.dispose();
+  }
+
+  /** Throws if a kept slot does not fit its parameter (see {@link checkStateShape}). */
+  protected abstract checkSlot(param: Parameter, slot: S): void;
+
+  /** Updates one parameter (and its slot) from its gradient. */
+  protected abstract update(param: Parameter, grad: Tensor): void;
+}

@@ -11,9 +11,8 @@ import { empty, keep, type Tensor } from "../tensor.ts";
 import {
   checkOption,
   checkStateShape,
-  checkStepInputs,
   runUpdate,
-  SlotStore,
+  SlotOptimizer,
   updateKernelSpec,
 } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
@@ -95,7 +94,7 @@ const MOMENTUM_SPEC = updateKernelSpec(
  * Nothing is recorded on an autograd tape, and nothing is left to the
  * enclosing scope.
  */
-export class SGD {
+export class SGD extends SlotOptimizer<SGDSlot> {
   /** Momentum factor (0: no momentum buffers). */
   readonly momentum: number;
   /** Dampening of the gradient's contribution to momentum. */
@@ -104,13 +103,11 @@ export class SGD {
   readonly weightDecay: number;
   /** Whether the step follows Nesterov's look-ahead direction. */
   readonly nesterov: boolean;
-  #lr: number;
-  readonly #slots = new SlotStore<SGDSlot>("SGD");
 
   /** An optimiser with no state yet. */
   constructor(options: SGDOptions = {}) {
     const { lr = 1e-3, momentum = 0, dampening = 0, weightDecay = 0, nesterov = false } = options;
-    checkOption("SGD", "lr", lr, 0);
+    super("SGD", lr);
     checkOption("SGD", "momentum", momentum, 0);
     checkOption("SGD", "dampening", dampening, 0, 1);
     checkOption("SGD", "weightDecay", weightDecay, 0);
@@ -120,51 +117,33 @@ export class SGD {
           `dampening ${dampening}.`,
       );
     }
-    this.#lr = lr;
     this.momentum = momentum;
     this.dampening = dampening;
     this.weightDecay = weightDecay;
     this.nesterov = nesterov;
   }
 
-  /** Learning rate of the next step; set it for schedules (no kernel is recompiled). */
-  get lr(): number {
-    return this.#lr;
+  protected checkSlot(param: Parameter, slot: SGDSlot): void {
+    checkStateShape("SGD", param, "momentumBuffer", slot.momentumBuffer);
   }
 
-  set lr(value: number) {
-    checkOption("SGD", "lr", value, 0);
-    this.#lr = value;
-  }
-
-  /**
-   * Applies one update to each parameter from its gradient (`grads[k]` for
-   * `params[k]`, same shape). One fused kernel per parameter.
-   */
-  step(params: readonly Parameter[], grads: readonly Tensor[]): void {
-    checkStepInputs("SGD", params, grads);
-    for (const param of params) {
-      const slot = this.#slots.get(param.name);
-      if (slot) checkStateShape("SGD", param, "momentumBuffer", slot.momentumBuffer);
-    }
-    params.forEach((param, k) => {
-      if (this.momentum === 0) this.#plainUpdate(param, grads[k]);
-      else this.#momentumUpdate(param, grads[k]);
-    });
+  protected update(param: Parameter, grad: Tensor): void {
+    if (this.momentum === 0) this.#plainUpdate(param, grad);
+    else this.#momentumUpdate(param, grad);
   }
 
   #plainUpdate(param: Parameter, grad: Tensor): void {
     const x = param.value;
     const xNew = empty(x.shape);
     runUpdate(PLAIN_SPEC, [x.buffer, grad.buffer, xNew.buffer], x.size, [
-      this.#lr,
+      this.lr,
       this.weightDecay,
     ]);
     param.replace(xNew);
   }
 
   #momentumUpdate(param: Parameter, grad: Tensor): void {
-    const slot = this.#slots.get(param.name);
+    const slot = this.slots.get(param.name);
     const x = param.value;
     const [xNew, bNew] = [empty(x.shape), keep(empty(x.shape))];
     runUpdate(
@@ -173,7 +152,7 @@ export class SGD {
       [x.buffer, grad.buffer, (slot?.momentumBuffer ?? grad).buffer, xNew.buffer, bNew.buffer],
       x.size,
       [
-        this.#lr,
+        this.lr,
         this.weightDecay,
         this.momentum,
         1 - this.dampening,
@@ -182,28 +161,7 @@ export class SGD {
       ],
     );
     slot?.momentumBuffer.dispose();
-    this.#slots.set(param.name, { momentumBuffer: bNew });
+    this.slots.set(param.name, { momentumBuffer: bNew });
     param.replace(xNew);
-  }
-
-  /**
-   * The accumulated state, for checkpoints. Its tensors are borrowed: read
-   * them before the next `step`, `loadState` or `dispose`, which free them.
-   */
-  state(): SGDState {
-    return { slots: this.#slots.snapshot() };
-  }
-
-  /**
-   * Replaces the accumulated state with a copy of `state` (the caller keeps
-   * ownership of the tensors it passed). Hyperparameters are not part of it.
-   */
-  loadState(state: SGDState): void {
-    this.#slots.load(state.slots);
-  }
-
-  /** Frees the momentum buffers; the optimiser starts afresh at its next step. */
-  dispose(): void {
-    this.#slots.dispose();
   }
 }
