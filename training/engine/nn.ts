@@ -43,18 +43,28 @@ function optionalBias(name: string, enabled: boolean, channels: number): Paramet
   return enabled ? new Parameter(`${name}.bias`, zeros([channels])) : undefined;
 }
 
-/** What a convolution layer holds: a weight, an optional bias, stride and padding. */
+/** A convolution op as the layers call it. */
+type Convolution = (
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | undefined,
+  options: { stride: number; padding: number },
+) => Tensor;
+
+/** What a convolution layer holds: a weight, an optional bias, stride, padding and its op. */
 abstract class ConvLayer implements Layer {
   readonly weight: Parameter;
   readonly bias?: Parameter;
   readonly stride: number;
   readonly padding: number;
+  readonly #convolve: Convolution;
 
-  constructor(
+  protected constructor(
     name: string,
     gen: Generator,
     weightShape: number[],
     outChannels: number,
+    convolve: Convolution,
     options: ConvLayerOptions,
   ) {
     this.stride = options.stride ?? 1;
@@ -64,9 +74,15 @@ abstract class ConvLayer implements Layer {
       normalInit(gen, weightShape, options.std ?? 0.02),
     );
     this.bias = optionalBias(name, options.bias ?? false, outChannels);
+    this.#convolve = convolve;
   }
 
-  abstract forward(x: Tensor): Tensor;
+  forward(x: Tensor): Tensor {
+    return this.#convolve(x, this.weight.value, this.bias?.value, {
+      stride: this.stride,
+      padding: this.padding,
+    });
+  }
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
@@ -87,14 +103,7 @@ export class Conv2d extends ConvLayer {
     kernel: number,
     options: ConvLayerOptions = {},
   ) {
-    super(name, gen, [outChannels, inChannels, kernel, kernel], outChannels, options);
-  }
-
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight.value, this.bias?.value, {
-      stride: this.stride,
-      padding: this.padding,
-    });
+    super(name, gen, [outChannels, inChannels, kernel, kernel], outChannels, conv2d, options);
   }
 }
 
@@ -108,14 +117,14 @@ export class ConvTranspose2d extends ConvLayer {
     kernel: number,
     options: ConvLayerOptions = {},
   ) {
-    super(name, gen, [inChannels, outChannels, kernel, kernel], outChannels, options);
-  }
-
-  forward(x: Tensor): Tensor {
-    return convTranspose2d(x, this.weight.value, this.bias?.value, {
-      stride: this.stride,
-      padding: this.padding,
-    });
+    super(
+      name,
+      gen,
+      [inChannels, outChannels, kernel, kernel],
+      outChannels,
+      convTranspose2d,
+      options,
+    );
   }
 }
 
