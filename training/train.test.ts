@@ -9,32 +9,25 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "./engine/engine.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
-import { syntheticFaces } from "./data/synthetic.ts";
 import { decodeImage } from "./data/image.ts";
 import { createRun, listCheckpoints, readCheckpoint, truncateLog } from "./run_folder.ts";
 import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
-import type { ProgressSink } from "./progress.ts";
-import { Progress } from "./progress.ts";
+import { silentProgress, TINY_RUN, tinyFaces } from "./testing/tiny_run.ts";
 
 await initEngine();
 
 const TINY: TrainConfig = resolveConfig({
-  network: { resolution: 32, latent: 8, width: 4, targetChannels: 8 },
-  data: { kind: "synthetic", count: 16, seed: 0 },
-  batch: 4,
+  ...TINY_RUN,
   steps: 8,
   logEvery: 1,
   sampleEvery: 4,
   checkpointEvery: 4,
   keepCheckpoints: 2,
 });
-const SET = syntheticFaces({ count: 16, resolution: 32 });
-const quiet = (): Progress => {
-  const sink: ProgressSink = { isTerminal: false, write: () => {} };
-  return new Progress("step", TINY.steps, { sink });
-};
+const SET = tinyFaces();
+const quiet = () => silentProgress(TINY.steps);
 
 /** TINY as an interpretable GAN with an interpretability step every 2 GAN steps. */
 const TINY_INTERPRETABLE: TrainConfig = resolveConfig({

@@ -1,8 +1,7 @@
 import { equal, ok, rejects } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
 import { resolveConfig } from "../config.ts";
-import { syntheticFaces } from "../data/synthetic.ts";
-import { Progress } from "../progress.ts";
+import { silentProgress, TINY_RUN, tinyFaces } from "../testing/tiny_run.ts";
 import { createRun } from "../run_folder.ts";
 import { trainLoop } from "../train.ts";
 import { CheckpointError, GanTrainer } from "../trainer.ts";
@@ -11,9 +10,7 @@ import { evaluateRun } from "./evaluate.ts";
 await initEngine();
 
 const BASE = {
-  network: { resolution: 32 as const, latent: 8, width: 4, targetChannels: 8 },
-  data: { kind: "synthetic" as const, count: 16, seed: 0 },
-  batch: 4,
+  ...TINY_RUN,
   steps: 4,
   logEvery: 2,
   sampleEvery: 4,
@@ -26,10 +23,9 @@ async function trainedRun(root: string, interpretable: boolean): Promise<string>
     interpretable: interpretable ? { groups: 3, every: 2, images: 4, langevinSteps: 1 } : null,
   });
   const run = await createRun(root, interpretable ? "interpretable" : "baseline", config);
-  const trainer = new GanTrainer(config, syntheticFaces({ count: 16, resolution: 32 }));
+  const trainer = new GanTrainer(config, tinyFaces());
   try {
-    const sink = { isTerminal: false, write: () => {} };
-    await trainLoop({ trainer, run, progress: new Progress("step", 4, { sink }) });
+    await trainLoop({ trainer, run, progress: silentProgress(4) });
   } finally {
     trainer.dispose();
   }

@@ -24,6 +24,13 @@ const CONFIG: InterpretableConfig = {
 };
 const [M, K] = [8, 16 * 16];
 
+/** Eight filters in three groups. */
+const ASSIGNMENT = [0, 1, 2, 0, 1, 2, 0, 1];
+
+/** The target layer's inference-mode maps as [N, M, K]. */
+const targetMaps = (G: GanGenerator, z: Tensor) =>
+  reshape(G.head(z, { training: false }), [z.shape[0], M, K]);
+
 /** A generator whose running batch-norm statistics fit its activations (as after training). */
 function warmGenerator(seed: number): GanGenerator {
   const gen = new Generator(seed);
@@ -47,14 +54,10 @@ Deno.test("Langevin steps raise g_W(f_G(z)) - |z|^2/(2 sigma^2) on average", asy
   try {
     await asyncScope(async () => {
       const n = 16;
-      const assignment = [0, 1, 2, 0, 1, 2, 0, 1];
-      const averaging = tensor(groupAveraging(assignment, 3), [3, M]);
+      const averaging = tensor(groupAveraging(ASSIGNMENT, 3), [3, M]);
       const w = gen.normal([K, M, 3], 1e4, 2e3);
       const logDensity = (z: Tensor) =>
-        sub(
-          energy(w, reshape(G.head(z, { training: false }), [n, M, K]), averaging),
-          mul(sum(square(z), 1), 0.5),
-        );
+        sub(energy(w, targetMaps(G, z), averaging), mul(sum(square(z), 1), 0.5));
       const z = gen.normal([n, NETWORK.latent]);
       const before = await mean(logDensity(z)).item();
       const revised = langevin(z, logDensity, new Generator(5), { steps: 20, stepSize: 0.1 });
@@ -111,10 +114,9 @@ Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at re
   try {
     await asyncScope(async () => {
       const n = 6;
-      const assignment = [0, 1, 2, 0, 1, 2, 0, 1];
-      const averaging = tensor(groupAveraging(assignment, 3), [3, M]);
-      const coefficients = interpretabilityCoefficients(assignment, 3, CONFIG.lambda1);
-      const maps = (z: Tensor) => reshape(G.head(z, { training: false }), [n, M, K]);
+      const averaging = tensor(groupAveraging(ASSIGNMENT, 3), [3, M]);
+      const coefficients = interpretabilityCoefficients(ASSIGNMENT, 3, CONFIG.lambda1);
+      const maps = (z: Tensor) => targetMaps(G, z);
       const w = gen.normal([K, M, 3], 5, 1);
       const [zData, zModel] = [gen.normal([n, NETWORK.latent]), gen.normal([n, NETWORK.latent])];
       const gap = (weight: Tensor) =>

@@ -1,0 +1,28 @@
+/**
+ * The tiny model and data the training tests share, so that they compile
+ * (and Mesa caches) one set of kernels.
+ *
+ * @module
+ */
+
+import type { PartialConfig } from "../config.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { syntheticFaces } from "../data/synthetic.ts";
+import { Progress } from "../progress.ts";
+
+/** 32x32 images, width 4, 8 target filters, latent 8, batch 4, on 16 synthetic faces. */
+export const TINY_RUN: PartialConfig = {
+  network: { resolution: 32, latent: 8, width: 4, targetChannels: 8 },
+  data: { kind: "synthetic", count: 16, seed: 0 },
+  batch: 4,
+};
+
+/** The 16 synthetic faces of {@link TINY_RUN}. */
+export function tinyFaces(): ImageSet {
+  return syntheticFaces({ count: 16, resolution: 32 });
+}
+
+/** A progress line towards `total` that prints nothing. */
+export function silentProgress(total: number): Progress {
+  return new Progress("step", total, { sink: { isTerminal: false, write: () => {} } });
+}
