@@ -13,6 +13,7 @@
  * @module
  */
 
+import { getEngine } from "./engine/engine.ts";
 import type { BatchNorm2d } from "./engine/nn.ts";
 import { Adam, type AdamSlot } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
@@ -41,6 +42,8 @@ export interface TrainerState {
   step: number;
   /** Training time so far, over all sittings, in seconds. */
   seconds: number;
+  /** The WebGPU adapters the run has trained on, over all sittings (absent in older checkpoints). */
+  hardware?: string[];
   latentRng: GeneratorState;
   sampler: SamplerState;
   /** Adam's per-parameter step counts, by optimiser and parameter name. */
@@ -82,6 +85,8 @@ export class GanTrainer {
   #step = 0;
   /** Seconds trained before this sitting began. */
   #secondsBefore = 0;
+  /** Adapters of earlier sittings. */
+  #hardwareBefore: string[] = [];
   #sittingStart = performance.now();
 
   /** A fresh run (step 0) of `config` on `set`. */
@@ -119,6 +124,12 @@ export class GanTrainer {
   /** Training time so far, over all sittings, in seconds. */
   get seconds(): number {
     return this.#secondsBefore + (performance.now() - this.#sittingStart) / 1000;
+  }
+
+  /** The WebGPU adapters the run has trained on, this sitting's last. */
+  get hardware(): string[] {
+    const current = getEngine().report.description;
+    return [...this.#hardwareBefore.filter((h) => h !== current), current];
   }
 
   /** One discriminator and one generator update; the losses belong to the caller's scope. */
@@ -186,6 +197,7 @@ export class GanTrainer {
     const state: TrainerState = {
       step: this.#step,
       seconds: this.seconds,
+      hardware: this.hardware,
       latentRng: this.#latentRng.state(),
       sampler: this.#sampler.state(),
       optimizerSteps,
@@ -232,6 +244,7 @@ export class GanTrainer {
     });
     this.#step = state.step;
     this.#secondsBefore = state.seconds;
+    this.#hardwareBefore = state.hardware ?? [];
     this.#sittingStart = performance.now();
   }
 

@@ -9,10 +9,9 @@
 
 import { parseArgs } from "node:util";
 import { initEngine } from "../../training/engine/engine.ts";
-import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { encodePng, imageGrid } from "../../training/data/image.ts";
 import { evaluateRun, type RunEvaluation } from "../../training/eval/evaluate.ts";
-import { type PartSegmenter, trainSegmenter } from "../../training/eval/segmenter.ts";
+import { segmenterForRun } from "../../training/eval/segmenter.ts";
 import { openRun } from "../../training/run_folder.ts";
 import { integerFlag, isUserError } from "../../training/cli.ts";
 
@@ -69,18 +68,12 @@ const [images, groups, seed] = [integer("images"), integer("groups"), integer("s
 try {
   await initEngine();
   const { config } = await openRun(values.run);
-  let segmenter: PartSegmenter | undefined;
   if (config.data.kind === "synthetic") {
     console.error("training the part segmenter on the synthetic faces ...");
-    const set = syntheticFaces({
-      count: 1024,
-      resolution: config.network.resolution,
-      seed: config.data.seed,
-    });
-    const trained = await trainSegmenter(set, { steps: 300 });
-    segmenter = trained.segmenter;
-    console.error(`part segmenter: final loss ${trained.loss.toFixed(3)}`);
   }
+  const trained = await segmenterForRun(config);
+  const segmenter = trained?.segmenter;
+  if (trained) console.error(`part segmenter: final loss ${trained.loss.toFixed(3)}`);
   const options = { images, seed, segmenter, figure: values.figure !== undefined };
   const evaluations: RunEvaluation[] = [];
   console.error(`evaluating ${values.run} ...`);
@@ -100,7 +93,16 @@ try {
     console.error(`figure: ${values.figure}`);
   }
   printTable(evaluations);
-  const summary = (e?: RunEvaluation) => (e ? { ...e, figure: undefined } : null);
+  const summary = (e?: RunEvaluation) =>
+    e
+      ? {
+        ...e,
+        figure: undefined,
+        assignment: undefined,
+        channelPeaks: undefined,
+        groupPeaks: undefined,
+      }
+      : null;
   console.log(JSON.stringify({ run: summary(evaluations[0]), baseline: summary(evaluations[1]) }));
 } catch (error) {
   if (isUserError(error)) {

@@ -24,7 +24,7 @@ Deno.test("conceptMaps draws only the first `count` images but normalises over a
   // Two images, one filter, image 1 eight times stronger: image 0's 0.5 / 4 = 0.125 is below the
   // 0.2 threshold, so it stays black, although drawn alone it would light up.
   const data = new Float32Array([0.5, 0.5, 0.5, 0.5, 4, 4, 4, 4]);
-  const drawn = conceptMaps({ data, shape: [2, 1, 2, 2] }, [0], 1, 2, 1);
+  const drawn = conceptMaps({ data, shape: [2, 1, 2, 2] }, [0], 1, 2, { count: 1 });
   equal(drawn.length, 1);
   ok(drawn[0].data.every((v) => v === 0));
   ok(
@@ -32,4 +32,18 @@ Deno.test("conceptMaps draws only the first `count` images but normalises over a
       v > 0
     ),
   );
+});
+
+Deno.test("conceptMaps takes given peaks and colours (a server draws one image with the export's peaks)", () => {
+  const data = new Float32Array([0.5, 0, 0, 0]);
+  const red = [255, 0, 0] as const;
+  // Peak 4: 0.5 / 4 is below the threshold; peak 1: it is drawn, in the given colour.
+  const dim = conceptMaps({ data, shape: [1, 1, 2, 2] }, [0], 1, 2, { peaks: [4], colors: [red] });
+  ok(dim[0].data.every((v) => v === 0));
+  const [lit] = conceptMaps({ data, shape: [1, 1, 2, 2] }, [0], 1, 2, {
+    peaks: [1],
+    colors: [red],
+  });
+  deepEqual([...lit.data.subarray(0, 3)], [...red]);
+  deepEqual([...lit.data.subarray(3, 6)], [0, 0, 0]);
 });

@@ -33,23 +33,33 @@ export function groupColor(g: number): [number, number, number] {
   return [r, gr, b].map((v) => Math.round((v + m) * 255)) as [number, number, number];
 }
 
-/**
- * Concept maps, each `size` x `size`, of the first `count` images of `maps`
- * (default all), normalised over all of them.
- */
+/** Options of {@link conceptMaps}. */
+export interface ConceptMapOptions {
+  /** Draw only the first `count` images (default all). */
+  count?: number;
+  /**
+   * Each group centre's normaliser; default its largest value over all the
+   * images given (a server drawing one image passes the peaks measured at export).
+   */
+  peaks?: ArrayLike<number>;
+  /** Each group's colour; default {@link groupColor}. */
+  colors?: readonly (readonly [number, number, number])[];
+}
+
+/** Concept maps, each `size` x `size`, of the images of `maps`. */
 export function conceptMaps(
   maps: TargetMaps,
   assignment: ArrayLike<number>,
   groups: number,
   size: number,
-  count = maps.shape[0],
+  options: ConceptMapOptions = {},
 ): RgbImage[] {
   const [n, m, h, w] = maps.shape;
   const k = h * w;
   const centres = groupCentres(maps.data, [n, m, k], assignment, groups);
-  const max = channelPeaks(centres, n, groups, k);
-  const colors = Array.from({ length: groups }, (_, g) => groupColor(g));
-  return Array.from({ length: Math.min(count, n) }, (_, i) => {
+  const max = options.peaks ?? channelPeaks(centres, n, groups, k);
+  const colors = options.colors ?? Array.from({ length: groups }, (_, g) => groupColor(g));
+  return Array.from({ length: Math.min(options.count ?? n, n) }, (_, i) => {
     const data = new Uint8Array(size * size * 3);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {

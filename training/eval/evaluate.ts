@@ -17,6 +17,7 @@ import { CheckpointError, checkpointState, loadGeneratorWeights } from "../train
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "./concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
 import { conceptMaps } from "./concept_map.ts";
+import { channelPeaks, groupCentres } from "../interpretable/partition.ts";
 import { imageGrid, imagesFromPlanar, type RgbImage } from "../data/image.ts";
 
 /** The evaluation of one run. */
@@ -28,6 +29,12 @@ export interface RunEvaluation {
   /** Where the partition comes from. */
   partition: "trained" | "fitted after training";
   metrics: ConceptMetrics;
+  /** The partition: each target-layer filter's group. */
+  assignment: number[];
+  /** Each filter's largest map value over the evaluation images. */
+  channelPeaks: Float32Array;
+  /** Each group centre's largest value over the evaluation images. */
+  groupPeaks: Float32Array;
   /** The figure, when asked for. */
   figure?: RgbImage;
 }
@@ -82,10 +89,12 @@ export async function evaluateRun(
       ? config.interpretable!.groups
       : options.groups ?? DEFAULT_INTERPRETABLE.groups;
     const assignment = trained?.assignment ??
-      (await asyncScope(() =>
-        fitGmm(tensor(maps, [images, m, h * w]), { components: groups, seed })
-      ))
-        .assignment;
+      Array.from(
+        (await asyncScope(() =>
+          fitGmm(tensor(maps, [images, m, h * w]), { components: groups, seed })
+        )).assignment,
+      );
+    const centres = groupCentres(maps, [images, m, h * w], assignment, groups);
     const parts: PartMasks | undefined = masks && options.segmenter
       ? { masks, size: config.network.resolution, names: options.segmenter.parts }
       : undefined;
@@ -97,7 +106,7 @@ export async function evaluateRun(
           assignment,
           groups,
           config.network.resolution,
-          pictures.length,
+          { count: pictures.length },
         ),
       ], pictures.length)
       : undefined;
@@ -108,6 +117,9 @@ export async function evaluateRun(
       step: state.step,
       groups,
       partition: trained ? "trained" : "fitted after training",
+      assignment,
+      channelPeaks: channelPeaks(maps, images, m, h * w),
+      groupPeaks: channelPeaks(centres, images, groups, h * w),
       metrics: conceptMetrics({ data: maps, shape: [images, m, h, w] }, assignment, groups, {
         parts,
       }),

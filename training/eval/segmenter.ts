@@ -18,6 +18,8 @@ import { Generator } from "../engine/random.ts";
 import { asyncScope, type Tensor, tensor } from "../engine/tensor.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { batchPixels, BatchSampler } from "../data/sampler.ts";
+import { syntheticFaces } from "../data/synthetic.ts";
+import type { TrainConfig } from "../config.ts";
 
 /** images [B, 3, S, S] in [-1, 1] -> part logits [B, P, S, S]. */
 export class PartSegmenter implements Layer {
@@ -126,4 +128,21 @@ export async function trainSegmenter(
     optimizer.dispose();
   }
   return { segmenter, loss };
+}
+
+/**
+ * The part segmenter a run's concept metrics use: trained on 1,024 synthetic
+ * faces of the run's size and seed for runs on the synthetic faces, none for
+ * other data (whose parts are unknown).
+ */
+export async function segmenterForRun(
+  config: TrainConfig,
+): Promise<{ segmenter: PartSegmenter; loss: number } | null> {
+  if (config.data.kind !== "synthetic") return null;
+  const set = syntheticFaces({
+    count: 1024,
+    resolution: config.network.resolution,
+    seed: config.data.seed,
+  });
+  return await trainSegmenter(set, { steps: 300 });
 }

@@ -30,7 +30,9 @@ import type { NetworkConfig } from "../config.ts";
 export const TARGET_LAYER = "target";
 
 /** A transposed convolution, its batch norm and a ReLU. */
-interface UpBlock {
+export interface UpBlock {
+  /** The prefix of its parameter names (`block4`, ..., `target`). */
+  name: string;
   conv: ConvTranspose2d;
   norm: BatchNorm2d;
 }
@@ -38,9 +40,13 @@ interface UpBlock {
 /** z [B, latent] -> images [B, 3, S, S] in [-1, 1], through the target layer. */
 export class GanGenerator implements Layer {
   readonly config: NetworkConfig;
-  /** stem (z -> 4x4), then 2x upsampling blocks; the last is the target layer. */
-  readonly #blocks: UpBlock[];
-  readonly #rgb: ConvTranspose2d;
+  /**
+   * The head: the stem (z as [B, latent, 1, 1] -> 4x4), then 2x upsampling
+   * blocks; the last is the target layer. Export writes them as they are run.
+   */
+  readonly blocks: readonly UpBlock[];
+  /** The tail's transposed convolution (to RGB, followed by tanh). */
+  readonly rgb: ConvTranspose2d;
 
   constructor(gen: Generator, config: NetworkConfig) {
     this.config = config;
@@ -52,10 +58,11 @@ export class GanGenerator implements Layer {
     const channels = sizes.map((s, k) =>
       k === sizes.length - 1 ? targetChannels : width * (targetSize / s)
     );
-    this.#blocks = sizes.map((s, k) => {
+    this.blocks = sizes.map((s, k) => {
       const name = k === sizes.length - 1 ? TARGET_LAYER : `block${s}`;
       const input = k === 0 ? latent : channels[k - 1];
       return {
+        name,
         conv: new ConvTranspose2d(`${name}.conv`, gen, input, channels[k], 4, {
           stride: k === 0 ? 1 : 2,
           padding: k === 0 ? 0 : 1,
@@ -63,7 +70,7 @@ export class GanGenerator implements Layer {
         norm: new BatchNorm2d(`${name}.norm`, gen, channels[k]),
       };
     });
-    this.#rgb = new ConvTranspose2d("rgb", gen, targetChannels, 3, 4, { stride: 2, padding: 1 });
+    this.rgb = new ConvTranspose2d("rgb", gen, targetChannels, 3, 4, { stride: 2, padding: 1 });
   }
 
   /** Shape of the target layer's maps for a batch of `batch`: [B, M, S/2, S/2]. */
@@ -75,13 +82,13 @@ export class GanGenerator implements Layer {
   /** z [B, latent] -> target-layer maps after the ReLU, [B, M, S/2, S/2]. */
   head(z: Tensor, ctx: ForwardContext): Tensor {
     let h = reshape(z, [z.shape[0], this.config.latent, 1, 1]);
-    for (const { conv, norm } of this.#blocks) h = relu(norm.forward(conv.forward(h), ctx));
+    for (const { conv, norm } of this.blocks) h = relu(norm.forward(conv.forward(h), ctx));
     return h;
   }
 
   /** Target-layer maps [B, M, S/2, S/2] -> images [B, 3, S, S] in [-1, 1]. */
   tail(maps: Tensor): Tensor {
-    return tanh(this.#rgb.forward(maps));
+    return tanh(this.rgb.forward(maps));
   }
 
   /** z -> images: `tail(head(z))`. */
@@ -91,20 +98,20 @@ export class GanGenerator implements Layer {
 
   /** The batch norms, whose running statistics checkpoints and export also need. */
   norms(): BatchNorm2d[] {
-    return this.#blocks.map((b) => b.norm);
+    return this.blocks.map((b) => b.norm);
   }
 
   /** The parameters of {@link head}: everything up to and including the target layer. */
   headParameters(): Parameter[] {
-    return parametersOf(this.#blocks.flatMap((b) => [b.conv, b.norm]));
+    return parametersOf(this.blocks.flatMap((b) => [b.conv, b.norm]));
   }
 
   parameters(): Parameter[] {
-    return [...this.headParameters(), ...this.#rgb.parameters()];
+    return [...this.headParameters(), ...this.rgb.parameters()];
   }
 
   dispose(): void {
-    for (const b of this.#blocks) [b.conv, b.norm].forEach((l) => l.dispose());
-    this.#rgb.dispose();
+    for (const b of this.blocks) [b.conv, b.norm].forEach((l) => l.dispose());
+    this.rgb.dispose();
   }
 }

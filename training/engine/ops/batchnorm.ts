@@ -338,6 +338,9 @@ function batchNormBackward(
   return [dx, sumDyXhat, sumDy];
 }
 
+/** The default epsilon of {@link batchNorm2d} (PyTorch's); export folds batch norm with it. */
+export const BATCH_NORM_EPS = 1e-5;
+
 /**
  * Batch normalisation of an NCHW tensor `x` per channel:
  * y = (x - mean) / sqrt(var + eps) * gamma + beta, with `gamma` and `beta` of
@@ -362,7 +365,7 @@ export function batchNorm2d(
 ): Tensor {
   const { training } = options;
   const count = checkOperands(x, gamma, beta, state, training);
-  const eps = options.eps ?? 1e-5;
+  const eps = options.eps ?? BATCH_NORM_EPS;
   const stats = training
     ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
     : runningStatistics(state, eps);

@@ -1,0 +1,117 @@
+/**
+ * Reading a model bundle folder (`manifest.json`, `head.onnx`, `tail.onnx`)
+ * and verifying it: every file present, the manifest valid JSON of a known
+ * format whose fields fit together, and each ONNX file's SHA-256 equal to
+ * the manifest's. Shapes are checked against the ONNX graphs when sessions
+ * are opened (`sessions.ts`). Each failure is one {@link BundleError} naming
+ * the file and the problem.
+ *
+ * @module
+ */
+
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { resolve } from "node:path";
+import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest, manifestInconsistencies } from "./manifest.ts";
+import { ManifestSchema } from "./manifest.ts";
+
+/** A bundle that cannot be served; `file` is the path of the offending file. */
+export class BundleError extends Error {
+  override name = "BundleError";
+  readonly file: string;
+
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.file = file;
+  }
+}
+
+/** A bundle's verified contents. */
+export interface Bundle {
+  /** The folder it was read from. */
+  location: URL;
+  manifest: Manifest;
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+/** The lowercase hex SHA-256 of `bytes`. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A folder given as a path or a URL, as a URL ending in a slash. */
+export function folderUrl(folder: string | URL): URL {
+  const url = typeof folder === "string" ? pathToFileURL(resolve(folder)) : new URL(folder);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
+/** How a file of the bundle is named in messages: its path for local files, else its URL. */
+function display(url: URL): string {
+  return url.protocol === "file:" ? fileURLToPath(url) : url.href;
+}
+
+async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
+  const url = new URL(name, folder);
+  try {
+    return await Deno.readFile(url);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new BundleError(display(url), "the file is missing from the bundle.");
+    }
+    throw new BundleError(display(url), `cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/** Parses and checks manifest text; `file` names it in errors. */
+export function parseManifest(text: string, file: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BundleError(file, `is not valid JSON: ${(error as Error).message}`);
+  }
+  const format = (json as { format?: unknown } | null)?.format;
+  if (format !== BUNDLE_FORMAT) {
+    throw new BundleError(
+      file,
+      `has format ${JSON.stringify(format)}; this server reads "${BUNDLE_FORMAT}" ` +
+        "(re-export the model with this version's deno task export).",
+    );
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BundleError(file, `field "${issue.path.join(".")}": ${issue.message}`);
+  }
+  const problems = manifestInconsistencies(parsed.data);
+  if (problems.length > 0) throw new BundleError(file, problems.join("; "));
+  return parsed.data;
+}
+
+/** Reads and verifies the bundle in `folder` (a path or URL); throws {@link BundleError}. */
+export async function readBundle(folder: string | URL): Promise<Bundle> {
+  const location = folderUrl(folder);
+  const manifestUrl = new URL(BUNDLE_FILES.manifest, location);
+  const manifest = parseManifest(
+    new TextDecoder().decode(await readBundleFile(location, BUNDLE_FILES.manifest)),
+    display(manifestUrl),
+  );
+  const [head, tail] = await Promise.all(
+    (["head", "tail"] as const).map(async (part) => {
+      const { path, sha256 } = manifest.files[part];
+      const bytes = await readBundleFile(location, path);
+      const actual = await sha256Hex(bytes);
+      if (actual !== sha256) {
+        throw new BundleError(
+          display(new URL(path, location)),
+          `SHA-256 is ${actual} but the manifest says ${sha256}: the file was changed or ` +
+            "belongs to another export.",
+        );
+      }
+      return bytes;
+    }),
+  );
+  return { location, manifest, head, tail };
+}

@@ -1,0 +1,149 @@
+/**
+ * A model bundle being served: its manifest, its onnxruntime sessions behind
+ * the {@link InferenceScheduler}, and the lookups requests need (concept
+ * groups by id, label or `face`; each channel's group).
+ *
+ * @module
+ */
+
+import { type Bundle, readBundle } from "./bundle.ts";
+import type { ConceptGroup, Manifest } from "./manifest.ts";
+import { InferenceScheduler, type SchedulerOptions, type SchedulerStats } from "./scheduler.ts";
+import { GeneratorSessions } from "./sessions.ts";
+
+/** Options of {@link ServedModel.load}. */
+export interface ServedModelOptions extends SchedulerOptions {
+  /** onnxruntime wasm threads. */
+  threads: number;
+}
+
+/** A concept name that is not a group id, a group label, or `face` (when known). */
+export class UnknownConceptError extends Error {
+  override name = "UnknownConceptError";
+  readonly concept: string;
+
+  constructor(concept: string, message: string) {
+    super(message);
+    this.concept = concept;
+  }
+}
+
+/** A bundle's generator, ready to serve. */
+export class ServedModel {
+  readonly manifest: Manifest;
+  /** Each target-layer channel's group id. */
+  readonly assignment: Int32Array;
+  /** An id for the bundle's contents (both files' hashes), for ETags. */
+  readonly contentId: string;
+  readonly #sessions: GeneratorSessions;
+  readonly #scheduler: InferenceScheduler;
+
+  private constructor(bundle: Bundle, sessions: GeneratorSessions, options: SchedulerOptions) {
+    this.manifest = bundle.manifest;
+    this.#sessions = sessions;
+    this.#scheduler = new InferenceScheduler(
+      (kind, input, rows) =>
+        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+      options,
+    );
+    this.assignment = new Int32Array(this.manifest.target.channels);
+    for (const group of this.manifest.groups) {
+      for (const channel of group.channels) this.assignment[channel] = group.id;
+    }
+    const { head, tail } = this.manifest.files;
+    this.contentId = `${head.sha256.slice(0, 16)}${tail.sha256.slice(0, 16)}`;
+  }
+
+  /** Reads, verifies and opens the bundle in `folder`; throws `BundleError`. */
+  static async load(folder: string | URL, options: ServedModelOptions): Promise<ServedModel> {
+    const bundle = await readBundle(folder);
+    const sessions = await GeneratorSessions.open(bundle, { threads: options.threads });
+    return new ServedModel(bundle, sessions, options);
+  }
+
+  /** Most images in one run (and in one request). */
+  get maxBatch(): number {
+    return this.#scheduler.options.maxBatch;
+  }
+
+  /** Most images waiting for inference before requests are refused. */
+  get maxQueuedImages(): number {
+    return this.#scheduler.options.maxQueuedRows;
+  }
+
+  /** Queue counters. */
+  get stats(): SchedulerStats {
+    return this.#scheduler.stats;
+  }
+
+  /** Values per latent, per target-layer map set, and per image. */
+  get sizes(): { latent: number; maps: number; image: number } {
+    const { latent, resolution, target } = this.manifest;
+    return {
+      latent,
+      maps: target.channels * target.height * target.width,
+      image: 3 * resolution * resolution,
+    };
+  }
+
+  /** Latents [n, Z] -> target-layer maps [n, M, H, W] (queued, possibly batched with others). */
+  maps(latents: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
+    return this.#scheduler.submit("head", latents, n, signal);
+  }
+
+  /** Target-layer maps [n, M, H, W] -> images [n, 3, S, S] in [-1, 1]. */
+  images(maps: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
+    return this.#scheduler.submit("tail", maps, n, signal);
+  }
+
+  /**
+   * The groups named by `concepts`: group ids ("3"), labels ("eyes"), or
+   * "face" for the manifest's face groups. Throws {@link UnknownConceptError}.
+   */
+  resolveConcepts(concepts: readonly string[]): ConceptGroup[] {
+    const chosen = new Map<number, ConceptGroup>();
+    for (const name of concepts) {
+      for (const group of this.#resolveConcept(name)) chosen.set(group.id, group);
+    }
+    return [...chosen.values()].sort((a, b) => a.id - b.id);
+  }
+
+  #resolveConcept(name: string): ConceptGroup[] {
+    const { groups, face } = this.manifest;
+    if (name === "face") {
+      if (!face || face.length === 0) {
+        throw new UnknownConceptError(
+          name,
+          "this model does not say which groups make up the face; name the groups instead.",
+        );
+      }
+      return face.map((id) => groups[id]);
+    }
+    if (/^\d+$/.test(name)) {
+      const group = groups[Number(name)];
+      if (!group) {
+        throw new UnknownConceptError(
+          name,
+          `there is no group ${name}: the groups are 0..${groups.length - 1}.`,
+        );
+      }
+      return [group];
+    }
+    const labelled = groups.filter((g) => g.label === name);
+    if (labelled.length === 0) {
+      const labels = [...new Set(groups.flatMap((g) => (g.label ? [g.label] : [])))];
+      throw new UnknownConceptError(
+        name,
+        `"${name}" is not a group id, a label or "face"` +
+          (labels.length > 0 ? ` (labels: ${labels.join(", ")})` : " (this model has no labels)") +
+          ".",
+      );
+    }
+    return labelled;
+  }
+
+  /** Closes the sessions. */
+  release(): Promise<void> {
+    return this.#sessions.release();
+  }
+}

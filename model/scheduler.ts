@@ -1,0 +1,172 @@
+/**
+ * The bounded queue in front of the onnxruntime sessions. One run at a time
+ * (wasm inference is one computation per process); while it runs, requests
+ * queue, and the next run takes every waiting job of the first job's kind,
+ * up to `maxBatch` rows, as one batch: concurrent requests are micro-batched
+ * with no added delay. A full queue refuses new work at once, and a job whose
+ * request was aborted (time limit, client gone) leaves the queue.
+ *
+ * @module
+ */
+
+/** What a run computes: the head (latents -> maps) or the tail (maps -> images). */
+export type RunKind = "head" | "tail";
+
+/** Runs one batch of `rows` rows of `kind`; returns `rows` output rows, concatenated. */
+export type BatchRunner = (
+  kind: RunKind,
+  input: Float32Array,
+  rows: number,
+) => Promise<Float32Array>;
+
+/** The queue holds its maximum: try again shortly. */
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+}
+
+/** Options of {@link InferenceScheduler}. */
+export interface SchedulerOptions {
+  /** Most rows in one run. */
+  maxBatch: number;
+  /** Most rows waiting; beyond it {@link InferenceScheduler.submit} throws {@link QueueFullError}. */
+  maxQueuedRows: number;
+}
+
+interface Job {
+  kind: RunKind;
+  input: Float32Array;
+  rows: number;
+  resolve: (output: Float32Array) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Counters for `/readyz` and the benchmark. */
+export interface SchedulerStats {
+  queuedRows: number;
+  running: boolean;
+  runs: number;
+  rowsRun: number;
+}
+
+/** A queue of inference jobs, run one batch at a time. */
+export class InferenceScheduler {
+  readonly options: SchedulerOptions;
+  readonly #run: BatchRunner;
+  readonly #queue: Job[] = [];
+  #queuedRows = 0;
+  #running = false;
+  #runs = 0;
+  #rowsRun = 0;
+
+  constructor(run: BatchRunner, options: SchedulerOptions) {
+    this.#run = run;
+    this.options = options;
+  }
+
+  /** Queue and run counters. */
+  get stats(): SchedulerStats {
+    return {
+      queuedRows: this.#queuedRows,
+      running: this.#running,
+      runs: this.#runs,
+      rowsRun: this.#rowsRun,
+    };
+  }
+
+  /**
+   * Queues `rows` rows of `kind`; resolves with their output rows. Rejects
+   * with `signal.reason` when the signal aborts first, and throws
+   * {@link QueueFullError} when the queue is full.
+   */
+  submit(
+    kind: RunKind,
+    input: Float32Array,
+    rows: number,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
+    if (rows < 1 || rows > this.options.maxBatch) {
+      throw new RangeError(`a job has 1..${this.options.maxBatch} rows, got ${rows}.`);
+    }
+    signal?.throwIfAborted();
+    if (this.#queuedRows + rows > this.options.maxQueuedRows) {
+      throw new QueueFullError(
+        `the inference queue holds ${this.#queuedRows} images (at most ${this.options.maxQueuedRows}).`,
+      );
+    }
+    return new Promise<Float32Array>((resolve, reject) => {
+      const job: Job = { kind, input, rows, resolve, reject };
+      const onAbort = () => {
+        const at = this.#queue.indexOf(job);
+        if (at >= 0) {
+          this.#queue.splice(at, 1);
+          this.#queuedRows -= job.rows;
+        }
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = <T>(fn: (value: T) => void) => (value: T) => {
+        signal?.removeEventListener("abort", onAbort);
+        fn(value);
+      };
+      job.resolve = settle(resolve);
+      job.reject = settle(reject);
+      this.#queue.push(job);
+      this.#queuedRows += rows;
+      this.#pump();
+    });
+  }
+
+  /** Starts the next batch unless one is running. */
+  #pump(): void {
+    if (this.#running || this.#queue.length === 0) return;
+    const batch = this.#takeBatch();
+    this.#running = true;
+    this.#runBatch(batch).finally(() => {
+      this.#running = false;
+      this.#pump();
+    });
+  }
+
+  /** Removes and returns the waiting jobs of the first job's kind, up to maxBatch rows. */
+  #takeBatch(): Job[] {
+    const kind = this.#queue[0].kind;
+    const batch: Job[] = [];
+    let rows = 0;
+    for (let k = 0; k < this.#queue.length;) {
+      const job = this.#queue[k];
+      if (job.kind === kind && rows + job.rows <= this.options.maxBatch) {
+        batch.push(job);
+        rows += job.rows;
+        this.#queue.splice(k, 1);
+      } else k++;
+    }
+    this.#queuedRows -= rows;
+    return batch;
+  }
+
+  async #runBatch(batch: Job[]): Promise<void> {
+    const rows = batch.reduce((n, job) => n + job.rows, 0);
+    const rowSize = batch[0].input.length / batch[0].rows;
+    const input = new Float32Array(rows * rowSize);
+    let at = 0;
+    for (const job of batch) {
+      input.set(job.input, at);
+      at += job.input.length;
+    }
+    let output: Float32Array;
+    try {
+      output = await this.#run(batch[0].kind, input, rows);
+    } catch (error) {
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    this.#runs++;
+    this.#rowsRun += rows;
+    const outSize = output.length / rows;
+    let row = 0;
+    for (const job of batch) {
+      job.resolve(output.slice(row * outSize, (row + job.rows) * outSize));
+      row += job.rows;
+    }
+  }
+}

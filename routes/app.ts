@@ -1,0 +1,188 @@
+/**
+ * The Hono app: the routes of `images.ts`, `maps.ts`, `swap.ts` and
+ * `meta.ts`, `/openapi.json` and `/docs` generated from the same specs, and
+ * the cross-cutting behaviour:
+ *
+ * - every error is an `application/problem+json` answer (unknown routes 404,
+ *   other methods 405, bad input 400, 401, 413, 415; a full queue or a request
+ *   over its time limit 503 with Retry-After);
+ * - a per-request time limit that also cancels queued inference;
+ * - optional CORS origins and API key;
+ * - nothing is written to disk, so the app runs on edge runtimes.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { ServedModel } from "../model/model.ts";
+import { QueueFullError } from "../model/scheduler.ts";
+import type { ServerConfig } from "./config.ts";
+import { docsPage } from "./docs.ts";
+import { imageRoutes } from "./images.ts";
+import { mapRoutes } from "./maps.ts";
+import { metaRoutes } from "./meta.ts";
+import { HttpProblem, problemResponse } from "./problem.ts";
+import type { Limits } from "./schemas.ts";
+import {
+  type AppEnv,
+  matchesPath,
+  openApiDocument,
+  registerRoutes,
+  type RouteSpec,
+} from "./spec.ts";
+import { swapRoutes } from "./swap.ts";
+
+/** What the app needs: the loaded model and the configuration. */
+export interface AppOptions {
+  model: ServedModel;
+  config: Pick<
+    ServerConfig,
+    "maxBatch" | "maxImageSize" | "maxBodyBytes" | "timeoutMs" | "corsOrigins" | "apiKey"
+  >;
+}
+
+/** Compares two strings in time independent of where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  let diff = x.length ^ y.length;
+  for (let k = 0; k < Math.max(x.length, y.length); k++) diff |= (x[k] ?? 0) ^ (y[k] ?? 0);
+  return diff === 0;
+}
+
+/** Builds the app for `options.model`. */
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const { model, config } = options;
+  const { manifest } = model;
+  const limits: Limits = {
+    maxBatch: Math.min(config.maxBatch, model.maxBatch),
+    maxImageSize: config.maxImageSize,
+    latent: manifest.latent,
+    channels: manifest.target.channels,
+    resolution: manifest.resolution,
+  };
+  const specs: RouteSpec[] = [
+    ...metaRoutes(model, limits),
+    ...imageRoutes(model, limits),
+    ...mapRoutes(model, limits),
+    ...swapRoutes(model, limits),
+  ];
+  const document = openApiDocument(specs, {
+    title: "interpretable-gan",
+    version: manifest.model.version,
+    description: `${manifest.model.name}: ${manifest.model.description} Images, per-kernel ` +
+      "feature maps of the target layer, and concept swaps between images.",
+  });
+
+  const app = new Hono<AppEnv>();
+  app.onError((error, c) => {
+    const path = new URL(c.req.url).pathname;
+    if (error instanceof HttpProblem) return problemResponse(error, path);
+    if (error instanceof QueueFullError) {
+      return problemResponse(
+        new HttpProblem("unavailable", `${error.message} Try again shortly.`, {
+          headers: { "retry-after": "1" },
+        }),
+        path,
+      );
+    }
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      return problemResponse(
+        new HttpProblem("timeout", `the request did not finish within ${config.timeoutMs} ms.`, {
+          headers: { "retry-after": "1" },
+        }),
+        path,
+      );
+    }
+    console.error(`error on ${c.req.method} ${path}:`, error);
+    return problemResponse(
+      new HttpProblem("internal", "the server failed; it has been logged."),
+      path,
+    );
+  });
+  app.notFound((c) => {
+    const url = new URL(c.req.url);
+    const allowed = [
+      ...new Set(
+        specs.filter((s) => matchesPath(s.path, url.pathname)).map((s) => s.method.toUpperCase()),
+      ),
+    ];
+    if (allowed.length > 0) {
+      return problemResponse(
+        new HttpProblem(
+          "method-not-allowed",
+          `${c.req.method} is not allowed here; use ${allowed.join(" or ")}.`,
+          {
+            headers: { allow: allowed.join(", ") },
+          },
+        ),
+        url.pathname,
+      );
+    }
+    return problemResponse(
+      new HttpProblem("not-found", `there is no ${url.pathname}; see /docs for the endpoints.`),
+      url.pathname,
+    );
+  });
+
+  if (config.corsOrigins.length > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
+        allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "If-None-Match"],
+        exposeHeaders: ["ETag", "Retry-After"],
+        maxAge: 86400,
+      }),
+    );
+  }
+  if (config.apiKey) {
+    const key = config.apiKey;
+    app.use("/v1/*", async (c, next) => {
+      const given = c.req.header("x-api-key") ??
+        /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      if (given === undefined || !sameSecret(given, key)) {
+        throw new HttpProblem(
+          "unauthorized",
+          "send the API key as Authorization: Bearer <key> or X-API-Key: <key>.",
+          { headers: { "www-authenticate": "Bearer" } },
+        );
+      }
+      await next();
+    });
+  }
+  app.use("*", async (c, next) => {
+    const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(config.timeoutMs)]);
+    c.set("signal", signal);
+    // Whatever the handler awaits, the answer comes by the time limit.
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([next(), aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: () => {
+        throw new HttpProblem(
+          "body-too-large",
+          `the body is over the limit of ${config.maxBodyBytes} bytes.`,
+        );
+      },
+    }),
+  );
+
+  registerRoutes(app, specs, { contentId: model.contentId });
+  app.get("/openapi.json", (c) => c.json(document));
+  app.get("/docs", (c) => c.html(docsPage(document)));
+  app.get("/", (c) => c.redirect("/docs"));
+  return app;
+}

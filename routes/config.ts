@@ -1,0 +1,98 @@
+/**
+ * The server's configuration, from environment variables; every one is
+ * optional, and without any the server serves the embedded default bundle.
+ *
+ * | variable              | meaning                                          | default        |
+ * | --------------------- | ------------------------------------------------ | -------------- |
+ * | `IGAN_MODEL`          | bundle folder (path or file: URL)                | model/default  |
+ * | `PORT`, `HOST`        | where `deno task start` and the binary listen    | 8000, 0.0.0.0  |
+ * | `IGAN_MAX_BATCH`      | images per request and per onnxruntime run       | 16             |
+ * | `IGAN_MAX_SIZE`       | largest picture side in pixels                   | 512            |
+ * | `IGAN_MAX_BODY_BYTES` | largest JSON body                                | 262144         |
+ * | `IGAN_MAX_QUEUE`      | images waiting for inference before 503          | 256            |
+ * | `IGAN_TIMEOUT_MS`     | per-request time limit                           | 10000          |
+ * | `IGAN_THREADS`        | onnxruntime wasm threads                         | 1              |
+ * | `IGAN_CORS_ORIGINS`   | allowed origins, comma-separated, or `*`         | none           |
+ * | `IGAN_API_KEY`        | when set, /v1/* needs `Authorization: Bearer <key>` or `X-API-Key` | none |
+ *
+ * @module
+ */
+
+/** The embedded default bundle, beside this file's folder. */
+export const DEFAULT_MODEL = new URL("../model/default/", import.meta.url);
+
+/** Everything the server can be configured with. */
+export interface ServerConfig {
+  model: string | URL;
+  port: number;
+  hostname: string;
+  maxBatch: number;
+  maxImageSize: number;
+  maxBodyBytes: number;
+  maxQueuedImages: number;
+  timeoutMs: number;
+  threads: number;
+  /** Allowed CORS origins; empty: no CORS headers; ["*"]: any origin. */
+  corsOrigins: string[];
+  apiKey: string | null;
+}
+
+/** The defaults (the embedded model, port 8000). */
+export const DEFAULT_SERVER_CONFIG: ServerConfig = {
+  model: DEFAULT_MODEL,
+  port: 8000,
+  hostname: "0.0.0.0",
+  maxBatch: 16,
+  maxImageSize: 512,
+  maxBodyBytes: 262144,
+  maxQueuedImages: 256,
+  timeoutMs: 10000,
+  threads: 1,
+  corsOrigins: [],
+  apiKey: null,
+};
+
+/** An environment variable with an unusable value. */
+export class ServerConfigError extends Error {
+  override name = "ServerConfigError";
+}
+
+/** Integer variables: name, config key, smallest and largest value. */
+const INTEGERS = [
+  ["PORT", "port", 0, 65535],
+  ["IGAN_MAX_BATCH", "maxBatch", 1, 1024],
+  ["IGAN_MAX_SIZE", "maxImageSize", 16, 4096],
+  ["IGAN_MAX_BODY_BYTES", "maxBodyBytes", 1024, 64 * 1024 * 1024],
+  ["IGAN_MAX_QUEUE", "maxQueuedImages", 1, 1_000_000],
+  ["IGAN_TIMEOUT_MS", "timeoutMs", 100, 3_600_000],
+  ["IGAN_THREADS", "threads", 1, 64],
+] as const;
+
+/** The configuration given by `env` (a lookup such as `Deno.env.get`); throws {@link ServerConfigError}. */
+export function serverConfigFromEnv(env: (name: string) => string | undefined): ServerConfig {
+  const config: ServerConfig = { ...DEFAULT_SERVER_CONFIG };
+  for (const [name, key, min, max] of INTEGERS) {
+    const text = env(name);
+    if (text === undefined || text === "") continue;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      throw new ServerConfigError(`${name} must be an integer in ${min}..${max}, got "${text}".`);
+    }
+    config[key] = value;
+  }
+  const model = env("IGAN_MODEL");
+  if (model) config.model = model.startsWith("file:") ? new URL(model) : model;
+  config.hostname = env("HOST") || config.hostname;
+  const origins = env("IGAN_CORS_ORIGINS");
+  if (origins) {
+    config.corsOrigins = origins.split(",").map((o) => o.trim()).filter(Boolean);
+    const bad = config.corsOrigins.find((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o));
+    if (bad) {
+      throw new ServerConfigError(
+        `IGAN_CORS_ORIGINS must be * or origins like https://example.com, got "${bad}".`,
+      );
+    }
+  }
+  config.apiKey = env("IGAN_API_KEY") || null;
+  return config;
+}

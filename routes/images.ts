@@ -1,0 +1,106 @@
+/**
+ * Generation: `GET /v1/images/{seed}.png` and `POST /v1/generate`.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { ServedModel } from "../model/model.ts";
+import { invalidField } from "./problem.ts";
+import { generate, latentsOf, picture, pngBase64Of, pngResponse } from "./pipeline.ts";
+import {
+  latentArray,
+  type Limits,
+  pngBase64,
+  seedNumber,
+  seedString,
+  sizeNumber,
+  sizeString,
+  truncationNumber,
+  truncationString,
+} from "./schemas.ts";
+import { defineRoute, type RouteSpec } from "./spec.ts";
+
+const PROBLEM = { description: "invalid input", contentType: "application/problem+json" };
+
+/** The generation routes. */
+export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
+  const generateBody = z.strictObject({
+    seeds: z.array(seedNumber).min(1).max(limits.maxBatch).optional().describe(
+      `seeds of the images (1..${limits.maxBatch})`,
+    ),
+    latents: z.array(latentArray(limits)).min(1).max(limits.maxBatch).optional().describe(
+      `explicit latents (1..${limits.maxBatch})`,
+    ),
+    truncation: truncationNumber,
+    size: sizeNumber(limits),
+  });
+  const generated = z.object({
+    images: z.array(z.object({
+      seed: seedNumber.nullable().describe("the seed, or null for an explicit latent"),
+      png: pngBase64,
+    })),
+  });
+  return [
+    defineRoute({
+      method: "get",
+      path: "/v1/images/{seed}.png",
+      tag: "generation",
+      summary: "The image of a seed",
+      description: "The same seed always gives the same image of a given model.",
+      params: z.object({ seed: seedString }),
+      query: z.strictObject({ truncation: truncationString, size: sizeString(limits) }),
+      immutable: true,
+      responses: {
+        200: { description: "the image", contentType: "image/png" },
+        304: { description: "not modified (If-None-Match)" },
+        400: PROBLEM,
+      },
+      handler: async ({ params, query, signal }) => {
+        const latents = latentsOf(model, [params.seed], query.truncation);
+        const { images } = await generate(model, latents, 1, signal);
+        return pngResponse(picture(model, images, 0, query.size ?? limits.resolution));
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/generate",
+      tag: "generation",
+      summary: "Images from seeds or explicit latents",
+      description: "One image answers as a PNG; several as JSON with base64 PNGs, in order. " +
+        `Give exactly one of seeds and latents; at most ${limits.maxBatch} images.`,
+      body: generateBody,
+      responses: {
+        200: {
+          description: "the image (image/png) or images (application/json)",
+          contentType: "application/json",
+          schema: generated,
+        },
+        400: PROBLEM,
+        413: PROBLEM,
+        415: PROBLEM,
+      },
+      handler: async ({ body, signal }) => {
+        if ((body.seeds === undefined) === (body.latents === undefined)) {
+          throw invalidField("body.seeds", "give exactly one of seeds and latents");
+        }
+        const sources = body.seeds ?? body.latents!.map((latent) => ({ latent }));
+        const n = sources.length;
+        const { images } = await generate(
+          model,
+          latentsOf(model, sources, body.truncation),
+          n,
+          signal,
+        );
+        const size = body.size ?? limits.resolution;
+        if (n === 1) return pngResponse(picture(model, images, 0, size));
+        return Response.json({
+          images: sources.map((source, k) => ({
+            seed: typeof source === "number" ? source : null,
+            png: pngBase64Of(picture(model, images, k, size)),
+          })),
+        });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,76 @@
+/**
+ * Errors as HTTP problem details (RFC 9457, `application/problem+json`):
+ * `type` (a link into the docs page), `title`, `status`, `detail`, the
+ * request path as `instance`, and for invalid input the offending fields.
+ *
+ * @module
+ */
+
+/** One invalid field: where it is (`path.seed`, `query.size`, `body.latents.0.3`) and why. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The kinds of problem the API answers with, by slug. */
+export const PROBLEMS = {
+  "invalid-request": { status: 400, title: "The request is invalid" },
+  "unauthorized": { status: 401, title: "A valid API key is required" },
+  "not-found": { status: 404, title: "No such resource" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "body-too-large": { status: 413, title: "The request body is too large" },
+  "unsupported-media-type": { status: 415, title: "The body must be JSON" },
+  "unavailable": { status: 503, title: "The server is busy" },
+  "timeout": { status: 503, title: "The request took too long" },
+  "internal": { status: 500, title: "Internal server error" },
+} as const;
+
+/** A slug of {@link PROBLEMS}. */
+export type ProblemKind = keyof typeof PROBLEMS;
+
+/** A failure that the API reports as a problem-details response. */
+export class HttpProblem extends Error {
+  override name = "HttpProblem";
+  readonly kind: ProblemKind;
+  readonly errors?: FieldError[];
+  readonly headers: Record<string, string>;
+
+  constructor(
+    kind: ProblemKind,
+    detail: string,
+    options: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.kind = kind;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return PROBLEMS[this.kind].status;
+  }
+}
+
+/** An invalid-request problem naming one field. */
+export function invalidField(field: string, message: string): HttpProblem {
+  return new HttpProblem("invalid-request", `${field}: ${message}`, {
+    errors: [{ field, message }],
+  });
+}
+
+/** The response of `problem` for the request to `path`. */
+export function problemResponse(problem: HttpProblem, path: string): Response {
+  const { status, title } = PROBLEMS[problem.kind];
+  const body = {
+    type: `/docs#problem-${problem.kind}`,
+    title,
+    status,
+    detail: problem.message,
+    instance: path,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/problem+json", ...problem.headers },
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * Export of a tiny trained run: the bundle's files and manifest, parity of
+ * onnxruntime-web's head, tail and head-then-tail with the WebGPU forward
+ * pass, and (when Debian's python3-onnx is installed) onnx.checker.
+ */
+
+import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
+import { join } from "node:path";
+import * as ort from "onnxruntime-web";
+import { initEngine } from "../engine/engine.ts";
+import { Generator } from "../engine/random.ts";
+import { asyncScope, scope } from "../engine/tensor.ts";
+import { resolveConfig } from "../config.ts";
+import { GanGenerator } from "../networks/generator.ts";
+import { createRun } from "../run_folder.ts";
+import { GanTrainer } from "../trainer.ts";
+import { trainLoop } from "../train.ts";
+import { silentProgress, TINY_RUN, tinyFaces } from "../testing/tiny_run.ts";
+import { BUNDLE_FILES, BUNDLE_FORMAT } from "../../model/manifest.ts";
+import { readBundle, sha256Hex } from "../../model/bundle.ts";
+import { buildManifest, exportBundle, ExportError } from "./bundle.ts";
+import { ExportUsageError, parseExportArgs } from "./cli.ts";
+import type { RunEvaluation } from "../eval/evaluate.ts";
+import { IR_VERSION, OPSET } from "./onnx.ts";
+import { generatorOnnx } from "./generator_onnx.ts";
+
+await initEngine();
+
+/** Trains a tiny run for 3 steps, so that batch norm's running statistics are not the initial ones. */
+async function tinyTrainedRun(root: string): Promise<string> {
+  const config = resolveConfig({ ...TINY_RUN, steps: 3, checkpointEvery: 3, sampleEvery: 3 });
+  const run = await createRun(root, "tiny", config);
+  const trainer = new GanTrainer(config, tinyFaces());
+  try {
+    await trainLoop({ trainer, run, progress: silentProgress(3) });
+  } finally {
+    trainer.dispose();
+  }
+  return run.dir;
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  equal(a.length, b.length);
+  let worst = 0;
+  for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k] - b[k]));
+  return worst;
+}
+
+async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: number[]) {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const out = await session.run({
+      [session.inputNames[0]]: new ort.Tensor("float32", input, dims),
+    });
+    return out[session.outputNames[0]].data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Whether Debian's Python has the onnx package (python3-onnx). */
+const pythonOnnx = await new Deno.Command("/usr/bin/python3", {
+  args: ["-c", "import onnx"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((r) => r.success, () => false);
+
+const root = await Deno.makeTempDir({ prefix: "igan-export-" });
+const runDir = await tinyTrainedRun(root);
+const out = join(root, "bundle");
+const bundle = await exportBundle({ run: runDir, out, images: 8, groups: 3, partLabels: false });
+
+Deno.test("export writes head.onnx, tail.onnx and a manifest that describe the run", async () => {
+  const { manifest } = bundle;
+  equal(manifest.format, BUNDLE_FORMAT);
+  equal(manifest.model.name, runDir.split("/").at(-1));
+  equal(manifest.model.version, "step-3");
+  deepEqual([manifest.resolution, manifest.latent], [32, 8]);
+  deepEqual(manifest.target, {
+    ...manifest.target,
+    layer: "target",
+    channels: 8,
+    height: 16,
+    width: 16,
+  });
+  equal(manifest.target.channelPeaks.length, 8);
+  // A baseline run: its 3 groups are fitted at export and partition the 8 channels.
+  equal(manifest.training.kind, "baseline");
+  equal(manifest.training.partition, "fitted after training");
+  deepEqual(manifest.groups.flatMap((g) => g.channels).sort((a, b) => a - b), [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+  ]);
+  for (const group of manifest.groups) {
+    match(group.color, /^#[0-9a-f]{6}$/);
+    equal(group.share, group.channels.length / 8);
+    ok(group.peak > 0, `group ${group.id} has a positive peak`);
+  }
+  // Without the part segmenter, groups have no labels and the face is unknown.
+  ok(manifest.groups.every((g) => g.label === null));
+  equal(manifest.face, null);
+  equal(manifest.training.steps, 3);
+  equal(manifest.training.plannedSteps, 3);
+  ok(manifest.training.hardware[0].length > 0, "the adapter is recorded");
+  equal(manifest.metrics.images, 8);
+  for (const part of ["head", "tail"] as const) {
+    const bytes = await Deno.readFile(join(out, BUNDLE_FILES[part]));
+    equal(manifest.files[part].sha256, await sha256Hex(bytes));
+  }
+  deepEqual((await readBundle(out)).manifest, manifest);
+});
+
+Deno.test("onnxruntime-web's head, tail and head-then-tail equal the WebGPU forward pass within 1e-4", async () => {
+  const network = resolveConfig(TINY_RUN).network;
+  const generator = new GanGenerator(new Generator(5), network);
+  try {
+    // Running statistics equal to the batch statistics (0.9^100 of the initial ones left), so
+    // that inference-mode batch norm scales the maps to O(1) and the parity is not on tiny values.
+    const calibration = new Generator(6).normal([16, network.latent]);
+    for (let k = 0; k < 100; k++) scope(() => void generator.head(calibration, { training: true }));
+    calibration.dispose();
+    const onnx = await generatorOnnx(generator, { doc: "parity", producerVersion: "test" });
+    const n = 5;
+    const z = new Generator(99).normal([n, network.latent]);
+    const zHost = await z.data();
+    const [gpuMaps, gpuImages] = await asyncScope(async () => {
+      const maps = generator.head(z, { training: false });
+      return [await maps.data(), await generator.tail(maps).data()];
+    });
+    z.dispose();
+    const [, m, h, w] = generator.targetShape(n);
+    ok(Math.max(...gpuMaps) > 1, `the maps are O(1): ${Math.max(...gpuMaps)}`);
+    const onnxMaps = await runOnnx(onnx.head, zHost, [n, network.latent]);
+    const onnxTail = await runOnnx(onnx.tail, gpuMaps, [n, m, h, w]);
+    const chained = await runOnnx(onnx.tail, onnxMaps, [n, m, h, w]);
+    const errors = {
+      head: maxAbsDifference(onnxMaps, gpuMaps),
+      tail: maxAbsDifference(onnxTail, gpuImages),
+      chained: maxAbsDifference(chained, gpuImages),
+    };
+    console.error(`max abs differences: ${JSON.stringify(errors)}`);
+    for (const [part, error] of Object.entries(errors)) ok(error <= 1e-4, `${part}: ${error}`);
+  } finally {
+    generator.dispose();
+  }
+});
+
+Deno.test({
+  name: "onnx.checker.check_model(full_check=True) accepts head.onnx and tail.onnx (python3-onnx)",
+  ignore: !pythonOnnx,
+  fn: async () => {
+    const script = [
+      "import sys, onnx",
+      "for path in sys.argv[1:]:",
+      "    model = onnx.load(path)",
+      "    onnx.checker.check_model(model, full_check=True)",
+      "    print(model.ir_version, model.opset_import[0].version)",
+    ].join("\n");
+    const result = await new Deno.Command("/usr/bin/python3", {
+      args: ["-c", script, join(out, "head.onnx"), join(out, "tail.onnx")],
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    ok(result.success, stderr);
+    deepEqual(
+      new TextDecoder().decode(result.stdout).trim().split("\n"),
+      [`${IR_VERSION} ${OPSET}`, `${IR_VERSION} ${OPSET}`],
+    );
+  },
+});
+if (!pythonOnnx) {
+  console.error(
+    "skipped: onnx.checker test (/usr/bin/python3 has no onnx module; apt-get install python3-onnx)",
+  );
+}
+
+Deno.test("export refuses unknown group ids and runs without checkpoints", async () => {
+  await rejects(
+    exportBundle({ run: runDir, out: join(root, "bad"), groups: 3, face: [7] }),
+    ExportError,
+  );
+  const empty = await createRun(root, "empty", resolveConfig(TINY_RUN));
+  await rejects(exportBundle({ run: empty.dir, out: join(root, "none") }), /no checkpoint/);
+});
+
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+
+Deno.test("the manifest drops empty groups, renumbers the rest and keeps the user's ids", () => {
+  const config = resolveConfig(TINY_RUN);
+  const evaluation: RunEvaluation = {
+    run: "runs/x",
+    kind: "interpretable",
+    step: 10,
+    groups: 3,
+    partition: "trained",
+    // Group 1 is empty: groups 0 and 2 become 0 and 1.
+    assignment: [0, 0, 2, 2, 2, 0, 2, 0],
+    channelPeaks: new Float32Array(8).fill(1),
+    groupPeaks: Float32Array.from([0.5, 0, 0.25]),
+    metrics: {
+      consistency: 0.4,
+      separation: 0.1,
+      groupConsistency: [0.3, null, 0.5],
+      groupSizes: [4, 0, 4],
+      purity: [{ group: 0, part: "eyes", iou: 0.6 }, { group: 2, part: "hair", iou: 0.3 }],
+      meanPurity: 0.45,
+    },
+  };
+  const facts = {
+    steps: 10,
+    seconds: 7200,
+    hardware: ["gpu"],
+    head: "a".repeat(64),
+    tail: "b".repeat(64),
+  };
+  const manifest = buildManifest({ run: "runs/x", out: "o" }, config, evaluation, facts);
+  deepEqual(manifest.groups.map((g) => [g.id, g.channels, g.label, g.peak]), [
+    [0, [0, 1, 5, 7], "eyes", 0.5],
+    [1, [2, 3, 4, 6], "hair", 0.25],
+  ]);
+  deepEqual(manifest.face, [0], "eyes are part of the face, hair is not");
+  deepEqual(manifest.metrics.groupConsistency, [0.3, 0.5]);
+  match(manifest.model.description, /Interpretable GAN, 32x32, .* 10 of 20000 steps in 2\.0 h/);
+  // Labels and face given by the user name the run's group ids (as eval:concepts prints them).
+  const named = buildManifest(
+    { run: "runs/x", out: "o", labels: { 2: "mouth" }, face: [2, 1] },
+    config,
+    evaluation,
+    facts,
+  );
+  deepEqual(named.groups.map((g) => g.label), ["eyes", "mouth"]);
+  deepEqual(named.face, [1]);
+});
+
+Deno.test("export's command line", () => {
+  deepEqual(parseExportArgs(["--help"]), "help");
+  const options = parseExportArgs([
+    "--run",
+    "r",
+    "--out",
+    "o",
+    "--label",
+    "1=eyes",
+    "--label",
+    "3=mouth",
+    "--face",
+    "1,3,3",
+    "--images",
+    "32",
+  ]);
+  deepEqual(options, {
+    run: "r",
+    out: "o",
+    checkpoint: undefined,
+    name: undefined,
+    version: undefined,
+    description: undefined,
+    labels: { 1: "eyes", 3: "mouth" },
+    face: [1, 3],
+    images: 32,
+    groups: undefined,
+    partLabels: true,
+  });
+  for (
+    const [args, message] of [
+      [["--out", "o"], /--run/],
+      [["--run", "r"], /--out/],
+      [["--run", "r", "--out", "o", "--label", "eyes"], /<id>=<name>/],
+      [["--run", "r", "--out", "o", "--face", "1;2"], /group ids/],
+      [["--run", "r", "--out", "o", "--images", "0"], /at least 1/],
+      [["--run", "r", "--out", "o", "--bogus"], /bogus/],
+    ] as const
+  ) {
+    throws(
+      () => parseExportArgs([...args]),
+      (e: Error) => e instanceof ExportUsageError && message.test(e.message),
+    );
+  }
+});

@@ -1,0 +1,232 @@
+/**
+ * A training run's generator as a model bundle the server loads:
+ *
+ *   <out>/head.onnx      z -> target-layer maps (after the ReLU)
+ *   <out>/tail.onnx      target-layer maps -> image in [-1, 1]
+ *   <out>/manifest.json  concept groups, training summary, concept metrics, SHA-256s
+ *
+ * The concept groups are the run's trained partition (interpretable runs) or
+ * a GMM fitted now (baselines), measured as `deno task eval:concepts` does.
+ * The written bundle is read back and opened with onnxruntime before the
+ * export reports success.
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { Generator } from "../engine/random.ts";
+import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
+import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
+import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
+import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
+import { evaluateRun, type RunEvaluation } from "../eval/evaluate.ts";
+import { groupColor } from "../eval/concept_map.ts";
+import { segmenterForRun } from "../eval/segmenter.ts";
+import { FACE_PARTS } from "../data/synthetic.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "../atomic_file.ts";
+import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest } from "../../model/manifest.ts";
+import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
+import { GeneratorSessions } from "../../model/sessions.ts";
+import { generatorOnnx } from "./generator_onnx.ts";
+
+/** The version of the export code, written into the ONNX files. */
+export const EXPORTER_VERSION = "1";
+
+/** Options of {@link exportBundle}. */
+export interface ExportOptions {
+  /** The run folder. */
+  run: string;
+  /** A checkpoint file of the run; default its newest. */
+  checkpoint?: string;
+  /** The bundle folder to write (created if missing; its bundle files are replaced). */
+  out: string;
+  /** Model name; default the run folder's name. */
+  name?: string;
+  /** Model version; default `step-<N>`. */
+  version?: string;
+  /** Replaces the generated description. */
+  description?: string;
+  /** Part names of groups, by group id (override the synthetic segmenter's). */
+  labels?: Record<number, string>;
+  /** Ids of the groups that make up the face (override the synthetic segmenter's). */
+  face?: number[];
+  /** Generated images the groups and metrics are measured on (default 64). */
+  images?: number;
+  /** C for a baseline's GMM (default 24). */
+  groups?: number;
+  /**
+   * Label groups with a part segmenter trained for the run (runs on the
+   * synthetic faces only; default true). It takes about a minute on a CPU.
+   */
+  partLabels?: boolean;
+  /** Status lines for the console. */
+  onStatus?: (line: string) => void;
+}
+
+/** A user-facing export failure. */
+export class ExportError extends Error {
+  override name = "ExportError";
+}
+
+/** Parts of the synthetic faces that belong to the face (not background or hair). */
+const SYNTHETIC_FACE_PARTS: ReadonlySet<string> = new Set(
+  FACE_PARTS.filter((p) => p !== "background" && p !== "hair"),
+);
+
+/** Writes the bundle of `options.run` to `options.out`; returns it as read back. */
+export async function exportBundle(options: ExportOptions): Promise<Bundle> {
+  const status = options.onStatus ?? (() => {});
+  const { run, config } = await openRun(options.run);
+  const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
+  if (!file) throw new CheckpointError(`${options.run} has no checkpoint to export.`);
+  const checkpoint = await readCheckpoint(file);
+  const state = checkpointState(checkpoint);
+  checkGroupIds(
+    options,
+    config.interpretable?.groups ?? options.groups ?? DEFAULT_INTERPRETABLE.groups,
+  );
+
+  const trained = options.partLabels === false ? null : await segmenterForRun(config);
+  if (trained) status(`part segmenter for group labels: final loss ${trained.loss.toFixed(3)}`);
+  status(`measuring concept groups on ${options.images ?? 64} generated images ...`);
+  let evaluation: RunEvaluation;
+  try {
+    evaluation = await evaluateRun(options.run, {
+      checkpoint: file,
+      images: options.images,
+      groups: options.groups,
+      segmenter: trained?.segmenter,
+    });
+  } finally {
+    trained?.segmenter.dispose();
+  }
+
+  const generator = new GanGenerator(new Generator(0), config.network);
+  let onnx;
+  try {
+    loadGeneratorWeights(generator, checkpoint);
+    const name = options.name ?? basename(run.dir);
+    onnx = await generatorOnnx(generator, {
+      doc: `${name}: the generator of ${basename(file)}, split at its target layer`,
+      producerVersion: EXPORTER_VERSION,
+      metadata: { run: basename(run.dir), checkpoint: basename(file) },
+    });
+  } finally {
+    generator.dispose();
+  }
+
+  const manifest = buildManifest(options, config, evaluation, {
+    steps: state.step,
+    seconds: state.seconds,
+    hardware: state.hardware ?? [],
+    head: await sha256Hex(onnx.head),
+    tail: await sha256Hex(onnx.tail),
+  });
+  await Deno.mkdir(options.out, { recursive: true });
+  // The manifest goes last: a bundle interrupted mid-write fails its hash check.
+  await writeFileAtomic(join(options.out, BUNDLE_FILES.head), onnx.head);
+  await writeFileAtomic(join(options.out, BUNDLE_FILES.tail), onnx.tail);
+  await writeTextFileAtomic(
+    join(options.out, BUNDLE_FILES.manifest),
+    JSON.stringify(manifest, null, 2) + "\n",
+  );
+  const bundle = await readBundle(options.out);
+  const sessions = await GeneratorSessions.open(bundle);
+  await sessions.release();
+  return bundle;
+}
+
+function checkGroupIds(options: ExportOptions, groups: number): void {
+  const ids = [...Object.keys(options.labels ?? {}).map(Number), ...(options.face ?? [])];
+  const bad = ids.find((id) => !(Number.isInteger(id) && id >= 0 && id < groups));
+  if (bad !== undefined) {
+    throw new ExportError(`group ${bad} does not exist: the groups are 0..${groups - 1}.`);
+  }
+}
+
+/** What the manifest needs from the checkpoint and the written files. */
+export interface ExportFacts {
+  steps: number;
+  seconds: number;
+  hardware: string[];
+  head: string;
+  tail: string;
+}
+
+/** The manifest of an export (pure: everything measured or written is passed in). */
+export function buildManifest(
+  options: ExportOptions,
+  config: TrainConfig,
+  evaluation: RunEvaluation,
+  facts: ExportFacts,
+): Manifest {
+  const { network } = config;
+  const { metrics, assignment } = evaluation;
+  const half = network.resolution / 2;
+  const partOf = new Map(metrics.purity?.map((p) => [p.group, p.part]));
+  const groups = metrics.groupSizes.map((size, id) => {
+    const [r, g, b] = groupColor(id);
+    return {
+      id,
+      channels: assignment.flatMap((group, channel) => (group === id ? [channel] : [])),
+      color: `#${[r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("")}`,
+      label: options.labels?.[id] ?? partOf.get(id) ?? null,
+      share: size / network.targetChannels,
+      peak: evaluation.groupPeaks[id],
+    };
+  }).filter((group) => group.channels.length > 0);
+  const renumber = new Map(groups.map((group, index) => [group.id, index]));
+  const face = options.face ??
+    (metrics.purity
+      ? metrics.purity.filter((p) => SYNTHETIC_FACE_PARTS.has(p.part)).map((p) => p.group)
+      : null);
+  const data = config.data.kind === "folder"
+    ? `images in ${config.data.path}`
+    : `${config.data.count} synthetic cartoon faces (seed ${config.data.seed})`;
+  const hours = (facts.seconds / 3600).toFixed(1);
+  const description = options.description ??
+    `${evaluation.kind === "interpretable" ? "Interpretable" : "Baseline"} GAN, ` +
+      `${network.resolution}x${network.resolution}, trained on ${data}: ${facts.steps} of ` +
+      `${config.steps} steps in ${hours} h.`;
+  return {
+    format: BUNDLE_FORMAT,
+    model: {
+      name: options.name ?? basename(options.run.replace(/\/+$/, "")),
+      version: options.version ?? `step-${facts.steps}`,
+      description,
+    },
+    resolution: network.resolution,
+    latent: network.latent,
+    target: {
+      layer: TARGET_LAYER,
+      channels: network.targetChannels,
+      height: half,
+      width: half,
+      channelPeaks: Array.from(evaluation.channelPeaks),
+    },
+    // Empty groups are dropped; ids are renumbered densely in the same order.
+    groups: groups.map((group, index) => ({ ...group, id: index })),
+    face: face?.flatMap((id) => (renumber.has(id) ? [renumber.get(id)!] : [])) ?? null,
+    training: {
+      kind: evaluation.kind,
+      partition: evaluation.partition,
+      data,
+      steps: facts.steps,
+      plannedSteps: config.steps,
+      seconds: facts.seconds,
+      hardware: facts.hardware,
+      ema: false,
+    },
+    metrics: {
+      images: options.images ?? 64,
+      consistency: metrics.consistency,
+      separation: metrics.separation,
+      purity: metrics.meanPurity ?? null,
+      groupConsistency: groups.map((group) => metrics.groupConsistency[group.id]),
+    },
+    files: {
+      head: { path: BUNDLE_FILES.head, sha256: facts.head },
+      tail: { path: BUNDLE_FILES.tail, sha256: facts.tail },
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * `deno task export --run <run-folder> [--checkpoint <file>] --out <dir>`:
+ * writes a training run's generator as a model bundle (see `bundle.ts`).
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { initEngine } from "../engine/engine.ts";
+import { integerFlag, isUserError } from "../cli.ts";
+import { BundleError } from "../../model/bundle.ts";
+import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
+
+/** The usage text printed by `--help` and with command-line errors. */
+export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-folder> [options]
+
+  --checkpoint <file>     export this checkpoint of the run instead of its newest
+  --name <name>           model name [the run folder's name]
+  --version <version>     model version [step-<N>]
+  --description <text>    replaces the generated description
+  --label <id>=<name>     name a concept group (repeatable; ids as eval:concepts prints them)
+  --face <id,id,...>      the groups that make up the face (for face swaps)
+  --images <n>            generated images the groups and metrics are measured on [64]
+  --groups <n>            C for a baseline run's GMM fitted at export [24]
+  --no-part-labels        on the synthetic faces, skip the part segmenter (no labels, no face)
+  -h, --help              this text
+
+A baseline run's groups are fitted at export; an interpretable run's are its trained partition.
+On the synthetic faces, labels and the face come from a part segmenter unless given.`;
+
+/** A command line that cannot be used. */
+export class ExportUsageError extends Error {
+  override name = "ExportUsageError";
+}
+
+/** Parses the command line into export options; throws {@link ExportUsageError}. */
+export function parseExportArgs(args: string[]): ExportOptions | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        run: { type: "string" },
+        checkpoint: { type: "string" },
+        out: { type: "string" },
+        name: { type: "string" },
+        version: { type: "string" },
+        description: { type: "string" },
+        label: { type: "string", multiple: true },
+        face: { type: "string" },
+        images: { type: "string" },
+        groups: { type: "string" },
+        "no-part-labels": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ExportUsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  if (!values.run) throw new ExportUsageError("--run <run-folder> is required.");
+  if (!values.out) throw new ExportUsageError("--out <bundle-folder> is required.");
+  const integer = (flag: "images" | "groups") => {
+    try {
+      const n = integerFlag(flag, values[flag]);
+      if (n === 0) throw new ExportUsageError(`--${flag} must be at least 1.`);
+      return n;
+    } catch (error) {
+      throw new ExportUsageError((error as Error).message);
+    }
+  };
+  const labels: Record<number, string> = {};
+  for (const text of values.label ?? []) {
+    const match = /^(\d+)=(.+)$/.exec(text);
+    if (!match) throw new ExportUsageError(`--label takes <id>=<name>, got "${text}".`);
+    labels[Number(match[1])] = match[2];
+  }
+  let face: number[] | undefined;
+  if (values.face !== undefined) {
+    if (!/^\d+(,\d+)*$/.test(values.face)) {
+      throw new ExportUsageError(`--face takes group ids like 1,4,7, got "${values.face}".`);
+    }
+    face = [...new Set(values.face.split(",").map(Number))];
+  }
+  return {
+    run: values.run,
+    out: values.out,
+    checkpoint: values.checkpoint,
+    name: values.name,
+    version: values.version,
+    description: values.description,
+    labels,
+    face,
+    images: integer("images"),
+    groups: integer("groups"),
+    partLabels: !values["no-part-labels"],
+  };
+}
+
+/** Runs the command; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseExportArgs(args);
+  } catch (error) {
+    if (!(error instanceof ExportUsageError)) throw error;
+    console.error(`error: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    await initEngine();
+    const bundle = await exportBundle({ ...options, onStatus: (line) => console.error(line) });
+    const { manifest } = bundle;
+    const { metrics, training } = manifest;
+    console.error(
+      `exported ${manifest.model.name} ${manifest.model.version} (${training.kind}, ` +
+        `${manifest.groups.length} groups, consistency ${metrics.consistency.toFixed(3)}, ` +
+        `separation ${metrics.separation.toFixed(3)}) to ${options.out}`,
+    );
+    console.log(JSON.stringify({ out: options.out, model: manifest.model, files: manifest.files }));
+    return 0;
+  } catch (error) {
+    if (isUserError(error) || error instanceof BundleError || error instanceof ExportError) {
+      console.error(`error: ${(error as Error).message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
