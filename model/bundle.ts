@@ -9,6 +9,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest, manifestInconsistencies } from "./manifest.ts";
@@ -34,10 +35,9 @@ export interface Bundle {
   tail: Uint8Array;
 }
 
-/** The lowercase hex SHA-256 of `bytes`. */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+/** The lowercase hex SHA-256 of `bytes` (or of a string's UTF-8), computed synchronously. */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** A folder given as a path or a URL, as a URL ending in a slash. */
@@ -102,7 +102,7 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
     (["head", "tail"] as const).map(async (part) => {
       const { path, sha256 } = manifest.files[part];
       const bytes = await readBundleFile(location, path);
-      const actual = await sha256Hex(bytes);
+      const actual = sha256Hex(bytes);
       if (actual !== sha256) {
         throw new BundleError(
           display(new URL(path, location)),

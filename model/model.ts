@@ -6,9 +6,14 @@
  * @module
  */
 
-import { type Bundle, readBundle } from "./bundle.ts";
+import { readBundle } from "./bundle.ts";
 import type { ConceptGroup, Manifest } from "./manifest.ts";
-import { InferenceScheduler, type SchedulerOptions, type SchedulerStats } from "./scheduler.ts";
+import {
+  type BatchRunner,
+  InferenceScheduler,
+  type SchedulerOptions,
+  type SchedulerStats,
+} from "./scheduler.ts";
 import { GeneratorSessions } from "./sessions.ts";
 
 /** Options of {@link ServedModel.load}. */
@@ -35,22 +40,23 @@ export class ServedModel {
   readonly assignment: Int32Array;
   /** An id for the bundle's contents (both files' hashes), for ETags. */
   readonly contentId: string;
-  readonly #sessions: GeneratorSessions;
+  readonly #release: () => Promise<void>;
   readonly #scheduler: InferenceScheduler;
 
-  private constructor(bundle: Bundle, sessions: GeneratorSessions, options: SchedulerOptions) {
-    this.manifest = bundle.manifest;
-    this.#sessions = sessions;
-    this.#scheduler = new InferenceScheduler(
-      (kind, input, rows) =>
-        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
-      options,
-    );
-    this.assignment = new Int32Array(this.manifest.target.channels);
-    for (const group of this.manifest.groups) {
+  private constructor(
+    manifest: Manifest,
+    run: BatchRunner,
+    release: () => Promise<void>,
+    options: SchedulerOptions,
+  ) {
+    this.manifest = manifest;
+    this.#release = release;
+    this.#scheduler = new InferenceScheduler(run, options);
+    this.assignment = new Int32Array(manifest.target.channels);
+    for (const group of manifest.groups) {
       for (const channel of group.channels) this.assignment[channel] = group.id;
     }
-    const { head, tail } = this.manifest.files;
+    const { head, tail } = manifest.files;
     this.contentId = `${head.sha256.slice(0, 16)}${tail.sha256.slice(0, 16)}`;
   }
 
@@ -58,7 +64,26 @@ export class ServedModel {
   static async load(folder: string | URL, options: ServedModelOptions): Promise<ServedModel> {
     const bundle = await readBundle(folder);
     const sessions = await GeneratorSessions.open(bundle, { threads: options.threads });
-    return new ServedModel(bundle, sessions, options);
+    return ServedModel.fromRunner(
+      bundle.manifest,
+      (kind, input, rows) =>
+        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+      () => sessions.release(),
+      options,
+    );
+  }
+
+  /**
+   * A model whose runs go to `run` (the sessions of {@link load}, or a
+   * stand-in with other timing, as tests of time limits use).
+   */
+  static fromRunner(
+    manifest: Manifest,
+    run: BatchRunner,
+    release: () => Promise<void>,
+    options: SchedulerOptions,
+  ): ServedModel {
+    return new ServedModel(manifest, run, release, options);
   }
 
   /** Most images in one run (and in one request). */
@@ -144,6 +169,6 @@ export class ServedModel {
 
   /** Closes the sessions. */
   release(): Promise<void> {
-    return this.#sessions.release();
+    return this.#release();
   }
 }

@@ -114,16 +114,18 @@ export function heatColor(v: number): [number, number, number] {
 export function drawMap(map: Float32Array, image: RgbImage, style: MapStyle): RgbImage {
   const size = image.width, data = new Uint8Array(size * size * 3);
   if (style === "contour") {
-    const inside = (x: number, y: number) =>
-      x >= 0 && y >= 0 && x < size && y < size && map[y * size + x] >= REGION_THRESHOLD;
+    const inside = new Uint8Array(size * size);
+    for (let p = 0; p < inside.length; p++) inside[p] = map[p] >= REGION_THRESHOLD ? 1 : 0;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         const p = y * size + x;
-        const edge = inside(x, y) &&
-          !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1));
+        // An edge: inside, with a 4-neighbour outside (or at the picture's border).
+        const edge = inside[p] === 1 &&
+          (x === 0 || y === 0 || x === size - 1 || y === size - 1 ||
+            inside[p - 1] + inside[p + 1] + inside[p - size] + inside[p + size] < 4);
         for (let c = 0; c < 3; c++) {
           const v = image.data[p * 3 + c];
-          data[p * 3 + c] = edge ? (c === 0 ? 255 : 0) : inside(x, y) ? v : v >> 1;
+          data[p * 3 + c] = edge ? (c === 0 ? 255 : 0) : inside[p] ? v : v >> 1;
         }
       }
     }

@@ -46,6 +46,8 @@ export interface SchedulerStats {
   running: boolean;
   runs: number;
   rowsRun: number;
+  /** Milliseconds spent in runs (onnxruntime's time, without queueing). */
+  runMs: number;
 }
 
 /** A queue of inference jobs, run one batch at a time. */
@@ -57,6 +59,7 @@ export class InferenceScheduler {
   #running = false;
   #runs = 0;
   #rowsRun = 0;
+  #runMs = 0;
 
   constructor(run: BatchRunner, options: SchedulerOptions) {
     this.#run = run;
@@ -70,6 +73,7 @@ export class InferenceScheduler {
       running: this.#running,
       runs: this.#runs,
       rowsRun: this.#rowsRun,
+      runMs: this.#runMs,
     };
   }
 
@@ -146,26 +150,31 @@ export class InferenceScheduler {
 
   async #runBatch(batch: Job[]): Promise<void> {
     const rows = batch.reduce((n, job) => n + job.rows, 0);
-    const rowSize = batch[0].input.length / batch[0].rows;
-    const input = new Float32Array(rows * rowSize);
-    let at = 0;
-    for (const job of batch) {
-      input.set(job.input, at);
-      at += job.input.length;
+    let input = batch[0].input;
+    if (batch.length > 1) {
+      input = new Float32Array(rows * (input.length / batch[0].rows));
+      let at = 0;
+      for (const job of batch) {
+        input.set(job.input, at);
+        at += job.input.length;
+      }
     }
     let output: Float32Array;
+    const started = performance.now();
     try {
       output = await this.#run(batch[0].kind, input, rows);
     } catch (error) {
       for (const job of batch) job.reject(error);
       return;
+    } finally {
+      this.#runMs += performance.now() - started;
     }
     this.#runs++;
     this.#rowsRun += rows;
     const outSize = output.length / rows;
     let row = 0;
     for (const job of batch) {
-      job.resolve(output.slice(row * outSize, (row + job.rows) * outSize));
+      job.resolve(output.subarray(row * outSize, (row + job.rows) * outSize));
       row += job.rows;
     }
   }

@@ -15,6 +15,7 @@
 
 import type { Context, Hono } from "hono";
 import { z } from "zod";
+import { sha256Hex } from "../model/bundle.ts";
 import { type FieldError, HttpProblem } from "./problem.ts";
 
 /** A response a route may give. */
@@ -177,13 +178,11 @@ async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
 }
 
 /** A strong ETag for an immutable response: the model's content and the canonical URL. */
-async function immutableEtag(contentId: string, url: URL): Promise<string> {
+function immutableEtag(contentId: string, url: URL): string {
   const query = [...url.searchParams.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const key = `${contentId}\n${url.pathname}\n${new URLSearchParams(query)}`;
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)),
-  );
-  return `"${Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("")}"`;
+  return `"${
+    sha256Hex(`${contentId}\n${url.pathname}\n${new URLSearchParams(query)}`).slice(0, 32)
+  }"`;
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -212,7 +211,7 @@ export function registerRoutes(
       const query = parseWith(spec.query, "query", queryObject(c));
       let etag: string | undefined;
       if (spec.immutable) {
-        etag = await immutableEtag(options.contentId, new URL(c.req.url));
+        etag = immutableEtag(options.contentId, new URL(c.req.url));
         if (etagMatches(c.req.header("if-none-match"), etag)) {
           return new Response(null, {
             status: 304,

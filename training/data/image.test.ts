@@ -114,3 +114,17 @@ Deno.test("imageGrid tiles images with black gaps", () => {
   deepEqual([...grid.data.subarray(0, 9)], [1, 1, 1, 0, 0, 0, 2, 2, 2]);
   deepEqual([...grid.data.subarray(18, 21)], [1, 1, 1]);
 });
+
+Deno.test("encodePng round-trips small (stored) and large (deflated) pictures exactly", () => {
+  for (const [width, height] of [[5, 3], [200, 150]]) {
+    const data = Uint8Array.from(
+      { length: width * height * 3 },
+      (_, i) => (i * 5 + (i >> 7)) & 255,
+    );
+    const file = encodePng({ width, height, data });
+    deepEqual(decodeImage(file), { width, height, data });
+    if (width * height > 96 * 96) {
+      ok(file.length < data.length / 2, `deflated: ${file.length} bytes`);
+    }
+  }
+});

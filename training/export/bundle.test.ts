@@ -111,7 +111,7 @@ Deno.test("export writes head.onnx, tail.onnx and a manifest that describe the r
   equal(manifest.metrics.images, 8);
   for (const part of ["head", "tail"] as const) {
     const bytes = await Deno.readFile(join(out, BUNDLE_FILES[part]));
-    equal(manifest.files[part].sha256, await sha256Hex(bytes));
+    equal(manifest.files[part].sha256, sha256Hex(bytes));
   }
   deepEqual((await readBundle(out)).manifest, manifest);
 });

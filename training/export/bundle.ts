@@ -119,8 +119,8 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     steps: state.step,
     seconds: state.seconds,
     hardware: state.hardware ?? [],
-    head: await sha256Hex(onnx.head),
-    tail: await sha256Hex(onnx.tail),
+    head: sha256Hex(onnx.head),
+    tail: sha256Hex(onnx.tail),
   });
   await Deno.mkdir(options.out, { recursive: true });
   // The manifest goes last: a bundle interrupted mid-write fails its hash check.

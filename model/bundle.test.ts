@@ -1,0 +1,143 @@
+/**
+ * Loading a bundle verifies it: each broken copy of the embedded default
+ * bundle fails with one error that names the file and the problem.
+ */
+
+import { equal, match, ok, rejects } from "node:assert/strict";
+import { join } from "node:path";
+import { OnnxGraph } from "../training/export/onnx.ts";
+import { type Bundle, BundleError, readBundle, sha256Hex } from "./bundle.ts";
+import { BUNDLE_FILES } from "./manifest.ts";
+import { GeneratorSessions } from "./sessions.ts";
+import { DEFAULT_MODEL } from "../routes/config.ts";
+
+/** A copy of the default bundle in a new temporary folder. */
+async function copyOfDefault(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "igan-bundle-" });
+  for (const name of Object.values(BUNDLE_FILES)) {
+    await Deno.copyFile(new URL(name, DEFAULT_MODEL), join(dir, name));
+  }
+  return dir;
+}
+
+async function editManifest(dir: string, edit: (m: Record<string, unknown>) => void) {
+  const file = join(dir, BUNDLE_FILES.manifest);
+  const manifest = JSON.parse(await Deno.readTextFile(file));
+  edit(manifest);
+  await Deno.writeTextFile(file, JSON.stringify(manifest));
+}
+
+/** Opens the bundle's sessions (where shapes are checked), releasing them. */
+async function open(bundle: Bundle): Promise<void> {
+  await (await GeneratorSessions.open(bundle)).release();
+}
+
+/** Asserts that loading `dir` fails naming `file` and matching `problem`. */
+async function rejectsNaming(dir: string, file: string, problem: RegExp): Promise<void> {
+  await rejects(
+    async () => await open(await readBundle(dir)),
+    (error: Error) => {
+      ok(error instanceof BundleError, `${error.name}: ${error.message}`);
+      equal(error.file, join(dir, file));
+      match(error.message, problem);
+      ok(error.message.startsWith(join(dir, file)), error.message);
+      return true;
+    },
+  );
+}
+
+Deno.test("the embedded default bundle loads and its sessions open", async () => {
+  const bundle = await readBundle(DEFAULT_MODEL);
+  ok(bundle.manifest.groups.length > 0);
+  await open(bundle);
+});
+
+Deno.test("loading a bundle names the file and the problem", async (t) => {
+  const dirs: string[] = [];
+  const fresh = async () => {
+    const dir = await copyOfDefault();
+    dirs.push(dir);
+    return dir;
+  };
+  try {
+    await t.step("a missing file", async () => {
+      const dir = await fresh();
+      await Deno.remove(join(dir, BUNDLE_FILES.tail));
+      await rejectsNaming(dir, BUNDLE_FILES.tail, /missing/);
+      await Deno.remove(join(dir, BUNDLE_FILES.manifest));
+      await rejectsNaming(dir, BUNDLE_FILES.manifest, /missing/);
+    });
+    await t.step("malformed JSON", async () => {
+      const dir = await fresh();
+      await Deno.writeTextFile(join(dir, BUNDLE_FILES.manifest), '{"format": ');
+      await rejectsNaming(dir, BUNDLE_FILES.manifest, /not valid JSON/);
+    });
+    await t.step("an unknown format version", async () => {
+      const dir = await fresh();
+      await editManifest(dir, (m) => m.format = "interpretable-gan-bundle/99");
+      await rejectsNaming(
+        dir,
+        BUNDLE_FILES.manifest,
+        /interpretable-gan-bundle\/99.*reads "interpretable-gan-bundle\/1"/,
+      );
+    });
+    await t.step(
+      "a field of the wrong type, and groups that do not partition the channels",
+      async () => {
+        const dir = await fresh();
+        await editManifest(dir, (m) => m.latent = "128");
+        await rejectsNaming(dir, BUNDLE_FILES.manifest, /field "latent"/);
+        await editManifest(dir, (m) => {
+          m.latent = 128;
+          (m.groups as { channels: number[] }[])[0].channels.push(0);
+        });
+        await rejectsNaming(dir, BUNDLE_FILES.manifest, /not in exactly one group/);
+      },
+    );
+    await t.step("a hash mismatch", async () => {
+      const dir = await fresh();
+      const file = join(dir, BUNDLE_FILES.head);
+      const bytes = await Deno.readFile(file);
+      bytes[bytes.length - 1] ^= 1;
+      await Deno.writeFile(file, bytes);
+      await rejectsNaming(dir, BUNDLE_FILES.head, /SHA-256 is [0-9a-f]{64} but the manifest says/);
+    });
+    await t.step(
+      "shapes that do not chain: a tail that takes other maps than the head gives",
+      async () => {
+        const dir = await fresh();
+        const { manifest } = await readBundle(dir);
+        const { channels, height, width } = manifest.target;
+        const graph = new OnnxGraph();
+        graph.node("Relu", [graph.input("maps", [channels + 1, height, width])], "image");
+        graph.output("image", [channels + 1, height, width]);
+        const tail = graph.encode({
+          name: "tail",
+          doc: "a tail of another model",
+          producerVersion: "test",
+        });
+        await Deno.writeFile(join(dir, BUNDLE_FILES.tail), tail);
+        const hash = sha256Hex(tail);
+        await editManifest(
+          dir,
+          (m) => (m.files as { tail: { sha256: string } }).tail.sha256 = hash,
+        );
+        await rejectsNaming(
+          dir,
+          BUNDLE_FILES.tail,
+          new RegExp(`\\[N, ${channels + 1}, ${height}, ${width}\\] but the manifest makes it`),
+        );
+      },
+    );
+    await t.step("a file that is not ONNX", async () => {
+      const dir = await fresh();
+      const junk = new TextEncoder().encode("not a model");
+      await Deno.writeFile(join(dir, BUNDLE_FILES.head), junk);
+      const hash = sha256Hex(junk);
+      await editManifest(dir, (m) => (m.files as { head: { sha256: string } }).head.sha256 = hash);
+      await rejectsNaming(dir, BUNDLE_FILES.head, /onnxruntime cannot load it/);
+    });
+  } finally {
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+  }
+});

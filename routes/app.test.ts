@@ -1,0 +1,397 @@
+/**
+ * The HTTP API through `app.request()` on the embedded default bundle: every
+ * endpoint, caching, every class of bad input, the API key, CORS, the queue
+ * bound and the time limit; and through a real server on a loopback port.
+ */
+
+import { deepEqual, equal, match, notDeepEqual, ok } from "node:assert/strict";
+import { decodeImage, type RgbImage } from "../training/data/image.ts";
+import { latentForSeed } from "../model/latents.ts";
+import { ServedModel } from "../model/model.ts";
+import { createApp } from "./app.ts";
+import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
+
+const model = await ServedModel.load(DEFAULT_MODEL, {
+  threads: 1,
+  maxBatch: DEFAULT_SERVER_CONFIG.maxBatch,
+  maxQueuedRows: DEFAULT_SERVER_CONFIG.maxQueuedImages,
+});
+const { manifest } = model;
+const S = manifest.resolution;
+
+function appWith(config: Partial<ServerConfig> = {}, served = model) {
+  return createApp({ model: served, config: { ...DEFAULT_SERVER_CONFIG, ...config } });
+}
+const app = appWith();
+
+async function png(response: Response): Promise<RgbImage> {
+  equal(response.status, 200, await response.clone().text());
+  equal(response.headers.get("content-type"), "image/png");
+  return decodeImage(new Uint8Array(await response.arrayBuffer()));
+}
+
+function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return app.request(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** Mean squared RGB difference of two images over the pixels where `where` holds. */
+function meanSquared(a: RgbImage, b: RgbImage, where: (p: number) => boolean): number {
+  let sum = 0, count = 0;
+  for (let p = 0; p < a.width * a.height; p++) {
+    if (!where(p)) continue;
+    for (let c = 0; c < 3; c++) sum += (a.data[p * 3 + c] - b.data[p * 3 + c]) ** 2;
+    count++;
+  }
+  return sum / Math.max(count, 1);
+}
+
+Deno.test("GET /v1/model answers the manifest and the limits", async () => {
+  const response = await app.request("/v1/model");
+  equal(response.status, 200);
+  const body = await response.json();
+  deepEqual(body.groups, manifest.groups);
+  equal(body.latent, manifest.latent);
+  equal(body.model.description, manifest.model.description);
+  deepEqual(body.limits, { maxBatch: 16, maxImageSize: 512 });
+});
+
+Deno.test("GET /v1/images/{seed}.png: deterministic bytes, sizes, truncation, strong ETag and 304 without inference", async () => {
+  const first = await app.request("/v1/images/7.png");
+  const bytes = new Uint8Array(await first.clone().arrayBuffer());
+  const image = await png(first);
+  deepEqual([image.width, image.height], [S, S]);
+  ok(new Set(image.data).size > 32, "the image is not flat");
+  deepEqual(new Uint8Array(await (await app.request("/v1/images/7.png")).arrayBuffer()), bytes);
+  const etag = first.headers.get("etag")!;
+  match(etag, /^"[0-9a-f]{32}"$/);
+  match(first.headers.get("cache-control")!, /max-age=31536000, immutable/);
+  const runs = model.stats.runs;
+  const cached = await app.request("/v1/images/7.png", { headers: { "if-none-match": etag } });
+  equal(cached.status, 304);
+  equal(await cached.text(), "");
+  equal(cached.headers.get("etag"), etag);
+  equal(model.stats.runs, runs, "a 304 runs no inference");
+  notDeepEqual((await app.request("/v1/images/8.png")).headers.get("etag"), etag);
+  const big = await png(await app.request("/v1/images/7.png?size=160"));
+  deepEqual([big.width, big.height], [160, 160]);
+  const truncated = await png(await app.request("/v1/images/7.png?truncation=0.5"));
+  notDeepEqual(truncated.data, image.data);
+});
+
+Deno.test("POST /v1/generate: one image as PNG, several as JSON, explicit latents equal their seeds", async () => {
+  const one = await png(await postJson("/v1/generate", { seeds: [7] }));
+  deepEqual(one, await png(await app.request("/v1/images/7.png")));
+  const latent = Array.from(latentForSeed(7, manifest.latent));
+  deepEqual(await png(await postJson("/v1/generate", { latents: [latent] })), one);
+  const several = await postJson("/v1/generate", { seeds: [7, 8, 9], size: 32 });
+  equal(several.headers.get("content-type"), "application/json");
+  const { images } = await several.json();
+  deepEqual(images.map((i: { seed: number }) => i.seed), [7, 8, 9]);
+  const decoded = images.map((i: { png: string }) =>
+    decodeImage(Uint8Array.from(atob(i.png), (c) => c.charCodeAt(0)))
+  );
+  deepEqual(decoded.map((d: RgbImage) => d.width), [32, 32, 32]);
+  notDeepEqual(decoded[0].data, decoded[1].data);
+});
+
+Deno.test("kernel maps, the kernel grid, the concept map and group centres", async (t) => {
+  for (const style of ["heat", "overlay", "contour"]) {
+    await t.step(`kernel 3, ${style}`, async () => {
+      const image = await png(
+        await app.request(`/v1/images/5/kernels/3.png?style=${style}&size=96`),
+      );
+      deepEqual([image.width, image.height], [96, 96]);
+    });
+  }
+  await t.step("heat maps are not flat, and different kernels draw different maps", async () => {
+    const [a, b] = await Promise.all(
+      [3, 4].map(async (k) => await png(await app.request(`/v1/images/5/kernels/${k}.png`))),
+    );
+    ok(new Set(a.data).size > 8, "kernel 3's map has structure");
+    notDeepEqual(a.data, b.data);
+  });
+  await t.step("all kernels in a grid ordered by group", async () => {
+    const columns = Math.ceil(Math.sqrt(manifest.target.channels));
+    const rows = Math.ceil(manifest.target.channels / columns);
+    const grid = await png(await app.request("/v1/images/5/kernels.png?size=20"));
+    deepEqual([grid.width, grid.height], [columns * 22 - 2, rows * 22 - 2]);
+  });
+  await t.step("the concept map uses the groups' colours", async () => {
+    const map = await png(await app.request("/v1/images/5/concepts.png"));
+    const colors = new Set(manifest.groups.map((g) => g.color));
+    let coloured = 0;
+    for (let p = 0; p < map.width * map.height; p++) {
+      const [r, g, b] = map.data.subarray(p * 3, p * 3 + 3);
+      if (r + g + b === 0) continue;
+      ok(colors.has(`#${[r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("")}`));
+      coloured++;
+    }
+    ok(coloured > 0, "some positions belong to a group");
+    await png(await app.request("/v1/images/5/concepts.png?style=overlay"));
+  });
+  await t.step("one group's centre", async () => {
+    const image = await png(await app.request("/v1/images/5/concepts/0.png?style=contour"));
+    deepEqual([image.width, image.height], [S, S]);
+  });
+});
+
+/** The three largest groups: a concept big enough to measure a swap's locality on. */
+const bigGroups = [...manifest.groups].sort((a, b) => b.channels.length - a.channels.length)
+  .slice(0, 3).map((g) => g.id).join(",");
+
+Deno.test("a swap changes pixels inside the swapped concept's region more than outside", async () => {
+  const runs = model.stats;
+  const response = await postJson("/v1/swap", {
+    target: 11,
+    source: 12,
+    concepts: bigGroups.split(",").map(Number),
+    include: ["mask", "originals", "difference"],
+  });
+  equal(response.status, 200);
+  const after = model.stats;
+  equal(after.runs - runs.runs, 2, "one head run on [target, source], one tail run");
+  const body = await response.json();
+  const decode = (b64: string) => decodeImage(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+  const [swapped, target, mask] = [decode(body.swapped), decode(body.target), decode(body.mask)];
+  deepEqual(target, await png(await app.request("/v1/images/11.png")));
+  // The mask picture is the target tinted red over the swapped region.
+  const inside = (p: number) =>
+    mask.data[p * 3] !== target.data[p * 3] || mask.data[p * 3 + 1] !== target.data[p * 3 + 1];
+  const insideCount = Array.from({ length: S * S }, (_, p) => p).filter(inside).length;
+  ok(insideCount > 0 && insideCount < S * S, `the region has ${insideCount} of ${S * S} pixels`);
+  const [within, outside] = [
+    meanSquared(swapped, target, inside),
+    meanSquared(swapped, target, (p) => !inside(p)),
+  ];
+  ok(within > outside, `inside ${within.toFixed(1)} vs outside ${outside.toFixed(1)}`);
+  deepEqual(body.groups, bigGroups.split(",").map(Number).sort((a, b) => a - b));
+
+  const get = await png(await app.request(`/v1/swap/11/12.png?concepts=${bigGroups}`));
+  deepEqual(get, swapped, "GET and POST swap the same way");
+  const strip = await png(await app.request(`/v1/swap/11/12.png?concepts=${bigGroups}&view=strip`));
+  deepEqual([strip.width, strip.height], [5 * S + 4 * 2, S]);
+  const nothing = await png(await app.request(`/v1/swap/11/11.png?concepts=${bigGroups}`));
+  deepEqual(nothing, target, "swapping an image with itself changes nothing");
+});
+
+/** [method, path, body (or raw string), status, field or detail pattern]. */
+const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
+  ["GET", "/v1/nothing", undefined, 404, /there is no \/v1\/nothing/],
+  ["GET", "/v1/images/7.jpg", undefined, 404, /there is no/],
+  ["DELETE", "/v1/images/7.png", undefined, 405, /use GET/],
+  ["GET", "/v1/generate", undefined, 405, /use POST/],
+  ["GET", "/v1/images/-1.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/1.5.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/007.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/abc.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/1.png?truncation=0", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?truncation=1.5", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?truncation=NaN", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?truncation=Infinity", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?size=8", undefined, 400, /query\.size/],
+  ["GET", "/v1/images/1.png?size=100000", undefined, 400, /query\.size/],
+  ["GET", "/v1/images/1.png?colour=red", undefined, 400, /query\.colour/],
+  ["GET", "/v1/images/1.png?size=64&size=32", undefined, 400, /query\.size/],
+  ["GET", "/v1/images/1/kernels/64.png", undefined, 400, /path\.kernel/],
+  ["GET", "/v1/images/1/kernels/-1.png", undefined, 400, /path\.kernel/],
+  ["GET", "/v1/images/1/kernels/2.png?style=glow", undefined, 400, /query\.style/],
+  ["GET", "/v1/images/1/kernels.png?size=4000", undefined, 400, /query\.size/],
+  ["GET", "/v1/images/1/concepts/99.png", undefined, 400, /path\.group.*no group 99/],
+  ["GET", "/v1/images/1/concepts/nose.png", undefined, 400, /path\.group.*not a group id/],
+  ["GET", "/v1/swap/1/2.png", undefined, 400, /query\.concepts/],
+  ["GET", "/v1/swap/1/2.png?concepts=eyes", undefined, 400, /query\.concepts/],
+  ["GET", "/v1/swap/1/2.png?concepts=1,,2", undefined, 400, /query\.concepts/],
+  ["GET", "/v1/swap/1/2.png?concepts=1&view=all", undefined, 400, /query\.view/],
+  ["POST", "/v1/generate", '{"seeds": [1,', 400, /not valid JSON/],
+  ["POST", "/v1/generate", "", 400, /not valid JSON/],
+  ["POST", "/v1/generate", {}, 400, /body\.seeds.*exactly one/],
+  ["POST", "/v1/generate", { seeds: [1], latents: [[0]] }, 400, /body\.latents\.0/],
+  ["POST", "/v1/generate", { seeds: ["1"] }, 400, /body\.seeds\.0/],
+  ["POST", "/v1/generate", { seeds: [1.5] }, 400, /body\.seeds\.0/],
+  ["POST", "/v1/generate", { seeds: [-3] }, 400, /body\.seeds\.0/],
+  ["POST", "/v1/generate", '{"latents": [[1e999]]}', 400, /body\.latents\.0/],
+  ["POST", "/v1/generate", { latents: [[0, 1]] }, 400, /body\.latents\.0.*128|body\.latents\.0/],
+  ["POST", "/v1/generate", { seeds: Array.from({ length: 17 }, (_, k) => k) }, 400, /body\.seeds/],
+  ["POST", "/v1/generate", { seeds: [1], size: 9999 }, 400, /body\.size/],
+  ["POST", "/v1/generate", { seeds: [1], colour: "red" }, 400, /body\.colour/],
+  ["POST", "/v1/generate", [1, 2], 400, /body/],
+  ["POST", "/v1/swap", { target: 1, source: 2, concepts: ["nose"] }, 400, /body\.concepts/],
+  ["POST", "/v1/swap", { target: 1, source: 2, concepts: [] }, 400, /body\.concepts/],
+  ["POST", "/v1/swap", { target: { latent: [1] }, source: 2, concepts: [0] }, 400, /body\.target/],
+  [
+    "POST",
+    "/v1/swap",
+    { target: 1, source: 2, concepts: [0], include: ["x"] },
+    400,
+    /body\.include/,
+  ],
+];
+
+Deno.test("every bad input answers a 4xx application/problem+json that names the field", async (t) => {
+  for (const [method, path, body, status, pattern] of BAD_INPUTS) {
+    await t.step(
+      `${method} ${path} ${body === undefined ? "" : JSON.stringify(body).slice(0, 40)}`,
+      async () => {
+        const init: RequestInit = { method };
+        if (body !== undefined) {
+          init.headers = { "content-type": "application/json" };
+          init.body = typeof body === "string" ? body : JSON.stringify(body);
+        }
+        const response = await app.request(path, init);
+        equal(response.status, status);
+        equal(response.headers.get("content-type"), "application/problem+json");
+        const problem = await response.json();
+        equal(problem.status, status);
+        match(problem.type, /^\/docs#problem-/);
+        match(`${problem.detail} ${JSON.stringify(problem.errors ?? [])}`, pattern);
+        if (status === 400 && !/JSON/.test(problem.detail)) {
+          ok(
+            Array.isArray(problem.errors) && problem.errors.length > 0,
+            "invalid fields are listed",
+          );
+        }
+      },
+    );
+  }
+  await t.step("a body of another content type: 415", async () => {
+    const response = await app.request("/v1/generate", { method: "POST", body: "seeds=1" });
+    equal(response.status, 415);
+    equal(response.headers.get("content-type"), "application/problem+json");
+  });
+  await t.step("a body over the limit: 413", async () => {
+    const small = appWith({ maxBodyBytes: 1024 });
+    const response = await small.request("/v1/generate", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ latents: [Array(600).fill(0)] }),
+    });
+    equal(response.status, 413);
+    equal(response.headers.get("content-type"), "application/problem+json");
+  });
+});
+
+Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async () => {
+  const guarded = appWith({ apiKey: "s3cret", corsOrigins: ["https://app.example"] });
+  const denied = await guarded.request("/v1/model");
+  equal(denied.status, 401);
+  equal(denied.headers.get("content-type"), "application/problem+json");
+  equal((await guarded.request("/v1/model", { headers: { "x-api-key": "wrong" } })).status, 401);
+  equal((await guarded.request("/v1/model", { headers: { "x-api-key": "s3cret" } })).status, 200);
+  const bearer = await guarded.request("/v1/model", {
+    headers: { authorization: "Bearer s3cret", origin: "https://app.example" },
+  });
+  equal(bearer.status, 200);
+  equal(bearer.headers.get("access-control-allow-origin"), "https://app.example");
+  equal((await guarded.request("/healthz")).status, 200, "probes need no key");
+  const other = await guarded.request("/healthz", { headers: { origin: "https://evil.example" } });
+  equal(other.headers.get("access-control-allow-origin"), null);
+  equal(
+    (await app.request("/healthz", { headers: { origin: "https://a.example" } })).headers.get(
+      "access-control-allow-origin",
+    ),
+    null,
+    "no CORS unless configured",
+  );
+});
+
+Deno.test("a full queue and the time limit answer 503 problems with Retry-After", async () => {
+  const small = await ServedModel.load(DEFAULT_MODEL, {
+    threads: 1,
+    maxBatch: 16,
+    maxQueuedRows: 1,
+  });
+  try {
+    const busy = appWith({}, small);
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, k) => busy.request(`/v1/images/${100 + k}.png`)),
+    );
+    const statuses = responses.map((r) => r.status);
+    ok(statuses.includes(503) && statuses.includes(200), statuses.join());
+    const refused = responses.find((r) => r.status === 503)!;
+    equal(refused.headers.get("retry-after"), "1");
+    match((await refused.json()).type, /problem-unavailable/);
+    for (const r of responses) if (!r.bodyUsed) await r.body?.cancel();
+
+    // A model whose every run takes 200 ms, as on a slow machine: a 50 ms limit cuts the request.
+    const slow = ServedModel.fromRunner(
+      manifest,
+      async (kind, input, rows) => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return kind === "head" ? small.maps(input, rows) : small.images(input, rows);
+      },
+      () => Promise.resolve(),
+      { maxBatch: 16, maxQueuedRows: 16 },
+    );
+    const hasty = appWith({ timeoutMs: 50 }, slow);
+    const started = performance.now();
+    const late = await hasty.request("/v1/images/3.png");
+    const waited = performance.now() - started;
+    equal(late.status, 503);
+    equal(late.headers.get("retry-after"), "1");
+    const problem = await late.json();
+    match(problem.type, /problem-timeout/);
+    match(problem.detail, /within 50 ms/);
+    ok(waited < 190, `answered at the limit, after ${waited.toFixed(0)} ms, not after the run`);
+  } finally {
+    await small.release();
+  }
+});
+
+Deno.test("/openapi.json is generated from the validating schemas; /docs, /healthz and /readyz answer", async () => {
+  const document = await (await app.request("/openapi.json")).json();
+  equal(document.openapi, "3.1.0");
+  const image = document.paths["/v1/images/{seed}.png"].get;
+  const seed = image.parameters.find((p: { name: string }) => p.name === "seed");
+  equal(seed.in, "path");
+  match(seed.description, /0\.\.4294967295/);
+  const size = image.parameters.find((p: { name: string }) => p.name === "size");
+  equal(size.required, false);
+  const body = document.paths["/v1/generate"].post.requestBody.content["application/json"].schema;
+  equal(body.properties.seeds.maxItems, 16);
+  equal(body.properties.latents.items.minItems, manifest.latent);
+  equal(body.additionalProperties, false);
+  for (
+    const path of [
+      "/v1/swap",
+      "/v1/swap/{target}/{source}.png",
+      "/v1/images/{seed}/kernels/{kernel}.png",
+      "/v1/model",
+    ]
+  ) {
+    ok(document.paths[path], `${path} is documented`);
+  }
+  const docs = await app.request("/docs");
+  match(await docs.text(), /GET \/v1\/images\/\{seed\}\.png.*id="problem-invalid-request"/s);
+  deepEqual(await (await app.request("/healthz")).json(), { status: "ok" });
+  equal((await (await app.request("/readyz")).json()).status, "ready");
+});
+
+Deno.test("a real server on a loopback port serves concurrent requests", async () => {
+  const controller = new AbortController();
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen: () => {},
+  }, app.fetch);
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, k) => fetch(`${base}/v1/images/${k}.png`)),
+    );
+    const images = await Promise.all(responses.map((r) => png(r)));
+    equal(new Set(images.map((i) => i.data.join())).size, 8, "eight different images");
+    const problem = await fetch(`${base}/v1/images/x.png`);
+    equal(problem.status, 400);
+    equal(problem.headers.get("content-type"), "application/problem+json");
+    await problem.body?.cancel();
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+});

@@ -1,0 +1,57 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { DEFAULT_SERVER_CONFIG, ServerConfigError, serverConfigFromEnv } from "./config.ts";
+
+const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
+
+Deno.test("without variables the server uses the defaults and the embedded model", () => {
+  deepEqual(serverConfigFromEnv(envOf({})), DEFAULT_SERVER_CONFIG);
+});
+
+Deno.test("variables set the model, port, limits, CORS origins and API key", () => {
+  const config = serverConfigFromEnv(envOf({
+    IGAN_MODEL: "bundles/celeba",
+    PORT: "9000",
+    HOST: "127.0.0.1",
+    IGAN_MAX_BATCH: "4",
+    IGAN_MAX_SIZE: "256",
+    IGAN_TIMEOUT_MS: "2500",
+    IGAN_THREADS: "2",
+    IGAN_CORS_ORIGINS: "https://a.example, https://b.example:8443",
+    IGAN_API_KEY: "k",
+  }));
+  equal(config.model, "bundles/celeba");
+  deepEqual(
+    [
+      config.port,
+      config.hostname,
+      config.maxBatch,
+      config.maxImageSize,
+      config.timeoutMs,
+      config.threads,
+    ],
+    [9000, "127.0.0.1", 4, 256, 2500, 2],
+  );
+  deepEqual(config.corsOrigins, ["https://a.example", "https://b.example:8443"]);
+  equal(config.apiKey, "k");
+  equal(
+    serverConfigFromEnv(envOf({ IGAN_MODEL: "file:///srv/bundle/" })).model.toString(),
+    "file:///srv/bundle/",
+  );
+});
+
+Deno.test("unusable values name the variable", () => {
+  for (
+    const [name, value] of [
+      ["PORT", "80a"],
+      ["PORT", "70000"],
+      ["IGAN_MAX_BATCH", "0"],
+      ["IGAN_TIMEOUT_MS", "-5"],
+      ["IGAN_CORS_ORIGINS", "example.com"],
+    ]
+  ) {
+    throws(
+      () => serverConfigFromEnv(envOf({ [name]: value })),
+      (e: Error) => e instanceof ServerConfigError && e.message.startsWith(name),
+    );
+  }
+});

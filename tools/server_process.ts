@@ -1,0 +1,82 @@
+/**
+ * The server as a child process, the way users start it: used by the
+ * entry-point tests and `deno task bench:server`.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** A started server. */
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  /** What it printed on stderr up to the ready line. */
+  startup: string;
+  /** Stops it (SIGTERM) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startServerProcess}. */
+export interface ServerProcessOptions {
+  env?: Record<string, string>;
+  /** A command and arguments to run deno under (e.g. `taskset -c 1`). */
+  wrapper?: string[];
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `deno <args>` in the repository root, waits until its stderr matches
+ * `ready` (whose first group is the port), and keeps draining stderr.
+ */
+export async function startServerProcess(
+  args: string[],
+  ready: RegExp,
+  options: ServerProcessOptions = {},
+): Promise<ServerProcess> {
+  const { env = {}, wrapper = [], timeoutMs = 60_000 } = options;
+  const command = [...wrapper, Deno.execPath(), ...args];
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+    const match = ready.exec(text);
+    if (match) {
+      // Drains stderr so that the server never blocks on a full pipe.
+      (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return {
+        child,
+        port: Number(match[1]),
+        startup: text,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
+    }
+  }
+  child.kill();
+  await child.status;
+  throw new Error(`the server did not start:\n${text}`);
+}
+
+/** The `deno task start` command and the line it prints when it listens. */
+export const START = {
+  args: ["run", "-A", "main.ts", "--listen"],
+  ready: /listening on http:\/\/[\d.]+:(\d+)\//,
+};
