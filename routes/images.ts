@@ -19,9 +19,13 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, type RouteSpec } from "./spec.ts";
-
-const PROBLEM = { description: "invalid input", contentType: "application/problem+json" };
+import {
+  defineRoute,
+  NOT_MODIFIED_RESPONSE,
+  PNG_RESPONSE,
+  PROBLEM_RESPONSE,
+  type RouteSpec,
+} from "./spec.ts";
 
 /** The generation routes. */
 export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
@@ -52,9 +56,9 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       query: z.strictObject({ truncation: truncationString, size: sizeString(limits) }),
       immutable: true,
       responses: {
-        200: { description: "the image", contentType: "image/png" },
-        304: { description: "not modified (If-None-Match)" },
-        400: PROBLEM,
+        200: PNG_RESPONSE,
+        304: NOT_MODIFIED_RESPONSE,
+        400: PROBLEM_RESPONSE,
       },
       handler: async ({ params, query, signal }) => {
         const latents = latentsOf(model, [params.seed], query.truncation);
@@ -76,9 +80,9 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
           contentType: "application/json",
           schema: generated,
         },
-        400: PROBLEM,
-        413: PROBLEM,
-        415: PROBLEM,
+        400: PROBLEM_RESPONSE,
+        413: PROBLEM_RESPONSE,
+        415: PROBLEM_RESPONSE,
       },
       handler: async ({ body, signal }) => {
         if ((body.seeds === undefined) === (body.latents === undefined)) {

@@ -35,10 +35,13 @@ import {
   sizeString,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, type RouteSpec } from "./spec.ts";
-
-const PROBLEM = { description: "invalid input", contentType: "application/problem+json" };
-const PNG = { description: "the picture", contentType: "image/png" };
+import {
+  defineRoute,
+  NOT_MODIFIED_RESPONSE,
+  PNG_RESPONSE,
+  PROBLEM_RESPONSE,
+  type RouteSpec,
+} from "./spec.ts";
 
 /** The mean map [K] of `channels` of maps [M, K]. */
 export function centreOf(maps: Float32Array, channels: readonly number[], k: number): Float32Array {
@@ -106,7 +109,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
-      responses: { 200: PNG, 304: { description: "not modified" }, 400: PROBLEM },
+      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
         const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
@@ -134,7 +137,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         style: mapStyle,
       }),
       immutable: true,
-      responses: { 200: PNG, 304: { description: "not modified" }, 400: PROBLEM },
+      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? Math.min(limits.resolution, maxTile);
         const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
@@ -164,7 +167,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         ),
       }),
       immutable: true,
-      responses: { 200: PNG, 304: { description: "not modified" }, 400: PROBLEM },
+      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
         const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
@@ -196,7 +199,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
-      responses: { 200: PNG, 304: { description: "not modified" }, 400: PROBLEM },
+      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const groups = resolveConceptsField(model, [params.group], "path.group");
         const size = query.size ?? limits.resolution;

@@ -26,6 +26,18 @@ export interface ResponseSpec {
   schema?: z.ZodType;
 }
 
+/** The response of a request that fails (see `problem.ts`). */
+export const PROBLEM_RESPONSE: ResponseSpec = {
+  description: "a problem (RFC 9457): what is wrong, and with which fields",
+  contentType: "application/problem+json",
+};
+
+/** A PNG picture response. */
+export const PNG_RESPONSE: ResponseSpec = { description: "the picture", contentType: "image/png" };
+
+/** A 304 answer to If-None-Match. */
+export const NOT_MODIFIED_RESPONSE: ResponseSpec = { description: "not modified (If-None-Match)" };
+
 /** The validated input of a request. */
 export interface RouteInput<P, Q, B> {
   params: P;

@@ -34,10 +34,14 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, type RouteSpec } from "./spec.ts";
+import {
+  defineRoute,
+  NOT_MODIFIED_RESPONSE,
+  PNG_RESPONSE,
+  PROBLEM_RESPONSE,
+  type RouteSpec,
+} from "./spec.ts";
 import { groupsCentre } from "./maps.ts";
-
-const PROBLEM = { description: "invalid input", contentType: "application/problem+json" };
 
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
@@ -138,9 +142,9 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       immutable: true,
       responses: {
-        200: { description: "the picture", contentType: "image/png" },
-        304: { description: "not modified" },
-        400: PROBLEM,
+        200: PNG_RESPONSE,
+        304: NOT_MODIFIED_RESPONSE,
+        400: PROBLEM_RESPONSE,
       },
       handler: async ({ params, query, signal }) => {
         const groups = resolveConceptsField(model, query.concepts, "query.concepts");
@@ -179,9 +183,9 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       responses: {
         200: { description: "the swap", contentType: "application/json", schema: swapped },
-        400: PROBLEM,
-        413: PROBLEM,
-        415: PROBLEM,
+        400: PROBLEM_RESPONSE,
+        413: PROBLEM_RESPONSE,
+        415: PROBLEM_RESPONSE,
       },
       handler: async ({ body, signal }) => {
         const groups = resolveConceptsField(model, body.concepts, "body.concepts");

@@ -1,35 +1,25 @@
 import { equal, ok, rejects } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
 import { resolveConfig } from "../config.ts";
-import { silentProgress, TINY_RUN, tinyFaces } from "../testing/tiny_run.ts";
+import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { createRun } from "../run_folder.ts";
-import { trainLoop } from "../train.ts";
-import { CheckpointError, GanTrainer } from "../trainer.ts";
+import { CheckpointError } from "../trainer.ts";
 import { evaluateRun } from "./evaluate.ts";
 
 await initEngine();
 
 const BASE = {
-  ...TINY_RUN,
   steps: 4,
   logEvery: 2,
   sampleEvery: 4,
   checkpointEvery: 4,
 };
 
-async function trainedRun(root: string, interpretable: boolean): Promise<string> {
-  const config = resolveConfig({
+function trainedRun(root: string, interpretable: boolean): Promise<string> {
+  return trainTinyRun(root, interpretable ? "interpretable" : "baseline", {
     ...BASE,
     interpretable: interpretable ? { groups: 3, every: 2, images: 4, langevinSteps: 1 } : null,
   });
-  const run = await createRun(root, interpretable ? "interpretable" : "baseline", config);
-  const trainer = new GanTrainer(config, tinyFaces());
-  try {
-    await trainLoop({ trainer, run, progress: silentProgress(4) });
-  } finally {
-    trainer.dispose();
-  }
-  return run.dir;
 }
 
 Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones for baselines", async () => {
@@ -57,7 +47,7 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     equal(baseline.metrics.groupSizes.length, 3);
     equal(baseline.figure, undefined);
 
-    const empty = await createRun(root, "empty", resolveConfig(BASE));
+    const empty = await createRun(root, "empty", resolveConfig({ ...TINY_RUN, ...BASE }));
     await rejects(evaluateRun(empty.dir), CheckpointError);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -13,9 +13,7 @@ import { asyncScope, scope } from "../engine/tensor.ts";
 import { resolveConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { createRun } from "../run_folder.ts";
-import { GanTrainer } from "../trainer.ts";
-import { trainLoop } from "../train.ts";
-import { silentProgress, TINY_RUN, tinyFaces } from "../testing/tiny_run.ts";
+import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { BUNDLE_FILES, BUNDLE_FORMAT } from "../../model/manifest.ts";
 import { readBundle, sha256Hex } from "../../model/bundle.ts";
 import { buildManifest, exportBundle, ExportError } from "./bundle.ts";
@@ -25,19 +23,6 @@ import { IR_VERSION, OPSET } from "./onnx.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
 
 await initEngine();
-
-/** Trains a tiny run for 3 steps, so that batch norm's running statistics are not the initial ones. */
-async function tinyTrainedRun(root: string): Promise<string> {
-  const config = resolveConfig({ ...TINY_RUN, steps: 3, checkpointEvery: 3, sampleEvery: 3 });
-  const run = await createRun(root, "tiny", config);
-  const trainer = new GanTrainer(config, tinyFaces());
-  try {
-    await trainLoop({ trainer, run, progress: silentProgress(3) });
-  } finally {
-    trainer.dispose();
-  }
-  return run.dir;
-}
 
 function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   equal(a.length, b.length);
@@ -66,7 +51,8 @@ const pythonOnnx = await new Deno.Command("/usr/bin/python3", {
 }).output().then((r) => r.success, () => false);
 
 const root = await Deno.makeTempDir({ prefix: "igan-export-" });
-const runDir = await tinyTrainedRun(root);
+// Three steps, so that batch norm's running statistics are not the initial ones.
+const runDir = await trainTinyRun(root, "tiny", { steps: 3, checkpointEvery: 3, sampleEvery: 3 });
 const out = join(root, "bundle");
 const bundle = await exportBundle({ run: runDir, out, images: 8, groups: 3, partLabels: false });
 

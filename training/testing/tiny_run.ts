@@ -5,10 +5,13 @@
  * @module
  */
 
-import type { PartialConfig } from "../config.ts";
+import { type PartialConfig, resolveConfig } from "../config.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { syntheticFaces } from "../data/synthetic.ts";
 import { Progress } from "../progress.ts";
+import { createRun } from "../run_folder.ts";
+import { GanTrainer } from "../trainer.ts";
+import { trainLoop } from "../train.ts";
 
 /** 32x32 images, width 4, 8 target filters, latent 8, batch 4, on 16 synthetic faces. */
 export const TINY_RUN: PartialConfig = {
@@ -25,4 +28,21 @@ export function tinyFaces(): ImageSet {
 /** A progress line towards `total` that prints nothing. */
 export function silentProgress(total: number): Progress {
   return new Progress("step", total, { sink: { isTerminal: false, write: () => {} } });
+}
+
+/** Trains a run of `config` (on top of {@link TINY_RUN}) to its end in `root`; returns its folder. */
+export async function trainTinyRun(
+  root: string,
+  name: string,
+  config: PartialConfig,
+): Promise<string> {
+  const resolved = resolveConfig({ ...TINY_RUN, ...config });
+  const run = await createRun(root, name, resolved);
+  const trainer = new GanTrainer(resolved, tinyFaces());
+  try {
+    await trainLoop({ trainer, run, progress: silentProgress(resolved.steps) });
+  } finally {
+    trainer.dispose();
+  }
+  return run.dir;
 }
