@@ -210,12 +210,16 @@ const server = await startServerProcess(START.args, START.ready, {
   wrapper: pinned ? ["taskset", "-c", String(cpus - 1)] : [],
 });
 console.error(pinned ? `server on CPU ${cpus - 1}, wrk on CPU 0` : "CPUs not pinned");
-const results: Record<string, Record<string, LoadResult & { inferenceMs: number }>> = {};
+/** A load's result with what the server measured during it. */
+type ServedResult = LoadResult & { inferenceMs: number; meanBatch: number };
+const results: Record<string, Record<string, ServedResult>> = {};
 
-/** The server's total onnxruntime milliseconds so far (from /readyz). */
-async function serverRunMs(port: number): Promise<number> {
+/** The server's queue counters so far (from /readyz): runs, rows run, onnxruntime milliseconds. */
+async function serverQueue(
+  port: number,
+): Promise<{ runs: number; rowsRun: number; runMs: number }> {
   const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json();
-  return ready.queue.runMs;
+  return ready.queue;
 }
 
 const memory = { startMiB: await rssMiB(server.child.pid), endMiB: null as number | null };
@@ -226,17 +230,25 @@ try {
   for (const scenario of SCENARIOS) {
     results[scenario.name] = {};
     for (const c of concurrencies) {
-      const before = await serverRunMs(server.port);
+      const before = await serverQueue(server.port);
       const load = await runWrk(server.port, scenario, c);
-      const inferenceMs = (await serverRunMs(server.port) - before) / load.requests;
-      const result = { ...load, inferenceMs: Math.round(inferenceMs * 1000) / 1000 };
+      const after = await serverQueue(server.port);
+      const inferenceMs = (after.runMs - before.runMs) / load.requests;
+      const result: ServedResult = {
+        ...load,
+        inferenceMs: Math.round(inferenceMs * 1000) / 1000,
+        // Rows per onnxruntime run: above 1 when concurrent requests were micro-batched.
+        meanBatch:
+          Math.round(((after.rowsRun - before.rowsRun) / (after.runs - before.runs)) * 100) / 100,
+      };
       results[scenario.name][`c${c}`] = result;
       console.error(
         `${scenario.name.padEnd(10)} c=${String(c).padEnd(2)} ${
           result.requestsPerSecond.toFixed(1)
         } req/s, ` +
           `mean ${result.meanMs.toFixed(2)} ms, p50 ${result.p50Ms.toFixed(2)} ms, p99 ` +
-          `${result.p99Ms.toFixed(2)} ms, inference ${inferenceMs.toFixed(2)} ms/request` +
+          `${result.p99Ms.toFixed(2)} ms, inference ${inferenceMs.toFixed(2)} ms/request, ` +
+          `${result.meanBatch} rows/run` +
           (result.errors ? `, ${result.errors} errors` : ""),
       );
     }
@@ -248,7 +260,7 @@ try {
 
 const overheadPct: Record<string, number> = {};
 console.log(
-  "\nrequest     raw ort ms   c   req/s  mean ms   p50 ms   p99 ms  server ort ms  overhead",
+  "\nrequest     raw ort ms   c   req/s  mean ms   p50 ms   p99 ms  server ort ms  rows/run  overhead",
 );
 for (const scenario of SCENARIOS) {
   const one = results[scenario.name].c1;
@@ -266,6 +278,7 @@ for (const scenario of SCENARIOS) {
         r.p50Ms.toFixed(2).padStart(8),
         r.p99Ms.toFixed(2).padStart(8),
         r.inferenceMs.toFixed(2).padStart(14),
+        r.meanBatch.toFixed(2).padStart(9),
         c === 1 ? `${overheadPct[scenario.name].toFixed(1)}%`.padStart(9) : "",
       ].join(" "),
     );
