@@ -3,7 +3,10 @@
  * (wasm inference is one computation per process); while it runs, requests
  * queue, and the next run takes every waiting job of the first job's kind,
  * up to `maxBatch` rows, as one batch: concurrent requests are micro-batched
- * with no added delay. A full queue refuses new work at once, and a job whose
+ * with no added delay. (Runs of the wasm backend hold the JavaScript thread,
+ * so requests arrive only between runs and batches are of one job; a backend
+ * that runs off the thread, such as onnxruntime's proxy worker or WebGPU,
+ * lets them gather.) A full queue refuses new work at once, and a job whose
  * request was aborted (time limit, client gone) leaves the queue.
  *
  * @module

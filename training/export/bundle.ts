@@ -118,7 +118,8 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
     seconds: state.seconds,
-    hardware: state.hardware ?? [],
+    // Checkpoints written before adapters were recorded do not say where they trained.
+    hardware: state.hardware ?? ["unknown (the checkpoint predates adapter records)"],
     head: sha256Hex(onnx.head),
     tail: sha256Hex(onnx.tail),
   });
