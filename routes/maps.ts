@@ -11,13 +11,7 @@ import { imageGrid, type RgbImage } from "../training/data/image.ts";
 import { conceptMaps } from "../training/eval/concept_map.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
-import {
-  blendColors,
-  drawMap,
-  type MapStyle,
-  normalisedMap,
-  resizeImage,
-} from "../model/render.ts";
+import { blendColors, drawMap, normalisedMap, resizeImage } from "../model/render.ts";
 import {
   generate,
   latentsOf,
@@ -77,17 +71,15 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
   };
   const seedPath = z.object({ seed: seedString });
 
-  /** Maps of the seed's image, and the image itself when the style draws over it. */
+  /** The seed's maps, and its image when `withImage` (a style that draws over it): no tail run otherwise. */
   async function render(
     seed: number,
     truncation: number | undefined,
-    style: string,
+    withImage: boolean,
     signal: AbortSignal,
   ) {
     const latents = latentsOf(model, [seed], truncation);
-    if (style === "heat" || style === "map") {
-      return { maps: await model.maps(latents, 1, signal), images: null };
-    }
+    if (!withImage) return { maps: await model.maps(latents, 1, signal), images: null };
     return await generate(model, latents, 1, signal);
   }
 
@@ -112,7 +104,12 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
+        const { maps, images } = await render(
+          params.seed,
+          query.truncation,
+          query.style !== "heat",
+          signal,
+        );
         const map = normalisedMap(
           maps,
           params.kernel,
@@ -140,13 +137,18 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? Math.min(limits.resolution, maxTile);
-        const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
+        const { maps, images } = await render(
+          params.seed,
+          query.truncation,
+          query.style !== "heat",
+          signal,
+        );
         const base = background(images, size);
         const tiles = manifest.groups.flatMap((g) => g.channels).map((kernel) =>
           drawMap(
             normalisedMap(maps, kernel, [height, width], channelPeaks[kernel], size),
             base,
-            query.style as MapStyle,
+            query.style,
           )
         );
         return pngResponse(imageGrid(tiles, columns));
@@ -170,7 +172,12 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
+        const { maps, images } = await render(
+          params.seed,
+          query.truncation,
+          query.style === "overlay",
+          signal,
+        );
         const [concepts] = conceptMaps(
           { data: maps, shape: [1, channels, height, width] },
           model.assignment,
@@ -203,7 +210,12 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       handler: async ({ params, query, signal }) => {
         const groups = resolveConceptsField(model, [params.group], "path.group");
         const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(params.seed, query.truncation, query.style, signal);
+        const { maps, images } = await render(
+          params.seed,
+          query.truncation,
+          query.style !== "heat",
+          signal,
+        );
         const { centre, peak } = groupsCentre(mapsOf(model, maps, 0), groups, k);
         const map = normalisedMap(centre, 0, [height, width], peak, size);
         return pngResponse(drawMap(map, background(images, size), query.style));

@@ -197,14 +197,12 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
           size: body.size ?? limits.resolution,
           extras: new Set(body.include),
         }, signal);
+        const pictureKeys = ["swapped", "difference", "mask", "target", "source"] as const;
         const encoded = Object.fromEntries(
-          ([
-            "swapped",
-            ...SWAP_EXTRAS.filter((e) => e !== "originals"),
-            "target",
-            "source",
-          ] as const)
-            .flatMap((key) => (pictures[key] ? [[key, pngBase64Of(pictures[key]!)]] : [])),
+          pictureKeys.flatMap((key) => {
+            const image = pictures[key];
+            return image ? [[key, pngBase64Of(image)]] : [];
+          }),
         );
         return Response.json({ groups: groups.map((g) => g.id), ...encoded });
       },
