@@ -19,13 +19,7 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import {
-  defineRoute,
-  NOT_MODIFIED_RESPONSE,
-  PNG_RESPONSE,
-  PROBLEM_RESPONSE,
-  type RouteSpec,
-} from "./spec.ts";
+import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./spec.ts";
 
 /** The generation routes. */
 export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
@@ -55,11 +49,7 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       params: z.object({ seed: seedString }),
       query: z.strictObject({ truncation: truncationString, size: sizeString(limits) }),
       immutable: true,
-      responses: {
-        200: PNG_RESPONSE,
-        304: NOT_MODIFIED_RESPONSE,
-        400: PROBLEM_RESPONSE,
-      },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const latents = latentsOf(model, [params.seed], query.truncation);
         const { images } = await generate(model, latents, 1, signal);

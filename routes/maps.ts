@@ -29,13 +29,7 @@ import {
   sizeString,
   truncationString,
 } from "./schemas.ts";
-import {
-  defineRoute,
-  NOT_MODIFIED_RESPONSE,
-  PNG_RESPONSE,
-  PROBLEM_RESPONSE,
-  type RouteSpec,
-} from "./spec.ts";
+import { defineRoute, PICTURE_RESPONSES, type RouteSpec } from "./spec.ts";
 
 /** The mean map [K] of `channels` of maps [M, K]. */
 export function centreOf(maps: Float32Array, channels: readonly number[], k: number): Float32Array {
@@ -101,7 +95,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
-      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
         const { maps, images } = await render(
@@ -134,7 +128,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         style: mapStyle,
       }),
       immutable: true,
-      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? Math.min(limits.resolution, maxTile);
         const { maps, images } = await render(
@@ -169,7 +163,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         ),
       }),
       immutable: true,
-      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const size = query.size ?? limits.resolution;
         const { maps, images } = await render(
@@ -206,7 +200,7 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
-      responses: { 200: PNG_RESPONSE, 304: NOT_MODIFIED_RESPONSE, 400: PROBLEM_RESPONSE },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const groups = resolveConceptsField(model, [params.group], "path.group");
         const size = query.size ?? limits.resolution;

@@ -32,11 +32,12 @@ export const PROBLEM_RESPONSE: ResponseSpec = {
   contentType: "application/problem+json",
 };
 
-/** A PNG picture response. */
-export const PNG_RESPONSE: ResponseSpec = { description: "the picture", contentType: "image/png" };
-
-/** A 304 answer to If-None-Match. */
-export const NOT_MODIFIED_RESPONSE: ResponseSpec = { description: "not modified (If-None-Match)" };
+/** The responses of an immutable GET picture: the PNG, 304, or a problem. */
+export const PICTURE_RESPONSES: Record<number, ResponseSpec> = {
+  200: { description: "the picture", contentType: "image/png" },
+  304: { description: "not modified (If-None-Match)" },
+  400: PROBLEM_RESPONSE,
+};
 
 /** The validated input of a request. */
 export interface RouteInput<P, Q, B> {

@@ -34,13 +34,7 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import {
-  defineRoute,
-  NOT_MODIFIED_RESPONSE,
-  PNG_RESPONSE,
-  PROBLEM_RESPONSE,
-  type RouteSpec,
-} from "./spec.ts";
+import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./spec.ts";
 import { groupsCentre } from "./maps.ts";
 
 /** What a swap answer shows besides the swapped image. */
@@ -141,11 +135,7 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         size: sizeString(limits),
       }),
       immutable: true,
-      responses: {
-        200: PNG_RESPONSE,
-        304: NOT_MODIFIED_RESPONSE,
-        400: PROBLEM_RESPONSE,
-      },
+      responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const groups = resolveConceptsField(model, query.concepts, "query.concepts");
         const extras = new Set<typeof SWAP_EXTRAS[number]>(
