@@ -32,10 +32,3 @@ export function latentForSeed(seed: number, size: number, truncation = 1): Float
   }
   return z;
 }
-
-/** Several latents, one row each, as one array [n, size]. */
-export function stackLatents(rows: readonly Float32Array[], size: number): Float32Array {
-  const out = new Float32Array(rows.length * size);
-  rows.forEach((row, k) => out.set(row, k * size));
-  return out;
-}

@@ -25,12 +25,6 @@ export interface ServedModelOptions extends SchedulerOptions {
 /** A concept name that is not a group id, a group label, or `face` (when known). */
 export class UnknownConceptError extends Error {
   override name = "UnknownConceptError";
-  readonly concept: string;
-
-  constructor(concept: string, message: string) {
-    super(message);
-    this.concept = concept;
-  }
 }
 
 /** A bundle's generator, ready to serve. */
@@ -101,16 +95,6 @@ export class ServedModel {
     return this.#scheduler.stats;
   }
 
-  /** Values per latent, per target-layer map set, and per image. */
-  get sizes(): { latent: number; maps: number; image: number } {
-    const { latent, resolution, target } = this.manifest;
-    return {
-      latent,
-      maps: target.channels * target.height * target.width,
-      image: 3 * resolution * resolution,
-    };
-  }
-
   /** Latents [n, Z] -> target-layer maps [n, M, H, W] (queued, possibly batched with others). */
   maps(latents: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
     return this.#scheduler.submit("head", latents, n, signal);
@@ -138,7 +122,6 @@ export class ServedModel {
     if (name === "face") {
       if (!face || face.length === 0) {
         throw new UnknownConceptError(
-          name,
           "this model does not say which groups make up the face; name the groups instead.",
         );
       }
@@ -148,7 +131,6 @@ export class ServedModel {
       const group = groups[Number(name)];
       if (!group) {
         throw new UnknownConceptError(
-          name,
           `there is no group ${name}: the groups are 0..${groups.length - 1}.`,
         );
       }
@@ -158,7 +140,6 @@ export class ServedModel {
     if (labelled.length === 0) {
       const labels = [...new Set(groups.flatMap((g) => (g.label ? [g.label] : [])))];
       throw new UnknownConceptError(
-        name,
         `"${name}" is not a group id, a label or "face"` +
           (labels.length > 0 ? ` (labels: ${labels.join(", ")})` : " (this model has no labels)") +
           ".",

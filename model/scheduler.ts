@@ -12,6 +12,8 @@
  * @module
  */
 
+import { concatRows } from "./rows.ts";
+
 /** What a run computes: the head (latents -> maps) or the tail (maps -> images). */
 export type RunKind = "head" | "tail";
 
@@ -153,15 +155,8 @@ export class InferenceScheduler {
 
   async #runBatch(batch: Job[]): Promise<void> {
     const rows = batch.reduce((n, job) => n + job.rows, 0);
-    let input = batch[0].input;
-    if (batch.length > 1) {
-      input = new Float32Array(rows * (input.length / batch[0].rows));
-      let at = 0;
-      for (const job of batch) {
-        input.set(job.input, at);
-        at += job.input.length;
-      }
-    }
+    // A batch of one job runs on its input as it is, without a copy.
+    const input = batch.length === 1 ? batch[0].input : concatRows(batch.map((job) => job.input));
     let output: Float32Array;
     const started = performance.now();
     try {

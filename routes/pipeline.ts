@@ -7,7 +7,8 @@
  */
 
 import { encodePng, type RgbImage } from "../training/data/image.ts";
-import { latentForSeed, stackLatents } from "../model/latents.ts";
+import { latentForSeed } from "../model/latents.ts";
+import { concatRows } from "../model/rows.ts";
 import { type ServedModel, UnknownConceptError } from "../model/model.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import { invalidField } from "./problem.ts";
@@ -23,13 +24,12 @@ export function latentsOf(
   truncation = 1,
 ): Float32Array {
   const z = model.manifest.latent;
-  return stackLatents(
+  return concatRows(
     sources.map((source) =>
       typeof source === "number"
         ? latentForSeed(source, z, truncation)
         : Float32Array.from(source.latent, (v) => v * truncation)
     ),
-    z,
   );
 }
 

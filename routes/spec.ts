@@ -16,7 +16,7 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { sha256Hex } from "../model/bundle.ts";
-import { type FieldError, HttpProblem } from "./problem.ts";
+import { type FieldError, HttpProblem, invalidField } from "./problem.ts";
 
 /** A response a route may give. */
 export interface ResponseSpec {
@@ -109,7 +109,7 @@ function parsePath(path: string): PathSegment[] {
 }
 
 /** The Hono path of an OpenAPI path. */
-export function honoPath(path: string): string {
+function honoPath(path: string): string {
   return "/" +
     parsePath(path).map((s) =>
       !s.param ? s.text : s.extension ? `:${s.text}{[^/]+\\${s.extension}}` : `:${s.text}`
@@ -128,7 +128,7 @@ export function matchesPath(path: string, pathname: string): boolean {
 }
 
 /** The field errors of a failed zod parse, under `prefix` (`path`, `query`, `body`). */
-export function fieldErrors(prefix: string, error: z.ZodError): FieldError[] {
+function fieldErrors(prefix: string, error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => {
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
     return keys.map((key) => ({
@@ -155,11 +155,7 @@ function parseWith<T extends z.ZodType>(schema: T | undefined, prefix: string, v
 function queryObject(c: Context<AppEnv>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, values] of Object.entries(c.req.queries())) {
-    if (values.length > 1) {
-      throw new HttpProblem("invalid-request", `query.${key}: is given ${values.length} times`, {
-        errors: [{ field: `query.${key}`, message: "is given more than once" }],
-      });
-    }
+    if (values.length > 1) throw invalidField(`query.${key}`, `is given ${values.length} times`);
     out[key] = values[0];
   }
   return out;
@@ -204,7 +200,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 }
 
 /** Cache-Control of immutable responses: one year, never revalidated. */
-export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
 
 /** Registers `specs` on `app`. */
 export function registerRoutes(

@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { concatRows } from "../model/rows.ts";
 import { imageGrid, type RgbImage } from "../training/data/image.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
@@ -84,9 +85,7 @@ export async function swapPictures(
     ...(needTarget ? [targetMaps] : []),
     ...(extras.has("originals") ? [sourceMaps] : []),
   ];
-  const tailInput = new Float32Array(rows.length * targetMaps.length);
-  rows.forEach((row, i) => tailInput.set(row, i * targetMaps.length));
-  const images = await model.images(tailInput, rows.length, signal);
+  const images = await model.images(concatRows(rows), rows.length, signal);
   const result: SwapPictures = { groups, swapped: picture(model, images, 0, size) };
   if (!needTarget) return result;
   const target = picture(model, images, 1, size);

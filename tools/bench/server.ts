@@ -20,7 +20,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { readBundle } from "../../model/bundle.ts";
-import { latentForSeed, stackLatents } from "../../model/latents.ts";
+import { latentForSeed } from "../../model/latents.ts";
+import { concatRows } from "../../model/rows.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
@@ -87,9 +88,8 @@ const SCENARIOS: Scenario[] = [
 /** Median milliseconds of onnxruntime work for one request of `scenario`, in this process. */
 async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): Promise<number> {
   const { latent } = sessions.manifest;
-  const z = stackLatents(
+  const z = concatRows(
     Array.from({ length: scenario.head }, (_, k) => latentForSeed(k + 1, latent)),
-    latent,
   );
   const once = async () => {
     const maps = await sessions.head(z, scenario.head);

@@ -9,7 +9,7 @@
 
 import { Generator } from "../engine/random.ts";
 import { asyncScope, tensor } from "../engine/tensor.ts";
-import { DEFAULT_INTERPRETABLE } from "../config.ts";
+import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
@@ -55,6 +55,14 @@ export interface EvaluateOptions {
   figure?: boolean;
 }
 
+/**
+ * C of a run's evaluation: an interpretable run's own; for a baseline, whose
+ * GMM is fitted at evaluation, `requested` or the interpretable default (24).
+ */
+export function groupCount(config: TrainConfig, requested?: number): number {
+  return config.interpretable?.groups ?? requested ?? DEFAULT_INTERPRETABLE.groups;
+}
+
 /** Images per row of the figure. */
 const FIGURE_COLUMNS = 8;
 
@@ -85,9 +93,7 @@ export async function evaluateRun(
       return { maps: await head.data(), masks, pictures };
     });
     const trained = state.interpretability;
-    const groups = trained
-      ? config.interpretable!.groups
-      : options.groups ?? DEFAULT_INTERPRETABLE.groups;
+    const groups = groupCount(config, options.groups);
     const assignment = trained?.assignment ??
       Array.from(
         (await asyncScope(() =>

@@ -15,11 +15,11 @@
 
 import { basename, join } from "node:path";
 import { Generator } from "../engine/random.ts";
-import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
+import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
 import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
-import { evaluateRun, type RunEvaluation } from "../eval/evaluate.ts";
+import { evaluateRun, groupCount, type RunEvaluation } from "../eval/evaluate.ts";
 import { groupColor } from "../eval/concept_map.ts";
 import { segmenterForRun } from "../eval/segmenter.ts";
 import { FACE_PARTS } from "../data/synthetic.ts";
@@ -81,10 +81,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   if (!file) throw new CheckpointError(`${options.run} has no checkpoint to export.`);
   const checkpoint = await readCheckpoint(file);
   const state = checkpointState(checkpoint);
-  checkGroupIds(
-    options,
-    config.interpretable?.groups ?? options.groups ?? DEFAULT_INTERPRETABLE.groups,
-  );
+  checkGroupIds(options, groupCount(config, options.groups));
 
   const trained = options.partLabels === false ? null : await segmenterForRun(config);
   if (trained) status(`part segmenter for group labels: final loss ${trained.loss.toFixed(3)}`);
