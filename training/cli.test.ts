@@ -36,18 +36,42 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
     "8",
     "--interp-every",
     "10",
+    "--lambda2-g",
+    "0.5",
+    "--lambda1",
+    "2",
+    "--other-groups",
+    "mean",
+    "--energy-pool",
+    "2",
+    "--energy-every-step",
     "--init-from",
     "runs/00000-x/checkpoints/step-000500.safetensors",
   ]);
   if (command.kind !== "new") throw new Error(`expected a new run, got ${command.kind}`);
   equal(command.config.interpretable?.groups, 8);
   equal(command.config.interpretable?.every, 10);
-  equal(command.config.interpretable?.lambda1, 2 / 3, "the paper's defaults fill the rest");
+  equal(command.config.interpretable?.lambda2G, 0.5);
+  equal(command.config.interpretable?.lambda1, 2);
+  equal(command.config.interpretable?.otherGroups, "mean");
+  equal(command.config.interpretable?.energyPool, 2);
+  equal(command.config.interpretable?.energyEveryStep, true);
+  equal(command.config.interpretable?.lambda3Start, 3e-2, "the paper's defaults fill the rest");
   equal(command.config.initFrom, "runs/00000-x/checkpoints/step-000500.safetensors");
   const baseline = parseTrainArgs(["--synthetic"]);
   if (baseline.kind !== "new") throw new Error("expected a new run");
   equal(baseline.config.interpretable, null);
-  throws(() => parseTrainArgs(["--synthetic", "--groups", "8"]), /only apply with --interpretable/);
+  for (const flags of [["--groups", "8"], ["--energy-every-step"], ["--lambda2-g", "1"]]) {
+    throws(() => parseTrainArgs(["--synthetic", ...flags]), /only apply with --interpretable/);
+  }
+  throws(
+    () => parseTrainArgs(["--synthetic", "--interpretable", "--energy-pool", "0"]),
+    (e) => e instanceof ConfigError && /energyPool must be a positive integer/.test(e.message),
+  );
+  throws(
+    () => parseTrainArgs(["--synthetic", "--interpretable", "--other-groups", "max"]),
+    (e) => e instanceof ConfigError && /otherGroups must be one of sum, mean/.test(e.message),
+  );
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--groups", "999"]),
     (e) => e instanceof ConfigError && /must not exceed/.test(e.message),

@@ -13,7 +13,13 @@ import { parseArgs } from "node:util";
 import { basename } from "node:path";
 import { initEngine } from "./engine/engine.ts";
 import { EngineError } from "./engine/errors.ts";
-import { ConfigError, type PartialConfig, resolveConfig, type TrainConfig } from "./config.ts";
+import {
+  ConfigError,
+  type InterpretableConfig,
+  type PartialConfig,
+  resolveConfig,
+  type TrainConfig,
+} from "./config.ts";
 import { loadImageFolder, skippedWarning } from "./data/folder.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
 import { syntheticFaces } from "./data/synthetic.ts";
@@ -58,6 +64,13 @@ Options (defaults in brackets):
   --interpretable           train the interpretable GAN (GMM groups, energy model, L_interp)
   --groups <n>              C, filter groups of the interpretable GAN [24]
   --interp-every <n>        T, GAN steps per interpretability step [50]
+  --lambda1 <x>             weight of overlap with other groups in L_interp [2/3]
+  --other-groups sum|mean   L_interp weighs each other group by lambda1 (sum, the paper's)
+                            or by lambda1 / (C - 1) (mean) [sum]
+  --lambda2-g <x>           weight of the energy term in the generator's loss [0.1]
+  --energy-pool <n>         g_W and the GMM see the maps averaged over n x n blocks [1]
+  --energy-every-step       also apply the generator's energy term at every GAN step
+                            (the paper applies it at interpretability steps only)
   --init-from <checkpoint>  start from this checkpoint's generator (fine-tuning; D starts afresh)
   --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
   -h, --help                this text
@@ -102,6 +115,11 @@ const OPTIONS = {
   interpretable: { type: "boolean" },
   groups: { type: "string" },
   "interp-every": { type: "string" },
+  "energy-every-step": { type: "boolean" },
+  "lambda2-g": { type: "string" },
+  "other-groups": { type: "string" },
+  lambda1: { type: "string" },
+  "energy-pool": { type: "string" },
   "init-from": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -168,11 +186,23 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   });
   const seed = int("seed");
   const groups = int("groups"), every = int("interp-every");
-  if (!values.interpretable && (groups !== undefined || every !== undefined)) {
-    throw new UsageError("--groups and --interp-every only apply with --interpretable.");
+  const interpretable = definedOnly({
+    groups,
+    every,
+    lambda1: real("lambda1"),
+    lambda2G: real("lambda2-g"),
+    otherGroups: values["other-groups"] as InterpretableConfig["otherGroups"] | undefined,
+    energyPool: int("energy-pool"),
+    energyEveryStep: values["energy-every-step"] ? true : undefined,
+  });
+  if (!values.interpretable && Object.keys(interpretable).length > 0) {
+    throw new UsageError(
+      "--groups, --interp-every, --lambda1, --other-groups, --lambda2-g, --energy-pool and " +
+        "--energy-every-step only apply with --interpretable.",
+    );
   }
   const partial: PartialConfig = {
-    interpretable: values.interpretable ? definedOnly({ groups, every }) : null,
+    interpretable: values.interpretable ? interpretable : null,
     initFrom: (values["init-from"] as string | undefined) ?? null,
     ...schedule,
     ...definedOnly({

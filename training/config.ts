@@ -34,6 +34,12 @@ export const GAN_LOSSES = ["nonsaturating", "hinge"] as const;
 /** One of {@link GAN_LOSSES}. */
 export type GanLoss = typeof GAN_LOSSES[number];
 
+/** Ways L_interp can weigh the other groups (see {@link InterpretableConfig.otherGroups}). */
+export const OTHER_GROUPS = ["sum", "mean"] as const;
+
+/** One of {@link OTHER_GROUPS}. */
+export type OtherGroups = typeof OTHER_GROUPS[number];
+
 /**
  * The interpretable GAN's settings (Li et al., AAAI 2022). Defaults are the
  * paper's where it gives them (C, T, the lambdas, the SGD rate of W); the
@@ -50,6 +56,12 @@ export interface InterpretableConfig {
   lambda0: number;
   /** Weight of overlap with other groups' centres in L_interp. */
   lambda1: number;
+  /**
+   * How L_interp counts the other groups: "sum" weighs each by lambda1 (the
+   * paper's Eq. 5), "mean" by lambda1 / (C - 1), so that all other groups
+   * together weigh lambda1 against the own group's 1.
+   */
+  otherGroups: OtherGroups;
   /** Weight of L_real when updating W. */
   lambda2W: number;
   /** Weight of L_real when updating G. */
@@ -70,6 +82,14 @@ export interface InterpretableConfig {
   priorSigma: number;
   /** Most EM iterations per GMM fit. */
   gmmIterations: number;
+  /**
+   * Also add the generator's energy term, -lambda0 lambda2G g_W, to its loss
+   * at every GAN step (with the latest W and partition), not only at the
+   * interpretability steps as the paper does.
+   */
+  energyEveryStep: boolean;
+  /** g_W and the GMM see the target layer's maps averaged over blocks of this size (1: as they are). */
+  energyPool: number;
 }
 
 /**
@@ -79,7 +99,12 @@ export interface InterpretableConfig {
  * with sigma_0 = 1, the prior the latents are drawn from; noise of 0.1 per
  * step keeps the revised latents within about 0.3 of their start, so the
  * "model" maps stay comparable with the "data" maps they are contrasted with.
- * N = 64 images give the GMM 64 x K observations per filter.
+ * N = 64 images give the GMM 64 x K observations per filter. Where the paper
+ * is explicit or silent in a way one reading matches (Eq. 5's sum over other
+ * groups, the generator term at interpretability steps only, the layer's own
+ * positions), the defaults take that reading; the alternatives
+ * (`otherGroups`, `energyEveryStep`, `energyPool`) are for experiments, and
+ * docs/RESULTS.md reports what they did.
  */
 export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
   groups: 24,
@@ -87,6 +112,7 @@ export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
   images: 64,
   lambda0: 1,
   lambda1: 2 / 3,
+  otherGroups: "sum",
   lambda2W: 1,
   lambda2G: 0.1,
   lambda3Start: 3e-2,
@@ -97,6 +123,8 @@ export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
   langevinStepSize: 0.1,
   priorSigma: 1,
   gmmIterations: 100,
+  energyEveryStep: false,
+  energyPool: 1,
 };
 
 /** Everything that defines a training run. */
@@ -213,7 +241,15 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
 }
 
 function checkInterpretable(c: InterpretableConfig, filters: number): void {
-  for (const key of ["groups", "every", "images", "lambda3DecaySteps", "gmmIterations"] as const) {
+  const integers = [
+    "groups",
+    "every",
+    "images",
+    "lambda3DecaySteps",
+    "gmmIterations",
+    "energyPool",
+  ] as const;
+  for (const key of integers) {
     positiveInteger(`interpretable.${key}`, c[key]);
   }
   if (c.groups > filters) {
@@ -224,6 +260,16 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
   if (!Number.isSafeInteger(c.langevinSteps) || c.langevinSteps < 0) {
     throw new ConfigError(
       `interpretable.langevinSteps must be an integer >= 0, got ${c.langevinSteps}.`,
+    );
+  }
+  if (!OTHER_GROUPS.includes(c.otherGroups)) {
+    throw new ConfigError(
+      `interpretable.otherGroups must be one of ${OTHER_GROUPS.join(", ")}, got ${c.otherGroups}.`,
+    );
+  }
+  if (typeof c.energyEveryStep !== "boolean") {
+    throw new ConfigError(
+      `interpretable.energyEveryStep must be true or false, got ${c.energyEveryStep}.`,
     );
   }
   const nonNegative = ["lambda0", "lambda1", "lambda2W", "lambda2G", "langevinStepSize"] as const;

@@ -8,6 +8,7 @@
 import { valueAndGrad } from "./engine/autograd.ts";
 import type { Adam } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
+import { add } from "./engine/ops/elementwise.ts";
 import { keep, type Tensor } from "./engine/tensor.ts";
 import { discriminatorLoss, generatorLoss } from "./losses.ts";
 import type { GanLoss } from "./config.ts";
@@ -26,25 +27,40 @@ export interface GanPlayers {
   optD: Adam;
 }
 
+/**
+ * How the generator step produces its batch: the images, and optionally a
+ * term added to the generator's adversarial loss (the interpretable GAN's
+ * energy term on the target layer's maps of the same forward pass).
+ */
+export type Generate = (z: Tensor, ctx: { training: boolean }) => {
+  fake: Tensor;
+  extraLoss?: Tensor;
+};
+
 /** Losses of a step (one-element tensors owned by the caller). */
 export interface GanLosses {
   lossD: Tensor;
   lossG: Tensor;
 }
 
-/** Updates D on `real` and G(z), then G through the updated D, with `loss` (default non-saturating). */
+/**
+ * Updates D on `real` and G(z), then G through the updated D, with `loss`
+ * (default non-saturating); `generate` (default `G.forward`) may add a term
+ * to G's loss. The returned `lossG` is the adversarial loss alone.
+ */
 export function ganStep(
   players: GanPlayers,
   real: Tensor,
   z: Tensor,
   loss: GanLoss = "nonsaturating",
+  generate: Generate = (zz, ctx) => ({ fake: players.generator.forward(zz, ctx) }),
 ): GanLosses {
   const { generator: G, discriminator: D, optG, optD } = players;
   const ctx = { training: true };
   const gParams = G.parameters(), dParams = D.parameters();
-  let lossD: Tensor | undefined;
+  let lossD: Tensor | undefined, lossG: Tensor | undefined;
   const generatorStep = valueAndGrad(() => {
-    const fake = G.forward(z, ctx);
+    const { fake, extraLoss } = generate(z, ctx);
     // `fake` is not tracked by this inner tape: the discriminator step sees it detached.
     const dStep = valueAndGrad(
       () => discriminatorLoss(loss, D.forward(real, ctx), D.forward(fake, ctx)),
@@ -54,11 +70,18 @@ export function ganStep(
     for (const g of dStep.grads) g.dispose();
     lossD = keep(dStep.value); // outlives this function's scope; handed over below
 
-    return generatorLoss(loss, D.forward(fake, ctx));
+    const adversarial = generatorLoss(loss, D.forward(fake, ctx));
+    if (!extraLoss) return adversarial;
+    lossG = keep(adversarial);
+    return add(adversarial, extraLoss);
   }, gParams.map((p) => p.value));
   optG.step(gParams, generatorStep.grads);
   for (const g of generatorStep.grads) g.dispose();
   const lossDView = lossD!.view(lossD!.shape); // owned by the caller's scope, like lossG
   lossD!.dispose();
-  return { lossD: lossDView, lossG: generatorStep.value };
+  if (!lossG) return { lossD: lossDView, lossG: generatorStep.value };
+  const lossGView = lossG.view(lossG.shape);
+  lossG.dispose();
+  generatorStep.value.dispose();
+  return { lossD: lossDView, lossG: lossGView };
 }

@@ -22,7 +22,7 @@ import { keep, type Tensor, tensor } from "./engine/tensor.ts";
 import type { TrainConfig } from "./config.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
 import { batchPixels, BatchSampler, type SamplerState } from "./data/sampler.ts";
-import { type GanLosses, ganStep } from "./gan_step.ts";
+import { type GanLosses, ganStep, type Generate } from "./gan_step.ts";
 import { GanDiscriminator } from "./networks/discriminator.ts";
 import { GanGenerator } from "./networks/generator.ts";
 import type { HostTensor, Safetensors } from "./safetensors.ts";
@@ -107,7 +107,7 @@ export class GanTrainer {
     this.optD = new Adam({ lr: config.lrD, ...adam });
     const [, m, h, w] = this.generator.targetShape(1);
     this.interpretability = config.interpretable
-      ? new InterpretabilityModule(config.interpretable, m, h * w)
+      ? new InterpretabilityModule(config.interpretable, [m, h, w])
       : null;
     this.#latentRng = seededStream(config.seed, "latents");
     this.#sampler = new BatchSampler(set.count, {
@@ -149,9 +149,21 @@ export class GanTrainer {
       real,
       z,
       this.config.loss,
+      this.#generate(),
     );
     this.#step++;
     return losses;
+  }
+
+  /** The generator's forward for GAN steps: with the energy term when the config asks for it. */
+  #generate(): Generate | undefined {
+    const module = this.interpretability;
+    if (!module?.config.energyEveryStep) return undefined;
+    const generator = this.generator;
+    return (z, ctx) => {
+      const maps = generator.head(z, ctx);
+      return { fake: generator.tail(maps), extraLoss: module.generatorLoss(maps) };
+    };
   }
 
   /** Whether an interpretability step is due after the current step. */

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../training/data/image.ts";
-import { evaluateRun, type RunEvaluation } from "../../training/eval/evaluate.ts";
+import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
 import { openRun } from "../../training/run_folder.ts";
 import { integerFlag, isUserError } from "../../training/cli.ts";
@@ -19,6 +19,8 @@ const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
 
   --baseline <run-folder>   a baseline run to compare with (its groups are fitted after training)
   --checkpoint <file>       evaluate this checkpoint of --run instead of its newest
+  --baseline-checkpoint <file>
+                            the same for --baseline
   --images <n>              generated images the metrics average over [64]
   --groups <n>              C for a baseline evaluated alone [24; with --run interpretable, its C]
   --seed <n>                seed of the evaluation latents [1234]
@@ -39,6 +41,7 @@ try {
       run: { type: "string" },
       baseline: { type: "string" },
       checkpoint: { type: "string" },
+      "baseline-checkpoint": { type: "string" },
       images: { type: "string" },
       groups: { type: "string" },
       seed: { type: "string" },
@@ -83,7 +86,11 @@ try {
   if (values.baseline) {
     console.error(`evaluating ${values.baseline} ...`);
     evaluations.push(
-      await evaluateRun(values.baseline, { ...options, groups: evaluations[0].groups }),
+      await evaluateRun(values.baseline, {
+        ...options,
+        checkpoint: values["baseline-checkpoint"],
+        groups: evaluations[0].groups,
+      }),
     );
   }
   segmenter?.dispose();
@@ -114,7 +121,18 @@ try {
 
 function printTable(evaluations: RunEvaluation[]): void {
   const f = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
-  const rows = [["run", "kind", "step", "C", "partition", "consistency", "separation", "purity"]];
+  const rows = [[
+    "run",
+    "kind",
+    "step",
+    "C",
+    "partition",
+    "consistency",
+    "separation",
+    "purity",
+    `consistency ${METRIC_BLOCK}x${METRIC_BLOCK}`,
+    `separation ${METRIC_BLOCK}x${METRIC_BLOCK}`,
+  ]];
   for (const e of evaluations) {
     rows.push([
       e.run,
@@ -125,6 +143,8 @@ function printTable(evaluations: RunEvaluation[]): void {
       f(e.metrics.consistency),
       f(e.metrics.separation),
       f(e.metrics.meanPurity),
+      f(e.blockMetrics.consistency),
+      f(e.blockMetrics.separation),
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));

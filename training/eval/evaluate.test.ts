@@ -1,4 +1,4 @@
-import { equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
 import { resolveConfig } from "../config.ts";
 import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
@@ -34,8 +34,10 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     equal(interpretable.groups, 3);
     equal(interpretable.step, 4);
     equal(interpretable.metrics.groupSizes.reduce((a, b) => a + b, 0), 8);
-    for (const x of [interpretable.metrics.consistency, interpretable.metrics.separation]) {
-      ok(x >= 0 && x <= 1);
+    // The block figures use the same trained partition.
+    deepEqual(interpretable.blockMetrics.groupSizes, interpretable.metrics.groupSizes);
+    for (const metrics of [interpretable.metrics, interpretable.blockMetrics]) {
+      for (const x of [metrics.consistency, metrics.separation]) ok(x >= 0 && x <= 1, `${x}`);
     }
     // The figure: 6 images above their 6 concept maps, 2 px apart.
     equal(interpretable.figure!.width, 6 * 32 + 5 * 2);
@@ -45,6 +47,8 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     equal(baseline.kind, "baseline");
     equal(baseline.partition, "fitted after training");
     equal(baseline.metrics.groupSizes.length, 3);
+    // The baseline's block figures come from a GMM fitted on the blocks.
+    equal(baseline.blockMetrics.groupSizes.reduce((a, b) => a + b, 0), 8);
     equal(baseline.figure, undefined);
 
     const empty = await createRun(root, "empty", resolveConfig({ ...TINY_RUN, ...BASE }));

@@ -4,6 +4,12 @@
  * (baseline runs), and, for runs on the synthetic faces, part masks of the
  * generated images from a {@link PartSegmenter}.
  *
+ * The metrics are measured twice: on the target layer's positions, and on
+ * its maps averaged over 2x2 blocks. The second is blind to the 2x2 phase
+ * pattern that the stride-2 transposed convolution below the layer prints on
+ * every map (visible as speckle in the concept maps), so it measures regions
+ * rather than that pattern. A baseline's GMM is fitted separately for each.
+ *
  * @module
  */
 
@@ -12,6 +18,7 @@ import { asyncScope, tensor } from "../engine/tensor.ts";
 import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
+import { energyPositions } from "../interpretable/energy.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
 import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "./concepts.ts";
@@ -29,6 +36,8 @@ export interface RunEvaluation {
   /** Where the partition comes from. */
   partition: "trained" | "fitted after training";
   metrics: ConceptMetrics;
+  /** The same metrics on the maps averaged over {@link METRIC_BLOCK} x {@link METRIC_BLOCK} blocks. */
+  blockMetrics: ConceptMetrics;
   /** The partition: each target-layer filter's group. */
   assignment: number[];
   /** Each filter's largest map value over the evaluation images. */
@@ -63,6 +72,9 @@ export function groupCount(config: TrainConfig, requested?: number): number {
   return config.interpretable?.groups ?? requested ?? DEFAULT_INTERPRETABLE.groups;
 }
 
+/** The block size of {@link RunEvaluation.blockMetrics}. */
+export const METRIC_BLOCK = 2;
+
 /** Images per row of the figure. */
 const FIGURE_COLUMNS = 8;
 
@@ -81,25 +93,29 @@ export async function evaluateRun(
   try {
     loadGeneratorWeights(generator, checkpoint);
     const [, m, h, w] = generator.targetShape(images);
-    const { maps, masks, pictures } = await asyncScope(async () => {
+    const { maps, blocks, masks, pictures } = await asyncScope(async () => {
       const z = new Generator(seed).normal([images, config.network.latent]);
       const head = generator.head(z, { training: false });
+      const blocks = await energyPositions(head, METRIC_BLOCK).data();
       const generated = generator.tail(head);
       const masks = options.segmenter ? await options.segmenter.predict(generated) : undefined;
       const shown = Math.min(images, FIGURE_COLUMNS);
       const pictures = options.figure
         ? imagesFromPlanar(await generated.data(), shown, config.network.resolution)
         : [];
-      return { maps: await head.data(), masks, pictures };
+      return { maps: await head.data(), blocks, masks, pictures };
     });
     const trained = state.interpretability;
     const groups = groupCount(config, options.groups);
-    const assignment = trained?.assignment ??
-      Array.from(
-        (await asyncScope(() =>
-          fitGmm(tensor(maps, [images, m, h * w]), { components: groups, seed })
-        )).assignment,
-      );
+    const partition = async (data: Float32Array, k: number) =>
+      trained?.assignment ??
+        Array.from(
+          (await asyncScope(() =>
+            fitGmm(tensor(data, [images, m, k]), { components: groups, seed })
+          )).assignment,
+        );
+    const assignment = await partition(maps, h * w);
+    const [hb, wb] = [h / METRIC_BLOCK, w / METRIC_BLOCK];
     const centres = groupCentres(maps, [images, m, h * w], assignment, groups);
     const parts: PartMasks | undefined = masks && options.segmenter
       ? { masks, size: config.network.resolution, names: options.segmenter.parts }
@@ -129,6 +145,12 @@ export async function evaluateRun(
       metrics: conceptMetrics({ data: maps, shape: [images, m, h, w] }, assignment, groups, {
         parts,
       }),
+      blockMetrics: conceptMetrics(
+        { data: blocks, shape: [images, m, hb, wb] },
+        await partition(blocks, hb * wb),
+        groups,
+        { parts },
+      ),
     };
   } finally {
     generator.dispose();

@@ -4,6 +4,7 @@ import { asyncScope, tensor } from "../engine/tensor.ts";
 import { checkOp, HostRng, type HostTensor } from "../engine/testing/harness.ts";
 import {
   energy,
+  energyPositions,
   groupAveraging,
   interpretabilityCoefficients,
   interpretabilityLoss,
@@ -43,6 +44,33 @@ Deno.test("g_W matches float64 and its gradients (W and maps) match finite diffe
     atol: 1e-4,
     rtol: 1e-3,
   });
+});
+
+Deno.test("energyPositions averages p x p blocks (and passes maps through for p = 1)", async (t) => {
+  const rng = new HostRng(12);
+  const [n, m, h, w] = [2, 3, 6, 4];
+  for (const pool of [1, 2]) {
+    await t.step(`pool ${pool}`, async () => {
+      const [hp, wp] = [h / pool, w / pool];
+      await checkOp({
+        name: `energyPositions ${pool}`,
+        inputs: [rng.uniform([n, m, h, w])],
+        gpu: ([f]) => energyPositions(f, pool),
+        reference: ([f]) => {
+          const out = new Float64Array(n * m * hp * wp);
+          for (let i = 0; i < n * m; i++) {
+            for (let y = 0; y < h; y++) {
+              for (let x = 0; x < w; x++) {
+                const block = i * hp * wp + Math.floor(y / pool) * wp + Math.floor(x / pool);
+                out[block] += f.data[(i * h + y) * w + x] / (pool * pool);
+              }
+            }
+          }
+          return { shape: [n, m, hp * wp], data: out };
+        },
+      });
+    });
+  }
 });
 
 Deno.test("groupAveraging averages each group's members; L_interp rewards own-group weights", async () => {

@@ -23,10 +23,25 @@
 
 import { matmul } from "../engine/ops/matmul.ts";
 import { mul } from "../engine/ops/elementwise.ts";
-import { permute } from "../engine/ops/layout.ts";
+import { permute, reshape } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { groupSizes } from "./partition.ts";
+
+/**
+ * The positions g_W sees: maps [N, M, H, W] averaged over `pool` x `pool`
+ * blocks, as [N, M, (H / pool) (W / pool)]. Pooling by 2 hides the 2x2 phase
+ * pattern of the stride-2 transposed convolution below the target layer:
+ * on the raw positions, the generator raised g_W by giving each group its
+ * own phase of that pattern (a checkerboard, no parts) instead of its own
+ * region (measured on the synthetic faces).
+ */
+export function energyPositions(maps: Tensor, pool: number): Tensor {
+  const [n, m, h, w] = maps.shape;
+  if (pool === 1) return reshape(maps, [n, m, h * w]);
+  const blocks = reshape(maps, [n, m, h / pool, pool, w / pool, pool]);
+  return reshape(mean(blocks, [3, 5]), [n, m, (h / pool) * (w / pool)]);
+}
 
 /** A [C, M] matrix whose row c averages the filters of group c (zero row for an empty group). */
 export function groupAveraging(assignment: ArrayLike<number>, groups: number): Float32Array {

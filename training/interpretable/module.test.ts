@@ -1,4 +1,4 @@
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { valueAndGrad } from "../engine/autograd.ts";
 import { initEngine } from "../engine/engine.ts";
 import { mul, square, sub } from "../engine/ops/elementwise.ts";
@@ -7,9 +7,9 @@ import { mean, sum } from "../engine/ops/reduce.ts";
 import { Adam } from "../engine/optim/adam.ts";
 import { Generator } from "../engine/random.ts";
 import { asyncScope, scope, type Tensor, tensor } from "../engine/tensor.ts";
-import { DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
+import { ConfigError, DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
-import { energy, groupAveraging, interpretabilityCoefficients } from "./energy.ts";
+import { energy, energyPositions, groupAveraging, interpretabilityCoefficients } from "./energy.ts";
 import { langevin } from "./langevin.ts";
 import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./module.ts";
 
@@ -74,7 +74,7 @@ Deno.test("an interpretability step moves W the way L_interp asks and updates on
   const G = warmGenerator(3);
   const optG = new Adam({ lr: 1e-3 });
   // lambda2W = 0 isolates the L_interp term of the W update.
-  const module = new InterpretabilityModule({ ...CONFIG, lambda2W: 0 }, M, K);
+  const module = new InterpretabilityModule({ ...CONFIG, lambda2W: 0 }, [M, 16, 16]);
   try {
     const rgbBefore = await G.parameters().at(-1)!.value.data();
     const headBefore = await G.headParameters()[0].value.data();
@@ -138,5 +138,38 @@ Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at re
     });
   } finally {
     G.dispose();
+  }
+});
+
+Deno.test("a pooled energy model has one W row per block and gives G its term", async () => {
+  throws(
+    () => new InterpretabilityModule({ ...CONFIG, energyPool: 3 }, [M, 16, 16]),
+    (e) => e instanceof ConfigError && /energyPool \(3\) must divide/.test(e.message),
+  );
+  const G = warmGenerator(5);
+  const optG = new Adam({ lr: 1e-3 });
+  const config = { ...CONFIG, energyPool: 2 };
+  const module = new InterpretabilityModule(config, [M, 16, 16]);
+  try {
+    deepEqual(module.weight.shape, [8 * 8, M, 3]);
+    const report = await module.step(G, optG, new Generator(9), 0);
+    ok(Number.isFinite(report.energyData), `g_W ${report.energyData}`);
+    await asyncScope(async () => {
+      const z = new Generator(10).normal([4, NETWORK.latent]);
+      const maps = G.head(z, { training: false });
+      const averaging = tensor(groupAveraging(module.assignment, 3), [3, M]);
+      const direct = await mean(energy(module.weight.value, energyPositions(maps, 2), averaging))
+        .item();
+      ok(direct !== 0, "W is no longer zero after a step");
+      const term = await module.generatorLoss(maps).item();
+      ok(
+        Math.abs(term - -config.lambda0 * config.lambda2G * direct) < 1e-6 * Math.abs(direct),
+        `generator term ${term}, g_W ${direct}`,
+      );
+    });
+  } finally {
+    G.dispose();
+    optG.dispose();
+    module.dispose();
   }
 });

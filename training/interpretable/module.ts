@@ -9,6 +9,12 @@
  *   4. SGD on W: lambda2 (mean dg/dW at the revised latents - at z) + lambda3 dL_interp/dW (Eq. 8);
  *   5. step G (its Adam) on -lambda0 lambda2 mean g_W(f_G(z)).
  *
+ * Options the paper leaves open (see InterpretableConfig): the same
+ * generator term can also join every GAN step's loss ({@link
+ * InterpretabilityModule.generatorLoss}); g_W and the GMM can see the maps
+ * averaged over blocks (energyPositions); L_interp can weigh the other
+ * groups by their mean.
+ *
  * Everything here runs the generator with inference-mode batch norm: the
  * step plays the paper's frozen G' for the Langevin chains, images stay
  * independent, the running statistics are not disturbed, and it is the
@@ -19,17 +25,17 @@
 
 import { valueAndGrad } from "../engine/autograd.ts";
 import { add, mul, square, sub } from "../engine/ops/elementwise.ts";
-import { reshape } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import type { Adam } from "../engine/optim/adam.ts";
 import { Parameter } from "../engine/optim/parameter.ts";
 import { SGD } from "../engine/optim/sgd.ts";
 import type { Generator } from "../engine/random.ts";
 import { asyncScope, type Tensor, tensor, zeros } from "../engine/tensor.ts";
-import type { InterpretableConfig } from "../config.ts";
+import { ConfigError, type InterpretableConfig } from "../config.ts";
 import type { GanGenerator } from "../networks/generator.ts";
 import {
   energy,
+  energyPositions,
   groupAveraging,
   interpretabilityCoefficients,
   interpretabilityLoss,
@@ -97,7 +103,15 @@ export class InterpretabilityModule {
   gmm: Pick<GmmFit, "means" | "variances" | "weights"> | null = null;
   readonly #sgd: SGD;
 
-  constructor(config: InterpretableConfig, filters: number, positions: number) {
+  /** For a target layer of `filters` maps of `height` x `width`. */
+  constructor(config: InterpretableConfig, [filters, height, width]: readonly number[]) {
+    const pool = config.energyPool;
+    if (height % pool !== 0 || width % pool !== 0) {
+      throw new ConfigError(
+        `interpretable.energyPool (${pool}) must divide the target layer's ${height}x${width} maps.`,
+      );
+    }
+    const positions = (height / pool) * (width / pool);
     this.config = config;
     this.weight = new Parameter(ENERGY_WEIGHT, zeros([positions, filters, config.groups]));
     this.assignment = new Int32Array(filters);
@@ -116,11 +130,13 @@ export class InterpretabilityModule {
   ): Promise<InterpretabilityReport> {
     const c = this.config;
     const [, m, h, w] = generator.targetShape(1);
-    const k = h * w, n = c.images;
-    const maps = (z: Tensor) => reshape(generator.head(z, { training: false }), [n, m, k]);
+    const n = c.images;
+    const head = (z: Tensor) => generator.head(z, { training: false });
+    const maps = (z: Tensor) => energyPositions(head(z), c.energyPool);
     return await asyncScope(async () => {
       const z = rng.normal([n, generator.config.latent]);
-      const f = maps(z);
+      const raw = head(z);
+      const f = energyPositions(raw, c.energyPool);
       const fit = await fitGmm(f, {
         components: c.groups,
         seed: seed + this.updates,
@@ -130,7 +146,8 @@ export class InterpretabilityModule {
       this.assignment = fit.assignment;
       this.gmm = { means: fit.means, variances: fit.variances, weights: fit.weights };
       const averaging = tensor(groupAveraging(fit.assignment, c.groups), [c.groups, m]);
-      const coefficients = interpretabilityCoefficients(fit.assignment, c.groups, c.lambda1);
+      const otherWeight = c.otherGroups === "mean" ? c.lambda1 / (c.groups - 1) : c.lambda1;
+      const coefficients = interpretabilityCoefficients(fit.assignment, c.groups, otherWeight);
       const meanEnergy = (zz: Tensor) => mean(energy(this.weight.value, maps(zz), averaging));
 
       const twoSigmaSq = 2 * c.priorSigma ** 2;
@@ -170,7 +187,7 @@ export class InterpretabilityModule {
       this.updates++;
 
       const concepts = conceptMetrics(
-        { data: await f.data(), shape: [n, m, h, w] },
+        { data: await raw.data(), shape: [n, m, h, w] },
         fit.assignment,
         c.groups,
       );
@@ -185,6 +202,18 @@ export class InterpretabilityModule {
         separation: concepts.separation,
       };
     });
+  }
+
+  /**
+   * The generator's energy term -lambda0 lambda2G mean g_W(f) for target-layer
+   * maps `maps` [N, M, H, W] under the current W and partition (a scalar).
+   */
+  generatorLoss(maps: Tensor): Tensor {
+    const c = this.config;
+    const m = maps.shape[1];
+    const averaging = tensor(groupAveraging(this.assignment, c.groups), [c.groups, m]);
+    const g = energy(this.weight.value, energyPositions(maps, c.energyPool), averaging);
+    return mul(mean(g), -c.lambda0 * c.lambda2G);
   }
 
   /** Frees W. */

@@ -1,0 +1,53 @@
+import { equal, notDeepEqual } from "node:assert/strict";
+import { initEngine } from "./engine/engine.ts";
+import { mean } from "./engine/ops/reduce.ts";
+import { mul } from "./engine/ops/elementwise.ts";
+import { Adam } from "./engine/optim/adam.ts";
+import { Generator } from "./engine/random.ts";
+import { asyncScope, liveTensorCount } from "./engine/tensor.ts";
+import { GanDiscriminator } from "./networks/discriminator.ts";
+import { GanGenerator } from "./networks/generator.ts";
+import { ganStep, type Generate } from "./gan_step.ts";
+
+await initEngine();
+
+const NETWORK = { resolution: 32 as const, latent: 8, width: 2, targetChannels: 4 };
+
+/** One step of fresh, identically seeded players; returns the losses and G's first head weights. */
+async function oneStep(generate?: (G: GanGenerator) => Generate) {
+  const gen = new Generator(5);
+  const G = new GanGenerator(gen, NETWORK), D = new GanDiscriminator(gen, NETWORK);
+  const optG = new Adam({ lr: 1e-2 }), optD = new Adam({ lr: 1e-2 });
+  try {
+    return await asyncScope(async () => {
+      const real = gen.uniform([3, 3, 32, 32], -1, 1);
+      const { lossD, lossG } = ganStep(
+        { generator: G, discriminator: D, optG, optD },
+        real,
+        gen.normal([3, NETWORK.latent]),
+        "nonsaturating",
+        generate?.(G),
+      );
+      return {
+        lossD: await lossD.item(),
+        lossG: await lossG.item(),
+        head: await G.headParameters()[0].value.data(),
+      };
+    });
+  } finally {
+    for (const x of [G, D, optG, optD]) x.dispose();
+  }
+}
+
+Deno.test("an extra generator term changes G's update but not the reported losses", async () => {
+  const before = liveTensorCount();
+  const plain = await oneStep();
+  const penalised = await oneStep((G) => (z, ctx) => {
+    const maps = G.head(z, ctx);
+    return { fake: G.tail(maps), extraLoss: mul(mean(maps), 100) };
+  });
+  equal(penalised.lossD, plain.lossD);
+  equal(penalised.lossG, plain.lossG);
+  notDeepEqual(penalised.head, plain.head);
+  equal(liveTensorCount(), before, "tensors left behind");
+});
