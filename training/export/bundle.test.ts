@@ -196,6 +196,12 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
       purity: [{ group: 0, part: "eyes", iou: 0.6 }, { group: 2, part: "hair", iou: 0.3 }],
       meanPurity: 0.45,
     },
+    blockMetrics: {
+      consistency: 0.5,
+      separation: 0.2,
+      groupConsistency: [0.4, null, 0.6],
+      groupSizes: [4, 0, 4],
+    },
   };
   const facts = {
     steps: 10,
