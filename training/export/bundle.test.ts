@@ -217,7 +217,14 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
   ]);
   deepEqual(manifest.face, [0], "eyes are part of the face, hair is not");
   deepEqual(manifest.metrics.groupConsistency, [0.3, 0.5]);
-  match(manifest.model.description, /Interpretable GAN, 32x32, .* 10 of 20000 steps in 2\.0 h/);
+  match(manifest.model.description, /Interpretable GAN, 32x32, .* 10 of 20000 steps in 2\.0 h\.$/);
+  const fineTuned = buildManifest(
+    { run: "runs/x", out: "o" },
+    { ...config, initFrom: "runs/b/checkpoints/step-000500.safetensors" },
+    evaluation,
+    facts,
+  );
+  match(fineTuned.model.description, /2\.0 h, fine-tuned from runs\/b\/checkpoints\/step-000500/);
   // Labels and face given by the user name the run's group ids (as eval:concepts prints them).
   const named = buildManifest(
     { run: "runs/x", out: "o", labels: { 2: "mouth" }, face: [2, 1] },

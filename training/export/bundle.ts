@@ -185,7 +185,8 @@ export function buildManifest(
   const description = options.description ??
     `${evaluation.kind === "interpretable" ? "Interpretable" : "Baseline"} GAN, ` +
       `${network.resolution}x${network.resolution}, trained on ${data}: ${facts.steps} of ` +
-      `${config.steps} steps in ${hours} h.`;
+      `${config.steps} steps in ${hours} h` +
+      (config.initFrom ? `, fine-tuned from ${config.initFrom}.` : ".");
   return {
     format: BUNDLE_FORMAT,
     model: {
