@@ -179,8 +179,9 @@ export class InterpretabilityModule {
       this.#sgd.step([this.weight], [gradient]);
 
       const headParams = generator.headParameters();
+      // The same term as every GAN step's, here under the updated W and the new partition.
       const gStep = valueAndGrad(
-        () => mul(meanEnergy(z), -c.lambda0 * c.lambda2G),
+        () => this.generatorLoss(head(z)),
         headParams.map((p) => p.value),
       );
       optG.step(headParams, gStep.grads);
