@@ -12,7 +12,7 @@
  * @module
  */
 
-import { concatRows } from "./rows.ts";
+import { concatArrays } from "../training/data/concat.ts";
 
 /** What a run computes: the head (latents -> maps) or the tail (maps -> images). */
 export type RunKind = "head" | "tail";
@@ -156,7 +156,9 @@ export class InferenceScheduler {
   async #runBatch(batch: Job[]): Promise<void> {
     const rows = batch.reduce((n, job) => n + job.rows, 0);
     // A batch of one job runs on its input as it is, without a copy.
-    const input = batch.length === 1 ? batch[0].input : concatRows(batch.map((job) => job.input));
+    const input = batch.length === 1
+      ? batch[0].input
+      : concatArrays(Float32Array, batch.map((job) => job.input));
     let output: Float32Array;
     const started = performance.now();
     try {

@@ -8,7 +8,7 @@
 
 import { encodePng, type RgbImage } from "../training/data/image.ts";
 import { latentForSeed } from "../model/latents.ts";
-import { concatRows } from "../model/rows.ts";
+import { concatArrays } from "../training/data/concat.ts";
 import { type ServedModel, UnknownConceptError } from "../model/model.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import { invalidField } from "./problem.ts";
@@ -24,7 +24,8 @@ export function latentsOf(
   truncation = 1,
 ): Float32Array {
   const z = model.manifest.latent;
-  return concatRows(
+  return concatArrays(
+    Float32Array,
     sources.map((source) =>
       typeof source === "number"
         ? latentForSeed(source, z, truncation)

@@ -9,7 +9,7 @@
  */
 
 import { z } from "zod";
-import { concatRows } from "../model/rows.ts";
+import { concatArrays } from "../training/data/concat.ts";
 import { imageGrid, type RgbImage } from "../training/data/image.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
@@ -85,7 +85,7 @@ export async function swapPictures(
     ...(needTarget ? [targetMaps] : []),
     ...(extras.has("originals") ? [sourceMaps] : []),
   ];
-  const images = await model.images(concatRows(rows), rows.length, signal);
+  const images = await model.images(concatArrays(Float32Array, rows), rows.length, signal);
   const result: SwapPictures = { groups, swapped: picture(model, images, 0, size) };
   if (!needTarget) return result;
   const target = picture(model, images, 1, size);

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { readBundle } from "../../model/bundle.ts";
 import { latentForSeed } from "../../model/latents.ts";
-import { concatRows } from "../../model/rows.ts";
+import { concatArrays } from "../../training/data/concat.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
@@ -88,7 +88,8 @@ const SCENARIOS: Scenario[] = [
 /** Median milliseconds of onnxruntime work for one request of `scenario`, in this process. */
 async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): Promise<number> {
   const { latent } = sessions.manifest;
-  const z = concatRows(
+  const z = concatArrays(
+    Float32Array,
     Array.from({ length: scenario.head }, (_, k) => latentForSeed(k + 1, latent)),
   );
   const once = async () => {

@@ -8,6 +8,7 @@
 import { decode as decodePngFile } from "fast-png";
 import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
+import { concatArrays } from "./concat.ts";
 
 /** Interleaved 8-bit RGB pixels, row by row. */
 export interface RgbImage {
@@ -189,11 +190,5 @@ export function encodePng(image: RgbImage): Uint8Array {
     pngChunk("IDAT", zlibSync(scanlines, { level })),
     pngChunk("IEND", new Uint8Array(0)),
   ];
-  const file = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    file.set(chunk, at);
-    at += chunk.length;
-  }
-  return file;
+  return concatArrays(Uint8Array, chunks);
 }
