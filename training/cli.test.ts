@@ -45,6 +45,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
     "--energy-pool",
     "2",
     "--energy-every-step",
+    "--energy-normalize",
     "--init-from",
     "runs/00000-x/checkpoints/step-000500.safetensors",
   ]);
@@ -56,12 +57,18 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   equal(command.config.interpretable?.otherGroups, "mean");
   equal(command.config.interpretable?.energyPool, 2);
   equal(command.config.interpretable?.energyEveryStep, true);
+  equal(command.config.interpretable?.energyNormalize, true);
   equal(command.config.interpretable?.lambda3Start, 3e-2, "the paper's defaults fill the rest");
   equal(command.config.initFrom, "runs/00000-x/checkpoints/step-000500.safetensors");
   const baseline = parseTrainArgs(["--synthetic"]);
   if (baseline.kind !== "new") throw new Error("expected a new run");
   equal(baseline.config.interpretable, null);
-  for (const flags of [["--groups", "8"], ["--energy-every-step"], ["--lambda2-g", "1"]]) {
+  for (
+    const flags of [["--groups", "8"], ["--energy-every-step"], ["--energy-normalize"], [
+      "--lambda2-g",
+      "1",
+    ]]
+  ) {
     throws(() => parseTrainArgs(["--synthetic", ...flags]), /only apply with --interpretable/);
   }
   throws(

@@ -71,6 +71,7 @@ Options (defaults in brackets):
   --energy-pool <n>         g_W and the GMM see the maps averaged over n x n blocks [1]
   --energy-every-step       also apply the generator's energy term at every GAN step
                             (the paper applies it at interpretability steps only)
+  --energy-normalize        g_W and the GMM see each map scaled to unit RMS over its positions
   --init-from <checkpoint>  start from this checkpoint's generator (fine-tuning; D starts afresh)
   --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
   -h, --help                this text
@@ -116,6 +117,7 @@ const OPTIONS = {
   groups: { type: "string" },
   "interp-every": { type: "string" },
   "energy-every-step": { type: "boolean" },
+  "energy-normalize": { type: "boolean" },
   "lambda2-g": { type: "string" },
   "other-groups": { type: "string" },
   lambda1: { type: "string" },
@@ -194,11 +196,12 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     otherGroups: values["other-groups"] as InterpretableConfig["otherGroups"] | undefined,
     energyPool: int("energy-pool"),
     energyEveryStep: values["energy-every-step"] ? true : undefined,
+    energyNormalize: values["energy-normalize"] ? true : undefined,
   });
   if (!values.interpretable && Object.keys(interpretable).length > 0) {
     throw new UsageError(
-      "--groups, --interp-every, --lambda1, --other-groups, --lambda2-g, --energy-pool and " +
-        "--energy-every-step only apply with --interpretable.",
+      "--groups, --interp-every, --lambda1, --other-groups, --lambda2-g, --energy-pool, " +
+        "--energy-every-step and --energy-normalize only apply with --interpretable.",
     );
   }
   const partial: PartialConfig = {

@@ -90,6 +90,12 @@ export interface InterpretableConfig {
   energyEveryStep: boolean;
   /** g_W and the GMM see the target layer's maps averaged over blocks of this size (1: as they are). */
   energyPool: number;
+  /**
+   * g_W and the GMM see each map divided by its root mean square over the
+   * positions (per image and filter), so that they measure where a filter
+   * fires, not how strongly.
+   */
+  energyNormalize: boolean;
 }
 
 /**
@@ -103,7 +109,7 @@ export interface InterpretableConfig {
  * is explicit or silent in a way one reading matches (Eq. 5's sum over other
  * groups, the generator term at interpretability steps only, the layer's own
  * positions), the defaults take that reading; the alternatives
- * (`otherGroups`, `energyEveryStep`, `energyPool`) are for experiments, and
+ * (`otherGroups`, `energyEveryStep`, `energyPool`, `energyNormalize`) are for experiments, and
  * docs/RESULTS.md reports what they did.
  */
 export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
@@ -125,6 +131,7 @@ export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
   gmmIterations: 100,
   energyEveryStep: false,
   energyPool: 1,
+  energyNormalize: false,
 };
 
 /** Everything that defines a training run. */
@@ -267,10 +274,10 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
       `interpretable.otherGroups must be one of ${OTHER_GROUPS.join(", ")}, got ${c.otherGroups}.`,
     );
   }
-  if (typeof c.energyEveryStep !== "boolean") {
-    throw new ConfigError(
-      `interpretable.energyEveryStep must be true or false, got ${c.energyEveryStep}.`,
-    );
+  for (const key of ["energyEveryStep", "energyNormalize"] as const) {
+    if (typeof c[key] !== "boolean") {
+      throw new ConfigError(`interpretable.${key} must be true or false, got ${c[key]}.`);
+    }
   }
   const nonNegative = ["lambda0", "lambda1", "lambda2W", "lambda2G", "langevinStepSize"] as const;
   for (const key of nonNegative) {

@@ -8,6 +8,8 @@ import {
   groupAveraging,
   interpretabilityCoefficients,
   interpretabilityLoss,
+  RMS_FLOOR_SQUARED,
+  rmsNormalize,
 } from "./energy.ts";
 
 await initEngine();
@@ -71,6 +73,37 @@ Deno.test("energyPositions averages p x p blocks (and passes maps through for p 
       });
     });
   }
+});
+
+Deno.test("rmsNormalize scales each map to unit RMS; its gradient matches finite differences", async () => {
+  const rng = new HostRng(13);
+  const [n, m, k] = [2, 3, 5];
+  await checkOp({
+    name: "rmsNormalize",
+    inputs: [rng.uniform([n, m, k], 0, 2)],
+    gpu: ([f]) => rmsNormalize(f),
+    reference: ([f]) => {
+      const out = new Float64Array(n * m * k);
+      for (let i = 0; i < n * m; i++) {
+        let meanSquare = 0;
+        for (let p = 0; p < k; p++) meanSquare += f.data[i * k + p] ** 2 / k;
+        const rms = Math.sqrt(meanSquare + RMS_FLOOR_SQUARED);
+        for (let p = 0; p < k; p++) out[i * k + p] = f.data[i * k + p] / rms;
+      }
+      return { shape: [n, m, k], data: out };
+    },
+    atol: 1e-4,
+    rtol: 1e-3,
+  });
+  // A map of O(1) gets RMS 1; one nearly off (1e-4 everywhere) is kept near zero by the floor.
+  const maps = Float32Array.from({ length: 2 * k }, (_, i) => (i < k ? 0.5 + i : 1e-4));
+  const normalized = await asyncScope(async () =>
+    await rmsNormalize(tensor(maps, [1, 2, k])).data()
+  );
+  const rms = (i: number) =>
+    Math.sqrt(normalized.subarray(i * k, (i + 1) * k).reduce((a, v) => a + v * v, 0) / k);
+  ok(Math.abs(rms(0) - 1) < 1e-3, `a map of O(1) gets RMS 1, got ${rms(0)}`);
+  ok(rms(1) < 0.02, `a nearly-off map stays near zero, got RMS ${rms(1)}`);
 });
 
 Deno.test("groupAveraging averages each group's members; L_interp rewards own-group weights", async () => {

@@ -22,7 +22,7 @@
  */
 
 import { matmul } from "../engine/ops/matmul.ts";
-import { mul } from "../engine/ops/elementwise.ts";
+import { add, div, mul, sqrt, square } from "../engine/ops/elementwise.ts";
 import { permute, reshape } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
@@ -41,6 +41,26 @@ export function energyPositions(maps: Tensor, pool: number): Tensor {
   if (pool === 1) return reshape(maps, [n, m, h * w]);
   const blocks = reshape(maps, [n, m, h / pool, pool, w / pool, pool]);
   return reshape(mean(blocks, [3, 5]), [n, m, (h / pool) * (w / pool)]);
+}
+
+/**
+ * Added to the mean square before the root in {@link rmsNormalize}: a map
+ * whose RMS is far below 1e-2 (a filter that is nearly off on that image, as
+ * post-ReLU maps of O(1) go) stays near zero instead of being blown up to
+ * unit scale with a huge gradient.
+ */
+export const RMS_FLOOR_SQUARED = 1e-4;
+
+/**
+ * Maps [N, M, K] divided by their root mean square over the K positions,
+ * per image and filter. g_W is quadratic in the maps' scale, so the
+ * generator can raise it by making one group's filters stronger everywhere
+ * (without this, one group grew over the whole face on CelebA); on unit-RMS
+ * maps only where filters fire can change it.
+ */
+export function rmsNormalize(maps: Tensor): Tensor {
+  const meanSquare = mean(square(maps), 2, true);
+  return div(maps, sqrt(add(meanSquare, RMS_FLOOR_SQUARED)));
 }
 
 /** A [C, M] matrix whose row c averages the filters of group c (zero row for an empty group). */

@@ -9,7 +9,13 @@ import { Generator } from "../engine/random.ts";
 import { asyncScope, scope, type Tensor, tensor } from "../engine/tensor.ts";
 import { ConfigError, DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
-import { energy, energyPositions, groupAveraging, interpretabilityCoefficients } from "./energy.ts";
+import {
+  energy,
+  energyPositions,
+  groupAveraging,
+  interpretabilityCoefficients,
+  rmsNormalize,
+} from "./energy.ts";
 import { langevin } from "./langevin.ts";
 import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./module.ts";
 
@@ -141,35 +147,40 @@ Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at re
   }
 });
 
-Deno.test("a pooled energy model has one W row per block and gives G its term", async () => {
+Deno.test("a pooled (and normalised) energy model has one W row per block and gives G its term", async (t) => {
   throws(
     () => new InterpretabilityModule({ ...CONFIG, energyPool: 3 }, [M, 16, 16]),
     (e) => e instanceof ConfigError && /energyPool \(3\) must divide/.test(e.message),
   );
-  const G = warmGenerator(5);
-  const optG = new Adam({ lr: 1e-3 });
-  const config = { ...CONFIG, energyPool: 2 };
-  const module = new InterpretabilityModule(config, [M, 16, 16]);
-  try {
-    deepEqual(module.weight.shape, [8 * 8, M, 3]);
-    const report = await module.step(G, optG, new Generator(9), 0);
-    ok(Number.isFinite(report.energyData), `g_W ${report.energyData}`);
-    await asyncScope(async () => {
-      const z = new Generator(10).normal([4, NETWORK.latent]);
-      const maps = G.head(z, { training: false });
-      const averaging = tensor(groupAveraging(module.assignment, 3), [3, M]);
-      const direct = await mean(energy(module.weight.value, energyPositions(maps, 2), averaging))
-        .item();
-      ok(direct !== 0, "W is no longer zero after a step");
-      const term = await module.generatorLoss(maps).item();
-      ok(
-        Math.abs(term - -config.lambda0 * config.lambda2G * direct) < 1e-6 * Math.abs(direct),
-        `generator term ${term}, g_W ${direct}`,
-      );
+  for (const energyNormalize of [false, true]) {
+    await t.step(energyNormalize ? "pool 2, unit-RMS maps" : "pool 2", async () => {
+      const G = warmGenerator(5);
+      const optG = new Adam({ lr: 1e-3 });
+      const config = { ...CONFIG, energyPool: 2, energyNormalize };
+      const module = new InterpretabilityModule(config, [M, 16, 16]);
+      try {
+        deepEqual(module.weight.shape, [8 * 8, M, 3]);
+        const report = await module.step(G, optG, new Generator(9), 0);
+        ok(Number.isFinite(report.energyData), `g_W ${report.energyData}`);
+        await asyncScope(async () => {
+          const z = new Generator(10).normal([4, NETWORK.latent]);
+          const maps = G.head(z, { training: false });
+          const pooled = energyPositions(maps, 2);
+          const seen = energyNormalize ? rmsNormalize(pooled) : pooled;
+          const averaging = tensor(groupAveraging(module.assignment, 3), [3, M]);
+          const direct = await mean(energy(module.weight.value, seen, averaging)).item();
+          ok(direct !== 0, "W is no longer zero after a step");
+          const term = await module.generatorLoss(maps).item();
+          ok(
+            Math.abs(term - -config.lambda0 * config.lambda2G * direct) < 1e-6 * Math.abs(direct),
+            `generator term ${term}, g_W ${direct}`,
+          );
+        });
+      } finally {
+        G.dispose();
+        optG.dispose();
+        module.dispose();
+      }
     });
-  } finally {
-    G.dispose();
-    optG.dispose();
-    module.dispose();
   }
 });

@@ -12,8 +12,8 @@
  * Options the paper leaves open (see InterpretableConfig): the same
  * generator term can also join every GAN step's loss ({@link
  * InterpretabilityModule.generatorLoss}); g_W and the GMM can see the maps
- * averaged over blocks (energyPositions); L_interp can weigh the other
- * groups by their mean.
+ * averaged over blocks (energyPositions) and scaled to unit RMS
+ * (rmsNormalize); L_interp can weigh the other groups by their mean.
  *
  * Everything here runs the generator with inference-mode batch norm: the
  * step plays the paper's frozen G' for the Langevin chains, images stay
@@ -39,6 +39,7 @@ import {
   groupAveraging,
   interpretabilityCoefficients,
   interpretabilityLoss,
+  rmsNormalize,
 } from "./energy.ts";
 import { fitGmm, type GmmFit } from "./gmm.ts";
 import { langevin } from "./langevin.ts";
@@ -132,11 +133,11 @@ export class InterpretabilityModule {
     const [, m, h, w] = generator.targetShape(1);
     const n = c.images;
     const head = (z: Tensor) => generator.head(z, { training: false });
-    const maps = (z: Tensor) => energyPositions(head(z), c.energyPool);
+    const maps = (z: Tensor) => this.#energyMaps(head(z));
     return await asyncScope(async () => {
       const z = rng.normal([n, generator.config.latent]);
       const raw = head(z);
-      const f = energyPositions(raw, c.energyPool);
+      const f = this.#energyMaps(raw);
       const fit = await fitGmm(f, {
         components: c.groups,
         seed: seed + this.updates,
@@ -213,8 +214,14 @@ export class InterpretabilityModule {
     const c = this.config;
     const m = maps.shape[1];
     const averaging = tensor(groupAveraging(this.assignment, c.groups), [c.groups, m]);
-    const g = energy(this.weight.value, energyPositions(maps, c.energyPool), averaging);
+    const g = energy(this.weight.value, this.#energyMaps(maps), averaging);
     return mul(mean(g), -c.lambda0 * c.lambda2G);
+  }
+
+  /** What g_W and the GMM see of target-layer maps [N, M, H, W]: [N, M, K]. */
+  #energyMaps(maps: Tensor): Tensor {
+    const f = energyPositions(maps, this.config.energyPool);
+    return this.config.energyNormalize ? rmsNormalize(f) : f;
   }
 
   /** Frees W. */
