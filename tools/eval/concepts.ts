@@ -17,7 +17,8 @@ import { integerFlag, isUserError } from "../../training/cli.ts";
 
 const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
 
-  --baseline <run-folder>   a baseline run to compare with (its groups are fitted after training)
+  --baseline <run-folder>   a baseline run to compare with (its groups are fitted after training,
+                            on unit-RMS maps when --run was trained with --energy-normalize)
   --checkpoint <file>       evaluate this checkpoint of --run instead of its newest
   --baseline-checkpoint <file>
                             the same for --baseline
@@ -90,6 +91,7 @@ try {
         ...options,
         checkpoint: values["baseline-checkpoint"],
         groups: evaluations[0].groups,
+        gmmNormalize: config.interpretable?.energyNormalize ?? false,
       }),
     );
   }

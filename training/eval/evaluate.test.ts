@@ -1,9 +1,14 @@
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, notDeepEqual, ok, rejects } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
 import { resolveConfig } from "../config.ts";
 import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
-import { createRun } from "../run_folder.ts";
-import { CheckpointError } from "../trainer.ts";
+import { createRun, listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
+import { CheckpointError, loadGeneratorWeights } from "../trainer.ts";
+import { Generator } from "../engine/random.ts";
+import { asyncScope } from "../engine/tensor.ts";
+import { GanGenerator } from "../networks/generator.ts";
+import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
+import { fitGmm } from "../interpretable/gmm.ts";
 import { evaluateRun } from "./evaluate.ts";
 
 await initEngine();
@@ -43,7 +48,8 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     equal(interpretable.figure!.width, 6 * 32 + 5 * 2);
     equal(interpretable.figure!.height, 2 * 32 + 2);
 
-    const baseline = await evaluateRun(await trainedRun(root, false), { images: 6, groups: 3 });
+    const baselineRun = await trainedRun(root, false);
+    const baseline = await evaluateRun(baselineRun, { images: 6, groups: 3 });
     equal(baseline.kind, "baseline");
     equal(baseline.partition, "fitted after training");
     equal(baseline.metrics.groupSizes.length, 3);
@@ -51,9 +57,33 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     equal(baseline.blockMetrics.groupSizes.reduce((a, b) => a + b, 0), 8);
     equal(baseline.figure, undefined);
 
+    // With gmmNormalize the baseline's GMM is the one fitted on unit-RMS maps.
+    const normalized = await evaluateRun(baselineRun, { images: 6, groups: 3, gmmNormalize: true });
+    equal(normalized.partition, "fitted after training on unit-RMS maps");
+    deepEqual(normalized.assignment, await unitRmsPartition(baselineRun, 6, 3));
+    notDeepEqual(normalized.assignment, baseline.assignment, "this run's two fits differ");
+
     const empty = await createRun(root, "empty", resolveConfig({ ...TINY_RUN, ...BASE }));
     await rejects(evaluateRun(empty.dir), CheckpointError);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** The partition a GMM (seed 1234) fits to the unit-RMS target maps of a run's newest generator. */
+async function unitRmsPartition(dir: string, images: number, groups: number): Promise<number[]> {
+  const { run, config } = await openRun(dir);
+  const checkpoint = await readCheckpoint((await listCheckpoints(run)).at(-1)!.file);
+  const generator = new GanGenerator(new Generator(0), config.network);
+  try {
+    loadGeneratorWeights(generator, checkpoint);
+    const fit = await asyncScope(() => {
+      const z = new Generator(1234).normal([images, config.network.latent]);
+      const maps = rmsNormalize(energyPositions(generator.head(z, { training: false }), 1));
+      return fitGmm(maps, { components: groups, seed: 1234 });
+    });
+    return Array.from(fit.assignment);
+  } finally {
+    generator.dispose();
+  }
+}

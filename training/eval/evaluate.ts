@@ -8,7 +8,9 @@
  * its maps averaged over 2x2 blocks. The second is blind to the 2x2 phase
  * pattern that the stride-2 transposed convolution below the layer prints on
  * every map (visible as speckle in the concept maps), so it measures regions
- * rather than that pattern. A baseline's GMM is fitted separately for each.
+ * rather than that pattern. A baseline's GMM is fitted separately for each,
+ * on unit-RMS maps when asked (`gmmNormalize`), as an interpretable run with
+ * `energyNormalize` fits its own.
  *
  * @module
  */
@@ -18,7 +20,7 @@ import { asyncScope, tensor } from "../engine/tensor.ts";
 import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
-import { energyPositions } from "../interpretable/energy.ts";
+import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
 import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "./concepts.ts";
@@ -34,7 +36,7 @@ export interface RunEvaluation {
   step: number;
   groups: number;
   /** Where the partition comes from. */
-  partition: "trained" | "fitted after training";
+  partition: "trained" | "fitted after training" | "fitted after training on unit-RMS maps";
   metrics: ConceptMetrics;
   /** The same metrics on the maps averaged over {@link METRIC_BLOCK} x {@link METRIC_BLOCK} blocks. */
   blockMetrics: ConceptMetrics;
@@ -62,6 +64,8 @@ export interface EvaluateOptions {
   segmenter?: PartSegmenter;
   /** Also draw a figure: 8 generated images above their concept maps. */
   figure?: boolean;
+  /** A baseline's GMM sees each map scaled to unit RMS over its positions (see rmsNormalize). */
+  gmmNormalize?: boolean;
 }
 
 /**
@@ -110,9 +114,10 @@ export async function evaluateRun(
     const partition = async (data: Float32Array, k: number) =>
       trained?.assignment ??
         Array.from(
-          (await asyncScope(() =>
-            fitGmm(tensor(data, [images, m, k]), { components: groups, seed })
-          )).assignment,
+          (await asyncScope(() => {
+            const f = tensor(data, [images, m, k]);
+            return fitGmm(options.gmmNormalize ? rmsNormalize(f) : f, { components: groups, seed });
+          })).assignment,
         );
     const assignment = await partition(maps, h * w);
     const [hb, wb] = [h / METRIC_BLOCK, w / METRIC_BLOCK];
@@ -138,7 +143,11 @@ export async function evaluateRun(
       kind: trained ? "interpretable" : "baseline",
       step: state.step,
       groups,
-      partition: trained ? "trained" : "fitted after training",
+      partition: trained
+        ? "trained"
+        : options.gmmNormalize
+        ? "fitted after training on unit-RMS maps"
+        : "fitted after training",
       assignment,
       channelPeaks: channelPeaks(maps, images, m, h * w),
       groupPeaks: channelPeaks(centres, images, groups, h * w),
