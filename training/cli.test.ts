@@ -48,6 +48,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
     "--energy-normalize",
     "--init-from",
     "runs/00000-x/checkpoints/step-000500.safetensors",
+    "--init-discriminator",
   ]);
   if (command.kind !== "new") throw new Error(`expected a new run, got ${command.kind}`);
   equal(command.config.interpretable?.groups, 8);
@@ -60,6 +61,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   equal(command.config.interpretable?.energyNormalize, true);
   equal(command.config.interpretable?.lambda3Start, 3e-2, "the paper's defaults fill the rest");
   equal(command.config.initFrom, "runs/00000-x/checkpoints/step-000500.safetensors");
+  equal(command.config.initDiscriminator, true);
   const baseline = parseTrainArgs(["--synthetic"]);
   if (baseline.kind !== "new") throw new Error("expected a new run");
   equal(baseline.config.interpretable, null);
@@ -78,6 +80,10 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--other-groups", "max"]),
     (e) => e instanceof ConfigError && /otherGroups must be one of sum, mean/.test(e.message),
+  );
+  throws(
+    () => parseTrainArgs(["--synthetic", "--init-discriminator"]),
+    (e) => e instanceof ConfigError && /initDiscriminator needs initFrom/.test(e.message),
   );
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--groups", "999"]),

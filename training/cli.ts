@@ -73,6 +73,7 @@ Options (defaults in brackets):
                             (the paper applies it at interpretability steps only)
   --energy-normalize        g_W and the GMM see each map scaled to unit RMS over its positions
   --init-from <checkpoint>  start from this checkpoint's generator (fine-tuning; D starts afresh)
+  --init-discriminator      with --init-from, also start from its discriminator
   --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
   -h, --help                this text
 
@@ -123,6 +124,7 @@ const OPTIONS = {
   lambda1: { type: "string" },
   "energy-pool": { type: "string" },
   "init-from": { type: "string" },
+  "init-discriminator": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -207,6 +209,7 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   const partial: PartialConfig = {
     interpretable: values.interpretable ? interpretable : null,
     initFrom: (values["init-from"] as string | undefined) ?? null,
+    initDiscriminator: values["init-discriminator"] === true,
     ...schedule,
     ...definedOnly({
       batch: int("batch"),
@@ -388,10 +391,11 @@ async function startRun(
   set: ImageSet,
 ): Promise<RunFolder> {
   const { config } = trainer;
-  if (config.initFrom) trainer.initGeneratorFrom(await readCheckpoint(config.initFrom));
+  if (config.initFrom) trainer.initFrom(await readCheckpoint(config.initFrom));
   const run = await createRun(command.out, command.name, config);
   await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
-  console.error(`run: ${run.dir}${config.initFrom ? `, generator from ${config.initFrom}` : ""}`);
+  const nets = config.initDiscriminator ? "generator and discriminator" : "generator";
+  console.error(`run: ${run.dir}${config.initFrom ? `, ${nets} from ${config.initFrom}` : ""}`);
   return run;
 }
 

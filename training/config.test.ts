@@ -22,6 +22,7 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
     ["batch", { batch: 0 }],
     ["seed", { seed: -3 }],
     ["data.count", { data: { kind: "synthetic", count: 0, seed: 0 } }],
+    ["initDiscriminator", { initDiscriminator: true }],
     ["interpretable.energyPool", { interpretable: { energyPool: 0 } }],
     ["interpretable.energyEveryStep", { interpretable: { energyEveryStep: "yes" as never } }],
     ["interpretable.energyNormalize", { interpretable: { energyNormalize: 1 as never } }],

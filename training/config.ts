@@ -141,6 +141,11 @@ export interface TrainConfig {
   interpretable: InterpretableConfig | null;
   /** Checkpoint whose generator the run started from (fine-tuning), or null. */
   initFrom: string | null;
+  /**
+   * Also start from `initFrom`'s discriminator, fine-tuning G and D jointly
+   * (the paper's StyleGAN recipe); otherwise D starts afresh (its BigGAN one).
+   */
+  initDiscriminator: boolean;
   data: DataConfig;
   loss: GanLoss;
   /** Adam learning rate of the generator. */
@@ -172,6 +177,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   network: { resolution: 64, latent: 128, width: 64, targetChannels: 128 },
   interpretable: null,
   initFrom: null,
+  initDiscriminator: false,
   data: { kind: "synthetic", count: 4096, seed: 0 },
   loss: "nonsaturating",
   lrG: 2e-4,
@@ -235,6 +241,14 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
     positiveInteger(key, config[key]);
   }
   positiveInteger("keepCheckpoints", config.keepCheckpoints);
+  if (typeof config.initDiscriminator !== "boolean") {
+    throw new ConfigError(
+      `initDiscriminator must be true or false, got ${config.initDiscriminator}.`,
+    );
+  }
+  if (config.initDiscriminator && !config.initFrom) {
+    throw new ConfigError("initDiscriminator needs initFrom: a checkpoint to take D from.");
+  }
   if (config.interpretable) checkInterpretable(config.interpretable, network.targetChannels);
   // Each seed owns four random streams (seed * 4 + k), which must stay below 2^53.
   if (!Number.isSafeInteger(config.seed) || config.seed < 0 || config.seed >= 2 ** 50) {

@@ -120,21 +120,43 @@ async function checkResume(config: TrainConfig): Promise<void> {
   }
 }
 
-Deno.test("an interpretable run can start from a baseline checkpoint's generator", async () => {
+Deno.test("an interpretable run can start from a baseline checkpoint's generator (and D)", async (t) => {
   const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
   const baseline = await tinyRun(root, 4);
-  const tuned = new GanTrainer(TINY_INTERPRETABLE, SET);
   try {
     const checkpoint = await readCheckpoint(baseline.outcome.checkpoint);
-    tuned.initGeneratorFrom(checkpoint);
-    const snapshot = await tuned.snapshot();
-    for (const [name, t] of Object.entries(checkpoint.tensors)) {
-      if (name.startsWith("generator.")) deepEqual(snapshot.tensors[name].data, t.data, name);
+    for (const initDiscriminator of [false, true]) {
+      await t.step(initDiscriminator ? "G and D" : "G only", async () => {
+        const config = {
+          ...TINY_INTERPRETABLE,
+          initFrom: baseline.outcome.checkpoint,
+          initDiscriminator,
+        };
+        const tuned = new GanTrainer(config, SET);
+        try {
+          tuned.initFrom(checkpoint);
+          const snapshot = await tuned.snapshot();
+          for (const [name, t] of Object.entries(checkpoint.tensors)) {
+            const taken = name.startsWith("generator.") ||
+              (initDiscriminator && name.startsWith("discriminator."));
+            if (taken) deepEqual(snapshot.tensors[name].data, t.data, name);
+          }
+          const weight = Object.keys(checkpoint.tensors).find((n) =>
+            n.startsWith("discriminator.")
+          )!;
+          equal(
+            snapshot.tensors[weight].data.every((v, i) => v === checkpoint.tensors[weight].data[i]),
+            initDiscriminator,
+            `D's ${weight} is taken only with initDiscriminator`,
+          );
+          equal(tuned.step, 0);
+        } finally {
+          tuned.dispose();
+        }
+      });
     }
-    equal(tuned.step, 0);
   } finally {
     baseline.trainer.dispose();
-    tuned.dispose();
     await Deno.remove(root, { recursive: true });
   }
 });

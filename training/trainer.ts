@@ -323,12 +323,20 @@ export class GanTrainer {
   }
 
   /**
-   * Starts from another run's generator (weights and batch-norm statistics):
-   * fine-tuning a baseline into an interpretable GAN. The discriminator and
-   * the optimisers start afresh, as the paper does for BigGAN.
+   * Starts from another run's generator (weights and batch-norm statistics),
+   * and its discriminator too when `config.initDiscriminator`: fine-tuning a
+   * baseline into an interpretable GAN. The optimisers start afresh; so
+   * does the discriminator otherwise, as the paper does for BigGAN.
    */
-  initGeneratorFrom(checkpoint: Safetensors): void {
-    loadGeneratorWeights(this.generator, checkpoint);
+  initFrom(checkpoint: Safetensors): void {
+    const nets = this.#nets().filter(([prefix]) =>
+      prefix === "generator" || this.config.initDiscriminator
+    );
+    loadCheckpointTensors(
+      checkpoint,
+      (take) =>
+        nets.flatMap(([prefix, params, norms]) => networkUpdates(prefix, params, norms, take)),
+    );
   }
 
   #nets(): [string, Parameter[], BatchNorm2d[]][] {
