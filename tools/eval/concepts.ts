@@ -141,7 +141,7 @@ function printTable(evaluations: RunEvaluation[]): void {
       e.kind,
       String(e.step),
       String(e.groups),
-      e.partition,
+      e.gmmNormalized ? `${e.partition} on unit-RMS maps` : e.partition,
       f(e.metrics.consistency),
       f(e.metrics.separation),
       f(e.metrics.meanPurity),

@@ -59,7 +59,8 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
 
     // With gmmNormalize the baseline's GMM is the one fitted on unit-RMS maps.
     const normalized = await evaluateRun(baselineRun, { images: 6, groups: 3, gmmNormalize: true });
-    equal(normalized.partition, "fitted after training on unit-RMS maps");
+    equal(normalized.gmmNormalized, true);
+    equal(baseline.gmmNormalized, false);
     deepEqual(normalized.assignment, await unitRmsPartition(baselineRun, 6, 3));
     notDeepEqual(normalized.assignment, baseline.assignment, "this run's two fits differ");
 

@@ -36,7 +36,9 @@ export interface RunEvaluation {
   step: number;
   groups: number;
   /** Where the partition comes from. */
-  partition: "trained" | "fitted after training" | "fitted after training on unit-RMS maps";
+  partition: "trained" | "fitted after training";
+  /** A fitted partition's GMM saw unit-RMS maps (`gmmNormalize`). */
+  gmmNormalized: boolean;
   metrics: ConceptMetrics;
   /** The same metrics on the maps averaged over {@link METRIC_BLOCK} x {@link METRIC_BLOCK} blocks. */
   blockMetrics: ConceptMetrics;
@@ -143,11 +145,8 @@ export async function evaluateRun(
       kind: trained ? "interpretable" : "baseline",
       step: state.step,
       groups,
-      partition: trained
-        ? "trained"
-        : options.gmmNormalize
-        ? "fitted after training on unit-RMS maps"
-        : "fitted after training",
+      partition: trained ? "trained" : "fitted after training",
+      gmmNormalized: !trained && (options.gmmNormalize ?? false),
       assignment,
       channelPeaks: channelPeaks(maps, images, m, h * w),
       groupPeaks: channelPeaks(centres, images, groups, h * w),

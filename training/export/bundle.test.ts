@@ -184,6 +184,7 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
     step: 10,
     groups: 3,
     partition: "trained",
+    gmmNormalized: false,
     // Group 1 is empty: groups 0 and 2 become 0 and 1.
     assignment: [0, 0, 2, 2, 2, 0, 2, 0],
     channelPeaks: new Float32Array(8).fill(1),
