@@ -226,6 +226,13 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
     facts,
   );
   match(fineTuned.model.description, /2\.0 h, fine-tuned from runs\/b\/checkpoints\/step-000500/);
+  const withD = buildManifest(
+    { run: "runs/x", out: "o" },
+    { ...config, initFrom: "runs/b/checkpoints/step-000500.safetensors", initDiscriminator: true },
+    evaluation,
+    facts,
+  );
+  match(withD.model.description, /step-000500\.safetensors with its discriminator\.$/);
   // Labels and face given by the user name the run's group ids (as eval:concepts prints them).
   const named = buildManifest(
     { run: "runs/x", out: "o", labels: { 2: "mouth" }, face: [2, 1] },

@@ -186,7 +186,10 @@ export function buildManifest(
     `${evaluation.kind === "interpretable" ? "Interpretable" : "Baseline"} GAN, ` +
       `${network.resolution}x${network.resolution}, trained on ${data}: ${facts.steps} of ` +
       `${config.steps} steps in ${hours} h` +
-      (config.initFrom ? `, fine-tuned from ${config.initFrom}.` : ".");
+      (config.initFrom
+        ? `, fine-tuned from ${config.initFrom}` +
+          (config.initDiscriminator ? " with its discriminator." : ".")
+        : ".");
   return {
     format: BUNDLE_FORMAT,
     model: {
