@@ -241,11 +241,7 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
     positiveInteger(key, config[key]);
   }
   positiveInteger("keepCheckpoints", config.keepCheckpoints);
-  if (typeof config.initDiscriminator !== "boolean") {
-    throw new ConfigError(
-      `initDiscriminator must be true or false, got ${config.initDiscriminator}.`,
-    );
-  }
+  trueOrFalse("initDiscriminator", config.initDiscriminator);
   if (config.initDiscriminator && !config.initFrom) {
     throw new ConfigError("initDiscriminator needs initFrom: a checkpoint to take D from.");
   }
@@ -289,9 +285,7 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
     );
   }
   for (const key of ["energyEveryStep", "energyNormalize"] as const) {
-    if (typeof c[key] !== "boolean") {
-      throw new ConfigError(`interpretable.${key} must be true or false, got ${c[key]}.`);
-    }
+    trueOrFalse(`interpretable.${key}`, c[key]);
   }
   const nonNegative = ["lambda0", "lambda1", "lambda2W", "lambda2G", "langevinStepSize"] as const;
   for (const key of nonNegative) {
@@ -309,5 +303,11 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
 function positiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new ConfigError(`${name} must be a positive integer, got ${value}.`);
+  }
+}
+
+function trueOrFalse(name: string, value: boolean): void {
+  if (typeof value !== "boolean") {
+    throw new ConfigError(`${name} must be true or false, got ${value}.`);
   }
 }
