@@ -3,8 +3,10 @@
  * DCGAN training steps, with PyTorch's figures for the same work measured
  * side by side when a Python with torch is available.
  *
- * Usage: deno task bench:engine [--quick] [--steps N] [--no-torch]
- * Prints a table, then one JSON object as the last line.
+ * Usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]
+ * Prints a table, then one JSON object as the last line. `--profile` also
+ * prints where one step of each DCGAN configuration spends its device time,
+ * per kernel (needs the adapter's timestamp queries).
  *
  * @module
  */
@@ -33,7 +35,7 @@ import { type TorchReference, torchReference } from "./torch.ts";
 const CONFIGS = { W16_b16: [16, 16], W16_b64: [16, 64], W64_b16: [64, 16], W64_b64: [64, 64] };
 type ConfigName = keyof typeof CONFIGS;
 
-const usage = "usage: deno task bench:engine [--quick] [--steps N] [--no-torch]";
+const usage = "usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]";
 let args;
 try {
   args = parseArgs({
@@ -42,6 +44,7 @@ try {
       quick: { type: "boolean", default: false },
       steps: { type: "string" },
       "no-torch": { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -55,6 +58,7 @@ if (args.help) {
   Deno.exit(0);
 }
 const steps = args.steps === undefined ? undefined : Number(args.steps);
+const profile = args.profile;
 if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
   console.error(`--steps must be a positive integer, got ${args.steps}.\n${usage}`);
   Deno.exit(2);
@@ -113,6 +117,18 @@ interface StepResult {
   peakBytes: number;
 }
 
+/** Logs the device time of one run of `fn` per kernel, largest first. */
+async function profileStep(fn: () => void): Promise<void> {
+  engine.runtime.startProfiling();
+  fn();
+  const totals = [...(await engine.runtime.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
+  const sumMs = totals.reduce((sum, [, kernel]) => sum + kernel.ms, 0);
+  log(`  device time per kernel (${round(sumMs, 1)} ms in all):`);
+  for (const [name, { ms, count }] of totals) {
+    log(`  ${round(ms, 2).toFixed(2).padStart(9)} ms ${String(count).padStart(4)}x  ${name}`);
+  }
+}
+
 async function dcganSteps(name: ConfigName): Promise<StepResult> {
   const [width, batch] = CONFIGS[name];
   const count = steps ?? (width === 64 ? 3 : 5);
@@ -133,6 +149,7 @@ async function dcganSteps(name: ConfigName): Promise<StepResult> {
   const firstStepMs = performance.now() - t0;
   const stepMs = await timeIt(step, count);
   const peakBytes = memoryStats().peakBytes;
+  if (profile) await profileStep(step);
   real.dispose();
   generator.dispose();
   discriminator.dispose();
