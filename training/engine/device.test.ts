@@ -65,3 +65,16 @@ Deno.test("software adapters are recognised by flag or name", () => {
   ok(isSoftwareAdapter(info("something", true)));
   ok(!isSoftwareAdapter(info("NVIDIA H100 80GB HBM3")));
 });
+
+const chosenBackend = Deno.env.get("DENO_WEBGPU_BACKEND");
+Deno.test({
+  name: "on Linux only Vulkan is loaded: no libEGL, whose teardown at exit aborted ~1 run in 10",
+  ignore: Deno.build.os !== "linux" || (chosenBackend !== undefined && chosenBackend !== "vulkan"),
+  async fn() {
+    const open = await openDevice();
+    open.device.destroy();
+    equal(Deno.env.get("DENO_WEBGPU_BACKEND"), "vulkan");
+    const maps = await Deno.readTextFile("/proc/self/maps");
+    ok(!/libEGL/.test(maps), "libEGL is mapped into the process");
+  },
+});

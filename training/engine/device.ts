@@ -8,6 +8,10 @@
  * - `IGAN_KERNELS` = `auto` | `cpu` | `gpu`: force a kernel variant.
  * - `LP_NATIVE_VECTOR_WIDTH`: llvmpipe's SIMD width; set to 512 by default on
  *   CPUs with AVX-512, where it runs our kernels faster.
+ * - `DENO_WEBGPU_BACKEND`: Deno's wgpu backends; set to `vulkan` by default on
+ *   Linux. With all backends, wgpu also loads the OpenGL one (libEGL), whose
+ *   teardown at exit raced with a thread's and aborted ~1 process in 10 with
+ *   "double free or corruption" after all work had finished.
  *
  * @module
  */
@@ -78,6 +82,16 @@ function preferWideLlvmpipe(): void {
   }
 }
 
+/** Only Vulkan on Linux (see the module notes); must run before the first requestAdapter. */
+function preferVulkanOnLinux(): void {
+  try {
+    if (Deno.build.os !== "linux" || Deno.env.get("DENO_WEBGPU_BACKEND")) return;
+    Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+  } catch {
+    // No --allow-env: keep Deno's default backends.
+  }
+}
+
 /** True for adapters that run shaders on the CPU. */
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   return info.isFallbackAdapter ||
@@ -114,6 +128,7 @@ export async function openDevice(options: DeviceOptions = {}): Promise<OpenDevic
     envChoice("IGAN_ADAPTER", ["auto", "software", "hardware"] as const) ?? "auto";
   const kernels = options.kernels ??
     envChoice("IGAN_KERNELS", ["auto", "cpu", "gpu"] as const) ?? "auto";
+  preferVulkanOnLinux();
   if (preference !== "hardware") preferWideLlvmpipe();
 
   const adapter = await requestAdapter(preference);
