@@ -71,13 +71,16 @@ interface CpuTile {
   cols: number;
   laneRows: number;
   laneCols: number;
+  /**
+   * For 2 <= M <= 4: every lane owns all M rows, lane j taking them in the
+   * order j, j + 1, ... (mod M), so that neighbouring lanes still load
+   * different rows of A and no row slot is wasted (the generator's RGB
+   * output layer: 2x faster than 2 rows in each of 2 lane rows).
+   */
+  rotated: boolean;
 }
 
 const LANE_ROWS = 2, LANE_COLS = 16;
-
-function ceilPow2(x: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, x)));
-}
 
 /**
  * The cpu variant's register block. Bigger blocks reuse each load more but
@@ -89,11 +92,16 @@ function ceilPow2(x: number): number {
 function cpuTile(spec: GemmSpec): CpuTile {
   const big = spec.M >= 64 && spec.N >= 1024 && spec.K >= 256;
   const limit = big ? 16 : 8;
+  const rotated = spec.M >= 2 && spec.M <= 4;
+  const laneRows = rotated ? 1 : LANE_ROWS;
+  const laneCols = rotated ? LANE_ROWS * LANE_COLS : LANE_COLS;
   return {
-    rows: Math.min(limit, ceilPow2(Math.ceil(spec.M / LANE_ROWS))),
-    cols: Math.min(limit, ceilPow2(Math.ceil(spec.N / LANE_COLS))),
-    laneRows: LANE_ROWS,
-    laneCols: LANE_COLS,
+    // Exact counts, not powers of two: N = 48 in 16 lanes takes 3 columns each, not 4.
+    rows: rotated ? spec.M : Math.min(limit, Math.ceil(spec.M / laneRows)),
+    cols: Math.min(limit, Math.ceil(spec.N / laneCols)),
+    laneRows,
+    laneCols,
+    rotated,
   };
 }
 
@@ -132,10 +140,17 @@ function emit(spec: GemmSpec, splits: number, v: string): string {
 }
 
 function cpuKernel(spec: GemmSpec, splits: number): KernelSpec {
-  const { rows: R, cols: W, laneRows: LR, laneCols: LC } = cpuTile(spec);
+  const { rows: R, cols: W, laneRows: LR, laneCols: LC, rotated } = cpuTile(spec);
   const kChunk = Math.ceil(spec.K / splits);
   const range = (n: number) => [...Array(n).keys()];
-  const rowIdx = range(R).map((r) => `let m${r} = min(mLane + ${r * LR}u, ${spec.M - 1}u);`);
+  const rowIdx = range(R).map((r) =>
+    rotated
+      ? `let m${r} = (lid.x + ${r}u) % ${spec.M}u;`
+      : `let m${r} = min(mLane + ${r * LR}u, ${spec.M - 1}u);`
+  );
+  // Row of accumulator r, and whether it exists (rotated rows always do).
+  const row = (r: number) => rotated ? `m${r}` : `mLane + ${r * LR}u`;
+  const rowExists = (r: number) => rotated ? "" : `${row(r)} < ${spec.M}u && `;
   const colIdx = range(W).map((w) => `let n${w} = min(nLane + ${w * LC}u, ${spec.N - 1}u);`);
   const acc = range(R).flatMap((r) => range(W).map((w) => `var c${r}_${w} = 0.0;`));
   const loads = [
@@ -147,8 +162,8 @@ function cpuKernel(spec: GemmSpec, splits: number): KernelSpec {
   );
   const stores = range(R).flatMap((r) =>
     range(W).map((w) =>
-      `if (mLane + ${r * LR}u < ${spec.M}u && nLane + ${w * LC}u < ${spec.N}u) {
-    let m = mLane + ${r * LR}u; let n = nLane + ${w * LC}u; ${emit(spec, splits, `c${r}_${w}`)}
+      `if (${rowExists(r)}nLane + ${w * LC}u < ${spec.N}u) {
+    let m = ${row(r)}; let n = nLane + ${w * LC}u; ${emit(spec, splits, `c${r}_${w}`)}
   }`
     )
   );

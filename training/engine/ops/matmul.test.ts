@@ -22,6 +22,8 @@ Deno.test("matmul matches float64 for odd sizes, transposes and batches", async 
     [[3, 9, 17], [65, 17], false, true], // b shared
     [[2, 3, 4, 5], [2, 3, 5, 6], false, false],
     [[4, 600], [600, 3], false, false], // long K: split-K path
+    [[3, 40], [40, 70], false, false], // M = 3 and M = 2: the cpu variant's rotated rows
+    [[2, 2, 33], [2, 19, 33], false, true],
     [[40, 130], [150, 40], true, true], // M, N >= 128: the large gpu tile
   ];
   for (const [sa, sb, ta, tb] of cases) {
