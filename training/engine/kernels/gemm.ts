@@ -66,7 +66,7 @@ export interface GemmSpec {
  * a storage load inside a loop whose address is the same for all lanes was
  * measured ~9x slower than one whose address varies per lane.
  */
-interface CpuTile {
+export interface CpuTile {
   rows: number;
   cols: number;
   laneRows: number;
@@ -84,14 +84,20 @@ const LANE_ROWS = 2, LANE_COLS = 16;
 
 /**
  * The cpu variant's register block. Bigger blocks reuse each load more but
- * compile much longer (llvmpipe expands every load into per-lane code): a
- * 16 x 16 block takes ~15 s to compile and runs ~2x faster than 8 x 8
- * (~2.4 s), so it is kept for GEMMs big enough to repay it. Small M or N
- * shrink the block so that it is not mostly empty.
+ * compile much longer (llvmpipe expands every load into per-lane code; Mesa
+ * caches the result on disk, so each kernel compiles once per machine):
+ * - 8 x 8: ~2.4 s;
+ * - 16 x 16: ~15 s, ~2x faster than 8 x 8, for GEMMs with M >= 64,
+ *   N >= 1024 and K >= 256;
+ * - 32 x 32: ~130 s and 1.7 GB of memory, 1.35x faster than 16 x 16 on
+ *   1024^3, so only for products with M and N >= 1024 (none of the GAN's
+ *   convolutions; 32 x 16 saved them 3% of a step for a 4-minute compile).
+ * Small M or N shrink the block so that it is not mostly empty.
  */
-function cpuTile(spec: GemmSpec): CpuTile {
+export function cpuTile(spec: Pick<GemmSpec, "M" | "N" | "K">): CpuTile {
+  const huge = spec.M >= 1024 && spec.N >= 1024 && spec.K >= 256;
   const big = spec.M >= 64 && spec.N >= 1024 && spec.K >= 256;
-  const limit = big ? 16 : 8;
+  const limit = huge ? 32 : big ? 16 : 8;
   const rotated = spec.M >= 2 && spec.M <= 4;
   const laneRows = rotated ? 1 : LANE_ROWS;
   const laneCols = rotated ? LANE_ROWS * LANE_COLS : LANE_COLS;
