@@ -1,0 +1,166 @@
+/**
+ * What the tests need from the machine, and installing it where that can be
+ * done: a WebGPU adapter (Mesa's software Vulkan driver, llvmpipe, when no GPU
+ * driver gives one) and Debian's python3-onnx for the onnx.checker test.
+ *
+ * The decision is a pure function of what was found ({@link planProvision});
+ * {@link provision} probes the machine, runs the plan's installs and probes
+ * again. Where a need cannot be installed (not root, no apt-get, or the
+ * install failed) the result is one line naming what to install.
+ *
+ * @module
+ */
+
+/** What the probes found on this machine. */
+export interface MachineFacts {
+  /** Whether Deno's WebGPU (Vulkan backend, as the engine uses) finds an adapter. */
+  hasAdapter: boolean;
+  /** Whether `/usr/bin/python3 -c "import onnx"` works. */
+  hasPythonOnnx: boolean;
+  /** Whether packages can be installed here: root with apt-get. */
+  canInstall: boolean;
+  /** `VERSION_CODENAME` of /etc/os-release (`bookworm` on Debian 12), or "" when unknown. */
+  codename: string;
+}
+
+/** One package install: apt-get arguments after `install -y -qq`. */
+export interface AptInstall {
+  /** What it provides, for progress lines. */
+  purpose: string;
+  /** Tried in order until one succeeds. */
+  attempts: string[][];
+  /** Whether `apt-get update` must add bookworm-backports first. */
+  backports: boolean;
+}
+
+/** The plan: installs to run, or the line to stop with. */
+export type ProvisionPlan =
+  | { kind: "ready" }
+  | { kind: "install"; installs: AptInstall[] }
+  | { kind: "missing"; message: string };
+
+const MESA_HINT = "install Mesa's Vulkan driver as root (apt-get install mesa-vulkan-drivers; " +
+  "on Debian 12, apt-get install -t bookworm-backports mesa-vulkan-drivers) or a GPU's Vulkan driver";
+const ONNX_HINT = "install Debian's python3-onnx as root (apt-get install python3-onnx), " +
+  "which the onnx.checker test of exported models runs";
+
+/** Decides what to install, or which line to stop with, from the probes' findings. */
+export function planProvision(facts: MachineFacts): ProvisionPlan {
+  const installs: AptInstall[] = [];
+  const missing: string[] = [];
+  if (!facts.hasAdapter) {
+    if (facts.canInstall) {
+      // On Debian 12, bookworm-backports' Mesa 25 runs the engine's kernels about twice as fast
+      // as bookworm's Mesa 22; the plain package is the fallback.
+      const bookworm = facts.codename === "bookworm";
+      installs.push({
+        purpose: "Mesa's Vulkan driver (llvmpipe), for a WebGPU adapter without a GPU",
+        attempts: bookworm
+          ? [["-t", "bookworm-backports", "mesa-vulkan-drivers"], ["mesa-vulkan-drivers"]]
+          : [["mesa-vulkan-drivers"]],
+        backports: bookworm,
+      });
+    } else missing.push(`no WebGPU adapter was found: ${MESA_HINT}`);
+  }
+  if (!facts.hasPythonOnnx) {
+    if (facts.canInstall) {
+      installs.push({
+        purpose: "python3-onnx, for the onnx.checker test",
+        attempts: [["python3-onnx"]],
+        backports: false,
+      });
+    } else missing.push(`/usr/bin/python3 has no onnx module: ${ONNX_HINT}`);
+  }
+  if (missing.length > 0) return { kind: "missing", message: missing.join("; and ") };
+  return installs.length > 0 ? { kind: "install", installs } : { kind: "ready" };
+}
+
+/** Runs a command quietly; true when it exits 0. */
+async function succeeds(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command(command, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  } catch {
+    return false; // not installed
+  }
+}
+
+/** Whether a fresh Deno process finds a WebGPU adapter on the Vulkan backend. */
+export function probeAdapter(): Promise<boolean> {
+  // A fresh process: wgpu enumerates adapters once per process, so one that probed before
+  // Mesa was installed would never see it. Vulkan only, as the engine does on Linux.
+  return succeeds(Deno.execPath(), [
+    "eval",
+    "const a = await navigator.gpu?.requestAdapter(); Deno.exit(a ? 0 : 1)",
+  ], { DENO_WEBGPU_BACKEND: "vulkan" });
+}
+
+/** Probes everything {@link planProvision} decides on. */
+export async function probeMachine(): Promise<MachineFacts> {
+  let codename = "";
+  try {
+    codename = /^VERSION_CODENAME=(.*)$/m.exec(Deno.readTextFileSync("/etc/os-release"))?.[1]
+      ?.replaceAll('"', "") ?? "";
+  } catch { /* not Linux, or no os-release */ }
+  const root = Deno.build.os === "linux" && Deno.uid() === 0;
+  return {
+    hasAdapter: await probeAdapter(),
+    hasPythonOnnx: await succeeds("/usr/bin/python3", ["-c", "import onnx"]),
+    canInstall: root && await succeeds("apt-get", ["--version"]),
+    codename,
+  };
+}
+
+const APT_ENV = { DEBIAN_FRONTEND: "noninteractive" };
+
+async function aptInstall(install: AptInstall, log: (line: string) => void): Promise<boolean> {
+  log(`installing ${install.purpose}`);
+  if (install.backports) {
+    await Deno.writeTextFile(
+      "/etc/apt/sources.list.d/bookworm-backports.list",
+      "deb http://deb.debian.org/debian bookworm-backports main\n",
+    );
+  }
+  if (!await succeeds("apt-get", ["update", "-qq"], APT_ENV)) return false;
+  for (const attempt of install.attempts) {
+    if (await succeeds("apt-get", ["install", "-y", "-qq", ...attempt], APT_ENV)) return true;
+  }
+  return false;
+}
+
+/** Thrown when a need of the tests is missing and could not be installed. */
+export class ProvisionError extends Error {
+  override name = "ProvisionError";
+}
+
+/**
+ * Makes the machine ready for the tests: probes, installs what is missing
+ * where it can, and probes again. Throws {@link ProvisionError} with one line
+ * naming what to install when something is still missing.
+ */
+export async function provision(log: (line: string) => void): Promise<void> {
+  const plan = planProvision(await probeMachine());
+  if (plan.kind === "ready") return;
+  if (plan.kind === "missing") throw new ProvisionError(plan.message);
+  for (const install of plan.installs) {
+    if (!await aptInstall(install, log)) {
+      throw new ProvisionError(
+        `apt-get could not install ${install.purpose} (tried: apt-get install ${
+          install.attempts.map((a) => a.join(" ")).join(" | ")
+        }); install it by hand`,
+      );
+    }
+  }
+  const after = planProvision({ ...await probeMachine(), canInstall: false });
+  if (after.kind === "missing") throw new ProvisionError(`after installing, ${after.message}`);
+}
