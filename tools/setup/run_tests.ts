@@ -26,7 +26,9 @@ if (import.meta.main) {
     console.error(`error: ${error.message}`);
     Deno.exit(1);
   }
-  const env = Deno.build.os === "windows" ? {} : { XDG_RUNTIME_DIR: runtimeDir() };
+  const env: Record<string, string> = Deno.build.os === "windows"
+    ? {}
+    : { XDG_RUNTIME_DIR: runtimeDir() };
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", ...Deno.args],
     env,
