@@ -11,7 +11,7 @@
  * @module
  */
 
-import { hostRandom } from "../training/engine/host_random.ts";
+import { hostRandom } from "../core/host_random.ts";
 
 /** The largest seed: seeds are unsigned 32-bit integers. */
 export const MAX_SEED = 2 ** 32 - 1;

@@ -39,7 +39,7 @@ export const ConceptGroupSchema = z.object({
 /** A concept group of the manifest. */
 export type ConceptGroup = z.infer<typeof ConceptGroupSchema>;
 
-/** The concept metrics measured at export (`training/eval/concepts.ts`). */
+/** The concept metrics measured at export (`core/concepts.ts`). */
 export const ConceptMetricsSchema = z.object({
   images: positiveInt.describe("generated images the metrics average over"),
   consistency: z.number().describe("mean IoU of member filters' regions with their group centre's"),

@@ -14,10 +14,8 @@
  * @module
  */
 
-import { imagesFromPlanar, type RgbImage } from "../training/data/image.ts";
-import { REGION_THRESHOLD } from "../training/eval/concepts.ts";
-
-export { REGION_THRESHOLD };
+import { imagesFromPlanar, type RgbImage } from "../core/image.ts";
+import { REGION_THRESHOLD } from "../core/regions.ts";
 
 /** How a map is drawn. */
 export const MAP_STYLES = ["heat", "overlay", "contour"] as const;

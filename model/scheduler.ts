@@ -12,7 +12,7 @@
  * @module
  */
 
-import { concatArrays } from "../training/data/concat.ts";
+import { concatArrays } from "../core/concat.ts";
 
 /** What a run computes: the head (latents -> maps) or the tail (maps -> images). */
 export type RunKind = "head" | "tail";

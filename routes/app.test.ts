@@ -5,7 +5,7 @@
  */
 
 import { deepEqual, equal, match, notDeepEqual, ok } from "node:assert/strict";
-import { decodeImage, type RgbImage } from "../training/data/image.ts";
+import { decodeImage, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "../model/latents.ts";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "./app.ts";

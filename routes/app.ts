@@ -25,13 +25,10 @@ import { mapRoutes } from "./maps.ts";
 import { metaRoutes } from "./meta.ts";
 import { HttpProblem, problemResponse } from "./problem.ts";
 import type { Limits } from "./schemas.ts";
-import {
-  type AppEnv,
-  matchesPath,
-  openApiDocument,
-  registerRoutes,
-  type RouteSpec,
-} from "./spec.ts";
+import { openApiDocument } from "./openapi.ts";
+import { matchesPath } from "./paths.ts";
+import { registerRoutes } from "./register.ts";
+import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
 
 /** What the app needs: the loaded model and the configuration. */

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
 import { invalidField } from "./problem.ts";
-import { generate, latentsOf, picture, pngBase64Of, pngResponse } from "./pipeline.ts";
+import { generatePictures } from "../model/generation.ts";
+import { pngBase64Of, pngResponse } from "./respond.ts";
 import {
   latentArray,
   type Limits,
@@ -19,7 +20,7 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./spec.ts";
+import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** The generation routes. */
 export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
@@ -51,9 +52,12 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       immutable: true,
       responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
-        const latents = latentsOf(model, [params.seed], query.truncation);
-        const { images } = await generate(model, latents, 1, signal);
-        return pngResponse(picture(model, images, 0, query.size ?? limits.resolution));
+        const [image] = await generatePictures(model, {
+          sources: [params.seed],
+          truncation: query.truncation,
+          size: query.size ?? limits.resolution,
+        }, signal);
+        return pngResponse(image);
       },
     }),
     defineRoute({
@@ -79,19 +83,16 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
           throw invalidField("body.seeds", "give exactly one of seeds and latents");
         }
         const sources = body.seeds ?? body.latents!.map((latent) => ({ latent }));
-        const n = sources.length;
-        const { images } = await generate(
-          model,
-          latentsOf(model, sources, body.truncation),
-          n,
-          signal,
-        );
-        const size = body.size ?? limits.resolution;
-        if (n === 1) return pngResponse(picture(model, images, 0, size));
+        const pictures = await generatePictures(model, {
+          sources,
+          truncation: body.truncation,
+          size: body.size ?? limits.resolution,
+        }, signal);
+        if (pictures.length === 1) return pngResponse(pictures[0]);
         return Response.json({
           images: sources.map((source, k) => ({
             seed: typeof source === "number" ? source : null,
-            png: pngBase64Of(picture(model, images, k, size)),
+            png: pngBase64Of(pictures[k]),
           })),
         });
       },

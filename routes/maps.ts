@@ -1,25 +1,20 @@
 /**
- * The target layer's maps of a generated image: one kernel, all kernels in a
- * grid ordered by group, the concept map (each position coloured by its
- * strongest group, as in the paper's Fig. 3) and one group's centre.
+ * The feature-map routes: one kernel, all kernels, the concept map and one
+ * group's centre of a seed's image (the pictures are `model/maps.ts`).
  *
  * @module
  */
 
 import { z } from "zod";
-import { imageGrid, type RgbImage } from "../training/data/image.ts";
-import { conceptMaps } from "../training/eval/concept_map.ts";
-import type { ConceptGroup } from "../model/manifest.ts";
-import type { ServedModel } from "../model/model.ts";
-import { blendColors, drawMap, normalisedMap, resizeImage } from "../model/render.ts";
 import {
-  generate,
-  latentsOf,
-  mapsOf,
-  picture,
-  pngResponse,
-  resolveConceptsField,
-} from "./pipeline.ts";
+  conceptMapPicture,
+  groupMapPicture,
+  kernelGridColumns,
+  kernelGridPicture,
+  kernelMapPicture,
+} from "../model/maps.ts";
+import type { ServedModel } from "../model/model.ts";
+import { pngResponse, resolveConceptsField } from "./respond.ts";
 import {
   integerString,
   type Limits,
@@ -29,60 +24,18 @@ import {
   sizeString,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, PICTURE_RESPONSES, type RouteSpec } from "./spec.ts";
-
-/** The mean map [K] of `channels` of maps [M, K]. */
-export function centreOf(maps: Float32Array, channels: readonly number[], k: number): Float32Array {
-  const centre = new Float32Array(k);
-  for (const channel of channels) {
-    for (let p = 0; p < k; p++) centre[p] += maps[channel * k + p] / channels.length;
-  }
-  return centre;
-}
-
-/** The centre [K] of `groups` taken together, and the peak it is divided by. */
-export function groupsCentre(
-  maps: Float32Array,
-  groups: readonly ConceptGroup[],
-  k: number,
-): { centre: Float32Array; peak: number } {
-  return {
-    centre: centreOf(maps, groups.flatMap((g) => g.channels), k),
-    peak: Math.max(...groups.map((g) => g.peak)),
-  };
-}
+import { defineRoute, PICTURE_RESPONSES, type RouteSpec } from "./route.ts";
 
 /** The map routes. */
 export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
-  const { manifest } = model;
-  const { height, width, channels, channelPeaks } = manifest.target;
-  const k = height * width;
-  const columns = Math.ceil(Math.sqrt(channels));
+  const { channels } = model.manifest.target;
+  const columns = kernelGridColumns(channels);
   const maxTile = Math.max(MIN_IMAGE_SIZE, Math.floor((2 * limits.maxImageSize) / columns));
   const imageQuery = {
     truncation: truncationString,
     size: sizeString(limits),
   };
   const seedPath = z.object({ seed: seedString });
-
-  /** The seed's maps, and its image when `withImage` (a style that draws over it): no tail run otherwise. */
-  async function render(
-    seed: number,
-    truncation: number | undefined,
-    withImage: boolean,
-    signal: AbortSignal,
-  ) {
-    const latents = latentsOf(model, [seed], truncation);
-    if (!withImage) return { maps: await model.maps(latents, 1, signal), images: null };
-    return await generate(model, latents, 1, signal);
-  }
-
-  /** The background a map is drawn on: the image, or black for heat maps. */
-  function background(images: Float32Array | null, size: number): RgbImage {
-    return images
-      ? picture(model, images, 0, size)
-      : { width: size, height: size, data: new Uint8Array(size * size * 3) };
-  }
 
   return [
     defineRoute({
@@ -96,23 +49,16 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) => {
-        const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(
-          params.seed,
-          query.truncation,
-          query.style !== "heat",
-          signal,
-        );
-        const map = normalisedMap(
-          maps,
-          params.kernel,
-          [height, width],
-          channelPeaks[params.kernel],
-          size,
-        );
-        return pngResponse(drawMap(map, background(images, size), query.style));
-      },
+      handler: async ({ params, query, signal }) =>
+        pngResponse(
+          await kernelMapPicture(model, {
+            seed: params.seed,
+            truncation: query.truncation,
+            kernel: params.kernel,
+            style: query.style,
+            size: query.size ?? limits.resolution,
+          }, signal),
+        ),
     }),
     defineRoute({
       method: "get",
@@ -129,24 +75,15 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) => {
-        const size = query.size ?? Math.min(limits.resolution, maxTile);
-        const { maps, images } = await render(
-          params.seed,
-          query.truncation,
-          query.style !== "heat",
-          signal,
-        );
-        const base = background(images, size);
-        const tiles = manifest.groups.flatMap((g) => g.channels).map((kernel) =>
-          drawMap(
-            normalisedMap(maps, kernel, [height, width], channelPeaks[kernel], size),
-            base,
-            query.style,
-          )
-        );
-        return pngResponse(imageGrid(tiles, columns));
-      },
+      handler: async ({ params, query, signal }) =>
+        pngResponse(
+          await kernelGridPicture(model, {
+            seed: params.seed,
+            truncation: query.truncation,
+            style: query.style,
+            size: query.size ?? Math.min(limits.resolution, maxTile),
+          }, signal),
+        ),
     }),
     defineRoute({
       method: "get",
@@ -164,28 +101,15 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) => {
-        const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(
-          params.seed,
-          query.truncation,
-          query.style === "overlay",
-          signal,
-        );
-        const [concepts] = conceptMaps(
-          { data: maps, shape: [1, channels, height, width] },
-          model.assignment,
-          manifest.groups.length,
-          manifest.resolution,
-          {
-            peaks: manifest.groups.map((g) => g.peak),
-            colors: manifest.groups.map((g) => hexColor(g.color)),
-          },
-        );
-        const map = resizeImage(concepts, size);
-        if (!images) return pngResponse(map);
-        return pngResponse(blendColors(picture(model, images, 0, size), map));
-      },
+      handler: async ({ params, query, signal }) =>
+        pngResponse(
+          await conceptMapPicture(model, {
+            seed: params.seed,
+            truncation: query.truncation,
+            style: query.style,
+            size: query.size ?? limits.resolution,
+          }, signal),
+        ),
     }),
     defineRoute({
       method: "get",
@@ -201,24 +125,16 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) => {
-        const groups = resolveConceptsField(model, [params.group], "path.group");
-        const size = query.size ?? limits.resolution;
-        const { maps, images } = await render(
-          params.seed,
-          query.truncation,
-          query.style !== "heat",
-          signal,
-        );
-        const { centre, peak } = groupsCentre(mapsOf(model, maps, 0), groups, k);
-        const map = normalisedMap(centre, 0, [height, width], peak, size);
-        return pngResponse(drawMap(map, background(images, size), query.style));
-      },
+      handler: async ({ params, query, signal }) =>
+        pngResponse(
+          await groupMapPicture(model, {
+            seed: params.seed,
+            truncation: query.truncation,
+            groups: resolveConceptsField(model, [params.group], "path.group"),
+            style: query.style,
+            size: query.size ?? limits.resolution,
+          }, signal),
+        ),
     }),
   ];
-}
-
-/** "#rrggbb" as RGB. */
-export function hexColor(color: string): [number, number, number] {
-  return [1, 3, 5].map((at) => parseInt(color.slice(at, at + 2), 16)) as [number, number, number];
 }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { ManifestSchema } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
 import type { Limits } from "./schemas.ts";
-import { defineRoute, type RouteSpec } from "./spec.ts";
+import { defineRoute, type RouteSpec } from "./route.ts";
 
 /** The meta routes. */
 export function metaRoutes(model: ServedModel, limits: Limits): RouteSpec[] {

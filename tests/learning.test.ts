@@ -4,7 +4,7 @@
  * its loss threshold, checks that the loss starts clearly above it (so the
  * test cannot pass without learning), and checks the accuracy reached.
  *
- * Data come from a seeded host RNG and weights from a seeded Generator, so
+ * Data come from a seeded host RNG and weights from a seeded RandomStream, so
  * every run sees the same numbers. Each loop reads the loss back only every
  * few steps: a readback waits for the GPU.
  */
@@ -16,7 +16,7 @@ import { Conv2d, type Layer, Linear, parametersOf } from "../training/engine/nn.
 import { mul, relu, softplus, tanh } from "../training/engine/ops/elementwise.ts";
 import { mean } from "../training/engine/ops/reduce.ts";
 import { Adam } from "../training/engine/optim/adam.ts";
-import { Generator } from "../training/engine/random.ts";
+import { RandomStream } from "../training/engine/random.ts";
 import { HostRng } from "../training/engine/testing/harness.ts";
 import { asyncScope, liveTensorCount, type Tensor, tensor } from "../training/engine/tensor.ts";
 
@@ -151,7 +151,7 @@ Deno.test(
     const data = circleData(new HostRng(2024), 128);
     const positives = data.signs.filter((s) => s > 0).length;
     ok(positives > 40 && positives < 88, `both classes are well represented (${positives}/128)`);
-    const gen = new Generator(11);
+    const gen = new RandomStream(11);
     const fc1 = new Linear("fc1", gen, 2, 16), fc2 = new Linear("fc2", gen, 16, 1);
     const result = await train(
       [fc1, fc2],
@@ -210,7 +210,7 @@ Deno.test(
     const rng = new HostRng(7);
     const data = barData(rng, 64);
     const unseen = barData(rng, 64);
-    const gen = new Generator(3);
+    const gen = new RandomStream(3);
     // He-like init (the layers default to DCGAN's N(0, 0.02)).
     const c1 = new Conv2d("c1", gen, 1, 4, 3, { padding: 1, bias: true, std: 0.4 });
     const c2 = new Conv2d("c2", gen, 4, 8, 4, { stride: 2, padding: 1, bias: true, std: 0.15 });

@@ -11,7 +11,7 @@ import { DisposedTensorError } from "../training/engine/errors.ts";
 import { add, mul } from "../training/engine/ops/elementwise.ts";
 import { sum } from "../training/engine/ops/reduce.ts";
 import { Adam } from "../training/engine/optim/adam.ts";
-import { Generator } from "../training/engine/random.ts";
+import { RandomStream } from "../training/engine/random.ts";
 import {
   asyncScope,
   keep,
@@ -260,7 +260,7 @@ Deno.test(
   `${STEPS} DCGAN training steps (width ${WIDTH}, batch ${BATCH}) do not grow GPU memory`,
   async () => {
     const start = live();
-    const gen = new Generator(1);
+    const gen = new RandomStream(1);
     const G = new GanGenerator(gen, dcgan(WIDTH, LATENT));
     const D = new GanDiscriminator(gen, dcgan(WIDTH, LATENT));
     const players = {

@@ -1,7 +1,8 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "./config.ts";
-import { parseTrainArgs, UsageError } from "./cli.ts";
+import { parseTrainArgs } from "./cli.ts";
+import { UsageError } from "./command_line.ts";
 
 Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
   const command = parseTrainArgs([

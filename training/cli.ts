@@ -11,8 +11,8 @@
 
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
+import { integerFlag, isUserError, UsageError } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
-import { EngineError } from "./engine/errors.ts";
 import {
   ConfigError,
   type InterpretableConfig,
@@ -21,7 +21,7 @@ import {
   type TrainConfig,
 } from "./config.ts";
 import { loadImageFolder, skippedWarning } from "./data/folder.ts";
-import { DataError, type ImageSet } from "./data/image_set.ts";
+import type { ImageSet } from "./data/image_set.ts";
 import { syntheticFaces } from "./data/synthetic.ts";
 import { Progress } from "./progress.ts";
 import {
@@ -30,11 +30,11 @@ import {
   openRun,
   readCheckpoint,
   type RunFolder,
-  RunFolderError,
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { CheckpointError, GanTrainer } from "./trainer.ts";
+import { CheckpointError } from "./checkpoint.ts";
+import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, TrainingDivergedError, trainLoop } from "./train.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
@@ -79,11 +79,6 @@ Options (defaults in brackets):
 
 Environment: IGAN_ADAPTER=software|hardware, IGAN_KERNELS=cpu|gpu pick the WebGPU adapter
 and kernel variant.`;
-
-/** A command line that cannot be used; printed with the usage. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 /** What the command line asks for. */
 export type TrainCommand =
@@ -235,31 +230,6 @@ export function parseTrainArgs(args: string[]): TrainCommand {
   return { kind: "new", config, out: (values.out as string | undefined) ?? "runs", name, cacheDir };
 }
 
-/** The value of flag `--flag` as a non-negative integer (undefined when absent); throws {@link UsageError}. */
-export function integerFlag(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
-  }
-  return n;
-}
-
-/** Errors of the user's input or data, printed as one line rather than with a stack trace. */
-const USER_ERRORS = [
-  DataError,
-  ConfigError,
-  RunFolderError,
-  CheckpointError,
-  TrainingDivergedError,
-  EngineError,
-];
-
-/** Whether `error` is one of the errors a command prints as one `error:` line. */
-export function isUserError(error: unknown): error is Error {
-  return USER_ERRORS.some((type) => error instanceof type);
-}
-
 function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<
     T
@@ -311,7 +281,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await runCommand(command);
   } catch (error) {
-    if (isUserError(error)) {
+    if (isUserError(error) || error instanceof TrainingDivergedError) {
       console.error(`\nerror: ${(error as Error).message}`);
       return 1;
     }

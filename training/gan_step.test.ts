@@ -3,7 +3,7 @@ import { initEngine } from "./engine/engine.ts";
 import { mean } from "./engine/ops/reduce.ts";
 import { mul } from "./engine/ops/elementwise.ts";
 import { Adam } from "./engine/optim/adam.ts";
-import { Generator } from "./engine/random.ts";
+import { RandomStream } from "./engine/random.ts";
 import { asyncScope, liveTensorCount } from "./engine/tensor.ts";
 import { GanDiscriminator } from "./networks/discriminator.ts";
 import { GanGenerator } from "./networks/generator.ts";
@@ -15,7 +15,7 @@ const NETWORK = { resolution: 32 as const, latent: 8, width: 2, targetChannels: 
 
 /** One step of fresh, identically seeded players; returns the losses and G's first head weights. */
 async function oneStep(generate?: (G: GanGenerator) => Generate) {
-  const gen = new Generator(5);
+  const gen = new RandomStream(5);
   const G = new GanGenerator(gen, NETWORK), D = new GanDiscriminator(gen, NETWORK);
   const optG = new Adam({ lr: 1e-2 }), optD = new Adam({ lr: 1e-2 });
   try {

@@ -18,7 +18,7 @@ import { basename, join } from "node:path";
 import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { type PartialConfig, resolveConfig, type TrainConfig } from "./config.ts";
 import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
-import { CheckpointError } from "./trainer.ts";
+import { CheckpointError } from "./checkpoint.ts";
 
 /** Paths of a run folder. */
 export class RunFolder {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initEngine } from "./engine/engine.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
-import { decodeImage } from "./data/image.ts";
+import { decodeImage } from "../core/image.ts";
 import { createRun, listCheckpoints, readCheckpoint, truncateLog } from "./run_folder.ts";
 import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";

@@ -10,7 +10,7 @@
 import { memoryStats } from "./engine/engine.ts";
 import { asyncScope, keep, type Tensor } from "./engine/tensor.ts";
 import type { ImageSet } from "./data/image_set.ts";
-import { encodePng, imageGrid, imagesFromPlanar, type RgbImage } from "./data/image.ts";
+import { encodePng, imageGrid, imagesFromPlanar, type RgbImage } from "../core/image.ts";
 import { Progress } from "./progress.ts";
 import { appendLog, listCheckpoints, type RunFolder, writeCheckpoint } from "./run_folder.ts";
 import { encodeSafetensors } from "./safetensors.ts";

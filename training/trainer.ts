@@ -3,12 +3,8 @@
  * to it: a training step, a snapshot to a checkpoint, a restore from one, and
  * samples. Everything that decides the next steps (weights, batch-norm
  * statistics, Adam moments, latent RNG, data order, step) is in the snapshot,
- * so a restored trainer continues exactly as the original would have.
- *
- * Checkpoint tensor names: `generator.<param>`, `discriminator.<param>`,
- * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`,
- * and for interpretable runs `energy.weight` (W, [K, M, C]) and `gmm.means` ([C, K]).
- * Metadata: `format`, `config` (JSON {@link TrainConfig}) and `state` (JSON {@link TrainerState}).
+ * so a restored trainer continues exactly as the original would have. The
+ * checkpoint format is `checkpoint.ts`.
  *
  * @module
  */
@@ -17,11 +13,20 @@ import { getEngine } from "./engine/engine.ts";
 import type { BatchNorm2d } from "./engine/nn.ts";
 import { Adam, type AdamSlot } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
-import { Generator, type GeneratorState } from "./engine/random.ts";
-import { keep, type Tensor, tensor } from "./engine/tensor.ts";
+import { RandomStream } from "./engine/random.ts";
+import { type Tensor, tensor } from "./engine/tensor.ts";
+import {
+  CHECKPOINT_FORMAT,
+  CheckpointError,
+  checkpointState,
+  loadCheckpointTensors,
+  networkUpdates,
+  type TakeTensor,
+  type TrainerState,
+} from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
-import { batchPixels, BatchSampler, type SamplerState } from "./data/sampler.ts";
+import { batchPixels, BatchSampler } from "./data/sampler.ts";
 import { type GanLosses, ganStep, type Generate } from "./gan_step.ts";
 import { GanDiscriminator } from "./networks/discriminator.ts";
 import { GanGenerator } from "./networks/generator.ts";
@@ -33,41 +38,12 @@ import {
   type InterpretabilityReport,
 } from "./interpretable/module.ts";
 
-/** Format tag of checkpoints written by {@link GanTrainer.snapshot}. */
-export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
-
-/** The non-tensor part of a checkpoint. */
-export interface TrainerState {
-  /** Generator steps done. */
-  step: number;
-  /** Training time so far, over all sittings, in seconds. */
-  seconds: number;
-  /** The WebGPU adapters the run has trained on, over all sittings (absent in older checkpoints). */
-  hardware?: string[];
-  latentRng: GeneratorState;
-  sampler: SamplerState;
-  /** Adam's per-parameter step counts, by optimiser and parameter name. */
-  optimizerSteps: { optimizer_g: Record<string, number>; optimizer_d: Record<string, number> };
-  /** The interpretable GAN's partition and schedule position (W is a tensor). */
-  interpretability?: {
-    assignment: number[];
-    updates: number;
-    /** The last GMM fit's variances and weights (its means are a tensor); null before one. */
-    gmm: { variances: number[]; weights: number[] } | null;
-  };
-}
-
-/** A checkpoint that does not fit this run. */
-export class CheckpointError extends Error {
-  override name = "CheckpointError";
-}
-
 /** Streams of the run's seed: each use of randomness draws from its own. */
 const STREAM = { weights: 0, latents: 1, sampleLatents: 2 } as const;
 
-/** A generator of stream `stream` of the run's `seed`. */
-export function seededStream(seed: number, stream: keyof typeof STREAM): Generator {
-  return new Generator(seed * 4 + STREAM[stream]);
+/** The random stream `stream` of the run's `seed`. */
+export function seededStream(seed: number, stream: keyof typeof STREAM): RandomStream {
+  return new RandomStream(seed * 4 + STREAM[stream]);
 }
 
 /** Networks, optimisers and data order of one run. */
@@ -80,7 +56,7 @@ export class GanTrainer {
   /** W, the partition and their schedule; null for a baseline GAN. */
   readonly interpretability: InterpretabilityModule | null;
   readonly #set: ImageSet;
-  #latentRng: Generator;
+  #latentRng: RandomStream;
   #sampler: BatchSampler;
   #step = 0;
   /** Seconds trained before this sitting began. */
@@ -249,7 +225,7 @@ export class GanTrainer {
       checkpoint,
       (take) => this.#collectUpdates(state, checkpoint.tensors, take),
     );
-    this.#latentRng = Generator.fromState(state.latentRng);
+    this.#latentRng = RandomStream.fromState(state.latentRng);
     this.#sampler = new BatchSampler(this.#set.count, {
       flip: this.config.flip,
       state: state.sampler,
@@ -352,83 +328,4 @@ export class GanTrainer {
       ["optimizer_d", this.optD, this.discriminator.parameters()],
     ];
   }
-}
-
-/**
- * Sets a generator's weights and batch-norm statistics from a checkpoint's
- * `generator.*` tensors; throws {@link CheckpointError} (changing nothing)
- * when one is missing or has another shape.
- */
-export function loadGeneratorWeights(generator: GanGenerator, checkpoint: Safetensors): void {
-  loadCheckpointTensors(
-    checkpoint,
-    (take) => networkUpdates("generator", generator.parameters(), generator.norms(), take),
-  );
-}
-
-/** Uploads checkpoint tensor `name` after checking it has `shape`. */
-type TakeTensor = (name: string, shape: readonly number[]) => Tensor;
-
-/**
- * Loads checkpoint tensors in two phases so that a bad checkpoint changes
- * nothing: `collect` takes every tensor it needs (shape-checked, uploaded)
- * and returns the updates that install them; they run only if every take
- * succeeded, and otherwise the uploaded tensors are freed.
- */
-function loadCheckpointTensors(
-  checkpoint: Safetensors,
-  collect: (take: TakeTensor) => (() => void)[],
-): void {
-  const created: Tensor[] = [];
-  const take: TakeTensor = (name, shape) => {
-    const host = checkpoint.tensors[name];
-    if (!host) throw new CheckpointError(`the checkpoint has no tensor "${name}".`);
-    if (host.shape.join() !== shape.join()) {
-      throw new CheckpointError(
-        `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
-          "this model: the checkpoint belongs to other network sizes.",
-      );
-    }
-    const t = keep(tensor(host.data, host.shape));
-    created.push(t);
-    return t;
-  };
-  let updates: (() => void)[];
-  try {
-    updates = collect(take);
-  } catch (error) {
-    for (const t of created) t.dispose();
-    throw error;
-  }
-  for (const update of updates) update();
-}
-
-/** The updates that install a network's weights and batch-norm statistics from `<prefix>.*`. */
-function networkUpdates(
-  prefix: string,
-  params: readonly Parameter[],
-  norms: readonly BatchNorm2d[],
-  take: TakeTensor,
-): (() => void)[] {
-  const updates: (() => void)[] = [];
-  for (const p of params) {
-    const value = take(`${prefix}.${p.name}`, p.shape);
-    updates.push(() => p.replace(value));
-  }
-  for (const n of norms) {
-    const mean = take(`${prefix}.${n.name}.running_mean`, [n.state.channels]);
-    const variance = take(`${prefix}.${n.name}.running_var`, [n.state.channels]);
-    updates.push(() => n.state.replace(mean, variance));
-  }
-  return updates;
-}
-
-/** The trainer state stored in a checkpoint's metadata. */
-export function checkpointState(checkpoint: Safetensors): TrainerState {
-  if (checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(
-      `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
-    );
-  }
-  return JSON.parse(checkpoint.metadata.state) as TrainerState;
 }

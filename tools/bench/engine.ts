@@ -24,7 +24,7 @@ import { conv2d } from "../../training/engine/ops/conv.ts";
 import { matmul } from "../../training/engine/ops/matmul.ts";
 import { sum } from "../../training/engine/ops/reduce.ts";
 import { Adam } from "../../training/engine/optim/adam.ts";
-import { Generator } from "../../training/engine/random.ts";
+import { RandomStream } from "../../training/engine/random.ts";
 import { asyncScope, scope } from "../../training/engine/tensor.ts";
 import { ganStep } from "../../training/gan_step.ts";
 import { GanGenerator } from "../../training/networks/generator.ts";
@@ -88,7 +88,7 @@ async function timeIt(fn: () => void, minReps: number): Promise<number> {
 
 await initEngine();
 const engine = getEngine();
-const gen = new Generator(1234);
+const gen = new RandomStream(1234);
 log(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
 
 log("matmul 1024^3 ...");

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { readBundle } from "../../model/bundle.ts";
 import { latentForSeed } from "../../model/latents.ts";
-import { concatArrays } from "../../training/data/concat.ts";
+import { concatArrays } from "../../core/concat.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";

@@ -12,7 +12,8 @@
 
 import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
 import { scope } from "../../training/engine/tensor.ts";
-import { parseTrainArgs, USAGE, UsageError } from "../../training/cli.ts";
+import { parseTrainArgs, USAGE } from "../../training/cli.ts";
+import { UsageError } from "../../training/command_line.ts";
 import { ConfigError } from "../../training/config.ts";
 import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { GanTrainer } from "../../training/trainer.ts";

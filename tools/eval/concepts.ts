@@ -9,11 +9,11 @@
 
 import { parseArgs } from "node:util";
 import { initEngine } from "../../training/engine/engine.ts";
-import { encodePng, imageGrid } from "../../training/data/image.ts";
+import { encodePng, imageGrid } from "../../core/image.ts";
 import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
 import { openRun } from "../../training/run_folder.ts";
-import { integerFlag, isUserError } from "../../training/cli.ts";
+import { integerFlag, isUserError } from "../../training/command_line.ts";
 
 const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
 

@@ -1,7 +1,7 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import jpeg from "jpeg-js";
-import { encodePng } from "./image.ts";
+import { encodePng } from "../../core/image.ts";
 import { loadImageFolder, skippedWarning } from "./folder.ts";
 import { DataError } from "./image_set.ts";
 

@@ -12,7 +12,7 @@
 
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";
-import { centerCropResize, decodeImage, ImageDecodeError } from "./image.ts";
+import { centerCropResize, decodeImage, ImageDecodeError } from "../../core/image.ts";
 import { checkResolution, DataError, type ImageSet } from "./image_set.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hostRandom, permutation } from "../engine/host_random.ts";
+import { hostRandom, permutation } from "../../core/host_random.ts";
 import { DataError, type ImageSet } from "./image_set.ts";
 
 /** Everything that determines the sampler's next batches (JSON-serialisable). */

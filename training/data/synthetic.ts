@@ -8,7 +8,7 @@
  * @module
  */
 
-import { hostRandom } from "../engine/host_random.ts";
+import { hostRandom } from "../../core/host_random.ts";
 import { checkResolution, DataError, type ImageSet } from "./image_set.ts";
 
 /** Part labels of the synthetic faces, in mask order. */

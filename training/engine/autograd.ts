@@ -10,61 +10,16 @@
  * Scopes that end inside the recorded function keep their tensors alive
  * until the gradients are computed, since backward functions may use them.
  *
- * Ops call {@link record} with a backward function that maps the output's
- * gradient to one gradient per input (or null where none is needed).
+ * Ops record themselves on the tape (`tape.ts`, which sits below the ops so
+ * that they do not import this module).
  *
  * @module
  */
 
 import { EngineError } from "./errors.ts";
 import { add, sumTo } from "./ops/elementwise.ts";
+import { beginTape, endTape, noGrad, type Tape } from "./tape.ts";
 import { deferScopeDisposal, full, scope, type Tensor, undeferredScope, zeros } from "./tensor.ts";
-
-/**
- * Maps the gradient of an op's output to gradients of its inputs. `needed[k]`
- * says whether input k's gradient is wanted; the function may return null
- * for the others (and should, when they cost work).
- */
-export type Backward = (gradOutput: Tensor, needed: readonly boolean[]) => (Tensor | null)[];
-
-interface TapeEntry {
-  inputs: Tensor[];
-  output: Tensor;
-  backward: Backward;
-}
-
-interface Tape {
-  entries: TapeEntry[];
-  /** Tensors whose gradient is wanted: the targets and what derives from them. */
-  tracked: Set<Tensor>;
-}
-
-const tapes: Tape[] = [];
-let paused = 0;
-
-/** True when an op with these inputs must record its backward. */
-export function isTracked(inputs: readonly Tensor[]): boolean {
-  const tape = tapes.at(-1);
-  return !!tape && paused === 0 && inputs.some((t) => tape.tracked.has(t));
-}
-
-/** Records an op on the active tape when one of its inputs is tracked. */
-export function record(inputs: Tensor[], output: Tensor, backward: Backward): void {
-  if (!isTracked(inputs)) return;
-  const tape = tapes.at(-1)!;
-  tape.tracked.add(output);
-  tape.entries.push({ inputs, output, backward });
-}
-
-/** Runs `fn` without recording anything. */
-export function noGrad<T>(fn: () => T): T {
-  paused++;
-  try {
-    return fn();
-  } finally {
-    paused--;
-  }
-}
 
 /** The value of `fn` and its gradient with respect to each of `targets`. */
 export interface ValueAndGrads {
@@ -82,12 +37,12 @@ export function valueAndGrad(fn: () => Tensor, targets: readonly Tensor[]): Valu
   // Ops record on the innermost tape only, so an outer tape never needs this
   // call's temporaries: they are freed here even when nested.
   return undeferredScope(() => {
-    tapes.push(tape);
+    beginTape(tape);
     let value: Tensor;
     try {
       value = deferScopeDisposal(fn);
     } finally {
-      tapes.splice(tapes.lastIndexOf(tape), 1);
+      endTape(tape);
     }
     if (value.size !== 1) {
       throw new EngineError(

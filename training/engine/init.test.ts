@@ -1,7 +1,7 @@
 import { deepEqual, ok, throws } from "node:assert/strict";
 import { initEngine } from "./engine.ts";
 import { computeFans, kaimingNormal, normalInit, uniformInit, xavierUniform } from "./init.ts";
-import { Generator } from "./random.ts";
+import { RandomStream } from "./random.ts";
 import type { Tensor } from "./tensor.ts";
 
 await initEngine();
@@ -54,7 +54,7 @@ Deno.test("fans follow PyTorch for linear and conv weights", () => {
 });
 
 Deno.test("xavierUniform: U(-b, b) with b = gain * sqrt(6 / (fanIn + fanOut))", async (t) => {
-  const gen = new Generator(1);
+  const gen = new RandomStream(1);
   await t.step("linear [512, 256]", async () => {
     const s = await summarise(xavierUniform(gen, [512, 256]), [512, 256]);
     assertUniform(s, Math.sqrt(6 / 768));
@@ -72,7 +72,7 @@ Deno.test("xavierUniform: U(-b, b) with b = gain * sqrt(6 / (fanIn + fanOut))", 
 });
 
 Deno.test("kaimingNormal: std = sqrt(2 / (1 + a^2)) / sqrt(fan)", async (t) => {
-  const gen = new Generator(2);
+  const gen = new RandomStream(2);
   await t.step("linear [512, 256], ReLU, fan_in", async () => {
     const s = await summarise(kaimingNormal(gen, [512, 256]), [512, 256]);
     assertNormal(s, Math.sqrt(2 / 256));
@@ -100,7 +100,7 @@ Deno.test("kaimingNormal: std = sqrt(2 / (1 + a^2)) / sqrt(fan)", async (t) => {
 });
 
 Deno.test("normalInit and uniformInit draw with the given spread", async () => {
-  const gen = new Generator(3);
+  const gen = new RandomStream(3);
   const normal = await summarise(normalInit(gen, [256, 512], 0.02), [256, 512]);
   assertNormal(normal, 0.02);
   const shifted = await summarise(normalInit(gen, [100_000], 0.02, 1), [100_000]);
@@ -109,7 +109,7 @@ Deno.test("normalInit and uniformInit draw with the given spread", async () => {
 });
 
 Deno.test("initialisers reject bad input with what to do", () => {
-  const gen = new Generator(4);
+  const gen = new RandomStream(4);
   throws(() => xavierUniform(gen, [10]), {
     name: "ShapeError",
     message: "Cannot compute fans of a weight of shape [10]: it needs at least 2 dimensions " +

@@ -1,6 +1,6 @@
 /**
  * Weight initialisers with PyTorch's formulas (`torch.nn.init`). Each returns
- * a new tensor in the caller's scope, drawn from a {@link Generator} so that
+ * a new tensor in the caller's scope, drawn from a {@link RandomStream} so that
  * initialisation is reproducible from a seed. Constant initialisers are
  * `zeros`, `ones` and `full` from tensor.ts.
  *
@@ -16,7 +16,7 @@
  */
 
 import { EngineError, ShapeError } from "./errors.ts";
-import type { Generator } from "./random.ts";
+import type { RandomStream } from "./random.ts";
 import type { Shape, Tensor } from "./tensor.ts";
 
 /** Fan-in and fan-out of a weight. */
@@ -63,12 +63,12 @@ function fanOf(shape: Shape, override: FanOverride, which: keyof Fans): number {
 }
 
 /** Normal(mean, std^2) values of `shape`. */
-export function normalInit(gen: Generator, shape: Shape, std: number, mean = 0): Tensor {
+export function normalInit(gen: RandomStream, shape: Shape, std: number, mean = 0): Tensor {
   return gen.normal(shape, mean, std);
 }
 
 /** Values uniform in [-bound, bound) of `shape`. */
-export function uniformInit(gen: Generator, shape: Shape, bound: number): Tensor {
+export function uniformInit(gen: RandomStream, shape: Shape, bound: number): Tensor {
   if (!(bound > 0) || !Number.isFinite(bound)) {
     throw new EngineError(`uniformInit needs a finite bound > 0, got ${bound}.`);
   }
@@ -80,7 +80,7 @@ export function uniformInit(gen: Generator, shape: Shape, bound: number): Tensor
  * b = gain * sqrt(6 / (fanIn + fanOut)).
  */
 export function xavierUniform(
-  gen: Generator,
+  gen: RandomStream,
   shape: Shape,
   gain = 1,
   fans: FanOverride = {},
@@ -98,7 +98,11 @@ export function xavierUniform(
  * `nonlinearity="leaky_relu"`): N(0, std^2) with
  * std = sqrt(2 / (1 + negativeSlope^2)) / sqrt(fan), fan chosen by `mode`.
  */
-export function kaimingNormal(gen: Generator, shape: Shape, options: KaimingOptions = {}): Tensor {
+export function kaimingNormal(
+  gen: RandomStream,
+  shape: Shape,
+  options: KaimingOptions = {},
+): Tensor {
   const { negativeSlope = 0, mode = "fan_in", ...override } = options;
   if (!Number.isFinite(negativeSlope)) {
     throw new EngineError(`kaimingNormal needs a finite negativeSlope, got ${negativeSlope}.`);

@@ -11,7 +11,7 @@ import { conv2d, convTranspose2d } from "./ops/conv.ts";
 import { batchNorm2d, BatchNormState } from "./ops/batchnorm.ts";
 import { linear } from "./ops/matmul.ts";
 import { Parameter } from "./optim/parameter.ts";
-import type { Generator } from "./random.ts";
+import type { RandomStream } from "./random.ts";
 import { full, type Tensor, zeros } from "./tensor.ts";
 
 /** Whether layers run in training mode (batch statistics) or inference mode. */
@@ -61,7 +61,7 @@ abstract class ConvLayer implements Layer {
 
   protected constructor(
     name: string,
-    gen: Generator,
+    gen: RandomStream,
     weightShape: number[],
     outChannels: number,
     convolve: Convolution,
@@ -97,7 +97,7 @@ abstract class ConvLayer implements Layer {
 export class Conv2d extends ConvLayer {
   constructor(
     name: string,
-    gen: Generator,
+    gen: RandomStream,
     inChannels: number,
     outChannels: number,
     kernel: number,
@@ -111,7 +111,7 @@ export class Conv2d extends ConvLayer {
 export class ConvTranspose2d extends ConvLayer {
   constructor(
     name: string,
-    gen: Generator,
+    gen: RandomStream,
     inChannels: number,
     outChannels: number,
     kernel: number,
@@ -136,7 +136,7 @@ export class BatchNorm2d implements Layer {
   readonly bias: Parameter;
   readonly state: BatchNormState;
 
-  constructor(name: string, gen: Generator, channels: number, options: InitOptions = {}) {
+  constructor(name: string, gen: RandomStream, channels: number, options: InitOptions = {}) {
     // DCGAN draws the scale around 1; std 0 gives PyTorch's default of exactly 1.
     const std = options.std ?? 0.02;
     this.name = name;
@@ -171,7 +171,7 @@ export class Linear implements Layer {
 
   constructor(
     name: string,
-    gen: Generator,
+    gen: RandomStream,
     inFeatures: number,
     outFeatures: number,
     options: InitOptions & { bias?: boolean } = {},

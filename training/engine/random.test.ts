@@ -1,6 +1,6 @@
 import { deepEqual, equal, notDeepEqual, ok, throws } from "node:assert/strict";
 import { getEngine, initEngine } from "./engine.ts";
-import { Generator } from "./random.ts";
+import { RandomStream } from "./random.ts";
 import { assertClose } from "./testing/harness.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -79,33 +79,33 @@ Deno.test("host Philox4x32-10 matches the Random123 known answers", () => {
 Deno.test("GPU draws are the Philox stream", async (t) => {
   await t.step("uniform values are bit-exact", async () => {
     const seed = 2 ** 40 + 12345; // uses both key words
-    const values = await take(new Generator(seed).uniform([3, 67]));
+    const values = await take(new RandomStream(seed).uniform([3, 67]));
     deepEqual([...values], Array.from({ length: values.length }, (_, p) => hostUniform(seed, p)));
   });
   await t.step("normal values match Box-Muller in float64", async () => {
-    const values = await take(new Generator(9).normal([1001]));
+    const values = await take(new RandomStream(9).normal([1001]));
     const expected = Array.from({ length: values.length }, (_, p) => hostNormal(9, p));
     assertClose(values, expected, "normal", 1e-5, 1e-5);
   });
   await t.step("the 64-bit block counter carries", async () => {
     const offset = 4 * 2 ** 32 - 6; // straddles block 2^32
-    const gen = Generator.fromState({ seed: 5, offset });
+    const gen = RandomStream.fromState({ seed: 5, offset });
     const values = await take(gen.uniform([20]));
     deepEqual([...values], Array.from({ length: 20 }, (_, k) => hostUniform(5, offset + k)));
   });
 });
 
 Deno.test("a seed determines the values", async () => {
-  const a = await take(new Generator(42).normal([4096]));
-  const b = await take(new Generator(42).normal([4096]));
-  const c = await take(new Generator(43).normal([4096]));
+  const a = await take(new RandomStream(42).normal([4096]));
+  const b = await take(new RandomStream(42).normal([4096]));
+  const c = await take(new RandomStream(43).normal([4096]));
   deepEqual(a, b);
   notDeepEqual(a, c);
   ok(a.some((v, i) => v !== c[i]));
 });
 
 Deno.test("consecutive draws continue the stream, whatever their shapes", async () => {
-  const gen = new Generator(7);
+  const gen = new RandomStream(7);
   const parts = [
     await take(gen.uniform([3])),
     await take(gen.normal([2, 5])),
@@ -114,9 +114,9 @@ Deno.test("consecutive draws continue the stream, whatever their shapes", async 
     await take(gen.uniform([0])),
   ];
   equal(gen.state().offset, 20);
-  const whole = new Generator(7);
+  const whole = new RandomStream(7);
   const uniform = await take(whole.uniform([20]));
-  const normal = await take(Generator.fromState({ seed: 7, offset: 0 }).normal([20]));
+  const normal = await take(RandomStream.fromState({ seed: 7, offset: 0 }).normal([20]));
   deepEqual(parts[0], uniform.slice(0, 3));
   deepEqual(parts[1], normal.slice(3, 13));
   deepEqual(parts[2], uniform.slice(13, 14));
@@ -124,20 +124,20 @@ Deno.test("consecutive draws continue the stream, whatever their shapes", async 
 });
 
 Deno.test("a restored state resumes the exact sequence", async () => {
-  const gen = new Generator(2024);
+  const gen = new RandomStream(2024);
   await take(gen.normal([37]));
   await take(gen.uniform([5, 5], -2, 3));
   const saved = JSON.parse(JSON.stringify(gen.state()));
   deepEqual(saved, { seed: 2024, offset: 62 });
   const expected = [await take(gen.normal([13], 1, 2)), await take(gen.uniform([9]))];
-  const restored = Generator.fromState(saved);
+  const restored = RandomStream.fromState(saved);
   deepEqual([await take(restored.normal([13], 1, 2)), await take(restored.uniform([9]))], expected);
   deepEqual(restored.state(), gen.state());
 });
 
 Deno.test("100k normal draws have the requested mean, std and sane tails", async () => {
   const n = 100_000;
-  const standard = await take(new Generator(1).normal([n]));
+  const standard = await take(new RandomStream(1).normal([n]));
   const { mean, std } = moments(standard);
   ok(Math.abs(mean) < 0.01, `mean ${mean}`);
   ok(Math.abs(std - 1) < 0.01, `std ${std}`);
@@ -148,15 +148,15 @@ Deno.test("100k normal draws have the requested mean, std and sane tails", async
   ok(beyond(4) < 3e-4, `P(|z| > 4) = ${beyond(4)}`);
   ok(standard.every(Number.isFinite) && standard.every((v) => Math.abs(v) < 6.8));
 
-  const shifted = moments(await take(new Generator(2).normal([n], -3, 0.25)));
+  const shifted = moments(await take(new RandomStream(2).normal([n], -3, 0.25)));
   ok(Math.abs(shifted.mean + 3) < 0.0025, `mean ${shifted.mean}`);
   ok(Math.abs(shifted.std - 0.25) < 0.0025, `std ${shifted.std}`);
-  deepEqual([...await take(new Generator(3).normal([8], 1.5, 0))], new Array(8).fill(1.5));
+  deepEqual([...await take(new RandomStream(3).normal([8], 1.5, 0))], new Array(8).fill(1.5));
 });
 
 Deno.test("100k uniform draws fill [low, high) evenly", async () => {
   const n = 100_000, low = -2, high = 3;
-  const values = await take(new Generator(11).uniform([n], low, high));
+  const values = await take(new RandomStream(11).uniform([n], low, high));
   ok(values.every((v) => v >= low && v < high));
   const { mean, std } = moments(values);
   ok(Math.abs(mean - 0.5) < 0.02, `mean ${mean}`);
@@ -170,18 +170,18 @@ Deno.test("uniform stays below high where rounding to f32 would reach it", async
   // Near 1000 the f32 spacing (6.1e-5) is close to the width, so low + width * u
   // often rounds up to high or beyond: the kernel clamps to the last f32 below it.
   const low = 1000, high = 1000.0001;
-  const values = await take(new Generator(0).uniform([10_000], low, high));
+  const values = await take(new RandomStream(0).uniform([10_000], low, high));
   ok(values.every((v) => v >= low && v < high));
   deepEqual(new Set(values), new Set([1000, Math.fround(1000 + 2 ** -14)]));
 });
 
 Deno.test("one kernel per kind, whatever the shape, seed or parameters", async () => {
   const engine = getEngine();
-  await take(new Generator(1).uniform([3]));
-  await take(new Generator(1).normal([3]));
+  await take(new RandomStream(1).uniform([3]));
+  await take(new RandomStream(1).normal([3]));
   const kernels = engine.kernels.size;
   for (const [seed, shape] of [[2, [7, 9]], [3, [1000]], [2 ** 45, [2, 3, 4]]] as const) {
-    const gen = new Generator(seed);
+    const gen = new RandomStream(seed);
     await take(gen.uniform(shape, -seed, 4));
     await take(gen.normal(shape, 3, 0.5));
   }
@@ -189,12 +189,12 @@ Deno.test("one kernel per kind, whatever the shape, seed or parameters", async (
 });
 
 Deno.test("bad arguments throw actionable errors", () => {
-  const gen = new Generator(1);
-  throws(() => new Generator(-1), { name: "EngineError", message: /seed must be an integer/ });
-  throws(() => new Generator(1.5), { name: "EngineError" });
-  throws(() => Generator.fromState({ seed: 1, offset: -4 }), {
+  const gen = new RandomStream(1);
+  throws(() => new RandomStream(-1), { name: "EngineError", message: /seed must be an integer/ });
+  throws(() => new RandomStream(1.5), { name: "EngineError" });
+  throws(() => RandomStream.fromState({ seed: 1, offset: -4 }), {
     name: "EngineError",
-    message: "Generator offset must be an integer in [0, 2^53), got -4.",
+    message: "RandomStream offset must be an integer in [0, 2^53), got -4.",
   });
   throws(() => gen.normal([2], 0, -1), {
     name: "EngineError",
@@ -203,7 +203,7 @@ Deno.test("bad arguments throw actionable errors", () => {
   throws(() => gen.uniform([2], 1, 1), { name: "EngineError", message: /low < high/ });
   throws(() => gen.uniform([2], 0, Infinity), { name: "EngineError" });
   throws(() => gen.uniform([2.5]), { name: "ShapeError" });
-  const nearEnd = Generator.fromState({ seed: 1, offset: 2 ** 53 - 3 });
+  const nearEnd = RandomStream.fromState({ seed: 1, offset: 2 ** 53 - 3 });
   throws(() => nearEnd.uniform([4]), { name: "EngineError", message: /exhausted/ });
   equal(gen.state().offset, 0);
 });

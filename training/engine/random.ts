@@ -1,13 +1,13 @@
 /**
  * Seeded random numbers generated on the GPU.
  *
- * A {@link Generator} is counter-based (Philox4x32-10, Salmon et al. 2011):
+ * A {@link RandomStream} is counter-based (Philox4x32-10, Salmon et al. 2011):
  * the value at position `p` of a seed's stream is a pure function of the seed
  * and `p`, so nothing lives on the GPU between draws and every thread computes
  * its values independently. A draw of `n` values takes the next `n` positions
- * of the stream, whatever its shape or kind, and advances the generator's
+ * of the stream, whatever its shape or kind, and advances the stream's
  * offset by `n`; drawing `[3]` then `[5]` gives the same values as drawing
- * `[8]` once. The generator's whole state is its seed and offset, which
+ * `[8]` once. The stream's whole state is its seed and offset, which
  * checkpoints save as JSON to resume the exact sequence.
  *
  * Each Philox block of four 32-bit words serves four consecutive positions.
@@ -29,8 +29,8 @@ import {
 } from "./kernel.ts";
 import { checkShape, empty, type Shape, sizeOf, type Tensor } from "./tensor.ts";
 
-/** Everything that determines a generator's future draws (JSON-serialisable). */
-export interface GeneratorState {
+/** Everything that determines a stream's future draws (JSON-serialisable). */
+export interface RandomStreamState {
   /** Integer in [0, 2^53). */
   seed: number;
   /** Stream positions consumed so far: integer in [0, 2^53). */
@@ -144,7 +144,7 @@ ${PHILOX_WGSL}`,
 function checkStreamInteger(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new EngineError(
-      `Generator ${what} must be an integer in [0, 2^53), got ${value}.`,
+      `RandomStream ${what} must be an integer in [0, 2^53), got ${value}.`,
     );
   }
 }
@@ -161,27 +161,27 @@ function f32Below(x: number): number {
 }
 
 /** A seeded stream of random numbers; see the module documentation. */
-export class Generator {
-  /** The seed this generator's stream derives from. */
+export class RandomStream {
+  /** The seed this stream derives from. */
   readonly seed: number;
   #offset = 0;
 
-  /** A generator at the start of `seed`'s stream (integer in [0, 2^53)). */
+  /** A stream at the start of `seed`'s stream (integer in [0, 2^53)). */
   constructor(seed: number) {
     checkStreamInteger(seed, "seed");
     this.seed = seed;
   }
 
-  /** A generator that continues where the one that reported `state` stood. */
-  static fromState(state: GeneratorState): Generator {
-    const gen = new Generator(state.seed);
+  /** A stream that continues where the one that reported `state` stood. */
+  static fromState(state: RandomStreamState): RandomStream {
+    const gen = new RandomStream(state.seed);
     checkStreamInteger(state.offset, "offset");
     gen.#offset = state.offset;
     return gen;
   }
 
-  /** Seed and offset, to save and later pass to {@link Generator.fromState}. */
-  state(): GeneratorState {
+  /** Seed and offset, to save and later pass to {@link RandomStream.fromState}. */
+  state(): RandomStreamState {
     return { seed: this.seed, offset: this.#offset };
   }
 
@@ -212,7 +212,7 @@ export class Generator {
     const count = sizeOf(shape);
     if (!Number.isSafeInteger(this.#offset + count)) {
       throw new EngineError(
-        `Generator with seed ${this.seed} has exhausted its 2^53 positions; use another seed.`,
+        `RandomStream with seed ${this.seed} has exhausted its 2^53 positions; use another seed.`,
       );
     }
     const out = empty(shape);

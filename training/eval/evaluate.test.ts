@@ -3,8 +3,8 @@ import { initEngine } from "../engine/engine.ts";
 import { resolveConfig } from "../config.ts";
 import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { createRun, listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, loadGeneratorWeights } from "../trainer.ts";
-import { Generator } from "../engine/random.ts";
+import { CheckpointError, loadGeneratorWeights } from "../checkpoint.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope } from "../engine/tensor.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
@@ -75,11 +75,11 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
 async function unitRmsPartition(dir: string, images: number, groups: number): Promise<number[]> {
   const { run, config } = await openRun(dir);
   const checkpoint = await readCheckpoint((await listCheckpoints(run)).at(-1)!.file);
-  const generator = new GanGenerator(new Generator(0), config.network);
+  const generator = new GanGenerator(new RandomStream(0), config.network);
   try {
     loadGeneratorWeights(generator, checkpoint);
     const fit = await asyncScope(() => {
-      const z = new Generator(1234).normal([images, config.network.latent]);
+      const z = new RandomStream(1234).normal([images, config.network.latent]);
       const maps = rmsNormalize(energyPositions(generator.head(z, { training: false }), 1));
       return fitGmm(maps, { components: groups, seed: 1234 });
     });

@@ -15,19 +15,19 @@
  * @module
  */
 
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope, tensor } from "../engine/tensor.ts";
 import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
-import { type ConceptMetrics, conceptMetrics, type PartMasks } from "./concepts.ts";
+import { CheckpointError, checkpointState, loadGeneratorWeights } from "../checkpoint.ts";
+import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
-import { conceptMaps } from "./concept_map.ts";
-import { channelPeaks, groupCentres } from "../interpretable/partition.ts";
-import { imageGrid, imagesFromPlanar, type RgbImage } from "../data/image.ts";
+import { conceptMaps } from "../../core/concept_map.ts";
+import { channelPeaks, groupCentres } from "../../core/partition.ts";
+import { imageGrid, imagesFromPlanar, type RgbImage } from "../../core/image.ts";
 
 /** The evaluation of one run. */
 export interface RunEvaluation {
@@ -95,12 +95,12 @@ export async function evaluateRun(
   const checkpoint = await readCheckpoint(file);
   const state = checkpointState(checkpoint);
   const images = options.images ?? 64, seed = options.seed ?? 1234;
-  const generator = new GanGenerator(new Generator(0), config.network);
+  const generator = new GanGenerator(new RandomStream(0), config.network);
   try {
     loadGeneratorWeights(generator, checkpoint);
     const [, m, h, w] = generator.targetShape(images);
     const { maps, blocks, masks, pictures } = await asyncScope(async () => {
-      const z = new Generator(seed).normal([images, config.network.latent]);
+      const z = new RandomStream(seed).normal([images, config.network.latent]);
       const head = generator.head(z, { training: false });
       const blocks = await energyPositions(head, METRIC_BLOCK).data();
       const generated = generator.tail(head);

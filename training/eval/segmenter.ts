@@ -14,7 +14,7 @@ import { exp, log, mul, relu, sub } from "../engine/ops/elementwise.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { Adam } from "../engine/optim/adam.ts";
 import type { Parameter } from "../engine/optim/parameter.ts";
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope, type Tensor, tensor } from "../engine/tensor.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { batchPixels, BatchSampler } from "../data/sampler.ts";
@@ -26,7 +26,7 @@ export class PartSegmenter implements Layer {
   readonly parts: readonly string[];
   readonly #convs: Conv2d[];
 
-  constructor(gen: Generator, parts: readonly string[], width = 16) {
+  constructor(gen: RandomStream, parts: readonly string[], width = 16) {
     this.parts = parts;
     const channels = [3, width, width, width, width];
     this.#convs = channels.slice(0, -1).map((c, k) =>
@@ -100,7 +100,7 @@ export async function trainSegmenter(
 ): Promise<{ segmenter: PartSegmenter; loss: number }> {
   if (!set.masks || !set.parts) throw new RangeError("the segmenter needs a set with part masks.");
   const { steps = 300, batch = 16, seed = 0 } = options;
-  const segmenter = new PartSegmenter(new Generator(seed), set.parts);
+  const segmenter = new PartSegmenter(new RandomStream(seed), set.parts);
   const optimizer = new Adam({ lr: 3e-3 });
   const sampler = new BatchSampler(set.count, {
     flip: false,

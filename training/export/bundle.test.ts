@@ -8,7 +8,7 @@ import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { initEngine } from "../engine/engine.ts";
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope, scope } from "../engine/tensor.ts";
 import { resolveConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
@@ -104,16 +104,16 @@ Deno.test("export writes head.onnx, tail.onnx and a manifest that describe the r
 
 Deno.test("onnxruntime-web's head, tail and head-then-tail equal the WebGPU forward pass within 1e-4", async () => {
   const network = resolveConfig(TINY_RUN).network;
-  const generator = new GanGenerator(new Generator(5), network);
+  const generator = new GanGenerator(new RandomStream(5), network);
   try {
     // Running statistics equal to the batch statistics (0.9^100 of the initial ones left), so
     // that inference-mode batch norm scales the maps to O(1) and the parity is not on tiny values.
-    const calibration = new Generator(6).normal([16, network.latent]);
+    const calibration = new RandomStream(6).normal([16, network.latent]);
     for (let k = 0; k < 100; k++) scope(() => void generator.head(calibration, { training: true }));
     calibration.dispose();
     const onnx = await generatorOnnx(generator, { doc: "parity", producerVersion: "test" });
     const n = 5;
-    const z = new Generator(99).normal([n, network.latent]);
+    const z = new RandomStream(99).normal([n, network.latent]);
     const zHost = await z.data();
     const [gpuMaps, gpuImages] = await asyncScope(async () => {
       const maps = generator.head(z, { training: false });

@@ -14,13 +14,13 @@
  */
 
 import { basename, join } from "node:path";
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadGeneratorWeights } from "../trainer.ts";
+import { CheckpointError, checkpointState, loadGeneratorWeights } from "../checkpoint.ts";
 import { evaluateRun, groupCount, type RunEvaluation } from "../eval/evaluate.ts";
-import { groupColor } from "../eval/concept_map.ts";
+import { groupColor } from "../../core/concept_map.ts";
 import { segmenterForRun } from "../eval/segmenter.ts";
 import { FACE_PARTS } from "../data/synthetic.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../atomic_file.ts";
@@ -98,7 +98,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     trained?.segmenter.dispose();
   }
 
-  const generator = new GanGenerator(new Generator(0), config.network);
+  const generator = new GanGenerator(new RandomStream(0), config.network);
   let onnx;
   try {
     loadGeneratorWeights(generator, checkpoint);

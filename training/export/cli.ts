@@ -9,7 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { initEngine } from "../engine/engine.ts";
-import { integerFlag, isUserError } from "../cli.ts";
+import { integerFlag, isUserError } from "../command_line.ts";
 import { BundleError } from "../../model/bundle.ts";
 import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
 

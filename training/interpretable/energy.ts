@@ -26,7 +26,7 @@ import { add, div, mul, sqrt, square } from "../engine/ops/elementwise.ts";
 import { permute, reshape } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
-import { groupSizes } from "./partition.ts";
+import { groupSizes } from "../../core/partition.ts";
 
 /**
  * The positions g_W sees: maps [N, M, H, W] averaged over `pool` x `pool`

@@ -1,7 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
 import { asyncScope, tensor } from "../engine/tensor.ts";
-import { hostRandom } from "../engine/host_random.ts";
+import { hostRandom } from "../../core/host_random.ts";
 import { fitGmm } from "./gmm.ts";
 
 await initEngine();

@@ -26,7 +26,7 @@ import { square } from "../engine/ops/elementwise.ts";
 import { sum } from "../engine/ops/reduce.ts";
 import { reshape } from "../engine/ops/layout.ts";
 import { asyncScope, keep, type Tensor, tensor } from "../engine/tensor.ts";
-import { hostRandom } from "../engine/host_random.ts";
+import { hostRandom } from "../../core/host_random.ts";
 
 /** A component with fewer filters than this (soft count) is empty. */
 const EMPTY = 1e-3;

@@ -9,7 +9,7 @@
 import { valueAndGrad } from "../engine/autograd.ts";
 import { add, mul } from "../engine/ops/elementwise.ts";
 import { sum } from "../engine/ops/reduce.ts";
-import type { Generator } from "../engine/random.ts";
+import type { RandomStream } from "../engine/random.ts";
 import { keep, scope, type Tensor } from "../engine/tensor.ts";
 
 /** Settings of a Langevin chain. */
@@ -28,7 +28,7 @@ export interface LangevinOptions {
 export function langevin(
   z: Tensor,
   logDensity: (z: Tensor) => Tensor,
-  noise: Generator,
+  noise: RandomStream,
   options: LangevinOptions,
 ): Tensor {
   const { steps, stepSize } = options;

@@ -5,7 +5,7 @@ import { mul, square, sub } from "../engine/ops/elementwise.ts";
 import { reshape } from "../engine/ops/layout.ts";
 import { mean, sum } from "../engine/ops/reduce.ts";
 import { Adam } from "../engine/optim/adam.ts";
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope, scope, type Tensor, tensor } from "../engine/tensor.ts";
 import { ConfigError, DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
@@ -39,7 +39,7 @@ const targetMaps = (G: GanGenerator, z: Tensor) =>
 
 /** A generator whose running batch-norm statistics fit its activations (as after training). */
 function warmGenerator(seed: number): GanGenerator {
-  const gen = new Generator(seed);
+  const gen = new RandomStream(seed);
   const G = new GanGenerator(gen, NETWORK);
   for (let t = 0; t < 40; t++) {
     scope(() => void G.head(gen.normal([16, NETWORK.latent]), { training: true }));
@@ -55,7 +55,7 @@ Deno.test("lambda3 decays exponentially from its start to its end, then stays", 
 });
 
 Deno.test("Langevin steps raise g_W(f_G(z)) - |z|^2/(2 sigma^2) on average", async () => {
-  const gen = new Generator(21);
+  const gen = new RandomStream(21);
   const G = warmGenerator(21);
   try {
     await asyncScope(async () => {
@@ -66,7 +66,7 @@ Deno.test("Langevin steps raise g_W(f_G(z)) - |z|^2/(2 sigma^2) on average", asy
         sub(energy(w, targetMaps(G, z), averaging), mul(sum(square(z), 1), 0.5));
       const z = gen.normal([n, NETWORK.latent]);
       const before = await mean(logDensity(z)).item();
-      const revised = langevin(z, logDensity, new Generator(5), { steps: 20, stepSize: 0.1 });
+      const revised = langevin(z, logDensity, new RandomStream(5), { steps: 20, stepSize: 0.1 });
       const after = await mean(logDensity(revised)).item();
       ok(after > before, `mean log density ${before.toFixed(3)} -> ${after.toFixed(3)}`);
       equal(revised.shape.join(), z.shape.join());
@@ -84,7 +84,7 @@ Deno.test("an interpretability step moves W the way L_interp asks and updates on
   try {
     const rgbBefore = await G.parameters().at(-1)!.value.data();
     const headBefore = await G.headParameters()[0].value.data();
-    const report = await module.step(G, optG, new Generator(9), 0);
+    const report = await module.step(G, optG, new RandomStream(9), 0);
     equal(module.updates, 1);
     equal(report.groupSizes.reduce((a, b) => a + b, 0), M);
     ok(Number.isFinite(report.energyData) && Number.isFinite(report.gmmLogLikelihood));
@@ -115,7 +115,7 @@ Deno.test("an interpretability step moves W the way L_interp asks and updates on
 });
 
 Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at revised latents", async () => {
-  const gen = new Generator(4);
+  const gen = new RandomStream(4);
   const G = warmGenerator(4);
   try {
     await asyncScope(async () => {
@@ -160,10 +160,10 @@ Deno.test("a pooled (and normalised) energy model has one W row per block and gi
       const module = new InterpretabilityModule(config, [M, 16, 16]);
       try {
         deepEqual(module.weight.shape, [8 * 8, M, 3]);
-        const report = await module.step(G, optG, new Generator(9), 0);
+        const report = await module.step(G, optG, new RandomStream(9), 0);
         ok(Number.isFinite(report.energyData), `g_W ${report.energyData}`);
         await asyncScope(async () => {
-          const z = new Generator(10).normal([4, NETWORK.latent]);
+          const z = new RandomStream(10).normal([4, NETWORK.latent]);
           const maps = G.head(z, { training: false });
           const pooled = energyPositions(maps, 2);
           const seen = energyNormalize ? rmsNormalize(pooled) : pooled;

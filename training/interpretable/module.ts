@@ -29,7 +29,7 @@ import { mean, sum } from "../engine/ops/reduce.ts";
 import type { Adam } from "../engine/optim/adam.ts";
 import { Parameter } from "../engine/optim/parameter.ts";
 import { SGD } from "../engine/optim/sgd.ts";
-import type { Generator } from "../engine/random.ts";
+import type { RandomStream } from "../engine/random.ts";
 import { asyncScope, type Tensor, tensor, zeros } from "../engine/tensor.ts";
 import { ConfigError, type InterpretableConfig } from "../config.ts";
 import type { GanGenerator } from "../networks/generator.ts";
@@ -43,7 +43,7 @@ import {
 } from "./energy.ts";
 import { fitGmm, type GmmFit } from "./gmm.ts";
 import { langevin } from "./langevin.ts";
-import { conceptMetrics } from "../eval/concepts.ts";
+import { conceptMetrics } from "../../core/concepts.ts";
 
 /** Figures of one interpretability step, for the log. */
 export interface InterpretabilityReport {
@@ -57,7 +57,7 @@ export interface InterpretabilityReport {
   gmmLogLikelihood: number;
   /** Filters per group. */
   groupSizes: number[];
-  /** Concept consistency of the step's maps under the new partition (see eval/concepts.ts). */
+  /** Concept consistency of the step's maps under the new partition (see core/concepts.ts). */
   consistency: number;
   /** Concept separation of the step's maps (lower is better). */
   separation: number;
@@ -126,7 +126,7 @@ export class InterpretabilityModule {
   async step(
     generator: GanGenerator,
     optG: Adam,
-    rng: Generator,
+    rng: RandomStream,
     seed: number,
   ): Promise<InterpretabilityReport> {
     const c = this.config;

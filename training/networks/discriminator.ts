@@ -24,7 +24,7 @@ import {
   parametersOf,
 } from "../engine/nn.ts";
 import type { Parameter } from "../engine/optim/parameter.ts";
-import type { Generator } from "../engine/random.ts";
+import type { RandomStream } from "../engine/random.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { NetworkConfig } from "../config.ts";
 
@@ -38,7 +38,7 @@ export class GanDiscriminator implements Layer {
   readonly #blocks: DownBlock[];
   readonly #logit: Conv2d;
 
-  constructor(gen: Generator, config: Pick<NetworkConfig, "resolution" | "width">) {
+  constructor(gen: RandomStream, config: Pick<NetworkConfig, "resolution" | "width">) {
     const { resolution, width } = config;
     this.#blocks = [];
     let channels = 3;

@@ -1,6 +1,6 @@
 import { deepEqual } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
-import { Generator } from "../engine/random.ts";
+import { RandomStream } from "../engine/random.ts";
 import { asyncScope } from "../engine/tensor.ts";
 import { GanDiscriminator } from "./discriminator.ts";
 import { GanGenerator, TARGET_LAYER } from "./generator.ts";
@@ -8,7 +8,7 @@ import { GanGenerator, TARGET_LAYER } from "./generator.ts";
 await initEngine();
 
 Deno.test("generator: head gives the target layer's maps, tail(head(z)) is forward(z)", async () => {
-  const gen = new Generator(5);
+  const gen = new RandomStream(5);
   const config = { resolution: 64 as const, latent: 6, width: 2, targetChannels: 5 };
   const G = new GanGenerator(gen, config);
   try {
@@ -29,7 +29,7 @@ Deno.test("generator: head gives the target layer's maps, tail(head(z)) is forwa
 });
 
 Deno.test("networks: parameter names are stable (checkpoints and export key on them)", () => {
-  const gen = new Generator(1);
+  const gen = new RandomStream(1);
   const G = new GanGenerator(gen, { resolution: 32, latent: 4, width: 2, targetChannels: 3 });
   const D = new GanDiscriminator(gen, { resolution: 32, width: 2 });
   try {

@@ -22,7 +22,7 @@ import {
   parametersOf,
 } from "../engine/nn.ts";
 import type { Parameter } from "../engine/optim/parameter.ts";
-import type { Generator } from "../engine/random.ts";
+import type { RandomStream } from "../engine/random.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { NetworkConfig } from "../config.ts";
 
@@ -48,7 +48,7 @@ export class GanGenerator implements Layer {
   /** The tail's transposed convolution (to RGB, followed by tanh). */
   readonly rgb: ConvTranspose2d;
 
-  constructor(gen: Generator, config: NetworkConfig) {
+  constructor(gen: RandomStream, config: NetworkConfig) {
     this.config = config;
     const { resolution, latent, width, targetChannels } = config;
     const targetSize = resolution / 2;

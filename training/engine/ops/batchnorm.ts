@@ -16,7 +16,7 @@
  * @module
  */
 
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { getEngine } from "../engine.ts";
 import { DisposedTensorError, ShapeError } from "../errors.ts";
 import {

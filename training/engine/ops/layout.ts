@@ -9,7 +9,7 @@
  * @module
  */
 
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { getEngine } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { type GatherDims, runGather, runGatherTranspose } from "../kernels/gather.ts";

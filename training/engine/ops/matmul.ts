@@ -5,7 +5,7 @@
  * @module
  */
 
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { getEngine } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { runGemm } from "../kernels/gemm.ts";

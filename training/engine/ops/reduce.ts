@@ -4,13 +4,13 @@
  * @module
  */
 
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { getEngine } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { broadcastView, denseView, runMap } from "../kernels/map.ts";
 import { runReduce } from "../kernels/reduce.ts";
 import { empty, type Shape, type Tensor } from "../tensor.ts";
-import { mapOperands } from "./elementwise.ts";
+import { mapOperands } from "./broadcast.ts";
 
 /** Normalises `axes` (negative counts from the end; undefined = all). */
 export function normalizeAxes(

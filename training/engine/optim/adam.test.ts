@@ -4,7 +4,7 @@ import { getEngine, initEngine, memoryStats } from "../engine.ts";
 import { mul, square, sub } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
-import { Generator } from "../random.ts";
+import { RandomStream } from "../random.ts";
 import { assertClose, HostRng } from "../testing/harness.ts";
 import { asyncScope, liveTensorCount, scope, type Tensor, tensor } from "../tensor.ts";
 import { Adam, type AdamOptions } from "./adam.ts";
@@ -119,7 +119,7 @@ Deno.test("Adam matches torch.optim.Adam in float64", async (t) => {
 });
 
 Deno.test("Adam minimises a quadratic", async () => {
-  const gen = new Generator(5);
+  const gen = new RandomStream(5);
   const x = new Parameter("x", gen.normal([256], 0, 2));
   const target = gen.normal([256]);
   const scale = gen.uniform([256], 0.5, 2); // unequal curvatures
@@ -193,7 +193,7 @@ Deno.test("exported state resumes training exactly, through the host too", async
 });
 
 Deno.test("200 steps allocate nothing after the first and compile no new kernels", async () => {
-  const gen = new Generator(9);
+  const gen = new RandomStream(9);
   const params = [
     new Parameter("w", gen.normal([64, 32], 0, 0.1)),
     new Parameter("b", gen.normal([64], 0, 0.1)),

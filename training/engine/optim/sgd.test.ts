@@ -4,7 +4,7 @@ import { getEngine, initEngine, memoryStats } from "../engine.ts";
 import { square } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
-import { Generator } from "../random.ts";
+import { RandomStream } from "../random.ts";
 import { assertClose, HostRng } from "../testing/harness.ts";
 import { liveTensorCount, scope, tensor } from "../tensor.ts";
 import { Parameter } from "./parameter.ts";
@@ -104,7 +104,7 @@ Deno.test("SGD matches torch.optim.SGD in float64", async (t) => {
 });
 
 Deno.test("SGD state resumes momentum exactly", async () => {
-  const gen = new Generator(3);
+  const gen = new RandomStream(3);
   const grads = Array.from({ length: 4 }, () => gen.normal([5, 3]));
   const options = { lr: 0.1, momentum: 0.9 };
   const a = new Parameter("w", gen.normal([5, 3]));
@@ -124,7 +124,7 @@ Deno.test("SGD state resumes momentum exactly", async () => {
 Deno.test("200 SGD steps allocate nothing after the first", async (t) => {
   for (const options of [{ lr: 0.01 }, { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }]) {
     await t.step(`momentum ${options.momentum ?? 0}`, async () => {
-      const gen = new Generator(4);
+      const gen = new RandomStream(4);
       const params = [
         new Parameter("w", gen.normal([64, 32], 0, 0.1)),
         new Parameter("b", gen.normal([64], 0, 0.1)),

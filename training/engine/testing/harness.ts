@@ -6,7 +6,7 @@
  * @module
  */
 
-import { mulberry32 } from "../host_random.ts";
+import { mulberry32 } from "../../../core/host_random.ts";
 import { valueAndGrad } from "../autograd.ts";
 import { mul } from "../ops/elementwise.ts";
 import { sum } from "../ops/reduce.ts";

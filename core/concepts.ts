@@ -20,7 +20,8 @@
  * @module
  */
 
-import { channelPeaks, groupCentres, groupSizes } from "../interpretable/partition.ts";
+import { groupCentres, groupSizes } from "./partition.ts";
+import { REGION_THRESHOLD, regionIou, regions } from "./regions.ts";
 
 /** Maps of N images: `[N, M, H, W]` row-major. */
 export interface TargetMaps {
@@ -57,9 +58,6 @@ export interface ConceptMetrics {
   /** Mean of the purity IoUs. */
   meanPurity?: number;
 }
-
-/** The region threshold, as a fraction of a map's largest value over all images. */
-export const REGION_THRESHOLD = 0.2;
 
 /** Concept metrics of `maps` under the partition `assignment` into `groups` groups. */
 export function conceptMetrics(
@@ -135,44 +133,6 @@ export function conceptMetrics(
       Math.max(1, metrics.purity.length);
   }
   return metrics;
-}
-
-/** Binary regions of `count` maps per image: value >= threshold x the map's max over all images. */
-function regions(
-  data: Float32Array,
-  n: number,
-  count: number,
-  k: number,
-  threshold: number,
-): Uint8Array {
-  const max = channelPeaks(data, n, count, k);
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < count; j++) {
-      const base = (i * count + j) * k;
-      const cut = threshold * max[j];
-      if (max[j] <= 0) continue; // a dead filter has no region
-      for (let p = 0; p < k; p++) out[base + p] = data[base + p] >= cut ? 1 : 0;
-    }
-  }
-  return out;
-}
-
-/** IoU of two regions of `k` positions, or null when both are empty. */
-function regionIou(
-  a: Uint8Array,
-  aStart: number,
-  b: Uint8Array,
-  bStart: number,
-  k: number,
-): number | null {
-  let both = 0, either = 0;
-  for (let p = 0; p < k; p++) {
-    const x = a[aStart + p], y = b[bStart + p];
-    both += x & y;
-    either += x | y;
-  }
-  return either === 0 ? null : both / either;
 }
 
 /** The part whose masks group `g`'s centre regions overlap most, by mean IoU over images. */

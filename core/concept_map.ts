@@ -8,9 +8,10 @@
  * @module
  */
 
-import type { RgbImage } from "../data/image.ts";
-import { REGION_THRESHOLD, type TargetMaps } from "./concepts.ts";
-import { channelPeaks, groupCentres } from "../interpretable/partition.ts";
+import type { RgbImage } from "./image.ts";
+import type { TargetMaps } from "./concepts.ts";
+import { REGION_THRESHOLD } from "./regions.ts";
+import { channelPeaks, groupCentres } from "./partition.ts";
 
 /** A distinct colour for group `g` (golden-angle hues, alternating lightness). */
 export function groupColor(g: number): [number, number, number] {

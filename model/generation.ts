@@ -1,18 +1,16 @@
 /**
- * The steps routes share: latents from seeds or explicit values, the
- * generator's two halves through the model's queue, pictures and PNG
- * responses.
+ * Generation as requests ask for it: latents from seeds or explicit values,
+ * the generator's two halves through the model's queue, and pictures of the
+ * images at the size asked for.
  *
  * @module
  */
 
-import { encodePng, type RgbImage } from "../training/data/image.ts";
-import { latentForSeed } from "../model/latents.ts";
-import { concatArrays } from "../training/data/concat.ts";
-import { type ServedModel, UnknownConceptError } from "../model/model.ts";
-import type { ConceptGroup } from "../model/manifest.ts";
-import { invalidField } from "./problem.ts";
-import { planarImage, resizeImage } from "../model/render.ts";
+import { concatArrays } from "../core/concat.ts";
+import type { RgbImage } from "../core/image.ts";
+import { latentForSeed } from "./latents.ts";
+import type { ServedModel } from "./model.ts";
+import { planarImage, resizeImage } from "./render.ts";
 
 /** An image named in a request: a seed, or an explicit latent. */
 export type ImageSource = number | { latent: number[] };
@@ -55,21 +53,6 @@ export function picture(
   return resizeImage(planarImage(images, index, model.manifest.resolution), size);
 }
 
-/** A PNG response of `image`. */
-export function pngResponse(image: RgbImage): Response {
-  return new Response(encodePng(image) as BodyInit, { headers: { "content-type": "image/png" } });
-}
-
-/** `image` as base64 PNG, for JSON responses. */
-export function pngBase64Of(image: RgbImage): string {
-  const bytes = encodePng(image);
-  let text = "";
-  for (let k = 0; k < bytes.length; k += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
-  }
-  return btoa(text);
-}
-
 /** The maps [M, H, W] of image `index` of maps [n, M, H, W]. */
 export function mapsOf(model: ServedModel, maps: Float32Array, index: number): Float32Array {
   const { channels, height, width } = model.manifest.target;
@@ -77,16 +60,14 @@ export function mapsOf(model: ServedModel, maps: Float32Array, index: number): F
   return maps.subarray(index * stride, (index + 1) * stride);
 }
 
-/** The groups `names` name; an unknown name is an invalid `field`. */
-export function resolveConceptsField(
+/** The pictures, each of side `size`, of `sources`. */
+export async function generatePictures(
   model: ServedModel,
-  names: readonly string[],
-  field: string,
-): ConceptGroup[] {
-  try {
-    return model.resolveConcepts(names);
-  } catch (error) {
-    if (error instanceof UnknownConceptError) throw invalidField(field, error.message);
-    throw error;
-  }
+  request: { sources: readonly ImageSource[]; truncation?: number; size: number },
+  signal: AbortSignal,
+): Promise<RgbImage[]> {
+  const n = request.sources.length;
+  const latents = latentsOf(model, request.sources, request.truncation);
+  const { images } = await generate(model, latents, n, signal);
+  return Array.from({ length: n }, (_, k) => picture(model, images, k, request.size));
 }

@@ -1,6 +1,6 @@
 /**
  * Host-side helpers of a filter partition (q_j for each of M filters, into C
- * groups): group sizes, per-image group centres, and each channel's peak.
+ * groups): group sizes and members, per-image group centres, and each channel's peak.
  *
  * @module
  */
@@ -10,6 +10,26 @@ export function groupSizes(assignment: ArrayLike<number>, groups: number): numbe
   const sizes = new Array(groups).fill(0);
   for (let j = 0; j < assignment.length; j++) sizes[assignment[j]]++;
   return sizes;
+}
+
+/** The centre [K] of `channels` of one image's maps [M, K]: the mean of their maps (zeros for none). */
+export function channelsCentre(
+  maps: Float32Array,
+  channels: readonly number[],
+  k: number,
+): Float32Array {
+  const centre = new Float32Array(k);
+  for (const channel of channels) {
+    for (let p = 0; p < k; p++) centre[p] += maps[channel * k + p] / channels.length;
+  }
+  return centre;
+}
+
+/** Each group's member filters, in filter order. */
+export function groupMembers(assignment: ArrayLike<number>, groups: number): number[][] {
+  const members: number[][] = Array.from({ length: groups }, () => []);
+  for (let j = 0; j < assignment.length; j++) members[assignment[j]].push(j);
+  return members;
 }
 
 /**
@@ -22,13 +42,12 @@ export function groupCentres(
   assignment: ArrayLike<number>,
   groups: number,
 ): Float32Array {
-  const sizes = groupSizes(assignment, groups);
+  const members = groupMembers(assignment, groups);
   const centres = new Float32Array(n * groups * k);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      const g = assignment[j];
-      const src = (i * m + j) * k, dst = (i * groups + g) * k;
-      for (let p = 0; p < k; p++) centres[dst + p] += maps[src + p] / sizes[g];
+    const image = maps.subarray(i * m * k, (i + 1) * m * k);
+    for (let g = 0; g < groups; g++) {
+      centres.set(channelsCentre(image, members[g], k), (i * groups + g) * k);
     }
   }
   return centres;

@@ -1,0 +1,97 @@
+/**
+ * Concept swaps (the paper's part exchange and face swap, Figs. 5 and 6):
+ * the target-layer maps of the chosen groups' kernels are copied from the
+ * source image into the target's, and the tail finishes the image. A swap
+ * runs the head once on [target, source] and the tail once on the swapped
+ * maps (with the originals in the same run when the answer shows them).
+ *
+ * @module
+ */
+
+import { concatArrays } from "../core/concat.ts";
+import { imageGrid, type RgbImage } from "../core/image.ts";
+import { REGION_THRESHOLD } from "../core/regions.ts";
+import { type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
+import type { ConceptGroup } from "./manifest.ts";
+import { groupsCentre } from "./maps.ts";
+import type { ServedModel } from "./model.ts";
+import { differenceMap, normalisedMap, tintMask } from "./render.ts";
+
+/** What a swap answer shows besides the swapped image. */
+export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
+
+/** A swap's pictures, each of side `size`. */
+export interface SwapPictures {
+  groups: ConceptGroup[];
+  swapped: RgbImage;
+  target?: RgbImage;
+  source?: RgbImage;
+  /** Squared RGB difference between the target and the swapped image. */
+  difference?: RgbImage;
+  /** The swapped region (where a chosen group is active in the target or the source) on the target. */
+  mask?: RgbImage;
+}
+
+/** Runs a swap of `groups` from `source` into `target`, drawing what `extras` asks for. */
+export async function swapPictures(
+  model: ServedModel,
+  request: {
+    target: ImageSource;
+    source: ImageSource;
+    groups: ConceptGroup[];
+    truncation?: number;
+    size: number;
+    extras: ReadonlySet<typeof SWAP_EXTRAS[number]>;
+  },
+  signal: AbortSignal,
+): Promise<SwapPictures> {
+  const { groups, size, extras } = request;
+  const maps = await model.maps(
+    latentsOf(model, [request.target, request.source], request.truncation),
+    2,
+    signal,
+  );
+  const [targetMaps, sourceMaps] = [mapsOf(model, maps, 0), mapsOf(model, maps, 1)];
+  const { height, width } = model.manifest.target;
+  const k = height * width;
+  const swappedMaps = new Float32Array(targetMaps);
+  for (const channel of groups.flatMap((g) => g.channels)) {
+    swappedMaps.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
+  }
+  const needTarget = extras.has("difference") || extras.has("mask") || extras.has("originals");
+  const rows = [
+    swappedMaps,
+    ...(needTarget ? [targetMaps] : []),
+    ...(extras.has("originals") ? [sourceMaps] : []),
+  ];
+  const images = await model.images(concatArrays(Float32Array, rows), rows.length, signal);
+  const result: SwapPictures = { groups, swapped: picture(model, images, 0, size) };
+  if (!needTarget) return result;
+  const target = picture(model, images, 1, size);
+  if (extras.has("originals")) {
+    Object.assign(result, { target, source: picture(model, images, 2, size) });
+  }
+  if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
+  if (extras.has("mask")) {
+    const region = (m: Float32Array) => {
+      const { centre, peak } = groupsCentre(m, groups, k);
+      return normalisedMap(centre, 0, [height, width], peak, size);
+    };
+    const [a, b] = [region(targetMaps), region(sourceMaps)];
+    const mask = a.map((v, p) => (Math.max(v, b[p]) >= REGION_THRESHOLD ? 1 : 0));
+    result.mask = tintMask(target, mask);
+  }
+  return result;
+}
+
+/**
+ * The pictures of a swap drawn with every extra side by side, as in the
+ * paper's Fig. 5: target | mask | source | swapped | difference.
+ */
+export function swapStrip(pictures: SwapPictures): RgbImage {
+  const { target, mask, source, swapped, difference } = pictures;
+  if (!target || !mask || !source || !difference) {
+    throw new RangeError("a swap strip needs the swap drawn with every extra.");
+  }
+  return imageGrid([target, mask, source, swapped, difference], 5);
+}

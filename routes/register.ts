@@ -1,0 +1,55 @@
+/**
+ * Registers route specs on the Hono app: path parameters, query and body
+ * validated (`validation.ts`), immutable GETs cached (`etag.ts`), then the
+ * handler.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { etagMatches, IMMUTABLE_CACHE_CONTROL, immutableEtag } from "./etag.ts";
+import { honoPath, parsePath, pathParams } from "./paths.ts";
+import type { AppEnv, RouteSpec } from "./route.ts";
+import { parseWith, queryObject, readJsonBody } from "./validation.ts";
+
+/** How registration reaches the app's shared services. */
+export interface RegisterOptions {
+  /** An id of what immutable responses depend on besides the URL (the model's content). */
+  contentId: string;
+}
+
+/** Registers `specs` on `app`. */
+export function registerRoutes(
+  app: Hono<AppEnv>,
+  specs: readonly RouteSpec[],
+  options: RegisterOptions,
+): void {
+  for (const spec of specs) {
+    const segments = parsePath(spec.path);
+    app.on(spec.method.toUpperCase(), honoPath(spec.path), async (c) => {
+      const params = parseWith(
+        spec.params,
+        "path",
+        pathParams(segments, (name) => c.req.param(name)),
+      );
+      const query = parseWith(spec.query, "query", queryObject(c));
+      let etag: string | undefined;
+      if (spec.immutable) {
+        etag = immutableEtag(options.contentId, new URL(c.req.url));
+        if (etagMatches(c.req.header("if-none-match"), etag)) {
+          return new Response(null, {
+            status: 304,
+            headers: { etag, "cache-control": IMMUTABLE_CACHE_CONTROL },
+          });
+        }
+      }
+      const body = spec.body ? parseWith(spec.body, "body", await readJsonBody(c)) : undefined;
+      const response = await spec.handler({ params, query, body, signal: c.get("signal") });
+      if (etag) {
+        response.headers.set("etag", etag);
+        response.headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);
+      }
+      return response;
+    });
+  }
+}

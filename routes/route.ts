@@ -1,0 +1,78 @@
+/**
+ * Routes as data: each {@link RouteSpec} names its method, OpenAPI path,
+ * zod schemas for path, query and body, responses and handler. The same
+ * spec registers the Hono route (`register.ts`, which validates requests
+ * with the schemas) and generates the route's part of `/openapi.json`
+ * (`openapi.ts`), so the documentation cannot drift from what is enforced.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+
+/** A response a route may give. */
+export interface ResponseSpec {
+  description: string;
+  /** Content type; JSON responses may give a schema. */
+  contentType?: string;
+  schema?: z.ZodType;
+}
+
+/** The response of a request that fails (see `problem.ts`). */
+export const PROBLEM_RESPONSE: ResponseSpec = {
+  description: "a problem (RFC 9457): what is wrong, and with which fields",
+  contentType: "application/problem+json",
+};
+
+/** The responses of an immutable GET picture: the PNG, 304, or a problem. */
+export const PICTURE_RESPONSES: Record<number, ResponseSpec> = {
+  200: { description: "the picture", contentType: "image/png" },
+  304: { description: "not modified (If-None-Match)" },
+  400: PROBLEM_RESPONSE,
+};
+
+/** The validated input of a request. */
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** Aborted when the request's time limit passes or its client goes away. */
+  signal: AbortSignal;
+}
+
+/** One endpoint. */
+export interface RouteSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  method: "get" | "post";
+  /** OpenAPI path, e.g. `/v1/images/{seed}.png`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, ResponseSpec>;
+  /**
+   * GET responses that depend only on the URL and the model: they get a strong
+   * ETag and a long-lived Cache-Control, and `If-None-Match` answers 304
+   * before the handler runs.
+   */
+  immutable?: boolean;
+  handler: (
+    input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>,
+  ) => Promise<Response> | Response;
+}
+
+/** Declares a route (a typed identity, so that handlers see their schemas' types). */
+export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  spec: RouteSpec<P, Q, B>,
+): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+/** The app's per-request variables: `signal` aborts at the request's time limit. */
+export type AppEnv = { Variables: { signal: AbortSignal } };

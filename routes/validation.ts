@@ -1,0 +1,75 @@
+/**
+ * Request validation: path parameters, query and JSON body parsed with a
+ * route's zod schemas, and every failure an `invalid-request` (or
+ * `unsupported-media-type`) problem whose `errors` name the fields.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { z } from "zod";
+import { type FieldError, HttpProblem, invalidField } from "./problem.ts";
+import type { AppEnv } from "./route.ts";
+
+/** The field errors of a failed zod parse, under `prefix` (`path`, `query`, `body`). */
+function fieldErrors(prefix: string, error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => {
+    const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
+    return keys.map((key) => ({
+      field: [prefix, ...issue.path.map(String), ...(key ? [key] : [])].join("."),
+      message: issue.code === "unrecognized_keys" ? "is not a known parameter" : issue.message,
+    }));
+  }).flat();
+}
+
+export function parseWith<T extends z.ZodType>(
+  schema: T | undefined,
+  prefix: string,
+  value: unknown,
+) {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const errors = fieldErrors(prefix, result.error);
+    throw new HttpProblem(
+      "invalid-request",
+      errors.map((e) => `${e.field}: ${e.message}`).join("; "),
+      { errors },
+    );
+  }
+  return result.data;
+}
+
+export function queryObject(c: Context<AppEnv>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, values] of Object.entries(c.req.queries())) {
+    if (values.length > 1) throw invalidField(`query.${key}`, `is given ${values.length} times`);
+    out[key] = values[0];
+  }
+  return out;
+}
+
+export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) {
+    throw new HttpProblem(
+      "unsupported-media-type",
+      `the body is sent as "${
+        type || "(no content type)"
+      }"; send JSON with content-type application/json.`,
+    );
+  }
+  // The app's body-limit middleware has already refused bodies over the limit.
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpProblem(
+      "invalid-request",
+      `the body is not valid JSON: ${(error as Error).message}`,
+      {
+        errors: [{ field: "body", message: "is not valid JSON" }],
+      },
+    );
+  }
+}

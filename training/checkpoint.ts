@@ -1,0 +1,129 @@
+/**
+ * The checkpoint format of training runs, and reading it: the trainer state
+ * in the metadata, and network weights loaded so that a checkpoint that does
+ * not fit changes nothing. Export and evaluation read checkpoints through
+ * this module without the trainer.
+ *
+ * Tensor names: `generator.<param>`, `discriminator.<param>`,
+ * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`,
+ * and for interpretable runs `energy.weight` (W, [K, M, C]) and `gmm.means` ([C, K]).
+ * Metadata: `format`, `config` (JSON `TrainConfig`) and `state` (JSON {@link TrainerState}).
+ *
+ * @module
+ */
+
+import type { BatchNorm2d } from "./engine/nn.ts";
+import type { Parameter } from "./engine/optim/parameter.ts";
+import type { RandomStreamState } from "./engine/random.ts";
+import { keep, type Tensor, tensor } from "./engine/tensor.ts";
+import type { SamplerState } from "./data/sampler.ts";
+import type { GanGenerator } from "./networks/generator.ts";
+import type { Safetensors } from "./safetensors.ts";
+
+/** Format tag of checkpoints written by `GanTrainer.snapshot`. */
+export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
+
+/** The non-tensor part of a checkpoint. */
+export interface TrainerState {
+  /** Generator steps done. */
+  step: number;
+  /** Training time so far, over all sittings, in seconds. */
+  seconds: number;
+  /** The WebGPU adapters the run has trained on, over all sittings (absent in older checkpoints). */
+  hardware?: string[];
+  latentRng: RandomStreamState;
+  sampler: SamplerState;
+  /** Adam's per-parameter step counts, by optimiser and parameter name. */
+  optimizerSteps: { optimizer_g: Record<string, number>; optimizer_d: Record<string, number> };
+  /** The interpretable GAN's partition and schedule position (W is a tensor). */
+  interpretability?: {
+    assignment: number[];
+    updates: number;
+    /** The last GMM fit's variances and weights (its means are a tensor); null before one. */
+    gmm: { variances: number[]; weights: number[] } | null;
+  };
+}
+
+/** A checkpoint that does not fit this run. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+/**
+ * Sets a generator's weights and batch-norm statistics from a checkpoint's
+ * `generator.*` tensors; throws {@link CheckpointError} (changing nothing)
+ * when one is missing or has another shape.
+ */
+export function loadGeneratorWeights(generator: GanGenerator, checkpoint: Safetensors): void {
+  loadCheckpointTensors(
+    checkpoint,
+    (take) => networkUpdates("generator", generator.parameters(), generator.norms(), take),
+  );
+}
+
+/** Uploads checkpoint tensor `name` after checking it has `shape`. */
+export type TakeTensor = (name: string, shape: readonly number[]) => Tensor;
+
+/**
+ * Loads checkpoint tensors in two phases so that a bad checkpoint changes
+ * nothing: `collect` takes every tensor it needs (shape-checked, uploaded)
+ * and returns the updates that install them; they run only if every take
+ * succeeded, and otherwise the uploaded tensors are freed.
+ */
+export function loadCheckpointTensors(
+  checkpoint: Safetensors,
+  collect: (take: TakeTensor) => (() => void)[],
+): void {
+  const created: Tensor[] = [];
+  const take: TakeTensor = (name, shape) => {
+    const host = checkpoint.tensors[name];
+    if (!host) throw new CheckpointError(`the checkpoint has no tensor "${name}".`);
+    if (host.shape.join() !== shape.join()) {
+      throw new CheckpointError(
+        `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
+          "this model: the checkpoint belongs to other network sizes.",
+      );
+    }
+    const t = keep(tensor(host.data, host.shape));
+    created.push(t);
+    return t;
+  };
+  let updates: (() => void)[];
+  try {
+    updates = collect(take);
+  } catch (error) {
+    for (const t of created) t.dispose();
+    throw error;
+  }
+  for (const update of updates) update();
+}
+
+/** The updates that install a network's weights and batch-norm statistics from `<prefix>.*`. */
+export function networkUpdates(
+  prefix: string,
+  params: readonly Parameter[],
+  norms: readonly BatchNorm2d[],
+  take: TakeTensor,
+): (() => void)[] {
+  const updates: (() => void)[] = [];
+  for (const p of params) {
+    const value = take(`${prefix}.${p.name}`, p.shape);
+    updates.push(() => p.replace(value));
+  }
+  for (const n of norms) {
+    const mean = take(`${prefix}.${n.name}.running_mean`, [n.state.channels]);
+    const variance = take(`${prefix}.${n.name}.running_var`, [n.state.channels]);
+    updates.push(() => n.state.replace(mean, variance));
+  }
+  return updates;
+}
+
+/** The trainer state stored in a checkpoint's metadata. */
+export function checkpointState(checkpoint: Safetensors): TrainerState {
+  if (checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
+    );
+  }
+  return JSON.parse(checkpoint.metadata.state) as TrainerState;
+}
