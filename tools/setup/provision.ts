@@ -161,6 +161,18 @@ export async function provision(log: (line: string) => void): Promise<void> {
       );
     }
   }
-  const after = planProvision({ ...await probeMachine(), canInstall: false });
-  if (after.kind === "missing") throw new ProvisionError(`after installing, ${after.message}`);
+  const after = await probeMachine();
+  if (!after.hasAdapter) {
+    throw new ProvisionError(
+      "Mesa's Vulkan driver is installed, but Deno's WebGPU (Vulkan) still finds no adapter: " +
+        "if VK_ICD_FILENAMES or VK_DRIVER_FILES is set, make it name an installed driver " +
+        "(/usr/share/vulkan/icd.d/lvp_icd.json is llvmpipe's)",
+    );
+  }
+  if (!after.hasPythonOnnx) {
+    throw new ProvisionError(
+      "python3-onnx is installed, but /usr/bin/python3 cannot import onnx: repair it " +
+        "(apt-get install --reinstall python3-onnx)",
+    );
+  }
 }
