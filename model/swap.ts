@@ -10,10 +10,10 @@
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
+import { channelsCentre } from "../core/partition.ts";
 import { REGION_THRESHOLD } from "../core/regions.ts";
 import { type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
-import { groupsCentre } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import { differenceMap, normalisedMap, tintMask } from "./render.ts";
 
@@ -28,7 +28,10 @@ export interface SwapPictures {
   source?: RgbImage;
   /** Squared RGB difference between the target and the swapped image. */
   difference?: RgbImage;
-  /** The swapped region (where a chosen group is active in the target or the source) on the target. */
+  /**
+   * The swapped region on the target: where any chosen group reaches the region threshold of its
+   * own peak, in the target or the source.
+   */
   mask?: RgbImage;
 }
 
@@ -73,12 +76,18 @@ export async function swapPictures(
   }
   if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
   if (extras.has("mask")) {
-    const region = (m: Float32Array) => {
-      const { centre, peak } = groupsCentre(m, groups, k);
-      return normalisedMap(centre, 0, [height, width], peak, size);
-    };
-    const [a, b] = [region(targetMaps), region(sourceMaps)];
-    const mask = a.map((v, p) => (Math.max(v, b[p]) >= REGION_THRESHOLD ? 1 : 0));
+    // The union of each group's own region (its centre over its own peak), in either image:
+    // one centre of all groups over the largest peak would lose the weaker groups.
+    const mask = new Float32Array(size * size);
+    for (const group of groups) {
+      for (const m of [targetMaps, sourceMaps]) {
+        const centre = channelsCentre(m, group.channels, k);
+        const region = normalisedMap(centre, 0, [height, width], group.peak, size);
+        region.forEach((v, p) => {
+          if (v >= REGION_THRESHOLD) mask[p] = 1;
+        });
+      }
+    }
     result.mask = tintMask(target, mask);
   }
   return result;

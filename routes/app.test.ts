@@ -178,6 +178,28 @@ Deno.test("a swap changes pixels inside the swapped concept's region more than o
   deepEqual(nothing, target, "swapping an image with itself changes nothing");
 });
 
+Deno.test("a multi-group swap's mask is the union of its groups' masks", async () => {
+  const tinted = async (concepts: string) => {
+    const [target, mask] = await Promise.all([
+      png(await app.request("/v1/images/42.png")),
+      png(await app.request(`/v1/swap/42/7.png?concepts=${concepts}&view=mask`)),
+    ]);
+    return new Set(
+      Array.from({ length: S * S }, (_, p) => p).filter((p) =>
+        mask.data[p * 3] !== target.data[p * 3] || mask.data[p * 3 + 1] !== target.data[p * 3 + 1]
+      ),
+    );
+  };
+  const ids = bigGroups.split(",");
+  const union = await tinted(bigGroups);
+  for (const id of ids) {
+    const single = await tinted(id);
+    ok(single.size > 0, `group ${id} has a region`);
+    ok([...single].every((p) => union.has(p)), `group ${id}'s mask lies inside the union`);
+  }
+  ok(union.size > 0 && union.size < S * S, `the union has ${union.size} of ${S * S} pixels`);
+});
+
 /** [method, path, body (or raw string), status, field or detail pattern]. */
 const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/nothing", undefined, 404, /there is no \/v1\/nothing/],
