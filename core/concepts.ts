@@ -135,17 +135,19 @@ export function conceptMetrics(
   return metrics;
 }
 
-/** The part whose masks group `g`'s centre regions overlap most, by mean IoU over images. */
-function bestPart(
+/**
+ * The mean IoU over images between group `g`'s centre regions (at the maps'
+ * resolution [n, h, w], scaled up) and each part's masks (at their own).
+ */
+export function partOverlaps(
   centreRegions: Uint8Array,
   g: number,
   groups: number,
-  [n, h, w]: [number, number, number],
+  [n, h, w]: readonly [number, number, number],
   parts: PartMasks,
-): GroupPurity {
+): number[] {
   const s = parts.size, scale = s / h;
-  let best = { group: g, part: parts.names[0], iou: -1 };
-  for (let part = 0; part < parts.names.length; part++) {
+  return parts.names.map((_, part) => {
     let sum = 0;
     for (let i = 0; i < n; i++) {
       let both = 0, either = 0;
@@ -160,7 +162,22 @@ function bestPart(
       }
       sum += either ? both / either : 0;
     }
-    if (sum / n > best.iou) best = { group: g, part: parts.names[part], iou: sum / n };
-  }
+    return sum / n;
+  });
+}
+
+/** The part whose masks group `g`'s centre regions overlap most, by mean IoU over images. */
+function bestPart(
+  centreRegions: Uint8Array,
+  g: number,
+  groups: number,
+  shape: [number, number, number],
+  parts: PartMasks,
+): GroupPurity {
+  const overlaps = partOverlaps(centreRegions, g, groups, shape, parts);
+  let best = { group: g, part: parts.names[0], iou: -1 };
+  overlaps.forEach((iou, part) => {
+    if (iou > best.iou) best = { group: g, part: parts.names[part], iou };
+  });
   return best;
 }

@@ -1,0 +1,105 @@
+/**
+ * Concept names found automatically: each group's region (its centre's
+ * region over N images, as the concept metrics define it) is compared with
+ * the face parts drawn from landmarks on the same images. A group takes the
+ * name of the part it overlaps most (mean IoU) when that overlap reaches a
+ * threshold and the region is concentrated on the part: the share of its
+ * pixels inside the part is at least `minLift` times the part's share of all
+ * pixels (so a group that fires everywhere is not named after the largest
+ * part). The face is the set of groups whose regions lie mostly inside it.
+ *
+ * @module
+ */
+
+import type { TargetMaps } from "../core/concepts.ts";
+import { partOverlaps } from "../core/concepts.ts";
+import { groupCentres, groupSizes } from "../core/partition.ts";
+import { REGION_THRESHOLD, regions } from "../core/regions.ts";
+import { FACE_INNER_PARTS, FACE_PARTS, type FacePart } from "./parts.ts";
+
+/** What naming found for one group. */
+export interface GroupNaming {
+  group: number;
+  /** The part it is named after, or null when no overlap reaches the threshold. */
+  label: FacePart | null;
+  /** The part it overlaps most, and that mean IoU. */
+  bestPart: FacePart;
+  score: number;
+  /** The share of its region inside the best part over that part's share of the image. */
+  lift: number;
+  /** The share of its region's pixels that lie inside the face. */
+  insideFace: number;
+}
+
+/** Options of {@link nameGroups}. */
+export interface NamingOptions {
+  /** The least mean IoU that names a group (default 0.15). */
+  minScore?: number;
+  /** The least lift (see the module) that names a group (default 1.5). */
+  minLift?: number;
+  /** The least share inside the face that puts a group in the face (default 0.5). */
+  faceShare?: number;
+}
+
+/** The default least mean IoU that names a group. */
+export const MIN_NAMING_SCORE = 0.15;
+
+/**
+ * Names the groups of a partition from target-layer maps of N images and the
+ * part labels [N, S, S] of the same images (indices of {@link FACE_PARTS}).
+ * Empty groups are left out.
+ */
+export function nameGroups(
+  maps: TargetMaps,
+  assignment: ArrayLike<number>,
+  groups: number,
+  labels: Uint8Array,
+  size: number,
+  options: NamingOptions = {},
+): { groups: GroupNaming[]; face: number[] } {
+  const minScore = options.minScore ?? MIN_NAMING_SCORE;
+  const minLift = options.minLift ?? 1.5, faceShare = options.faceShare ?? 0.5;
+  const [n, m, h, w] = maps.shape;
+  if (labels.length !== n * size * size) {
+    throw new RangeError(`labels hold ${labels.length} values, not ${n} images of ${size}^2.`);
+  }
+  if (size % h !== 0) throw new RangeError(`the image side ${size} is not a multiple of ${h}.`);
+  const k = h * w;
+  const centres = groupCentres(maps.data, [n, m, k], assignment, groups);
+  const centreRegions = regions(centres, n, groups, k, REGION_THRESHOLD);
+  const parts = { masks: labels, size, names: FACE_PARTS };
+  const inFace = new Set([...FACE_INNER_PARTS].map((p) => FACE_PARTS.indexOf(p)));
+  const scale = size / h;
+  const named = groupSizes(assignment, groups).flatMap((count, g) => {
+    if (count === 0) return [];
+    const overlaps = partOverlaps(centreRegions, g, groups, [n, h, w], parts);
+    const best = overlaps.indexOf(Math.max(...overlaps));
+    let inside = 0, inBest = 0, total = 0, bestPixels = 0;
+    for (let i = 0; i < n; i++) {
+      for (let y = 0; y < size; y++) {
+        const row = (i * groups + g) * k + Math.floor(y / scale) * w;
+        for (let x = 0; x < size; x++) {
+          const label = labels[(i * size + y) * size + x];
+          if (label === best) bestPixels++;
+          if (!centreRegions[row + Math.floor(x / scale)]) continue;
+          total++;
+          if (inFace.has(label)) inside++;
+          if (label === best) inBest++;
+        }
+      }
+    }
+    const lift = total > 0 && bestPixels > 0 ? (inBest / total) / (bestPixels / labels.length) : 0;
+    return [{
+      group: g,
+      label: overlaps[best] >= minScore && lift >= minLift ? FACE_PARTS[best] : null,
+      bestPart: FACE_PARTS[best],
+      score: overlaps[best],
+      lift,
+      insideFace: total > 0 ? inside / total : 0,
+    }];
+  });
+  return {
+    groups: named,
+    face: named.filter((g) => g.insideFace >= faceShare).map((g) => g.group),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * What a swap did, in pixels (images are planar [3, S, S], any value range):
+ *
+ * - locality, the paper's Table 4: In-MSE and Out-MSE of the change from the
+ *   target x to the swapped x' inside and outside a part mask G on the target,
+ *   and their ratio Out / In (lower is more local);
+ * - transfer inside the mask, 1 - MSE_G(x', source) / MSE_G(x, source): 1 when
+ *   the part became the source's, 0 when it stayed the target's, so that a
+ *   swap which changes nothing cannot look local;
+ * - a feathered pixel paste of the source into the target under a mask, the
+ *   reference a swap is compared with.
+ *
+ * @module
+ */
+
+/** The figures of {@link swapLocality}. */
+export interface SwapLocality {
+  inMse: number;
+  outMse: number;
+  /** Out-MSE / In-MSE. */
+  ratio: number;
+  transfer: number;
+}
+
+/** Mean over pixels weighted by `weight` of the squared RGB difference of a and b. */
+function weightedMse(
+  a: Float32Array,
+  b: Float32Array,
+  weight: (p: number) => number,
+  pixels: number,
+): number {
+  let sum = 0, total = 0;
+  for (let p = 0; p < pixels; p++) {
+    const w = weight(p);
+    if (w === 0) continue;
+    let d = 0;
+    for (let c = 0; c < 3; c++) d += (a[c * pixels + p] - b[c * pixels + p]) ** 2;
+    sum += w * d;
+    total += w;
+  }
+  return total > 0 ? sum / total : Number.NaN;
+}
+
+/** Locality and transfer of a swap of `source`'s part into `target` (mask: 0/1 per pixel). */
+export function swapLocality(
+  target: Float32Array,
+  swapped: Float32Array,
+  source: Float32Array,
+  mask: Float32Array,
+): SwapLocality {
+  const pixels = mask.length;
+  const inMse = weightedMse(target, swapped, (p) => mask[p], pixels);
+  const outMse = weightedMse(target, swapped, (p) => 1 - mask[p], pixels);
+  const before = weightedMse(target, source, (p) => mask[p], pixels);
+  const after = weightedMse(swapped, source, (p) => mask[p], pixels);
+  return {
+    inMse,
+    outMse,
+    ratio: inMse > 0 ? outMse / inMse : Number.NaN,
+    transfer: before > 0 ? 1 - after / before : Number.NaN,
+  };
+}
+
+/** A mask [S, S] blurred by a box of side 2 x radius + 1, twice (a soft edge). */
+export function featherMask(mask: Float32Array, size: number, radius: number): Float32Array {
+  let current = mask;
+  for (let pass = 0; pass < 2; pass++) {
+    for (const horizontal of [true, false]) {
+      const out = new Float32Array(current.length);
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          let sum = 0, count = 0;
+          for (let k = -radius; k <= radius; k++) {
+            const [xx, yy] = horizontal ? [x + k, y] : [x, y + k];
+            if (xx < 0 || yy < 0 || xx >= size || yy >= size) continue;
+            sum += current[yy * size + xx];
+            count++;
+          }
+          out[y * size + x] = sum / count;
+        }
+      }
+      current = out;
+    }
+  }
+  return current;
+}
+
+/** `source` pasted into `target` under a soft mask [S, S] in [0, 1]. */
+export function pasteImage(
+  target: Float32Array,
+  source: Float32Array,
+  softMask: Float32Array,
+): Float32Array {
+  const pixels = softMask.length, out = new Float32Array(target.length);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < pixels; p++) {
+      const k = c * pixels + p, w = softMask[p];
+      out[k] = w * source[k] + (1 - w) * target[k];
+    }
+  }
+  return out;
+}
