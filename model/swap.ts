@@ -35,6 +35,23 @@ export interface SwapPictures {
   mask?: RgbImage;
 }
 
+/**
+ * The paper's group exchange: the target's maps [M, K] with the source's
+ * maps of `channels`.
+ */
+export function swapMaps(
+  targetMaps: Float32Array,
+  sourceMaps: Float32Array,
+  channels: readonly number[],
+  k: number,
+): Float32Array {
+  const swapped = new Float32Array(targetMaps);
+  for (const channel of channels) {
+    swapped.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
+  }
+  return swapped;
+}
+
 /** Runs a swap of `groups` from `source` into `target`, drawing what `extras` asks for. */
 export async function swapPictures(
   model: ServedModel,
@@ -57,10 +74,7 @@ export async function swapPictures(
   const [targetMaps, sourceMaps] = [mapsOf(model, maps, 0), mapsOf(model, maps, 1)];
   const { height, width } = model.manifest.target;
   const k = height * width;
-  const swappedMaps = new Float32Array(targetMaps);
-  for (const channel of groups.flatMap((g) => g.channels)) {
-    swappedMaps.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
-  }
+  const swappedMaps = swapMaps(targetMaps, sourceMaps, groups.flatMap((g) => g.channels), k);
   const needTarget = extras.has("difference") || extras.has("mask") || extras.has("originals");
   const rows = [
     swappedMaps,

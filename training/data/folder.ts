@@ -12,6 +12,7 @@
 
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";
+import { type ListedFile, listFiles } from "../../core/files.ts";
 import { centerCropResize, decodeImage, ImageDecodeError } from "../../core/image.ts";
 import { checkResolution, DataError, type ImageSet } from "./image_set.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
@@ -68,7 +69,7 @@ export async function loadImageFolder(
 ): Promise<LoadedFolder> {
   checkResolution(options.resolution);
   const root = resolve(folder);
-  const files = await listFiles(root);
+  const files = await listDataFiles(root);
   if (files.length === 0) {
     throw new DataError(
       `the data folder ${root} holds no files; point --data at a folder of JPEG or PNG images.`,
@@ -120,13 +121,8 @@ export function skippedWarning(skipped: readonly SkippedFile[], total: number): 
     `PNG images: ${examples}${skipped.length > 3 ? ", ..." : ""}`;
 }
 
-interface ListedFile {
-  path: string;
-  size: number;
-  mtime: number;
-}
-
-async function listFiles(root: string): Promise<ListedFile[]> {
+/** The files under `root`; a missing folder or a file is a {@link DataError}. */
+async function listDataFiles(root: string): Promise<ListedFile[]> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(root);
@@ -141,20 +137,7 @@ async function listFiles(root: string): Promise<ListedFile[]> {
   if (!info.isDirectory) {
     throw new DataError(`${root} is not a folder; pass a folder of JPEG or PNG images to --data.`);
   }
-  const files: ListedFile[] = [];
-  const walk = async (dir: string) => {
-    for await (const entry of Deno.readDir(dir)) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory) await walk(path);
-      else if (entry.isFile) {
-        const stat = await Deno.stat(path);
-        files.push({ path, size: stat.size, mtime: stat.mtime?.getTime() ?? 0 });
-      }
-    }
-  };
-  await walk(root);
-  // A fixed order makes the set, and so the cache key and the shuffles, reproducible.
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return await listFiles(root);
 }
 
 async function cacheKey(root: string, files: ListedFile[], resolution: number): Promise<string> {
