@@ -1,4 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
+import { groupCentres } from "../core/partition.ts";
 import { nameGroups } from "./naming.ts";
 import { FACE_PARTS, partLabels } from "./parts.ts";
 import { templateLandmarks } from "./testing.ts";
@@ -30,11 +31,15 @@ function syntheticFaces(n: number) {
 
 Deno.test("nameGroups names parts by overlap, leaves the rest unnamed, finds the face", () => {
   const { maps, labels } = syntheticFaces(6);
-  // Groups: 0 = mouth filters, 1 = eye filter, 2 = the everywhere filter, 3 = empty.
-  const result = nameGroups(maps, [0, 0, 1, 2], 4, labels, 64);
+  // Groups: 0 = mouth filters, 1 = eye filter, 2 = the everywhere filter.
+  const centres = {
+    data: groupCentres(maps.data, [6, 4, 16 * 16], [0, 0, 1, 2], 3),
+    shape: [6, 3, 16, 16] as [number, number, number, number],
+  };
+  const result = nameGroups(centres, labels, 64);
   deepEqual(result.groups.map((g) => [g.group, g.label]), [[0, "mouth"], [1, "eyes"], [2, null]]);
   equal(result.groups[0].insideFace, 1);
   deepEqual(result.face, [0, 1]);
-  const strict = nameGroups(maps, [0, 0, 1, 2], 4, labels, 64, { minScore: 0.99 });
+  const strict = nameGroups(centres, labels, 64, { minScore: 0.99 });
   deepEqual(strict.groups.map((g) => g.label), [null, null, null], "a high threshold names none");
 });

@@ -13,7 +13,6 @@
 
 import type { TargetMaps } from "../core/concepts.ts";
 import { partOverlaps } from "../core/concepts.ts";
-import { groupCentres, groupSizes } from "../core/partition.ts";
 import { REGION_THRESHOLD, regions } from "../core/regions.ts";
 import { FACE_INNER_PARTS, FACE_PARTS, type FacePart } from "./parts.ts";
 
@@ -45,33 +44,29 @@ export interface NamingOptions {
 export const MIN_NAMING_SCORE = 0.15;
 
 /**
- * Names the groups of a partition from target-layer maps of N images and the
- * part labels [N, S, S] of the same images (indices of {@link FACE_PARTS}).
- * Empty groups are left out.
+ * Names C groups from their centres on N images (`[N, C, H, W]`, see
+ * `groupCentres`) and the part labels [N, S, S] of the same images (indices
+ * of {@link FACE_PARTS}).
  */
 export function nameGroups(
-  maps: TargetMaps,
-  assignment: ArrayLike<number>,
-  groups: number,
+  centres: TargetMaps,
   labels: Uint8Array,
   size: number,
   options: NamingOptions = {},
 ): { groups: GroupNaming[]; face: number[] } {
   const minScore = options.minScore ?? MIN_NAMING_SCORE;
   const minLift = options.minLift ?? 1.5, faceShare = options.faceShare ?? 0.5;
-  const [n, m, h, w] = maps.shape;
+  const [n, groups, h, w] = centres.shape;
   if (labels.length !== n * size * size) {
     throw new RangeError(`labels hold ${labels.length} values, not ${n} images of ${size}^2.`);
   }
   if (size % h !== 0) throw new RangeError(`the image side ${size} is not a multiple of ${h}.`);
   const k = h * w;
-  const centres = groupCentres(maps.data, [n, m, k], assignment, groups);
-  const centreRegions = regions(centres, n, groups, k, REGION_THRESHOLD);
+  const centreRegions = regions(centres.data, n, groups, k, REGION_THRESHOLD);
   const parts = { masks: labels, size, names: FACE_PARTS };
   const inFace = new Set([...FACE_INNER_PARTS].map((p) => FACE_PARTS.indexOf(p)));
   const scale = size / h;
-  const named = groupSizes(assignment, groups).flatMap((count, g) => {
-    if (count === 0) return [];
+  const named = Array.from({ length: groups }, (_, g) => {
     const overlaps = partOverlaps(centreRegions, g, groups, [n, h, w], parts);
     const best = overlaps.indexOf(Math.max(...overlaps));
     let inside = 0, inBest = 0, total = 0, bestPixels = 0;
@@ -89,14 +84,14 @@ export function nameGroups(
       }
     }
     const lift = total > 0 && bestPixels > 0 ? (inBest / total) / (bestPixels / labels.length) : 0;
-    return [{
+    return {
       group: g,
       label: overlaps[best] >= minScore && lift >= minLift ? FACE_PARTS[best] : null,
       bestPart: FACE_PARTS[best],
       score: overlaps[best],
       lift,
       insideFace: total > 0 ? inside / total : 0,
-    }];
+    };
   });
   return {
     groups: named,

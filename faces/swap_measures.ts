@@ -22,16 +22,15 @@ export interface SwapLocality {
   transfer: number;
 }
 
-/** Mean over pixels weighted by `weight` of the squared RGB difference of a and b. */
-function weightedMse(
-  a: Float32Array,
-  b: Float32Array,
-  weight: (p: number) => number,
-  pixels: number,
-): number {
+/**
+ * The mean over pixels, weighted by `weights` [S, S], of the squared RGB
+ * difference of planar images a and b; NaN when the weights are all 0.
+ */
+export function maskedMse(a: Float32Array, b: Float32Array, weights: Float32Array): number {
+  const pixels = weights.length;
   let sum = 0, total = 0;
   for (let p = 0; p < pixels; p++) {
-    const w = weight(p);
+    const w = weights[p];
     if (w === 0) continue;
     let d = 0;
     for (let c = 0; c < 3; c++) d += (a[c * pixels + p] - b[c * pixels + p]) ** 2;
@@ -41,6 +40,11 @@ function weightedMse(
   return total > 0 ? sum / total : Number.NaN;
 }
 
+/** 1 - mask. */
+export function invertMask(mask: Float32Array): Float32Array {
+  return mask.map((v) => 1 - v);
+}
+
 /** Locality and transfer of a swap of `source`'s part into `target` (mask: 0/1 per pixel). */
 export function swapLocality(
   target: Float32Array,
@@ -48,11 +52,10 @@ export function swapLocality(
   source: Float32Array,
   mask: Float32Array,
 ): SwapLocality {
-  const pixels = mask.length;
-  const inMse = weightedMse(target, swapped, (p) => mask[p], pixels);
-  const outMse = weightedMse(target, swapped, (p) => 1 - mask[p], pixels);
-  const before = weightedMse(target, source, (p) => mask[p], pixels);
-  const after = weightedMse(swapped, source, (p) => mask[p], pixels);
+  const inMse = maskedMse(target, swapped, mask);
+  const outMse = maskedMse(target, swapped, invertMask(mask));
+  const before = maskedMse(target, source, mask);
+  const after = maskedMse(swapped, source, mask);
   return {
     inMse,
     outMse,

@@ -7,11 +7,18 @@
  * @module
  */
 
+import { basename, dirname, join } from "node:path";
 import { permutation } from "../core/host_random.ts";
 
 /** A malformed identity list, or one that does not match the image folder. */
 export class IdentityListError extends Error {
   override name = "IdentityListError";
+}
+
+/** The identity list beside a folder of faces: `<folder>-identity.txt`. */
+export function defaultIdentities(data: string): string {
+  const folder = data.replace(/\/+$/, "");
+  return join(dirname(folder), `${basename(folder)}-identity.txt`);
 }
 
 /** Parses an identity list into file name -> person id. */

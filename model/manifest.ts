@@ -22,6 +22,80 @@ export const BUNDLE_FILES = {
 const positiveInt = z.number().int().positive();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 as 64 lowercase hex digits");
 
+const share = z.number().min(0).max(1);
+
+/** How a group's label was found by `eval:faces`' naming (`faces/naming.ts`). */
+export const GroupNamingSchema = z.object({
+  bestPart: z.string().describe("the landmark part the group's region overlaps most"),
+  score: z.number().describe("that overlap, mean IoU over the measured images"),
+  lift: z.number().describe(
+    "share of the region inside the part over the part's share of the image",
+  ),
+  insideFace: share.describe("share of the region inside the face"),
+  source: z.enum(["given", "manifest", "found", "none"]).describe(
+    "where the label came from: given by hand, an earlier manifest, found by naming, or none",
+  ),
+});
+
+/** Realism: face-descriptor distances of generated to real faces, beside real to real. */
+export const RealismSchema = z.object({
+  fd: z.number().describe("Frechet distance of generated to real descriptors"),
+  kid: z.number().describe("kernel distance (KID) of generated to real descriptors"),
+  kidStandardError: z.number(),
+  realFd: z.number().describe("Frechet distance between two sets of real faces (the floor)"),
+  realKid: z.number(),
+  realKidStandardError: z.number(),
+  faceDetected: share.describe("share of generated images in which a face is detected"),
+  realFaceDetected: share,
+});
+
+/** What the verifier says of swapped (or pasted) faces. */
+export const IdentityRowSchema = z.object({
+  judgedSource: share.describe("share judged the source's person"),
+  judgedTarget: share.describe("share judged the target's person"),
+  closerToSource: share.describe("share closer to the source than to the target"),
+  meanToSource: z.number(),
+  meanToTarget: z.number(),
+});
+
+/** Identity after a face swap (the paper's Table 3 protocol). */
+export const IdentitySchema = z.object({
+  threshold: z.number().describe("verifier threshold on descriptor distance"),
+  accuracy: share.describe("balanced accuracy of the threshold on real pairs"),
+  samePairs: z.number().int(),
+  differentPairs: z.number().int(),
+  face: z.array(z.number().int()).describe("the groups swapped as the face"),
+  swap: IdentityRowSchema,
+  paste: IdentityRowSchema.describe("a feathered pixel paste of the source's face, for reference"),
+  generatedJudgedSame: share.describe(
+    "share of pairs of different generated faces judged one person",
+  ),
+  realJudgedSame: share.describe("share of pairs of different real people judged one person"),
+});
+
+/** One concept's locality (the paper's Table 4) with the transfer inside its mask. */
+export const LocalityRowSchema = z.object({
+  concept: z.string(),
+  part: z.string().describe("the landmark part whose mask is measured"),
+  groups: z.array(z.number().int()).describe("the groups swapped; empty when none draws it"),
+  ratio: z.number().nullable().describe("Out-MSE / In-MSE (lower is more local)"),
+  transfer: z.number().nullable().describe(
+    "1 - MSE(swap, source) / MSE(target, source) in the mask",
+  ),
+  inMse: z.number().nullable(),
+  outMse: z.number().nullable(),
+});
+
+/** The figures of `deno task eval:faces`, as export stores them. */
+export const FaceFiguresSchema = z.object({
+  images: positiveInt.describe("N, generated and real images for realism and naming"),
+  pairs: positiveInt.describe("P, pairs per swap measurement"),
+  seed: z.number().int().nonnegative().describe("first seed of the generated images"),
+  realism: RealismSchema,
+  identity: IdentitySchema.nullable(),
+  locality: z.array(LocalityRowSchema),
+});
+
 /** One concept group: filters of the target layer that draw the same part. */
 export const ConceptGroupSchema = z.object({
   id: z.number().int().nonnegative().describe("group id, 0..C-1"),
@@ -33,6 +107,9 @@ export const ConceptGroupSchema = z.object({
   share: z.number().min(0).max(1).describe("the group's share of the target layer's filters"),
   peak: z.number().nonnegative().describe(
     "largest value of the group centre over the export's evaluation images; maps are divided by it for display",
+  ),
+  naming: GroupNamingSchema.nullable().optional().describe(
+    "how eval:faces' naming saw the group, when it was measured at export",
   ),
 });
 
@@ -82,6 +159,9 @@ export const ManifestSchema = z.object({
     ema: z.boolean().describe("whether the exported weights are an exponential moving average"),
   }),
   metrics: ConceptMetricsSchema,
+  faces: FaceFiguresSchema.nullable().optional().describe(
+    "eval:faces' figures measured at export, when the data were faces",
+  ),
   files: z.object({
     head: z.object({ path: z.literal(BUNDLE_FILES.head), sha256 }),
     tail: z.object({ path: z.literal(BUNDLE_FILES.tail), sha256 }),

@@ -1,7 +1,7 @@
 /**
  * The folders are the architecture's layers: the server's module graph holds
- * nothing of the trainer (nor of the tools), and `core/`, which both use,
- * imports nothing above it.
+ * nothing of the trainer, the face measurements (and their face-api) or the
+ * tools, and `core/`, which they all use, imports nothing above it.
  */
 
 import { deepEqual, ok } from "node:assert/strict";
@@ -31,10 +31,10 @@ async function moduleGraph(...entries: string[]): Promise<string[]> {
   return [...files].sort();
 }
 
-Deno.test("the server's module graph holds nothing under training/ or tools/", async () => {
+Deno.test("the server's module graph holds nothing of training/, faces/ or tools/", async () => {
   const graph = await moduleGraph("main.ts");
   ok(graph.includes("routes/app.ts") && graph.includes("core/image.ts"), graph.join("\n"));
-  deepEqual(graph.filter((file) => /^(training|tools)\//.test(file)), []);
+  deepEqual(graph.filter((file) => /^(training|faces|tools)\//.test(file)), []);
 });
 
 Deno.test("core/ imports nothing outside core/", async () => {

@@ -23,7 +23,7 @@ import {
 import { loadImageFolder, skippedWarning } from "./data/folder.ts";
 import type { ImageSet } from "./data/image_set.ts";
 import { syntheticFaces } from "./data/synthetic.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../core/progress.ts";
 import {
   createRun,
   listCheckpoints,

@@ -11,7 +11,7 @@ import { memoryStats } from "./engine/engine.ts";
 import { asyncScope, keep, type Tensor } from "./engine/tensor.ts";
 import type { ImageSet } from "./data/image_set.ts";
 import { encodePng, imageGrid, imagesFromPlanar, type RgbImage } from "../core/image.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../core/progress.ts";
 import { appendLog, listCheckpoints, type RunFolder, writeCheckpoint } from "./run_folder.ts";
 import { encodeSafetensors } from "./safetensors.ts";
 import { type GanTrainer, seededStream } from "./trainer.ts";

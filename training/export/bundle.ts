@@ -28,6 +28,9 @@ import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest } from "../../model/manifest
 import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
+import { evaluateFaces, type FaceEvaluation, manifestWithFaces } from "../../faces/evaluate.ts";
+import { defaultIdentities } from "../../faces/verification.ts";
+import { openFaceApi } from "../../faces/face_api.ts";
 
 /** The version of the export code, written into the ONNX files. */
 export const EXPORTER_VERSION = "1";
@@ -59,8 +62,22 @@ export interface ExportOptions {
    * synthetic faces only; default true). It takes about a minute on a CPU.
    */
   partLabels?: boolean;
+  /**
+   * For runs on a folder of faces: measure the written bundle with
+   * `eval:faces` (`faces/evaluate.ts`), name its groups from landmark parts
+   * (hand labels and `face` win) and store every figure in the manifest
+   * (default true; takes minutes at the default N and P).
+   */
+  faces?: boolean;
+  /** N and P of that measurement (defaults those of `eval:faces`). */
+  faceImages?: number;
+  facePairs?: number;
+  /** The identity list of the run's data folder (default `<data>-identity.txt` beside it). */
+  identities?: string;
   /** Status lines for the console. */
   onStatus?: (line: string) => void;
+  /** Progress of the face measurement. */
+  onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 /** A user-facing export failure. */
@@ -131,7 +148,36 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const bundle = await readBundle(options.out);
   const sessions = await GeneratorSessions.open(bundle);
   await sessions.release();
-  return bundle;
+  if (config.data.kind !== "folder" || options.faces === false) return bundle;
+  status(`measuring faces (eval:faces) against ${config.data.path} ...`);
+  const faces = await measureFaces(bundle, config.data.path, options);
+  await writeTextFileAtomic(
+    join(options.out, BUNDLE_FILES.manifest),
+    JSON.stringify(manifestWithFaces(manifest, faces), null, 2) + "\n",
+  );
+  return await readBundle(options.out);
+}
+
+/** `eval:faces` on the written bundle, with the export's hand labels and face winning. */
+async function measureFaces(
+  bundle: Bundle,
+  data: string,
+  options: ExportOptions,
+): Promise<FaceEvaluation> {
+  const analyzer = await openFaceApi();
+  try {
+    return await evaluateFaces(bundle, analyzer, {
+      data,
+      identities: options.identities ?? defaultIdentities(data),
+      images: options.faceImages,
+      pairs: options.facePairs,
+      labels: options.labels,
+      face: options.face,
+      onProgress: options.onProgress,
+    });
+  } finally {
+    analyzer.dispose();
+  }
 }
 
 function checkGroupIds(options: ExportOptions, groups: number): void {

@@ -12,6 +12,9 @@ import { initEngine } from "../engine/engine.ts";
 import { integerFlag, isUserError } from "../command_line.ts";
 import { BundleError } from "../../model/bundle.ts";
 import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
+import { stagedProgress } from "../../core/progress.ts";
+import { RealFacesError } from "../../faces/real_faces.ts";
+import { IdentityListError } from "../../faces/verification.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
 export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-folder> [options]
@@ -25,10 +28,17 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
   --images <n>            generated images the groups and metrics are measured on [64]
   --groups <n>            C for a baseline run's GMM fitted at export [24]
   --no-part-labels        on the synthetic faces, skip the part segmenter (no labels, no face)
+  --no-faces              on a folder of faces, skip eval:faces (no automatic names, no figures)
+  --face-images <n>       N of that measurement [1000]
+  --face-pairs <n>        P of that measurement [500]
+  --identities <file>     the identity list of the run's data [<data>-identity.txt beside it]
   -h, --help              this text
 
 A baseline run's groups are fitted at export; an interpretable run's are its trained partition.
-On the synthetic faces, labels and the face come from a part segmenter unless given.`;
+On a folder of faces, the written bundle is measured as deno task eval:faces does: groups are named
+after the landmark parts their regions overlap, and the names (with their scores), the face and
+every figure go into the manifest; --label and --face win over the names found. On the synthetic
+faces, labels and the face come from a part segmenter unless given.`;
 
 /** A command line that cannot be used. */
 export class ExportUsageError extends Error {
@@ -53,6 +63,10 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
         images: { type: "string" },
         groups: { type: "string" },
         "no-part-labels": { type: "boolean" },
+        "no-faces": { type: "boolean" },
+        "face-images": { type: "string" },
+        "face-pairs": { type: "string" },
+        identities: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -64,7 +78,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
   if (values.help) return "help";
   if (!values.run) throw new ExportUsageError("--run <run-folder> is required.");
   if (!values.out) throw new ExportUsageError("--out <bundle-folder> is required.");
-  const integer = (flag: "images" | "groups") => {
+  const integer = (flag: "images" | "groups" | "face-images" | "face-pairs") => {
     try {
       const n = integerFlag(flag, values[flag]);
       if (n === 0) throw new ExportUsageError(`--${flag} must be at least 1.`);
@@ -98,6 +112,10 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     images: integer("images"),
     groups: integer("groups"),
     partLabels: !values["no-part-labels"],
+    faces: !values["no-faces"],
+    faceImages: integer("face-images"),
+    facePairs: integer("face-pairs"),
+    identities: values.identities,
   };
 }
 
@@ -115,9 +133,15 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const progress = stagedProgress({ unit: "img" });
   try {
     await initEngine();
-    const bundle = await exportBundle({ ...options, onStatus: (line) => console.error(line) });
+    const bundle = await exportBundle({
+      ...options,
+      onStatus: (line) => console.error(line),
+      onProgress: progress.update,
+    });
+    progress.finish();
     const { manifest } = bundle;
     const { metrics, training } = manifest;
     console.error(
@@ -128,7 +152,11 @@ export async function main(args: string[]): Promise<number> {
     console.log(JSON.stringify({ out: options.out, model: manifest.model, files: manifest.files }));
     return 0;
   } catch (error) {
-    if (isUserError(error) || error instanceof BundleError || error instanceof ExportError) {
+    progress.finish();
+    if (
+      isUserError(error) || error instanceof BundleError || error instanceof ExportError ||
+      error instanceof RealFacesError || error instanceof IdentityListError
+    ) {
       console.error(`error: ${(error as Error).message}`);
       return 1;
     }

@@ -8,7 +8,7 @@
 import { type PartialConfig, resolveConfig } from "../config.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { syntheticFaces } from "../data/synthetic.ts";
-import { Progress } from "../progress.ts";
+import { Progress } from "../../core/progress.ts";
 import { createRun } from "../run_folder.ts";
 import { GanTrainer } from "../trainer.ts";
 import { trainLoop } from "../train.ts";

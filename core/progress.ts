@@ -94,3 +94,23 @@ export class Progress {
     this.#drawn = false;
   }
 }
+
+/**
+ * Progress of work in named stages: `update(stage, done, total)` starts a new
+ * line when the stage changes; `finish` ends the last one.
+ */
+export function stagedProgress(
+  options: { sink?: ProgressSink; unit?: string } = {},
+): { update: (stage: string, done: number, total: number) => void; finish: () => void } {
+  let current: Progress | null = null, stage = "";
+  return {
+    update: (name, done, total) => {
+      if (!current || name !== stage) {
+        current?.finish();
+        [current, stage] = [new Progress(name, total, options), name];
+      }
+      current.update(done, "", done === total);
+    },
+    finish: () => current?.finish(),
+  };
+}

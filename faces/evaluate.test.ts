@@ -1,0 +1,80 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { type Manifest, manifestInconsistencies, ManifestSchema } from "../model/manifest.ts";
+import {
+  type FaceEvaluation,
+  localityConcepts,
+  manifestWithFaces,
+  type NamedGroup,
+} from "./evaluate.ts";
+
+const named = (group: number, used: string | null, source: NamedGroup["source"]): NamedGroup => ({
+  group,
+  label: used === "mouth" || used === "eyes" ? used : null,
+  bestPart: "mouth",
+  score: 0.3,
+  lift: 4,
+  insideFace: 0.9,
+  used,
+  source,
+});
+
+Deno.test("localityConcepts: the four parts by label, then each named group", () => {
+  const rows = localityConcepts([
+    named(0, "mouth", "found"),
+    named(1, "eyes", "given"),
+    named(2, null, "none"),
+    named(3, "face", "manifest"), // not a landmark part: no row of its own
+    named(4, "eyes", "found"),
+  ]);
+  deepEqual(rows.map((r) => [r.name, r.part, r.groups]), [
+    ["mouth", "mouth", [0]],
+    ["eyes", "eyes", [1, 4]],
+    ["nose", "nose", []],
+    ["chin", "chin", []],
+    ["group 0", "mouth", [0]],
+    ["group 1", "eyes", [1]],
+    ["group 4", "eyes", [4]],
+  ]);
+});
+
+Deno.test("manifestWithFaces stores labels, their scores, the face and the figures", async () => {
+  const manifest = ManifestSchema.parse(
+    JSON.parse(await Deno.readTextFile(new URL("../model/default/manifest.json", import.meta.url))),
+  ) as Manifest;
+  const groups = manifest.groups.map((g) => named(g.id, g.id === 0 ? "eyes" : null, "found"));
+  const evaluation: FaceEvaluation = {
+    images: 10,
+    pairs: 5,
+    seed: 7,
+    realism: {
+      fd: 1,
+      kid: 0.1,
+      kidStandardError: 0.01,
+      realFd: 0.5,
+      realKid: 0,
+      realKidStandardError: 0.01,
+      faceDetected: 0.9,
+      realFaceDetected: 1,
+    },
+    naming: { groups, face: [0, 1] },
+    identity: null,
+    locality: [{
+      concept: "eyes",
+      part: "eyes",
+      groups: [0],
+      ratio: 0.1,
+      transfer: 0.5,
+      inMse: 1,
+      outMse: 0.1,
+    }],
+    seconds: 1,
+  };
+  const stored = ManifestSchema.parse(manifestWithFaces(manifest, evaluation));
+  deepEqual(manifestInconsistencies(stored), []);
+  equal(stored.groups[0].label, "eyes");
+  equal(stored.groups[0].naming?.score, 0.3);
+  equal(stored.groups[1].label, null);
+  deepEqual(stored.face, [0, 1]);
+  equal(stored.faces?.realism.fd, 1);
+  equal(stored.faces?.locality[0].transfer, 0.5);
+});

@@ -1,0 +1,503 @@
+/**
+ * Measuring a model bundle as a user of face swaps meets it, through its
+ * ONNX sessions (`deno task eval:faces`; the protocol is the paper's Tables 3
+ * and 4, with a face verifier and landmark masks in place of ArcFace and
+ * hand-drawn masks):
+ *
+ * 1. realism: Frechet and kernel distances between face descriptors of N
+ *    generated images (seeds `seed`, `seed + 1`, ...) and N real ones at the
+ *    model's resolution, beside the same distances between two disjoint sets
+ *    of N real faces (the floor), and the share of images with a face found;
+ * 2. concept names: each group named after the landmark part its region
+ *    overlaps most (`naming.ts`); labels given by hand (or in the manifest)
+ *    win over them, and so does a given face;
+ * 3. identity: a verifier threshold calibrated on pairs of real faces of one
+ *    person and of two (an identity list), then P face swaps (target image p,
+ *    source image p + N/2): judged the source's person, the target's, closer
+ *    to which; beside them a feathered pixel paste of the source's face, and
+ *    how often two different generated faces are already judged one person;
+ * 4. locality: for mouth, eyes, nose, chin and every named group, P swaps of
+ *    its groups, Out-MSE / In-MSE and the transfer inside the part's mask on
+ *    the target.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { concatArrays } from "../core/concat.ts";
+import { hostRandom } from "../core/host_random.ts";
+import { groupCentres } from "../core/partition.ts";
+import type { z } from "zod";
+import type { Bundle } from "../model/bundle.ts";
+import type {
+  IdentityRowSchema,
+  IdentitySchema,
+  LocalityRowSchema,
+  Manifest,
+  RealismSchema,
+} from "../model/manifest.ts";
+import { latentForSeed } from "../model/latents.ts";
+import { GeneratorSessions } from "../model/sessions.ts";
+import { swapMaps } from "../model/swap.ts";
+import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
+import { frechetDistance, kernelDistance } from "./feature_distances.ts";
+import { type GroupNaming, nameGroups } from "./naming.ts";
+import { FACE_INNER_PARTS, FACE_PARTS, type FacePart, partLabels, partMask } from "./parts.ts";
+import { disjointSubsets, imageFiles, readRealFaces, RealFacesError } from "./real_faces.ts";
+import { featherMask, invertMask, maskedMse, pasteImage } from "./swap_measures.ts";
+import {
+  calibrateThreshold,
+  descriptorDistance,
+  IdentityListError,
+  parseIdentityList,
+  verificationPairs,
+} from "./verification.ts";
+
+/** Options of {@link evaluateFaces}. */
+export interface FaceEvaluationOptions {
+  /** Folder of real faces. */
+  data: string;
+  /** Identity list of that folder (`<file> <person id>` lines). */
+  identities: string;
+  /** N: generated and real images for realism and naming (default 1000). */
+  images?: number;
+  /** P: pairs per swap measurement (default 500). */
+  pairs?: number;
+  /** First seed of the generated images, and the seed of every random choice (default 1000000). */
+  seed?: number;
+  /** Labels by group id that win over the manifest's and the automatic ones. */
+  labels?: Record<number, string>;
+  /** The face's groups, winning over the manifest's and the automatic ones. */
+  face?: number[];
+  /** Reports each stage's progress. */
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+/** Realism figures. */
+export type RealismFigures = z.infer<typeof RealismSchema>;
+
+/** What a verifier says of a set of swaps (or pastes). */
+export type IdentityRow = z.infer<typeof IdentityRowSchema>;
+
+/** Identity figures. */
+export type IdentityFigures = z.infer<typeof IdentitySchema>;
+
+/** One row of the locality table; its concept is a part name, or `group <id>` for a group's own. */
+export type LocalityRow = z.infer<typeof LocalityRowSchema>;
+
+/** A group's name as the evaluation used it. */
+export interface NamedGroup extends GroupNaming {
+  /** The label used: given, from the manifest, or found. */
+  used: string | null;
+  source: "given" | "manifest" | "found" | "none";
+}
+
+/** Everything {@link evaluateFaces} measures. */
+export interface FaceEvaluation {
+  images: number;
+  pairs: number;
+  seed: number;
+  realism: RealismFigures;
+  naming: { groups: NamedGroup[]; face: number[] };
+  identity: IdentityFigures | null;
+  locality: LocalityRow[];
+  seconds: number;
+}
+
+/** The paper's locality figures (Table 4), for the table. */
+export const PAPER_LOCALITY: Record<string, Record<string, number>> = {
+  "Interpretable BigGAN": { mouth: 0.0296, eyes: 0.0197, chin: 0.0311 },
+  "Feature Collaging": { mouth: 0.1872, eyes: 0.1293, chin: 0.0576 },
+};
+
+/** The parts the locality table always has a row for (Table 4 and the nose). */
+export const LOCALITY_PARTS: readonly FacePart[] = ["mouth", "eyes", "nose", "chin"];
+
+/** Images per ONNX run. */
+const BATCH = 25;
+
+/** A face analyzer's output for all `n` images, computed in batches with progress. */
+async function inBatches<T extends Float32Array | boolean[]>(
+  stage: string,
+  n: number,
+  run: (from: number, count: number) => Promise<T>,
+  join: (parts: T[]) => T,
+  onProgress: FaceEvaluationOptions["onProgress"],
+): Promise<T> {
+  const parts: T[] = [];
+  onProgress?.(stage, 0, n);
+  for (let from = 0; from < n; from += BATCH) {
+    parts.push(await run(from, Math.min(BATCH, n - from)));
+    onProgress?.(stage, Math.min(from + BATCH, n), n);
+  }
+  return join(parts);
+}
+
+const joinFloats = (parts: Float32Array[]) => concatArrays(Float32Array, parts);
+const joinFlags = (parts: boolean[][]) => parts.flat();
+
+/** Measures `bundle` against the real faces of `options.data`; see the module. */
+export async function evaluateFaces(
+  bundle: Bundle,
+  analyzer: FaceAnalyzer,
+  options: FaceEvaluationOptions,
+): Promise<FaceEvaluation> {
+  const started = performance.now();
+  const n = options.images ?? 1000, pairs = options.pairs ?? 500, seed = options.seed ?? 1_000_000;
+  if (n < 20) throw new RangeError(`the measurement needs at least 20 images, got ${n}.`);
+  if (pairs < 1) throw new RangeError(`the measurement needs at least one pair, got ${pairs}.`);
+  const progress = options.onProgress;
+  const { manifest } = bundle;
+  const size = manifest.resolution, pixels = size * size, plane = 3 * pixels;
+  const { channels, height, width } = manifest.target;
+  const k = height * width, groups = manifest.groups.length;
+  const assignment = new Int32Array(channels);
+  for (const g of manifest.groups) for (const c of g.channels) assignment[c] = g.id;
+
+  // Real faces and the identity list first: a wrong folder fails before any long work.
+  const files = await imageFiles(options.data);
+  const [realA, realB] = disjointSubsets(files, [n, n], hostRandom(seed, 1));
+  const identities = parseIdentityList(
+    await readIdentityList(options.identities),
+    options.identities,
+  );
+  const names = files.map((f) => basename(f));
+  const listed = names.filter((name) => identities.has(name)).length;
+  if (listed < files.length / 2) {
+    throw new IdentityListError(
+      `${options.identities} lists ${listed} of the ${files.length} images under ` +
+        `${options.data}: it is not that folder's identity list.`,
+    );
+  }
+  const calibration = verificationPairs(names, identities, pairs, hostRandom(seed, 2));
+  const calibrationFiles = [...new Set([...calibration.same, ...calibration.different].flat())];
+
+  const sessions = await GeneratorSessions.open(bundle, { threads: 1 });
+  try {
+    // 1. Generated images, their group centres, landmarks and part labels.
+    const latents = (from: number, count: number) =>
+      concatArrays(
+        Float32Array,
+        Array.from({ length: count }, (_, i) => latentForSeed(seed + from + i, manifest.latent)),
+      );
+    const centres = new Float32Array(n * groups * k);
+    const generated = await inBatches(
+      "generating",
+      n,
+      async (from, count) => {
+        const maps = await sessions.head(latents(from, count), count);
+        centres.set(
+          groupCentres(maps, [count, channels, k], assignment, groups),
+          from * groups * k,
+        );
+        return await sessions.tail(maps, count);
+      },
+      joinFloats,
+      progress,
+    );
+    const slice = (images: Float32Array, from: number, count: number) =>
+      images.subarray(from * plane, (from + count) * plane);
+    const landmarks = await inBatches(
+      "landmarks",
+      n,
+      (from, count) => analyzer.landmarks(slice(generated, from, count), count, size),
+      joinFloats,
+      progress,
+    );
+    const labels = new Uint8Array(n * pixels);
+    for (let i = 0; i < n; i++) {
+      labels.set(partLabels(landmarks.subarray(i * 136, (i + 1) * 136), size), i * pixels);
+    }
+
+    // 2. Names.
+    const found = nameGroups({ data: centres, shape: [n, groups, height, width] }, labels, size);
+    const named: NamedGroup[] = found.groups.map((g) => {
+      const given = options.labels?.[g.group], listedLabel = manifest.groups[g.group].label;
+      const [used, source] = given !== undefined
+        ? [given, "given" as const]
+        : listedLabel !== null
+        ? [listedLabel, "manifest" as const]
+        : g.label !== null
+        ? [g.label, "found" as const]
+        : [null, "none" as const];
+      return { ...g, used, source };
+    });
+    const face = options.face ?? manifest.face ?? found.face;
+
+    // 3. Realism.
+    const descriptorsOf = (stage: string, images: Float32Array, count: number) =>
+      inBatches(
+        stage,
+        count,
+        (from, m) => analyzer.descriptors(slice(images, from, m), m, size),
+        joinFloats,
+        progress,
+      );
+    const detectionsOf = (stage: string, images: Float32Array, count: number) =>
+      inBatches(
+        stage,
+        count,
+        (from, m) => analyzer.detections(slice(images, from, m), m, size),
+        joinFlags,
+        progress,
+      );
+    const generatedDescriptors = await descriptorsOf("descriptors (generated)", generated, n);
+    const generatedFaces = await detectionsOf("detection (generated)", generated, n);
+    const a = await readRealFaces(realA, size), b = await readRealFaces(realB, size);
+    const realFaces = await detectionsOf("detection (real)", a.images, n);
+    const realShare = share(realFaces);
+    if (realShare < 0.5) {
+      throw new RealFacesError(
+        `a face was found in ${(100 * realShare).toFixed(0)}% of ${n} images under ` +
+          `${options.data}: not a folder of faces.`,
+      );
+    }
+    const aDescriptors = await descriptorsOf("descriptors (real)", a.images, n);
+    const bDescriptors = await descriptorsOf("descriptors (real, floor)", b.images, n);
+    const set = (data: Float32Array) => ({ data, n, d: DESCRIPTOR_SIZE });
+    const kid = kernelDistance(set(generatedDescriptors), set(aDescriptors));
+    const realKid = kernelDistance(set(aDescriptors), set(bDescriptors));
+    const realism: RealismFigures = {
+      fd: frechetDistance(set(generatedDescriptors), set(aDescriptors)),
+      kid: kid.kid,
+      kidStandardError: kid.standardError,
+      realFd: frechetDistance(set(aDescriptors), set(bDescriptors)),
+      realKid: realKid.kid,
+      realKidStandardError: realKid.standardError,
+      faceDetected: share(generatedFaces),
+      realFaceDetected: realShare,
+    };
+
+    // 4. The verifier's threshold, on real pairs of one person and of two.
+    const calibrationFaces = await readRealFaces(calibrationFiles.map((i) => files[i]), size);
+    const calibrationDescriptors = await descriptorsOf(
+      "descriptors (verifier calibration)",
+      calibrationFaces.images,
+      calibrationFiles.length,
+    );
+    const row = new Map(calibrationFiles.map((file, k) => [file, k]));
+    const distance = ([i, j]: [number, number]) =>
+      descriptorDistance(
+        calibrationDescriptors,
+        row.get(i)!,
+        calibrationDescriptors,
+        row.get(j)!,
+        DESCRIPTOR_SIZE,
+      );
+    const same = calibration.same.map(distance), different = calibration.different.map(distance);
+    const verifier = calibrateThreshold(same, different);
+
+    // 5. Swaps: the face (identity) and each concept (locality), pair batch by pair batch.
+    const targetOf = (p: number) => p % n, sourceOf = (p: number) => (p + Math.floor(n / 2)) % n;
+    const concepts = localityConcepts(named);
+    const sums = concepts.map(() => ({ inMse: 0, outMse: 0, before: 0, after: 0, count: 0 }));
+    const swapDescriptors: Float32Array[] = [], pasteDescriptors: Float32Array[] = [];
+    const feather = Math.max(1, Math.round(size / 32));
+    progress?.("swaps", 0, pairs);
+    for (let from = 0; from < pairs; from += BATCH) {
+      const count = Math.min(BATCH, pairs - from);
+      const pairIds = Array.from({ length: count }, (_, i) => from + i);
+      const z = concatArrays(
+        Float32Array,
+        [...pairIds.map(targetOf), ...pairIds.map(sourceOf)].map((i) =>
+          latentForSeed(seed + i, manifest.latent)
+        ),
+      );
+      const maps = await sessions.head(z, 2 * count);
+      const mapsOf = (row: number) => maps.subarray(row * channels * k, (row + 1) * channels * k);
+      const swapped = async (swappedGroups: readonly number[]) => {
+        const swappedChannels = swappedGroups.flatMap((g) => manifest.groups[g].channels);
+        const rows = pairIds.map((_, i) =>
+          swapMaps(mapsOf(i), mapsOf(count + i), swappedChannels, k)
+        );
+        return await sessions.tail(concatArrays(Float32Array, rows), count);
+      };
+      const imageOf = (i: number) => slice(generated, i, 1);
+      const labelsOf = (i: number) => labels.subarray(i * pixels, (i + 1) * pixels);
+      if (face.length > 0) {
+        const faceSwaps = await swapped(face);
+        swapDescriptors.push(await analyzer.descriptors(faceSwaps, count, size));
+        const pastes = concatArrays(
+          Float32Array,
+          pairIds.map((p) => {
+            const mask = partMask(labelsOf(sourceOf(p)), [...FACE_INNER_PARTS]);
+            return pasteImage(
+              imageOf(targetOf(p)),
+              imageOf(sourceOf(p)),
+              featherMask(mask, size, feather),
+            );
+          }),
+        );
+        pasteDescriptors.push(await analyzer.descriptors(pastes, count, size));
+      }
+      for (const [c, concept] of concepts.entries()) {
+        if (concept.groups.length === 0) continue;
+        const images = await swapped(concept.groups);
+        pairIds.forEach((p, i) => {
+          const target = imageOf(targetOf(p)), source = imageOf(sourceOf(p));
+          const mask = partMask(labelsOf(targetOf(p)), [concept.part]);
+          if (!mask.some((v) => v > 0)) return; // the part is not drawn on this face
+          const swap = slice(images, i, 1), total = sums[c];
+          total.inMse += maskedMse(target, swap, mask);
+          total.outMse += maskedMse(target, swap, invertMask(mask));
+          total.before += maskedMse(target, source, mask);
+          total.after += maskedMse(swap, source, mask);
+          total.count++;
+        });
+      }
+      progress?.("swaps", from + count, pairs);
+    }
+
+    const identity = face.length === 0 ? null : identityFigures({
+      face,
+      verifier,
+      generatedDescriptors,
+      swaps: concatArrays(Float32Array, swapDescriptors),
+      pastes: concatArrays(Float32Array, pasteDescriptors),
+      pairs,
+      targetOf,
+      sourceOf,
+      realJudgedSame: different.filter((d) => d < verifier.threshold).length / different.length,
+    });
+    const locality: LocalityRow[] = concepts.map((concept, c) => {
+      const t = sums[c];
+      const has = concept.groups.length > 0 && t.count > 0;
+      return {
+        concept: concept.name,
+        part: concept.part,
+        groups: concept.groups,
+        ratio: has && t.inMse > 0 ? t.outMse / t.inMse : null,
+        transfer: has && t.before > 0 ? 1 - t.after / t.before : null,
+        inMse: has ? t.inMse / t.count : null,
+        outMse: has ? t.outMse / t.count : null,
+      };
+    });
+    return {
+      images: n,
+      pairs,
+      seed,
+      realism,
+      naming: { groups: named, face },
+      identity,
+      locality,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await sessions.release();
+  }
+}
+
+/** The manifest with the labels, face and figures of a face evaluation. */
+export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Manifest {
+  const naming = new Map(faces.naming.groups.map((g) => [g.group, g]));
+  return {
+    ...manifest,
+    groups: manifest.groups.map((group) => {
+      const found = naming.get(group.id);
+      if (!found) return group;
+      const { bestPart, score, lift, insideFace, source } = found;
+      return {
+        ...group,
+        label: found.used,
+        naming: { bestPart, score, lift, insideFace, source },
+      };
+    }),
+    face: faces.naming.face,
+    faces: {
+      images: faces.images,
+      pairs: faces.pairs,
+      seed: faces.seed,
+      realism: faces.realism,
+      identity: faces.identity,
+      locality: faces.locality,
+    },
+  };
+}
+
+/** The share of true flags. */
+function share(flags: readonly boolean[]): number {
+  return flags.filter(Boolean).length / Math.max(1, flags.length);
+}
+
+async function readIdentityList(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new IdentityListError(`the identity list ${path} does not exist; pass --identities.`);
+    }
+    throw error;
+  }
+}
+
+/** A row of the locality table to measure: a part and the groups that draw it. */
+interface LocalityConcept {
+  name: string;
+  part: FacePart;
+  groups: number[];
+}
+
+/** Mouth, eyes, nose and chin (their groups by label), then each named group alone. */
+export function localityConcepts(named: readonly NamedGroup[]): LocalityConcept[] {
+  const isPart = (label: string | null): label is FacePart =>
+    label !== null && (FACE_PARTS as readonly string[]).includes(label);
+  const rows: LocalityConcept[] = LOCALITY_PARTS.map((part) => ({
+    name: part,
+    part,
+    groups: named.filter((g) => g.used === part).map((g) => g.group),
+  }));
+  for (const g of named) {
+    if (isPart(g.used)) rows.push({ name: `group ${g.group}`, part: g.used, groups: [g.group] });
+  }
+  return rows;
+}
+
+/** The identity figures of face swaps and pastes of P pairs. */
+function identityFigures(input: {
+  face: number[];
+  verifier: ReturnType<typeof calibrateThreshold>;
+  generatedDescriptors: Float32Array;
+  swaps: Float32Array;
+  pastes: Float32Array;
+  pairs: number;
+  targetOf: (p: number) => number;
+  sourceOf: (p: number) => number;
+  realJudgedSame: number;
+}): IdentityFigures {
+  const { verifier, generatedDescriptors: g, pairs, targetOf, sourceOf } = input;
+  const d = DESCRIPTOR_SIZE, t = verifier.threshold;
+  const row = (edited: Float32Array): IdentityRow => {
+    let source = 0, target = 0, closer = 0, toSource = 0, toTarget = 0;
+    for (let p = 0; p < pairs; p++) {
+      const ds = descriptorDistance(edited, p, g, sourceOf(p), d);
+      const dt = descriptorDistance(edited, p, g, targetOf(p), d);
+      if (ds < t) source++;
+      if (dt < t) target++;
+      if (ds < dt) closer++;
+      toSource += ds;
+      toTarget += dt;
+    }
+    return {
+      judgedSource: source / pairs,
+      judgedTarget: target / pairs,
+      closerToSource: closer / pairs,
+      meanToSource: toSource / pairs,
+      meanToTarget: toTarget / pairs,
+    };
+  };
+  let generatedSame = 0;
+  for (let p = 0; p < pairs; p++) {
+    if (descriptorDistance(g, targetOf(p), g, sourceOf(p), d) < t) generatedSame++;
+  }
+  return {
+    threshold: t,
+    accuracy: verifier.accuracy,
+    samePairs: verifier.pairs.same,
+    differentPairs: verifier.pairs.different,
+    face: input.face,
+    swap: row(input.swaps),
+    paste: row(input.pastes),
+    generatedJudgedSame: generatedSame / pairs,
+    realJudgedSame: input.realJudgedSame,
+  };
+}

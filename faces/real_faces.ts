@@ -1,0 +1,91 @@
+/**
+ * Real faces to measure generated ones against: seeded, disjoint random
+ * subsets of the images under a folder, centre-cropped and resized to the
+ * model's resolution (as training sees them), as planar [n, 3, S, S] images
+ * in [-1, 1] with their file names (for the identity list).
+ *
+ * @module
+ */
+
+import { basename, resolve } from "node:path";
+import { listFiles } from "../core/files.ts";
+import { permutation } from "../core/host_random.ts";
+import { centerCropResize, decodeImage, ImageDecodeError } from "../core/image.ts";
+
+/** A folder that cannot give the real faces asked for. */
+export class RealFacesError extends Error {
+  override name = "RealFacesError";
+}
+
+/** Some real faces: planar images and their files' names. */
+export interface RealFaces {
+  images: Float32Array;
+  names: string[];
+  count: number;
+}
+
+const IMAGE_FILE = /\.(jpe?g|png)$/i;
+
+/** The image files under `folder` (JPEG and PNG by name), sorted. */
+export async function imageFiles(folder: string): Promise<string[]> {
+  const root = resolve(folder);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new RealFacesError(`the folder of real faces ${root} does not exist; pass --data.`);
+    }
+    throw error;
+  }
+  if (!info.isDirectory) throw new RealFacesError(`${root} is not a folder of images.`);
+  const files = (await listFiles(root)).map((f) => f.path).filter((p) => IMAGE_FILE.test(p));
+  if (files.length === 0) {
+    throw new RealFacesError(`${root} holds no JPEG or PNG images; pass a folder of faces.`);
+  }
+  return files;
+}
+
+/**
+ * Disjoint subsets of `files` of the sizes `counts`, chosen with `random`;
+ * throws when the folder has fewer images than they need together.
+ */
+export function disjointSubsets(
+  files: readonly string[],
+  counts: readonly number[],
+  random: () => number,
+): string[][] {
+  const needed = counts.reduce((a, b) => a + b, 0);
+  if (files.length < needed) {
+    throw new RealFacesError(
+      `the folder holds ${files.length} images; this measurement needs ${needed} ` +
+        "(lower --images or --pairs).",
+    );
+  }
+  const order = permutation(files.length, random);
+  let at = 0;
+  return counts.map((count) => {
+    const chosen = Array.from(order.subarray(at, at + count), (k) => files[k]);
+    at += count;
+    return chosen;
+  });
+}
+
+/** Reads `files` at `size` x `size` as planar images in [-1, 1]. */
+export async function readRealFaces(files: readonly string[], size: number): Promise<RealFaces> {
+  const pixels = size * size;
+  const images = new Float32Array(files.length * 3 * pixels);
+  for (const [i, file] of files.entries()) {
+    let rgb;
+    try {
+      rgb = centerCropResize(decodeImage(await Deno.readFile(file)), size).data;
+    } catch (error) {
+      if (!(error instanceof ImageDecodeError)) throw error;
+      throw new RealFacesError(`${file} is not a readable image: ${error.message}`);
+    }
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < 3; c++) images[(i * 3 + c) * pixels + p] = rgb[p * 3 + c] / 127.5 - 1;
+    }
+  }
+  return { images, names: files.map((f) => basename(f)), count: files.length };
+}

@@ -1,0 +1,275 @@
+/**
+ * `deno task eval:faces [--model <bundle> | --run <run>]`: measures a model
+ * bundle as a user of face swaps sees it (`faces/evaluate.ts`): realism,
+ * identity after a face swap, locality of part swaps, and the concept names
+ * found. Prints progress on standard error, a table, and one JSON object as
+ * the last line.
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stagedProgress } from "../../core/progress.ts";
+import { BundleError, readBundle } from "../../model/bundle.ts";
+import { integerFlag, isUserError, UsageError } from "../../training/command_line.ts";
+import {
+  evaluateFaces,
+  type FaceEvaluation,
+  type IdentityRow,
+  manifestWithFaces,
+  PAPER_LOCALITY,
+} from "../../faces/evaluate.ts";
+import { BUNDLE_FILES } from "../../model/manifest.ts";
+import { writeTextFileAtomic } from "../../training/atomic_file.ts";
+import { openFaceApi } from "../../faces/face_api.ts";
+import { RealFacesError } from "../../faces/real_faces.ts";
+import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
+
+/** The folder of real faces when none is given. */
+export const DEFAULT_DATA = "../shared/data/celeba";
+
+const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run-folder>] [options]
+
+  --model <folder>        the bundle to measure [model/default, the embedded default model]
+  --run <run-folder>      measure a training run's checkpoint, exported to a temporary bundle
+  --checkpoint <file>     with --run: this checkpoint instead of the newest
+  --data <folder>         real faces [${DEFAULT_DATA}; with --run, the run's data folder]
+  --identities <file>     the identity list of --data, "<file> <person id>" lines
+                          [<data>-identity.txt beside the folder]
+  --images <n>            N, generated and real images for realism and naming [1000]
+  --pairs <n>             P, pairs for the face swap and for each concept's locality [500]
+  --seed <n>              first seed of the generated images [1000000]
+  --write                 store the labels (with their scores), the face and every figure in
+                          the bundle's manifest, as deno task export does (not with --run)
+  -h, --help              this text`;
+
+/** The parsed command line. */
+export interface FacesCommand {
+  model?: string;
+  run?: string;
+  checkpoint?: string;
+  data?: string;
+  identities?: string;
+  images?: number;
+  pairs?: number;
+  seed?: number;
+  write: boolean;
+}
+
+/** Parses the command line; throws {@link UsageError}. */
+export function parseFacesArgs(args: string[]): FacesCommand | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        run: { type: "string" },
+        checkpoint: { type: "string" },
+        data: { type: "string" },
+        identities: { type: "string" },
+        images: { type: "string" },
+        pairs: { type: "string" },
+        seed: { type: "string" },
+        write: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  if (values.model && values.run) throw new UsageError("give --model or --run, not both.");
+  if (values.checkpoint && !values.run) throw new UsageError("--checkpoint needs --run.");
+  if (values.write && values.run) {
+    throw new UsageError("--write stores into a bundle: use --model.");
+  }
+  const positive = (flag: "images" | "pairs") => {
+    const n = integerFlag(flag, values[flag]);
+    if (n === 0) throw new UsageError(`--${flag} must be at least 1.`);
+    return n;
+  };
+  return {
+    model: values.model,
+    run: values.run,
+    checkpoint: values.checkpoint,
+    data: values.data,
+    identities: values.identities,
+    images: positive("images"),
+    pairs: positive("pairs"),
+    seed: integerFlag("seed", values.seed),
+    write: values.write ?? false,
+  };
+}
+
+const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
+const fixed = (v: number | null, digits = 4) => (v === null ? "-" : v.toFixed(digits));
+
+/** The table of an evaluation. */
+export function formatTable(e: FaceEvaluation, label: string): string {
+  const lines = [`${label}: N = ${e.images}, P = ${e.pairs}, seeds from ${e.seed}`];
+  const r = e.realism;
+  lines.push(
+    "",
+    "realism (face descriptors)     generated vs real    real vs real (floor)",
+    `  Frechet distance             ${fixed(r.fd).padEnd(21)}${fixed(r.realFd)}`,
+    `  KID                          ${
+      `${fixed(r.kid, 5)} +- ${fixed(r.kidStandardError, 5)}`.padEnd(21)
+    }` +
+      `${fixed(r.realKid, 5)} +- ${fixed(r.realKidStandardError, 5)}`,
+    `  face detected                ${percent(r.faceDetected).padEnd(21)}${
+      percent(r.realFaceDetected)
+    }`,
+  );
+  lines.push("", "concept names (group: label [source], best part, IoU, lift, inside face)");
+  for (const g of e.naming.groups) {
+    lines.push(
+      `  ${String(g.group).padStart(3)}: ${(g.used ?? "-").padEnd(10)} [${g.source}]`.padEnd(32) +
+        `${g.bestPart.padEnd(11)} ${g.score.toFixed(3)} ${g.lift.toFixed(2).padStart(6)} ` +
+        percent(g.insideFace),
+    );
+  }
+  lines.push(`  face: groups ${e.naming.face.join(", ") || "(none)"}`);
+  const id = e.identity;
+  if (id) {
+    const row = (name: string, v: IdentityRow) =>
+      `  ${name.padEnd(20)}${percent(v.judgedSource).padStart(8)}${
+        percent(v.judgedTarget).padStart(9)
+      }` +
+      `${percent(v.closerToSource).padStart(10)}${v.meanToSource.toFixed(3).padStart(10)}` +
+      `${v.meanToTarget.toFixed(3).padStart(10)}`;
+    lines.push(
+      "",
+      `identity (face = groups ${id.face.join(", ")}; verifier threshold ${
+        id.threshold.toFixed(3)
+      }, ` +
+        `accuracy ${percent(id.accuracy)} on ${id.samePairs} + ${id.differentPairs} real pairs)`,
+      "                      source   target    closer   d(src)    d(tgt)",
+      row("face swap", id.swap),
+      row("pixel paste (ref.)", id.paste),
+      `  different faces judged one person: generated ${percent(id.generatedJudgedSame)}, ` +
+        `real ${percent(id.realJudgedSame)}`,
+    );
+  } else lines.push("", "identity: the model has no face groups; nothing to swap");
+  const paper = Object.entries(PAPER_LOCALITY);
+  lines.push(
+    "",
+    "locality (Out-MSE / In-MSE, lower is better; transfer inside the mask, 1 = the source's)",
+    `  concept      groups          ratio   transfer   ${paper.map(([name]) => name).join("  ")}`,
+  );
+  for (const row of e.locality) {
+    const reference = paper.map(([name, figures]) =>
+      (figures[row.concept] === undefined ? "-" : figures[row.concept].toFixed(4)).padStart(
+        name.length,
+      )
+    ).join("  ");
+    lines.push(
+      `  ${row.concept.padEnd(12)} ${(row.groups.join(",") || "(none)").padEnd(14)} ` +
+        `${fixed(row.ratio).padStart(7)} ${fixed(row.transfer, 3).padStart(9)}   ${reference}`,
+    );
+  }
+  lines.push("", `measured in ${e.seconds.toFixed(0)} s`);
+  return lines.join("\n");
+}
+
+/** Runs the command; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseFacesArgs(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const progress = stagedProgress({ unit: "img" });
+  let temporary: string | null = null;
+  const analyzer = await openFaceApi().catch((error) => {
+    console.error(`error: the face networks did not load: ${(error as Error).message}`);
+    return null;
+  });
+  if (!analyzer) return 1;
+  try {
+    let folder = command.model ?? fileURLToPath(new URL("../../model/default", import.meta.url));
+    let data = command.data ?? DEFAULT_DATA;
+    if (command.run) {
+      const exported = await exportForEvaluation(command.run, command.checkpoint);
+      [folder, temporary] = [exported.folder, exported.folder];
+      data = command.data ?? exported.data ?? DEFAULT_DATA;
+    }
+    const bundle = await readBundle(folder);
+    const evaluation = await evaluateFaces(bundle, analyzer, {
+      data,
+      identities: command.identities ?? defaultIdentities(data),
+      images: command.images,
+      pairs: command.pairs,
+      seed: command.seed,
+      onProgress: progress.update,
+    });
+    progress.finish();
+    const { name, version } = bundle.manifest.model;
+    if (command.write) {
+      const manifest = manifestWithFaces(bundle.manifest, evaluation);
+      await writeTextFileAtomic(
+        join(folder, BUNDLE_FILES.manifest),
+        JSON.stringify(manifest, null, 2) + "\n",
+      );
+      await readBundle(folder); // the stored manifest still verifies
+      console.error(`stored the labels and figures in ${join(folder, BUNDLE_FILES.manifest)}`);
+    }
+    console.log(formatTable(evaluation, `${name} ${version}`));
+    console.log(JSON.stringify({ model: bundle.manifest.model, data, ...evaluation }));
+    return 0;
+  } catch (error) {
+    progress.finish();
+    if (
+      isUserError(error) || error instanceof BundleError || error instanceof RealFacesError ||
+      error instanceof IdentityListError
+    ) {
+      console.error(`error: ${(error as Error).message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    analyzer.dispose();
+    if (temporary) await Deno.remove(temporary, { recursive: true });
+  }
+}
+
+/** Exports a run's checkpoint to a temporary bundle; also says the run's data folder. */
+async function exportForEvaluation(
+  run: string,
+  checkpoint: string | undefined,
+): Promise<{ folder: string; data: string | null }> {
+  const { initEngine } = await import("../../training/engine/engine.ts");
+  const { exportBundle } = await import("../../training/export/bundle.ts");
+  const { listCheckpoints, openRun } = await import("../../training/run_folder.ts");
+  const { CheckpointError } = await import("../../training/checkpoint.ts");
+  const opened = await openRun(run);
+  if (!checkpoint && (await listCheckpoints(opened.run)).length === 0) {
+    throw new CheckpointError(`${run} has no checkpoint to export.`);
+  }
+  await initEngine();
+  const folder = await Deno.makeTempDir({ prefix: "igan-eval-faces-" });
+  try {
+    console.error(`exporting ${run} to ${folder} ...`);
+    await exportBundle({ run, checkpoint, out: folder, faces: false, partLabels: false });
+  } catch (error) {
+    await Deno.remove(folder, { recursive: true });
+    throw error;
+  }
+  const { data } = opened.config;
+  return { folder, data: data.kind === "folder" ? data.path : null };
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
