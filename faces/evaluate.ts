@@ -114,7 +114,7 @@ export const PAPER_LOCALITY: Record<string, Record<string, number>> = {
 export const LOCALITY_PARTS: readonly FacePart[] = ["mouth", "eyes", "nose", "chin"];
 
 /** Images per ONNX run. */
-const BATCH = 25;
+const BATCH = 16;
 
 /** A face analyzer's output for all `n` images, computed in batches with progress. */
 async function inBatches<T extends Float32Array | boolean[]>(

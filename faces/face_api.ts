@@ -2,8 +2,10 @@
  * The {@link FaceAnalyzer} of npm `@vladmandic/face-api` (MIT, weights
  * included): its face recognition net (128-d descriptors), 68-point landmark
  * net and tiny face detector, run on tfjs's wasm backend (SIMD) on batches
- * of tensors, without its detection pipeline or any canvas: the images are
- * aligned face crops, so each is taken whole as the face.
+ * of tensors, without its detection pipeline or any canvas. The images are
+ * aligned face crops: the landmark net sees a fixed box where such a crop's
+ * face is, the recognition net the box its landmarks give (face-api's own
+ * alignment), and the detector only says whether it finds a face at all.
  *
  * face-api's bundle picks its platform by looking for Node and for a
  * browser; in Deno it must find neither, so `process` is hidden while it

@@ -272,7 +272,29 @@ Deno.test("export's command line", () => {
     images: 32,
     groups: undefined,
     partLabels: true,
+    faces: true,
+    faceImages: undefined,
+    facePairs: undefined,
+    identities: undefined,
   });
+  const measured = parseExportArgs([
+    "--run",
+    "r",
+    "--out",
+    "o",
+    "--no-faces",
+    "--face-images",
+    "200",
+    "--face-pairs",
+    "50",
+    "--identities",
+    "ids.txt",
+  ]);
+  equal(measured !== "help" && measured.faces, false);
+  deepEqual(
+    measured !== "help" && [measured.faceImages, measured.facePairs, measured.identities],
+    [200, 50, "ids.txt"],
+  );
   for (
     const [args, message] of [
       [["--out", "o"], /--run/],
