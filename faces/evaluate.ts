@@ -113,6 +113,9 @@ export const PAPER_LOCALITY: Record<string, Record<string, number>> = {
 /** The parts the locality table always has a row for (Table 4 and the nose). */
 export const LOCALITY_PARTS: readonly FacePart[] = ["mouth", "eyes", "nose", "chin"];
 
+/** The fewest images a measurement takes (KID's blocks and the naming need some). */
+export const MIN_IMAGES = 20;
+
 /** Images per ONNX run. */
 const BATCH = 16;
 
@@ -144,7 +147,9 @@ export async function evaluateFaces(
 ): Promise<FaceEvaluation> {
   const started = performance.now();
   const n = options.images ?? 1000, pairs = options.pairs ?? 500, seed = options.seed ?? 1_000_000;
-  if (n < 20) throw new RangeError(`the measurement needs at least 20 images, got ${n}.`);
+  if (n < MIN_IMAGES) {
+    throw new RangeError(`the measurement needs at least ${MIN_IMAGES} images, got ${n}.`);
+  }
   if (pairs < 1) throw new RangeError(`the measurement needs at least one pair, got ${pairs}.`);
   const progress = options.onProgress;
   const { manifest } = bundle;

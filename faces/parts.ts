@@ -35,15 +35,10 @@ export const FACE_PARTS = [
 /** One of {@link FACE_PARTS}. */
 export type FacePart = typeof FACE_PARTS[number];
 
-/** The parts that make up the face (a face swap exchanges them). */
-export const FACE_INNER_PARTS: ReadonlySet<FacePart> = new Set([
-  "face skin",
-  "chin",
-  "nose",
-  "mouth",
-  "brows",
-  "eyes",
-]);
+/** The parts that make up the face (a face swap exchanges them): all but background and hair. */
+export const FACE_INNER_PARTS: ReadonlySet<FacePart> = new Set(
+  FACE_PARTS.filter((part) => part !== "background" && part !== "hair"),
+);
 
 type Point = [number, number];
 

@@ -62,6 +62,9 @@ Deno.test("eval:faces: one error line for each thing a user can get wrong", asyn
       const r = await evalFaces(["--images", "many"]);
       equal(r.code, 2);
       match(r.lines[0], /^error: --images takes a non-negative integer, got "many"/);
+      const few = await evalFaces(["--images", "5"]);
+      equal(few.code, 2);
+      match(few.lines[0], /^error: --images must be at least 20\.$/);
     });
     const noise = await noiseFolder(root, 40, (name) => name);
     await t.step("a folder with no faces", async () => {

@@ -21,6 +21,7 @@ import {
   type FaceEvaluation,
   type IdentityRow,
   manifestWithFaces,
+  MIN_IMAGES,
   PAPER_LOCALITY,
 } from "../../faces/evaluate.ts";
 import { BUNDLE_FILES } from "../../model/manifest.ts";
@@ -90,9 +91,9 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
   if (values.write && values.run) {
     throw new UsageError("--write stores into a bundle: use --model.");
   }
-  const positive = (flag: "images" | "pairs") => {
+  const atLeast = (flag: "images" | "pairs", least: number) => {
     const n = integerFlag(flag, values[flag]);
-    if (n === 0) throw new UsageError(`--${flag} must be at least 1.`);
+    if (n !== undefined && n < least) throw new UsageError(`--${flag} must be at least ${least}.`);
     return n;
   };
   return {
@@ -101,8 +102,8 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
     checkpoint: values.checkpoint,
     data: values.data,
     identities: values.identities,
-    images: positive("images"),
-    pairs: positive("pairs"),
+    images: atLeast("images", MIN_IMAGES),
+    pairs: atLeast("pairs", 1),
     seed: integerFlag("seed", values.seed),
     write: values.write ?? false,
   };

@@ -13,6 +13,7 @@ import { integerFlag, isUserError } from "../command_line.ts";
 import { BundleError } from "../../model/bundle.ts";
 import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
 import { stagedProgress } from "../../core/progress.ts";
+import { MIN_IMAGES } from "../../faces/evaluate.ts";
 import { RealFacesError } from "../../faces/real_faces.ts";
 import { IdentityListError } from "../../faces/verification.ts";
 
@@ -113,10 +114,18 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     groups: integer("groups"),
     partLabels: !values["no-part-labels"],
     faces: !values["no-faces"],
-    faceImages: integer("face-images"),
+    faceImages: faceImages(integer("face-images")),
     facePairs: integer("face-pairs"),
     identities: values.identities,
   };
+}
+
+/** `--face-images`, which takes at least {@link MIN_IMAGES}. */
+function faceImages(n: number | undefined): number | undefined {
+  if (n !== undefined && n < MIN_IMAGES) {
+    throw new ExportUsageError(`--face-images must be at least ${MIN_IMAGES}.`);
+  }
+  return n;
 }
 
 /** Runs the command; returns the exit status. */
