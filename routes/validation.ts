@@ -22,6 +22,7 @@ function fieldErrors(prefix: string, error: z.ZodError): FieldError[] {
   }).flat();
 }
 
+/** `value` parsed with `schema` (undefined without one); failures name fields under `prefix`. */
 export function parseWith<T extends z.ZodType>(
   schema: T | undefined,
   prefix: string,
@@ -40,6 +41,7 @@ export function parseWith<T extends z.ZodType>(
   return result.data;
 }
 
+/** The query as one value per name; a name given twice is an invalid field. */
 export function queryObject(c: Context<AppEnv>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, values] of Object.entries(c.req.queries())) {
@@ -49,6 +51,7 @@ export function queryObject(c: Context<AppEnv>): Record<string, string> {
   return out;
 }
 
+/** The JSON body; another content type is a 415 problem, malformed JSON a 400. */
 export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) {
