@@ -27,8 +27,10 @@ async function evalFaces(args: string[]): Promise<{ code: number; lines: string[
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(stderr);
-  // Progress lines are not errors; everything else is.
-  return { code, lines: text.trim().split("\n").filter((l) => !/ \d+\/\d+ \[/.test(l)) };
+  // Progress lines, and Deno's own "Download ..." lines on a machine that has not cached the
+  // packages yet, are not the command's errors; everything else is.
+  const chatter = (line: string) => / \d+\/\d+ \[/.test(line) || /^Download /.test(line);
+  return { code, lines: text.trim().split("\n").filter((line) => !chatter(line)) };
 }
 
 /** A folder of `count` noise PNGs (no faces), and an identity list beside it naming `listed`. */
