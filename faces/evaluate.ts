@@ -44,7 +44,7 @@ import { frechetDistance, kernelDistance } from "./feature_distances.ts";
 import { type GroupNaming, nameGroups } from "./naming.ts";
 import { FACE_INNER_PARTS, FACE_PARTS, type FacePart, partLabels, partMask } from "./parts.ts";
 import { disjointSubsets, imageFiles, readRealFaces, RealFacesError } from "./real_faces.ts";
-import { featherMask, invertMask, maskedMse, pasteImage } from "./swap_measures.ts";
+import { featherMask, localityOf, pasteImage, swapErrors } from "./swap_measures.ts";
 import {
   calibrateThreshold,
   descriptorDistance,
@@ -180,17 +180,17 @@ export async function evaluateFaces(
   const sessions = await GeneratorSessions.open(bundle, { threads: 1 });
   try {
     // 1. Generated images, their group centres, landmarks and part labels.
-    const latents = (from: number, count: number) =>
-      concatArrays(
-        Float32Array,
-        Array.from({ length: count }, (_, i) => latentForSeed(seed + from + i, manifest.latent)),
-      );
+    // Generated image i is seed + i's; the swaps recompute their maps from the latents rather
+    // than keep N images' maps.
+    const latentsOf = (images: readonly number[]) =>
+      concatArrays(Float32Array, images.map((i) => latentForSeed(seed + i, manifest.latent)));
     const centres = new Float32Array(n * groups * k);
     const generated = await inBatches(
       "generating",
       n,
       async (from, count) => {
-        const maps = await sessions.head(latents(from, count), count);
+        const images = Array.from({ length: count }, (_, i) => from + i);
+        const maps = await sessions.head(latentsOf(images), count);
         centres.set(
           groupCentres(maps, [count, channels, k], assignment, groups),
           from * groups * k,
@@ -302,12 +302,7 @@ export async function evaluateFaces(
     for (let from = 0; from < pairs; from += BATCH) {
       const count = Math.min(BATCH, pairs - from);
       const pairIds = Array.from({ length: count }, (_, i) => from + i);
-      const z = concatArrays(
-        Float32Array,
-        [...pairIds.map(targetOf), ...pairIds.map(sourceOf)].map((i) =>
-          latentForSeed(seed + i, manifest.latent)
-        ),
-      );
+      const z = latentsOf([...pairIds.map(targetOf), ...pairIds.map(sourceOf)]);
       const maps = await sessions.head(z, 2 * count);
       const mapsOf = (row: number) => maps.subarray(row * channels * k, (row + 1) * channels * k);
       const swapped = async (swappedGroups: readonly number[]) => {
@@ -342,11 +337,11 @@ export async function evaluateFaces(
           const target = imageOf(targetOf(p)), source = imageOf(sourceOf(p));
           const mask = partMask(labelsOf(targetOf(p)), [concept.part]);
           if (!mask.some((v) => v > 0)) return; // the part is not drawn on this face
-          const swap = slice(images, i, 1), total = sums[c];
-          total.inMse += maskedMse(target, swap, mask);
-          total.outMse += maskedMse(target, swap, invertMask(mask));
-          total.before += maskedMse(target, source, mask);
-          total.after += maskedMse(swap, source, mask);
+          const errors = swapErrors(target, slice(images, i, 1), source, mask), total = sums[c];
+          total.inMse += errors.inMse;
+          total.outMse += errors.outMse;
+          total.before += errors.before;
+          total.after += errors.after;
           total.count++;
         });
       }
@@ -365,16 +360,22 @@ export async function evaluateFaces(
       realJudgedSame: different.filter((d) => d < verifier.threshold).length / different.length,
     });
     const locality: LocalityRow[] = concepts.map((concept, c) => {
-      const t = sums[c];
-      const has = concept.groups.length > 0 && t.count > 0;
+      const { count, ...total } = sums[c];
+      const mean = localityOf({
+        inMse: total.inMse / count,
+        outMse: total.outMse / count,
+        before: total.before / count,
+        after: total.after / count,
+      });
+      const known = (v: number) => (concept.groups.length > 0 && Number.isFinite(v) ? v : null);
       return {
         concept: concept.name,
         part: concept.part,
         groups: concept.groups,
-        ratio: has && t.inMse > 0 ? t.outMse / t.inMse : null,
-        transfer: has && t.before > 0 ? 1 - t.after / t.before : null,
-        inMse: has ? t.inMse / t.count : null,
-        outMse: has ? t.outMse / t.count : null,
+        ratio: known(mean.ratio),
+        transfer: known(mean.transfer),
+        inMse: known(mean.inMse),
+        outMse: known(mean.outMse),
       };
     });
     return {

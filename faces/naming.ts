@@ -66,16 +66,17 @@ export function nameGroups(
   const parts = { masks: labels, size, names: FACE_PARTS };
   const inFace = new Set([...FACE_INNER_PARTS].map((p) => FACE_PARTS.indexOf(p)));
   const scale = size / h;
+  const partPixels = new Array(FACE_PARTS.length).fill(0);
+  for (const label of labels) partPixels[label]++;
   const named = Array.from({ length: groups }, (_, g) => {
     const overlaps = partOverlaps(centreRegions, g, groups, [n, h, w], parts);
     const best = overlaps.indexOf(Math.max(...overlaps));
-    let inside = 0, inBest = 0, total = 0, bestPixels = 0;
+    let inside = 0, inBest = 0, total = 0;
     for (let i = 0; i < n; i++) {
       for (let y = 0; y < size; y++) {
         const row = (i * groups + g) * k + Math.floor(y / scale) * w;
         for (let x = 0; x < size; x++) {
           const label = labels[(i * size + y) * size + x];
-          if (label === best) bestPixels++;
           if (!centreRegions[row + Math.floor(x / scale)]) continue;
           total++;
           if (inFace.has(label)) inside++;
@@ -83,7 +84,8 @@ export function nameGroups(
         }
       }
     }
-    const lift = total > 0 && bestPixels > 0 ? (inBest / total) / (bestPixels / labels.length) : 0;
+    const bestShare = partPixels[best] / labels.length;
+    const lift = total > 0 && bestShare > 0 ? inBest / total / bestShare : 0;
     return {
       group: g,
       label: overlaps[best] >= minScore && lift >= minLift ? FACE_PARTS[best] : null,

@@ -2,12 +2,12 @@
  * Real faces to measure generated ones against: seeded, disjoint random
  * subsets of the images under a folder, centre-cropped and resized to the
  * model's resolution (as training sees them), as planar [n, 3, S, S] images
- * in [-1, 1] with their file names (for the identity list).
+ * in [-1, 1].
  *
  * @module
  */
 
-import { basename, resolve } from "node:path";
+import { resolve } from "node:path";
 import { listFiles } from "../core/files.ts";
 import { permutation } from "../core/host_random.ts";
 import { centerCropResize, decodeImage, ImageDecodeError } from "../core/image.ts";
@@ -17,10 +17,9 @@ export class RealFacesError extends Error {
   override name = "RealFacesError";
 }
 
-/** Some real faces: planar images and their files' names. */
+/** Some real faces as planar images. */
 export interface RealFaces {
   images: Float32Array;
-  names: string[];
   count: number;
 }
 
@@ -87,5 +86,5 @@ export async function readRealFaces(files: readonly string[], size: number): Pro
       for (let c = 0; c < 3; c++) images[(i * 3 + c) * pixels + p] = rgb[p * 3 + c] / 127.5 - 1;
     }
   }
-  return { images, names: files.map((f) => basename(f)), count: files.length };
+  return { images, count: files.length };
 }

@@ -45,6 +45,41 @@ export function invertMask(mask: Float32Array): Float32Array {
   return mask.map((v) => 1 - v);
 }
 
+/** The squared errors a swap's locality and transfer come from (means over their masks). */
+export interface SwapErrors {
+  /** Target to swapped, inside and outside the mask. */
+  inMse: number;
+  outMse: number;
+  /** Target to source and swapped to source, inside the mask. */
+  before: number;
+  after: number;
+}
+
+/** The errors of a swap of `source`'s part into `target` (mask: 0/1 per pixel). */
+export function swapErrors(
+  target: Float32Array,
+  swapped: Float32Array,
+  source: Float32Array,
+  mask: Float32Array,
+): SwapErrors {
+  return {
+    inMse: maskedMse(target, swapped, mask),
+    outMse: maskedMse(target, swapped, invertMask(mask)),
+    before: maskedMse(target, source, mask),
+    after: maskedMse(swapped, source, mask),
+  };
+}
+
+/** Locality (Out / In) and transfer from errors (of one swap, or means over many). */
+export function localityOf({ inMse, outMse, before, after }: SwapErrors): SwapLocality {
+  return {
+    inMse,
+    outMse,
+    ratio: inMse > 0 ? outMse / inMse : Number.NaN,
+    transfer: before > 0 ? 1 - after / before : Number.NaN,
+  };
+}
+
 /** Locality and transfer of a swap of `source`'s part into `target` (mask: 0/1 per pixel). */
 export function swapLocality(
   target: Float32Array,
@@ -52,16 +87,7 @@ export function swapLocality(
   source: Float32Array,
   mask: Float32Array,
 ): SwapLocality {
-  const inMse = maskedMse(target, swapped, mask);
-  const outMse = maskedMse(target, swapped, invertMask(mask));
-  const before = maskedMse(target, source, mask);
-  const after = maskedMse(swapped, source, mask);
-  return {
-    inMse,
-    outMse,
-    ratio: inMse > 0 ? outMse / inMse : Number.NaN,
-    transfer: before > 0 ? 1 - after / before : Number.NaN,
-  };
+  return localityOf(swapErrors(target, swapped, source, mask));
 }
 
 /** A mask [S, S] blurred by a box of side 2 x radius + 1, twice (a soft edge). */

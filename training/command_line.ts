@@ -12,6 +12,9 @@ import { ConfigError } from "./config.ts";
 import { DataError } from "./data/image_set.ts";
 import { EngineError } from "./engine/errors.ts";
 import { RunFolderError } from "./run_folder.ts";
+import { BundleError } from "../model/bundle.ts";
+import { RealFacesError } from "../faces/real_faces.ts";
+import { IdentityListError } from "../faces/verification.ts";
 
 /** A command line that cannot be used; printed with the usage. */
 export class UsageError extends Error {
@@ -35,6 +38,9 @@ const USER_ERRORS = [
   RunFolderError,
   CheckpointError,
   EngineError,
+  BundleError,
+  RealFacesError,
+  IdentityListError,
 ];
 
 /** Whether `error` is one of the errors a command prints as one `error:` line. */

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
-import { BundleError, readBundle } from "../../model/bundle.ts";
+import { readBundle } from "../../model/bundle.ts";
 import { integerFlag, isUserError, UsageError } from "../../training/command_line.ts";
 import {
   evaluateFaces,
@@ -27,8 +27,7 @@ import {
 import { BUNDLE_FILES } from "../../model/manifest.ts";
 import { writeTextFileAtomic } from "../../training/atomic_file.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
-import { RealFacesError } from "../../faces/real_faces.ts";
-import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
+import { defaultIdentities } from "../../faces/verification.ts";
 
 /** The folder of real faces when none is given. */
 export const DEFAULT_DATA = "../shared/data/celeba";
@@ -233,10 +232,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     progress.finish();
-    if (
-      isUserError(error) || error instanceof BundleError || error instanceof RealFacesError ||
-      error instanceof IdentityListError
-    ) {
+    if (isUserError(error)) {
       console.error(`error: ${(error as Error).message}`);
       return 1;
     }
@@ -254,21 +250,17 @@ async function exportForEvaluation(
 ): Promise<{ folder: string; data: string | null }> {
   const { initEngine } = await import("../../training/engine/engine.ts");
   const { exportBundle } = await import("../../training/export/bundle.ts");
-  const { listCheckpoints, openRun } = await import("../../training/run_folder.ts");
-  const { CheckpointError } = await import("../../training/checkpoint.ts");
+  const { openRun } = await import("../../training/run_folder.ts");
   const opened = await openRun(run);
-  if (!checkpoint && (await listCheckpoints(opened.run)).length === 0) {
-    throw new CheckpointError(`${run} has no checkpoint to export.`);
-  }
   await initEngine();
   const folder = await Deno.makeTempDir({ prefix: "igan-eval-faces-" });
   try {
-    console.error(`exporting ${run} to ${folder} ...`);
     await exportBundle({ run, checkpoint, out: folder, faces: false, partLabels: false });
   } catch (error) {
     await Deno.remove(folder, { recursive: true });
     throw error;
   }
+  console.error(`exported ${run} to ${folder}`);
   const { data } = opened.config;
   return { folder, data: data.kind === "folder" ? data.path : null };
 }

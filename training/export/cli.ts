@@ -10,12 +10,9 @@
 import { parseArgs } from "node:util";
 import { initEngine } from "../engine/engine.ts";
 import { integerFlag, isUserError } from "../command_line.ts";
-import { BundleError } from "../../model/bundle.ts";
 import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
-import { RealFacesError } from "../../faces/real_faces.ts";
-import { IdentityListError } from "../../faces/verification.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
 export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-folder> [options]
@@ -162,10 +159,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     progress.finish();
-    if (
-      isUserError(error) || error instanceof BundleError || error instanceof ExportError ||
-      error instanceof RealFacesError || error instanceof IdentityListError
-    ) {
+    if (isUserError(error) || error instanceof ExportError) {
       console.error(`error: ${(error as Error).message}`);
       return 1;
     }
