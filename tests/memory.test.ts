@@ -6,7 +6,7 @@
 
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { sizeClass } from "../training/engine/buffer_pool.ts";
-import { getEngine, initEngine, memoryStats, sync, trimMemory } from "../training/engine/engine.ts";
+import { backend, initEngine, memoryStats, sync, trimMemory } from "../training/engine/engine.ts";
 import { DisposedTensorError } from "../training/engine/errors.ts";
 import { add, mul } from "../training/engine/ops/elementwise.ts";
 import { sum } from "../training/engine/ops/reduce.ts";
@@ -35,7 +35,7 @@ function live() {
 }
 
 Deno.test("memoryStats() counts live and pooled buffers and bytes, by size class", async (t) => {
-  const pool = getEngine().pool;
+  const pool = backend();
   // Start from an empty pool so that every acquisition below is predictable.
   trimMemory();
   pool.resetPeak();
@@ -281,13 +281,13 @@ Deno.test(
     // Step 1 creates the Adam moments: everything that stays live exists from then on.
     step();
     await sync();
-    const afterFirst = { ...live(), kernels: getEngine().kernels.size };
+    const afterFirst = { ...live(), kernels: backend().kernelCount };
     // Step 2 is the first to replace moments, so both generations briefly coexist: the pool
     // and the peak reach their steady size here.
     step();
     await sync();
     const warm = memoryStats();
-    deepEqual({ ...live(), kernels: getEngine().kernels.size }, afterFirst);
+    deepEqual({ ...live(), kernels: backend().kernelCount }, afterFirst);
 
     const losses: number[][] = [];
     for (let i = 1; i <= STEPS; i++) {
@@ -305,7 +305,7 @@ Deno.test(
     equal(end.pooledBytes, warm.pooledBytes, `pooled bytes: ${summary}`);
     equal(end.peakBytes, warm.peakBytes, `peak bytes: ${summary}`);
     equal(liveTensorCount(), afterFirst.liveTensors, "live tensors");
-    equal(getEngine().kernels.size, afterFirst.kernels, "no kernel is compiled after step 1");
+    equal(backend().kernelCount, afterFirst.kernels, "no kernel is compiled after step 1");
     ok(losses.flat().every(Number.isFinite), `finite losses: ${summary}`);
 
     // Everything the run created is freed by disposing what owns it.

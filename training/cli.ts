@@ -300,7 +300,9 @@ async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Pro
   }
   const set = await loadData(config, command.cacheDir);
   const engine = await initEngine();
-  console.error(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
+  console.error(
+    `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+  );
   const trainer = new GanTrainer(config, set);
   try {
     const run = command.kind === "resume"

@@ -120,6 +120,42 @@ async function checkResume(config: TrainConfig): Promise<void> {
   }
 }
 
+Deno.test("a run checkpointed on the CPU backend resumes on WebGPU: the same losses to f32 rounding", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  await initEngine({ backend: "cpu" });
+  const whole = await tinyRun(root);
+  const half = await tinyRun(root, 4);
+  await initEngine({ backend: "webgpu" });
+  const resumed = new GanTrainer(TINY, SET);
+  try {
+    resumed.restore(await readCheckpoint((await listCheckpoints(half.run)).at(-1)!.file));
+    await truncateLog(half.run, 4);
+    const rest: LogRecord[] = [];
+    await trainLoop({
+      trainer: resumed,
+      run: half.run,
+      progress: quiet(),
+      onLog: (r) => rest.push(r),
+    });
+    const expected = losses(whole.records.slice(4));
+    deepEqual(rest.map((r) => r.step), [5, 6, 7, 8]);
+    losses(rest).forEach(([, d, g], k) => {
+      const [, d0, g0] = expected[k];
+      ok(
+        Math.abs(d - d0) <= 1e-3 * Math.abs(d0) && Math.abs(g - g0) <= 1e-3 * Math.abs(g0),
+        `step ${k + 5}: ${d}, ${g} against ${d0}, ${g0}`,
+      );
+    });
+  } finally {
+    resumed.dispose();
+    await initEngine({ backend: "cpu" });
+    whole.trainer.dispose();
+    half.trainer.dispose();
+    await initEngine(); // back to this machine's default backend for the tests that follow
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("an interpretable run can start from a baseline checkpoint's generator (and D)", async (t) => {
   const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
   const baseline = await tinyRun(root, 4);

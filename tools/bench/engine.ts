@@ -1,12 +1,17 @@
 /**
  * Engine benchmark: matrix product, 3x3 convolution forward/backward and
- * DCGAN training steps, with PyTorch's figures for the same work measured
- * side by side when a Python with torch is available.
+ * DCGAN training steps on the backend the engine picks (`IGAN_BACKEND`),
+ * with PyTorch's figures for the same work measured side by side when a
+ * Python with torch is available: on 1 thread and on the engine's thread
+ * count (CUDA on a GPU machine). On the CPU backend it also times OpenBLAS's
+ * own GEMM, called alone.
  *
  * Usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]
- * Prints a table, then one JSON object as the last line. `--profile` also
- * prints where one step of each DCGAN configuration spends its device time,
- * per kernel (needs the adapter's timestamp queries).
+ * `--quick` runs the W16_b64 and W32_b64 steps only. Prints a table, then one
+ * JSON object as the last line, with the kernel launches and host time of
+ * one step of each configuration. `--profile` also prints where one step
+ * spends its device time, per kernel (WebGPU adapters with timestamp
+ * queries).
  *
  * @module
  */
@@ -30,9 +35,19 @@ import { ganStep } from "../../training/gan_step.ts";
 import { GanGenerator } from "../../training/networks/generator.ts";
 import { GanDiscriminator } from "../../training/networks/discriminator.ts";
 import { dcgan } from "../../training/networks/dcgan.ts";
+import { loadBlas } from "../../training/engine/cpu/blas.ts";
+import { WebGpuBackend } from "../../training/engine/webgpu/backend.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
 
-const CONFIGS = { W16_b16: [16, 16], W16_b64: [16, 64], W64_b16: [64, 16], W64_b64: [64, 64] };
+const CONFIGS = {
+  W16_b16: [16, 16],
+  W16_b64: [16, 64],
+  W32_b64: [32, 64],
+  W64_b16: [64, 16],
+  W64_b64: [64, 64],
+};
+/** What `--quick` runs: the configurations the CPU backend's targets name. */
+const QUICK: readonly ConfigName[] = ["W16_b64", "W32_b64"];
 type ConfigName = keyof typeof CONFIGS;
 
 const usage = "usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]";
@@ -89,7 +104,9 @@ async function timeIt(fn: () => void, minReps: number): Promise<number> {
 await initEngine();
 const engine = getEngine();
 const gen = new RandomStream(1234);
-log(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
+log(
+  `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+);
 
 log("matmul 1024^3 ...");
 const matmulMs = await asyncScope(async () => {
@@ -97,6 +114,27 @@ const matmulMs = await asyncScope(async () => {
   return await timeIt(() => scope(() => void matmul(a, b)), 3);
 });
 const matmulGflops = (2 * 1024 ** 3) / matmulMs / 1e6;
+
+/** OpenBLAS's own 1024^3 GEMM, called directly, for the CPU backend's ratio. */
+function blasAloneGflops(): number | null {
+  if (engine.report.backend !== "cpu") return null;
+  const blas = loadBlas();
+  const n = 1024;
+  const a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25);
+  const c = new Float32Array(n * n);
+  const run = () =>
+    blas.sgemm({ transA: false, transB: false, M: n, N: n, K: n, a, lda: n, b, ldb: n, c, ldc: n });
+  run();
+  let reps = 3, ms = 0;
+  for (;; reps *= 2) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    ms = performance.now() - t0;
+    if (ms >= 300) break;
+  }
+  return (2 * n ** 3) / (ms / reps) / 1e6;
+}
+const blasGflops = blasAloneGflops();
 
 log("conv 3x3, 64 -> 64 channels, 32x32, batch 64 ...");
 const convFlops = 2 * 64 * 64 * 32 * 32 * 64 * 9;
@@ -115,18 +153,40 @@ interface StepResult {
   stepMs: number;
   firstStepMs: number;
   peakBytes: number;
+  dispatches: number;
+  hostMs: number;
 }
 
-/** Logs the device time of one run of `fn` per kernel, largest first. */
-async function profileStep(fn: () => void): Promise<void> {
-  engine.runtime.startProfiling();
+/**
+ * Logs the kernel launches and host milliseconds of one run of `fn`, and on
+ * WebGPU adapters with timestamp queries its device time per kernel, largest
+ * first.
+ */
+async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs: number }> {
+  await sync();
+  const before = engine.backend.dispatchCount;
+  const t0 = performance.now();
   fn();
-  const totals = [...(await engine.runtime.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
+  const hostMs = performance.now() - t0;
+  await sync();
+  const dispatches = engine.backend.dispatchCount - before;
+  log(`  ${dispatches} kernel launches, ${round(hostMs, 1)} ms on the host to record them`);
+  const backend = engine.backend;
+  const timestamps = backend instanceof WebGpuBackend &&
+    backend.gpu.device.features.has("timestamp-query");
+  if (!profile || !timestamps) {
+    return { dispatches, hostMs };
+  }
+  const runtime = backend.gpu.runtime;
+  runtime.startProfiling();
+  fn();
+  const totals = [...(await runtime.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
   const sumMs = totals.reduce((sum, [, kernel]) => sum + kernel.ms, 0);
   log(`  device time per kernel (${round(sumMs, 1)} ms in all):`);
   for (const [name, { ms, count }] of totals) {
     log(`  ${round(ms, 2).toFixed(2).padStart(9)} ms ${String(count).padStart(4)}x  ${name}`);
   }
+  return { dispatches, hostMs };
 }
 
 async function dcganSteps(name: ConfigName): Promise<StepResult> {
@@ -142,25 +202,25 @@ async function dcganSteps(name: ConfigName): Promise<StepResult> {
   };
   const real = gen.uniform([batch, 3, 64, 64], -1, 1);
   const step = () => scope(() => void ganStep(players, real, gen.normal([batch, 100])));
-  engine.pool.resetPeak();
+  engine.backend.resetPeak();
   const t0 = performance.now();
   step(); // compiles the kernels (Mesa caches them across runs)
   await sync();
   const firstStepMs = performance.now() - t0;
   const stepMs = await timeIt(step, count);
   const peakBytes = memoryStats().peakBytes;
-  if (profile) await profileStep(step);
+  const { dispatches, hostMs } = await profileStep(step);
   real.dispose();
   generator.dispose();
   discriminator.dispose();
   players.optG.dispose();
   players.optD.dispose();
   trimMemory();
-  return { stepMs, firstStepMs, peakBytes };
+  return { stepMs, firstStepMs, peakBytes, dispatches, hostMs };
 }
 
 const configNames = (Object.keys(CONFIGS) as ConfigName[]).filter((n) =>
-  !args.quick || n.startsWith("W16")
+  !args.quick || QUICK.includes(n)
 );
 const results: Partial<Record<ConfigName, StepResult>> = {};
 for (const name of configNames) {
@@ -173,58 +233,99 @@ for (const name of configNames) {
   );
 }
 
+/** Threads the engine computes on: OpenBLAS's, or llvmpipe's (one per core). */
+const engineThreads = engine.report.backend === "cpu"
+  ? loadBlas().threads
+  : navigator.hardwareConcurrency;
 let torch: TorchReference | null = null;
+let torchThreads: TorchReference | null = null;
 if (!args["no-torch"]) {
-  log("PyTorch reference ...");
-  torch = await torchReference({
-    cuda: !engine.report.software,
-    configs: configNames,
-  });
+  const cuda = !engine.report.software;
+  log(`PyTorch reference (${cuda ? "CUDA if available" : "1 thread"}) ...`);
+  torch = await torchReference({ cuda, configs: configNames });
   if (!torch) log("  no Python with torch found: torch figures are null");
+  if (torch && !cuda && engineThreads > 1) {
+    log(`PyTorch reference (${engineThreads} threads, as the engine) ...`);
+    torchThreads = await torchReference({ cuda, configs: configNames, threads: engineThreads });
+  }
 }
 
 const stepMs = Object.fromEntries(configNames.map((n) => [n, round(results[n]!.stepMs, 1)]));
+/** The engine's step over the faster of PyTorch's figures (the CPU backend's target: <= 1.25). */
+const stepRatio = torch
+  ? Object.fromEntries(configNames.map((n) => {
+    const best = Math.min(torch!.step_ms[n], torchThreads?.step_ms[n] ?? Infinity);
+    return [n, round(results[n]!.stepMs / best)];
+  }))
+  : null;
 const summary = {
   adapter: engine.report.description,
-  variant: engine.variant,
+  backend: engine.report.backend,
+  variant: engine.report.variant,
+  threads: engineThreads,
   matmul_gflops: round(matmulGflops),
+  blas_matmul_gflops: blasGflops === null ? null : round(blasGflops),
+  matmul_of_blas: blasGflops === null ? null : round(matmulGflops / blasGflops),
   conv_fwd_gflops: round(convFlops / convFwdMs / 1e6),
   conv_bwd_gflops: round((2 * convFlops) / convBwdMs / 1e6),
   step_ms: stepMs,
   first_step_ms: Object.fromEntries(
     configNames.map((n) => [n, Math.round(results[n]!.firstStepMs)]),
   ),
-  peak_gpu_bytes: Math.max(...configNames.map((n) => results[n]!.peakBytes)),
+  dispatches_per_step: Object.fromEntries(configNames.map((n) => [n, results[n]!.dispatches])),
+  host_ms_per_step: Object.fromEntries(configNames.map((n) => [n, round(results[n]!.hostMs, 1)])),
+  peak_bytes: Math.max(...configNames.map((n) => results[n]!.peakBytes)),
   torch_device: torch?.device ?? null,
   torch_matmul_gflops: torch?.matmul_gflops ?? null,
   torch_conv_fwd_gflops: torch?.conv_fwd_gflops ?? null,
   torch_conv_bwd_gflops: torch?.conv_bwd_gflops ?? null,
   torch_step_ms: torch ? torch.step_ms : null,
+  torch_threads: torchThreads?.threads ?? null,
+  torch_threads_step_ms: torchThreads ? torchThreads.step_ms : null,
+  step_over_best_torch: stepRatio,
 };
 
-const rows: [string, string, string][] = [
-  ["matmul 1024^3 (GFLOP/s)", String(summary.matmul_gflops), String(summary.torch_matmul_gflops)],
+const rows: [string, string, string, string][] = [
+  [
+    "matmul 1024^3 (GFLOP/s)",
+    String(summary.matmul_gflops),
+    String(summary.torch_matmul_gflops),
+    String(torchThreads?.matmul_gflops ?? null),
+  ],
   [
     "conv 3x3 64ch fwd (GFLOP/s)",
     String(summary.conv_fwd_gflops),
     String(summary.torch_conv_fwd_gflops),
+    String(torchThreads?.conv_fwd_gflops ?? null),
   ],
   [
     "conv 3x3 64ch bwd (GFLOP/s)",
     String(summary.conv_bwd_gflops),
     String(summary.torch_conv_bwd_gflops),
+    String(torchThreads?.conv_bwd_gflops ?? null),
   ],
-  ...configNames.map((n): [string, string, string] => [
+  ...configNames.map((n): [string, string, string, string] => [
     `DCGAN step ${n} (ms)`,
     String(stepMs[n]),
     String(torch?.step_ms[n] ?? null),
+    String(torchThreads?.step_ms[n] ?? null),
   ]),
 ];
+const torchName = `torch ${summary.torch_device ?? ""}`;
 console.log(
-  `${"".padEnd(30)}${"engine".padStart(12)}${`torch ${summary.torch_device ?? ""}`.padStart(16)}`,
+  `${"".padEnd(30)}${"engine".padStart(12)}${torchName.padStart(16)}${
+    `${torchName} x${engineThreads}`.padStart(18)
+  }`,
 );
-for (const [what, ours, theirs] of rows) {
-  console.log(`${what.padEnd(30)}${ours.padStart(12)}${theirs.padStart(16)}`);
+for (const [what, ours, theirs, threaded] of rows) {
+  console.log(
+    `${what.padEnd(30)}${ours.padStart(12)}${theirs.padStart(16)}${threaded.padStart(18)}`,
+  );
 }
-console.log(`peak GPU memory: ${(summary.peak_gpu_bytes / 2 ** 20).toFixed(1)} MiB`);
+if (blasGflops !== null) {
+  console.log(
+    `OpenBLAS alone: ${round(blasGflops)} GFLOP/s (engine matmul ${summary.matmul_of_blas}x)`,
+  );
+}
+console.log(`peak memory: ${(summary.peak_bytes / 2 ** 20).toFixed(1)} MiB`);
 console.log(JSON.stringify(summary));

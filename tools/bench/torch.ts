@@ -21,8 +21,10 @@ export interface TorchReference {
 
 /** Options of {@link torchReference}. */
 export interface TorchOptions {
-  /** Use CUDA when the Python's torch has it (GPU runs); CPU with 1 thread otherwise. */
+  /** Use CUDA when the Python's torch has it (GPU runs); the CPU otherwise. */
   cuda: boolean;
+  /** CPU threads (torch.set_num_threads); default 1. */
+  threads?: number;
   configs: readonly string[];
 }
 
@@ -60,7 +62,7 @@ export async function torchReference(options: TorchOptions): Promise<TorchRefere
     "--device",
     found.cuda ? "cuda" : "cpu",
     "--threads",
-    "1",
+    String(options.threads ?? 1),
     "--configs",
     options.configs.join(","),
   ];

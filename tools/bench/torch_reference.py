@@ -32,10 +32,10 @@ import statistics
 import sys
 import time
 
-ALL_CONFIGS = ["W16_b16", "W16_b64", "W64_b16", "W64_b64"]
+ALL_CONFIGS = ["W16_b16", "W16_b64", "W32_b64", "W64_b16", "W64_b64"]
 # Default (warmup, steps) per base width: W64 steps cost ~16x more than W16
 # ones, so they get fewer steps to keep a default 1-thread CPU run short.
-DEFAULT_STEPS = {16: (2, 5), 64: (1, 3)}
+DEFAULT_STEPS = {16: (2, 5), 32: (1, 4), 64: (1, 3)}
 NZ = 100  # latent size of the DCGAN generator
 IMAGE = 64  # output resolution (64x64 RGB)
 

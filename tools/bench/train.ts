@@ -48,7 +48,9 @@ const { config } = command;
 const log = (text: string) => console.error(text);
 await initEngine();
 const engine = getEngine();
-log(`adapter: ${engine.report.description} (${engine.variant} kernels)`);
+log(
+  `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+);
 const { network, batch } = config;
 log(
   `model: ${network.resolution}x${network.resolution}, width ${network.width}, target channels ` +
@@ -58,7 +60,7 @@ const trainer = new GanTrainer(
   config,
   syntheticFaces({ count: 512, resolution: network.resolution }),
 );
-engine.pool.resetPeak();
+engine.backend.resetPeak();
 const t0 = performance.now();
 scope(() => void trainer.trainStep());
 await sync();
@@ -84,7 +86,8 @@ const rows = [
 for (const [name, value] of rows) console.log(`${name.padEnd(14)} ${value.padStart(10)}`);
 console.log(JSON.stringify({
   adapter: engine.report.description,
-  variant: engine.variant,
+  backend: engine.report.backend,
+  variant: engine.report.variant,
   network,
   batch,
   step_ms: Math.round(stepMs * 10) / 10,

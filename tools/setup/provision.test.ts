@@ -4,6 +4,7 @@ import { type MachineFacts, planProvision } from "./provision.ts";
 const READY: MachineFacts = {
   hasAdapter: true,
   hasPythonOnnx: true,
+  hasOpenBlas: true,
   canInstall: true,
   codename: "bookworm",
 };
@@ -41,16 +42,27 @@ Deno.test("planProvision", async (t) => {
     ]);
   });
 
+  await t.step("OpenBLAS for the CPU backend when it does not load", () => {
+    const plan = planProvision({ ...READY, hasOpenBlas: false });
+    equal(plan.kind, "install");
+    if (plan.kind !== "install") return;
+    deepEqual(plan.installs.map((i) => i.attempts), [[["libopenblas0-pthread"]]]);
+  });
+
   await t.step("one line naming each package when nothing can be installed", () => {
     const plan = planProvision({
       ...READY,
       hasAdapter: false,
       hasPythonOnnx: false,
+      hasOpenBlas: false,
       canInstall: false,
     });
     equal(plan.kind, "missing");
     if (plan.kind !== "missing") return;
     equal(plan.message.includes("\n"), false);
-    match(plan.message, /no WebGPU adapter.*mesa-vulkan-drivers.*python3-onnx/);
+    match(
+      plan.message,
+      /no WebGPU adapter.*mesa-vulkan-drivers.*libopenblas0-pthread.*python3-onnx/,
+    );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * What the tests need from the machine, and installing it where that can be
  * done: a WebGPU adapter (Mesa's software Vulkan driver, llvmpipe, when no GPU
- * driver gives one) and Debian's python3-onnx for the onnx.checker test.
+ * driver gives one), OpenBLAS for the engine's CPU backend, and Debian's
+ * python3-onnx for the onnx.checker test.
  *
  * The decision is a pure function of what was found ({@link planProvision});
  * {@link provision} probes the machine, runs the plan's installs and probes
@@ -17,6 +18,8 @@ export interface MachineFacts {
   hasAdapter: boolean;
   /** Whether `/usr/bin/python3 -c "import onnx"` works. */
   hasPythonOnnx: boolean;
+  /** Whether Deno's FFI loads `libopenblas.so.0` (the CPU backend's GEMMs). */
+  hasOpenBlas: boolean;
   /** Whether packages can be installed here: root with apt-get. */
   canInstall: boolean;
   /** `VERSION_CODENAME` of /etc/os-release (`bookworm` on Debian 12), or "" when unknown. */
@@ -41,6 +44,8 @@ export type ProvisionPlan =
 
 const MESA_HINT = "install Mesa's Vulkan driver as root (apt-get install mesa-vulkan-drivers; " +
   "on Debian 12, apt-get install -t bookworm-backports mesa-vulkan-drivers) or a GPU's Vulkan driver";
+const BLAS_HINT = "install OpenBLAS as root (apt-get install libopenblas0-pthread), which the " +
+  "engine's CPU backend calls";
 const ONNX_HINT = "install Debian's python3-onnx as root (apt-get install python3-onnx), " +
   "which the onnx.checker test of exported models runs";
 
@@ -61,6 +66,15 @@ export function planProvision(facts: MachineFacts): ProvisionPlan {
         backports: bookworm,
       });
     } else missing.push(`no WebGPU adapter was found: ${MESA_HINT}`);
+  }
+  if (!facts.hasOpenBlas) {
+    if (facts.canInstall) {
+      installs.push({
+        purpose: "OpenBLAS, for the engine's CPU backend",
+        attempts: [["libopenblas0-pthread"]],
+        backports: false,
+      });
+    } else missing.push(`OpenBLAS (libopenblas.so.0) does not load: ${BLAS_HINT}`);
   }
   if (!facts.hasPythonOnnx) {
     if (facts.canInstall) {
@@ -105,6 +119,11 @@ export function probeAdapter(): Promise<boolean> {
   ], { DENO_WEBGPU_BACKEND: "vulkan" });
 }
 
+/** Whether a fresh Deno process loads OpenBLAS through FFI, as the CPU backend does. */
+export function probeOpenBlas(): Promise<boolean> {
+  return succeeds(Deno.execPath(), ["eval", "Deno.dlopen('libopenblas.so.0', {}).close()"]);
+}
+
 /** Probes everything {@link planProvision} decides on. */
 export async function probeMachine(): Promise<MachineFacts> {
   let codename = "";
@@ -116,6 +135,7 @@ export async function probeMachine(): Promise<MachineFacts> {
   return {
     hasAdapter: await probeAdapter(),
     hasPythonOnnx: await succeeds("/usr/bin/python3", ["-c", "import onnx"]),
+    hasOpenBlas: await probeOpenBlas(),
     canInstall: root && await succeeds("apt-get", ["--version"]),
     codename,
   };
@@ -167,6 +187,12 @@ export async function provision(log: (line: string) => void): Promise<void> {
       "Mesa's Vulkan driver is installed, but Deno's WebGPU (Vulkan) still finds no adapter: " +
         "if VK_ICD_FILENAMES or VK_DRIVER_FILES is set, make it name an installed driver " +
         "(/usr/share/vulkan/icd.d/lvp_icd.json is llvmpipe's)",
+    );
+  }
+  if (!after.hasOpenBlas) {
+    throw new ProvisionError(
+      "libopenblas0-pthread is installed, but Deno cannot load libopenblas.so.0: repair it " +
+        "(apt-get install --reinstall libopenblas0-pthread)",
     );
   }
   if (!after.hasPythonOnnx) {

@@ -1,12 +1,17 @@
 /**
  * `deno task test`: provisions what the tests need (see `provision.ts`), then
- * runs `deno test -A` with the task's arguments. Without a need that cannot
- * be installed it prints one `error:` line naming it and exits 1.
+ * runs `deno test -A` with the task's arguments. Without arguments it then
+ * runs the engine's tests once more on each backend (`IGAN_BACKEND=cpu` and
+ * `webgpu`). Without a need that cannot be installed it prints one `error:`
+ * line naming it and exits 1.
  *
  * @module
  */
 
 import { provision, ProvisionError } from "./provision.ts";
+
+const BACKENDS = ["cpu", "webgpu"];
+const BACKEND_TESTS = ["training/engine/", "tests/learning.test.ts", "training/train.test.ts"];
 
 /** wgpu and Mesa want a private runtime folder; one is made when the session has none. */
 function runtimeDir(): string {
@@ -29,10 +34,21 @@ if (import.meta.main) {
   const env: Record<string, string> = Deno.build.os === "windows"
     ? {}
     : { XDG_RUNTIME_DIR: runtimeDir() };
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", ...Deno.args],
-    env,
-    stdin: "inherit",
-  }).spawn().status;
+  const test = async (args: string[], extra: Record<string, string> = {}) =>
+    (await new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", ...args],
+      env: { ...env, ...extra },
+      stdin: "inherit",
+    }).spawn().status).code;
+  let code = await test(Deno.args);
+  // Everything ran on the backend this machine picks; the engine's tests (ops against float64,
+  // learning, exact resume) also run on each backend explicitly, so both are always checked.
+  if (code === 0 && Deno.args.length === 0) {
+    for (const backend of BACKENDS) {
+      console.error(`==> the engine's tests on the ${backend} backend`);
+      code = await test(BACKEND_TESTS, { IGAN_BACKEND: backend });
+      if (code !== 0) break;
+    }
+  }
   Deno.exit(code);
 }

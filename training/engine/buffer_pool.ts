@@ -1,14 +1,15 @@
 /**
- * Reuses GPU storage buffers by size class, so that a training loop that
+ * Reuses device buffers by size class, so that a training loop that
  * allocates the same shapes every step stops creating buffers after its first
- * step, and counts what is live so tests can check that nothing leaks.
+ * step, and counts what is live so tests can check that nothing leaks. Each
+ * backend has one pool over its own kind of buffer.
  *
  * @module
  */
 
 import { GpuMemoryError } from "./errors.ts";
 
-/** Counters of GPU memory held by the engine. */
+/** Counters of device memory held by the engine. */
 export interface MemoryStats {
   /** Buffers handed out and not yet released. */
   liveBuffers: number;
@@ -21,7 +22,6 @@ export interface MemoryStats {
   peakBytes: number;
 }
 
-const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const MIN_BYTES = 256;
 
 /**
@@ -35,29 +35,40 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
-/** The pool. One per device; it owns every storage buffer of tensors. */
-export class BufferPool {
-  readonly #device: GPUDevice;
-  readonly #maxBytes: number;
-  readonly #free = new Map<number, GPUBuffer[]>();
+/** How a pool makes, measures and frees its backend's buffers. */
+export interface BufferAllocator<B> {
+  /** A new buffer of exactly `bytes` bytes. */
+  create(bytes: number): B;
+  /** The size in bytes of a buffer `create` made. */
+  bytesOf(buffer: B): number;
+  destroy(buffer: B): void;
+  /** Largest buffer the device allows, in bytes. */
+  maxBytes: number;
+  /** What the limit is, for the error message ("this adapter's storage buffer limit"). */
+  limitName: string;
+}
+
+/** The pool. One per backend; it owns every buffer of tensors. */
+export class BufferPool<B> {
+  readonly #allocator: BufferAllocator<B>;
+  readonly #free = new Map<number, B[]>();
   #liveBuffers = 0;
   #liveBytes = 0;
   #pooledBuffers = 0;
   #pooledBytes = 0;
   #peakBytes = 0;
 
-  constructor(device: GPUDevice, maxBytes: number) {
-    this.#device = device;
-    this.#maxBytes = maxBytes;
+  constructor(allocator: BufferAllocator<B>) {
+    this.#allocator = allocator;
   }
 
   /** A buffer of at least `bytes` bytes (contents undefined). */
-  acquire(bytes: number): GPUBuffer {
+  acquire(bytes: number): B {
     const size = sizeClass(bytes);
-    if (size > this.#maxBytes) {
+    if (size > this.#allocator.maxBytes) {
       throw new GpuMemoryError(
-        `A tensor of ${bytes} bytes exceeds this adapter's storage buffer limit of ` +
-          `${this.#maxBytes} bytes; use a smaller batch or model.`,
+        `A tensor of ${bytes} bytes exceeds ${this.#allocator.limitName} of ` +
+          `${this.#allocator.maxBytes} bytes; use a smaller batch or model.`,
       );
     }
     const bucket = this.#free.get(size);
@@ -66,7 +77,7 @@ export class BufferPool {
       this.#pooledBuffers--;
       this.#pooledBytes -= size;
     } else {
-      buffer = this.#device.createBuffer({ size, usage: USAGE });
+      buffer = this.#allocator.create(size);
     }
     this.#liveBuffers++;
     this.#liveBytes += size;
@@ -75,8 +86,8 @@ export class BufferPool {
   }
 
   /** Gives a buffer back for reuse. */
-  release(buffer: GPUBuffer): void {
-    const size = buffer.size;
+  release(buffer: B): void {
+    const size = this.#allocator.bytesOf(buffer);
     this.#liveBuffers--;
     this.#liveBytes -= size;
     let bucket = this.#free.get(size);
@@ -88,10 +99,12 @@ export class BufferPool {
 
   /**
    * Destroys the buffers kept for reuse. Commands already recorded may still
-   * use them: call the engine's `trimMemory()`, which submits those first.
+   * use them: backends submit those first.
    */
   trim(): void {
-    for (const bucket of this.#free.values()) for (const buffer of bucket) buffer.destroy();
+    for (const bucket of this.#free.values()) {
+      for (const buffer of bucket) this.#allocator.destroy(buffer);
+    }
     this.#free.clear();
     this.#pooledBuffers = 0;
     this.#pooledBytes = 0;

@@ -1,57 +1,82 @@
 /**
- * The engine context: one device with its buffer pool, kernel cache and
- * runtime. Tensors and ops use the context opened by {@link initEngine}.
+ * The engine context: the backend that tensors and ops run on, opened by
+ * {@link initEngine}.
+ *
+ * The backend is chosen by the `backend` option or `IGAN_BACKEND`
+ * (`auto` | `cpu` | `webgpu`). `auto` takes WebGPU when a hardware adapter
+ * exists and the CPU backend (OpenBLAS) when the only adapter is a software
+ * one (llvmpipe) or there is none. Several backends may be opened in one
+ * process (tests compare them); the last one opened is current, and a tensor
+ * can only be used while the backend that holds it is current.
  *
  * @module
  */
 
-import { BufferPool, type MemoryStats } from "./buffer_pool.ts";
+import type { Backend, BackendKind, BackendReport } from "./backend.ts";
+import type { MemoryStats } from "./buffer_pool.ts";
+import { openCpuBackend } from "./cpu/backend.ts";
+import { EngineError, WebGpuUnavailableError } from "./errors.ts";
+import { openWebGpuBackend } from "./webgpu/backend.ts";
 import {
-  type AdapterReport,
-  type DeviceOptions,
+  type AdapterPreference,
+  envChoice,
   type KernelVariant,
-  openDevice,
-} from "./device.ts";
-import { EngineError } from "./errors.ts";
-import { KernelCache } from "./kernel.ts";
-import { Runtime } from "./runtime.ts";
+  probeAdapter,
+} from "./webgpu/device.ts";
+
+/** Options of {@link initEngine}. */
+export interface EngineOptions {
+  backend?: BackendKind | "auto";
+  /** WebGPU only: which adapter to ask for. */
+  adapter?: AdapterPreference;
+  /** WebGPU only: force a kernel variant. */
+  kernels?: KernelVariant | "auto";
+}
 
 /** The open engine. */
 export interface Engine {
-  device: GPUDevice;
-  report: AdapterReport;
-  variant: KernelVariant;
-  pool: BufferPool;
-  kernels: KernelCache;
-  runtime: Runtime;
+  backend: Backend;
+  report: BackendReport;
 }
 
+const open = new Map<BackendKind, Promise<Engine>>();
 let current: Engine | null = null;
-let opening: Promise<Engine> | null = null;
+
+/** Which backend `auto` means on this machine. */
+async function autoBackend(options: EngineOptions): Promise<BackendKind> {
+  if (options.adapter === "hardware" || options.adapter === "software") return "webgpu";
+  try {
+    const adapter = await probeAdapter();
+    return adapter && !adapter.software ? "webgpu" : "cpu";
+  } catch (error) {
+    if (error instanceof WebGpuUnavailableError) return "cpu";
+    throw error;
+  }
+}
 
 /**
- * Opens the device once; later calls return the same engine. Options only
- * apply to the first call.
+ * Opens the chosen backend (once per kind; later calls with the same choice
+ * return the same engine) and makes it current. Options only apply to the
+ * first opening of a backend.
  */
-export function initEngine(options: DeviceOptions = {}): Promise<Engine> {
-  if (current) return Promise.resolve(current);
-  opening ??= openDevice(options).then((open) => {
-    current = {
-      device: open.device,
-      report: open.report,
-      variant: open.report.variant,
-      pool: new BufferPool(open.device, open.report.maxStorageBufferBytes),
-      kernels: new KernelCache(open.device),
-      runtime: new Runtime(open.device, open.uniformAlignment),
-    };
-    return current;
-  }).finally(() => {
-    opening = null;
-  });
-  return opening;
+export async function initEngine(options: EngineOptions = {}): Promise<Engine> {
+  const choice = options.backend ?? envChoice("IGAN_BACKEND", ["auto", "cpu", "webgpu"] as const) ??
+    "auto";
+  const kind = choice === "auto" ? await autoBackend(options) : choice;
+  let opening = open.get(kind);
+  if (!opening) {
+    opening = (kind === "cpu" ? openCpuBackend() : openWebGpuBackend(options)).then((backend) => ({
+      backend,
+      report: backend.report,
+    }));
+    open.set(kind, opening);
+    opening.catch(() => open.delete(kind));
+  }
+  current = await opening;
+  return current;
 }
 
-/** The open engine; throws if {@link initEngine} has not completed. */
+/** The current engine; throws if {@link initEngine} has not completed. */
 export function getEngine(): Engine {
   if (!current) {
     throw new EngineError("The engine is not open: `await initEngine()` before using tensors.");
@@ -59,22 +84,25 @@ export function getEngine(): Engine {
   return current;
 }
 
-/** Waits for all submitted GPU work and reports GPU errors. */
+/** The current engine's backend. */
+export function backend(): Backend {
+  return getEngine().backend;
+}
+
+/** Waits for all submitted work and reports the device's errors. */
 export function sync(): Promise<void> {
-  return getEngine().runtime.sync();
+  return backend().sync();
 }
 
 /**
- * Destroys the buffers the pool keeps for reuse (after submitting the work
+ * Frees the buffers the backend keeps for reuse (after submitting the work
  * recorded so far, which may still use them).
  */
 export function trimMemory(): void {
-  const engine = getEngine();
-  engine.runtime.flush();
-  engine.pool.trim();
+  backend().trim();
 }
 
-/** GPU memory counters (see {@link MemoryStats}). */
+/** Memory counters of the current backend (see {@link MemoryStats}). */
 export function memoryStats(): MemoryStats {
-  return getEngine().pool.stats();
+  return backend().memory();
 }

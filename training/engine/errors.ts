@@ -27,3 +27,6 @@ export class GpuMemoryError extends EngineError {}
 
 /** The GPU reported a validation or internal error while running kernels. */
 export class GpuExecutionError extends EngineError {}
+
+/** The CPU backend's BLAS library is missing or may not be loaded. */
+export class BlasUnavailableError extends EngineError {}

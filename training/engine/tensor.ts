@@ -1,5 +1,5 @@
 /**
- * f32 tensors stored in GPU buffers, with explicit ownership.
+ * f32 tensors stored in a backend's buffers, with explicit ownership.
  *
  * A tensor owns a reference to a storage buffer (views such as `reshape`
  * share it). It is freed by `dispose()`, or at the end of the {@link scope}
@@ -8,11 +8,11 @@
  * @module
  */
 
-import { getEngine } from "./engine.ts";
+import type { Backend, DeviceBuffer, Shape } from "./backend.ts";
+import { backend } from "./engine.ts";
 import { DisposedTensorError, EngineError, ShapeError } from "./errors.ts";
 
-/** Dimensions of a tensor, outermost first. */
-export type Shape = readonly number[];
+export type { Shape } from "./backend.ts";
 
 /** Number of elements of a shape. */
 export function sizeOf(shape: Shape): number {
@@ -32,12 +32,14 @@ export function checkShape(shape: Shape, what = "shape"): void {
   }
 }
 
-/** A reference-counted GPU buffer. */
+/** A reference-counted buffer of the backend that made it. */
 class Storage {
-  readonly buffer: GPUBuffer;
+  readonly buffer: DeviceBuffer;
+  readonly backend: Backend;
   #refs = 1;
 
-  constructor(buffer: GPUBuffer) {
+  constructor(owner: Backend, buffer: DeviceBuffer) {
+    this.backend = owner;
     this.buffer = buffer;
   }
 
@@ -47,7 +49,7 @@ class Storage {
   }
 
   release(): void {
-    if (--this.#refs === 0) getEngine().pool.release(this.buffer);
+    if (--this.#refs === 0) this.backend.release(this.buffer);
   }
 }
 
@@ -56,7 +58,7 @@ const scopes: ScopeFrame[] = [];
 let liveTensors = 0;
 let nextId = 1;
 
-/** A dense row-major f32 tensor on the GPU. */
+/** A dense row-major f32 tensor on a backend. */
 export class Tensor {
   readonly shape: Shape;
   readonly size: number;
@@ -81,9 +83,23 @@ export class Tensor {
     return this.#storage === null;
   }
 
-  /** The storage buffer (throws if disposed). */
-  get buffer(): GPUBuffer {
-    return this.#live().buffer;
+  /**
+   * The storage buffer, for the current backend's kernels (throws if
+   * disposed, or if the tensor lives on a backend that is not current).
+   */
+  get buffer(): DeviceBuffer {
+    const storage = this.#live();
+    const current = backend();
+    if (storage.backend !== current) {
+      throw new EngineError(
+        `Tensor #${this.id} [${
+          this.shape.join(", ")
+        }] lives on the ${storage.backend.report.backend} ` +
+          `backend, but the engine now runs ${current.report.backend}: copy it through data() and ` +
+          "tensor(), or open its backend again with initEngine().",
+      );
+    }
+    return storage.buffer;
   }
 
   #live(): Storage {
@@ -118,8 +134,8 @@ export class Tensor {
 
   /** Copies the values to the host. */
   async data(): Promise<Float32Array> {
-    const bytes = await getEngine().runtime.read(this.buffer, 0, this.size * 4);
-    return new Float32Array(bytes);
+    const storage = this.#live();
+    return await storage.backend.read(storage.buffer, 0, this.size);
   }
 
   /** The single value of a one-element tensor. */
@@ -143,8 +159,8 @@ export function liveTensorCount(): number {
 /** A new tensor with uninitialised contents. */
 export function empty(shape: Shape): Tensor {
   checkShape(shape);
-  const buffer = getEngine().pool.acquire(Math.max(4, sizeOf(shape) * 4));
-  return new Tensor(new Storage(buffer), shape);
+  const owner = backend();
+  return new Tensor(new Storage(owner, owner.allocate(sizeOf(shape))), shape);
 }
 
 /** A tensor holding `values` (row-major) with the given shape. */
@@ -161,7 +177,7 @@ export function tensor(values: ArrayLike<number>, shape: Shape = [values.length]
   const data = values instanceof Float32Array && values.buffer instanceof ArrayBuffer
     ? values as Float32Array<ArrayBuffer>
     : Float32Array.from(values);
-  if (data.length) getEngine().runtime.write(out.buffer, 0, data);
+  if (data.length) backend().write(out.buffer, 0, data);
   return out;
 }
 
@@ -173,7 +189,7 @@ export function full(shape: Shape, value: number): Tensor {
 /** A tensor of zeros. */
 export function zeros(shape: Shape): Tensor {
   const out = empty(shape);
-  getEngine().runtime.clear(out.buffer);
+  backend().clear(out.buffer, out.size);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { equal, ok, throws } from "node:assert/strict";
 import { valueAndGrad } from "../autograd.ts";
-import { getEngine, initEngine } from "../engine.ts";
+import { backend, initEngine } from "../engine.ts";
 import { DisposedTensorError, ShapeError } from "../errors.ts";
 import { assertClose, checkOp, HostRng, type HostTensor, upload } from "../testing/harness.ts";
 import {
@@ -183,7 +183,7 @@ Deno.test("an inference backward survives a training update of the same state", 
 
 Deno.test("batchNorm2d leaks no tensors and uses few kernels", async () => {
   const rng = new HostRng(35);
-  const runtime = getEngine().runtime;
+  const runtime = backend();
   // 32 values per channel: no reduction is split into partial sums.
   const shape = [2, 64, 4, 4];
   const state = new BatchNormState(64);

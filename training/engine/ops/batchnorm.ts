@@ -7,7 +7,7 @@
  * generic ops):
  * - training forward: a reduction for the mean, a second one for the biased
  *   variance as the mean of (x - mean)^2 (E[x^2] - E[x]^2 would cancel
- *   catastrophically in f32), one per-channel kernel for 1/sigma and the
+ *   catastrophically in f32), one per-channel map for 1/sigma and the
  *   running averages, and one fused map for the normalisation;
  * - inference forward: a per-channel map for 1/sigma and the fused map;
  * - backward: one reduction for sum(dy), one for sum(dy * xhat) with xhat
@@ -16,17 +16,10 @@
  * @module
  */
 
-import { record } from "../tape.ts";
-import { getEngine } from "../engine.ts";
+import { denseView, type MapSpec, type Operand, type View } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { DisposedTensorError, ShapeError } from "../errors.ts";
-import {
-  GRID_STRIDE_WORKGROUP,
-  gridStrideGroups,
-  gridStrideMain,
-  type KernelSpec,
-} from "../kernel.ts";
-import { denseView, type MapInput, runMap, type View } from "../kernels/map.ts";
-import { runReduce } from "../kernels/reduce.ts";
+import { record } from "../tape.ts";
 import { empty, keep, ones, type Shape, type Tensor, zeros } from "../tensor.ts";
 
 /**
@@ -134,11 +127,11 @@ interface Normalisation {
 /** An [N, C, H, W] iteration space reads a [C] tensor with these strides. */
 const PER_CHANNEL: View = { strides: [0, 1, 0, 0], offset: 0 };
 
-function dense(t: Tensor): MapInput {
+function dense(t: Tensor): Operand {
   return { buffer: t.buffer, view: denseView(t.shape) };
 }
 
-function perChannel(t: Tensor): MapInput {
+function perChannel(t: Tensor): Operand {
   return { buffer: t.buffer, view: PER_CHANNEL };
 }
 
@@ -187,48 +180,13 @@ function checkOperands(
 function reduceChannels(
   name: string,
   shape: Shape,
-  inputs: MapInput[],
+  inputs: Operand[],
   expr: string,
   scale = 1,
 ): Tensor {
   const out = empty([shape[1]]);
-  runReduce(getEngine(), { name, shape, axes: [0, 2, 3], inputs, output: out.buffer, expr, scale });
+  backend().reduce({ name, shape, axes: [0, 2, 3], inputs, output: out.buffer, expr, scale });
   return out;
-}
-
-/**
- * One kernel per channel c: invStd = 1 / sqrt(var + eps) and PyTorch's
- * running averages, with the unbiased variance var * count / (count - 1).
- * The scalars are uniforms so that other values do not compile a new kernel.
- */
-function finaliseKernelSpec(channels: number): KernelSpec {
-  return {
-    name: "batch_norm_finalise",
-    bindings: [
-      { name: "Mean", access: "read" },
-      { name: "Var", access: "read" },
-      { name: "RunningMean", access: "read" },
-      { name: "RunningVar", access: "read" },
-      { name: "InvStd", access: "read_write" },
-      { name: "NewRunningMean", access: "read_write" },
-      { name: "NewRunningVar", access: "read_write" },
-    ],
-    params: [
-      { name: "momentum", type: "f32" },
-      { name: "eps", type: "f32" },
-      { name: "unbias", type: "f32" },
-    ],
-    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
-    body: gridStrideMain(
-      `${channels}u`,
-      `
-    InvStd[c] = inverseSqrt(Var[c] + P.eps);
-    NewRunningMean[c] = (1.0 - P.momentum) * RunningMean[c] + P.momentum * Mean[c];
-    NewRunningVar[c] = (1.0 - P.momentum) * RunningVar[c] + P.momentum * Var[c] * P.unbias;`,
-      "",
-      "c",
-    ),
-  };
 }
 
 /** Batch statistics of `x`; replaces the state's running statistics (never recorded). */
@@ -239,7 +197,6 @@ function batchStatistics(
   momentum: number,
   eps: number,
 ): Normalisation {
-  const engine = getEngine();
   const channels = state.channels;
   const mean = reduceChannels("batch_norm_mean", x.shape, [dense(x)], "x0", 1 / count);
   const variance = reduceChannels(
@@ -251,20 +208,21 @@ function batchStatistics(
   );
   const invStd = empty([channels]);
   const runningMean = empty([channels]), runningVar = empty([channels]);
-  engine.runtime.dispatch(
-    engine.kernels.get(finaliseKernelSpec(channels)),
-    [
-      mean.buffer,
-      variance.buffer,
-      state.runningMean.buffer,
-      state.runningVar.buffer,
-      invStd.buffer,
-      runningMean.buffer,
-      runningVar.buffer,
+  // One map over the channels: 1/sigma and PyTorch's running averages, with
+  // the unbiased variance var * count / (count - 1); the scalars are
+  // parameters so that other values compile no new kernel.
+  const shape = [channels];
+  backend().map({
+    name: "batch_norm_finalise",
+    shape,
+    inputs: [dense(mean), dense(variance), dense(state.runningMean), dense(state.runningVar)],
+    outputs: [
+      { ...dense(invStd), expr: "inverseSqrt(x1 + s1)" },
+      { ...dense(runningMean), expr: "(1.0 - s0) * x2 + s0 * x0" },
+      { ...dense(runningVar), expr: "(1.0 - s0) * x3 + s0 * x1 * s2" },
     ],
-    gridStrideGroups(channels, 1),
-    [momentum, eps, count / (count - 1)],
-  );
+    scalars: [momentum, eps, count / (count - 1)],
+  });
   variance.dispose();
   state.replace(runningMean, runningVar);
   return { mean, invStd };
@@ -274,12 +232,11 @@ function batchStatistics(
 function runningStatistics(state: BatchNormState, eps: number): Normalisation {
   const shape = [state.channels];
   const invStd = empty(shape);
-  runMap(getEngine(), {
+  backend().map({
     name: "batch_norm_inv_std",
     shape,
     inputs: [dense(state.runningVar)],
-    output: dense(invStd),
-    expr: "inverseSqrt(x0 + P.s0)",
+    outputs: [{ ...dense(invStd), expr: "inverseSqrt(x0 + s0)" }],
     scalars: [eps],
   });
   return { mean: state.runningMean.view(shape), invStd };
@@ -307,34 +264,30 @@ function batchNormBackward(
     "x0 * (x1 - x2) * x3",
   );
   const dx = empty(x.shape);
-  runMap(
-    getEngine(),
-    training
-      ? {
-        // With the output, 8 storage buffers: WebGPU's default limit per shader stage.
-        name: "batch_norm_grad_x",
-        shape: x.shape,
-        inputs: [
-          dense(dy),
-          dense(x),
-          perChannel(mean),
-          perChannel(invStd),
-          perChannel(gamma),
-          perChannel(sumDy),
-          perChannel(sumDyXhat),
-        ],
-        output: dense(dx),
-        expr: "x4 * x3 * (x0 - P.s0 * (x5 + (x1 - x2) * x3 * x6))",
-        scalars: [1 / count],
-      }
-      : {
-        name: "batch_norm_grad_x_inference",
-        shape: x.shape,
-        inputs: [dense(dy), perChannel(invStd), perChannel(gamma)],
-        output: dense(dx),
-        expr: "x0 * x1 * x2",
-      },
-  );
+  const spec: MapSpec = training
+    ? {
+      // With the output, 8 storage buffers: WebGPU's default limit per shader stage.
+      name: "batch_norm_grad_x",
+      shape: x.shape,
+      inputs: [
+        dense(dy),
+        dense(x),
+        perChannel(mean),
+        perChannel(invStd),
+        perChannel(gamma),
+        perChannel(sumDy),
+        perChannel(sumDyXhat),
+      ],
+      outputs: [{ ...dense(dx), expr: "x4 * x3 * (x0 - s0 * (x5 + (x1 - x2) * x3 * x6))" }],
+      scalars: [1 / count],
+    }
+    : {
+      name: "batch_norm_grad_x_inference",
+      shape: x.shape,
+      inputs: [dense(dy), perChannel(invStd), perChannel(gamma)],
+      outputs: [{ ...dense(dx), expr: "x0 * x1 * x2" }],
+    };
+  backend().map(spec);
   return [dx, sumDyXhat, sumDy];
 }
 
@@ -370,7 +323,7 @@ export function batchNorm2d(
     ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
     : runningStatistics(state, eps);
   const y = empty(x.shape);
-  runMap(getEngine(), {
+  backend().map({
     name: "batch_norm",
     shape: x.shape,
     inputs: [
@@ -380,8 +333,7 @@ export function batchNorm2d(
       perChannel(gamma),
       perChannel(beta),
     ],
-    output: dense(y),
-    expr: "(x0 - x1) * x2 * x3 + x4",
+    outputs: [{ ...dense(y), expr: "(x0 - x1) * x2 * x3 + x4" }],
   });
   record([x, gamma, beta], y, (dy) => batchNormBackward(dy, x, gamma, stats, training, count));
   return y;

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { getEngine } from "../engine.ts";
+import { broadcastView, denseView } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
-import { broadcastView, denseView, runMap } from "../kernels/map.ts";
 import { empty, type Shape, Tensor } from "../tensor.ts";
 
 /** A tensor or a scalar. */
@@ -35,9 +35,10 @@ export function broadcastShapes(...shapes: Shape[]): Shape {
 }
 
 /**
- * A new tensor computed element-wise by a WGSL expression in which `$0`,
- * `$1`, ... stand for the operands (tensors broadcast to a common shape,
- * numbers passed as uniforms). Records no gradient: ops and backward
+ * A new tensor computed element-wise by a formula (see `backend.ts`) in which
+ * `$0`, `$1`, ... stand for the operands (tensors broadcast to a common
+ * shape, numbers passed as scalar parameters, so that other values compile
+ * no new kernel). Records no gradient: ops and backward
  * functions build on it.
  */
 export function mapOperands(name: string, operands: readonly Operand[], expr: string): Tensor {
@@ -51,15 +52,14 @@ export function mapOperands(name: string, operands: readonly Operand[], expr: st
   const names = operands.map((o) => {
     if (o instanceof Tensor) return `x${tensors.indexOf(o)}`;
     scalars.push(o);
-    return `P.s${scalars.length - 1}`;
+    return `s${scalars.length - 1}`;
   });
-  const wgsl = expr.replace(/\$(\d+)/g, (_, k) => names[Number(k)]);
-  runMap(getEngine(), {
+  const formula = expr.replace(/\$(\d+)/g, (_, k) => names[Number(k)]);
+  backend().map({
     name,
     shape,
     inputs: tensors.map((t) => ({ buffer: t.buffer, view: broadcastView(t.shape, shape) })),
-    output: { buffer: out.buffer, view: denseView(shape) },
-    expr: wgsl,
+    outputs: [{ buffer: out.buffer, view: denseView(shape), expr: formula }],
     scalars,
   });
   return out;

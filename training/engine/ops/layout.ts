@@ -9,11 +9,10 @@
  * @module
  */
 
-import { record } from "../tape.ts";
-import { getEngine } from "../engine.ts";
+import { contiguousStrides, denseView, type GatherDims, type Operand } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
-import { type GatherDims, runGather, runGatherTranspose } from "../kernels/gather.ts";
-import { contiguousStrides, denseView, type MapInput, runMap } from "../kernels/map.ts";
+import { record } from "../tape.ts";
 import { empty, type Shape, sizeOf, type Tensor, zeros } from "../tensor.ts";
 
 function show(shape: Shape): string {
@@ -36,8 +35,8 @@ function normalizeAxis(op: string, axis: number, shape: Shape): number {
 }
 
 /** Records a dense-or-strided copy `output[view] = input[view]` over `shape`. */
-function copy(name: string, shape: Shape, input: MapInput, output: MapInput): void {
-  runMap(getEngine(), { name, shape, inputs: [input], output, expr: "x0" });
+function copy(name: string, shape: Shape, input: Operand, output: Operand): void {
+  backend().map({ name, shape, inputs: [input], outputs: [{ ...output, expr: "x0" }] });
 }
 
 /** `shape` with its one -1 entry (if any) inferred from `size`; throws on a mismatch. */
@@ -244,10 +243,16 @@ export function gather(x: Tensor, axis: number, indices: readonly number[]): Ten
   const picks = Uint32Array.from(indices);
   const dims = gatherDims(x.shape, k);
   const out = empty(x.shape.map((d, j) => (j === k ? picks.length : d)));
-  runGather(getEngine(), x.buffer, out.buffer, dims, picks);
+  backend().gather({ transpose: false, input: x.buffer, output: out.buffer, dims, indices: picks });
   record([x], out, (g) => {
     const grad = empty(x.shape);
-    runGatherTranspose(getEngine(), g.buffer, grad.buffer, dims, picks);
+    backend().gather({
+      transpose: true,
+      input: g.buffer,
+      output: grad.buffer,
+      dims,
+      indices: picks,
+    });
     return [grad];
   });
   return out;

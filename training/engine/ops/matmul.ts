@@ -5,10 +5,9 @@
  * @module
  */
 
-import { record } from "../tape.ts";
-import { getEngine } from "../engine.ts";
+import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
-import { runGemm } from "../kernels/gemm.ts";
+import { record } from "../tape.ts";
 import { empty, type Shape, type Tensor, zeros } from "../tensor.ts";
 import { add } from "./elementwise.ts";
 
@@ -38,13 +37,6 @@ function describe(t: Tensor, transposed: boolean, which: string): Operand {
   return transposed
     ? { rows: c, cols: r, batch, transposed }
     : { rows: r, cols: c, batch, transposed };
-}
-
-/** WGSL flat index of element (row i, col j) of batch `b` of an operand. */
-function element(name: string, op: Operand, i: string, j: string): string {
-  const stored = op.transposed ? `${j} * ${op.rows}u + ${i}` : `${i} * ${op.cols}u + ${j}`;
-  const base = op.batch === 1 ? "" : `b * ${op.rows * op.cols}u + `;
-  return `return ${name}[${base}${stored}];`;
 }
 
 /**
@@ -77,21 +69,18 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     out = zeros(outShape);
   } else {
     out = empty(outShape);
-    runGemm(getEngine(), {
-      name: "matmul",
+    backend().matmul({
       batch,
       M,
       N,
       K,
-      loadA: element("A", A, "m", "k"),
-      loadB: element("B", B, "k", "n"),
-      storeC: `C[(b * ${M}u + m) * ${N}u + n] = v;`,
-      contiguous: { a: ta ? "m" : "k", b: tb ? "k" : "n" },
-      buffers: [
-        { name: "A", buffer: a.buffer, access: "read" },
-        { name: "B", buffer: b.buffer, access: "read" },
-        { name: "C", buffer: out.buffer, access: "read_write" },
-      ],
+      a: a.buffer,
+      b: b.buffer,
+      c: out.buffer,
+      transposeA: ta,
+      transposeB: tb,
+      batchedA: A.batch > 1,
+      batchedB: B.batch > 1,
     });
   }
   record([a, b], out, (g, [needA, needB]) => [

@@ -4,11 +4,10 @@
  * @module
  */
 
-import { record } from "../tape.ts";
-import { getEngine } from "../engine.ts";
+import { broadcastView, denseView } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
-import { broadcastView, denseView, runMap } from "../kernels/map.ts";
-import { runReduce } from "../kernels/reduce.ts";
+import { record } from "../tape.ts";
 import { empty, type Shape, type Tensor } from "../tensor.ts";
 import { mapOperands } from "./broadcast.ts";
 
@@ -43,20 +42,18 @@ function reducedShape(shape: Shape, axes: number[], keepDims: boolean): number[]
 /** `x` broadcast to `shape` as a dense copy. */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const out = empty(shape);
-  runMap(getEngine(), {
+  backend().map({
     name: "broadcast",
     shape,
     inputs: [{ buffer: x.buffer, view: broadcastView(x.shape, shape) }],
-    output: { buffer: out.buffer, view: denseView(shape) },
-    expr: "x0",
+    outputs: [{ buffer: out.buffer, view: denseView(shape), expr: "x0" }],
   });
   return out;
 }
 
 function reduceSum(x: Tensor, axes: number[], keepDims: boolean, scale: number): Tensor {
-  const engine = getEngine();
   const out = empty(reducedShape(x.shape, axes, keepDims));
-  runReduce(engine, {
+  backend().reduce({
     name: "sum",
     shape: x.shape,
     axes,

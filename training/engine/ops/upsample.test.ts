@@ -1,5 +1,5 @@
 import { equal, throws } from "node:assert/strict";
-import { getEngine, initEngine } from "../engine.ts";
+import { backend, initEngine } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { checkOp, HostRng } from "../testing/harness.ts";
 import { upsampleNearest2xRef } from "../testing/reference_norm.ts";
@@ -23,7 +23,7 @@ Deno.test("upsampleNearest2x repeats pixels in 2x2 blocks; its gradient sums the
 });
 
 Deno.test("upsampleNearest2x is one kernel", () => {
-  const runtime = getEngine().runtime;
+  const runtime = backend();
   scope(() => {
     const x = zeros([2, 3, 4, 5]);
     const before = runtime.dispatchCount;

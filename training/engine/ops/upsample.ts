@@ -9,11 +9,10 @@
  * @module
  */
 
-import { record } from "../tape.ts";
-import { getEngine } from "../engine.ts";
+import { denseView } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
-import { denseView, runMap } from "../kernels/map.ts";
-import { runReduce } from "../kernels/reduce.ts";
+import { record } from "../tape.ts";
 import { empty, type Shape, type Tensor } from "../tensor.ts";
 
 /** The output as [input rows, row copy, input columns, column copy]. */
@@ -25,7 +24,7 @@ function blockShape([n, c, h, w]: Shape): Shape {
 function sumBlocks(g: Tensor, shape: Shape): Tensor {
   const blocks = blockShape(shape);
   const out = empty(shape);
-  runReduce(getEngine(), {
+  backend().reduce({
     name: "upsample_nearest2x_grad",
     shape: blocks,
     axes: [1, 3],
@@ -48,12 +47,11 @@ export function upsampleNearest2x(x: Tensor): Tensor {
   const [n, c, h, w] = x.shape;
   const blocks = blockShape(x.shape);
   const y = empty([n, c, 2 * h, 2 * w]);
-  runMap(getEngine(), {
+  backend().map({
     name: "upsample_nearest2x",
     shape: blocks,
     inputs: [{ buffer: x.buffer, view: { strides: [w, 0, 1, 0], offset: 0 } }],
-    output: { buffer: y.buffer, view: denseView(blocks) },
-    expr: "x0",
+    outputs: [{ buffer: y.buffer, view: denseView(blocks), expr: "x0" }],
   });
   record([x], y, (g) => [sumBlocks(g, x.shape)]);
   return y;

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { valueAndGrad } from "../autograd.ts";
-import { getEngine, initEngine, memoryStats } from "../engine.ts";
+import { backend, initEngine, memoryStats, sync } from "../engine.ts";
 import { mul, square, sub } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
@@ -210,14 +210,14 @@ Deno.test("200 steps allocate nothing after the first and compile no new kernels
       adam.step(params, grads);
     });
   trainStep(0.01);
-  await getEngine().runtime.sync();
+  await sync();
   const buffers = memoryStats().liveBuffers, tensors = liveTensorCount();
-  const kernels = getEngine().kernels.size;
+  const kernels = backend().kernelCount;
   for (let i = 1; i < 200; i++) trainStep(0.01 / (1 + i)); // the schedule is a uniform
-  await getEngine().runtime.sync();
+  await sync();
   equal(memoryStats().liveBuffers, buffers);
   equal(liveTensorCount(), tensors);
-  equal(getEngine().kernels.size, kernels);
+  equal(backend().kernelCount, kernels);
   equal(adam.state().slots.w.step, 200);
   for (const d of [adam, input, ...params]) d.dispose();
 });

@@ -8,13 +8,7 @@
 
 import { EngineError } from "../errors.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
-import {
-  checkOption,
-  checkStateShape,
-  runUpdate,
-  SlotOptimizer,
-  updateKernelSpec,
-} from "./common.ts";
+import { checkOption, checkStateShape, runUpdate, SlotOptimizer } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
 /** Hyperparameters of {@link Adam}; defaults are PyTorch's. */
@@ -47,47 +41,17 @@ export interface AdamState {
 }
 
 /**
- * One pass per parameter: reads value, gradient and moments, writes the new
- * ones to fresh buffers. Everything that changes between steps (learning rate,
- * bias corrections, first-step flag, size) is a uniform, so the kernel is
- * compiled once.
+ * One pass per parameter: reads value (x0), gradient (x1) and moments (x2,
+ * x3), writes the new ones to fresh tensors. Everything that changes between
+ * steps (learning rate, bias corrections, first-step flag) is a scalar, so
+ * the kernel is compiled once. The moments start at zero: on the first step
+ * (s8 = 1) the old ones are not used.
  */
-const ADAM_SPEC = updateKernelSpec(
-  "adam_update",
-  [
-    { name: "X", access: "read" },
-    { name: "G", access: "read" },
-    { name: "M", access: "read" },
-    { name: "V", access: "read" },
-    { name: "X_new", access: "read_write" },
-    { name: "M_new", access: "read_write" },
-    { name: "V_new", access: "read_write" },
-  ],
-  [
-    { name: "beta1", type: "f32" },
-    { name: "one_minus_beta1", type: "f32" },
-    { name: "beta2", type: "f32" },
-    { name: "one_minus_beta2", type: "f32" },
-    { name: "eps", type: "f32" },
-    { name: "weight_decay", type: "f32" },
-    { name: "step_size", type: "f32" },
-    { name: "inv_sqrt_correction2", type: "f32" },
-    { name: "first_step", type: "u32" },
-  ],
-  `
-    let x = X[i];
-    let g = G[i] + P.weight_decay * x;
-    var m = P.one_minus_beta1 * g;
-    var v = P.one_minus_beta2 * g * g;
-    // The moments start at zero: on the first step M and V are not read.
-    if (P.first_step == 0u) {
-      m += P.beta1 * M[i];
-      v += P.beta2 * V[i];
-    }
-    M_new[i] = m;
-    V_new[i] = v;
-    X_new[i] = x - P.step_size * m / (sqrt(v) * P.inv_sqrt_correction2 + P.eps);`,
-);
+const ADAM_LETS = [
+  { name: "grad", expr: "x1 + s5 * x0" },
+  { name: "m1", expr: "s1 * grad + select(s0 * x2, 0.0, s8 > 0.5)" },
+  { name: "v1", expr: "s3 * grad * grad + select(s2 * x3, 0.0, s8 > 0.5)" },
+];
 
 /**
  * The Adam optimiser.
@@ -131,20 +95,17 @@ export class Adam extends SlotOptimizer<AdamSlot> {
     const step = (slot?.step ?? 0) + 1;
     const x = param.value;
     const [xNew, mNew, vNew] = [empty(x.shape), keep(empty(x.shape)), keep(empty(x.shape))];
-    runUpdate(
-      ADAM_SPEC,
-      [
-        x.buffer,
-        grad.buffer,
-        // On the first step the kernel ignores these bindings; the gradient fills them.
-        (slot?.m ?? grad).buffer,
-        (slot?.v ?? grad).buffer,
-        xNew.buffer,
-        mNew.buffer,
-        vNew.buffer,
+    runUpdate({
+      name: "adam_update",
+      // On the first step the update ignores the moments; the gradient stands in.
+      inputs: [x, grad, slot?.m ?? grad, slot?.v ?? grad],
+      lets: ADAM_LETS,
+      outputs: [
+        { tensor: xNew, expr: "x0 - s6 * m1 / (sqrt(v1) * s7 + s4)" },
+        { tensor: mNew, expr: "m1" },
+        { tensor: vNew, expr: "v1" },
       ],
-      x.size,
-      [
+      scalars: [
         this.beta1,
         1 - this.beta1,
         this.beta2,
@@ -155,7 +116,7 @@ export class Adam extends SlotOptimizer<AdamSlot> {
         1 / Math.sqrt(1 - this.beta2 ** step),
         slot ? 0 : 1,
       ],
-    );
+    });
     slot?.m.dispose();
     slot?.v.dispose();
     this.slots.set(param.name, { step, m: mNew, v: vNew });

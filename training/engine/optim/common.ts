@@ -1,19 +1,13 @@
 /**
- * Machinery shared by the optimisers: checks of their inputs, the dispatch of
- * their fused update kernels, and owned copies of state tensors.
+ * Machinery shared by the optimisers: checks of their inputs, their fused
+ * element-wise updates, and owned copies of state tensors.
  *
  * @module
  */
 
-import { getEngine } from "../engine.ts";
+import { denseView } from "../backend.ts";
+import { backend } from "../engine.ts";
 import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
-import {
-  elementsPerInvocation,
-  GRID_STRIDE_WORKGROUP,
-  gridStrideGroups,
-  gridStrideMain,
-  type KernelSpec,
-} from "../kernel.ts";
 import { empty, keep, Tensor } from "../tensor.ts";
 import { type Parameter, sameShape } from "./parameter.ts";
 
@@ -86,40 +80,30 @@ export function checkStateShape(owner: string, param: Parameter, what: string, t
   }
 }
 
-/**
- * The spec of an element-wise update kernel: `body` runs for each element
- * index `i` below the uniform `P.count`, which {@link runUpdate} appends to
- * the parameters.
- */
-export function updateKernelSpec(
-  name: string,
-  bindings: KernelSpec["bindings"],
-  params: NonNullable<KernelSpec["params"]>,
-  body: string,
-): KernelSpec {
-  return {
-    name,
-    bindings,
-    params: [...params, { name: "count", type: "u32" }],
-    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
-    body: gridStrideMain("P.count", body),
-  };
+/** An element-wise update: its operands, intermediate formulas and outputs. */
+export interface Update {
+  name: string;
+  /** Read as `x0`, `x1`, ... (all of the parameter's shape). */
+  inputs: readonly Tensor[];
+  lets: readonly { name: string; expr: string }[];
+  /** Tensors written, each with its formula. */
+  outputs: readonly { tensor: Tensor; expr: string }[];
+  /** Read as `s0`, `s1`, ...: everything that changes between steps, so one kernel serves all. */
+  scalars: readonly number[];
 }
 
-/** Records one update kernel over `count` elements. */
-export function runUpdate(
-  spec: KernelSpec,
-  buffers: GPUBuffer[],
-  count: number,
-  params: readonly number[],
-): void {
-  const engine = getEngine();
-  engine.runtime.dispatch(
-    engine.kernels.get(spec),
-    buffers,
-    gridStrideGroups(count, elementsPerInvocation(engine.variant)),
-    [...params, count],
-  );
+/** Runs an update as one fused map over the elements (formulas as in `backend.ts`). */
+export function runUpdate(update: Update): void {
+  const shape = [update.inputs[0].size];
+  const view = denseView(shape);
+  backend().map({
+    name: update.name,
+    shape,
+    inputs: update.inputs.map((t) => ({ buffer: t.buffer, view })),
+    outputs: update.outputs.map((o) => ({ buffer: o.tensor.buffer, view, expr: o.expr })),
+    lets: update.lets,
+    scalars: update.scalars,
+  });
 }
 
 /**
@@ -186,7 +170,7 @@ function tensorsOf(slot: object): Tensor[] {
 /** A copy of `t` that no scope tracks: the caller owns it. */
 function ownedCopy(t: Tensor): Tensor {
   const copy = empty(t.shape);
-  getEngine().runtime.copy(t.buffer, 0, copy.buffer, 0, t.size * 4);
+  backend().copy(t.buffer, 0, copy.buffer, 0, t.size);
   return keep(copy);
 }
 

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { valueAndGrad } from "../autograd.ts";
-import { getEngine, initEngine, memoryStats } from "../engine.ts";
+import { initEngine, memoryStats, sync } from "../engine.ts";
 import { square } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
@@ -140,10 +140,10 @@ Deno.test("200 SGD steps allocate nothing after the first", async (t) => {
           sgd.step(params, grads);
         });
       trainStep();
-      await getEngine().runtime.sync();
+      await sync();
       const buffers = memoryStats().liveBuffers, tensors = liveTensorCount();
       for (let i = 1; i < 200; i++) trainStep();
-      await getEngine().runtime.sync();
+      await sync();
       equal(memoryStats().liveBuffers, buffers);
       equal(liveTensorCount(), tensors);
       for (const d of [sgd, input, ...params]) d.dispose();

@@ -8,13 +8,7 @@
 
 import { EngineError } from "../errors.ts";
 import { empty, keep, type Tensor } from "../tensor.ts";
-import {
-  checkOption,
-  checkStateShape,
-  runUpdate,
-  SlotOptimizer,
-  updateKernelSpec,
-} from "./common.ts";
+import { checkOption, checkStateShape, runUpdate, SlotOptimizer } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
 /** Hyperparameters of {@link SGD}; defaults are PyTorch's. */
@@ -41,50 +35,15 @@ export interface SGDState {
   slots: Record<string, SGDSlot>;
 }
 
-const PLAIN_SPEC = updateKernelSpec(
-  "sgd_update",
-  [
-    { name: "X", access: "read" },
-    { name: "G", access: "read" },
-    { name: "X_new", access: "read_write" },
-  ],
-  [
-    { name: "lr", type: "f32" },
-    { name: "weight_decay", type: "f32" },
-  ],
-  `
-    let x = X[i];
-    X_new[i] = x - P.lr * (G[i] + P.weight_decay * x);`,
-);
-
-/** Value and momentum buffer in one pass, to fresh buffers; all options are uniforms. */
-const MOMENTUM_SPEC = updateKernelSpec(
-  "sgd_momentum_update",
-  [
-    { name: "X", access: "read" },
-    { name: "G", access: "read" },
-    { name: "B", access: "read" },
-    { name: "X_new", access: "read_write" },
-    { name: "B_new", access: "read_write" },
-  ],
-  [
-    { name: "lr", type: "f32" },
-    { name: "weight_decay", type: "f32" },
-    { name: "momentum", type: "f32" },
-    { name: "one_minus_dampening", type: "f32" },
-    { name: "nesterov", type: "u32" },
-    { name: "first_step", type: "u32" },
-  ],
-  `
-    let x = X[i];
-    let g = G[i] + P.weight_decay * x;
-    // As in PyTorch, the buffer starts as the first (undampened) gradient.
-    var b = g;
-    if (P.first_step == 0u) { b = P.momentum * B[i] + P.one_minus_dampening * g; }
-    B_new[i] = b;
-    let d = select(b, g + P.momentum * b, P.nesterov != 0u);
-    X_new[i] = x - P.lr * d;`,
-);
+/**
+ * Value (x0), gradient (x1) and momentum buffer (x2) in one pass, to fresh
+ * tensors; all options are scalars. As in PyTorch, the buffer starts as the
+ * first (undampened) gradient (s5 = 1 on the first step).
+ */
+const MOMENTUM_LETS = [
+  { name: "grad", expr: "x1 + s1 * x0" },
+  { name: "buf", expr: "select(s2 * x2 + s3 * grad, grad, s5 > 0.5)" },
+];
 
 /**
  * The SGD optimiser.
@@ -135,10 +94,13 @@ export class SGD extends SlotOptimizer<SGDSlot> {
   #plainUpdate(param: Parameter, grad: Tensor): void {
     const x = param.value;
     const xNew = empty(x.shape);
-    runUpdate(PLAIN_SPEC, [x.buffer, grad.buffer, xNew.buffer], x.size, [
-      this.lr,
-      this.weightDecay,
-    ]);
+    runUpdate({
+      name: "sgd_update",
+      inputs: [x, grad],
+      lets: [],
+      outputs: [{ tensor: xNew, expr: "x0 - s0 * (x1 + s1 * x0)" }],
+      scalars: [this.lr, this.weightDecay],
+    });
     param.replace(xNew);
   }
 
@@ -146,12 +108,16 @@ export class SGD extends SlotOptimizer<SGDSlot> {
     const slot = this.slots.get(param.name);
     const x = param.value;
     const [xNew, bNew] = [empty(x.shape), keep(empty(x.shape))];
-    runUpdate(
-      MOMENTUM_SPEC,
-      // On the first step the kernel ignores B; the gradient fills the binding.
-      [x.buffer, grad.buffer, (slot?.momentumBuffer ?? grad).buffer, xNew.buffer, bNew.buffer],
-      x.size,
-      [
+    runUpdate({
+      name: "sgd_momentum_update",
+      // On the first step the update ignores the buffer; the gradient stands in.
+      inputs: [x, grad, slot?.momentumBuffer ?? grad],
+      lets: MOMENTUM_LETS,
+      outputs: [
+        { tensor: xNew, expr: "x0 - s0 * select(buf, grad + s2 * buf, s4 > 0.5)" },
+        { tensor: bNew, expr: "buf" },
+      ],
+      scalars: [
         this.lr,
         this.weightDecay,
         this.momentum,
@@ -159,7 +125,7 @@ export class SGD extends SlotOptimizer<SGDSlot> {
         this.nesterov ? 1 : 0,
         slot ? 0 : 1,
       ],
-    );
+    });
     slot?.momentumBuffer.dispose();
     this.slots.set(param.name, { momentumBuffer: bNew });
     param.replace(xNew);

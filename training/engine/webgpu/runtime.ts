@@ -12,7 +12,7 @@
  * @module
  */
 
-import { GpuExecutionError } from "./errors.ts";
+import { GpuExecutionError } from "../errors.ts";
 import type { Kernel } from "./kernel.ts";
 
 const ARENA_BYTES = 1 << 18;

@@ -9,7 +9,14 @@
  * @module
  */
 
-import type { Engine } from "../engine.ts";
+import {
+  contiguousStrides,
+  type DeviceBuffer,
+  type MapSpec,
+  type Shape,
+  type View,
+} from "../backend.ts";
+import type { WebGpu } from "./context.ts";
 import {
   elementsPerInvocation,
   GRID_STRIDE_WORKGROUP,
@@ -18,46 +25,7 @@ import {
   type KernelSpec,
   type Param,
   type StorageBinding,
-} from "../kernel.ts";
-import type { Shape } from "../tensor.ts";
-
-/** How the elements of an iteration space map to a flat buffer. */
-export interface View {
-  /** Element strides, one per dimension of the iteration shape (0 = broadcast). */
-  strides: readonly number[];
-  /** Element offset of index (0, ..., 0). */
-  offset: number;
-}
-
-/** Strides of a dense row-major tensor. */
-export function contiguousStrides(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    strides[k] = s;
-    s *= shape[k];
-  }
-  return strides;
-}
-
-/** The dense view of a tensor of `shape`. */
-export function denseView(shape: Shape): View {
-  return { strides: contiguousStrides(shape), offset: 0 };
-}
-
-/**
- * The view of a tensor of `inShape` broadcast to `outShape` (numpy rules,
- * aligned on the right).
- */
-export function broadcastView(inShape: Shape, outShape: Shape): View {
-  const inStrides = contiguousStrides(inShape);
-  const lead = outShape.length - inShape.length;
-  const strides = outShape.map((_, k) => {
-    const j = k - lead;
-    return j < 0 || inShape[j] === 1 ? 0 : inStrides[j];
-  });
-  return { strides, offset: 0 };
-}
+} from "./kernel.ts";
 
 function isDense(view: View, shape: Shape): boolean {
   if (view.offset !== 0) return false;
@@ -85,33 +53,31 @@ export function indexCode(name: string, view: View, shape: Shape): string {
   return lines.join(" ");
 }
 
-/** One operand of a map kernel. */
-export interface MapInput {
-  buffer: GPUBuffer;
-  view: View;
+/** Binding name of output `k` of `outputs`. */
+function outputName(k: number, outputs: number): string {
+  return outputs === 1 ? "Y" : `Y${k}`;
 }
 
-/** A map kernel: out[view] = f(inputs[views], scalars). */
-export interface MapSpec {
-  name: string;
-  /** Iteration shape. */
-  shape: Shape;
-  inputs: MapInput[];
-  output: MapInput;
-  /**
-   * WGSL expression of the output element. Operands are `x0`, `x1`, ...
-   * (f32), scalar parameters `P.s0`, `P.s1`, ...
-   */
-  expr: string;
-  scalars?: readonly number[];
-}
-
-/** Bindings of kernels reading operands `X0`, `X1`, ... and writing `Y`. */
-export function operandBindings(inputs: number): StorageBinding[] {
+/**
+ * Bindings of kernels reading operands `X0`, `X1`, ... and writing `Y` (one
+ * output) or `Y0`, `Y1`, ... (several).
+ */
+export function operandBindings(inputs: number, outputs = 1): StorageBinding[] {
   return [
     ...Array.from({ length: inputs }, (_, k) => ({ name: `X${k}`, access: "read" as const })),
-    { name: "Y", access: "read_write" },
+    ...Array.from({ length: outputs }, (_, k) => ({
+      name: outputName(k, outputs),
+      access: "read_write" as const,
+    })),
   ];
+}
+
+/**
+ * WGSL of a backend formula (see `backend.ts`): the same syntax, with scalar
+ * parameters read from the uniform struct.
+ */
+export function wgslFormula(expr: string): string {
+  return expr.replace(/\bs(\d+)\b/g, "P.s$1");
 }
 
 /** Builds the kernel spec of a map (exported for tests of the generated code). */
@@ -121,29 +87,42 @@ export function mapKernelSpec(spec: MapSpec): KernelSpec {
   const loads = spec.inputs.map((input, k) =>
     `${indexCode(`j${k}`, input.view, spec.shape)} let x${k} = X${k}[j${k}];`
   ).join("\n    ");
+  const lets = (spec.lets ?? []).map((l) => `let ${l.name} = ${wgslFormula(l.expr)};`)
+    .join("\n    ");
+  const stores = spec.outputs.map((output, k) =>
+    `{ ${indexCode("o", output.view, spec.shape)} ${outputName(k, spec.outputs.length)}[o] = ${
+      wgslFormula(output.expr)
+    }; }`
+  ).join("\n    ");
   return {
     name: spec.name,
-    bindings: operandBindings(spec.inputs.length),
+    bindings: operandBindings(spec.inputs.length, spec.outputs.length),
     params,
     workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
     body: gridStrideMain(
       `${n}u`,
       `
     ${loads}
-    ${indexCode("o", spec.output.view, spec.shape)}
-    Y[o] = ${spec.expr};`,
+    ${lets}
+    ${stores}`,
     ),
   };
 }
 
 /** Records a map kernel. */
-export function runMap(engine: Engine, spec: MapSpec): void {
+export function runMap(gpu: WebGpu, spec: MapSpec): void {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  engine.runtime.dispatch(
-    engine.kernels.get(mapKernelSpec(spec)),
-    [...spec.inputs.map((x) => x.buffer), spec.output.buffer],
-    gridStrideGroups(n, elementsPerInvocation(engine.variant)),
+  const buffers = [...spec.inputs, ...spec.outputs].map((x) => x.buffer as GPUBuffer);
+  gpu.runtime.dispatch(
+    gpu.kernels.get(mapKernelSpec(spec)),
+    buffers,
+    gridStrideGroups(n, elementsPerInvocation(gpu.variant)),
     spec.scalars ?? [],
   );
+}
+
+/** The GPU buffer behind a backend buffer of the WebGPU backend. */
+export function gpuBuffer(buffer: DeviceBuffer): GPUBuffer {
+  return buffer as GPUBuffer;
 }

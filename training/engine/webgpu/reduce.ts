@@ -9,30 +9,15 @@
  * @module
  */
 
-import type { Engine } from "../engine.ts";
+import type { ReduceSpec, View } from "../backend.ts";
+import type { WebGpu } from "./context.ts";
 import {
   GRID_STRIDE_WORKGROUP,
   gridStrideGroups,
   gridStrideMain,
   type KernelSpec,
-} from "../kernel.ts";
-import type { Shape } from "../tensor.ts";
-import { type MapInput, operandBindings, type View } from "./map.ts";
-
-/** A reduction: out[kept] = scale * sum over reduced axes of expr(inputs). */
-export interface ReduceSpec {
-  name: string;
-  /** Iteration shape (the inputs' broadcast shape). */
-  shape: Shape;
-  /** Axes summed over. */
-  axes: readonly number[];
-  inputs: MapInput[];
-  /** Output buffer: dense, shape = the kept dimensions. */
-  output: GPUBuffer;
-  /** WGSL expression of one summed element over `x0`, `x1`, ...; default `x0`. */
-  expr?: string;
-  scale?: number;
-}
+} from "./kernel.ts";
+import { gpuBuffer, operandBindings, wgslFormula } from "./map.ts";
 
 function decompose(
   target: string,
@@ -86,7 +71,7 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
     var acc = 0.0;
     for (var r = first; r < last; r++) {
       ${loads}
-      acc += ${spec.expr ?? "x0"};
+      acc += ${wgslFormula(spec.expr ?? "x0")};
     }
     Y[t] = acc${chunks === 1 ? scale : ""};`,
       "",
@@ -96,7 +81,7 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
 }
 
 /** Records a reduction. */
-export function runReduce(engine: Engine, spec: ReduceSpec): void {
+export function runReduce(engine: WebGpu, spec: ReduceSpec): void {
   const keptCount = spec.shape.reduce((a, d, k) => spec.axes.includes(k) ? a : a * d, 1);
   const reduceCount = spec.axes.reduce((a, k) => a * spec.shape[k], 1);
   if (keptCount === 0) return;
@@ -108,7 +93,7 @@ export function runReduce(engine: Engine, spec: ReduceSpec): void {
     const kernel = engine.kernels.get(reduceKernelSpec(spec, 1));
     engine.runtime.dispatch(
       kernel,
-      [...spec.inputs.map((x) => x.buffer), spec.output],
+      [...spec.inputs.map((x) => gpuBuffer(x.buffer)), gpuBuffer(spec.output)],
       groups(keptCount),
     );
     return;
@@ -117,7 +102,7 @@ export function runReduce(engine: Engine, spec: ReduceSpec): void {
   const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
   engine.runtime.dispatch(
     first,
-    [...spec.inputs.map((x) => x.buffer), partial],
+    [...spec.inputs.map((x) => gpuBuffer(x.buffer)), partial],
     groups(keptCount * chunks),
   );
   const second = engine.kernels.get(reduceKernelSpec({
@@ -128,6 +113,6 @@ export function runReduce(engine: Engine, spec: ReduceSpec): void {
     output: spec.output,
     scale: spec.scale,
   }, 1));
-  engine.runtime.dispatch(second, [partial, spec.output], groups(keptCount));
+  engine.runtime.dispatch(second, [partial, gpuBuffer(spec.output)], groups(keptCount));
   engine.pool.release(partial);
 }

@@ -20,14 +20,14 @@
  * @module
  */
 
-import type { Engine } from "../engine.ts";
+import type { WebGpu } from "./context.ts";
 import {
   GRID_STRIDE_WORKGROUP,
   gridStrideGroups,
   gridStrideMain,
   type KernelSpec,
   type StorageBinding,
-} from "../kernel.ts";
+} from "./kernel.ts";
 
 /** An extra buffer a loader or store function uses. */
 export interface GemmExtra {
@@ -299,7 +299,7 @@ function combineKernel(spec: GemmSpec, splits: number): KernelSpec {
 }
 
 /** Workgroups along n, m, and (batch x splits), and the split count. */
-function plan(engine: Engine, spec: GemmSpec): { grid: [number, number, number]; splits: number } {
+function plan(engine: WebGpu, spec: GemmSpec): { grid: [number, number, number]; splits: number } {
   const cpu = engine.variant === "cpu";
   const tile = cpuTile(spec), gpu = gpuTile(spec);
   const tilesN = Math.ceil(spec.N / (cpu ? tile.laneCols * tile.cols : gpu.bn));
@@ -313,7 +313,7 @@ function plan(engine: Engine, spec: GemmSpec): { grid: [number, number, number];
 }
 
 /** Records a GEMM. */
-export function runGemm(engine: Engine, spec: GemmSpec): void {
+export function runGemm(engine: WebGpu, spec: GemmSpec): void {
   if (spec.batch * spec.M * spec.N === 0) return;
   if (spec.K === 0) throw new Error(`${spec.name}: K = 0 is handled by the caller`);
   const { grid, splits } = plan(engine, spec);

@@ -1,6 +1,6 @@
 import { equal, ok, rejects } from "node:assert/strict";
 import { isSoftwareAdapter, openDevice } from "./device.ts";
-import { EngineError, WebGpuUnavailableError } from "./errors.ts";
+import { EngineError, WebGpuUnavailableError } from "../errors.ts";
 
 /** Runs `fn` with an environment variable set, restoring it afterwards. */
 async function withEnv(name: string, value: string, fn: () => Promise<void>): Promise<void> {

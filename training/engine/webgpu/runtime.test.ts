@@ -1,13 +1,14 @@
 import { equal, ok, rejects, throws } from "node:assert/strict";
-import { getEngine, initEngine } from "./engine.ts";
-import { GpuExecutionError } from "./errors.ts";
-import { exp, relu } from "./ops/elementwise.ts";
-import { scope, tensor } from "./tensor.ts";
+import { initEngine } from "../engine.ts";
+import { GpuExecutionError } from "../errors.ts";
+import { exp, relu } from "../ops/elementwise.ts";
+import { scope, tensor } from "../tensor.ts";
+import type { WebGpuBackend } from "./backend.ts";
 
-await initEngine();
+const { device, runtime } =
+  ((await initEngine({ backend: "webgpu" })).backend as WebGpuBackend).gpu;
 
 Deno.test("the profiler times and counts dispatches per kernel", async () => {
-  const { device, runtime } = getEngine();
   if (!device.features.has("timestamp-query")) {
     throws(() => runtime.startProfiling(), GpuExecutionError);
     return;
@@ -27,5 +28,5 @@ Deno.test("the profiler times and counts dispatches per kernel", async () => {
 });
 
 Deno.test("stopping a profiler that was never started is an error", async () => {
-  await rejects(() => getEngine().runtime.stopProfiling(), GpuExecutionError);
+  await rejects(() => runtime.stopProfiling(), GpuExecutionError);
 });

@@ -14,7 +14,9 @@
  * @module
  */
 
-import type { Engine } from "../engine.ts";
+import type { GatherSpec } from "../backend.ts";
+import type { WebGpu } from "./context.ts";
+import { gpuBuffer } from "./map.ts";
 import {
   elementsPerInvocation,
   GRID_STRIDE_WORKGROUP,
@@ -22,17 +24,7 @@ import {
   gridStrideMain,
   type KernelSpec,
   type Param,
-} from "../kernel.ts";
-
-/** Sizes of a gather, with the tensor seen as `[outer, source, inner]`. */
-export interface GatherDims {
-  /** Elements before the gathered axis (product of the leading dimensions). */
-  outer: number;
-  /** Size of the gathered axis in the source tensor. */
-  source: number;
-  /** Elements after the gathered axis (product of the trailing dimensions). */
-  inner: number;
-}
+} from "./kernel.ts";
 
 /** Sizes are uniforms: one compiled kernel serves every shape and index list. */
 const PARAMS: Param[] = [
@@ -105,7 +97,7 @@ function readersOf(indices: Uint32Array, source: number): Uint32Array<ArrayBuffe
 
 /** Records `spec` over `params[0]` elements, with `table` in a temporary u32 buffer. */
 function dispatchWithTable(
-  engine: Engine,
+  engine: WebGpu,
   spec: KernelSpec,
   input: GPUBuffer,
   table: Uint32Array<ArrayBuffer>,
@@ -124,47 +116,17 @@ function dispatchWithTable(
   engine.pool.release(buffer);
 }
 
-/**
- * Records `output[o, k, i] = input[o, indices[k], i]`, with `output` dense of
- * shape `[outer, indices.length, inner]`. Indices must be below `dims.source`.
- */
-export function runGather(
-  engine: Engine,
-  input: GPUBuffer,
-  output: GPUBuffer,
-  dims: GatherDims,
-  indices: Uint32Array<ArrayBuffer>,
-): void {
-  const count = dims.outer * indices.length * dims.inner;
-  if (count === 0) return;
-  dispatchWithTable(engine, GATHER_SPEC, input, indices, output, [
-    count,
-    dims.inner,
-    indices.length,
-    dims.source,
-  ]);
-}
-
-/**
- * Records the transpose of {@link runGather}: `output[o, s, i]` = the sum of
- * `gradOutput[o, k, i]` over the positions k with `indices[k] = s` (0 where
- * none). `output` is dense of shape `[outer, source, inner]` and fully written.
- */
-export function runGatherTranspose(
-  engine: Engine,
-  gradOutput: GPUBuffer,
-  output: GPUBuffer,
-  dims: GatherDims,
-  indices: Uint32Array,
-): void {
-  const count = dims.outer * dims.source * dims.inner;
+/** Records a gather or its transpose (see {@link GatherSpec}). */
+export function runGather(engine: WebGpu, spec: GatherSpec): void {
+  const { dims, indices } = spec;
+  const count = dims.outer * (spec.transpose ? dims.source : indices.length) * dims.inner;
   if (count === 0) return;
   dispatchWithTable(
     engine,
-    GATHER_TRANSPOSE_SPEC,
-    gradOutput,
-    readersOf(indices, dims.source),
-    output,
+    spec.transpose ? GATHER_TRANSPOSE_SPEC : GATHER_SPEC,
+    gpuBuffer(spec.input),
+    spec.transpose ? readersOf(indices, dims.source) : indices,
+    gpuBuffer(spec.output),
     [count, dims.inner, indices.length, dims.source],
   );
 }

@@ -1,6 +1,7 @@
 /**
- * Opens a WebGPU device for the engine: picks the adapter, asks for the limits
- * the kernels need, and decides which kernel variants to use.
+ * Opens a WebGPU device for the engine's WebGPU backend: picks the adapter,
+ * asks for the limits the kernels need, and decides which kernel variants to
+ * use.
  *
  * Environment variables (read when no option is given):
  * - `IGAN_ADAPTER` = `auto` | `software` | `hardware`: force the software
@@ -16,7 +17,7 @@
  * @module
  */
 
-import { EngineError, WebGpuUnavailableError } from "./errors.ts";
+import { EngineError, WebGpuUnavailableError } from "../errors.ts";
 
 /** Which adapter to ask for. */
 export type AdapterPreference = "auto" | "software" | "hardware";
@@ -57,7 +58,8 @@ const INSTALL_HINT =
   "Install a Vulkan driver: on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` " +
   "gives the software adapter llvmpipe; on a GPU machine install its vendor's Vulkan driver.";
 
-function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+/** An environment variable restricted to `allowed` values; undefined when unset or unreadable. */
+export function envChoice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
   let value: string | undefined;
   try {
     value = Deno.env.get(name);
@@ -120,6 +122,18 @@ async function requestAdapter(preference: AdapterPreference): Promise<GPUAdapter
     );
   }
   return adapter;
+}
+
+/**
+ * Whether WebGPU has an adapter here and whether it is a software one,
+ * without opening a device; null when there is none.
+ */
+export async function probeAdapter(): Promise<{ software: boolean; description: string } | null> {
+  preferVulkanOnLinux();
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return null;
+  return { software: isSoftwareAdapter(adapter.info), description: adapter.info.description };
 }
 
 /** Opens the device, with limits raised to what the adapter allows. */

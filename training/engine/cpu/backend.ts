@@ -1,0 +1,189 @@
+/**
+ * The CPU backend: tensors in host `Float32Array`s, matrix products and
+ * convolutions through OpenBLAS (`blas.ts`, multithreaded), everything else
+ * as generated JavaScript loops (`loops.ts`). Work runs eagerly, when it is
+ * recorded; `sync` has nothing to wait for.
+ *
+ * @module
+ */
+
+import type {
+  Backend,
+  BackendReport,
+  ConvSpec,
+  DeviceBuffer,
+  GatherSpec,
+  MapSpec,
+  MatmulSpec,
+  RandomSpec,
+  ReduceSpec,
+} from "../backend.ts";
+import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
+import { type Blas, loadBlas } from "./blas.ts";
+import { ConvScratch, runConv } from "./conv.ts";
+import { LoopCache, mapSource, reduceSource } from "./loops.ts";
+import { drawRandom } from "./philox.ts";
+
+/** The host array behind a buffer of this backend. */
+function host(buffer: DeviceBuffer): Float32Array<ArrayBuffer> {
+  return buffer as Float32Array<ArrayBuffer>;
+}
+
+/** Runs a gather or its transpose (see {@link GatherSpec}) on host arrays. */
+function runGather(spec: GatherSpec): void {
+  const { outer, source, inner } = spec.dims;
+  const x = host(spec.input), y = host(spec.output), picks = spec.indices;
+  if (!spec.transpose) {
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < picks.length; k++) {
+        const from = (o * source + picks[k]) * inner;
+        y.set(x.subarray(from, from + inner), (o * picks.length + k) * inner);
+      }
+    }
+    return;
+  }
+  y.fill(0, 0, outer * source * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < picks.length; k++) {
+      const from = (o * picks.length + k) * inner, to = (o * source + picks[k]) * inner;
+      for (let i = 0; i < inner; i++) y[to + i] += x[from + i];
+    }
+  }
+}
+
+/** The CPU backend over the loaded OpenBLAS. */
+export class CpuBackend implements Backend {
+  readonly report: BackendReport;
+  readonly #blas: Blas;
+  readonly #pool: BufferPool<Float32Array<ArrayBuffer>>;
+  readonly #loops = new LoopCache();
+  readonly #scratch = new ConvScratch();
+  #dispatches = 0;
+
+  constructor(blas: Blas) {
+    this.#blas = blas;
+    this.report = {
+      backend: "cpu",
+      description: blas.description,
+      variant: "blas",
+      software: true,
+    };
+    this.#pool = new BufferPool({
+      create: (bytes) => new Float32Array(bytes / 4),
+      bytesOf: (buffer) => buffer.byteLength,
+      destroy: () => {}, // the garbage collector frees it once the pool lets go
+      maxBytes: 2 ** 32,
+      limitName: "the CPU backend's limit per tensor",
+    });
+  }
+
+  get dispatchCount(): number {
+    return this.#dispatches;
+  }
+
+  /** Kernels generated so far (a steady training loop stops adding them after its first step). */
+  get kernelCount(): number {
+    return this.#loops.size;
+  }
+
+  allocate(count: number): DeviceBuffer {
+    return this.#pool.acquire(Math.max(4, count * 4));
+  }
+
+  release(buffer: DeviceBuffer): void {
+    this.#pool.release(host(buffer));
+  }
+
+  write(buffer: DeviceBuffer, offset: number, data: Float32Array<ArrayBuffer>): void {
+    host(buffer).set(data, offset);
+  }
+
+  read(buffer: DeviceBuffer, offset: number, count: number): Promise<Float32Array<ArrayBuffer>> {
+    return Promise.resolve(host(buffer).slice(offset, offset + count));
+  }
+
+  copy(src: DeviceBuffer, srcOffset: number, dst: DeviceBuffer, dstOffset: number, count: number) {
+    host(dst).set(host(src).subarray(srcOffset, srcOffset + count), dstOffset);
+  }
+
+  clear(buffer: DeviceBuffer, count: number): void {
+    host(buffer).fill(0, 0, count);
+  }
+
+  map(spec: MapSpec): void {
+    if (spec.shape.some((d) => d === 0)) return;
+    this.#dispatches++;
+    const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
+    this.#loops.get(mapSource(spec))(buffers, spec.scalars ?? []);
+  }
+
+  reduce(spec: ReduceSpec): void {
+    this.#dispatches++;
+    const buffers = [...spec.inputs.map((o) => host(o.buffer)), host(spec.output)];
+    this.#loops.get(reduceSource(spec))(buffers, []);
+  }
+
+  matmul(spec: MatmulSpec): void {
+    const { M, N, K } = spec;
+    if (spec.batch * M * N === 0) return;
+    this.#dispatches++;
+    for (let b = 0; b < spec.batch; b++) {
+      this.#blas.sgemm({
+        transA: spec.transposeA,
+        transB: spec.transposeB,
+        M,
+        N,
+        K,
+        a: host(spec.a),
+        aOffset: spec.batchedA ? b * M * K : 0,
+        lda: spec.transposeA ? M : K,
+        b: host(spec.b),
+        bOffset: spec.batchedB ? b * K * N : 0,
+        ldb: spec.transposeB ? K : N,
+        c: host(spec.c),
+        cOffset: b * M * N,
+        ldc: N,
+      });
+    }
+  }
+
+  conv(spec: ConvSpec): void {
+    this.#dispatches++;
+    runConv(this.#blas, this.#scratch, spec);
+  }
+
+  gather(spec: GatherSpec): void {
+    this.#dispatches++;
+    runGather(spec);
+  }
+
+  random(spec: RandomSpec): void {
+    if (spec.count === 0) return;
+    this.#dispatches++;
+    drawRandom(spec);
+  }
+
+  flush(): void {}
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  trim(): void {
+    this.#pool.trim();
+    this.#scratch.trim();
+  }
+
+  memory(): MemoryStats {
+    return this.#pool.stats();
+  }
+
+  resetPeak(): void {
+    this.#pool.resetPeak();
+  }
+}
+
+/** Opens the CPU backend; throws `BlasUnavailableError`, naming the package, without OpenBLAS. */
+export function openCpuBackend(): Promise<CpuBackend> {
+  return Promise.resolve().then(() => new CpuBackend(loadBlas()));
+}

@@ -1,0 +1,216 @@
+/**
+ * The CPU backend's element-wise maps and reductions: each spec becomes a
+ * JavaScript function of nested loops over its (simplified) iteration space,
+ * generated once per distinct code and cached.
+ *
+ * Formulas (see `backend.ts`) are JavaScript expressions already, once their
+ * functions are bound; they are checked token by token before compiling, so
+ * only the formula language reaches `new Function`.
+ *
+ * @module
+ */
+
+import type { MapSpec, ReduceSpec, Shape, View } from "../backend.ts";
+import { EngineError } from "../errors.ts";
+
+const FUNCTIONS = [
+  "max",
+  "min",
+  "abs",
+  "sign",
+  "sqrt",
+  "inverseSqrt",
+  "exp",
+  "log",
+  "tanh",
+  "cos",
+  "sin",
+  "select",
+];
+
+/**
+ * Binds the formula language's functions inside a generated kernel. `select`,
+ * `max` and `min` pick through a two-element array indexed by the condition:
+ * a branch (or Math.max) on data-dependent signs mispredicts half the time,
+ * measured 6 ns an element against 1.2 ns this way.
+ */
+const PRELUDE = `const { abs, sqrt, exp, log, tanh, cos, sin } = Math;
+const pair = new Float64Array(2);
+const select = (ifFalse, ifTrue, condition) => { pair[0] = ifFalse; pair[1] = ifTrue; return pair[+condition]; };
+const max = (a, b) => select(a, b, b > a);
+const min = (a, b) => select(a, b, b < a);
+const sign = (v) => +(v > 0) - +(v < 0);
+const inverseSqrt = (v) => 1 / Math.sqrt(v);`;
+
+const TOKEN =
+  /\s+|[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|>=|<=|==|!=|[-+*/(),<>]/y;
+
+/** Throws unless `expr` uses only the formula language over the given names. */
+export function checkFormula(expr: string, names: ReadonlySet<string>): void {
+  TOKEN.lastIndex = 0;
+  while (TOKEN.lastIndex < expr.length) {
+    const at = TOKEN.lastIndex;
+    const match = TOKEN.exec(expr);
+    if (!match) {
+      throw new EngineError(`Formula "${expr}" has an unknown symbol at position ${at}.`);
+    }
+    const token = match[0];
+    if (/^[A-Za-z_]/.test(token) && !names.has(token) && !FUNCTIONS.includes(token)) {
+      throw new EngineError(
+        `Formula "${expr}" uses "${token}", which is not an operand or function.`,
+      );
+    }
+  }
+}
+
+/** One dimension of a loop nest: its size and each operand's stride. */
+interface Dim {
+  size: number;
+  strides: number[];
+}
+
+/**
+ * Drops size-1 dimensions and merges neighbours that every operand walks as
+ * one (stride[k] = stride[k + 1] * size[k + 1]), so a dense map is one loop.
+ */
+export function simplifyDims(shape: Shape, views: readonly View[]): Dim[] {
+  const dims: Dim[] = [];
+  shape.forEach((size, k) => {
+    if (size === 1) return;
+    const strides = views.map((v) => v.strides[k]);
+    const last = dims.at(-1);
+    if (last && last.strides.every((s, q) => s === strides[q] * size)) {
+      last.size *= size;
+      last.strides = strides;
+    } else dims.push({ size, strides });
+  });
+  return dims;
+}
+
+/**
+ * Nested loops over `dims` with one running index `q<op>_<level>` per
+ * operand; `body(level)` is emitted in the innermost loop and may use the
+ * indices of the last level.
+ */
+function loopNest(
+  dims: readonly Dim[],
+  operands: number,
+  body: string,
+  level = 0,
+): string {
+  if (level === dims.length) return body;
+  const { size, strides } = dims[level];
+  const ops = [...Array(operands).keys()];
+  const init = ops.map((o) => `q${o}_${level + 1} = q${o}_${level}`).join(", ");
+  const step = ops.filter((o) => strides[o] !== 0).map((o) =>
+    `q${o}_${level + 1} += ${strides[o]}`
+  );
+  return `for (let a${level} = 0, ${init}; a${level} < ${size}; a${level}++${
+    step.map((s) => `, ${s}`).join("")
+  }) {\n${loopNest(dims, operands, body, level + 1)}\n}`;
+}
+
+/** Names of operands, scalars and lets a spec's formulas may use. */
+function namesOf(inputs: number, scalars: number, lets: readonly { name: string }[]): Set<string> {
+  return new Set([
+    ...Array.from({ length: inputs }, (_, k) => `x${k}`),
+    ...Array.from({ length: scalars }, (_, k) => `s${k}`),
+    ...lets.map((l) => l.name),
+  ]);
+}
+
+/** A compiled kernel: buffers in binding order, then the scalars. */
+export type CompiledKernel = (buffers: Float32Array[], scalars: readonly number[]) => void;
+
+/** The JavaScript source of a map (exported for tests of the generated code). */
+export function mapSource(spec: MapSpec): string {
+  const lets = spec.lets ?? [];
+  const scalars = spec.scalars?.length ?? 0;
+  const names = namesOf(spec.inputs.length, scalars, []);
+  for (const l of lets) {
+    checkFormula(l.expr, names);
+    names.add(l.name);
+  }
+  for (const o of spec.outputs) checkFormula(o.expr, names);
+  const operands = [...spec.inputs, ...spec.outputs];
+  const dims = simplifyDims(spec.shape, operands.map((o) => o.view));
+  const last = dims.length;
+  const body = [
+    ...spec.inputs.map((_, k) => `const x${k} = X${k}[q${k}_${last}];`),
+    ...lets.map((l) => `const ${l.name} = ${l.expr};`),
+    ...spec.outputs.map((o, k) => `Y${k}[q${spec.inputs.length + k}_${last}] = ${o.expr};`),
+  ].join("\n");
+  return [
+    ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
+    ...spec.outputs.map((_, k) => `const Y${k} = buffers[${spec.inputs.length + k}];`),
+    ...Array.from({ length: scalars }, (_, k) => `const s${k} = scalars[${k}];`),
+    `let ${operands.map((o, k) => `q${k}_0 = ${o.view.offset}`).join(", ")};`,
+    loopNest(dims, operands.length, body),
+  ].join("\n");
+}
+
+/** The JavaScript source of a reduction (exported for tests of the generated code). */
+export function reduceSource(spec: ReduceSpec): string {
+  const expr = spec.expr ?? "x0";
+  checkFormula(expr, namesOf(spec.inputs.length, 0, []));
+  const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
+  // The output is dense over the kept axes, and does not move along reduced ones.
+  const outStrides = new Array<number>(spec.shape.length).fill(0);
+  let stride = 1;
+  for (let j = keptAxes.length - 1; j >= 0; j--) {
+    outStrides[keptAxes[j]] = stride;
+    stride *= spec.shape[keptAxes[j]];
+  }
+  const views = [...spec.inputs.map((x) => x.view), { strides: outStrides, offset: 0 }];
+  const pick = (axes: readonly number[]) => ({
+    shape: axes.map((k) => spec.shape[k]),
+    views: views.map((v) => ({ strides: axes.map((k) => v.strides[k]), offset: v.offset })),
+  });
+  const kept = pick(keptAxes), reduced = pick(spec.axes);
+  const outer = simplifyDims(kept.shape, kept.views);
+  const inner = simplifyDims(reduced.shape, reduced.views);
+  const n = spec.inputs.length;
+  const scale = spec.scale === undefined || spec.scale === 1 ? "" : ` * ${spec.scale}`;
+  // The inner nest starts from the outer nest's indices.
+  const innerStart = [...Array(n + 1).keys()].map((o) => `r${o}_0 = q${o}_${outer.length}`).join(
+    ", ",
+  );
+  const innerBody = [
+    ...spec.inputs.map((_, k) => `const x${k} = X${k}[r${k}_${inner.length}];`),
+    `acc += ${expr};`,
+  ].join("\n");
+  const innerLoops = loopNest(inner, n + 1, innerBody)
+    .replace(/\bq(\d+)_/g, "r$1_")
+    .replace(/\ba(\d+)\b/g, "b$1");
+  const outerBody =
+    `let acc = 0;\nlet ${innerStart};\n${innerLoops}\nY[q${n}_${outer.length}] = acc${scale};`;
+  return [
+    ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
+    `const Y = buffers[${n}];`,
+    `let ${views.map((v, k) => `q${k}_0 = ${v.offset}`).join(", ")};`,
+    loopNest(outer, n + 1, outerBody),
+  ].join("\n");
+}
+
+/** Compiles generated sources once each. */
+export class LoopCache {
+  readonly #kernels = new Map<string, CompiledKernel>();
+
+  /** Kernels compiled so far. */
+  get size(): number {
+    return this.#kernels.size;
+  }
+
+  get(source: string): CompiledKernel {
+    let kernel = this.#kernels.get(source);
+    if (!kernel) {
+      // The helpers are made once per kernel, outside the function that runs:
+      // fresh closures on every call were measured to keep V8 from optimising.
+      kernel = new Function(
+        `${PRELUDE}\nreturn (buffers, scalars) => {\n${source}\n};`,
+      )() as CompiledKernel;
+      this.#kernels.set(source, kernel);
+    }
+    return kernel;
+  }
+}

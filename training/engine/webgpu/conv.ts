@@ -1,0 +1,178 @@
+/**
+ * The convolution GEMMs of the WebGPU backend, as implicit GEMMs (no im2col
+ * buffer): loaders read input patches and kernel taps in place.
+ *
+ * - forward: output pixels from input pixels;
+ * - data gradient: input pixels from output pixels, split by stride phase so
+ *   that only the kernel taps that reach a pixel are visited (a 4x4 stride-2
+ *   transposed convolution does 4 MACs per input channel and pixel, not 16);
+ * - weight gradient: kernel taps from input and output pixels.
+ *
+ * @module
+ */
+
+import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
+import type { WebGpu } from "./context.ts";
+import { runGemm } from "./gemm.ts";
+import { gpuBuffer } from "./map.ts";
+
+/** Optional bias added in the store function. */
+function biasTerm(bias: DeviceBuffer | undefined, channel: string): string {
+  return bias ? ` + BIAS[${channel}]` : "";
+}
+
+function biasBuffer(bias: DeviceBuffer | undefined) {
+  return bias ? [{ name: "BIAS", buffer: gpuBuffer(bias), access: "read" as const }] : [];
+}
+
+/**
+ * WGSL body reading input X at kernel tap `tapIndex` (over Cin x KH x KW)
+ * of output pixel `pixelIndex` (over B x OH x OW); 0 in the padding.
+ */
+function inputPatch(g: ConvGeometry, tapIndex: string, pixelIndex: string): string {
+  const taps = g.KH * g.KW, pixels = g.OH * g.OW;
+  return `
+    let ci = ${tapIndex} / ${taps}u; let tap = ${tapIndex} % ${taps}u;
+    let bb = ${pixelIndex} / ${pixels}u; let p = ${pixelIndex} % ${pixels}u;
+    let iy = i32((p / ${g.OW}u) * ${g.stride}u + tap / ${g.KW}u) - ${g.pad};
+    let ix = i32((p % ${g.OW}u) * ${g.stride}u + tap % ${g.KW}u) - ${g.pad};
+    let inside = iy >= 0 && iy < ${g.H} && ix >= 0 && ix < ${g.W};
+    let at = ((bb * ${g.Cin}u + ci) * ${g.H}u + u32(clamp(iy, 0, ${g.H - 1}))) * ${g.W}u
+      + u32(clamp(ix, 0, ${g.W - 1}));
+    return select(0.0, X[at], inside);`;
+}
+
+/** y[B, Cout, OH, OW] = conv(x, w) (+ bias). */
+function convForward(
+  gpu: WebGpu,
+  g: ConvGeometry,
+  x: GPUBuffer,
+  w: GPUBuffer,
+  y: GPUBuffer,
+  bias?: DeviceBuffer,
+): void {
+  const taps = g.KH * g.KW, pixels = g.OH * g.OW;
+  runGemm(gpu, {
+    name: "conv_forward",
+    batch: 1,
+    M: g.Cout,
+    N: g.B * pixels,
+    K: g.Cin * taps,
+    loadA: `return Wt[m * ${g.Cin * taps}u + k];`,
+    loadB: inputPatch(g, "k", "n"),
+    storeC: `
+      let bb = n / ${pixels}u;
+      Y[(bb * ${g.Cout}u + m) * ${pixels}u + n % ${pixels}u] = v${biasTerm(bias, "m")};`,
+    buffers: [
+      { name: "Wt", buffer: w, access: "read" },
+      { name: "X", buffer: x, access: "read" },
+      { name: "Y", buffer: y, access: "read_write" },
+      ...biasBuffer(bias),
+    ],
+    contiguous: { a: "k", b: "n" },
+  });
+}
+
+/**
+ * dx[B, Cin, H, W] = data gradient of the convolution for dy[B, Cout, OH, OW]
+ * (+ bias, when this is a transposed convolution's forward pass).
+ */
+function convData(
+  gpu: WebGpu,
+  g: ConvGeometry,
+  dy: GPUBuffer,
+  w: GPUBuffer,
+  dx: GPUBuffer,
+  bias?: DeviceBuffer,
+): void {
+  const s = g.stride;
+  const phases = [];
+  for (let py = 0; py < s; py++) {
+    for (let px = 0; px < s; px++) {
+      // Input pixels iy = py + s*qy are reached by taps ky = ky0 + s*jy from
+      // output rows oy = qy + dy0 - jy.
+      const ky0 = (py + g.pad) % s, kx0 = (px + g.pad) % s;
+      const tapsY = ky0 < g.KH ? Math.ceil((g.KH - ky0) / s) : 0;
+      const tapsX = kx0 < g.KW ? Math.ceil((g.KW - kx0) / s) : 0;
+      const QH = Math.ceil((g.H - py) / s), QW = Math.ceil((g.W - px) / s);
+      if (QH > 0 && QW > 0) phases.push({ py, px, ky0, kx0, tapsY, tapsX, QH, QW });
+    }
+  }
+  // Some pixels are reached by no tap: they are 0 (the op rejects a bias here).
+  if (phases.some((p) => p.tapsY === 0 || p.tapsX === 0)) gpu.runtime.clear(dx);
+  for (const { py, px, ky0, kx0, tapsY, tapsX, QH, QW } of phases) {
+    if (tapsY === 0 || tapsX === 0) continue;
+    const dy0 = (py + g.pad - ky0) / s, dx0 = (px + g.pad - kx0) / s;
+    const taps = tapsY * tapsX, pixels = QH * QW;
+    runGemm(gpu, {
+      name: "conv_data",
+      batch: 1,
+      M: g.Cin,
+      N: g.B * pixels,
+      K: g.Cout * taps,
+      loadA: `
+        let co = k / ${taps}u; let t = k % ${taps}u;
+        let ky = ${ky0}u + ${s}u * (t / ${tapsX}u); let kx = ${kx0}u + ${s}u * (t % ${tapsX}u);
+        return Wt[((co * ${g.Cin}u + m) * ${g.KH}u + ky) * ${g.KW}u + kx];`,
+      loadB: `
+        let co = k / ${taps}u; let t = k % ${taps}u;
+        let bb = n / ${pixels}u; let q = n % ${pixels}u;
+        let oy = i32(q / ${QW}u) + ${dy0} - i32(t / ${tapsX}u);
+        let ox = i32(q % ${QW}u) + ${dx0} - i32(t % ${tapsX}u);
+        let inside = oy >= 0 && oy < ${g.OH} && ox >= 0 && ox < ${g.OW};
+        let at = ((bb * ${g.Cout}u + co) * ${g.OH}u + u32(clamp(oy, 0, ${g.OH - 1}))) * ${g.OW}u
+          + u32(clamp(ox, 0, ${g.OW - 1}));
+        return select(0.0, DY[at], inside);`,
+      storeC: `
+        let bb = n / ${pixels}u; let q = n % ${pixels}u;
+        let iy = ${py}u + ${s}u * (q / ${QW}u); let ix = ${px}u + ${s}u * (q % ${QW}u);
+        DX[((bb * ${g.Cin}u + m) * ${g.H}u + iy) * ${g.W}u + ix] = v${biasTerm(bias, "m")};`,
+      buffers: [
+        { name: "Wt", buffer: w, access: "read" },
+        { name: "DY", buffer: dy, access: "read" },
+        { name: "DX", buffer: dx, access: "read_write" },
+        ...biasBuffer(bias),
+      ],
+      contiguous: { a: "k", b: "n" },
+    });
+  }
+}
+
+/** dw[Cout, Cin, KH, KW] = weight gradient for input x and output gradient dy. */
+function convWeight(
+  gpu: WebGpu,
+  g: ConvGeometry,
+  dy: GPUBuffer,
+  x: GPUBuffer,
+  dw: GPUBuffer,
+): void {
+  const taps = g.KH * g.KW, pixels = g.OH * g.OW;
+  runGemm(gpu, {
+    name: "conv_weight",
+    batch: 1,
+    M: g.Cout,
+    N: g.Cin * taps,
+    K: g.B * pixels,
+    loadA: `return DY[((k / ${pixels}u) * ${g.Cout}u + m) * ${pixels}u + k % ${pixels}u];`,
+    loadB: inputPatch(g, "n", "k"),
+    storeC: `DW[m * ${g.Cin * taps}u + n] = v;`,
+    buffers: [
+      { name: "DY", buffer: dy, access: "read" },
+      { name: "X", buffer: x, access: "read" },
+      { name: "DW", buffer: dw, access: "read_write" },
+    ],
+    contiguous: { a: "k", b: "k" },
+  });
+}
+
+/** Records one convolution GEMM (see {@link ConvSpec}). */
+export function runConv(gpu: WebGpu, spec: ConvSpec): void {
+  const g = spec.geometry;
+  if (spec.kind === "forward") {
+    convForward(gpu, g, gpuBuffer(spec.x), gpuBuffer(spec.w), gpuBuffer(spec.y), spec.bias);
+  } else if (spec.kind === "data") {
+    convData(gpu, g, gpuBuffer(spec.dy), gpuBuffer(spec.w), gpuBuffer(spec.dx), spec.bias);
+  } else {
+    convWeight(gpu, g, gpuBuffer(spec.dy), gpuBuffer(spec.x), gpuBuffer(spec.dw));
+  }
+}
