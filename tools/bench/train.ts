@@ -1,8 +1,10 @@
 /**
  * Training benchmark: wall time per training step (one discriminator and one
  * generator update, data upload included) and images per second for the
- * default configuration (or the model flags given), on the synthetic set, and
- * the peak GPU memory.
+ * default configuration (or the model flags given), on the synthetic set, on
+ * the backend the engine picks (`IGAN_BACKEND`), with the peak device memory
+ * and the process's resident memory after the first step and at its largest
+ * (a long `--timed-steps` run checks that it does not grow).
  *
  * Usage: deno task bench:train [--timed-steps N] [train flags: --width, --batch, ...]
  * Prints a table, then one JSON object as the last line.
@@ -66,13 +68,24 @@ scope(() => void trainer.trainStep());
 await sync();
 const firstStepMs = performance.now() - t0;
 log(`first step (compiles kernels; Mesa caches them across runs): ${firstStepMs.toFixed(0)} ms`);
+// Host memory after the first step, then its largest value over the timed steps: a long
+// `--timed-steps` run shows whether it grows.
+const rssAfterFirst = Deno.memoryUsage().rss;
+let rssMax = rssAfterFirst;
 const times: number[] = [];
 for (let k = 0; k < timedSteps; k++) {
   const start = performance.now();
   scope(() => void trainer.trainStep());
   await sync();
   times.push(performance.now() - start);
+  if ((k + 1) % 100 === 0 || k + 1 === timedSteps) {
+    rssMax = Math.max(rssMax, Deno.memoryUsage().rss);
+    if ((k + 1) % 1000 === 0) {
+      log(`step ${k + 1}/${timedSteps}: resident ${(rssMax / 2 ** 20).toFixed(0)} MiB at most`);
+    }
+  }
 }
+const rssEnd = Deno.memoryUsage().rss;
 const stepMs = times.reduce((a, b) => a + b, 0) / times.length;
 const peak = memoryStats().peakBytes;
 trainer.dispose();
@@ -80,7 +93,8 @@ trainer.dispose();
 const rows = [
   ["step (ms)", stepMs.toFixed(1)],
   ["images/s", ((batch * 1000) / stepMs).toFixed(1)],
-  ["peak GPU MiB", (peak / 2 ** 20).toFixed(1)],
+  ["peak device MiB", (peak / 2 ** 20).toFixed(1)],
+  ["resident MiB", `${(rssAfterFirst / 2 ** 20).toFixed(0)} -> ${(rssEnd / 2 ** 20).toFixed(0)}`],
   ["steps timed", String(timedSteps)],
 ];
 for (const [name, value] of rows) console.log(`${name.padEnd(14)} ${value.padStart(10)}`);
@@ -91,8 +105,12 @@ console.log(JSON.stringify({
   network,
   batch,
   step_ms: Math.round(stepMs * 10) / 10,
-  step_ms_runs: times.map((t) => Math.round(t)),
+  // Each step's time for short runs; long (memory) runs keep the mean only.
+  step_ms_runs: times.length <= 100 ? times.map((t) => Math.round(t)) : null,
   images_per_second: Math.round((batch * 100000) / stepMs) / 100,
   first_step_ms: Math.round(firstStepMs),
-  peak_gpu_bytes: peak,
+  peak_device_bytes: peak,
+  rss_after_first_step: rssAfterFirst,
+  rss_max: rssMax,
+  rss_end: rssEnd,
 }));

@@ -97,16 +97,22 @@ export class Blas {
   }
 }
 
-let loaded: Blas | null = null;
+/** Libraries loaded so far, by name: one handle per process. */
+const loaded = new Map<string, Blas>();
 
-/** Loads OpenBLAS once; throws {@link BlasUnavailableError} naming the package when absent. */
-export function loadBlas(): Blas {
-  if (loaded) return loaded;
+/**
+ * Loads OpenBLAS once (the first of `names` that loads); throws
+ * {@link BlasUnavailableError} naming the package when none does.
+ */
+export function loadBlas(names: readonly string[] = LIBRARIES): Blas {
   const failures: string[] = [];
-  for (const name of LIBRARIES) {
+  for (const name of names) {
+    const known = loaded.get(name);
+    if (known) return known;
     try {
-      loaded = new Blas(Deno.dlopen(name, SYMBOLS));
-      return loaded;
+      const blas = new Blas(Deno.dlopen(name, SYMBOLS));
+      loaded.set(name, blas);
+      return blas;
     } catch (error) {
       if (
         error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied

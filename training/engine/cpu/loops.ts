@@ -89,13 +89,16 @@ export function simplifyDims(shape: Shape, views: readonly View[]): Dim[] {
 
 /**
  * Nested loops over `dims` with one running index `q<op>_<level>` per
- * operand; `body(level)` is emitted in the innermost loop and may use the
- * indices of the last level.
+ * operand; `body` is emitted in the innermost loop and may use the indices
+ * of the last level, `hoisted` just before the innermost loop (with the
+ * indices of the level above it: for loads that the innermost loop does not
+ * move).
  */
 function loopNest(
   dims: readonly Dim[],
   operands: number,
   body: string,
+  hoisted = "",
   level = 0,
 ): string {
   if (level === dims.length) return body;
@@ -105,9 +108,30 @@ function loopNest(
   const step = ops.filter((o) => strides[o] !== 0).map((o) =>
     `q${o}_${level + 1} += ${strides[o]}`
   );
-  return `for (let a${level} = 0, ${init}; a${level} < ${size}; a${level}++${
+  const before = level === dims.length - 1 ? `${hoisted}\n` : "";
+  return `${before}for (let a${level} = 0, ${init}; a${level} < ${size}; a${level}++${
     step.map((s) => `, ${s}`).join("")
-  }) {\n${loopNest(dims, operands, body, level + 1)}\n}`;
+  }) {\n${loopNest(dims, operands, body, hoisted, level + 1)}\n}`;
+}
+
+/**
+ * Loads of the inputs, split into those the innermost loop moves and those
+ * it does not (per-channel operands, broadcasts), which are read once before
+ * it: `X${k}` read at `${index}${k}_<level>`.
+ */
+function loads(
+  dims: readonly Dim[],
+  inputs: number,
+  index: string,
+): { inner: string; hoisted: string } {
+  const last = dims.length;
+  const moves = (k: number) => last > 0 && dims[last - 1].strides[k] !== 0;
+  const load = (k: number, level: number) => `const x${k} = X${k}[${index}${k}_${level}];`;
+  const all = [...Array(inputs).keys()];
+  return {
+    inner: all.filter((k) => last === 0 || moves(k)).map((k) => load(k, last)).join("\n"),
+    hoisted: all.filter((k) => last > 0 && !moves(k)).map((k) => load(k, last - 1)).join("\n"),
+  };
 }
 
 /** Names of operands, scalars and lets a spec's formulas may use. */
@@ -135,8 +159,9 @@ export function mapSource(spec: MapSpec): string {
   const operands = [...spec.inputs, ...spec.outputs];
   const dims = simplifyDims(spec.shape, operands.map((o) => o.view));
   const last = dims.length;
+  const { inner, hoisted } = loads(dims, spec.inputs.length, "q");
   const body = [
-    ...spec.inputs.map((_, k) => `const x${k} = X${k}[q${k}_${last}];`),
+    inner,
     ...lets.map((l) => `const ${l.name} = ${l.expr};`),
     ...spec.outputs.map((o, k) => `Y${k}[q${spec.inputs.length + k}_${last}] = ${o.expr};`),
   ].join("\n");
@@ -145,7 +170,7 @@ export function mapSource(spec: MapSpec): string {
     ...spec.outputs.map((_, k) => `const Y${k} = buffers[${spec.inputs.length + k}];`),
     ...Array.from({ length: scalars }, (_, k) => `const s${k} = scalars[${k}];`),
     `let ${operands.map((o, k) => `q${k}_0 = ${o.view.offset}`).join(", ")};`,
-    loopNest(dims, operands.length, body),
+    loopNest(dims, operands.length, body, hoisted),
   ].join("\n");
 }
 
@@ -175,11 +200,9 @@ export function reduceSource(spec: ReduceSpec): string {
   const innerStart = [...Array(n + 1).keys()].map((o) => `r${o}_0 = q${o}_${outer.length}`).join(
     ", ",
   );
-  const innerBody = [
-    ...spec.inputs.map((_, k) => `const x${k} = X${k}[r${k}_${inner.length}];`),
-    `acc += ${expr};`,
-  ].join("\n");
-  const innerLoops = loopNest(inner, n + 1, innerBody)
+  const { inner: innerLoads, hoisted } = loads(inner, n, "r");
+  const innerBody = `${innerLoads}\nacc += ${expr};`;
+  const innerLoops = loopNest(inner, n + 1, innerBody, hoisted)
     .replace(/\bq(\d+)_/g, "r$1_")
     .replace(/\ba(\d+)\b/g, "b$1");
   const outerBody =
