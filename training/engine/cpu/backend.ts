@@ -20,7 +20,7 @@ import type {
 } from "../backend.ts";
 import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
 import { type Blas, loadBlas } from "./blas.ts";
-import { ConvScratch, runConv } from "./conv.ts";
+import { ConvScratch, LayoutCache, runConv } from "./conv.ts";
 import { LoopCache, mapSource, reduceSource } from "./loops.ts";
 import { drawRandom } from "./philox.ts";
 
@@ -58,6 +58,7 @@ export class CpuBackend implements Backend {
   readonly #pool: BufferPool<Float32Array<ArrayBuffer>>;
   readonly #loops = new LoopCache();
   readonly #scratch = new ConvScratch();
+  readonly #layouts: LayoutCache;
   #dispatches = 0;
 
   constructor(blas: Blas) {
@@ -75,6 +76,10 @@ export class CpuBackend implements Backend {
       maxBytes: 2 ** 32,
       limitName: "the CPU backend's limit per tensor",
     });
+    this.#layouts = new LayoutCache(
+      (count) => this.#pool.acquire(Math.max(4, count * 4)),
+      (array) => this.#pool.release(array as Float32Array<ArrayBuffer>),
+    );
   }
 
   get dispatchCount(): number {
@@ -91,6 +96,7 @@ export class CpuBackend implements Backend {
   }
 
   release(buffer: DeviceBuffer): void {
+    this.#layouts.forget(buffer);
     this.#pool.release(host(buffer));
   }
 
@@ -149,7 +155,7 @@ export class CpuBackend implements Backend {
 
   conv(spec: ConvSpec): void {
     this.#dispatches++;
-    runConv(this.#blas, this.#scratch, spec);
+    runConv(this.#blas, this.#scratch, this.#layouts, spec);
   }
 
   gather(spec: GatherSpec): void {

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { ConvGeometry, ConvSpec } from "../backend.ts";
+import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
 import type { Blas } from "./blas.ts";
 
 /** Pixels per GEMM worth batching up to, and the most floats a patch matrix may take. */
@@ -51,6 +51,57 @@ export class ConvScratch {
     this.#col = new Float32Array(0);
     this.#tmp = new Float32Array(0);
     this.#weights = new Float32Array(0);
+  }
+}
+
+/**
+ * Rearranged copies of tensors that a convolution's backward pass reads
+ * again: the forward's space-to-depth input (`xq`), needed by the weight
+ * gradient, and an output gradient's grid, needed by both the data and the
+ * weight gradient. Tensors are not written after the op that made them, so
+ * a copy stays valid until its source buffer is released (the backend calls
+ * {@link LayoutCache.forget}); the weight gradient, the last reader, drops
+ * it at once, so a batch reused in the next step (as benchmarks do) is
+ * rearranged again like a new one.
+ */
+export class LayoutCache {
+  readonly #entries = new Map<DeviceBuffer, Map<string, Float32Array>>();
+  readonly #acquire: (count: number) => Float32Array;
+  readonly #release: (array: Float32Array) => void;
+
+  /** Copies live in buffers of the backend's pool, so its memory counters include them. */
+  constructor(acquire: (count: number) => Float32Array, release: (array: Float32Array) => void) {
+    this.#acquire = acquire;
+    this.#release = release;
+  }
+
+  /** The copy of `source` under `key`, made by `fill` into `count` elements when absent. */
+  get(source: DeviceBuffer, key: string, count: number, fill: (a: Float32Array) => void) {
+    let copies = this.#entries.get(source);
+    const known = copies?.get(key);
+    if (known) return known;
+    const array = this.#acquire(count);
+    fill(array);
+    if (!copies) this.#entries.set(source, copies = new Map());
+    copies.set(key, array);
+    return array;
+  }
+
+  /** Frees one copy (after its last reader). */
+  drop(source: DeviceBuffer, key: string): void {
+    const copies = this.#entries.get(source), array = copies?.get(key);
+    if (!copies || !array) return;
+    copies.delete(key);
+    if (copies.size === 0) this.#entries.delete(source);
+    this.#release(array);
+  }
+
+  /** Frees every copy of a source that is being released. */
+  forget(source: DeviceBuffer): void {
+    const copies = this.#entries.get(source);
+    if (!copies) return;
+    this.#entries.delete(source);
+    for (const array of copies.values()) this.#release(array);
   }
 }
 
@@ -338,7 +389,13 @@ function gridAndImages(
 }
 
 /** Runs one convolution GEMM (see `ConvSpec`) as shifted GEMMs over `xq`. */
-function runShifted(blas: Blas, scratch: ConvScratch, spec: ConvSpec, p: ShiftPlan): void {
+function runShifted(
+  blas: Blas,
+  scratch: ConvScratch,
+  layouts: LayoutCache,
+  spec: ConvSpec,
+  p: ShiftPlan,
+): void {
   const g = spec.geometry;
   const { Cq, cols, n, taps, Wq } = p;
   const f32 = (b: unknown) => b as Float32Array;
@@ -347,11 +404,19 @@ function runShifted(blas: Blas, scratch: ConvScratch, spec: ConvSpec, p: ShiftPl
     { length: taps * taps },
     (_, t) => Math.floor(t / taps) * Wq + t % taps,
   );
-  const xq = scratch.col(Cq * cols);
-  const grid = scratch.tmp(g.Cout * cols);
+  const key = JSON.stringify(g);
+  const inputCopy = (x: DeviceBuffer) =>
+    layouts.get(x, `xq ${key}`, Cq * cols, (xq) => im2col(p.spaceToDepth, f32(x), 0, g.B, xq));
+  const gridCopy = (dy: DeviceBuffer) =>
+    layouts.get(
+      dy,
+      `grid ${key}`,
+      g.Cout * cols,
+      (grid) => gridAndImages(false, g, p, g.Cout, grid, f32(dy)),
+    );
   if (spec.kind !== "weight") tapWeights(g, p, f32(spec.w), wq, true);
   if (spec.kind === "forward") {
-    im2col(p.spaceToDepth, f32(spec.x), 0, g.B, xq);
+    const xq = inputCopy(spec.x), grid = scratch.tmp(g.Cout * cols);
     offsets.forEach((offset, t) =>
       blas.sgemm({
         transA: false,
@@ -373,8 +438,8 @@ function runShifted(blas: Blas, scratch: ConvScratch, spec: ConvSpec, p: ShiftPl
     gridAndImages(true, g, p, g.Cout, grid, f32(spec.y));
     if (spec.bias) addBias(f32(spec.y), f32(spec.bias), g.B, g.Cout, g.OH * g.OW);
   } else if (spec.kind === "data") {
-    gridAndImages(false, g, p, g.Cout, grid, f32(spec.dy));
-    xq.fill(0, 0, Cq * cols);
+    const grid = gridCopy(spec.dy), dxq = scratch.col(Cq * cols);
+    dxq.fill(0, 0, Cq * cols);
     offsets.forEach((offset, t) =>
       blas.sgemm({
         transA: true,
@@ -388,18 +453,17 @@ function runShifted(blas: Blas, scratch: ConvScratch, spec: ConvSpec, p: ShiftPl
         b: grid,
         ldb: cols,
         beta: 1,
-        c: xq,
+        c: dxq,
         cOffset: offset,
         ldc: cols,
       })
     );
     const dx = f32(spec.dx);
     dx.fill(0, 0, g.B * g.Cin * g.H * g.W);
-    col2im(p.spaceToDepth, xq, 0, g.B, dx);
+    col2im(p.spaceToDepth, dxq, 0, g.B, dx);
     if (spec.bias) addBias(dx, f32(spec.bias), g.B, g.Cin, g.H * g.W);
   } else {
-    im2col(p.spaceToDepth, f32(spec.x), 0, g.B, xq);
-    gridAndImages(false, g, p, g.Cout, grid, f32(spec.dy));
+    const xq = inputCopy(spec.x), grid = gridCopy(spec.dy);
     offsets.forEach((offset, t) =>
       blas.sgemm({
         transA: false,
@@ -418,12 +482,19 @@ function runShifted(blas: Blas, scratch: ConvScratch, spec: ConvSpec, p: ShiftPl
       })
     );
     tapWeights(g, p, f32(spec.dw), wq, false);
+    layouts.drop(spec.x, `xq ${key}`);
+    layouts.drop(spec.dy, `grid ${key}`);
   }
 }
 
 /** Runs one convolution GEMM (see `ConvSpec`) on host arrays, the cheaper of the two ways. */
-export function runConv(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
+export function runConv(
+  blas: Blas,
+  scratch: ConvScratch,
+  layouts: LayoutCache,
+  spec: ConvSpec,
+): void {
   const plan = shiftPlan(spec.geometry);
-  if (plan) runShifted(blas, scratch, spec, plan);
+  if (plan) runShifted(blas, scratch, layouts, spec, plan);
   else runIm2col(blas, scratch, spec);
 }
