@@ -29,7 +29,7 @@ export interface LogRecord {
   lossG: number;
   /** Training images per second since the previous record. */
   imagesPerSecond: number;
-  /** GPU bytes held by live tensors. */
+  /** Device bytes held by live tensors (GPU buffers, or host arrays on the CPU backend). */
   gpuBytes: number;
 }
 
