@@ -29,7 +29,7 @@ export interface TrainerState {
   step: number;
   /** Training time so far, over all sittings, in seconds. */
   seconds: number;
-  /** The WebGPU adapters the run has trained on, over all sittings (absent in older checkpoints). */
+  /** The devices the run has trained on (WebGPU adapters, or the CPU backend's BLAS), over all sittings (absent in older checkpoints). */
   hardware?: string[];
   latentRng: RandomStreamState;
   sampler: SamplerState;

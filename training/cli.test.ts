@@ -1,4 +1,5 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "./config.ts";
 import { parseTrainArgs } from "./cli.ts";
@@ -159,4 +160,83 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
     equal(code, 0);
     match(stdout, /deno task train --data <folder>/);
   });
+});
+
+const TINY_FLAGS = [
+  "--synthetic",
+  "--synthetic-count",
+  "16",
+  "--resolution",
+  "32",
+  "--width",
+  "4",
+  "--target-channels",
+  "8",
+  "--latent",
+  "8",
+  "--batch",
+  "4",
+  "--checkpoint-every",
+  "2",
+  "--sample-every",
+  "2",
+];
+
+/** A tiny run trained to step 4 (checkpoints at 2 and 4); returns its folder. */
+async function tinyRunFolder(root: string): Promise<string> {
+  const { code, stderr } = await runCli([...TINY_FLAGS, "--steps", "4", "--out", root]);
+  equal(code, 0, stderr);
+  return join(root, [...Deno.readDirSync(root)][0].name);
+}
+
+/** Flips one byte near the end of a file (inside the tensor data). */
+function flipByte(file: string): void {
+  const bytes = Deno.readFileSync(file);
+  bytes[bytes.length - 5] ^= 0x40;
+  Deno.writeFileSync(file, bytes);
+}
+
+Deno.test("deno task train: corrupt checkpoints are named, and --resume takes the newest valid one", async (t) => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(root);
+    const checkpoints = join(run, "checkpoints");
+    await t.step("a flipped byte in the newest: a warning naming it, then step 2", async () => {
+      flipByte(join(checkpoints, "step-000004.safetensors"));
+      const { code, stderr } = await runCli(["--resume", run, "--steps", "6"]);
+      equal(code, 0, stderr);
+      match(stderr, /warning: step-000004\.safetensors is not a readable checkpoint: .*checksum/);
+      match(stderr, /resuming .* at step 2 of 6/);
+      ok(!/\n\s+at /.test(stderr), stderr);
+    });
+    await t.step("every checkpoint corrupt: one error line, exit 1", async () => {
+      for (const entry of Deno.readDirSync(checkpoints)) flipByte(join(checkpoints, entry.name));
+      const { code, stderr } = await runCli(["--resume", run, "--steps", "8"]);
+      equal(code, 1, stderr);
+      match(stderr, /error: none of the \d+ checkpoints in .* is readable/);
+      ok(!/\n\s+at /.test(stderr), stderr);
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: a run folder that cannot be written stops with one line naming the last good checkpoint", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(root);
+    // The samples folder replaced by a file: the next sample grid cannot be written (ENOTDIR),
+    // as a full disk (ENOSPC) would fail a write.
+    await Deno.remove(join(run, "samples"), { recursive: true });
+    await Deno.writeTextFile(join(run, "samples"), "not a folder");
+    const { code, stderr } = await runCli(["--resume", run, "--steps", "8"]);
+    equal(code, 1, stderr);
+    match(
+      stderr,
+      /error: could not write the sample grid of step 6 in .*: Not a directory.*The last good checkpoint is .*step-000004\.safetensors \(step 4\)/,
+    );
+    ok(!/\n\s+at /.test(stderr), stderr);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

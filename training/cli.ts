@@ -34,6 +34,7 @@ import {
   writeConfig,
 } from "./run_folder.ts";
 import { CheckpointError } from "./checkpoint.ts";
+import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, TrainingDivergedError, trainLoop } from "./train.ts";
 
@@ -343,13 +344,33 @@ async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Pro
   }
 }
 
-/** Restores the newest checkpoint of `run` into `trainer`. */
+/**
+ * Restores the newest readable checkpoint of `run` into `trainer`: a corrupt
+ * or truncated one (its checksum says so) is reported by name and the next
+ * older one is tried.
+ */
 async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder> {
-  const latest = (await listCheckpoints(run)).at(-1);
-  if (!latest) {
+  const checkpoints = (await listCheckpoints(run)).reverse();
+  if (checkpoints.length === 0) {
     throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);
   }
-  trainer.restore(await readCheckpoint(latest.file));
+  let contents: Safetensors | null = null;
+  for (const { file } of checkpoints) {
+    try {
+      contents = await readCheckpoint(file);
+      break;
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      console.error(`warning: ${error.message}; trying an older checkpoint`);
+    }
+  }
+  if (!contents) {
+    throw new CheckpointError(
+      `none of the ${checkpoints.length} checkpoints in ${run.dir} is readable (see the warnings ` +
+        "above); start a new run, or restore a checkpoint from a copy.",
+    );
+  }
+  trainer.restore(contents);
   await truncateLog(run, trainer.step);
   await writeConfig(run, trainer.config);
   console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);

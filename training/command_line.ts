@@ -11,7 +11,7 @@ import { CheckpointError } from "./checkpoint.ts";
 import { ConfigError } from "./config.ts";
 import { DataError } from "./data/image_set.ts";
 import { EngineError } from "./engine/errors.ts";
-import { RunFolderError } from "./run_folder.ts";
+import { RunFolderError, RunWriteError } from "./run_folder.ts";
 import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
@@ -36,6 +36,7 @@ const USER_ERRORS = [
   DataError,
   ConfigError,
   RunFolderError,
+  RunWriteError,
   CheckpointError,
   EngineError,
   BundleError,

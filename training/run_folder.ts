@@ -108,6 +108,45 @@ export async function openRun(dir: string): Promise<{ run: RunFolder; config: Tr
   return { run, config: resolveConfig(partial) };
 }
 
+/**
+ * The run folder could not be written (a full disk, a folder that became
+ * unwritable): the run stops, naming its last good checkpoint.
+ */
+export class RunWriteError extends Error {
+  override name = "RunWriteError";
+}
+
+/**
+ * Runs a write into the run folder; an operating-system error (one with a
+ * `code`, such as ENOSPC) becomes a {@link RunWriteError} that says what
+ * could not be written and which checkpoint is the last good one.
+ */
+export async function writingRun<T>(
+  run: RunFolder,
+  what: string,
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") {
+      throw error;
+    }
+    let saved: { step: number; file: string } | undefined;
+    try {
+      saved = (await listCheckpoints(run)).at(-1);
+    } catch {
+      saved = undefined; // the folder cannot even be listed
+    }
+    throw new RunWriteError(
+      `could not write ${what} in ${run.dir}: ${error.message}. ` +
+        (saved
+          ? `The last good checkpoint is ${saved.file} (step ${saved.step}); free space or fix the folder, then resume from it.`
+          : "No checkpoint was written yet; free space or fix the folder, then start again."),
+    );
+  }
+}
+
 /** The run's checkpoints, oldest first. */
 export async function listCheckpoints(run: RunFolder): Promise<{ step: number; file: string }[]> {
   const found: { step: number; file: string }[] = [];

@@ -4,10 +4,13 @@
  * header (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
  * "__metadata__": {string: string}}`, padded with spaces to a multiple of 8),
  * then the tensors' little-endian bytes, offsets relative to the end of the
- * header. Files written here load in Python with `safetensors.numpy.load_file`.
+ * header. Files written here carry the CRC-32 of those bytes in the metadata
+ * and load in Python with `safetensors.numpy.load_file`.
  *
  * @module
  */
+
+import { crc32Hex } from "./crc32.ts";
 
 /** One f32 array and its shape. */
 export interface HostTensor {
@@ -26,10 +29,16 @@ export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
 
-/** Serialises `contents`; tensors are laid out in name order. */
+/**
+ * Metadata key of the CRC-32 of the tensor data (all bytes after the header),
+ * written by {@link encodeSafetensors} and checked by {@link decodeSafetensors}
+ * when present (files from elsewhere may lack it).
+ */
+export const DATA_CHECKSUM_KEY = "data_crc32";
+
+/** Serialises `contents`; tensors are laid out in name order, with their data's checksum. */
 export function encodeSafetensors(contents: Safetensors): Uint8Array {
   const names = Object.keys(contents.tensors).sort();
-  const header: Record<string, unknown> = { __metadata__: contents.metadata };
   let offset = 0;
   for (const name of names) {
     const { shape, data } = contents.tensors[name];
@@ -38,22 +47,26 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
         `tensor "${name}" has shape [${shape.join(", ")}] but ${data.length} values.`,
       );
     }
-    header[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
-  let json = JSON.stringify(header);
+  const payload = new Uint8Array(offset);
+  const payloadView = new DataView(payload.buffer);
+  const entries: Record<string, unknown> = {};
+  let at = 0;
+  for (const name of names) {
+    const { shape, data } = contents.tensors[name];
+    entries[name] = { dtype: "F32", shape, data_offsets: [at, at + data.byteLength] };
+    for (let k = 0; k < data.length; k++) payloadView.setFloat32(at + 4 * k, data[k], true);
+    at += data.byteLength;
+  }
+  const metadata = { ...contents.metadata, [DATA_CHECKSUM_KEY]: crc32Hex(payload) };
+  let json = JSON.stringify({ __metadata__: metadata, ...entries });
   json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
   const bytes = new Uint8Array(8 + headerBytes.length + offset);
-  const view = new DataView(bytes.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   bytes.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const name of names) {
-    const { data } = contents.tensors[name];
-    for (let k = 0; k < data.length; k++) view.setFloat32(at + 4 * k, data[k], true);
-    at += data.byteLength;
-  }
+  bytes.set(payload, 8 + headerBytes.length);
   return bytes;
 }
 
@@ -74,11 +87,23 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     throw new SafetensorsError(`the header is not JSON: ${(error as Error).message}`);
   }
   const dataStart = 8 + headerLength;
+  const expected = (header.__metadata__ as Record<string, string> | undefined)?.[DATA_CHECKSUM_KEY];
+  if (expected !== undefined) {
+    const actual = crc32Hex(bytes.subarray(dataStart));
+    if (actual !== expected) {
+      throw new SafetensorsError(
+        `its tensor data does not match its checksum (CRC-32 ${actual}, written as ${expected}): ` +
+          "the file is corrupt or truncated.",
+      );
+    }
+  }
   const tensors: Record<string, HostTensor> = {};
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = entry as Record<string, string>;
+      // The checksum is the file's, not the contents': it was checked above.
+      const { [DATA_CHECKSUM_KEY]: _checksum, ...rest } = entry as Record<string, string>;
+      metadata = rest;
       continue;
     }
     const { dtype, shape, data_offsets: offsets } = entry as {

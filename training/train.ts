@@ -12,7 +12,13 @@ import { asyncScope, keep, type Tensor } from "./engine/tensor.ts";
 import type { ImageSet } from "./data/image_set.ts";
 import { encodePng, imageGrid, imagesFromPlanar, type RgbImage } from "../core/image.ts";
 import { Progress } from "../core/progress.ts";
-import { appendLog, listCheckpoints, type RunFolder, writeCheckpoint } from "./run_folder.ts";
+import {
+  appendLog,
+  listCheckpoints,
+  type RunFolder,
+  writeCheckpoint,
+  writingRun,
+} from "./run_folder.ts";
 import { encodeSafetensors } from "./safetensors.ts";
 import { type GanTrainer, seededStream } from "./trainer.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
@@ -98,7 +104,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
           gpuBytes: memoryStats().liveBytes,
         };
         mark = { step, seconds };
-        await appendLog(run, { ...last });
+        await writingRun(run, "log.jsonl", () => appendLog(run, { ...last }));
         options.onLog?.(last);
         if (!Number.isFinite(lossD) || !Number.isFinite(lossG)) {
           const saved = (await listCheckpoints(run)).at(-1);
@@ -121,7 +127,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
           );
         }
         const record = { step, interpretability: roundAll(report) };
-        await appendLog(run, record);
+        await writingRun(run, "log.jsonl", () => appendLog(run, record));
         progress.message(
           `step ${step}: interpretability step, consistency ${report.consistency.toFixed(3)}, ` +
             `separation ${report.separation.toFixed(3)}, g_W data ${
@@ -135,7 +141,11 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
       }
       progress.update(step, lossText, losses !== null);
       if (step % config.sampleEvery === 0 || step === config.steps) {
-        await writeSamples(trainer, sampleZ, run.sampleFile(step));
+        await writingRun(
+          run,
+          `the sample grid of step ${step}`,
+          () => writeSamples(trainer, sampleZ, run.sampleFile(step)),
+        );
       }
       if (step % config.checkpointEvery === 0 && step !== end) await saveCheckpoint(trainer, run);
     }
@@ -147,10 +157,17 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
   }
 }
 
-/** Writes a checkpoint of the trainer's current step; returns its path. */
+/**
+ * Writes a checkpoint of the trainer's current step; returns its path. A
+ * failed write (the temporary file is removed) throws `RunWriteError`.
+ */
 export async function saveCheckpoint(trainer: GanTrainer, run: RunFolder): Promise<string> {
   const bytes = encodeSafetensors(await trainer.snapshot());
-  return writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints);
+  return await writingRun(
+    run,
+    `the checkpoint of step ${trainer.step}`,
+    () => writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints),
+  );
 }
 
 /** An 8-column grid of the generator's images for latents `z`, as PNG bytes. */

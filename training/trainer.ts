@@ -102,7 +102,7 @@ export class GanTrainer {
     return this.#secondsBefore + (performance.now() - this.#sittingStart) / 1000;
   }
 
-  /** The WebGPU adapters the run has trained on, this sitting's last. */
+  /** The devices the run has trained on (see `TrainerState.hardware`), this sitting's last. */
   get hardware(): string[] {
     const current = getEngine().report.description;
     return [...this.#hardwareBefore.filter((h) => h !== current), current];

@@ -1,0 +1,24 @@
+/**
+ * CRC-32 (IEEE 802.3, as zlib's `crc32`): the checksum that checkpoints carry
+ * over their tensor data, so that a flipped byte is reported on load rather
+ * than trained on.
+ *
+ * @module
+ */
+
+const TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 of `bytes`, as 8 lower-case hex digits. */
+export function crc32Hex(bytes: Uint8Array): string {
+  let c = 0xFFFFFFFF;
+  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xFF] ^ (c >>> 8);
+  return ((c ^ 0xFFFFFFFF) >>> 0).toString(16).padStart(8, "0");
+}
