@@ -208,6 +208,7 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/generate", undefined, 405, /use POST/],
   ["GET", "/v1/images/-1.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/7.png?=64", undefined, 400, /empty name/],
   ["GET", "/v1/images/1.5.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/007.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/abc.png", undefined, 400, /path\.seed/],
@@ -413,6 +414,65 @@ Deno.test("a real server on a loopback port serves concurrent requests", async (
     equal(problem.headers.get("content-type"), "application/problem+json");
     await problem.body?.cancel();
   } finally {
+    controller.abort();
+    await server.finished;
+  }
+});
+
+/** Sends a POST whose Content-Length promises 100 bytes and delivers 9; `close` hangs up after. */
+async function partialPost(port: number, close: boolean): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const head = "POST /v1/swap HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    'Content-Length: 100\r\nConnection: close\r\n\r\n{"target"';
+  await conn.write(new TextEncoder().encode(head));
+  if (close) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    conn.close();
+    return "";
+  }
+  // The answer, read until its JSON body is complete (the server may keep the connection open).
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  while (!/\r\n\r\n\{.*\}$/s.test(text)) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
+  return text;
+}
+
+Deno.test("an incomplete body at the time limit is a 408; a client gone mid-body is one log line", async () => {
+  const controller = new AbortController();
+  const logged: string[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => logged.push(args.map(String).join(" "));
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen: () => {},
+  }, appWith({ timeoutMs: 300 }).fetch);
+  try {
+    const answer = await partialPost(server.addr.port, false);
+    match(answer, /^HTTP\/1\.1 408/);
+    match(answer, /application\/problem\+json/);
+    match(answer, /body did not arrive within 300 ms/);
+
+    await partialPost(server.addr.port, true);
+    for (
+      let waited = 0;
+      waited < 2000 && !logged.some((l) => /client went away/.test(l));
+      waited += 50
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const lines = logged.filter((l) => !/legacy behavior/.test(l));
+    equal(lines.length, 1, lines.join("\n---\n"));
+    match(lines[0], /^client went away: POST \/v1\/swap: /);
+    ok(!lines[0].includes("\n"), "one line, no stack");
+  } finally {
+    console.error = consoleError;
     controller.abort();
     await server.finished;
   }

@@ -4,8 +4,9 @@
  * the cross-cutting behaviour:
  *
  * - every error is an `application/problem+json` answer (unknown routes 404,
- *   other methods 405, bad input 400, 401, 413, 415; a full queue or a request
- *   over its time limit 503 with Retry-After);
+ *   other methods 405, bad input 400, 401, 413, 415; a body still arriving at
+ *   the time limit 408; a full queue or a request over its time limit 503
+ *   with Retry-After); a client that goes away is one log line;
  * - a per-request time limit that also cancels queued inference;
  * - optional CORS origins and API key;
  * - nothing is written to disk, so the app runs on edge runtimes.
@@ -30,6 +31,7 @@ import { matchesPath } from "./paths.ts";
 import { registerRoutes } from "./register.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
+import { ClientGoneError } from "./validation.ts";
 
 /** What the app needs: the loaded model and the configuration. */
 export interface AppOptions {
@@ -84,7 +86,28 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         path,
       );
     }
-    if (error instanceof DOMException && error.name === "TimeoutError") {
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    // A failure while the body arrives, or after the client's signal aborted, is the client leaving.
+    const clientGone = error instanceof ClientGoneError ||
+      (!timedOut && (c.get("readingBody") || c.req.raw.signal.aborted));
+    if (clientGone) {
+      // Nobody reads the answer: one line for the log, no stack.
+      const why = error instanceof ClientGoneError
+        ? error.message
+        : "the client closed the connection";
+      console.error(`client went away: ${c.req.method} ${path}: ${why}`);
+      return problemResponse(new HttpProblem("request-timeout", why), path);
+    }
+    if (timedOut) {
+      if (c.get("readingBody")) {
+        return problemResponse(
+          new HttpProblem(
+            "request-timeout",
+            `the request body did not arrive within ${config.timeoutMs} ms; send it at once.`,
+          ),
+          path,
+        );
+      }
       return problemResponse(
         new HttpProblem("timeout", `the request did not finish within ${config.timeoutMs} ms.`, {
           headers: { "retry-after": "1" },
@@ -152,6 +175,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     const signal = AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(config.timeoutMs)]);
     c.set("signal", signal);
+    c.set("readingBody", c.req.raw.body !== null);
     // Whatever the handler awaits, the answer comes by the time limit.
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {

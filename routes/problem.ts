@@ -18,6 +18,7 @@ export const PROBLEMS = {
   "unauthorized": { status: 401, title: "A valid API key is required" },
   "not-found": { status: 404, title: "No such resource" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "request-timeout": { status: 408, title: "The request did not arrive in time" },
   "body-too-large": { status: 413, title: "The request body is too large" },
   "unsupported-media-type": { status: 415, title: "The body must be JSON" },
   "unavailable": { status: 503, title: "The server is busy" },

@@ -74,5 +74,9 @@ export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends 
   return spec as unknown as RouteSpec;
 }
 
-/** The app's per-request variables: `signal` aborts at the request's time limit. */
-export type AppEnv = { Variables: { signal: AbortSignal } };
+/**
+ * The app's per-request variables: `signal` aborts at the request's time
+ * limit (or when the client goes away); `readingBody` is true while the body
+ * is still arriving, so that a time limit then is a 408, not a 503.
+ */
+export type AppEnv = { Variables: { signal: AbortSignal; readingBody: boolean } };

@@ -41,10 +41,24 @@ export function parseWith<T extends z.ZodType>(
   return result.data;
 }
 
-/** The query as one value per name; a name given twice is an invalid field. */
+/**
+ * The client went away before its request was complete: nothing can be
+ * answered, and the app logs one line.
+ */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
+}
+
+/** The query as one value per name; a name given twice, or an empty name, is an invalid field. */
 export function queryObject(c: Context<AppEnv>): Record<string, string> {
+  // From the URL itself: Hono's queries() drops parameters with an empty name.
+  const params = new URL(c.req.url).searchParams;
   const out: Record<string, string> = {};
-  for (const [key, values] of Object.entries(c.req.queries())) {
+  for (const key of new Set(params.keys())) {
+    if (key === "") {
+      throw invalidField("query", "has a parameter with an empty name (as in ?=64); name it");
+    }
+    const values = params.getAll(key);
     if (values.length > 1) throw invalidField(`query.${key}`, `is given ${values.length} times`);
     out[key] = values[0];
   }
@@ -62,8 +76,16 @@ export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
       }"; send JSON with content-type application/json.`,
     );
   }
-  // The app's body-limit middleware has already refused bodies over the limit.
-  const text = await c.req.text();
+  // The app's body-limit middleware has refused bodies over the limit (and read chunked ones).
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (error) {
+    throw new ClientGoneError(
+      `the connection closed while the body was arriving (${(error as Error).message})`,
+    );
+  }
+  c.set("readingBody", false);
   try {
     return JSON.parse(text);
   } catch (error) {
