@@ -14,23 +14,61 @@
 
 import { ServedModel } from "./model/model.ts";
 import { BundleError } from "./model/bundle.ts";
+import { openWorkerPool, WorkerPoolError } from "./model/worker_pool.ts";
 import { createApp } from "./routes/app.ts";
 import { ServerConfigError, serverConfigFromEnv } from "./routes/config.ts";
+
+/**
+ * Render workers keep a process alive, so a stop signal (Ctrl-C, SIGTERM from
+ * `deno serve`'s supervisor or a container runtime) stops them and exits,
+ * with the shell's status for the signal.
+ */
+function exitOnSignals(close: () => Promise<void>): void {
+  const signals: [Deno.Signal, number][] = Deno.build.os === "windows"
+    ? [["SIGINT", 130], ["SIGBREAK", 149]]
+    : [["SIGINT", 130], ["SIGTERM", 143]];
+  for (const [signal, status] of signals) {
+    try {
+      Deno.addSignalListener(signal, () => void close().finally(() => Deno.exit(status)));
+    } catch {
+      // No signals here (an edge runtime): its platform stops the isolate and its workers.
+    }
+  }
+}
 
 /** Loads the configured model and builds the app; exits with a one-line error when it cannot. */
 async function startApp() {
   try {
     const config = serverConfigFromEnv((name) => Deno.env.get(name));
-    const model = await ServedModel.load(config.model, {
+    const options = {
       threads: config.threads,
       maxBatch: config.maxBatch,
       maxQueuedRows: config.maxQueuedImages,
-    });
+    };
+    // With workers, they hold the sessions; this thread only needs the manifest.
+    const model = config.workers > 0
+      ? await ServedModel.describe(config.model, options)
+      : await ServedModel.load(config.model, options);
+    const renderer = config.workers > 0
+      ? await openWorkerPool(model, {
+        workers: config.workers,
+        folder: config.model,
+        ...options,
+        timeoutMs: config.timeoutMs,
+      })
+      : undefined;
+    if (renderer) exitOnSignals(() => renderer.close());
     const { name, version, description } = model.manifest.model;
     console.error(`model: ${name} ${version}: ${description}`);
-    return { config, app: createApp({ model, config }) };
+    console.error(
+      config.workers > 0 ? `render workers: ${config.workers}` : "drawing in the serving thread",
+    );
+    return { config, app: createApp({ model, renderer, config }) };
   } catch (error) {
-    if (error instanceof BundleError || error instanceof ServerConfigError) {
+    if (
+      error instanceof BundleError || error instanceof ServerConfigError ||
+      error instanceof WorkerPoolError
+    ) {
       console.error(`error: ${error.message}`);
       Deno.exit(1);
     }

@@ -68,6 +68,20 @@ export class ServedModel {
   }
 
   /**
+   * The bundle in `folder` without sessions of its own: its manifest and
+   * concept lookups, for a process whose render workers run the model.
+   */
+  static async describe(folder: string | URL, options: SchedulerOptions): Promise<ServedModel> {
+    const bundle = await readBundle(folder);
+    return ServedModel.fromRunner(
+      bundle.manifest,
+      () => Promise.reject(new Error("this process draws in its render workers, not itself")),
+      () => Promise.resolve(),
+      options,
+    );
+  }
+
+  /**
    * A model whose runs go to `run` (the sessions of {@link load}, or a
    * stand-in with other timing, as tests of time limits use).
    */

@@ -5,8 +5,9 @@
  *
  * - every error is an `application/problem+json` answer (unknown routes 404,
  *   other methods 405, bad input 400, 401, 413, 415; a body still arriving at
- *   the time limit 408; a full queue or a request over its time limit 503
- *   with Retry-After); a client that goes away is one log line;
+ *   the time limit 408; a request whose expected wait is over the time limit,
+ *   a full queue, or a request over its time limit 503 with Retry-After); a
+ *   client that goes away is one log line;
  * - a per-request time limit that also cancels queued inference;
  * - optional CORS origins and API key;
  * - nothing is written to disk, so the app runs on edge runtimes.
@@ -18,6 +19,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { ServedModel } from "../model/model.ts";
+import { localRenderer, OverloadError, type Renderer } from "../model/renderer.ts";
 import { QueueFullError } from "../model/scheduler.ts";
 import type { ServerConfig } from "./config.ts";
 import { docsPage } from "./docs.ts";
@@ -33,9 +35,13 @@ import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
 import { ClientGoneError } from "./validation.ts";
 
-/** What the app needs: the loaded model and the configuration. */
+/**
+ * What the app needs: the loaded model (its manifest and concept names), the
+ * renderer that draws (default: in this thread), and the configuration.
+ */
 export interface AppOptions {
   model: ServedModel;
+  renderer?: Renderer;
   config: Pick<
     ServerConfig,
     "maxBatch" | "maxImageSize" | "maxBodyBytes" | "timeoutMs" | "corsOrigins" | "apiKey"
@@ -54,6 +60,7 @@ function sameSecret(a: string, b: string): boolean {
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { model, config } = options;
   const { manifest } = model;
+  const renderer = options.renderer ?? localRenderer(model, config.timeoutMs);
   const limits: Limits = {
     maxBatch: Math.min(config.maxBatch, model.maxBatch),
     maxImageSize: config.maxImageSize,
@@ -62,10 +69,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     resolution: manifest.resolution,
   };
   const specs: RouteSpec[] = [
-    ...metaRoutes(model, limits),
-    ...imageRoutes(model, limits),
-    ...mapRoutes(model, limits),
-    ...swapRoutes(model, limits),
+    ...metaRoutes(model, renderer, limits),
+    ...imageRoutes(renderer, limits),
+    ...mapRoutes(model, renderer, limits),
+    ...swapRoutes(model, renderer, limits),
   ];
   const document = openApiDocument(specs, {
     title: "interpretable-gan",
@@ -78,6 +85,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   app.onError((error, c) => {
     const path = new URL(c.req.url).pathname;
     if (error instanceof HttpProblem) return problemResponse(error, path);
+    if (error instanceof OverloadError) {
+      return problemResponse(
+        new HttpProblem("unavailable", error.message, {
+          headers: { "retry-after": String(error.retryAfterSeconds) },
+        }),
+        path,
+      );
+    }
     if (error instanceof QueueFullError) {
       return problemResponse(
         new HttpProblem("unavailable", `${error.message} Try again shortly.`, {

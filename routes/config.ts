@@ -11,7 +11,8 @@
  * | `IGAN_MAX_BODY_BYTES` | largest JSON body                                | 262144         |
  * | `IGAN_MAX_QUEUE`      | images waiting for inference before 503          | 256            |
  * | `IGAN_TIMEOUT_MS`     | per-request time limit                           | 10000          |
- * | `IGAN_THREADS`        | onnxruntime wasm threads                         | 1              |
+ * | `IGAN_THREADS`        | onnxruntime wasm threads (per render worker)     | 1              |
+ * | `IGAN_WORKERS`        | render workers (0: draw in the serving thread)   | one per core   |
  * | `IGAN_CORS_ORIGINS`   | allowed origins, comma-separated, or `*`         | none           |
  * | `IGAN_API_KEY`        | when set, /v1/* needs `Authorization: Bearer <key>` or `X-API-Key` | none |
  *
@@ -32,6 +33,8 @@ export interface ServerConfig {
   maxQueuedImages: number;
   timeoutMs: number;
   threads: number;
+  /** Render workers; 0 draws in the thread that serves requests. */
+  workers: number;
   /** Allowed CORS origins; empty: no CORS headers; ["*"]: any origin. */
   corsOrigins: string[];
   apiKey: string | null;
@@ -48,6 +51,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   maxQueuedImages: 256,
   timeoutMs: 10000,
   threads: 1,
+  workers: Math.max(1, Math.min(64, navigator.hardwareConcurrency ?? 1)),
   corsOrigins: [],
   apiKey: null,
 };
@@ -66,6 +70,7 @@ const INTEGERS = [
   ["IGAN_MAX_QUEUE", "maxQueuedImages", 1, 1_000_000],
   ["IGAN_TIMEOUT_MS", "timeoutMs", 100, 3_600_000],
   ["IGAN_THREADS", "threads", 1, 64],
+  ["IGAN_WORKERS", "workers", 0, 64],
 ] as const;
 
 /** The configuration given by `env` (a lookup such as `Deno.env.get`); throws {@link ServerConfigError}. */

@@ -5,9 +5,8 @@
  */
 
 import { z } from "zod";
-import type { ServedModel } from "../model/model.ts";
+import type { Renderer } from "../model/renderer.ts";
 import { invalidField } from "./problem.ts";
-import { generatePictures } from "../model/generation.ts";
 import { pngBase64Of, pngResponse } from "./respond.ts";
 import {
   latentArray,
@@ -23,7 +22,7 @@ import {
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** The generation routes. */
-export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
+export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
   const generateBody = z.strictObject({
     seeds: z.array(seedNumber).min(1).max(limits.maxBatch).optional().describe(
       `seeds of the images (1..${limits.maxBatch})`,
@@ -52,12 +51,13 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       immutable: true,
       responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
-        const [image] = await generatePictures(model, {
+        const pictures = await renderer.run({
+          kind: "generate",
           sources: [params.seed],
           truncation: query.truncation,
           size: query.size ?? limits.resolution,
         }, signal);
-        return pngResponse(image);
+        return pngResponse(pictures["0"]);
       },
     }),
     defineRoute({
@@ -83,16 +83,17 @@ export function imageRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
           throw invalidField("body.seeds", "give exactly one of seeds and latents");
         }
         const sources = body.seeds ?? body.latents!.map((latent) => ({ latent }));
-        const pictures = await generatePictures(model, {
+        const pictures = await renderer.run({
+          kind: "generate",
           sources,
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
         }, signal);
-        if (pictures.length === 1) return pngResponse(pictures[0]);
+        if (sources.length === 1) return pngResponse(pictures["0"]);
         return Response.json({
           images: sources.map((source, k) => ({
             seed: typeof source === "number" ? source : null,
-            png: pngBase64Of(pictures[k]),
+            png: pngBase64Of(pictures[String(k)]),
           })),
         });
       },

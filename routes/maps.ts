@@ -1,20 +1,17 @@
 /**
  * The feature-map routes: one kernel, all kernels, the concept map and one
- * group's centre of a seed's image (the pictures are `model/maps.ts`).
+ * group's centre of a seed's image (drawn by `model/maps.ts`, as jobs of the
+ * renderer).
  *
  * @module
  */
 
 import { z } from "zod";
-import {
-  conceptMapPicture,
-  groupMapPicture,
-  kernelGridColumns,
-  kernelGridPicture,
-  kernelMapPicture,
-} from "../model/maps.ts";
+import { kernelGridColumns } from "../model/maps.ts";
 import type { ServedModel } from "../model/model.ts";
-import { pngResponse, resolveConceptsField } from "./respond.ts";
+import type { PictureJob } from "../model/jobs.ts";
+import type { Renderer } from "../model/renderer.ts";
+import { conceptIdsField, pngResponse } from "./respond.ts";
 import {
   integerString,
   type Limits,
@@ -27,7 +24,7 @@ import {
 import { defineRoute, PICTURE_RESPONSES, type RouteSpec } from "./route.ts";
 
 /** The map routes. */
-export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
+export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
   const { channels } = model.manifest.target;
   const columns = kernelGridColumns(channels);
   const maxTile = Math.max(MIN_IMAGE_SIZE, Math.floor((2 * limits.maxImageSize) / columns));
@@ -36,6 +33,9 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
     size: sizeString(limits),
   };
   const seedPath = z.object({ seed: seedString });
+  /** The one picture of a map job, as a PNG response. */
+  const picture = async (job: PictureJob, signal: AbortSignal) =>
+    pngResponse((await renderer.run(job, signal)).picture);
 
   return [
     defineRoute({
@@ -49,16 +49,15 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) =>
-        pngResponse(
-          await kernelMapPicture(model, {
-            seed: params.seed,
-            truncation: query.truncation,
-            kernel: params.kernel,
-            style: query.style,
-            size: query.size ?? limits.resolution,
-          }, signal),
-        ),
+      handler: ({ params, query, signal }) =>
+        picture({
+          kind: "kernel",
+          seed: params.seed,
+          truncation: query.truncation,
+          kernel: params.kernel,
+          style: query.style,
+          size: query.size ?? limits.resolution,
+        }, signal),
     }),
     defineRoute({
       method: "get",
@@ -75,15 +74,14 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) =>
-        pngResponse(
-          await kernelGridPicture(model, {
-            seed: params.seed,
-            truncation: query.truncation,
-            style: query.style,
-            size: query.size ?? Math.min(limits.resolution, maxTile),
-          }, signal),
-        ),
+      handler: ({ params, query, signal }) =>
+        picture({
+          kind: "kernel-grid",
+          seed: params.seed,
+          truncation: query.truncation,
+          style: query.style,
+          size: query.size ?? Math.min(limits.resolution, maxTile),
+        }, signal),
     }),
     defineRoute({
       method: "get",
@@ -101,15 +99,14 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) =>
-        pngResponse(
-          await conceptMapPicture(model, {
-            seed: params.seed,
-            truncation: query.truncation,
-            style: query.style,
-            size: query.size ?? limits.resolution,
-          }, signal),
-        ),
+      handler: ({ params, query, signal }) =>
+        picture({
+          kind: "concept-map",
+          seed: params.seed,
+          truncation: query.truncation,
+          style: query.style,
+          size: query.size ?? limits.resolution,
+        }, signal),
     }),
     defineRoute({
       method: "get",
@@ -125,16 +122,15 @@ export function mapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,
       responses: PICTURE_RESPONSES,
-      handler: async ({ params, query, signal }) =>
-        pngResponse(
-          await groupMapPicture(model, {
-            seed: params.seed,
-            truncation: query.truncation,
-            groups: resolveConceptsField(model, [params.group], "path.group"),
-            style: query.style,
-            size: query.size ?? limits.resolution,
-          }, signal),
-        ),
+      handler: ({ params, query, signal }) =>
+        picture({
+          kind: "group-map",
+          seed: params.seed,
+          truncation: query.truncation,
+          groups: conceptIdsField(model, [params.group], "path.group"),
+          style: query.style,
+          size: query.size ?? limits.resolution,
+        }, signal),
     }),
   ];
 }

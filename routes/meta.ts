@@ -7,11 +7,12 @@
 import { z } from "zod";
 import { ManifestSchema } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
+import type { Renderer } from "../model/renderer.ts";
 import type { Limits } from "./schemas.ts";
 import { defineRoute, type RouteSpec } from "./route.ts";
 
 /** The meta routes. */
-export function metaRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
+export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
   const limitsSchema = z.object({
     maxBatch: z.number().int(),
     maxImageSize: z.number().int(),
@@ -49,17 +50,21 @@ export function metaRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       method: "get",
       path: "/readyz",
       tag: "operations",
-      summary: "Readiness: the model is loaded and the inference queue has room",
+      summary: "Readiness: the model is loaded and new work would be served within the time limit",
+      description: "`load` gives the render lanes (workers), the jobs they hold, the expected " +
+        "wait of a new job and the measured milliseconds per work unit by job kind.",
       responses: {
         200: { description: "ready", contentType: "application/json" },
-        503: { description: "the queue is full", contentType: "application/json" },
+        503: {
+          description: "overloaded: new work would wait past the time limit",
+          contentType: "application/json",
+        },
       },
       handler: () => {
-        const stats = model.stats;
-        const ready = stats.queuedRows < model.maxQueuedImages;
+        const load = renderer.load();
         return Response.json(
-          { status: ready ? "ready" : "busy", model: model.manifest.model, queue: stats },
-          { status: ready ? 200 : 503 },
+          { status: load.overloaded ? "overloaded" : "ready", model: model.manifest.model, load },
+          { status: load.overloaded ? 503 : 200 },
         );
       },
     }),

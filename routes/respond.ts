@@ -1,23 +1,22 @@
 /**
  * The model's results and errors as HTTP: PNG responses, base64 PNGs for
- * JSON answers, and concept names resolved as request fields.
+ * JSON answers, and concept names resolved as request fields (group ids for
+ * jobs).
  *
  * @module
  */
 
-import { encodePng, type RgbImage } from "../core/image.ts";
 import { type ServedModel, UnknownConceptError } from "../model/model.ts";
 import type { ConceptGroup } from "../model/manifest.ts";
 import { invalidField } from "./problem.ts";
 
-/** A PNG response of `image`. */
-export function pngResponse(image: RgbImage): Response {
-  return new Response(encodePng(image) as BodyInit, { headers: { "content-type": "image/png" } });
+/** A PNG response of encoded `png` bytes. */
+export function pngResponse(png: Uint8Array): Response {
+  return new Response(png as BodyInit, { headers: { "content-type": "image/png" } });
 }
 
-/** `image` as base64 PNG, for JSON responses. */
-export function pngBase64Of(image: RgbImage): string {
-  const bytes = encodePng(image);
+/** PNG bytes as base64, for JSON responses. */
+export function pngBase64Of(bytes: Uint8Array): string {
   let text = "";
   for (let k = 0; k < bytes.length; k += 0x8000) {
     text += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
@@ -37,4 +36,13 @@ export function resolveConceptsField(
     if (error instanceof UnknownConceptError) throw invalidField(field, error.message);
     throw error;
   }
+}
+
+/** The ids of the groups `names` name (see {@link resolveConceptsField}). */
+export function conceptIdsField(
+  model: ServedModel,
+  names: readonly string[],
+  field: string,
+): number[] {
+  return resolveConceptsField(model, names, field).map((g) => g.id);
 }

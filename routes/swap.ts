@@ -1,14 +1,16 @@
 /**
  * The concept swap routes: `GET /v1/swap/{target}/{source}.png` and
- * `POST /v1/swap` (the swap itself is `model/swap.ts`).
+ * `POST /v1/swap` (the swap itself is `model/swap.ts`, run as a job of the
+ * renderer).
  *
  * @module
  */
 
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
-import { SWAP_EXTRAS, swapPictures, swapStrip } from "../model/swap.ts";
-import { pngBase64Of, pngResponse, resolveConceptsField } from "./respond.ts";
+import type { Renderer } from "../model/renderer.ts";
+import { SWAP_EXTRAS } from "../model/swap.ts";
+import { conceptIdsField, pngBase64Of, pngResponse } from "./respond.ts";
 import {
   conceptsArray,
   conceptsString,
@@ -24,7 +26,7 @@ import {
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** The swap routes. */
-export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
+export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
   const swapped = z.object({
     groups: z.array(z.number().int()).describe("the ids of the swapped groups"),
     swapped: pngBase64.describe("the target with the source's concepts"),
@@ -54,22 +56,22 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
       immutable: true,
       responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
-        const groups = resolveConceptsField(model, query.concepts, "query.concepts");
-        const extras = new Set<typeof SWAP_EXTRAS[number]>(
-          query.view === "strip" ? SWAP_EXTRAS : query.view === "swapped" ? [] : [query.view],
-        );
-        const pictures = await swapPictures(model, {
+        const strip = query.view === "strip";
+        const pictures = await renderer.run({
+          kind: "swap",
           target: params.target,
           source: params.source,
-          groups,
+          groups: conceptIdsField(model, query.concepts, "query.concepts"),
           truncation: query.truncation,
           size: query.size ?? limits.resolution,
-          extras,
+          extras: query.view === "strip"
+            ? [...SWAP_EXTRAS]
+            : query.view === "swapped"
+            ? []
+            : [query.view],
+          strip,
         }, signal);
-        if (query.view === "strip") {
-          return pngResponse(swapStrip(pictures));
-        }
-        return pngResponse(query.view === "swapped" ? pictures.swapped : pictures[query.view]!);
+        return pngResponse(pictures[query.view]);
       },
     }),
     defineRoute({
@@ -94,23 +96,21 @@ export function swapRoutes(model: ServedModel, limits: Limits): RouteSpec[] {
         415: PROBLEM_RESPONSE,
       },
       handler: async ({ body, signal }) => {
-        const groups = resolveConceptsField(model, body.concepts, "body.concepts");
-        const pictures = await swapPictures(model, {
+        const groups = conceptIdsField(model, body.concepts, "body.concepts");
+        const pictures = await renderer.run({
+          kind: "swap",
           target: body.target,
           source: body.source,
           groups,
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
-          extras: new Set(body.include),
+          extras: [...new Set(body.include)],
+          strip: false,
         }, signal);
-        const pictureKeys = ["swapped", "difference", "mask", "target", "source"] as const;
         const encoded = Object.fromEntries(
-          pictureKeys.flatMap((key) => {
-            const image = pictures[key];
-            return image ? [[key, pngBase64Of(image)]] : [];
-          }),
+          Object.entries(pictures).map(([key, png]) => [key, pngBase64Of(png)]),
         );
-        return Response.json({ groups: groups.map((g) => g.id), ...encoded });
+        return Response.json({ groups, ...encoded });
       },
     }),
   ];

@@ -1,0 +1,125 @@
+/**
+ * Picture jobs: everything a request asks the model to draw, as plain data
+ * (so it can be posted to a worker), and {@link renderJob}, which draws it
+ * and encodes the PNGs. The HTTP layer validates a request into a job, and a
+ * renderer (`renderer.ts`) runs the job here or in a worker.
+ *
+ * @module
+ */
+
+import { encodePng, type RgbImage } from "../core/image.ts";
+import { generatePictures, type ImageSource } from "./generation.ts";
+import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
+import type { ServedModel } from "./model.ts";
+import type { MapStyle } from "./render.ts";
+import { SWAP_EXTRAS, swapPictures, swapStrip } from "./swap.ts";
+
+/** Which image a map job is of. */
+interface Seeded {
+  seed: number;
+  truncation?: number;
+  /** Side of the picture (of each tile, for the kernel grid) in pixels. */
+  size: number;
+}
+
+/** What a request asks to draw. Concept groups are given by id, already resolved. */
+export type PictureJob =
+  | { kind: "generate"; sources: ImageSource[]; truncation?: number; size: number }
+  | Seeded & { kind: "kernel"; kernel: number; style: MapStyle }
+  | Seeded & { kind: "kernel-grid"; style: MapStyle }
+  | Seeded & { kind: "concept-map"; style: "map" | "overlay" }
+  | Seeded & { kind: "group-map"; groups: number[]; style: MapStyle }
+  | {
+    kind: "swap";
+    target: ImageSource;
+    source: ImageSource;
+    groups: number[];
+    truncation?: number;
+    size: number;
+    extras: (typeof SWAP_EXTRAS[number])[];
+    /** Also the five pictures side by side (the paper's Fig. 5). */
+    strip: boolean;
+  };
+
+/** A job's kind. */
+export type JobKind = PictureJob["kind"];
+
+/**
+ * A job's PNGs by name: `0`, `1`, ... for generation; `picture` for maps;
+ * `swapped`, `difference`, `mask`, `target`, `source` and `strip` for swaps.
+ */
+export type JobResult = Record<string, Uint8Array>;
+
+/**
+ * The job's size in work units: images through the generator plus drawn
+ * pixels in units of the model's resolution squared. Cost models scale a
+ * measured time per unit by it.
+ */
+export function jobUnits(job: PictureJob, resolution: number, channels: number): number {
+  const area = (side: number) => (side / resolution) ** 2;
+  switch (job.kind) {
+    case "generate":
+      return job.sources.length * (1 + area(job.size));
+    case "kernel":
+    case "concept-map":
+    case "group-map":
+      return 1 + 2 * area(job.size);
+    case "kernel-grid":
+      return 1 + channels * area(job.size);
+    case "swap": {
+      const pictures = 1 + job.extras.length + (job.extras.includes("originals") ? 1 : 0) +
+        (job.strip ? 5 : 0);
+      return 3 + pictures * area(job.size);
+    }
+  }
+}
+
+/** Images the job runs through the generator. */
+export function jobImages(job: PictureJob): number {
+  return job.kind === "generate" ? job.sources.length : job.kind === "swap" ? 2 : 1;
+}
+
+function png(image: RgbImage): Uint8Array {
+  return encodePng(image);
+}
+
+/** Draws `job` with `model` and encodes its pictures. */
+export async function renderJob(
+  model: ServedModel,
+  job: PictureJob,
+  signal: AbortSignal,
+): Promise<JobResult> {
+  const groupsOf = (ids: readonly number[]) => ids.map((id) => model.manifest.groups[id]);
+  switch (job.kind) {
+    case "generate": {
+      const pictures = await generatePictures(model, job, signal);
+      return Object.fromEntries(pictures.map((p, k) => [String(k), png(p)]));
+    }
+    case "kernel":
+      return { picture: png(await kernelMapPicture(model, job, signal)) };
+    case "kernel-grid":
+      return { picture: png(await kernelGridPicture(model, job, signal)) };
+    case "concept-map":
+      return { picture: png(await conceptMapPicture(model, job, signal)) };
+    case "group-map":
+      return {
+        picture: png(
+          await groupMapPicture(model, { ...job, groups: groupsOf(job.groups) }, signal),
+        ),
+      };
+    case "swap": {
+      const pictures = await swapPictures(model, {
+        ...job,
+        groups: groupsOf(job.groups),
+        extras: new Set(job.extras),
+      }, signal);
+      const out: JobResult = {};
+      for (const key of ["swapped", "difference", "mask", "target", "source"] as const) {
+        const image = pictures[key];
+        if (image) out[key] = png(image);
+      }
+      if (job.strip) out.strip = png(swapStrip(pictures));
+      return out;
+    }
+  }
+}

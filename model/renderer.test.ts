@@ -1,0 +1,83 @@
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import type { JobResult, PictureJob } from "./jobs.ts";
+import { CostModel, type LaneRunner, OverloadError, Renderer } from "./renderer.ts";
+import { QueueFullError } from "./scheduler.ts";
+
+const JOB: PictureJob = { kind: "kernel", seed: 1, kernel: 0, style: "heat", size: 64 };
+// At the model's resolution a map job is 1 + 2 = 3 work units.
+const UNITS = 3;
+
+/** A lane that takes `ms` per job and records the jobs it ran. */
+function standIn(ms: number, ran: string[], name: string): LaneRunner {
+  return async (_job, signal) => {
+    ran.push(name);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    signal.throwIfAborted();
+    return { picture: new Uint8Array([1]) } satisfies JobResult;
+  };
+}
+
+const never = () => new AbortController().signal;
+
+Deno.test("the cost model takes its first measurement, then a running average", () => {
+  const costs = new CostModel(64, 8);
+  equal(costs.estimate(JOB), 25 * UNITS, "the initial guess per unit");
+  costs.observe(JOB, 30 * UNITS);
+  equal(costs.estimate(JOB), 30 * UNITS);
+  costs.observe(JOB, 80 * UNITS);
+  equal(Math.round(costs.estimate(JOB)), Math.round((0.8 * 30 + 0.2 * 80) * UNITS));
+  deepEqual(costs.snapshot(), { kernel: 40 });
+});
+
+Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {
+  const ran: string[] = [];
+  const renderer = new Renderer([standIn(100, ran, "a")], new CostModel(64, 8), {
+    timeoutMs: 250,
+    maxQueuedImages: 100,
+  });
+  await renderer.run(JOB, never()); // measures about 100 ms for the job
+  const first = renderer.run(JOB, never());
+  const second = renderer.run(JOB, never()); // about 100 waiting + 100: within 250
+  let refusal: unknown;
+  try {
+    await renderer.run(JOB, never()); // about 200 waiting + 100: over
+  } catch (error) {
+    refusal = error;
+  }
+  ok(refusal instanceof OverloadError, String(refusal));
+  equal(refusal.retryAfterSeconds, 1);
+  ok(renderer.load().overloaded === false && renderer.load().jobs === 2);
+  await Promise.all([first, second]);
+  equal(ran.length, 3);
+  equal(renderer.load().jobs, 0);
+});
+
+Deno.test("jobs go to the lane with the least work waiting; a job given up while waiting never runs", async () => {
+  const ran: string[] = [];
+  const renderer = new Renderer(
+    [standIn(50, ran, "a"), standIn(50, ran, "b")],
+    new CostModel(64, 8),
+    { timeoutMs: 10_000, maxQueuedImages: 100 },
+  );
+  await Promise.all([renderer.run(JOB, never()), renderer.run(JOB, never())]);
+  deepEqual(ran.sort(), ["a", "b"]);
+  ran.length = 0;
+  const busy = [renderer.run(JOB, never()), renderer.run(JOB, never())];
+  const controller = new AbortController();
+  const waiting = renderer.run(JOB, controller.signal);
+  controller.abort(new DOMException("gone", "AbortError"));
+  await rejects(waiting, (e) => e instanceof DOMException && e.name === "AbortError");
+  await Promise.all(busy);
+  equal(ran.length, 2, "the given-up job did not run");
+});
+
+Deno.test("the images waiting are bounded: beyond it a QueueFullError", async () => {
+  const ran: string[] = [];
+  const renderer = new Renderer([standIn(30, ran, "a")], new CostModel(64, 8), {
+    timeoutMs: 10_000,
+    maxQueuedImages: 1,
+  });
+  const first = renderer.run(JOB, never());
+  await rejects(renderer.run(JOB, never()), QueueFullError);
+  await first;
+});

@@ -1,0 +1,213 @@
+/**
+ * Renderers run picture jobs (`jobs.ts`) with admission by work: each job's
+ * cost is estimated from measured milliseconds per work unit (kept up to date
+ * from every finished job), and a job whose expected wait plus its own cost
+ * exceeds the time limit is refused at once with {@link OverloadError}, whose
+ * `retryAfterSeconds` says when the queue will have drained enough.
+ *
+ * A renderer has lanes that each run one job at a time: the
+ * {@link LocalRenderer} one, in this thread; the worker pool
+ * (`worker_pool.ts`) one per worker, so that this thread only accepts
+ * requests and answers. A job goes to the lane with the least work waiting.
+ *
+ * @module
+ */
+
+import {
+  jobImages,
+  type JobKind,
+  type JobResult,
+  jobUnits,
+  type PictureJob,
+  renderJob,
+} from "./jobs.ts";
+import type { ServedModel } from "./model.ts";
+import { QueueFullError } from "./scheduler.ts";
+
+/** The expected wait is over the time limit: answer 503 with `Retry-After`. */
+export class OverloadError extends Error {
+  override name = "OverloadError";
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Until a kind has been measured: a guess per work unit, replaced by the first measurement. */
+const INITIAL_MS_PER_UNIT = 25;
+/** Weight of each new measurement in the running estimate. */
+const SMOOTHING = 0.2;
+
+/** Milliseconds per work unit by job kind, from finished jobs. */
+export class CostModel {
+  readonly #resolution: number;
+  readonly #channels: number;
+  readonly #msPerUnit = new Map<JobKind, number>();
+
+  constructor(resolution: number, channels: number) {
+    this.#resolution = resolution;
+    this.#channels = channels;
+  }
+
+  /** Expected milliseconds of `job`. */
+  estimate(job: PictureJob): number {
+    return this.#units(job) * (this.#msPerUnit.get(job.kind) ?? INITIAL_MS_PER_UNIT);
+  }
+
+  /** Takes in that `job` took `ms` to run. */
+  observe(job: PictureJob, ms: number): void {
+    const rate = ms / this.#units(job);
+    const previous = this.#msPerUnit.get(job.kind);
+    this.#msPerUnit.set(
+      job.kind,
+      previous === undefined ? rate : (1 - SMOOTHING) * previous + SMOOTHING * rate,
+    );
+  }
+
+  /** The current estimates, for `/readyz`. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.#msPerUnit].map(([k, v]) => [k, Math.round(v * 100) / 100]));
+  }
+
+  #units(job: PictureJob): number {
+    return jobUnits(job, this.#resolution, this.#channels);
+  }
+}
+
+/** Runs one job: in this thread, or by posting it to a worker. */
+export type LaneRunner = (job: PictureJob, signal: AbortSignal) => Promise<JobResult>;
+
+/** One job at a time, in order, with the expected work it has waiting. */
+class Lane {
+  readonly run: LaneRunner;
+  /** Expected milliseconds of the jobs waiting or running here. */
+  pendingMs = 0;
+  jobs = 0;
+  images = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(run: LaneRunner) {
+    this.run = run;
+  }
+
+  /** Runs `job` after the lane's earlier jobs; returns its result and its run time. */
+  enqueue(job: PictureJob, estimate: number, signal: AbortSignal) {
+    const images = jobImages(job);
+    this.pendingMs += estimate;
+    this.jobs++;
+    this.images += images;
+    const started = this.#tail.then(async () => {
+      signal.throwIfAborted(); // given up while waiting: never run
+      const t0 = performance.now();
+      const result = await this.run(job, signal);
+      return { result, ms: performance.now() - t0 };
+    });
+    const done = started.finally(() => {
+      this.pendingMs -= estimate;
+      this.jobs--;
+      this.images -= images;
+    });
+    this.#tail = done.catch(() => {});
+    return done;
+  }
+}
+
+/** What `/readyz` reports. */
+export interface RendererLoad {
+  lanes: number;
+  /** Jobs waiting or running. */
+  jobs: number;
+  /** Expected wait of a new job on the least loaded lane, in milliseconds. */
+  expectedWaitMs: number;
+  /** Whether a new job of the smallest kind would be refused now. */
+  overloaded: boolean;
+  msPerUnit: Record<string, number>;
+}
+
+/** Lanes, admission and cost estimates; see the module notes. */
+export class Renderer {
+  readonly #lanes: Lane[];
+  readonly #costs: CostModel;
+  readonly #timeoutMs: number;
+  readonly #maxQueuedImages: number;
+  readonly #close: () => Promise<void>;
+
+  /**
+   * Lanes of `runners`; a job is refused when its expected wait and cost pass
+   * `timeoutMs`, or (a memory bound) when more than `maxQueuedImages` images
+   * would be waiting in all.
+   */
+  constructor(
+    runners: LaneRunner[],
+    costs: CostModel,
+    limits: { timeoutMs: number; maxQueuedImages: number },
+    close: () => Promise<void> = () => Promise.resolve(),
+  ) {
+    this.#lanes = runners.map((run) => new Lane(run));
+    this.#costs = costs;
+    this.#timeoutMs = limits.timeoutMs;
+    this.#maxQueuedImages = limits.maxQueuedImages;
+    this.#close = close;
+  }
+
+  /**
+   * Runs `job` on the least loaded lane; throws {@link OverloadError} at once
+   * when its expected wait and cost exceed the time limit.
+   */
+  async run(job: PictureJob, signal: AbortSignal): Promise<JobResult> {
+    const waiting = this.#lanes.reduce((n, l) => n + l.images, 0);
+    if (waiting > 0 && waiting + jobImages(job) > this.#maxQueuedImages) {
+      throw new QueueFullError(
+        `the server holds ${waiting} images waiting to be drawn (at most ${this.#maxQueuedImages}).`,
+      );
+    }
+    const lane = this.#leastLoaded();
+    const estimate = this.#costs.estimate(job);
+    // A lane with nothing waiting always takes a job: a first measurement must be possible.
+    if (lane.jobs > 0 && lane.pendingMs + estimate > this.#timeoutMs) {
+      const retry = Math.max(1, Math.ceil(lane.pendingMs / 1000));
+      throw new OverloadError(
+        `the server has ${Math.round(lane.pendingMs)} ms of work waiting per worker and this ` +
+          `request needs about ${Math.round(estimate)} ms, over the ${this.#timeoutMs} ms limit; ` +
+          `try again in ${retry} s.`,
+        retry,
+      );
+    }
+    const { result, ms } = await lane.enqueue(job, estimate, signal);
+    this.#costs.observe(job, ms);
+    return result;
+  }
+
+  /** Load figures for `/readyz`. */
+  load(): RendererLoad {
+    const lane = this.#leastLoaded();
+    return {
+      lanes: this.#lanes.length,
+      jobs: this.#lanes.reduce((n, l) => n + l.jobs, 0),
+      expectedWaitMs: Math.round(lane.pendingMs),
+      overloaded: lane.jobs > 0 && lane.pendingMs >= this.#timeoutMs,
+      msPerUnit: this.#costs.snapshot(),
+    };
+  }
+
+  /** Stops the lanes' workers (or the local model's sessions). */
+  close(): Promise<void> {
+    return this.#close();
+  }
+
+  #leastLoaded(): Lane {
+    return this.#lanes.reduce((best, l) => (l.pendingMs < best.pendingMs ? l : best));
+  }
+}
+
+/** A renderer of one lane that draws in this thread with `model`. */
+export function localRenderer(model: ServedModel, timeoutMs: number): Renderer {
+  const { manifest } = model;
+  return new Renderer(
+    [(job, signal) => renderJob(model, job, signal)],
+    new CostModel(manifest.resolution, manifest.target.channels),
+    { timeoutMs, maxQueuedImages: model.maxQueuedImages },
+  );
+}

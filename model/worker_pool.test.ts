@@ -1,0 +1,59 @@
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { DEFAULT_MODEL } from "../routes/config.ts";
+import { type PictureJob, renderJob } from "./jobs.ts";
+import { ServedModel } from "./model.ts";
+import { openWorkerPool, WorkerPoolError } from "./worker_pool.ts";
+
+// Tests that start workers come before any that loads onnxruntime in this thread.
+const OPTIONS = { threads: 1, maxBatch: 16, maxQueuedRows: 64 };
+const never = () => new AbortController().signal;
+
+Deno.test("a bundle the workers cannot load is a WorkerPoolError", async () => {
+  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+  await rejects(
+    openWorkerPool(described, {
+      workers: 1,
+      folder: "/nonexistent/bundle",
+      ...OPTIONS,
+      timeoutMs: 1000,
+    }),
+    (e) => e instanceof WorkerPoolError && /could not load the model/.test(e.message),
+  );
+});
+
+Deno.test("render workers draw the same PNGs as this thread, two at a time", async () => {
+  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+  // The workers start before this thread loads onnxruntime (see `openWorkerPool`).
+  const pool = await openWorkerPool(described, {
+    workers: 2,
+    folder: DEFAULT_MODEL,
+    ...OPTIONS,
+    timeoutMs: 10_000,
+  });
+  const local = await ServedModel.load(DEFAULT_MODEL, OPTIONS);
+  try {
+    const jobs: PictureJob[] = [
+      { kind: "generate", sources: [3, 4], size: 64 },
+      {
+        kind: "swap",
+        target: 1,
+        source: 2,
+        groups: [1],
+        size: 96,
+        extras: ["difference", "mask", "originals"],
+        strip: true,
+      },
+      { kind: "concept-map", seed: 5, style: "overlay", size: 64 },
+      { kind: "kernel", seed: 6, kernel: 3, style: "contour", size: 64 },
+    ];
+    const results = await Promise.all(jobs.map((job) => pool.run(job, never())));
+    for (const [k, job] of jobs.entries()) {
+      deepEqual(results[k], await renderJob(local, job, never()), job.kind);
+    }
+    equal(pool.load().lanes, 2);
+    equal(pool.load().jobs, 0);
+  } finally {
+    await pool.close();
+    await local.release();
+  }
+});

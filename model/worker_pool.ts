@@ -1,0 +1,149 @@
+/**
+ * A pool of render workers (`render_worker.ts`), each with its own copy of
+ * the model: inference, drawing and PNG encoding run there, so the thread
+ * that accepts requests stays free to answer them (health checks included)
+ * under any load. Each worker is one lane of a {@link Renderer}.
+ *
+ * @module
+ */
+
+import type { JobResult, PictureJob } from "./jobs.ts";
+import type { ServedModel } from "./model.ts";
+import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
+import { QueueFullError } from "./scheduler.ts";
+
+/** Messages to a worker. */
+export type WorkerRequest =
+  | { type: "init"; folder: string; threads: number; maxBatch: number; maxQueuedRows: number }
+  | { type: "job"; id: number; job: PictureJob }
+  | { type: "cancel"; id: number };
+
+/** Messages from a worker. */
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "init-failed"; message: string }
+  | { type: "done"; id: number; result: JobResult }
+  | { type: "failed"; id: number; name: string; message: string };
+
+/** Options of {@link openWorkerPool}. */
+export interface WorkerPoolOptions {
+  workers: number;
+  /** The bundle folder each worker loads (the one `model` was loaded from). */
+  folder: string | URL;
+  /** onnxruntime wasm threads per worker. */
+  threads: number;
+  maxBatch: number;
+  maxQueuedRows: number;
+  timeoutMs: number;
+}
+
+/** A worker failed to start or stopped: the message says why. */
+export class WorkerPoolError extends Error {
+  override name = "WorkerPoolError";
+}
+
+interface Pending {
+  resolve: (result: JobResult) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal;
+}
+
+/** One worker and the jobs it has been posted. */
+function startWorker(options: WorkerPoolOptions, index: number) {
+  const worker = new Worker(new URL("./render_worker.ts", import.meta.url), { type: "module" });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  const failAll = (error: unknown) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const message = event.data;
+      if (message.type === "ready") resolve();
+      else if (message.type === "init-failed") {
+        reject(
+          new WorkerPoolError(
+            `render worker ${index} could not load the model: ${message.message}`,
+          ),
+        );
+      } else {
+        const job = pending.get(message.id);
+        if (!job) return;
+        pending.delete(message.id);
+        if (message.type === "done") job.resolve(message.result);
+        else if (message.name === "QueueFullError") job.reject(new QueueFullError(message.message));
+        else if (job.signal.aborted) job.reject(job.signal.reason);
+        else {job.reject(
+            new WorkerPoolError(`render worker ${index}: ${message.name}: ${message.message}`),
+          );}
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new WorkerPoolError(`render worker ${index} stopped: ${event.message}`);
+      reject(error);
+      failAll(error);
+    };
+  });
+  const folder = options.folder instanceof URL ? options.folder.href : options.folder;
+  worker.postMessage(
+    {
+      type: "init",
+      folder,
+      threads: options.threads,
+      maxBatch: options.maxBatch,
+      maxQueuedRows: options.maxQueuedRows,
+    } satisfies WorkerRequest,
+  );
+  const run: LaneRunner = (job, signal) =>
+    new Promise<JobResult>((resolve, reject) => {
+      const id = nextId++;
+      const onAbort = () => {
+        // The request is answered now; the worker stops what it has not started.
+        worker.postMessage({ type: "cancel", id } satisfies WorkerRequest);
+        pending.delete(id);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const settle = <T>(fn: (value: T) => void) => (value: T) => {
+        signal.removeEventListener("abort", onAbort);
+        fn(value);
+      };
+      pending.set(id, { resolve: settle(resolve), reject: settle(reject), signal });
+      worker.postMessage({ type: "job", id, job } satisfies WorkerRequest);
+    });
+  return { worker, ready, run };
+}
+
+/**
+ * Starts `options.workers` render workers for `model`'s bundle and waits
+ * until each has loaded it; throws {@link WorkerPoolError} when one cannot.
+ *
+ * Start the pool before this thread loads onnxruntime, if it ever does (the
+ * server's thread does not: it uses `ServedModel.describe`): once it has,
+ * workers started later were measured to come up without `self` (the cause
+ * was not pinned down), and onnxruntime's import in them never finished.
+ */
+export async function openWorkerPool(
+  model: ServedModel,
+  options: WorkerPoolOptions,
+): Promise<Renderer> {
+  const workers = Array.from({ length: options.workers }, (_, k) => startWorker(options, k));
+  try {
+    await Promise.all(workers.map((w) => w.ready));
+  } catch (error) {
+    for (const w of workers) w.worker.terminate();
+    throw error;
+  }
+  const { manifest } = model;
+  return new Renderer(
+    workers.map((w) => w.run),
+    new CostModel(manifest.resolution, manifest.target.channels),
+    { timeoutMs: options.timeoutMs, maxQueuedImages: options.maxQueuedRows },
+    () => {
+      for (const w of workers) w.worker.terminate();
+      return Promise.resolve();
+    },
+  );
+}
