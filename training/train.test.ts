@@ -10,7 +10,13 @@ import { fileURLToPath } from "node:url";
 import { initEngine } from "./engine/engine.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
 import { decodeImage } from "../core/image.ts";
-import { createRun, listCheckpoints, readCheckpoint, truncateLog } from "./run_folder.ts";
+import {
+  createRun,
+  listCheckpoints,
+  readCheckpoint,
+  type RunFolder,
+  truncateLog,
+} from "./run_folder.ts";
 import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
@@ -88,34 +94,34 @@ for (const [kind, config] of [["baseline", TINY], ["interpretable", TINY_INTERPR
   });
 }
 
+/** A new trainer restored from the newest checkpoint of `run`, trained to the end of the run. */
+async function resumeRest(config: TrainConfig, run: RunFolder) {
+  const trainer = new GanTrainer(config, SET);
+  trainer.restore(await readCheckpoint((await listCheckpoints(run)).at(-1)!.file));
+  const from = trainer.step;
+  await truncateLog(run, from);
+  const rest: LogRecord[] = [];
+  await trainLoop({ trainer, run, progress: quiet(), onLog: (r) => rest.push(r) });
+  return { trainer, from, rest };
+}
+
 async function checkResume(config: TrainConfig): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
   const whole = await tinyRun(root, undefined, config);
   const half = await tinyRun(root, 4, config);
-  const resumed = new GanTrainer(config, SET);
+  const resumed = await resumeRest(config, half.run);
   try {
     equal(half.outcome.step, 4);
-    const latest = (await listCheckpoints(half.run)).at(-1)!;
-    equal(latest.step, 4);
-    resumed.restore(await readCheckpoint(latest.file));
-    equal(resumed.step, 4);
-    await truncateLog(half.run, 4);
-    const rest: LogRecord[] = [];
-    await trainLoop({
-      trainer: resumed,
-      run: half.run,
-      progress: quiet(),
-      onLog: (r) => rest.push(r),
-    });
-    deepEqual(losses(rest), losses(whole.records.slice(4)));
+    equal(resumed.from, 4);
+    deepEqual(losses(resumed.rest), losses(whole.records.slice(4)));
     // The snapshot after the resumed steps equals the uninterrupted one, tensor for tensor.
-    const [a, b] = [await whole.trainer.snapshot(), await resumed.snapshot()];
+    const [a, b] = [await whole.trainer.snapshot(), await resumed.trainer.snapshot()];
     deepEqual(Object.keys(b.tensors).sort(), Object.keys(a.tensors).sort());
     for (const name of Object.keys(a.tensors)) {
       deepEqual(b.tensors[name].data, a.tensors[name].data, name);
     }
   } finally {
-    for (const t of [whole.trainer, half.trainer, resumed]) t.dispose();
+    for (const t of [whole.trainer, half.trainer, resumed.trainer]) t.dispose();
     await Deno.remove(root, { recursive: true });
   }
 }
@@ -126,17 +132,8 @@ Deno.test("a run checkpointed on the CPU backend resumes on WebGPU: the same los
   const whole = await tinyRun(root);
   const half = await tinyRun(root, 4);
   await initEngine({ backend: "webgpu" });
-  const resumed = new GanTrainer(TINY, SET);
+  const { trainer: resumed, rest } = await resumeRest(TINY, half.run);
   try {
-    resumed.restore(await readCheckpoint((await listCheckpoints(half.run)).at(-1)!.file));
-    await truncateLog(half.run, 4);
-    const rest: LogRecord[] = [];
-    await trainLoop({
-      trainer: resumed,
-      run: half.run,
-      progress: quiet(),
-      onLog: (r) => rest.push(r),
-    });
     const expected = losses(whole.records.slice(4));
     deepEqual(rest.map((r) => r.step), [5, 6, 7, 8]);
     losses(rest).forEach(([, d, g], k) => {

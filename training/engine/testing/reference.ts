@@ -5,18 +5,8 @@
  * @module
  */
 
+import { contiguousStrides } from "../backend.ts";
 import type { HostTensor } from "./harness.ts";
-
-/** Row-major strides. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    s[k] = acc;
-    acc *= shape[k];
-  }
-  return s;
-}
 
 /** Broadcast shape (numpy rules; assumes compatible shapes). */
 export function broadcastShape(...shapes: number[][]): number[] {
@@ -30,7 +20,7 @@ export function broadcastShape(...shapes: number[][]): number[] {
 /** Flat index into `shape` of the element at output coordinates `coord` (broadcasting). */
 function broadcastIndex(coord: number[], shape: number[]): number {
   const lead = coord.length - shape.length;
-  const strides = stridesOf(shape);
+  const strides = contiguousStrides(shape);
   let idx = 0;
   for (let k = 0; k < shape.length; k++) if (shape[k] !== 1) idx += coord[k + lead] * strides[k];
   return idx;
@@ -67,7 +57,7 @@ export function sumRef(x: HostTensor, axes: number[], keepDims = false, scale = 
   for (let i = 0; i < x.data.length; i++) {
     const c = coordsOf(i, x.shape).map((v, k) => (axes.includes(k) ? 0 : v));
     let o = 0;
-    const s = stridesOf(keptShape);
+    const s = contiguousStrides(keptShape);
     for (let k = 0; k < c.length; k++) o += c[k] * s[k];
     data[o] += x.data[i] * scale;
   }

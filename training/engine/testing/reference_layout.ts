@@ -6,7 +6,7 @@
  */
 
 import type { HostTensor } from "./harness.ts";
-import { stridesOf } from "./reference.ts";
+import { contiguousStrides } from "../backend.ts";
 
 function product(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
@@ -23,7 +23,7 @@ export function reshapeRef(x: HostTensor, shape: number[]): HostTensor {
 /** Output axis k is input axis perm[k]. */
 export function permuteRef(x: HostTensor, perm: number[]): HostTensor {
   const shape = perm.map((p) => x.shape[p]);
-  const inStrides = stridesOf(x.shape);
+  const inStrides = contiguousStrides(x.shape);
   const data = new Float64Array(x.data.length);
   for (let i = 0; i < data.length; i++) {
     let rest = i, source = 0;
