@@ -66,6 +66,11 @@ export class CostModel {
     );
   }
 
+  /** Expected milliseconds of the smallest job: one work unit of the cheapest kind measured. */
+  smallestMs(): number {
+    return this.#msPerUnit.size === 0 ? INITIAL_MS_PER_UNIT : Math.min(...this.#msPerUnit.values());
+  }
+
   /** The current estimates, for `/readyz`. */
   snapshot(): Record<string, number> {
     return Object.fromEntries([...this.#msPerUnit].map(([k, v]) => [k, Math.round(v * 100) / 100]));
@@ -121,7 +126,7 @@ export interface RendererLoad {
   jobs: number;
   /** Expected wait of a new job on the least loaded lane, in milliseconds. */
   expectedWaitMs: number;
-  /** Whether a new job of the smallest kind would be refused now. */
+  /** Whether even the smallest job (one work unit of the cheapest kind) would be refused now. */
   overloaded: boolean;
   msPerUnit: Record<string, number>;
 }
@@ -187,7 +192,7 @@ export class Renderer {
       lanes: this.#lanes.length,
       jobs: this.#lanes.reduce((n, l) => n + l.jobs, 0),
       expectedWaitMs: Math.round(lane.pendingMs),
-      overloaded: lane.jobs > 0 && lane.pendingMs >= this.#timeoutMs,
+      overloaded: lane.jobs > 0 && lane.pendingMs + this.#costs.smallestMs() > this.#timeoutMs,
       msPerUnit: this.#costs.snapshot(),
     };
   }

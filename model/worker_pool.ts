@@ -48,61 +48,102 @@ interface Pending {
   signal: AbortSignal;
 }
 
-/** One worker and the jobs it has been posted. */
-function startWorker(options: WorkerPoolOptions, index: number) {
-  const worker = new Worker(new URL("./render_worker.ts", import.meta.url), { type: "module" });
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
-  const failAll = (error: unknown) => {
-    for (const p of pending.values()) p.reject(error);
-    pending.clear();
-  };
-  const ready = new Promise<void>((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
-      const message = event.data;
-      if (message.type === "ready") resolve();
-      else if (message.type === "init-failed") {
-        reject(
-          new WorkerPoolError(
-            `render worker ${index} could not load the model: ${message.message}`,
-          ),
-        );
-      } else {
-        const job = pending.get(message.id);
-        if (!job) return;
-        pending.delete(message.id);
-        if (message.type === "done") job.resolve(message.result);
-        else if (message.name === "QueueFullError") job.reject(new QueueFullError(message.message));
-        else if (job.signal.aborted) job.reject(job.signal.reason);
-        else {job.reject(
-            new WorkerPoolError(`render worker ${index}: ${message.name}: ${message.message}`),
-          );}
-      }
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      const error = new WorkerPoolError(`render worker ${index} stopped: ${event.message}`);
-      reject(error);
-      failAll(error);
-    };
-  });
-  const folder = options.folder instanceof URL ? options.folder.href : options.folder;
-  worker.postMessage(
-    {
-      type: "init",
-      folder,
-      threads: options.threads,
-      maxBatch: options.maxBatch,
-      maxQueuedRows: options.maxQueuedRows,
-    } satisfies WorkerRequest,
-  );
-  const run: LaneRunner = (job, signal) =>
-    new Promise<JobResult>((resolve, reject) => {
-      const id = nextId++;
+/**
+ * One render worker and the jobs it has been posted. A worker that stops
+ * after it started (out of memory, a crash) fails its jobs, is logged in one
+ * line and is started again; jobs posted meanwhile wait for the new one.
+ */
+class RenderWorker {
+  readonly #options: WorkerPoolOptions;
+  readonly #index: number;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #worker!: Worker;
+  /** Resolves when the current worker has loaded the model. */
+  ready!: Promise<void>;
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions, index: number) {
+    this.#options = options;
+    this.#index = index;
+    this.#start();
+  }
+
+  #start(): void {
+    const worker = new Worker(new URL("./render_worker.ts", import.meta.url), { type: "module" });
+    this.#worker = worker;
+    const index = this.#index;
+    let started = false;
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+        const message = event.data;
+        if (message.type === "ready") {
+          started = true;
+          resolve();
+        } else if (message.type === "init-failed") {
+          reject(
+            new WorkerPoolError(
+              `render worker ${index} could not load the model: ${message.message}`,
+            ),
+          );
+        } else this.#settle(message);
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        const error = new WorkerPoolError(`render worker ${index} stopped: ${event.message}`);
+        this.#failAll(error);
+        if (!started) {
+          reject(error);
+          return;
+        }
+        worker.terminate();
+        if (this.#closed) return;
+        console.error(`${error.message}; starting it again`);
+        this.#start();
+      };
+    });
+    const folder = this.#options.folder;
+    worker.postMessage(
+      {
+        type: "init",
+        folder: folder instanceof URL ? folder.href : folder,
+        threads: this.#options.threads,
+        maxBatch: this.#options.maxBatch,
+        maxQueuedRows: this.#options.maxQueuedRows,
+      } satisfies WorkerRequest,
+    );
+  }
+
+  #settle(message: Extract<WorkerReply, { id: number }>): void {
+    const job = this.#pending.get(message.id);
+    if (!job) return;
+    this.#pending.delete(message.id);
+    if (message.type === "done") job.resolve(message.result);
+    else if (message.name === "QueueFullError") job.reject(new QueueFullError(message.message));
+    else if (job.signal.aborted) job.reject(job.signal.reason);
+    else {
+      job.reject(
+        new WorkerPoolError(`render worker ${this.#index}: ${message.name}: ${message.message}`),
+      );
+    }
+  }
+
+  #failAll(error: unknown): void {
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+  }
+
+  /** Posts `job` (once the worker is ready); see {@link LaneRunner}. */
+  readonly run: LaneRunner = async (job, signal) => {
+    await this.ready;
+    signal.throwIfAborted();
+    const worker = this.#worker;
+    return await new Promise<JobResult>((resolve, reject) => {
+      const id = this.#nextId++;
       const onAbort = () => {
         // The request is answered now; the worker stops what it has not started.
         worker.postMessage({ type: "cancel", id } satisfies WorkerRequest);
-        pending.delete(id);
+        this.#pending.delete(id);
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -110,10 +151,17 @@ function startWorker(options: WorkerPoolOptions, index: number) {
         signal.removeEventListener("abort", onAbort);
         fn(value);
       };
-      pending.set(id, { resolve: settle(resolve), reject: settle(reject), signal });
+      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject), signal });
       worker.postMessage({ type: "job", id, job } satisfies WorkerRequest);
     });
-  return { worker, ready, run };
+  };
+
+  /** Stops the worker for good. */
+  close(): void {
+    this.#closed = true;
+    this.#worker.terminate();
+    this.#failAll(new WorkerPoolError(`render worker ${this.#index} was closed`));
+  }
 }
 
 /**
@@ -129,11 +177,11 @@ export async function openWorkerPool(
   model: ServedModel,
   options: WorkerPoolOptions,
 ): Promise<Renderer> {
-  const workers = Array.from({ length: options.workers }, (_, k) => startWorker(options, k));
+  const workers = Array.from({ length: options.workers }, (_, k) => new RenderWorker(options, k));
   try {
     await Promise.all(workers.map((w) => w.ready));
   } catch (error) {
-    for (const w of workers) w.worker.terminate();
+    for (const w of workers) w.close();
     throw error;
   }
   const { manifest } = model;
@@ -142,7 +190,7 @@ export async function openWorkerPool(
     new CostModel(manifest.resolution, manifest.target.channels),
     { timeoutMs: options.timeoutMs, maxQueuedImages: options.maxQueuedRows },
     () => {
-      for (const w of workers) w.worker.terminate();
+      for (const w of workers) w.close();
       return Promise.resolve();
     },
   );

@@ -477,3 +477,39 @@ Deno.test("an incomplete body at the time limit is a 408; a client gone mid-body
     await server.finished;
   }
 });
+
+Deno.test("admission by work over HTTP: 503 with Retry-After at once, and /readyz says overloaded", async () => {
+  const { CostModel, Renderer } = await import("../model/renderer.ts");
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  // One lane whose jobs take 400 ms once measured; the gate holds the second job until the end.
+  let runs = 0;
+  const renderer = new Renderer(
+    [async () => {
+      runs++;
+      await (runs === 1 ? new Promise((r) => setTimeout(r, 400)) : gate);
+      return { "0": new Uint8Array([137, 80, 78, 71]) };
+    }],
+    new CostModel(manifest.resolution, manifest.target.channels),
+    { timeoutMs: 550, maxQueuedImages: 100 },
+  );
+  const busy = createApp({ model, renderer, config: { ...DEFAULT_SERVER_CONFIG, timeoutMs: 550 } });
+  equal((await busy.request("/v1/images/1.png")).status, 200); // measures the job's cost
+  const held = busy.request("/v1/images/2.png"); // ~400 ms of work waiting, under the limit
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const refused = await busy.request("/v1/images/3.png"); // 400 waiting + 400 > 550
+  equal(refused.status, 503);
+  equal(refused.headers.get("retry-after"), "1");
+  const problem = await refused.json();
+  match(problem.type, /problem-unavailable/);
+  match(problem.detail, /work waiting/);
+  // Even one work unit (200 ms: the image is 2 units) would wait past the limit: overloaded.
+  const ready = await busy.request("/readyz");
+  equal(ready.status, 503);
+  const body = await ready.json();
+  equal(body.status, "overloaded");
+  equal(body.load.jobs, 1);
+  ok(body.load.expectedWaitMs > 0);
+  release();
+  await (await held).body?.cancel();
+});
