@@ -204,7 +204,7 @@ async function dcganSteps(name: ConfigName): Promise<StepResult> {
   const step = () => scope(() => void ganStep(players, real, gen.normal([batch, 100])));
   engine.backend.resetPeak();
   const t0 = performance.now();
-  step(); // compiles the kernels (Mesa caches them across runs)
+  step(); // compiles the kernels (on llvmpipe, Mesa caches them across runs)
   await sync();
   const firstStepMs = performance.now() - t0;
   const stepMs = await timeIt(step, count);
