@@ -67,7 +67,11 @@ const t0 = performance.now();
 scope(() => void trainer.trainStep());
 await sync();
 const firstStepMs = performance.now() - t0;
-log(`first step (compiles the kernels; on llvmpipe Mesa caches them across runs): ${firstStepMs.toFixed(0)} ms`);
+log(
+  `first step (compiles the kernels; on llvmpipe Mesa caches them across runs): ${
+    firstStepMs.toFixed(0)
+  } ms`,
+);
 // Host memory after the first step, then its largest value over the timed steps: a long
 // `--timed-steps` run shows whether it grows.
 const rssAfterFirst = Deno.memoryUsage().rss;
