@@ -21,13 +21,9 @@ import type {
 import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { ConvScratch, LayoutCache, runConv } from "./conv.ts";
+import { host } from "./host.ts";
 import { LoopCache, mapSource, reduceSource } from "./loops.ts";
 import { drawRandom } from "./philox.ts";
-
-/** The host array behind a buffer of this backend. */
-function host(buffer: DeviceBuffer): Float32Array<ArrayBuffer> {
-  return buffer as Float32Array<ArrayBuffer>;
-}
 
 /** Runs a gather or its transpose (see {@link GatherSpec}) on host arrays. */
 function runGather(spec: GatherSpec): void {
@@ -77,7 +73,7 @@ export class CpuBackend implements Backend {
       limitName: "the CPU backend's limit per tensor",
     });
     this.#layouts = new LayoutCache(
-      (count) => this.#pool.acquire(Math.max(4, count * 4)),
+      (count) => this.#pool.acquire(count * 4),
       (array) => this.#pool.release(array as Float32Array<ArrayBuffer>),
     );
   }
@@ -92,7 +88,8 @@ export class CpuBackend implements Backend {
   }
 
   allocate(count: number): DeviceBuffer {
-    return this.#pool.acquire(Math.max(4, count * 4));
+    // The pool's smallest size class also covers empty tensors.
+    return this.#pool.acquire(count * 4);
   }
 
   release(buffer: DeviceBuffer): void {

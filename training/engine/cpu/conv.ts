@@ -21,36 +21,27 @@
 
 import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
 import type { Blas } from "./blas.ts";
+import { host } from "./host.ts";
 
 /** Pixels per GEMM worth batching up to, and the most floats a patch matrix may take. */
 const WIDE_GEMM = 1 << 16, COL_LIMIT = 1 << 24;
 
-/** Scratch buffers reused between calls (the backend owns one). */
+/** Scratch buffers reused between calls, by purpose (the backend owns one). */
 export class ConvScratch {
-  #col = new Float32Array(0);
-  #tmp = new Float32Array(0);
-  #weights = new Float32Array(0);
+  readonly #buffers = new Map<"col" | "tmp" | "weights", Float32Array>();
 
-  col(size: number): Float32Array {
-    if (this.#col.length < size) this.#col = new Float32Array(size);
-    return this.#col;
-  }
-
-  tmp(size: number): Float32Array {
-    if (this.#tmp.length < size) this.#tmp = new Float32Array(size);
-    return this.#tmp;
-  }
-
-  weights(size: number): Float32Array {
-    if (this.#weights.length < size) this.#weights = new Float32Array(size);
-    return this.#weights;
+  /** The `purpose` buffer, grown to at least `size` elements. */
+  get(purpose: "col" | "tmp" | "weights", size: number): Float32Array {
+    let buffer = this.#buffers.get(purpose);
+    if (!buffer || buffer.length < size) {
+      this.#buffers.set(purpose, buffer = new Float32Array(size));
+    }
+    return buffer;
   }
 
   /** Drops the buffers (they grow again on the next call). */
   trim(): void {
-    this.#col = new Float32Array(0);
-    this.#tmp = new Float32Array(0);
-    this.#weights = new Float32Array(0);
+    this.#buffers.clear();
   }
 }
 
@@ -202,32 +193,67 @@ function addBias(out: Float32Array, bias: Float32Array, B: number, C: number, P:
   }
 }
 
+/** A matrix operand: an array and the element its first row starts at. */
+interface Operand {
+  array: Float32Array;
+  offset: number;
+}
+
+/**
+ * The patch matrix [Cin * KH * KW, m * OH * OW] of images b0 .. b0 + m - 1:
+ * for a pointwise convolution of one image, the image itself.
+ */
+function patches(
+  g: ConvGeometry,
+  scratch: ConvScratch,
+  x: Float32Array,
+  b0: number,
+  m: number,
+): Operand {
+  const K = g.Cin * g.KH * g.KW, P = g.OH * g.OW;
+  if (isPointwise(g) && m === 1) return { array: x, offset: b0 * K * P };
+  const col = scratch.get("col", K * m * P);
+  im2col(g, x, b0, m, col);
+  return { array: col, offset: 0 };
+}
+
+/** The output gradient [Cout, m * OH * OW] of images b0 ..: dy itself for one image. */
+function gradientRows(
+  g: ConvGeometry,
+  scratch: ConvScratch,
+  dy: Float32Array,
+  b0: number,
+  m: number,
+): Operand {
+  const P = g.OH * g.OW;
+  if (m === 1) return { array: dy, offset: b0 * g.Cout * P };
+  const rows = scratch.get("tmp", g.Cout * m * P);
+  permuteChunk(false, rows, dy, g.Cout, P, b0, m);
+  return { array: rows, offset: 0 };
+}
+
 /** Runs one convolution GEMM (see `ConvSpec`) through patch matrices. */
 function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
   const g = spec.geometry;
   const K = g.Cin * g.KH * g.KW, P = g.OH * g.OW;
   const n = chunkOf(g, K, P);
-  const pointwise = isPointwise(g);
-  const f32 = (b: unknown) => b as Float32Array;
-  if (spec.kind === "data") f32(spec.dx).fill(0, 0, g.B * g.Cin * g.H * g.W);
+  if (spec.kind === "data") host(spec.dx).fill(0, 0, g.B * g.Cin * g.H * g.W);
   for (let b0 = 0; b0 < g.B; b0 += n) {
     const m = Math.min(n, g.B - b0), width = m * P;
     if (spec.kind === "forward") {
-      const x = f32(spec.x), y = f32(spec.y);
-      const direct = pointwise && m === 1;
-      const col = direct ? x : scratch.col(K * width);
-      if (!direct) im2col(g, x, b0, m, col);
-      const out = m === 1 ? y : scratch.tmp(g.Cout * width);
+      const y = host(spec.y);
+      const col = patches(g, scratch, host(spec.x), b0, m);
+      const out = m === 1 ? y : scratch.get("tmp", g.Cout * width);
       blas.sgemm({
         transA: false,
         transB: false,
         M: g.Cout,
         N: width,
         K,
-        a: f32(spec.w),
+        a: host(spec.w),
         lda: K,
-        b: col,
-        bOffset: direct ? b0 * K * P : 0,
+        b: col.array,
+        bOffset: col.offset,
         ldb: width,
         c: out,
         cOffset: m === 1 ? b0 * g.Cout * P : 0,
@@ -235,61 +261,47 @@ function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
       });
       if (m > 1) permuteChunk(true, out, y, g.Cout, P, b0, m);
     } else if (spec.kind === "data") {
-      const dy = f32(spec.dy);
-      let dyChunk = dy, dyOffset = b0 * g.Cout * P;
-      if (m > 1) {
-        dyChunk = scratch.tmp(g.Cout * width);
-        dyOffset = 0;
-        permuteChunk(false, dyChunk, dy, g.Cout, P, b0, m);
-      }
-      const col = scratch.col(K * width);
+      const dy = gradientRows(g, scratch, host(spec.dy), b0, m);
+      const col = scratch.get("col", K * width);
       blas.sgemm({
         transA: true,
         transB: false,
         M: K,
         N: width,
         K: g.Cout,
-        a: f32(spec.w),
+        a: host(spec.w),
         lda: K,
-        b: dyChunk,
-        bOffset: dyOffset,
+        b: dy.array,
+        bOffset: dy.offset,
         ldb: width,
         c: col,
         ldc: width,
       });
-      col2im(g, col, b0, m, f32(spec.dx));
+      col2im(g, col, b0, m, host(spec.dx));
     } else {
-      const x = f32(spec.x), dy = f32(spec.dy);
-      let dyChunk = dy, dyOffset = b0 * g.Cout * P;
-      if (m > 1) {
-        dyChunk = scratch.tmp(g.Cout * width);
-        dyOffset = 0;
-        permuteChunk(false, dyChunk, dy, g.Cout, P, b0, m);
-      }
-      const direct = pointwise && m === 1;
-      const col = direct ? x : scratch.col(K * width);
-      if (!direct) im2col(g, x, b0, m, col);
+      const dy = gradientRows(g, scratch, host(spec.dy), b0, m);
+      const col = patches(g, scratch, host(spec.x), b0, m);
       blas.sgemm({
         transA: false,
         transB: true,
         M: g.Cout,
         N: K,
         K: width,
-        a: dyChunk,
-        aOffset: dyOffset,
+        a: dy.array,
+        aOffset: dy.offset,
         lda: width,
-        b: col,
-        bOffset: direct ? b0 * K * P : 0,
+        b: col.array,
+        bOffset: col.offset,
         ldb: width,
         beta: b0 === 0 ? 0 : 1,
-        c: f32(spec.dw),
+        c: host(spec.dw),
         ldc: K,
       });
     }
   }
-  if (spec.kind === "forward" && spec.bias) addBias(f32(spec.y), f32(spec.bias), g.B, g.Cout, P);
+  if (spec.kind === "forward" && spec.bias) addBias(host(spec.y), host(spec.bias), g.B, g.Cout, P);
   if (spec.kind === "data" && spec.bias) {
-    addBias(f32(spec.dx), f32(spec.bias), g.B, g.Cin, g.H * g.W);
+    addBias(host(spec.dx), host(spec.bias), g.B, g.Cin, g.H * g.W);
   }
 }
 
@@ -398,25 +410,24 @@ function runShifted(
 ): void {
   const g = spec.geometry;
   const { Cq, cols, n, taps, Wq } = p;
-  const f32 = (b: unknown) => b as Float32Array;
-  const wq = scratch.weights(taps * taps * g.Cout * Cq);
+  const wq = scratch.get("weights", taps * taps * g.Cout * Cq);
   const offsets = Array.from(
     { length: taps * taps },
     (_, t) => Math.floor(t / taps) * Wq + t % taps,
   );
   const key = JSON.stringify(g);
   const inputCopy = (x: DeviceBuffer) =>
-    layouts.get(x, `xq ${key}`, Cq * cols, (xq) => im2col(p.spaceToDepth, f32(x), 0, g.B, xq));
+    layouts.get(x, `xq ${key}`, Cq * cols, (xq) => im2col(p.spaceToDepth, host(x), 0, g.B, xq));
   const gridCopy = (dy: DeviceBuffer) =>
     layouts.get(
       dy,
       `grid ${key}`,
       g.Cout * cols,
-      (grid) => gridAndImages(false, g, p, g.Cout, grid, f32(dy)),
+      (grid) => gridAndImages(false, g, p, g.Cout, grid, host(dy)),
     );
-  if (spec.kind !== "weight") tapWeights(g, p, f32(spec.w), wq, true);
+  if (spec.kind !== "weight") tapWeights(g, p, host(spec.w), wq, true);
   if (spec.kind === "forward") {
-    const xq = inputCopy(spec.x), grid = scratch.tmp(g.Cout * cols);
+    const xq = inputCopy(spec.x), grid = scratch.get("tmp", g.Cout * cols);
     offsets.forEach((offset, t) =>
       blas.sgemm({
         transA: false,
@@ -435,10 +446,10 @@ function runShifted(
         ldc: cols,
       })
     );
-    gridAndImages(true, g, p, g.Cout, grid, f32(spec.y));
-    if (spec.bias) addBias(f32(spec.y), f32(spec.bias), g.B, g.Cout, g.OH * g.OW);
+    gridAndImages(true, g, p, g.Cout, grid, host(spec.y));
+    if (spec.bias) addBias(host(spec.y), host(spec.bias), g.B, g.Cout, g.OH * g.OW);
   } else if (spec.kind === "data") {
-    const grid = gridCopy(spec.dy), dxq = scratch.col(Cq * cols);
+    const grid = gridCopy(spec.dy), dxq = scratch.get("col", Cq * cols);
     dxq.fill(0, 0, Cq * cols);
     offsets.forEach((offset, t) =>
       blas.sgemm({
@@ -458,10 +469,10 @@ function runShifted(
         ldc: cols,
       })
     );
-    const dx = f32(spec.dx);
+    const dx = host(spec.dx);
     dx.fill(0, 0, g.B * g.Cin * g.H * g.W);
     col2im(p.spaceToDepth, dxq, 0, g.B, dx);
-    if (spec.bias) addBias(dx, f32(spec.bias), g.B, g.Cin, g.H * g.W);
+    if (spec.bias) addBias(dx, host(spec.bias), g.B, g.Cin, g.H * g.W);
   } else {
     const xq = inputCopy(spec.x), grid = gridCopy(spec.dy);
     offsets.forEach((offset, t) =>
@@ -481,7 +492,7 @@ function runShifted(
         ldc: Cq,
       })
     );
-    tapWeights(g, p, f32(spec.dw), wq, false);
+    tapWeights(g, p, host(spec.dw), wq, false);
     layouts.drop(spec.x, `xq ${key}`);
     layouts.drop(spec.dy, `grid ${key}`);
   }

@@ -10,7 +10,13 @@
  * @module
  */
 
-import type { MapSpec, ReduceSpec, Shape, View } from "../backend.ts";
+import {
+  contiguousStrides,
+  type MapSpec,
+  type ReduceSpec,
+  type Shape,
+  type View,
+} from "../backend.ts";
 import { EngineError } from "../errors.ts";
 
 const FUNCTIONS = [
@@ -87,31 +93,39 @@ export function simplifyDims(shape: Shape, views: readonly View[]): Dim[] {
   return dims;
 }
 
+/** Variable prefixes of a loop nest: `<index><op>_<level>` and loop counters `<counter><level>`. */
+interface NestNames {
+  index: string;
+  counter: string;
+}
+
 /**
- * Nested loops over `dims` with one running index `q<op>_<level>` per
- * operand; `body` is emitted in the innermost loop and may use the indices
- * of the last level, `hoisted` just before the innermost loop (with the
- * indices of the level above it: for loads that the innermost loop does not
- * move).
+ * Nested loops over `dims` with one running index per operand
+ * (`<index><op>_<level>`, level 0 set by the caller); `body` is emitted in
+ * the innermost loop and may use the indices of the last level, `hoisted`
+ * just before the innermost loop (with the indices of the level above it:
+ * for loads that the innermost loop does not move).
  */
 function loopNest(
   dims: readonly Dim[],
   operands: number,
   body: string,
   hoisted = "",
+  names: NestNames = { index: "q", counter: "a" },
   level = 0,
 ): string {
   if (level === dims.length) return body;
   const { size, strides } = dims[level];
+  const { index: q, counter: a } = names;
   const ops = [...Array(operands).keys()];
-  const init = ops.map((o) => `q${o}_${level + 1} = q${o}_${level}`).join(", ");
+  const init = ops.map((o) => `${q}${o}_${level + 1} = ${q}${o}_${level}`).join(", ");
   const step = ops.filter((o) => strides[o] !== 0).map((o) =>
-    `q${o}_${level + 1} += ${strides[o]}`
+    `${q}${o}_${level + 1} += ${strides[o]}`
   );
   const before = level === dims.length - 1 ? `${hoisted}\n` : "";
-  return `${before}for (let a${level} = 0, ${init}; a${level} < ${size}; a${level}++${
+  return `${before}for (let ${a}${level} = 0, ${init}; ${a}${level} < ${size}; ${a}${level}++${
     step.map((s) => `, ${s}`).join("")
-  }) {\n${loopNest(dims, operands, body, hoisted, level + 1)}\n}`;
+  }) {\n${loopNest(dims, operands, body, hoisted, names, level + 1)}\n}`;
 }
 
 /**
@@ -180,12 +194,10 @@ export function reduceSource(spec: ReduceSpec): string {
   checkFormula(expr, namesOf(spec.inputs.length, 0, []));
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
   // The output is dense over the kept axes, and does not move along reduced ones.
-  const outStrides = new Array<number>(spec.shape.length).fill(0);
-  let stride = 1;
-  for (let j = keptAxes.length - 1; j >= 0; j--) {
-    outStrides[keptAxes[j]] = stride;
-    stride *= spec.shape[keptAxes[j]];
-  }
+  const keptStrides = contiguousStrides(keptAxes.map((k) => spec.shape[k]));
+  const outStrides = spec.shape.map((_, k) =>
+    keptAxes.includes(k) ? keptStrides[keptAxes.indexOf(k)] : 0
+  );
   const views = [...spec.inputs.map((x) => x.view), { strides: outStrides, offset: 0 }];
   const pick = (axes: readonly number[]) => ({
     shape: axes.map((k) => spec.shape[k]),
@@ -202,9 +214,7 @@ export function reduceSource(spec: ReduceSpec): string {
   );
   const { inner: innerLoads, hoisted } = loads(inner, n, "r");
   const innerBody = `${innerLoads}\nacc += ${expr};`;
-  const innerLoops = loopNest(inner, n + 1, innerBody, hoisted)
-    .replace(/\bq(\d+)_/g, "r$1_")
-    .replace(/\ba(\d+)\b/g, "b$1");
+  const innerLoops = loopNest(inner, n + 1, innerBody, hoisted, { index: "r", counter: "b" });
   const outerBody =
     `let acc = 0;\nlet ${innerStart};\n${innerLoops}\nY[q${n}_${outer.length}] = acc${scale};`;
   return [

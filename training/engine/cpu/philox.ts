@@ -9,6 +9,7 @@
  */
 
 import type { RandomSpec } from "../backend.ts";
+import { host } from "./host.ts";
 
 const M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 const TWO_POW_32 = 2 ** 32;
@@ -62,7 +63,7 @@ function boxMuller(a: number, b: number, out: number[], at: number): void {
 
 /** Fills `spec.output` with the draw. */
 export function drawRandom(spec: RandomSpec): void {
-  const out = spec.output as Float32Array;
+  const out = host(spec.output);
   const d = spec.distribution;
   const keyLo = spec.seed % TWO_POW_32, keyHi = Math.floor(spec.seed / TWO_POW_32);
   const first = Math.floor(spec.offset / 4), skip = spec.offset % 4;

@@ -61,7 +61,8 @@ export class WebGpuBackend implements Backend {
   }
 
   allocate(count: number): DeviceBuffer {
-    return this.gpu.pool.acquire(Math.max(4, count * 4));
+    // The pool's smallest size class also covers empty tensors.
+    return this.gpu.pool.acquire(count * 4);
   }
 
   release(buffer: DeviceBuffer): void {

@@ -1,0 +1,13 @@
+/**
+ * The CPU backend's buffers are host arrays: one cast, for every module of
+ * the backend.
+ *
+ * @module
+ */
+
+import type { DeviceBuffer } from "../backend.ts";
+
+/** The host array behind a buffer of the CPU backend. */
+export function host(buffer: DeviceBuffer): Float32Array<ArrayBuffer> {
+  return buffer as Float32Array<ArrayBuffer>;
+}
