@@ -116,25 +116,32 @@ const matmulMs = await asyncScope(async () => {
 const matmulGflops = (2 * 1024 ** 3) / matmulMs / 1e6;
 
 /** OpenBLAS's own 1024^3 GEMM, called directly, for the CPU backend's ratio. */
-function blasAloneGflops(): number | null {
+async function blasAloneGflops(): Promise<number | null> {
   if (engine.report.backend !== "cpu") return null;
   const blas = loadBlas();
   const n = 1024;
   const a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25);
   const c = new Float32Array(n * n);
-  const run = () =>
-    blas.sgemm({ transA: false, transB: false, M: n, N: n, K: n, a, lda: n, b, ldb: n, c, ldc: n });
-  run();
-  let reps = 3, ms = 0;
-  for (;; reps *= 2) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) run();
-    ms = performance.now() - t0;
-    if (ms >= 300) break;
-  }
-  return (2 * n ** 3) / (ms / reps) / 1e6;
+  const ms = await timeIt(
+    () =>
+      blas.sgemm({
+        transA: false,
+        transB: false,
+        M: n,
+        N: n,
+        K: n,
+        a,
+        lda: n,
+        b,
+        ldb: n,
+        c,
+        ldc: n,
+      }),
+    3,
+  );
+  return (2 * n ** 3) / ms / 1e6;
 }
-const blasGflops = blasAloneGflops();
+const blasGflops = await blasAloneGflops();
 
 log("conv 3x3, 64 -> 64 channels, 32x32, batch 64 ...");
 const convFlops = 2 * 64 * 64 * 32 * 32 * 64 * 9;

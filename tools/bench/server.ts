@@ -115,12 +115,7 @@ async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): 
     await once();
     times.push(performance.now() - t0);
   }
-  return median(times);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  return percentile(times, 50);
 }
 
 /** Milliseconds of a wrk latency like "12.34ms", "850.00us" or "1.20s". */
