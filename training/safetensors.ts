@@ -39,6 +39,7 @@ export const DATA_CHECKSUM_KEY = "data_crc32";
 /** Serialises `contents`; tensors are laid out in name order, with their data's checksum. */
 export function encodeSafetensors(contents: Safetensors): Uint8Array {
   const names = Object.keys(contents.tensors).sort();
+  const entries: Record<string, unknown> = {};
   let offset = 0;
   for (const name of names) {
     const { shape, data } = contents.tensors[name];
@@ -47,26 +48,28 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
         `tensor "${name}" has shape [${shape.join(", ")}] but ${data.length} values.`,
       );
     }
+    entries[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
-  const payload = new Uint8Array(offset);
-  const payloadView = new DataView(payload.buffer);
-  const entries: Record<string, unknown> = {};
-  let at = 0;
+  // The checksum is always 8 hex digits: the header's length is known before the data is written.
+  const header = (checksum: string) => {
+    const metadata = { ...contents.metadata, [DATA_CHECKSUM_KEY]: checksum };
+    const json = JSON.stringify({ __metadata__: metadata, ...entries });
+    const length = new TextEncoder().encode(json).length;
+    return new TextEncoder().encode(json + " ".repeat((8 - (length % 8)) % 8));
+  };
+  const headerLength = header("00000000").length;
+  const dataStart = 8 + headerLength;
+  const bytes = new Uint8Array(dataStart + offset);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, BigInt(headerLength), true);
+  let at = dataStart;
   for (const name of names) {
-    const { shape, data } = contents.tensors[name];
-    entries[name] = { dtype: "F32", shape, data_offsets: [at, at + data.byteLength] };
-    for (let k = 0; k < data.length; k++) payloadView.setFloat32(at + 4 * k, data[k], true);
+    const { data } = contents.tensors[name];
+    for (let k = 0; k < data.length; k++) view.setFloat32(at + 4 * k, data[k], true);
     at += data.byteLength;
   }
-  const metadata = { ...contents.metadata, [DATA_CHECKSUM_KEY]: crc32Hex(payload) };
-  let json = JSON.stringify({ __metadata__: metadata, ...entries });
-  json += " ".repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
-  const headerBytes = new TextEncoder().encode(json);
-  const bytes = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  bytes.set(headerBytes, 8);
-  bytes.set(payload, 8 + headerBytes.length);
+  bytes.set(header(crc32Hex(bytes.subarray(dataStart))), 8);
   return bytes;
 }
 
