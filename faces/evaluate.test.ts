@@ -46,6 +46,7 @@ Deno.test("manifestWithFaces stores labels, their scores, the face and the figur
     images: 10,
     pairs: 5,
     seed: 7,
+    swapMode: "region",
     realism: {
       fd: 1,
       kid: 0.1,

@@ -38,7 +38,7 @@ import type {
 } from "../model/manifest.ts";
 import { latentForSeed } from "../model/latents.ts";
 import { GeneratorSessions } from "../model/sessions.ts";
-import { swapMaps } from "../model/swap.ts";
+import { swapMaps, type SwapMode } from "../model/swap.ts";
 import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
 import { frechetDistance, kernelDistance } from "./feature_distances.ts";
 import { type GroupNaming, nameGroups } from "./naming.ts";
@@ -65,6 +65,8 @@ export interface FaceEvaluationOptions {
   pairs?: number;
   /** First seed of the generated images, and the seed of every random choice (default 1000000). */
   seed?: number;
+  /** How the swaps exchange maps (default "groups", the paper's). */
+  swapMode?: SwapMode;
   /** Labels by group id that win over the manifest's and the automatic ones. */
   labels?: Record<number, string>;
   /** The face's groups, winning over the manifest's and the automatic ones. */
@@ -97,6 +99,7 @@ export interface FaceEvaluation {
   images: number;
   pairs: number;
   seed: number;
+  swapMode: SwapMode;
   realism: RealismFigures;
   naming: { groups: NamedGroup[]; face: number[] };
   identity: IdentityFigures | null;
@@ -147,6 +150,7 @@ export async function evaluateFaces(
 ): Promise<FaceEvaluation> {
   const started = performance.now();
   const n = options.images ?? 1000, pairs = options.pairs ?? 500, seed = options.seed ?? 1_000_000;
+  const swapMode = options.swapMode ?? "groups";
   if (n < MIN_IMAGES) {
     throw new RangeError(`the measurement needs at least ${MIN_IMAGES} images, got ${n}.`);
   }
@@ -306,9 +310,9 @@ export async function evaluateFaces(
       const maps = await sessions.head(z, 2 * count);
       const mapsOf = (row: number) => maps.subarray(row * channels * k, (row + 1) * channels * k);
       const swapped = async (swappedGroups: readonly number[]) => {
-        const swappedChannels = swappedGroups.flatMap((g) => manifest.groups[g].channels);
+        const groups = swappedGroups.map((g) => manifest.groups[g]);
         const rows = pairIds.map((_, i) =>
-          swapMaps(mapsOf(i), mapsOf(count + i), swappedChannels, k)
+          swapMaps(mapsOf(i), mapsOf(count + i), groups, k, swapMode)
         );
         return await sessions.tail(concatArrays(Float32Array, rows), count);
       };
@@ -382,6 +386,7 @@ export async function evaluateFaces(
       images: n,
       pairs,
       seed,
+      swapMode,
       realism,
       naming: { groups: named, face },
       identity,
@@ -413,6 +418,7 @@ export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Ma
       images: faces.images,
       pairs: faces.pairs,
       seed: faces.seed,
+      swapMode: faces.swapMode,
       realism: faces.realism,
       identity: faces.identity,
       locality: faces.locality,

@@ -12,7 +12,7 @@ import { generatePictures, type ImageSource } from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import type { MapStyle } from "./render.ts";
-import { SWAP_EXTRAS, swapPictures, swapStrip } from "./swap.ts";
+import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
 /** Which image a map job is of. */
 interface Seeded {
@@ -34,6 +34,7 @@ export type PictureJob =
     target: ImageSource;
     source: ImageSource;
     groups: number[];
+    mode: SwapMode;
     truncation?: number;
     size: number;
     extras: (typeof SWAP_EXTRAS[number])[];

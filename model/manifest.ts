@@ -7,6 +7,7 @@
  * @module
  */
 
+import { SWAP_MODES } from "./swap.ts";
 import { z } from "zod";
 
 /** The format tag of bundles this code writes and reads. */
@@ -91,6 +92,9 @@ export const FaceFiguresSchema = z.object({
   images: positiveInt.describe("N, generated and real images for realism and naming"),
   pairs: positiveInt.describe("P, pairs per swap measurement"),
   seed: z.number().int().nonnegative().describe("first seed of the generated images"),
+  swapMode: z.enum(SWAP_MODES).default("groups").describe(
+    "how the measured swaps exchanged maps (the swap endpoints' mode)",
+  ),
   realism: RealismSchema,
   identity: IdentitySchema.nullable(),
   locality: z.array(LocalityRowSchema),

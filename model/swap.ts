@@ -1,9 +1,17 @@
 /**
  * Concept swaps (the paper's part exchange and face swap, Figs. 5 and 6):
  * the target-layer maps of the chosen groups' kernels are copied from the
- * source image into the target's, and the tail finishes the image. A swap
- * runs the head once on [target, source] and the tail once on the swapped
- * maps (with the originals in the same run when the answer shows them).
+ * source image into the target's, and the tail finishes the image. Modes
+ * ({@link SWAP_MODES}):
+ * - "groups", the paper's: only the chosen groups' channels, everywhere;
+ * - "region": those, and every other channel too inside the chosen groups'
+ *   region (where a group's centre reaches the region threshold of its peak,
+ *   in the target or the source), so that what the other filters draw there
+ *   (the skin's shading under a mouth, the eyes inside a face) travels with
+ *   the part; the tail renders the seams.
+ *
+ * A swap runs the head once on [target, source] and the tail once on the
+ * swapped maps (with the originals in the same run when the answer shows them).
  *
  * @module
  */
@@ -19,6 +27,15 @@ import { differenceMap, normalisedMap, tintMask } from "./render.ts";
 
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
+
+/** How a swap exchanges maps (see the module notes); "groups" is the paper's and the default. */
+export const SWAP_MODES = ["groups", "region"] as const;
+
+/** One of {@link SWAP_MODES}. */
+export type SwapMode = typeof SWAP_MODES[number];
+
+/** What a swap needs of a group: its filters and its peak. */
+export type SwappedGroup = Pick<ConceptGroup, "channels" | "peak">;
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {
@@ -36,18 +53,48 @@ export interface SwapPictures {
 }
 
 /**
- * The paper's group exchange: the target's maps [M, K] with the source's
- * maps of `channels`.
+ * The chosen groups' region over the K positions of the maps: 1 where any
+ * group's centre reaches the region threshold of its peak, in either image.
+ */
+export function swapRegion(
+  targetMaps: Float32Array,
+  sourceMaps: Float32Array,
+  groups: readonly SwappedGroup[],
+  k: number,
+): Uint8Array {
+  const region = new Uint8Array(k);
+  // The union of each group's own region: one centre of all groups over the largest peak
+  // would lose the weaker groups.
+  for (const group of groups) {
+    if (group.peak <= 0) continue;
+    for (const maps of [targetMaps, sourceMaps]) {
+      const centre = channelsCentre(maps, group.channels, k);
+      for (let p = 0; p < k; p++) if (centre[p] >= REGION_THRESHOLD * group.peak) region[p] = 1;
+    }
+  }
+  return region;
+}
+
+/**
+ * The target's maps [M, K] after a swap of `groups` from the source's in
+ * `mode`; `region` is {@link swapRegion}'s, computed here when not given.
  */
 export function swapMaps(
   targetMaps: Float32Array,
   sourceMaps: Float32Array,
-  channels: readonly number[],
+  groups: readonly SwappedGroup[],
   k: number,
+  mode: SwapMode = "groups",
+  region?: Uint8Array,
 ): Float32Array {
   const swapped = new Float32Array(targetMaps);
-  for (const channel of channels) {
+  for (const channel of groups.flatMap((g) => g.channels)) {
     swapped.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
+  }
+  if (mode === "groups") return swapped;
+  const inside = region ?? swapRegion(targetMaps, sourceMaps, groups, k);
+  for (let base = 0; base < swapped.length; base += k) {
+    for (let p = 0; p < k; p++) if (inside[p]) swapped[base + p] = sourceMaps[base + p];
   }
   return swapped;
 }
@@ -59,6 +106,7 @@ export async function swapPictures(
     target: ImageSource;
     source: ImageSource;
     groups: ConceptGroup[];
+    mode: SwapMode;
     truncation?: number;
     size: number;
     extras: ReadonlySet<typeof SWAP_EXTRAS[number]>;
@@ -74,7 +122,8 @@ export async function swapPictures(
   const [targetMaps, sourceMaps] = [mapsOf(model, maps, 0), mapsOf(model, maps, 1)];
   const { height, width } = model.manifest.target;
   const k = height * width;
-  const swappedMaps = swapMaps(targetMaps, sourceMaps, groups.flatMap((g) => g.channels), k);
+  const region = swapRegion(targetMaps, sourceMaps, groups, k);
+  const swappedMaps = swapMaps(targetMaps, sourceMaps, groups, k, request.mode, region);
   const needTarget = extras.has("difference") || extras.has("mask") || extras.has("originals");
   const rows = [
     swappedMaps,
@@ -90,19 +139,8 @@ export async function swapPictures(
   }
   if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
   if (extras.has("mask")) {
-    // The union of each group's own region (its centre over its own peak), in either image:
-    // one centre of all groups over the largest peak would lose the weaker groups.
-    const mask = new Float32Array(size * size);
-    for (const group of groups) {
-      for (const m of [targetMaps, sourceMaps]) {
-        const centre = channelsCentre(m, group.channels, k);
-        const region = normalisedMap(centre, 0, [height, width], group.peak, size);
-        region.forEach((v, p) => {
-          if (v >= REGION_THRESHOLD) mask[p] = 1;
-        });
-      }
-    }
-    result.mask = tintMask(target, mask);
+    const smooth = normalisedMap(Float32Array.from(region), 0, [height, width], 1, size);
+    result.mask = tintMask(target, smooth.map((v) => (v >= 0.5 ? 1 : 0)));
   }
   return result;
 }

@@ -39,6 +39,7 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
         target: 1,
         source: 2,
         groups: [1],
+        mode: "region",
         size: 96,
         extras: ["difference", "mask", "originals"],
         strip: true,

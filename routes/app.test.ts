@@ -178,6 +178,46 @@ Deno.test("a swap changes pixels inside the swapped concept's region more than o
   deepEqual(nothing, target, "swapping an image with itself changes nothing");
 });
 
+Deno.test("mode=region also carries every filter inside the region: closer to the source there", async () => {
+  const concepts = bigGroups.split(",").map(Number);
+  const swap = async (mode: string) => {
+    const response = await postJson("/v1/swap", {
+      target: 21,
+      source: 22,
+      concepts,
+      mode,
+      include: ["mask", "originals"],
+    });
+    equal(response.status, 200);
+    const body = await response.json();
+    const decode = (b64: string) => decodeImage(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+    return {
+      swapped: decode(body.swapped),
+      target: decode(body.target),
+      source: decode(body.source),
+      mask: decode(body.mask),
+    };
+  };
+  const [groups, region] = [await swap("groups"), await swap("region")];
+  deepEqual(region.mask, groups.mask, "both modes swap the same region");
+  const inside = (p: number) =>
+    region.mask.data[p * 3] !== region.target.data[p * 3] ||
+    region.mask.data[p * 3 + 1] !== region.target.data[p * 3 + 1];
+  const [toSourceGroups, toSourceRegion] = [groups, region].map((r) =>
+    meanSquared(r.swapped, r.source, inside)
+  );
+  ok(
+    toSourceRegion < toSourceGroups,
+    `inside the region: ${toSourceRegion.toFixed(1)} (region) vs ${
+      toSourceGroups.toFixed(1)
+    } (groups)`,
+  );
+  const get = await png(
+    await app.request(`/v1/swap/21/22.png?concepts=${bigGroups}&mode=region`),
+  );
+  deepEqual(get, region.swapped, "GET takes the mode too");
+});
+
 Deno.test("a multi-group swap's mask is the union of its groups' masks", async () => {
   const tinted = async (concepts: string) => {
     const [target, mask] = await Promise.all([
@@ -230,6 +270,7 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/swap/1/2.png?concepts=eyes", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=1,,2", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=1&view=all", undefined, 400, /query\.view/],
+  ["GET", "/v1/swap/1/2.png?concepts=1&mode=all", undefined, 400, /query\.mode/],
   ["POST", "/v1/generate", '{"seeds": [1,', 400, /not valid JSON/],
   ["POST", "/v1/generate", "", 400, /not valid JSON/],
   ["POST", "/v1/generate", {}, 400, /body\.seeds.*exactly one/],
@@ -245,6 +286,7 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["POST", "/v1/generate", [1, 2], 400, /body/],
   ["POST", "/v1/swap", { target: 1, source: 2, concepts: ["nose"] }, 400, /body\.concepts/],
   ["POST", "/v1/swap", { target: 1, source: 2, concepts: [] }, 400, /body\.concepts/],
+  ["POST", "/v1/swap", { target: 1, source: 2, concepts: [1], mode: "x" }, 400, /body\.mode/],
   ["POST", "/v1/swap", { target: { latent: [1] }, source: 2, concepts: [0] }, 400, /body\.target/],
   [
     "POST",

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
 import type { Renderer } from "../model/renderer.ts";
-import { SWAP_EXTRAS } from "../model/swap.ts";
+import { SWAP_EXTRAS, SWAP_MODES } from "../model/swap.ts";
 import { conceptIdsField, pngBase64Of, pngResponse } from "./respond.ts";
 import {
   conceptsArray,
@@ -35,6 +35,11 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     target: pngBase64.optional(),
     source: pngBase64.optional(),
   });
+  const mode = z.enum(SWAP_MODES).default("groups").describe(
+    "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
+      "also every other filter inside the chosen groups' region, so that what the rest of the " +
+      "layer draws there travels with the part",
+  );
   return [
     defineRoute({
       method: "get",
@@ -47,6 +52,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       params: z.object({ target: seedString, source: seedString }),
       query: z.strictObject({
         concepts: conceptsString,
+        mode,
         view: z.enum(["swapped", "difference", "mask", "strip"]).default("swapped").describe(
           "what to return",
         ),
@@ -62,6 +68,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
           target: params.target,
           source: params.source,
           groups: conceptIdsField(model, query.concepts, "query.concepts"),
+          mode: query.mode,
           truncation: query.truncation,
           size: query.size ?? limits.resolution,
           extras: query.view === "strip"
@@ -85,6 +92,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
         target: imageSource(limits),
         source: imageSource(limits),
         concepts: conceptsArray,
+        mode,
         truncation: truncationNumber,
         size: sizeNumber(limits),
         include: z.array(z.enum(SWAP_EXTRAS)).default([]).describe("extra pictures to return"),
@@ -102,6 +110,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
           target: body.target,
           source: body.source,
           groups,
+          mode: body.mode,
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
           extras: [...new Set(body.include)],

@@ -4,7 +4,8 @@
  * not fit changes nothing. Export and evaluation read checkpoints through
  * this module without the trainer.
  *
- * Tensor names: `generator.<param>`, `discriminator.<param>`,
+ * Tensor names: `generator.<param>`, `generator_ema.<param>` (the average of
+ * the generator's weights, when the run keeps one), `discriminator.<param>`,
  * `<net>.<norm>.running_mean|running_var`, `optimizer_g|optimizer_d.<param>.exp_avg|exp_avg_sq`,
  * and for interpretable runs `energy.weight` (W, [K, M, C]) and `gmm.means` ([C, K]).
  * Metadata: `format`, `config` (JSON `TrainConfig`) and `state` (JSON {@link TrainerState}).
@@ -17,6 +18,7 @@ import type { Parameter } from "./engine/optim/parameter.ts";
 import type { RandomStreamState } from "./engine/random.ts";
 import { keep, type Tensor, tensor } from "./engine/tensor.ts";
 import type { SamplerState } from "./data/sampler.ts";
+import { recalibrateNorms } from "./networks/average.ts";
 import type { GanGenerator } from "./networks/generator.ts";
 import type { Safetensors } from "./safetensors.ts";
 
@@ -59,6 +61,28 @@ export function loadGeneratorWeights(generator: GanGenerator, checkpoint: Safete
     checkpoint,
     (take) => networkUpdates("generator", generator.parameters(), generator.norms(), take),
   );
+}
+
+/** Prefix of the averaged generator's weights in checkpoints. */
+export const AVERAGE_PREFIX = "generator_ema";
+
+/** Whether the checkpoint holds an average of the generator's weights. */
+export function hasAverage(checkpoint: Safetensors): boolean {
+  return Object.keys(checkpoint.tensors).some((name) => name.startsWith(`${AVERAGE_PREFIX}.`));
+}
+
+/**
+ * Sets up the generator that samples, evaluation and export use: the
+ * checkpoint's average of the weights with batch-norm statistics recomputed
+ * for it when the run kept one, else its trained weights and statistics.
+ */
+export function loadServingGenerator(generator: GanGenerator, checkpoint: Safetensors): void {
+  if (!hasAverage(checkpoint)) return loadGeneratorWeights(generator, checkpoint);
+  loadCheckpointTensors(
+    checkpoint,
+    (take) => networkUpdates(AVERAGE_PREFIX, generator.parameters(), [], take),
+  );
+  recalibrateNorms(generator);
 }
 
 /** Uploads checkpoint tensor `name` after checking it has `shape`. */

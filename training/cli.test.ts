@@ -28,6 +28,25 @@ Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
   equal(command.config.loss, "hinge");
   equal(command.name, "faces-64");
   equal(command.out, "runs");
+  equal(command.config.network.architecture, "upsample");
+  deepEqual(command.config.augment, ["color", "translation", "cutout"]);
+  const dcgan = parseTrainArgs([
+    "--data",
+    "faces/",
+    "--architecture",
+    "dcgan",
+    "--augment",
+    "none",
+    "--ema-images",
+    "0",
+  ]);
+  if (dcgan.kind !== "new") throw new Error(`expected a new run, got ${dcgan.kind}`);
+  equal(dcgan.config.network.architecture, "dcgan");
+  deepEqual(dcgan.config.augment, []);
+  equal(dcgan.config.emaImages, 0);
+  const some = parseTrainArgs(["--synthetic", "--augment", "cutout,color"]);
+  if (some.kind !== "new") throw new Error(`expected a new run, got ${some.kind}`);
+  deepEqual(some.config.augment, ["cutout", "color"]);
 });
 
 Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with --init-from", () => {
@@ -93,11 +112,21 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
     overrides: { steps: 900 },
+    out: "runs",
+    name: undefined,
+    cacheDir: undefined,
+  });
+  deepEqual(parseTrainArgs(["--resume", "c.safetensors", "--out", "o", "--name", "n"]), {
+    kind: "resume",
+    run: "c.safetensors",
+    overrides: {},
+    out: "o",
+    name: "n",
     cacheDir: undefined,
   });
   throws(
@@ -124,6 +153,18 @@ Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErr
     });
   }
   throws(() => parseTrainArgs(["--synthetic", "--resolution", "48"]), ConfigError);
+  throws(
+    () => parseTrainArgs(["--synthetic", "--architecture", "stylegan"]),
+    (e) =>
+      e instanceof ConfigError &&
+      /network\.architecture must be one of upsample, dcgan/.test(e.message),
+  );
+  throws(
+    () => parseTrainArgs(["--synthetic", "--augment", "color,rotate"]),
+    (e) =>
+      e instanceof ConfigError &&
+      /augment takes a list of color, translation, cutout/.test(e.message),
+  );
 });
 
 async function runCli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
@@ -154,6 +195,23 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
     const { code, stderr } = await runCli(["--resume", "/nonexistent/run"]);
     equal(code, 1);
     match(stderr, /is not a run folder/);
+  });
+  await t.step("--resume of a file that is not a checkpoint: exit 1 naming it", async () => {
+    const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+    try {
+      await Deno.writeTextFile(file, "not a checkpoint");
+      const { code, stderr } = await runCli(["--resume", file]);
+      equal(code, 1);
+      match(stderr, /error: .*\.safetensors is not a readable checkpoint/);
+      ok(!/\n\s+at /.test(stderr), stderr);
+    } finally {
+      await Deno.remove(file);
+    }
+  });
+  await t.step("--out with --resume of a run folder: exit 1", async () => {
+    const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--out", "x"]);
+    equal(code, 1);
+    match(stderr, /error: --out and --name apply when --resume names a checkpoint file/);
   });
   await t.step("--help prints the usage and exits 0", async () => {
     const { code, stdout } = await runCli(["--help"]);

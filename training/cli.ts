@@ -18,6 +18,7 @@ import {
   type InterpretableConfig,
   type PartialConfig,
   resolveConfig,
+  resolveStoredConfig,
   type TrainConfig,
 } from "./config.ts";
 import { loadImageFolder, skippedWarning } from "./data/folder.ts";
@@ -30,10 +31,11 @@ import {
   openRun,
   readCheckpoint,
   type RunFolder,
+  RunFolderError,
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { CheckpointError } from "./checkpoint.ts";
+import { CheckpointError, checkpointState } from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, TrainingDivergedError, trainLoop } from "./train.ts";
@@ -43,6 +45,10 @@ export const USAGE = `Usage:
   deno task train --data <folder> [options]     train on a folder of JPEG/PNG images
   deno task train --synthetic [options]         train on generated cartoon faces
   deno task train --resume <run-folder> [--steps N]   continue a run
+  deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
+                                                continue a run from its checkpoint file alone
+                                                (e.g. one committed to a repository), in a new
+                                                run folder
 
 Options (defaults in brackets):
   --out <folder>            where run folders are created [runs]
@@ -53,7 +59,13 @@ Options (defaults in brackets):
   --width <n>               base channel count w of both networks [64]
   --target-channels <n>     M, filters of the generator's target layer [128]
   --latent <n>              latent size [128]
+  --architecture <upsample|dcgan>  generator layers: nearest upsampling and 3x3 convolutions with
+                            a two-layer tail, or DCGAN's transposed convolutions [upsample]
   --loss <nonsaturating|hinge>  GAN loss [nonsaturating]
+  --augment <list|none>     DiffAugment of the discriminator's inputs, from color, translation,
+                            cutout [color,translation,cutout]
+  --ema-images <n>          half-life in images of the generator's weight average that samples
+                            and export use; 0 for none [10000]
   --lr-g <x>, --lr-d <x>    Adam learning rates [0.0002]
   --seed <n>                seed of weights, latents and data order [0]
   --no-flip                 do not mirror training images
@@ -85,7 +97,15 @@ and kernel variant.`;
 export type TrainCommand =
   | { kind: "help" }
   | { kind: "new"; config: TrainConfig; out: string; name: string; cacheDir?: string }
-  | { kind: "resume"; run: string; overrides: Partial<TrainConfig>; cacheDir?: string };
+  | {
+    kind: "resume";
+    /** A run folder, or a checkpoint file to continue in a new run folder under `out`. */
+    run: string;
+    overrides: Partial<TrainConfig>;
+    out: string;
+    name?: string;
+    cacheDir?: string;
+  };
 
 const OPTIONS = {
   data: { type: "string" },
@@ -100,6 +120,9 @@ const OPTIONS = {
   "target-channels": { type: "string" },
   latent: { type: "string" },
   loss: { type: "string" },
+  architecture: { type: "string" },
+  augment: { type: "string" },
+  "ema-images": { type: "string" },
   "lr-g": { type: "string" },
   "lr-d": { type: "string" },
   seed: { type: "string" },
@@ -124,9 +147,11 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** Flags a resumed run may change: the schedule, never the model or data. */
+/** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
 const RESUMABLE = new Set([
   "resume",
+  "out",
+  "name",
   "steps",
   "log-every",
   "sample-every",
@@ -167,11 +192,19 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     const fixed = Object.keys(values).filter((k) => values[k] !== undefined && !RESUMABLE.has(k));
     if (fixed.length > 0) {
       throw new UsageError(
-        `--${fixed[0]} cannot be combined with --resume: the run's config.json fixes the model ` +
-          "and data; only --steps and the log, sample and checkpoint intervals can change.",
+        `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
+          "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
+          "checkpoint file) --out and --name can change.",
       );
     }
-    return { kind: "resume", run: values.resume as string, overrides: schedule, cacheDir };
+    return {
+      kind: "resume",
+      run: values.resume as string,
+      overrides: schedule,
+      out: (values.out as string | undefined) ?? "runs",
+      name: values.name as string | undefined,
+      cacheDir,
+    };
   }
 
   const data = values.data as string | undefined;
@@ -179,6 +212,7 @@ export function parseTrainArgs(args: string[]): TrainCommand {
     throw new UsageError("give exactly one of --data <folder>, --synthetic or --resume <run>.");
   }
   const network = definedOnly({
+    architecture: values.architecture as TrainConfig["network"]["architecture"] | undefined,
     resolution: int("resolution") as 32 | 64 | undefined,
     width: int("width"),
     targetChannels: int("target-channels"),
@@ -213,6 +247,8 @@ export function parseTrainArgs(args: string[]): TrainCommand {
       lrD: real("lr-d"),
       seed,
       loss: values.loss as TrainConfig["loss"] | undefined,
+      augment: augmentFlag(values.augment as string | undefined),
+      emaImages: int("ema-images"),
     }),
     network,
     flip: !values["no-flip"],
@@ -229,6 +265,13 @@ export function parseTrainArgs(args: string[]): TrainCommand {
       data !== undefined ? basename(data.replace(/\/+$/, "")) || "data" : "synthetic"
     }-${config.network.resolution}`;
   return { kind: "new", config, out: (values.out as string | undefined) ?? "runs", name, cacheDir };
+}
+
+/** `--augment`: a comma-separated list, or "none"; checked by resolveConfig. */
+function augmentFlag(text: string | undefined): TrainConfig["augment"] | undefined {
+  if (text === undefined) return undefined;
+  if (text === "none") return [];
+  return text.split(",").map((a) => a.trim()) as TrainConfig["augment"];
 }
 
 function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
@@ -292,7 +335,16 @@ export async function main(args: string[]): Promise<number> {
 
 async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Promise<number> {
   let config: TrainConfig, resumed: RunFolder | null = null;
-  if (command.kind === "resume") {
+  let fromFile: Safetensors | null = null;
+  if (command.kind === "resume" && (await isFile(command.run))) {
+    fromFile = await readCheckpoint(command.run);
+    config = resolveConfig({ ...checkpointConfig(fromFile, command.run), ...command.overrides });
+  } else if (command.kind === "resume") {
+    if (command.name !== undefined || command.out !== "runs") {
+      throw new RunFolderError(
+        `--out and --name apply when --resume names a checkpoint file; ${command.run} is not one.`,
+      );
+    }
     const opened = await openRun(command.run);
     config = resolveConfig({ ...opened.config, ...command.overrides });
     resumed = opened.run;
@@ -306,7 +358,9 @@ async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Pro
   );
   const trainer = new GanTrainer(config, set);
   try {
-    const run = command.kind === "resume"
+    const run = fromFile && command.kind === "resume"
+      ? await continueFromFile(command, fromFile, trainer)
+      : command.kind === "resume"
       ? await resumeRun(resumed!, trainer)
       : await startRun(command, trainer, set);
     const params = (net: { parameters(): { shape: readonly number[] }[] }) =>
@@ -375,6 +429,44 @@ async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder
   await writeConfig(run, trainer.config);
   console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);
   return run;
+}
+
+/**
+ * Continues the run of a checkpoint file in a new run folder: the
+ * checkpoint carries the config and everything exact resume needs.
+ */
+async function continueFromFile(
+  command: Extract<TrainCommand, { kind: "resume" }>,
+  checkpoint: Safetensors,
+  trainer: GanTrainer,
+): Promise<RunFolder> {
+  trainer.restore(checkpoint);
+  const name = command.name ?? basename(command.run).replace(/\.safetensors$/, "");
+  const run = await createRun(command.out, name, trainer.config);
+  console.error(
+    `run: ${run.dir}, continuing ${command.run} at step ${trainer.step} of ${trainer.config.steps}`,
+  );
+  return run;
+}
+
+/** The training config stored in a checkpoint's metadata. */
+function checkpointConfig(checkpoint: Safetensors, file: string): TrainConfig {
+  checkpointState(checkpoint);
+  try {
+    return resolveStoredConfig(JSON.parse(checkpoint.metadata.config));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new CheckpointError(`${file} holds no readable training config.`);
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 /** Creates the run folder of a new run (after loading --init-from, so a bad file leaves none). */

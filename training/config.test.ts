@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { ConfigError, DEFAULT_CONFIG, resolveConfig } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG, resolveConfig, resolveStoredConfig } from "./config.ts";
 
 Deno.test("resolveConfig: defaults, partial overrides and a JSON round trip", () => {
   deepEqual(resolveConfig(), DEFAULT_CONFIG);
@@ -17,6 +17,9 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
     ["network.width", { network: { width: 0 } }],
     ["network.targetChannels", { network: { targetChannels: 2.5 } }],
     ["loss", { loss: "wasserstein" as "hinge" }],
+    ["network.architecture", { network: { architecture: "stylegan" as "dcgan" } }],
+    ["augment", { augment: ["rotation" as "color"] }],
+    ["emaImages", { emaImages: -1 }],
     ["lrG", { lrG: -1 }],
     ["beta1", { beta1: 1 }],
     ["batch", { batch: 0 }],
@@ -35,4 +38,20 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
       );
     });
   }
+});
+
+Deno.test("resolveStoredConfig: a config.json from before a field existed keeps what it trained with", () => {
+  const stored = JSON.parse(JSON.stringify(resolveConfig({ batch: 8 })));
+  delete stored.network.architecture;
+  delete stored.augment;
+  delete stored.emaImages;
+  const config = resolveStoredConfig(stored);
+  equal(config.network.architecture, "dcgan");
+  deepEqual(config.augment, []);
+  equal(config.emaImages, 0);
+  equal(config.batch, 8);
+  // Today's fields are read as written.
+  const current = resolveConfig({ network: { architecture: "dcgan" }, augment: ["cutout"] });
+  deepEqual(resolveStoredConfig(JSON.parse(JSON.stringify(current))), current);
+  equal(DEFAULT_CONFIG.network.architecture, "upsample");
 });

@@ -8,8 +8,20 @@
 
 import { checkResolution, type Resolution } from "./data/image_set.ts";
 
+/**
+ * How the generator doubles its resolution: "upsample" (nearest 2x
+ * upsampling and a 3x3 convolution, and a tail of two convolutions after the
+ * target layer) or "dcgan" (4x4 transposed convolutions, and a tail of one).
+ */
+export const ARCHITECTURES = ["upsample", "dcgan"] as const;
+
+/** One of {@link ARCHITECTURES}. */
+export type Architecture = typeof ARCHITECTURES[number];
+
 /** Sizes of the generator and discriminator. */
 export interface NetworkConfig {
+  /** The generator's kind of layers (see {@link ARCHITECTURES}). */
+  architecture: Architecture;
   /** Side of the generated images: 64 (target layer 32x32) or 32 (target layer 16x16). */
   resolution: Resolution;
   /** Length of the latent vector z. */
@@ -33,6 +45,17 @@ export const GAN_LOSSES = ["nonsaturating", "hinge"] as const;
 
 /** One of {@link GAN_LOSSES}. */
 export type GanLoss = typeof GAN_LOSSES[number];
+
+/**
+ * Differentiable augmentations of every image the discriminator sees, real
+ * and generated (DiffAugment, Zhao et al. 2020): "color" (brightness,
+ * saturation, contrast), "translation" (up to 1/8 of the side, zero fill),
+ * "cutout" (a zeroed square of half the side).
+ */
+export const AUGMENTATIONS = ["color", "translation", "cutout"] as const;
+
+/** One of {@link AUGMENTATIONS}. */
+export type Augmentation = typeof AUGMENTATIONS[number];
 
 /** Ways L_interp can weigh the other groups (see {@link InterpretableConfig.otherGroups}). */
 export const OTHER_GROUPS = ["sum", "mean"] as const;
@@ -148,6 +171,14 @@ export interface TrainConfig {
   initDiscriminator: boolean;
   data: DataConfig;
   loss: GanLoss;
+  /** What the discriminator's inputs go through (empty: none). */
+  augment: Augmentation[];
+  /**
+   * Half-life, in images, of the exponential moving average of the
+   * generator's weights that samples and export use (0: no average; they
+   * use the trained weights).
+   */
+  emaImages: number;
   /** Adam learning rate of the generator. */
   lrG: number;
   /** Adam learning rate of the discriminator. */
@@ -174,12 +205,20 @@ export interface TrainConfig {
 
 /** The defaults: a DCGAN-sized 64x64 face model with a 128-filter target layer. */
 export const DEFAULT_CONFIG: TrainConfig = {
-  network: { resolution: 64, latent: 128, width: 64, targetChannels: 128 },
+  network: {
+    architecture: "upsample",
+    resolution: 64,
+    latent: 128,
+    width: 64,
+    targetChannels: 128,
+  },
   interpretable: null,
   initFrom: null,
   initDiscriminator: false,
   data: { kind: "synthetic", count: 4096, seed: 0 },
   loss: "nonsaturating",
+  augment: ["color", "translation", "cutout"],
+  emaImages: 10000,
   lrG: 2e-4,
   lrD: 2e-4,
   beta1: 0.5,
@@ -205,6 +244,27 @@ export type PartialConfig = Partial<Omit<TrainConfig, "network" | "interpretable
   interpretable?: Partial<InterpretableConfig> | null;
 };
 
+/**
+ * What runs configured before a field existed used in its place: a stored
+ * config (a run folder's `config.json`) without these fields is read with
+ * them, not with today's defaults.
+ */
+const BEFORE_FIELDS = {
+  network: { architecture: "dcgan" },
+  augment: [],
+  emaImages: 0,
+} as const;
+
+/** Reads a stored config: {@link resolveConfig} with the fields it predates as they were. */
+export function resolveStoredConfig(stored: PartialConfig): TrainConfig {
+  return resolveConfig({
+    ...stored,
+    augment: stored.augment ?? [...BEFORE_FIELDS.augment],
+    emaImages: stored.emaImages ?? BEFORE_FIELDS.emaImages,
+    network: { ...BEFORE_FIELDS.network, ...stored.network },
+  });
+}
+
 /** Fills defaults into `partial` and checks every field; throws {@link ConfigError}. */
 export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   const config: TrainConfig = {
@@ -221,11 +281,27 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (!(ARCHITECTURES as readonly string[]).includes(network.architecture)) {
+    throw new ConfigError(
+      `network.architecture must be one of ${
+        ARCHITECTURES.join(", ")
+      }, got "${network.architecture}".`,
+    );
+  }
   positiveInteger("network.latent", network.latent);
   positiveInteger("network.width", network.width);
   positiveInteger("network.targetChannels", network.targetChannels);
   if (!(GAN_LOSSES as readonly string[]).includes(config.loss)) {
     throw new ConfigError(`loss must be one of ${GAN_LOSSES.join(", ")}, got "${config.loss}".`);
+  }
+  const unknown = config.augment.find((a) => !(AUGMENTATIONS as readonly string[]).includes(a));
+  if (!Array.isArray(config.augment) || unknown !== undefined) {
+    throw new ConfigError(
+      `augment takes a list of ${AUGMENTATIONS.join(", ")}, got ${JSON.stringify(config.augment)}.`,
+    );
+  }
+  if (!(config.emaImages >= 0 && Number.isFinite(config.emaImages))) {
+    throw new ConfigError(`emaImages must be a number >= 0, got ${config.emaImages}.`);
   }
   for (const key of ["lrG", "lrD"] as const) {
     if (!(config[key] > 0 && Number.isFinite(config[key]))) {

@@ -11,7 +11,13 @@ import { ganStep, type Generate } from "./gan_step.ts";
 
 await initEngine();
 
-const NETWORK = { resolution: 32 as const, latent: 8, width: 2, targetChannels: 4 };
+const NETWORK = {
+  architecture: "upsample" as const,
+  resolution: 32 as const,
+  latent: 8,
+  width: 2,
+  targetChannels: 4,
+};
 
 /** One step of fresh, identically seeded players; returns the losses and G's first head weights. */
 async function oneStep(generate?: (G: GanGenerator) => Generate) {
@@ -25,8 +31,7 @@ async function oneStep(generate?: (G: GanGenerator) => Generate) {
         { generator: G, discriminator: D, optG, optD },
         real,
         gen.normal([3, NETWORK.latent]),
-        "nonsaturating",
-        generate?.(G),
+        { generate: generate?.(G) },
       );
       return {
         lossD: await lossD.item(),
@@ -44,7 +49,7 @@ Deno.test("an extra generator term changes G's update but not the reported losse
   const plain = await oneStep();
   const penalised = await oneStep((G) => (z, ctx) => {
     const maps = G.head(z, ctx);
-    return { fake: G.tail(maps), extraLoss: mul(mean(maps), 100) };
+    return { fake: G.tail(maps, ctx), extraLoss: mul(mean(maps), 100) };
   });
   equal(penalised.lossD, plain.lossD);
   equal(penalised.lossG, plain.lossG);

@@ -43,19 +43,33 @@ export interface GanLosses {
   lossG: Tensor;
 }
 
+/** How a step is taken; every field has a default. */
+export interface GanStepOptions {
+  /** The GAN loss (default non-saturating). */
+  loss?: GanLoss;
+  /** The generator's batch and extra loss (default `G.forward`, no extra loss). */
+  generate?: Generate;
+  /**
+   * Applied to every batch the discriminator sees, real and generated, on
+   * the tape (DiffAugment); called once per batch, so each gets fresh draws.
+   */
+  augment?: (images: Tensor) => Tensor;
+}
+
 /**
- * Updates D on `real` and G(z), then G through the updated D, with `loss`
- * (default non-saturating); `generate` (default `G.forward`) may add a term
- * to G's loss. The returned `lossG` is the adversarial loss alone.
+ * Updates D on `real` and G(z), then G through the updated D. The returned
+ * `lossG` is the adversarial loss alone, without `generate`'s extra term.
  */
 export function ganStep(
   players: GanPlayers,
   real: Tensor,
   z: Tensor,
-  loss: GanLoss = "nonsaturating",
-  generate: Generate = (zz, ctx) => ({ fake: players.generator.forward(zz, ctx) }),
+  options: GanStepOptions = {},
 ): GanLosses {
   const { generator: G, discriminator: D, optG, optD } = players;
+  const loss = options.loss ?? "nonsaturating";
+  const generate: Generate = options.generate ?? ((zz, ctx) => ({ fake: G.forward(zz, ctx) }));
+  const seen = options.augment ?? ((images: Tensor) => images);
   const ctx = { training: true };
   const gParams = G.parameters(), dParams = D.parameters();
   let lossD: Tensor | undefined, lossG: Tensor | undefined;
@@ -63,14 +77,14 @@ export function ganStep(
     const { fake, extraLoss } = generate(z, ctx);
     // `fake` is not tracked by this inner tape: the discriminator step sees it detached.
     const dStep = valueAndGrad(
-      () => discriminatorLoss(loss, D.forward(real, ctx), D.forward(fake, ctx)),
+      () => discriminatorLoss(loss, D.forward(seen(real), ctx), D.forward(seen(fake), ctx)),
       dParams.map((p) => p.value),
     );
     optD.step(dParams, dStep.grads);
     for (const g of dStep.grads) g.dispose();
     lossD = keep(dStep.value); // outlives this function's scope; handed over below
 
-    const adversarial = generatorLoss(loss, D.forward(fake, ctx));
+    const adversarial = generatorLoss(loss, D.forward(seen(fake), ctx));
     if (!extraLoss) return adversarial;
     lossG = keep(adversarial);
     return add(adversarial, extraLoss);

@@ -16,7 +16,7 @@
 
 import { basename, join } from "node:path";
 import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
-import { type PartialConfig, resolveConfig, type TrainConfig } from "./config.ts";
+import { type PartialConfig, resolveStoredConfig, type TrainConfig } from "./config.ts";
 import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
 import { CheckpointError } from "./checkpoint.ts";
 
@@ -105,7 +105,7 @@ export async function openRun(dir: string): Promise<{ run: RunFolder; config: Tr
   } catch (error) {
     throw new RunFolderError(`${run.configFile} is not valid JSON: ${(error as Error).message}`);
   }
-  return { run, config: resolveConfig(partial) };
+  return { run, config: resolveStoredConfig(partial) };
 }
 
 /**

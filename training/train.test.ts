@@ -82,6 +82,13 @@ Deno.test("a tiny GAN trains on the synthetic faces: finite, changing losses and
     const log = (await Deno.readTextFile(run.logFile)).trim().split("\n").map((l) => JSON.parse(l));
     deepEqual(log.map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8]);
     deepEqual(JSON.parse(await Deno.readTextFile(run.configFile)), TINY);
+    // The generator's weight average is checkpointed beside the trained weights, and differs.
+    const { tensors } = await readCheckpoint((await listCheckpoints(run)).at(-1)!.file);
+    const [trained, averaged] = ["generator", "generator_ema"].map((net) =>
+      tensors[`${net}.target.conv.weight`]?.data
+    );
+    ok(averaged && averaged.length === trained.length, "the average has the generator's shapes");
+    ok(averaged.some((v, i) => v !== trained[i]), "the average lags the trained weights");
   } finally {
     trainer.dispose();
     await Deno.remove(root, { recursive: true });
@@ -190,6 +197,37 @@ Deno.test("an interpretable run can start from a baseline checkpoint's generator
     }
   } finally {
     baseline.trainer.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train --resume <checkpoint file> continues the run exactly in a new folder", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));
+  const { run, trainer } = await tinyRun(root);
+  trainer.dispose();
+  try {
+    const [halfway] = await listCheckpoints(run);
+    equal(halfway.step, 4);
+    const out = join(root, "continued");
+    const continued = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "--resume", halfway.file, "--out", out, "--name", "from-file"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(continued.stderr);
+    equal(continued.code, 0, stderr);
+    match(stderr, /continuing .*step-000004\.safetensors at step 4 of 8/);
+    const [folder] = [...Deno.readDirSync(out)].map((e) => e.name);
+    match(folder, /^00000-from-file$/);
+    const steps = async (file: string) =>
+      (await Deno.readTextFile(file)).trim().split("\n").map((line) => {
+        const { step, lossD, lossG } = JSON.parse(line);
+        return [step, lossD, lossG];
+      });
+    const reference = (await steps(run.logFile)).filter(([step]) => step > 4);
+    deepEqual(await steps(join(out, folder, "log.jsonl")), reference);
+  } finally {
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -15,7 +15,11 @@ import { Adam, type AdamSlot } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
 import { RandomStream } from "./engine/random.ts";
 import { type Tensor, tensor } from "./engine/tensor.ts";
+import { augment } from "./augment.ts";
+import { hostRandom } from "../core/host_random.ts";
+import { averageDecay, recalibrateNorms, updateAverage } from "./networks/average.ts";
 import {
+  AVERAGE_PREFIX,
   CHECKPOINT_FORMAT,
   CheckpointError,
   checkpointState,
@@ -41,6 +45,9 @@ import {
 /** Streams of the run's seed: each use of randomness draws from its own. */
 const STREAM = { weights: 0, latents: 1, sampleLatents: 2 } as const;
 
+/** Key of the host stream of DiffAugment's draws (with the seed and the step). */
+const AUGMENT_KEY = 7;
+
 /** The random stream `stream` of the run's `seed`. */
 export function seededStream(seed: number, stream: keyof typeof STREAM): RandomStream {
   return new RandomStream(seed * 4 + STREAM[stream]);
@@ -50,6 +57,8 @@ export function seededStream(seed: number, stream: keyof typeof STREAM): RandomS
 export class GanTrainer {
   readonly config: TrainConfig;
   readonly generator: GanGenerator;
+  /** The average of the generator's weights (`config.emaImages`), or null. */
+  readonly average: GanGenerator | null;
   readonly discriminator: GanDiscriminator;
   readonly optG: Adam;
   readonly optD: Adam;
@@ -78,6 +87,8 @@ export class GanTrainer {
     const weights = seededStream(config.seed, "weights");
     this.generator = new GanGenerator(weights, config.network);
     this.discriminator = new GanDiscriminator(weights, config.network);
+    this.average = config.emaImages > 0 ? new GanGenerator(weights, config.network) : null;
+    this.#restartAverage();
     const adam = { beta1: config.beta1, beta2: config.beta2 };
     this.optG = new Adam({ lr: config.lrG, ...adam });
     this.optD = new Adam({ lr: config.lrD, ...adam });
@@ -115,6 +126,8 @@ export class GanTrainer {
     const s = network.resolution;
     const real = tensor(batchPixels(this.#set, selection), [batch, 3, s, s]);
     const z = this.#latentRng.normal([batch, network.latent]);
+    const { augment: kinds, seed, emaImages } = this.config;
+    const random = hostRandom(seed, AUGMENT_KEY, this.#step);
     const losses = ganStep(
       {
         generator: this.generator,
@@ -124,11 +137,22 @@ export class GanTrainer {
       },
       real,
       z,
-      this.config.loss,
-      this.#generate(),
+      {
+        loss: this.config.loss,
+        generate: this.#generate(),
+        augment: kinds.length > 0 ? (images) => augment(images, kinds, random) : undefined,
+      },
     );
+    if (this.average) {
+      updateAverage(this.average, this.generator, averageDecay(batch, emaImages));
+    }
     this.#step++;
     return losses;
+  }
+
+  /** Starts the average over at the trained generator's weights. */
+  #restartAverage(): void {
+    if (this.average) updateAverage(this.average, this.generator, 0);
   }
 
   /** The generator's forward for GAN steps: with the energy term when the config asks for it. */
@@ -138,7 +162,7 @@ export class GanTrainer {
     const generator = this.generator;
     return (z, ctx) => {
       const maps = generator.head(z, ctx);
-      return { fake: generator.tail(maps), extraLoss: module.generatorLoss(maps) };
+      return { fake: generator.tail(maps, ctx), extraLoss: module.generatorLoss(maps) };
     };
   }
 
@@ -156,9 +180,15 @@ export class GanTrainer {
     return this.interpretability.step(this.generator, this.optG, this.#latentRng, this.config.seed);
   }
 
-  /** Images `[B, 3, S, S]` for latents `z` with inference-mode batch norm (as exported). */
+  /**
+   * Images `[B, 3, S, S]` for latents `z` as export would draw them: from the
+   * average (its batch-norm statistics recomputed) when the run keeps one,
+   * with inference-mode batch norm.
+   */
   sample(z: Tensor): Tensor {
-    return this.generator.forward(z, { training: false });
+    if (!this.average) return this.generator.forward(z, { training: false });
+    recalibrateNorms(this.average);
+    return this.average.forward(z, { training: false });
   }
 
   /** Everything needed to continue, read back from the GPU. */
@@ -173,6 +203,9 @@ export class GanTrainer {
         await put(`${prefix}.${n.name}.running_mean`, n.state.runningMean);
         await put(`${prefix}.${n.name}.running_var`, n.state.runningVar);
       }
+    }
+    for (const p of this.average?.parameters() ?? []) {
+      await put(`${AVERAGE_PREFIX}.${p.name}`, p.value);
     }
     const optimizerSteps: TrainerState["optimizerSteps"] = { optimizer_g: {}, optimizer_d: {} };
     for (const [prefix, opt] of this.#optimizers()) {
@@ -244,6 +277,9 @@ export class GanTrainer {
     const updates = this.#nets().flatMap(([prefix, params, norms]) =>
       networkUpdates(prefix, params, norms, take)
     );
+    if (this.average) {
+      updates.push(...networkUpdates(AVERAGE_PREFIX, this.average.parameters(), [], take));
+    }
     for (const [prefix, opt, params] of this.#optimizers()) {
       const slots: Record<string, AdamSlot> = {};
       for (const p of params) {
@@ -292,6 +328,7 @@ export class GanTrainer {
   /** Frees every GPU tensor the trainer owns. */
   dispose(): void {
     this.generator.dispose();
+    this.average?.dispose();
     this.discriminator.dispose();
     this.optG.dispose();
     this.optD.dispose();
@@ -313,6 +350,7 @@ export class GanTrainer {
       (take) =>
         nets.flatMap(([prefix, params, norms]) => networkUpdates(prefix, params, norms, take)),
     );
+    this.#restartAverage();
   }
 
   #nets(): [string, Parameter[], BatchNorm2d[]][] {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { SWAP_MODES, type SwapMode } from "../../model/swap.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,6 +44,9 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --images <n>            N, generated and real images for realism and naming [1000]
   --pairs <n>             P, pairs for the face swap and for each concept's locality [500]
   --seed <n>              first seed of the generated images [1000000]
+  --swap-mode <mode>      how swaps exchange maps, as the swap endpoints' mode: groups (the
+                          paper's: the groups' filters only) or region (also every filter inside
+                          the groups' region) [groups]
   --write                 store the labels (with their scores), the face and every figure in
                           the bundle's manifest, as deno task export does (not with --run)
   -h, --help              this text`;
@@ -57,6 +61,7 @@ export interface FacesCommand {
   images?: number;
   pairs?: number;
   seed?: number;
+  swapMode?: SwapMode;
   write: boolean;
 }
 
@@ -75,6 +80,7 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
         images: { type: "string" },
         pairs: { type: "string" },
         seed: { type: "string" },
+        "swap-mode": { type: "string" },
         write: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -104,8 +110,17 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
     images: atLeast("images", MIN_IMAGES),
     pairs: atLeast("pairs", 1),
     seed: integerFlag("seed", values.seed),
+    swapMode: swapModeFlag(values["swap-mode"]),
     write: values.write ?? false,
   };
+}
+
+function swapModeFlag(text: string | undefined): SwapMode | undefined {
+  if (text === undefined) return undefined;
+  if (!(SWAP_MODES as readonly string[]).includes(text)) {
+    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${text}".`);
+  }
+  return text as SwapMode;
 }
 
 const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -113,7 +128,9 @@ const fixed = (v: number | null, digits = 4) => (v === null ? "-" : v.toFixed(di
 
 /** The table of an evaluation. */
 export function formatTable(e: FaceEvaluation, label: string): string {
-  const lines = [`${label}: N = ${e.images}, P = ${e.pairs}, seeds from ${e.seed}`];
+  const lines = [
+    `${label}: N = ${e.images}, P = ${e.pairs}, seeds from ${e.seed}, swap mode ${e.swapMode}`,
+  ];
   const r = e.realism;
   lines.push(
     "",
@@ -214,6 +231,7 @@ export async function main(args: string[]): Promise<number> {
       images: command.images,
       pairs: command.pairs,
       seed: command.seed,
+      swapMode: command.swapMode,
       onProgress: progress.update,
     });
     progress.finish();

@@ -10,6 +10,7 @@ import { normalInit } from "./init.ts";
 import { conv2d, convTranspose2d } from "./ops/conv.ts";
 import { batchNorm2d, BatchNormState } from "./ops/batchnorm.ts";
 import { linear } from "./ops/matmul.ts";
+import { upsampledConvKernel } from "./ops/upsample.ts";
 import { Parameter } from "./optim/parameter.ts";
 import type { RandomStream } from "./random.ts";
 import { full, type Tensor, zeros } from "./tensor.ts";
@@ -17,6 +18,12 @@ import { full, type Tensor, zeros } from "./tensor.ts";
 /** Whether layers run in training mode (batch statistics) or inference mode. */
 export interface ForwardContext {
   training: boolean;
+  /**
+   * In training mode, the weight of this batch's statistics in the batch
+   * norms' running averages (default 0.1); 1 / (k + 1) for the k-th of a
+   * series of batches makes them the series' mean.
+   */
+  normMomentum?: number;
 }
 
 /** Anything with named parameters. */
@@ -107,8 +114,21 @@ export class Conv2d extends ConvLayer {
   }
 }
 
+/**
+ * A layer that doubles the resolution as a transposed convolution: export
+ * writes it as one ConvTranspose with {@link transposedKernel}.
+ */
+export interface UpConvolution extends Layer {
+  readonly stride: number;
+  readonly padding: number;
+  readonly bias?: Parameter;
+  forward(x: Tensor): Tensor;
+  /** The kernel [in, out, k, k] of the transposed convolution it runs. */
+  transposedKernel(): Tensor;
+}
+
 /** ConvTranspose2d: weight [in, out, k, k]. */
-export class ConvTranspose2d extends ConvLayer {
+export class ConvTranspose2d extends ConvLayer implements UpConvolution {
   constructor(
     name: string,
     gen: RandomStream,
@@ -125,6 +145,40 @@ export class ConvTranspose2d extends ConvLayer {
       convTranspose2d,
       options,
     );
+  }
+
+  transposedKernel(): Tensor {
+    return this.weight.value;
+  }
+}
+
+/**
+ * Nearest 2x upsampling followed by a 3x3 convolution (padding 1), with the
+ * weight [out, in, 3, 3] of that convolution: the generator block of
+ * upsampling GANs, free of the checkerboard that a learned transposed kernel
+ * draws. It runs as the equal 4x4 stride-2 transposed convolution
+ * ({@link upsampledConvKernel}), which takes less than half the arithmetic.
+ */
+export class UpsampleConv2d extends ConvLayer implements UpConvolution {
+  constructor(
+    name: string,
+    gen: RandomStream,
+    inChannels: number,
+    outChannels: number,
+    options: Omit<ConvLayerOptions, "stride" | "padding"> = {},
+  ) {
+    super(
+      name,
+      gen,
+      [outChannels, inChannels, 3, 3],
+      outChannels,
+      (x, w, bias, o) => convTranspose2d(x, upsampledConvKernel(w), bias, o),
+      { ...options, stride: 2, padding: 1 },
+    );
+  }
+
+  transposedKernel(): Tensor {
+    return upsampledConvKernel(this.weight.value);
   }
 }
 
@@ -151,6 +205,7 @@ export class BatchNorm2d implements Layer {
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     return batchNorm2d(x, this.weight.value, this.bias.value, this.state, {
       training: ctx.training,
+      momentum: ctx.normMomentum,
     });
   }
 

@@ -22,7 +22,7 @@ import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadGeneratorWeights } from "../checkpoint.ts";
+import { CheckpointError, checkpointState, loadServingGenerator } from "../checkpoint.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
 import { conceptMaps } from "../../core/concept_map.ts";
@@ -97,13 +97,13 @@ export async function evaluateRun(
   const images = options.images ?? 64, seed = options.seed ?? 1234;
   const generator = new GanGenerator(new RandomStream(0), config.network);
   try {
-    loadGeneratorWeights(generator, checkpoint);
+    loadServingGenerator(generator, checkpoint);
     const [, m, h, w] = generator.targetShape(images);
     const { maps, blocks, masks, pictures } = await asyncScope(async () => {
       const z = new RandomStream(seed).normal([images, config.network.latent]);
       const head = generator.head(z, { training: false });
       const blocks = await energyPositions(head, METRIC_BLOCK).data();
-      const generated = generator.tail(head);
+      const generated = generator.tail(head, { training: false });
       const masks = options.segmenter ? await options.segmenter.predict(generated) : undefined;
       const shown = Math.min(images, FIGURE_COLUMNS);
       const pictures = options.figure

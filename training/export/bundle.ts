@@ -18,7 +18,7 @@ import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadGeneratorWeights } from "../checkpoint.ts";
+import { CheckpointError, checkpointState, loadServingGenerator } from "../checkpoint.ts";
 import { evaluateRun, groupCount, type RunEvaluation } from "../eval/evaluate.ts";
 import { groupColor } from "../../core/concept_map.ts";
 import { segmenterForRun } from "../eval/segmenter.ts";
@@ -118,7 +118,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const generator = new GanGenerator(new RandomStream(0), config.network);
   let onnx;
   try {
-    loadGeneratorWeights(generator, checkpoint);
+    loadServingGenerator(generator, checkpoint);
     const name = options.name ?? basename(run.dir);
     onnx = await generatorOnnx(generator, {
       doc: `${name}: the generator of ${basename(file)}, split at its target layer`,

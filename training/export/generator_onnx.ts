@@ -6,15 +6,17 @@
  *   tail.onnx  maps [N, M, S/2, S/2] -> image [N, 3, S, S] in [-1, 1]
  *
  * Each node mirrors a step of {@link GanGenerator.head} and
- * {@link GanGenerator.tail}; batch norm (inference mode, running statistics)
- * is folded into the transposed convolution before it.
+ * {@link GanGenerator.tail}: every resolution-raising layer is one
+ * ConvTranspose (upsampling with a 3x3 convolution as its equal 4x4 kernel),
+ * with batch norm (inference mode, running statistics) folded in.
  *
  * @module
  */
 
 import { BATCH_NORM_EPS } from "../engine/ops/batchnorm.ts";
-import type { BatchNorm2d, ConvTranspose2d } from "../engine/nn.ts";
-import type { GanGenerator } from "../networks/generator.ts";
+import { type BatchNorm2d, Conv2d } from "../engine/nn.ts";
+import { asyncScope, type Tensor } from "../engine/tensor.ts";
+import type { GanGenerator, UpBlock } from "../networks/generator.ts";
 import { type ModelInfo, OnnxGraph } from "./onnx.ts";
 
 /** Input and output names of the two models. */
@@ -26,9 +28,9 @@ export interface GeneratorOnnx {
   tail: Uint8Array;
 }
 
-/** A transposed convolution's weights with a batch norm folded in, on the host. */
+/** A convolution's weights with a batch norm folded in, on the host, as ONNX wants them. */
 interface FoldedConv {
-  /** [in, out, k, k], as ONNX ConvTranspose wants it. */
+  /** [in, out, k, k] for ConvTranspose, [out, in, k, k] for Conv. */
   weight: Float32Array;
   shape: number[];
   bias: Float32Array;
@@ -36,15 +38,23 @@ interface FoldedConv {
 
 /**
  * Folds inference-mode batch norm y = (x - mean) / sqrt(var + eps) * gamma + beta
- * into the bias-free convolution before it: each output channel o of the
- * weight is scaled by gamma_o / sqrt(var_o + eps), and the bias becomes
- * beta_o - mean_o * that scale (computed in float64).
+ * into the convolution `kernel` before it, whose output channels lie along
+ * `outAxis` (1 for a transposed convolution's [in, out, k, k], 0 for a
+ * convolution's [out, in, k, k]): each output channel o of the weight is
+ * scaled by gamma_o / sqrt(var_o + eps), and the bias becomes
+ * beta_o + (bias_o - mean_o) * that scale.
  */
-export async function foldConv(conv: ConvTranspose2d, norm?: BatchNorm2d): Promise<FoldedConv> {
-  const shape = [...conv.weight.shape];
-  const [cin, cout, kh, kw] = shape;
-  const weight = await conv.weight.value.data();
-  const bias = conv.bias ? await conv.bias.value.data() : new Float32Array(cout);
+async function foldConv(
+  kernel: Tensor,
+  outAxis: 0 | 1,
+  convBias: Tensor | undefined,
+  norm?: BatchNorm2d,
+): Promise<FoldedConv> {
+  const shape = [...kernel.shape];
+  const [d0, d1, kh, kw] = shape;
+  const cout = shape[outAxis];
+  const weight = await kernel.data();
+  const bias = convBias ? await convBias.data() : new Float32Array(cout);
   if (!norm) return { weight, shape, bias };
   const [gamma, beta, mean, variance] = await Promise.all([
     norm.weight.value.data(),
@@ -54,39 +64,55 @@ export async function foldConv(conv: ConvTranspose2d, norm?: BatchNorm2d): Promi
   ]);
   const scale = Array.from(gamma, (g, o) => g / Math.sqrt(variance[o] + BATCH_NORM_EPS));
   const folded = new Float32Array(weight.length);
-  for (let i = 0; i < cin; i++) {
-    for (let o = 0; o < cout; o++) {
-      const base = (i * cout + o) * kh * kw;
-      for (let t = 0; t < kh * kw; t++) folded[base + t] = weight[base + t] * scale[o];
+  for (let i = 0; i < d0; i++) {
+    for (let j = 0; j < d1; j++) {
+      const base = (i * d1 + j) * kh * kw, s = scale[outAxis === 0 ? i : j];
+      for (let t = 0; t < kh * kw; t++) folded[base + t] = weight[base + t] * s;
     }
   }
-  const foldedBias = Float32Array.from(
-    scale,
-    (s, o) => beta[o] + (bias[o] - mean[o]) * s,
-  );
+  const foldedBias = Float32Array.from(scale, (s, o) => beta[o] + (bias[o] - mean[o]) * s);
   return { weight: folded, shape, bias: foldedBias };
 }
 
-/** Adds a ConvTranspose node with folded weights; returns its output's name. */
-function addConvTranspose(
+/** Adds a Conv or ConvTranspose node with folded weights; returns its output's name. */
+function addConvolution(
   graph: OnnxGraph,
+  op: "Conv" | "ConvTranspose",
   name: string,
   input: string,
-  conv: ConvTranspose2d,
+  layer: { stride: number; padding: number },
   folded: FoldedConv,
 ): string {
-  const k = folded.shape[2];
-  const p = conv.padding;
+  const k = folded.shape[2], p = layer.padding;
+  const channels = folded.shape[op === "Conv" ? 0 : 1];
   return graph.node(
-    "ConvTranspose",
+    op,
     [
       input,
       graph.constant(`${name}.weight`, folded.shape, folded.weight),
-      graph.constant(`${name}.bias`, [folded.shape[1]], folded.bias),
+      graph.constant(`${name}.bias`, [channels], folded.bias),
     ],
     `${name}.out`,
-    { kernel_shape: [k, k], strides: [conv.stride, conv.stride], pads: [p, p, p, p] },
+    { kernel_shape: [k, k], strides: [layer.stride, layer.stride], pads: [p, p, p, p] },
   );
+}
+
+/** Adds blocks (a transposed convolution with its batch norm folded in, then ReLU); returns the last output. */
+async function addBlocks(
+  graph: OnnxGraph,
+  blocks: readonly UpBlock[],
+  input: string,
+  lastName?: string,
+): Promise<string> {
+  let h = input;
+  for (const [k, { name, conv, norm }] of blocks.entries()) {
+    const folded = await asyncScope(() =>
+      foldConv(conv.transposedKernel(), 1, conv.bias?.value, norm)
+    );
+    const out = addConvolution(graph, "ConvTranspose", name, h, conv, folded);
+    h = graph.node("Relu", [out], k === blocks.length - 1 && lastName ? lastName : `${name}.relu`);
+  }
+  return h;
 }
 
 /** Serialises `generator`'s head and tail (its current weights and running statistics). */
@@ -99,7 +125,7 @@ export async function generatorOnnx(
   const mapsShape = [targetChannels, half, half];
 
   const head = new OnnxGraph();
-  let h = head.node(
+  const latent4d = head.node(
     "Reshape",
     [
       head.input(ONNX_NAMES.latent, [latent]),
@@ -107,22 +133,30 @@ export async function generatorOnnx(
     ],
     "latent_4d",
   );
-  for (const [k, { name, conv, norm }] of generator.blocks.entries()) {
-    const out = addConvTranspose(head, name, h, conv, await foldConv(conv, norm));
-    const last = k === generator.blocks.length - 1;
-    h = head.node("Relu", [out], last ? ONNX_NAMES.maps : `${name}.relu`);
-  }
+  await addBlocks(head, generator.blocks, latent4d, ONNX_NAMES.maps);
   head.output(ONNX_NAMES.maps, mapsShape);
 
   const tail = new OnnxGraph();
-  const rgb = addConvTranspose(
-    tail,
-    "rgb",
-    tail.input(ONNX_NAMES.maps, mapsShape),
-    generator.rgb,
-    await foldConv(generator.rgb),
-  );
-  tail.node("Tanh", [rgb], ONNX_NAMES.image);
+  const h = await addBlocks(tail, generator.tailBlocks, tail.input(ONNX_NAMES.maps, mapsShape));
+  const { rgb } = generator;
+  const rgbOut = rgb instanceof Conv2d
+    ? addConvolution(
+      tail,
+      "Conv",
+      "rgb",
+      h,
+      rgb,
+      await foldConv(rgb.weight.value, 0, rgb.bias?.value),
+    )
+    : addConvolution(
+      tail,
+      "ConvTranspose",
+      "rgb",
+      h,
+      rgb,
+      await foldConv(rgb.weight.value, 1, rgb.bias?.value),
+    );
+  tail.node("Tanh", [rgbOut], ONNX_NAMES.image);
   tail.output(ONNX_NAMES.image, [3, resolution, resolution]);
 
   return {

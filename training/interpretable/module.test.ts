@@ -21,7 +21,13 @@ import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./modul
 
 await initEngine();
 
-const NETWORK = { resolution: 32 as const, latent: 8, width: 4, targetChannels: 8 };
+const NETWORK = {
+  architecture: "upsample" as const,
+  resolution: 32 as const,
+  latent: 8,
+  width: 4,
+  targetChannels: 8,
+};
 const CONFIG: InterpretableConfig = {
   ...DEFAULT_INTERPRETABLE,
   groups: 3,

@@ -11,5 +11,5 @@ import type { NetworkConfig } from "../config.ts";
 
 /** DCGAN's sizes for base width `width` and latent size `latent`. */
 export function dcgan(width: number, latent: number): NetworkConfig {
-  return { resolution: 64, latent, width, targetChannels: width };
+  return { architecture: "dcgan", resolution: 64, latent, width, targetChannels: width };
 }

@@ -9,7 +9,13 @@ await initEngine();
 
 Deno.test("generator: head gives the target layer's maps, tail(head(z)) is forward(z)", async () => {
   const gen = new RandomStream(5);
-  const config = { resolution: 64 as const, latent: 6, width: 2, targetChannels: 5 };
+  const config = {
+    architecture: "upsample" as const,
+    resolution: 64 as const,
+    latent: 6,
+    width: 2,
+    targetChannels: 5,
+  };
   const G = new GanGenerator(gen, config);
   try {
     await asyncScope(async () => {
@@ -19,7 +25,7 @@ Deno.test("generator: head gives the target layer's maps, tail(head(z)) is forwa
       deepEqual(G.targetShape(3), [3, 5, 32, 32]);
       const values = await maps.data();
       deepEqual(values.some((v) => v < 0), false, "maps are after the ReLU");
-      const image = G.tail(maps);
+      const image = G.tail(maps, { training: false });
       deepEqual(image.shape, [3, 3, 64, 64]);
       deepEqual(await image.data(), await G.forward(z, { training: false }).data());
     });
@@ -30,7 +36,13 @@ Deno.test("generator: head gives the target layer's maps, tail(head(z)) is forwa
 
 Deno.test("networks: parameter names are stable (checkpoints and export key on them)", () => {
   const gen = new RandomStream(1);
-  const G = new GanGenerator(gen, { resolution: 32, latent: 4, width: 2, targetChannels: 3 });
+  const G = new GanGenerator(gen, {
+    architecture: "dcgan",
+    resolution: 32,
+    latent: 4,
+    width: 2,
+    targetChannels: 3,
+  });
   const D = new GanDiscriminator(gen, { resolution: 32, width: 2 });
   try {
     deepEqual(G.parameters().map((p) => `${p.name} [${p.shape}]`), [

@@ -15,7 +15,7 @@ import { trainLoop } from "../train.ts";
 
 /** 32x32 images, width 4, 8 target filters, latent 8, batch 4, on 16 synthetic faces. */
 export const TINY_RUN: PartialConfig = {
-  network: { resolution: 32, latent: 8, width: 4, targetChannels: 8 },
+  network: { architecture: "upsample", resolution: 32, latent: 8, width: 4, targetChannels: 8 },
   data: { kind: "synthetic", count: 16, seed: 0 },
   batch: 4,
 };

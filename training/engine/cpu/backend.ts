@@ -30,6 +30,14 @@ function runGather(spec: GatherSpec): void {
   const { outer, source, inner } = spec.dims;
   const x = host(spec.input), y = host(spec.output), picks = spec.indices;
   if (!spec.transpose) {
+    if (inner === 1) {
+      // Element gathers (DiffAugment's pixel moves): no subarray per element.
+      for (let o = 0; o < outer; o++) {
+        const from = o * source, to = o * picks.length;
+        for (let k = 0; k < picks.length; k++) y[to + k] = x[from + picks[k]];
+      }
+      return;
+    }
     for (let o = 0; o < outer; o++) {
       for (let k = 0; k < picks.length; k++) {
         const from = (o * source + picks[k]) * inner;

@@ -1,5 +1,7 @@
 /**
- * Nearest-neighbour 2x upsampling of NCHW tensors, with its gradient.
+ * Nearest-neighbour 2x upsampling of NCHW tensors, with its gradient, and
+ * the transposed-convolution kernel equal to upsampling followed by a 3x3
+ * convolution.
  *
  * Both directions are one kernel: the output [N, C, 2H, 2W] is read as
  * [N * C * H, 2, W, 2] (input row, its copy, input column, its copy), so the
@@ -13,7 +15,9 @@ import { denseView } from "../backend.ts";
 import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
-import { empty, type Shape, type Tensor } from "../tensor.ts";
+import { empty, type Shape, type Tensor, tensor } from "../tensor.ts";
+import { permute } from "./layout.ts";
+import { matmul } from "./matmul.ts";
 
 /** The output as [input rows, row copy, input columns, column copy]. */
 function blockShape([n, c, h, w]: Shape): Shape {
@@ -55,4 +59,32 @@ export function upsampleNearest2x(x: Tensor): Tensor {
   });
   record([x], y, (g) => [sumBlocks(g, x.shape)]);
   return y;
+}
+
+/**
+ * TAPS_TO_KERNEL[k][t] is 1 when tap t of a 3x3 kernel (padding 1) applied
+ * after nearest 2x upsampling lands on index k of the equivalent 4x4
+ * transposed-convolution kernel (stride 2, padding 1), per axis: even output
+ * rows read input rows i - 1 (tap 0, index 3) and i (taps 1 and 2, index 1),
+ * odd ones rows i (taps 0 and 1, index 2) and i + 1 (tap 2, index 0).
+ */
+const TAPS_TO_KERNEL = [0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0];
+
+/**
+ * The 4x4 stride-2 padding-1 transposed-convolution kernel [Cin, Cout, 4, 4]
+ * that computes exactly what nearest 2x upsampling followed by the 3x3
+ * convolution `w` ([Cout, Cin, 3, 3], padding 1) computes. Running that form
+ * takes 16 multiply-adds per input pixel and channel pair instead of 36, and
+ * export writes it as one ConvTranspose. Differentiable in `w`.
+ */
+export function upsampledConvKernel(w: Tensor): Tensor {
+  if (w.rank !== 4 || w.shape[2] !== 3 || w.shape[3] !== 3) {
+    throw new ShapeError(
+      `upsampledConvKernel needs a 3x3 kernel [Cout, Cin, 3, 3], got [${w.shape.join(", ")}].`,
+    );
+  }
+  const taps = tensor(TAPS_TO_KERNEL, [4, 3]);
+  // [Cout, Cin, t, u] -> [Cout, Cin, a, b] = sum over t, u of A[a, t] w[t, u] A[b, u].
+  const kernel = matmul(taps, matmul(w, taps, { transposeB: true }));
+  return permute(kernel, [1, 0, 2, 3]);
 }
