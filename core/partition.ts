@@ -5,24 +5,15 @@
  * @module
  */
 
+import { channelsCentre } from "./swap_maps.js";
+
+export { channelsCentre };
+
 /** Filters per group. */
 export function groupSizes(assignment: ArrayLike<number>, groups: number): number[] {
   const sizes = new Array(groups).fill(0);
   for (let j = 0; j < assignment.length; j++) sizes[assignment[j]]++;
   return sizes;
-}
-
-/** The centre [K] of `channels` of one image's maps [M, K]: the mean of their maps (zeros for none). */
-export function channelsCentre(
-  maps: Float32Array,
-  channels: readonly number[],
-  k: number,
-): Float32Array {
-  const centre = new Float32Array(k);
-  for (const channel of channels) {
-    for (let p = 0; p < k; p++) centre[p] += maps[channel * k + p] / channels.length;
-  }
-  return centre;
 }
 
 /** Each group's member filters, in filter order. */

@@ -8,9 +8,9 @@
  */
 
 import { channelPeaks } from "./partition.ts";
+import { REGION_THRESHOLD } from "./swap_maps.js";
 
-/** The region threshold, as a fraction of a map's largest value over all images. */
-export const REGION_THRESHOLD = 0.2;
+export { REGION_THRESHOLD };
 
 /** Binary regions of `count` maps per image: value >= threshold x the map's max over all images. */
 export function regions(

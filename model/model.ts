@@ -34,6 +34,8 @@ export class ServedModel {
   readonly assignment: Int32Array;
   /** An id for the bundle's contents (both files' hashes), for ETags. */
   readonly contentId: string;
+  /** The bundle's ONNX files, which clients may run themselves (null for a stand-in model). */
+  readonly files: { head: Uint8Array; tail: Uint8Array } | null;
   readonly #release: () => Promise<void>;
   readonly #scheduler: InferenceScheduler;
 
@@ -42,8 +44,10 @@ export class ServedModel {
     run: BatchRunner,
     release: () => Promise<void>,
     options: SchedulerOptions,
+    files: ServedModel["files"],
   ) {
     this.manifest = manifest;
+    this.files = files;
     this.#release = release;
     this.#scheduler = new InferenceScheduler(run, options);
     this.assignment = new Int32Array(manifest.target.channels);
@@ -64,6 +68,7 @@ export class ServedModel {
         kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
       () => sessions.release(),
       options,
+      bundle,
     );
   }
 
@@ -78,6 +83,7 @@ export class ServedModel {
       () => Promise.reject(new Error("this process draws in its render workers, not itself")),
       () => Promise.resolve(),
       options,
+      bundle,
     );
   }
 
@@ -90,8 +96,15 @@ export class ServedModel {
     run: BatchRunner,
     release: () => Promise<void>,
     options: SchedulerOptions,
+    files: ServedModel["files"] = null,
   ): ServedModel {
-    return new ServedModel(manifest, run, release, options);
+    return new ServedModel(
+      manifest,
+      run,
+      release,
+      options,
+      files ? { head: files.head, tail: files.tail } : null,
+    );
   }
 
   /** Most images in one run (and in one request). */

@@ -12,14 +12,14 @@
  *
  * A swap runs the head once on [target, source] and the tail once on the
  * swapped maps (with the originals in the same run when the answer shows them).
+ * The map arithmetic is `core/swap_maps.js`, which the studio page runs too.
  *
  * @module
  */
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
-import { channelsCentre } from "../core/partition.ts";
-import { REGION_THRESHOLD } from "../core/regions.ts";
+import { swapMaps, swapRegion } from "../core/swap_maps.js";
 import { type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
@@ -34,8 +34,7 @@ export const SWAP_MODES = ["groups", "region"] as const;
 /** One of {@link SWAP_MODES}. */
 export type SwapMode = typeof SWAP_MODES[number];
 
-/** What a swap needs of a group: its filters and its peak. */
-export type SwappedGroup = Pick<ConceptGroup, "channels" | "peak">;
+export { swapMaps, swapRegion };
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {
@@ -50,53 +49,6 @@ export interface SwapPictures {
    * own peak, in the target or the source.
    */
   mask?: RgbImage;
-}
-
-/**
- * The chosen groups' region over the K positions of the maps: 1 where any
- * group's centre reaches the region threshold of its peak, in either image.
- */
-export function swapRegion(
-  targetMaps: Float32Array,
-  sourceMaps: Float32Array,
-  groups: readonly SwappedGroup[],
-  k: number,
-): Uint8Array {
-  const region = new Uint8Array(k);
-  // The union of each group's own region: one centre of all groups over the largest peak
-  // would lose the weaker groups.
-  for (const group of groups) {
-    if (group.peak <= 0) continue;
-    for (const maps of [targetMaps, sourceMaps]) {
-      const centre = channelsCentre(maps, group.channels, k);
-      for (let p = 0; p < k; p++) if (centre[p] >= REGION_THRESHOLD * group.peak) region[p] = 1;
-    }
-  }
-  return region;
-}
-
-/**
- * The target's maps [M, K] after a swap of `groups` from the source's in
- * `mode`; `region` is {@link swapRegion}'s, computed here when not given.
- */
-export function swapMaps(
-  targetMaps: Float32Array,
-  sourceMaps: Float32Array,
-  groups: readonly SwappedGroup[],
-  k: number,
-  mode: SwapMode = "groups",
-  region?: Uint8Array,
-): Float32Array {
-  const swapped = new Float32Array(targetMaps);
-  for (const channel of groups.flatMap((g) => g.channels)) {
-    swapped.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
-  }
-  if (mode === "groups") return swapped;
-  const inside = region ?? swapRegion(targetMaps, sourceMaps, groups, k);
-  for (let base = 0; base < swapped.length; base += k) {
-    for (let p = 0; p < k; p++) if (inside[p]) swapped[base + p] = sourceMaps[base + p];
-  }
-  return swapped;
 }
 
 /** Runs a swap of `groups` from `source` into `target`, drawing what `extras` asks for. */

@@ -6,6 +6,7 @@
 
 import { deepEqual, equal, match, notDeepEqual, ok } from "node:assert/strict";
 import { decodeImage, type RgbImage } from "../core/image.ts";
+import { sha256Hex } from "../model/bundle.ts";
 import { latentForSeed } from "../model/latents.ts";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "./app.ts";
@@ -137,6 +138,53 @@ Deno.test("kernel maps, the kernel grid, the concept map and group centres", asy
     const image = await png(await app.request("/v1/images/5/concepts/0.png?style=contour"));
     deepEqual([image.width, image.height], [S, S]);
   });
+});
+
+Deno.test("a client can run the model itself: the ONNX files and the latent of a seed", async () => {
+  for (const part of ["head", "tail"] as const) {
+    const response = await app.request(`/v1/model/${part}.onnx`);
+    equal(response.status, 200);
+    equal(response.headers.get("content-type"), "application/octet-stream");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    equal(sha256Hex(bytes), manifest.files[part].sha256, `${part}.onnx is the bundle's`);
+    ok(response.headers.get("etag"), "immutable: cached by ETag");
+  }
+  const latent = await (await app.request("/v1/latents/42.json?truncation=0.5")).json();
+  equal(latent.seed, 42);
+  deepEqual(latent.latent, Array.from(latentForSeed(42, manifest.latent, 0.5)));
+  const stand = ServedModel.fromRunner(
+    manifest,
+    () => Promise.reject(new Error("none")),
+    () => Promise.resolve(),
+    { maxBatch: 1, maxQueuedRows: 1 },
+  );
+  const missing = await appWith({}, stand).request("/v1/model/head.onnx");
+  equal(missing.status, 404);
+  match((await missing.json()).detail, /no ONNX files/);
+});
+
+Deno.test("GET / is the studio; its script and onnxruntime-web's browser build come from here", async () => {
+  const page = await app.request("/");
+  equal(page.status, 200);
+  match(page.headers.get("content-type")!, /^text\/html/);
+  const html = await page.text();
+  match(html, /<script type="module" src="\/studio\/studio.js">/);
+  ok(!/(src|href)="https?:/.test(html), "no external assets");
+  for (const path of ["/studio/studio.js", "/core/swap_maps.js"]) {
+    const script = await app.request(path);
+    equal(script.status, 200, path);
+    match(script.headers.get("content-type")!, /^text\/javascript/);
+    await script.body?.cancel();
+  }
+  const runtime = await app.request("/studio/ort/ort.wasm.bundle.min.mjs");
+  equal(runtime.status, 200);
+  await runtime.body?.cancel();
+  const wasm = await app.request("/studio/ort/ort-wasm-simd-threaded.wasm");
+  equal(wasm.headers.get("content-type"), "application/wasm");
+  await wasm.body?.cancel();
+  const other = await app.request("/studio/ort/..%2F..%2Fpackage.json");
+  equal(other.status, 404);
+  match((await other.json()).detail, /the runtime files are/);
 });
 
 /** The three largest groups: a concept big enough to measure a swap's locality on. */

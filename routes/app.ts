@@ -15,6 +15,7 @@
  * @module
  */
 
+import { registerStudio } from "./studio.ts";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -219,6 +220,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   registerRoutes(app, specs, { contentId: model.contentId });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage(document)));
-  app.get("/", (c) => c.redirect("/docs"));
+  registerStudio(app);
   return app;
 }

@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { latentForSeed } from "../model/latents.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { invalidField } from "./problem.ts";
 import { pngBase64Of, pngResponse } from "./respond.ts";
@@ -40,6 +41,31 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
     })),
   });
   return [
+    defineRoute({
+      method: "get",
+      path: "/v1/latents/{seed}.json",
+      tag: "generation",
+      summary: "The latent z of a seed",
+      description: "The latent that /v1/images/{seed}.png draws (scaled by truncation), to edit " +
+        "and send back as `latents`, or to run the model's ONNX files in a client.",
+      params: z.object({ seed: seedString }),
+      query: z.strictObject({ truncation: truncationString }),
+      immutable: true,
+      responses: {
+        200: {
+          description: "the latent",
+          contentType: "application/json",
+          schema: z.object({ seed: seedNumber, latent: z.array(z.number()) }),
+        },
+        304: { description: "not modified" },
+        400: PROBLEM_RESPONSE,
+      },
+      handler: ({ params, query }) =>
+        Response.json({
+          seed: params.seed,
+          latent: Array.from(latentForSeed(params.seed, limits.latent, query.truncation)),
+        }),
+    }),
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}.png",

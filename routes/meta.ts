@@ -9,7 +9,8 @@ import { ManifestSchema } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
 import type { Renderer } from "../model/renderer.ts";
 import type { Limits } from "./schemas.ts";
-import { defineRoute, type RouteSpec } from "./route.ts";
+import { HttpProblem } from "./problem.ts";
+import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** The meta routes. */
 export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
@@ -37,6 +38,30 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
           ...model.manifest,
           limits: { maxBatch: limits.maxBatch, maxImageSize: limits.maxImageSize },
         }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/model/{part}.onnx",
+      tag: "model",
+      summary: "The generator's head or tail as ONNX, to run in a client",
+      description: "head: z [N, Z] -> target-layer maps [N, M, H, W]; tail: maps -> image " +
+        "[N, 3, S, S] in [-1, 1]. Their SHA-256 are the manifest's `files`. The studio's " +
+        "in-browser mode runs them with onnxruntime-web.",
+      params: z.object({ part: z.enum(["head", "tail"]).describe("which half") }),
+      immutable: true,
+      responses: {
+        200: { description: "the ONNX model", contentType: "application/octet-stream" },
+        304: { description: "not modified" },
+        404: PROBLEM_RESPONSE,
+      },
+      handler: ({ params }) => {
+        if (!model.files) {
+          throw new HttpProblem("not-found", "this server's model has no ONNX files to send.");
+        }
+        return new Response(model.files[params.part] as BodyInit, {
+          headers: { "content-type": "application/octet-stream" },
+        });
+      },
     }),
     defineRoute({
       method: "get",

@@ -5,6 +5,7 @@ const READY: MachineFacts = {
   hasAdapter: true,
   hasPythonOnnx: true,
   hasOpenBlas: true,
+  hasChromium: true,
   canInstall: true,
   codename: "bookworm",
 };
@@ -49,12 +50,20 @@ Deno.test("planProvision", async (t) => {
     deepEqual(plan.installs.map((i) => i.attempts), [[["libopenblas0-pthread"]]]);
   });
 
+  await t.step("Chromium for the studio's browser test when it does not run", () => {
+    const plan = planProvision({ ...READY, hasChromium: false });
+    equal(plan.kind, "install");
+    if (plan.kind !== "install") return;
+    deepEqual(plan.installs.map((i) => i.attempts), [[["chromium"]]]);
+  });
+
   await t.step("one line naming each package when nothing can be installed", () => {
     const plan = planProvision({
       ...READY,
       hasAdapter: false,
       hasPythonOnnx: false,
       hasOpenBlas: false,
+      hasChromium: false,
       canInstall: false,
     });
     equal(plan.kind, "missing");
@@ -62,7 +71,7 @@ Deno.test("planProvision", async (t) => {
     equal(plan.message.includes("\n"), false);
     match(
       plan.message,
-      /no WebGPU adapter.*mesa-vulkan-drivers.*libopenblas0-pthread.*python3-onnx/,
+      /no WebGPU adapter.*mesa-vulkan-drivers.*libopenblas0-pthread.*python3-onnx.*chromium/,
     );
   });
 });

@@ -12,6 +12,9 @@
  * @module
  */
 
+/** The browser the studio's test drives: `$IGAN_CHROMIUM`, or Debian's `chromium`. */
+export const CHROMIUM = Deno.env.get("IGAN_CHROMIUM") ?? "/usr/bin/chromium";
+
 /** What the probes found on this machine. */
 export interface MachineFacts {
   /** Whether Deno's WebGPU (Vulkan backend, as the engine uses) finds an adapter. */
@@ -20,6 +23,8 @@ export interface MachineFacts {
   hasPythonOnnx: boolean;
   /** Whether Deno's FFI loads `libopenblas.so.0` (the CPU backend's GEMMs). */
   hasOpenBlas: boolean;
+  /** Whether {@link CHROMIUM} runs (`--version`). */
+  hasChromium: boolean;
   /** Whether packages can be installed here: root with apt-get. */
   canInstall: boolean;
   /** `VERSION_CODENAME` of /etc/os-release (`bookworm` on Debian 12), or "" when unknown. */
@@ -46,6 +51,8 @@ const MESA_HINT = "install Mesa's Vulkan driver as root (apt-get install mesa-vu
   "on Debian 12, apt-get install -t bookworm-backports mesa-vulkan-drivers) or a GPU's Vulkan driver";
 const BLAS_HINT = "install OpenBLAS as root (apt-get install libopenblas0-pthread), which the " +
   "engine's CPU backend calls";
+const CHROMIUM_HINT = "install Debian's chromium as root (apt-get install chromium), or name a " +
+  "Chromium executable in IGAN_CHROMIUM, for the studio's test in a real browser";
 const ONNX_HINT = "install Debian's python3-onnx as root (apt-get install python3-onnx), " +
   "which the onnx.checker test of exported models runs";
 
@@ -84,6 +91,15 @@ export function planProvision(facts: MachineFacts): ProvisionPlan {
         backports: false,
       });
     } else missing.push(`/usr/bin/python3 has no onnx module: ${ONNX_HINT}`);
+  }
+  if (!facts.hasChromium) {
+    if (facts.canInstall) {
+      installs.push({
+        purpose: "Chromium, for the studio's test in a real browser",
+        attempts: [["chromium"]],
+        backports: false,
+      });
+    } else missing.push(`${CHROMIUM} does not run: ${CHROMIUM_HINT}`);
   }
   if (missing.length > 0) return { kind: "missing", message: missing.join("; and ") };
   return installs.length > 0 ? { kind: "install", installs } : { kind: "ready" };
@@ -136,6 +152,7 @@ export async function probeMachine(): Promise<MachineFacts> {
     hasAdapter: await probeAdapter(),
     hasPythonOnnx: await succeeds("/usr/bin/python3", ["-c", "import onnx"]),
     hasOpenBlas: await probeOpenBlas(),
+    hasChromium: await succeeds(CHROMIUM, ["--version"]),
     canInstall: root && await succeeds("apt-get", ["--version"]),
     codename,
   };
@@ -199,6 +216,11 @@ export async function provision(log: (line: string) => void): Promise<void> {
     throw new ProvisionError(
       "python3-onnx is installed, but /usr/bin/python3 cannot import onnx: repair it " +
         "(apt-get install --reinstall python3-onnx)",
+    );
+  }
+  if (!after.hasChromium) {
+    throw new ProvisionError(
+      `chromium is installed, but ${CHROMIUM} --version fails: ${CHROMIUM_HINT}`,
     );
   }
 }

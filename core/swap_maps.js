@@ -1,0 +1,89 @@
+/**
+ * Concept swaps on target-layer maps, in plain JavaScript so that the server
+ * (`model/swap.ts`) and the studio page in a browser (`studio/`) run this
+ * one copy: a swap the page computes itself equals the server's.
+ *
+ * Maps of one image are [M, K] (M filters, K positions), row-major.
+ *
+ * @module
+ */
+
+/** The region threshold, as a fraction of a map's largest value over all images. */
+export const REGION_THRESHOLD = 0.2;
+
+/**
+ * The centre [K] of `channels` of one image's maps [M, K]: the mean of their
+ * maps (zeros for none).
+ *
+ * @param {Float32Array} maps
+ * @param {readonly number[]} channels
+ * @param {number} k
+ * @returns {Float32Array}
+ */
+export function channelsCentre(maps, channels, k) {
+  const centre = new Float32Array(k);
+  for (const channel of channels) {
+    for (let p = 0; p < k; p++) centre[p] += maps[channel * k + p] / channels.length;
+  }
+  return centre;
+}
+
+/**
+ * What a swap needs of a concept group: its filters and its peak (the
+ * largest value of its centre over the images measured at export).
+ *
+ * @typedef {{ channels: readonly number[]; peak: number }} SwappedGroup
+ */
+
+/**
+ * The chosen groups' region over the K positions of the maps: 1 where any
+ * group's centre reaches the region threshold of its peak, in either image.
+ * It is the union of each group's own region: one centre of all groups over
+ * the largest peak would lose the weaker groups.
+ *
+ * @param {Float32Array} targetMaps
+ * @param {Float32Array} sourceMaps
+ * @param {readonly SwappedGroup[]} groups
+ * @param {number} k
+ * @returns {Uint8Array}
+ */
+export function swapRegion(targetMaps, sourceMaps, groups, k) {
+  const region = new Uint8Array(k);
+  for (const group of groups) {
+    if (group.peak <= 0) continue;
+    for (const maps of [targetMaps, sourceMaps]) {
+      const centre = channelsCentre(maps, group.channels, k);
+      for (let p = 0; p < k; p++) if (centre[p] >= REGION_THRESHOLD * group.peak) region[p] = 1;
+    }
+  }
+  return region;
+}
+
+/**
+ * The target's maps [M, K] after a swap of `groups` from the source's.
+ * Mode "groups" (the paper's) copies the groups' filters everywhere;
+ * "region" also copies every filter inside `region` ({@link swapRegion}'s,
+ * computed here when not given).
+ *
+ * @param {Float32Array} targetMaps
+ * @param {Float32Array} sourceMaps
+ * @param {readonly SwappedGroup[]} groups
+ * @param {number} k
+ * @param {"groups" | "region"} [mode]
+ * @param {Uint8Array} [region]
+ * @returns {Float32Array}
+ */
+export function swapMaps(targetMaps, sourceMaps, groups, k, mode = "groups", region) {
+  const swapped = new Float32Array(targetMaps);
+  for (const group of groups) {
+    for (const channel of group.channels) {
+      swapped.set(sourceMaps.subarray(channel * k, (channel + 1) * k), channel * k);
+    }
+  }
+  if (mode === "groups") return swapped;
+  const inside = region ?? swapRegion(targetMaps, sourceMaps, groups, k);
+  for (let base = 0; base < swapped.length; base += k) {
+    for (let p = 0; p < k; p++) if (inside[p]) swapped[base + p] = sourceMaps[base + p];
+  }
+  return swapped;
+}

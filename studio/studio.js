@@ -1,0 +1,556 @@
+/**
+ * The studio page: faces from seeds, the target's concept map, swaps and
+ * kernel maps, and the model card, through the HTTP API ("server" mode) or
+ * with the bundle's head.onnx and tail.onnx run by onnxruntime-web in the
+ * page ("in the browser" mode, WebGPU where the browser has it, else wasm).
+ * Swaps in the browser use the server's own map arithmetic (`core/swap_maps.js`).
+ *
+ * No external assets: everything comes from this server. An API key, when
+ * the server needs one, is kept in this page's memory only.
+ */
+
+import { channelsCentre, REGION_THRESHOLD, swapMaps, swapRegion } from "../core/swap_maps.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  key: null,
+  manifest: null,
+  seeds: [],
+  target: null,
+  source: null,
+  runMode: "server",
+  /** onnxruntime-web and the two sessions, loaded on the first in-browser swap. */
+  runtime: null,
+  latents: new Map(),
+  /** Object URLs of the pictures shown, revoked when they are replaced. */
+  urls: new Map(),
+};
+
+/** What the page did last, for its test and for people reading the console. */
+globalThis.studio = { state, lastSwap: null, backend: null };
+
+function setStatus(text, error = false) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = error ? "error" : "";
+}
+
+/** A fetch of this server's API with the key; throws an Error with the problem's detail. */
+async function api(path, init = {}) {
+  const headers = new Headers(init.headers);
+  if (state.key) headers.set("authorization", `Bearer ${state.key}`);
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) {
+    $("key-form").hidden = false;
+    $("api-key").focus();
+    throw new Error("this server needs an API key: enter it above.");
+  }
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new Error(`${path}: ${problem.detail ?? response.statusText}`);
+  }
+  return response;
+}
+
+/** Runs `work`, reporting its failure in the status line. */
+async function attempt(what, work) {
+  try {
+    setStatus(`${what} ...`);
+    await work();
+    setStatus("");
+  } catch (error) {
+    setStatus(`${what} failed: ${error.message}`, true);
+  }
+}
+
+/** A picture of the API as an object URL, replacing the one shown under `slot`. */
+async function pictureUrl(path, slot) {
+  const url = URL.createObjectURL(await (await api(path)).blob());
+  if (slot) {
+    const old = state.urls.get(slot);
+    if (old) URL.revokeObjectURL(old);
+    state.urls.set(slot, url);
+  }
+  return url;
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    setStatus(`copied ${text}`);
+  } catch {
+    globalThis.prompt("Copy this URL:", text);
+  }
+}
+
+/**
+ * A figure: the picture (an image or a canvas), its caption, a "copy URL"
+ * button for the GET request that makes it, and a download link.
+ */
+function figure({ picture, caption, path, filename }) {
+  const element = document.createElement("figure");
+  element.append(picture);
+  const text = document.createElement("figcaption");
+  text.textContent = caption;
+  const tools = document.createElement("div");
+  tools.className = "tools";
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.textContent = "copy URL";
+  copy.setAttribute("aria-label", `copy the URL of ${caption}`);
+  copy.addEventListener("click", () => copyText(new URL(path, location.href).href));
+  const download = document.createElement("a");
+  download.textContent = "download";
+  download.download = filename;
+  download.setAttribute("aria-label", `download ${caption}`);
+  download.href = picture instanceof HTMLCanvasElement ? "#" : picture.src;
+  if (picture instanceof HTMLCanvasElement) {
+    download.addEventListener("click", () => (download.href = picture.toDataURL("image/png")));
+  }
+  tools.append(copy, download);
+  element.append(text, tools);
+  return element;
+}
+
+function image(src, alt) {
+  const img = document.createElement("img");
+  img.src = src;
+  img.alt = alt;
+  return img;
+}
+
+function chip(color) {
+  const span = document.createElement("span");
+  span.className = "chip";
+  span.style.background = color;
+  span.setAttribute("aria-hidden", "true");
+  return span;
+}
+
+const groupName = (g) => (g.label ? `${g.id} ${g.label}` : `group ${g.id}`);
+
+// ---------------------------------------------------------------- faces
+
+async function showFaces() {
+  const seeds = $("seeds").value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 32 - 1)) {
+    throw new Error("seeds are integers from 0 to 4294967295, separated by commas.");
+  }
+  state.seeds = seeds.map(Number);
+  const faces = $("faces");
+  faces.replaceChildren();
+  for (const seed of state.seeds) {
+    const path = `/v1/images/${seed}.png`;
+    const face = figure({
+      picture: image(await pictureUrl(path, `face-${seed}`), `generated face of seed ${seed}`),
+      caption: `seed ${seed}`,
+      path,
+      filename: `face-${seed}.png`,
+    });
+    for (const role of ["target", "source"]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = role;
+      button.dataset.role = role;
+      button.dataset.seed = String(seed);
+      button.setAttribute("aria-pressed", String(state[role] === seed));
+      button.setAttribute("aria-label", `use seed ${seed} as the ${role}`);
+      button.addEventListener("click", () => choose(role, seed));
+      face.querySelector(".tools").append(button);
+    }
+    faces.append(face);
+  }
+}
+
+function choose(role, seed) {
+  state[role] = seed;
+  for (const button of document.querySelectorAll(`button[data-role="${role}"]`)) {
+    button.setAttribute("aria-pressed", String(Number(button.dataset.seed) === seed));
+  }
+  if (role === "target") attempt("drawing the target's concepts", drawOverlay);
+}
+
+// ---------------------------------------------------------------- concepts
+
+/**
+ * The owner of each target-layer position: the group whose centre is
+ * highest relative to its peak there, when that reaches the region threshold;
+ * -1 elsewhere (as the server's concept map).
+ */
+function ownersFromMaps(maps) {
+  const { groups, target } = state.manifest;
+  const k = target.height * target.width;
+  const owners = new Int32Array(k).fill(-1), best = new Float32Array(k);
+  for (const group of groups) {
+    if (group.peak <= 0) continue;
+    const centre = channelsCentre(maps, group.channels, k);
+    for (let p = 0; p < k; p++) {
+      const v = centre[p] / group.peak;
+      if (v >= REGION_THRESHOLD && v > best[p]) [best[p], owners[p]] = [v, group.id];
+    }
+  }
+  return owners;
+}
+
+/** The owners read back from the server's concept map at the layer's resolution (exact colours). */
+async function ownersFromServer(seed) {
+  const { groups, target } = state.manifest;
+  const side = target.width;
+  const bitmap = await createImageBitmap(
+    await (await api(`/v1/images/${seed}/concepts.png?size=${side}`)).blob(),
+  );
+  const canvas = new OffscreenCanvas(side, side);
+  const context = canvas.getContext("2d");
+  context.drawImage(bitmap, 0, 0);
+  const pixels = context.getImageData(0, 0, side, side).data;
+  const byColor = new Map(groups.map((g) => [g.color, g.id]));
+  const hex = (v) => v.toString(16).padStart(2, "0");
+  return Int32Array.from({ length: side * side }, (_, p) => {
+    const color = `#${hex(pixels[4 * p])}${hex(pixels[4 * p + 1])}${hex(pixels[4 * p + 2])}`;
+    return byColor.get(color) ?? -1;
+  });
+}
+
+async function drawOverlay() {
+  const seed = state.target;
+  if (seed === null) return;
+  const owners = state.runMode === "browser"
+    ? ownersFromMaps((await runHead([seed]))[0])
+    : await ownersFromServer(seed);
+  state.owners = owners;
+  const stack = $("overlay-stack");
+  stack.replaceChildren(image(await pictureUrl(`/v1/images/${seed}.png`, "overlay"), ""));
+  const { target, groups } = state.manifest;
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [target.width, target.height];
+  canvas.style.imageRendering = "pixelated";
+  stack.append(canvas);
+  const shown = new Set(
+    [...document.querySelectorAll("#overlay-groups input:checked")].map((i) => Number(i.value)),
+  );
+  const context = canvas.getContext("2d");
+  const data = context.createImageData(target.width, target.height);
+  const rgb = new Map(
+    groups.map((g) => [g.id, [1, 3, 5].map((i) => parseInt(g.color.slice(i, i + 2), 16))]),
+  );
+  owners.forEach((owner, p) => {
+    if (owner < 0 || !shown.has(owner)) return;
+    data.data.set([...rgb.get(owner), 150], 4 * p);
+  });
+  context.putImageData(data, 0, 0);
+  const names = groups.filter((g) => shown.has(g.id) && owners.includes(g.id)).map(groupName);
+  stack.setAttribute(
+    "aria-label",
+    `seed ${seed} with the regions of ${names.join(", ") || "no group"}`,
+  );
+  $("overlay-caption").textContent = `target seed ${seed}`;
+  // The server's overlay of every group is what the copied URL and the download give.
+  const path = `/v1/images/${seed}/concepts.png?style=overlay`;
+  $("overlay-copy").onclick = () => copyText(new URL(path, location.href).href);
+  $("overlay-download").href = await pictureUrl(path, "overlay-all");
+  $("overlay-download").download = `concepts-${seed}.png`;
+}
+
+// ---------------------------------------------------------------- in the browser
+
+/** onnxruntime-web with WebGPU where the browser has an adapter, else wasm, and the two sessions. */
+async function runtime() {
+  if (state.runtime) return state.runtime;
+  const gpu = globalThis.navigator.gpu
+    ? await navigator.gpu.requestAdapter().catch(() => null)
+    : null;
+  const backend = gpu ? "webgpu" : "wasm";
+  const ort = await import(`/studio/ort/ort.${backend}.bundle.min.mjs`);
+  ort.env.wasm.wasmPaths = "/studio/ort/";
+  // Threads need a cross-origin-isolated page; one thread keeps the page self-contained.
+  ort.env.wasm.numThreads = 1;
+  const options = { executionProviders: backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"] };
+  const load = async (part) =>
+    ort.InferenceSession.create(
+      new Uint8Array(await (await api(`/v1/model/${part}.onnx`)).arrayBuffer()),
+      options,
+    );
+  const [head, tail] = [await load("head"), await load("tail")];
+  state.runtime = { ort, head, tail, backend };
+  globalThis.studio.backend = backend;
+  return state.runtime;
+}
+
+async function latentOf(seed) {
+  if (!state.latents.has(seed)) {
+    const { latent } = await (await api(`/v1/latents/${seed}.json`)).json();
+    state.latents.set(seed, Float32Array.from(latent));
+  }
+  return state.latents.get(seed);
+}
+
+/** The target-layer maps [M, K] of each seed, run in the page. */
+async function runHead(seeds) {
+  const { ort, head } = await runtime();
+  const { latent, target } = state.manifest;
+  const z = new Float32Array(seeds.length * latent);
+  for (const [i, seed] of seeds.entries()) z.set(await latentOf(seed), i * latent);
+  const out = await head.run({ z: new ort.Tensor("float32", z, [seeds.length, latent]) });
+  const maps = out.maps.data, size = target.channels * target.height * target.width;
+  return seeds.map((_, i) => maps.slice(i * size, (i + 1) * size));
+}
+
+/** Images [n, 3, S, S] in [-1, 1] of maps, run in the page. */
+async function runTail(rows) {
+  const { ort, tail } = await runtime();
+  const { channels, height, width } = state.manifest.target;
+  const maps = new Float32Array(rows.length * channels * height * width);
+  rows.forEach((row, i) => maps.set(row, i * row.length));
+  const out = await tail.run({
+    maps: new ort.Tensor("float32", maps, [rows.length, channels, height, width]),
+  });
+  return out.image.data;
+}
+
+/** Image `index` of planar images as RGBA bytes, rounded as the server rounds. */
+function rgba(images, index, side) {
+  const plane = side * side, data = new Uint8ClampedArray(plane * 4);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) {
+      data[4 * p + c] = Math.round((images[(index * 3 + c) * plane + p] + 1) * 127.5);
+    }
+    data[4 * p + 3] = 255;
+  }
+  return data;
+}
+
+function canvasOf(data, side, label) {
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [side, side];
+  canvas.getContext("2d").putImageData(new ImageData(data, side, side), 0, 0);
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", label);
+  return canvas;
+}
+
+// ---------------------------------------------------------------- swaps
+
+/** The chosen groups, as the API names them ("face" for the whole face). */
+function chosenConcepts() {
+  const ids = [...document.querySelectorAll("#swap-groups input:checked")].map((i) => i.value);
+  return $("swap-face").checked ? ["face", ...ids] : ids;
+}
+
+function groupsOf(concepts) {
+  const { groups, face } = state.manifest;
+  const ids = new Set(concepts.flatMap((c) => (c === "face" ? face ?? [] : [Number(c)])));
+  return groups.filter((g) => ids.has(g.id));
+}
+
+async function swap() {
+  const { target, source } = state;
+  if (target === null || source === null) throw new Error("pick a target and a source first.");
+  const concepts = chosenConcepts();
+  if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
+  const mode = $("swap-mode").value;
+  const query = `concepts=${concepts.join(",")}&mode=${mode}`;
+  const path = (view) => `/v1/swap/${target}/${source}.png?${query}&view=${view}`;
+  const views = [
+    ["before", `/v1/images/${target}.png`, `target seed ${target} before the swap`],
+    ["after", path("swapped"), `target ${target} with concepts of source ${source}`],
+    ["difference", path("difference"), "squared difference between before and after"],
+    ["mask", path("mask"), "the swapped region on the target"],
+  ];
+  const pictures = state.runMode === "browser"
+    ? await swapInBrowser(target, source, groupsOf(concepts), mode)
+    : await Promise.all(
+      views.map(async ([name, p]) => image(await pictureUrl(p, `swap-${name}`), "")),
+    );
+  const result = $("swap-result");
+  result.replaceChildren(
+    ...views.map(([name, p, caption], i) => {
+      const picture = pictures[i];
+      if (picture instanceof HTMLImageElement) picture.alt = caption;
+      else picture.setAttribute("aria-label", caption);
+      return figure({
+        picture,
+        caption: name,
+        path: p,
+        filename: `swap-${target}-${source}-${name}.png`,
+      });
+    }),
+  );
+  globalThis.studio.lastSwap = { mode: state.runMode, target, source, concepts, swapMode: mode };
+}
+
+/** Before, after, difference and mask, computed in the page. */
+async function swapInBrowser(target, source, groups, mode) {
+  const { resolution: side, target: layer } = state.manifest;
+  const k = layer.height * layer.width;
+  const [targetMaps, sourceMaps] = await runHead([target, source]);
+  const region = swapRegion(targetMaps, sourceMaps, groups, k);
+  const swapped = swapMaps(targetMaps, sourceMaps, groups, k, mode, region);
+  const images = await runTail([targetMaps, swapped]);
+  const before = rgba(images, 0, side), after = rgba(images, 1, side);
+  const difference = new Uint8ClampedArray(before.length), mask = new Uint8ClampedArray(before);
+  const squared = new Float32Array(side * side);
+  for (let p = 0; p < squared.length; p++) {
+    for (let c = 0; c < 3; c++) squared[p] += (after[4 * p + c] - before[4 * p + c]) ** 2;
+  }
+  const most = Math.max(1, ...squared);
+  const scale = side / layer.width;
+  for (let p = 0; p < squared.length; p++) {
+    const v = Math.round(255 * Math.sqrt(squared[p] / most));
+    difference.set([v, v >> 2, 0, 255], 4 * p);
+    const [y, x] = [Math.floor(p / side / scale), Math.floor((p % side) / scale)];
+    if (region[y * layer.width + x]) {
+      mask.set([255, mask[4 * p + 1] >> 1, mask[4 * p + 2] >> 1], 4 * p);
+    }
+  }
+  return [before, after, difference, mask].map((d) => canvasOf(d, side, ""));
+}
+
+// ---------------------------------------------------------------- kernel maps
+
+async function showKernels() {
+  const seed = state.target;
+  if (seed === null) throw new Error("pick a target first.");
+  const style = $("kernel-style").value;
+  const container = $("kernels");
+  container.replaceChildren();
+  for (const group of state.manifest.groups) {
+    const heading = document.createElement("h3");
+    heading.append(chip(group.color), `${groupName(group)} (${group.channels.length} kernels)`);
+    const row = document.createElement("div");
+    row.className = "row";
+    container.append(heading, row);
+    for (const kernel of group.channels) {
+      const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=64`;
+      const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
+      row.append(figure({
+        picture: image(await pictureUrl(path, `kernel-${kernel}`), alt),
+        caption: `kernel ${kernel}`,
+        path,
+        filename: `seed-${seed}-kernel-${kernel}-${style}.png`,
+      }));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- model card
+
+function modelCard() {
+  const m = state.manifest;
+  const card = $("model-card");
+  const percent = (v) => `${(100 * v).toFixed(1)}%`;
+  const paragraph = (text) => Object.assign(document.createElement("p"), { textContent: text });
+  card.replaceChildren(
+    paragraph(`${m.model.name} ${m.model.version}: ${m.model.description}`),
+    paragraph(
+      `${m.resolution}x${m.resolution} images, latent ${m.latent}; target layer ${m.target.layer} ` +
+        `with ${m.target.channels} kernels of ${m.target.height}x${m.target.width}; ` +
+        `${m.training.kind}, ${m.training.steps} steps; consistency ${
+          m.metrics.consistency.toFixed(3)
+        }, ` +
+        `separation ${m.metrics.separation.toFixed(3)}.`,
+    ),
+  );
+  const table = document.createElement("table");
+  table.innerHTML = "<caption>Concept groups</caption><tr><th>group</th><th>kernels</th>" +
+    "<th>best landmark part (IoU)</th></tr>";
+  for (const g of m.groups) {
+    const row = table.insertRow();
+    row.insertCell().append(chip(g.color), groupName(g));
+    row.insertCell().textContent = String(g.channels.length);
+    row.insertCell().textContent = g.naming
+      ? `${g.naming.bestPart} (${g.naming.score.toFixed(2)})`
+      : "-";
+  }
+  card.append(table);
+  const faces = m.faces;
+  if (!faces) return;
+  const lines = [
+    `eval:faces (N = ${faces.images}, P = ${faces.pairs}): descriptor FD ${
+      faces.realism.fd.toFixed(4)
+    } ` +
+    `(real faces: ${faces.realism.realFd.toFixed(4)}), face detected ${
+      percent(faces.realism.faceDetected)
+    }.`,
+  ];
+  if (faces.identity) {
+    const s = faces.identity.swap;
+    lines.push(
+      `Face swap: judged the source's person ${percent(s.judgedSource)}, the target's ` +
+        `${percent(s.judgedTarget)}, closer to the source ${percent(s.closerToSource)}.`,
+    );
+  }
+  for (const row of faces.locality) {
+    if (row.ratio === null) continue;
+    lines.push(
+      `${row.concept}: Out-MSE / In-MSE ${row.ratio.toFixed(4)}, transfer ${
+        row.transfer.toFixed(3)
+      }.`,
+    );
+  }
+  card.append(...lines.map(paragraph));
+}
+
+function groupControls() {
+  const { groups, face } = state.manifest;
+  const control = (group, name, onChange) => {
+    const label = document.createElement("label");
+    const input = Object.assign(document.createElement("input"), {
+      type: "checkbox",
+      value: String(group.id),
+      name,
+    });
+    input.addEventListener("change", onChange);
+    label.append(input, chip(group.color), groupName(group));
+    return [label, input];
+  };
+  const overlay = $("overlay-groups"), swapGroups = $("swap-groups");
+  for (const group of groups) {
+    const [label, input] = control(
+      group,
+      "overlay",
+      () => attempt("drawing the concepts", drawOverlay),
+    );
+    input.checked = true;
+    overlay.append(label);
+    swapGroups.append(control(group, "swap", () => {})[0]);
+  }
+  $("swap-face").disabled = !face || face.length === 0;
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  state.manifest = await (await api("/v1/model")).json();
+  $("model-name").textContent = `${state.manifest.model.name} ${state.manifest.model.version}`;
+  modelCard();
+  groupControls();
+  await showFaces();
+  choose("target", state.seeds[0]);
+  choose("source", state.seeds[1] ?? state.seeds[0]);
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.key = $("api-key").value;
+  $("key-form").hidden = true;
+  attempt("loading the model", start);
+});
+$("seed-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  attempt("drawing faces", showFaces);
+});
+$("random-seeds").addEventListener("click", () => {
+  $("seeds").value = Array.from({ length: 8 }, () => Math.floor(Math.random() * 1e6)).join(",");
+  attempt("drawing faces", showFaces);
+});
+for (const radio of document.querySelectorAll('input[name="run-mode"]')) {
+  radio.addEventListener("change", () => {
+    state.runMode = radio.value;
+    attempt("drawing the target's concepts", drawOverlay);
+  });
+}
+$("swap").addEventListener("click", () => attempt("swapping", swap));
+$("show-kernels").addEventListener("click", () => attempt("drawing kernel maps", showKernels));
+
+attempt("loading the model", start);

@@ -1,0 +1,196 @@
+/// <reference lib="dom" />
+/**
+ * The studio in a real browser: Debian's Chromium, headless, driven through
+ * puppeteer-core. It loads `/`, swaps a concept on the server and in the
+ * page, checks that the image changed, that the page's swap equals the
+ * server's within a stated tolerance, that the console stays clean, and
+ * saves screenshots (to `$IGAN_STUDIO_SCREENSHOTS`, a folder, when set).
+ */
+
+import { equal, ok } from "node:assert/strict";
+import { join } from "node:path";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { decodeImage } from "../core/image.ts";
+import { ServedModel } from "../model/model.ts";
+import { createApp } from "../routes/app.ts";
+import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG } from "../routes/config.ts";
+import { CHROMIUM } from "../tools/setup/provision.ts";
+
+/**
+ * The page's swap and the server's may differ by this much per channel
+ * (onnxruntime's wasm build in the page, the same build in Deno; WebGPU may
+ * round differently): at most 2 levels of 255, and 0.1 on average.
+ */
+const TOLERANCE = { max: 2, mean: 0.1 };
+
+const model = await ServedModel.load(DEFAULT_MODEL, {
+  threads: 1,
+  maxBatch: DEFAULT_SERVER_CONFIG.maxBatch,
+  maxQueuedRows: DEFAULT_SERVER_CONFIG.maxQueuedImages,
+});
+
+/** Serves the studio on a loopback port for `body`, with a browser; closes both. */
+async function withStudio(
+  config: Partial<typeof DEFAULT_SERVER_CONFIG>,
+  body: (page: Page, origin: string, errors: string[]) => Promise<void>,
+): Promise<void> {
+  const app = createApp({ model, config: { ...DEFAULT_SERVER_CONFIG, ...config } });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  let browser: Browser | undefined;
+  try {
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1200, height: 1000 });
+    const errors: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await body(page, `http://127.0.0.1:${server.addr.port}`, errors);
+  } finally {
+    await browser?.close();
+    await server.shutdown();
+  }
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  const folder = Deno.env.get("IGAN_STUDIO_SCREENSHOTS") ?? await Deno.makeTempDir();
+  const file = join(folder, name);
+  await page.screenshot({ path: file as `${string}.png`, fullPage: true });
+  ok((await Deno.stat(file)).size > 1000, `${file} is a picture`);
+}
+
+/** RGB bytes of the swap result's figure `index` (0 before, 1 after), read in the page. */
+function resultPixels(page: Page, index: number): Promise<number[]> {
+  return page.evaluate((k) => {
+    const picture = document.querySelectorAll("#swap-result figure")[k].firstElementChild as
+      | HTMLImageElement
+      | HTMLCanvasElement;
+    const side = picture instanceof HTMLImageElement ? picture.naturalWidth : picture.width;
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = [side, side];
+    const context = canvas.getContext("2d")!;
+    context.drawImage(picture, 0, 0);
+    const rgba = context.getImageData(0, 0, side, side).data;
+    return Array.from(rgba).filter((_, i) => i % 4 !== 3);
+  }, index) as Promise<number[]>;
+}
+
+/** Waits until the status line is empty (work done) or shows an error. */
+async function settled(page: Page): Promise<string> {
+  // Work starts by writing the status line; wait for it to end.
+  await page.waitForFunction(() => {
+    const status = document.getElementById("status")!;
+    return status.textContent === "" || status.className === "error";
+  }, { timeout: 60_000 });
+  return await page.$eval("#status", (e) => e.textContent ?? "");
+}
+
+async function swapIn(page: Page, mode: "server" | "browser"): Promise<void> {
+  await page.click(`input[name="run-mode"][value="${mode}"]`);
+  let status = await settled(page);
+  equal(status, "", `${mode}, drawing the target's concepts: ${status}`);
+  await page.click("#swap");
+  status = await settled(page);
+  equal(status, "", `${mode}, swapping: ${status}`);
+  await page.waitForFunction(
+    (m) =>
+      (globalThis as unknown as { studio: { lastSwap?: { mode: string } } }).studio.lastSwap
+        ?.mode === m,
+    {},
+    mode,
+  );
+}
+
+const distance = (a: number[], b: number[]) => {
+  let max = 0, sum = 0;
+  a.forEach((v, i) => {
+    const d = Math.abs(v - b[i]);
+    max = Math.max(max, d);
+    sum += d;
+  });
+  return { max, mean: sum / a.length };
+};
+
+Deno.test({
+  name: "the studio in Chromium: a swap on the server and in the page, the same pixels, no errors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withStudio({}, async (page, origin, errors) => {
+      await page.goto(`${origin}/`);
+      equal(await settled(page), "", "the model and faces load");
+      equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+      const alts = await page.$$eval("#faces img", (images) => images.map((i) => i.alt));
+      ok(alts.every((a) => /^generated face of seed \d+$/.test(a)), alts.join());
+      // The largest group: a concept big enough to change the picture.
+      const biggest = [...model.manifest.groups].sort((a, b) =>
+        b.channels.length - a.channels.length
+      )[0];
+      await page.click(`#swap-groups input[value="${biggest.id}"]`);
+
+      await swapIn(page, "server");
+      const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
+      ok(distance(before, after).mean > 1, "the server's swap changed the image");
+      await page.click("#show-kernels");
+      equal(await settled(page), "", "the kernel maps");
+      equal(
+        await page.$$eval("#kernels img", (images) => images.length),
+        model.manifest.target.channels,
+        "every kernel's map, grouped",
+      );
+      await screenshot(page, "studio.png");
+
+      await swapIn(page, "browser");
+      const backend = await page.evaluate(() =>
+        (globalThis as unknown as { studio: { backend: string } }).studio.backend
+      );
+      ok(backend === "wasm" || backend === "webgpu", backend);
+      const inPage = await resultPixels(page, 1);
+      ok(distance(before, inPage).mean > 1, "the page's swap changed the image");
+      const served = decodeImage(
+        new Uint8Array(
+          await (await fetch(
+            `${origin}/v1/swap/1/2.png?concepts=${biggest.id}&mode=groups`,
+          )).arrayBuffer(),
+        ),
+      );
+      const gap = distance(inPage, Array.from(served.data));
+      console.error(`page (${backend}) vs server: ${JSON.stringify(gap)}`);
+      ok(gap.max <= TOLERANCE.max && gap.mean <= TOLERANCE.mean, JSON.stringify(gap));
+
+      // A phone-sized window: nothing wider than the screen.
+      await page.setViewport({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() =>
+        document.documentElement.scrollWidth - globalThis.innerWidth
+      );
+      ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+      await screenshot(page, "studio-phone.png");
+      equal(errors.length, 0, errors.join("\n"));
+    });
+  },
+});
+
+Deno.test({
+  name: "the studio asks for the API key, keeps it in the page, and then works",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withStudio({ apiKey: "studio-secret" }, async (page, origin, errors) => {
+      await page.goto(`${origin}/`);
+      await page.waitForSelector("#key-form:not([hidden])");
+      await page.type("#api-key", "studio-secret");
+      await page.click("#key-form button");
+      equal(await settled(page), "");
+      equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+      const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length]);
+      equal(stored.join(), "0,0", "the key is not stored");
+      // The 401 of the first try is a console error of the browser's own; nothing else is.
+      ok(errors.every((e) => /401/.test(e)), errors.join("\n"));
+    });
+  },
+});
