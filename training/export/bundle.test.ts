@@ -94,6 +94,7 @@ Deno.test("export writes head.onnx, tail.onnx and a manifest that describe the r
   equal(manifest.face, null);
   equal(manifest.training.steps, 3);
   equal(manifest.training.plannedSteps, 3);
+  equal(manifest.training.ema, true, "the tiny run keeps a weight average, which export takes");
   ok(manifest.training.hardware[0].length > 0, "the adapter is recorded");
   equal(manifest.metrics.images, 8);
   for (const part of ["head", "tail"] as const) {
@@ -210,6 +211,7 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
   };
   const facts = {
     steps: 10,
+    ema: false,
     seconds: 7200,
     hardware: ["gpu"],
     head: "a".repeat(64),

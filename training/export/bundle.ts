@@ -18,7 +18,12 @@ import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadServingGenerator } from "../checkpoint.ts";
+import {
+  CheckpointError,
+  checkpointState,
+  hasAverage,
+  loadServingGenerator,
+} from "../checkpoint.ts";
 import { evaluateRun, groupCount, type RunEvaluation } from "../eval/evaluate.ts";
 import { groupColor } from "../../core/concept_map.ts";
 import { segmenterForRun } from "../eval/segmenter.ts";
@@ -131,6 +136,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
 
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
+    ema: hasAverage(checkpoint),
     seconds: state.seconds,
     // Checkpoints written before adapters were recorded do not say where they trained.
     hardware: state.hardware ?? ["unknown (the checkpoint predates adapter records)"],
@@ -191,6 +197,8 @@ function checkGroupIds(options: ExportOptions, groups: number): void {
 /** What the manifest needs from the checkpoint and the written files. */
 export interface ExportFacts {
   steps: number;
+  /** Whether the exported weights are the run's average of the generator's weights. */
+  ema: boolean;
   seconds: number;
   hardware: string[];
   head: string;
@@ -263,7 +271,7 @@ export function buildManifest(
       plannedSteps: config.steps,
       seconds: facts.seconds,
       hardware: facts.hardware,
-      ema: false,
+      ema: facts.ema,
     },
     metrics: {
       images: options.images ?? 64,

@@ -1,0 +1,165 @@
+/**
+ * `deno task figures --model <bundle> --out <folder>`: the figures
+ * docs/RESULTS.md shows of a model bundle, drawn by the server's own code:
+ *
+ * - `samples.png`: 8 x 4 faces of seeds from `--seed`;
+ * - `concepts.png`: 8 faces above their concept maps (the paper's Fig. 3);
+ * - `swap-<concept>.png`: for each of mouth, eyes, nose and face that the
+ *   manifest names, 4 swap strips (target | mask | source | swap |
+ *   difference, the paper's Figs. 5 and 6) in the given `--swap-mode`.
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
+import { generatePictures } from "../../model/generation.ts";
+import { conceptMapPicture } from "../../model/maps.ts";
+import { ServedModel, UnknownConceptError } from "../../model/model.ts";
+import {
+  SWAP_EXTRAS,
+  SWAP_MODES,
+  type SwapMode,
+  swapPictures,
+  swapStrip,
+} from "../../model/swap.ts";
+import { integerFlag, isUserError, UsageError } from "../../training/command_line.ts";
+
+const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [options]
+
+  --seed <n>          first seed of the faces [1000]
+  --size <n>          side of each picture in pixels [the model's resolution]
+  --swap-mode <mode>  groups or region, as the swap endpoints' mode [groups]
+  -h, --help          this text`;
+
+/** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */
+const SWAPPED = ["mouth", "eyes", "nose", "face"] as const;
+
+interface FiguresCommand {
+  model: string;
+  out: string;
+  seed: number;
+  size?: number;
+  swapMode: SwapMode;
+}
+
+function parse(args: string[]): FiguresCommand | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        out: { type: "string" },
+        seed: { type: "string" },
+        size: { type: "string" },
+        "swap-mode": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  if (!values.model || !values.out) throw new UsageError("--model and --out are required.");
+  const swapMode = values["swap-mode"] ?? "groups";
+  if (!(SWAP_MODES as readonly string[]).includes(swapMode)) {
+    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${swapMode}".`);
+  }
+  return {
+    model: values.model,
+    out: values.out,
+    seed: integerFlag("seed", values.seed) ?? 1000,
+    size: integerFlag("size", values.size),
+    swapMode: swapMode as SwapMode,
+  };
+}
+
+async function write(folder: string, name: string, image: RgbImage): Promise<void> {
+  await Deno.writeFile(join(folder, name), encodePng(image));
+  console.error(`wrote ${join(folder, name)} (${image.width}x${image.height})`);
+}
+
+async function drawFigures(command: FiguresCommand): Promise<void> {
+  const model = await ServedModel.load(command.model, {
+    threads: 1,
+    maxBatch: 16,
+    maxQueuedRows: 64,
+  });
+  try {
+    const size = command.size ?? model.manifest.resolution;
+    const signal = new AbortController().signal;
+    const seeds = (n: number, from = command.seed) => Array.from({ length: n }, (_, k) => from + k);
+    await Deno.mkdir(command.out, { recursive: true });
+    const samples = [];
+    for (const from of [0, 16]) {
+      const sources = seeds(16, command.seed + from);
+      samples.push(...await generatePictures(model, { sources, size }, signal));
+    }
+    await write(command.out, "samples.png", imageGrid(samples, 8));
+    const faces = await generatePictures(model, { sources: seeds(8), size }, signal);
+    const maps = [];
+    for (const seed of seeds(8)) {
+      maps.push(await conceptMapPicture(model, { seed, size, style: "map" }, signal));
+    }
+    await write(command.out, "concepts.png", imageGrid([...faces, ...maps], 8));
+    for (const concept of SWAPPED) {
+      let groups;
+      try {
+        groups = model.resolveConcepts([concept]);
+      } catch (error) {
+        if (!(error instanceof UnknownConceptError)) throw error;
+        console.error(`no group is named ${concept}: no swap strips for it`);
+        continue;
+      }
+      const strips = [];
+      for (const k of [0, 1, 2, 3]) {
+        const pictures = await swapPictures(model, {
+          target: command.seed + 2 * k,
+          source: command.seed + 2 * k + 1,
+          groups,
+          mode: command.swapMode,
+          size,
+          extras: new Set(SWAP_EXTRAS),
+        }, signal);
+        strips.push(swapStrip(pictures));
+      }
+      await write(command.out, `swap-${concept}.png`, imageGrid(strips, 1));
+    }
+  } finally {
+    await model.release();
+  }
+}
+
+/** Runs the command; returns the exit status. */
+export async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parse(args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    await drawFigures(command);
+    return 0;
+  } catch (error) {
+    if (isUserError(error)) {
+      console.error(`error: ${(error as Error).message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
