@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { basename } from "node:path";
-import { integerFlag, isUserError, UsageError } from "./command_line.ts";
+import { integerFlag, runCommandLine, UsageError } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
 import {
   ConfigError,
@@ -38,7 +38,7 @@ import {
 import { CheckpointError, checkpointState } from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
-import { realsGridPng, TrainingDivergedError, trainLoop } from "./train.ts";
+import { realsGridPng, trainLoop } from "./train.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
 export const USAGE = `Usage:
@@ -95,7 +95,6 @@ and kernel variant.`;
 
 /** What the command line asks for. */
 export type TrainCommand =
-  | { kind: "help" }
   | { kind: "new"; config: TrainConfig; out: string; name: string; cacheDir?: string }
   | {
     kind: "resume";
@@ -161,14 +160,14 @@ const RESUMABLE = new Set([
 ]);
 
 /** Parses the command line; throws {@link UsageError} or {@link ConfigError}. */
-export function parseTrainArgs(args: string[]): TrainCommand {
+export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (values.help) return { kind: "help" };
+  if (values.help) return "help";
   const int = (flag: string) => integerFlag(flag, values[flag] as string | undefined);
   const real = (flag: string): number | undefined => {
     const text = values[flag] as string | undefined;
@@ -307,33 +306,11 @@ async function loadData(config: TrainConfig, cacheDir: string | undefined): Prom
 }
 
 /** Runs the command; returns the exit status. */
-export async function main(args: string[]): Promise<number> {
-  let command: TrainCommand;
-  try {
-    command = parseTrainArgs(args);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      console.error(`error: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
-  if (command.kind === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    return await runCommand(command);
-  } catch (error) {
-    if (isUserError(error) || error instanceof TrainingDivergedError) {
-      console.error(`\nerror: ${(error as Error).message}`);
-      return 1;
-    }
-    throw error;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse: parseTrainArgs, run: runCommand }, args);
 }
 
-async function runCommand(command: Exclude<TrainCommand, { kind: "help" }>): Promise<number> {
+async function runCommand(command: TrainCommand): Promise<number> {
   let config: TrainConfig, resumed: RunFolder | null = null;
   let fromFile: Safetensors | null = null;
   if (command.kind === "resume" && (await isFile(command.run))) {

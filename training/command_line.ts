@@ -1,8 +1,8 @@
 /**
  * What the command-line entry points (`deno task train`, `export`,
- * `eval:concepts`, the benchmarks) share: the usage error, integer flags, and
- * which errors are the user's (printed as one `error:` line, never with a
- * stack trace).
+ * `eval:faces`, `figures`, the benchmarks) share: the usage error, integer
+ * flags, which errors are the user's (printed as one `error:` line, never
+ * with a stack trace), and the run of a program with its exit statuses.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import { ConfigError } from "./config.ts";
 import { DataError } from "./data/image_set.ts";
 import { EngineError } from "./engine/errors.ts";
 import { RunFolderError, RunWriteError } from "./run_folder.ts";
+import { TrainingDivergedError } from "./train.ts";
+import { ExportError } from "./export/bundle.ts";
 import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
@@ -42,9 +44,48 @@ const USER_ERRORS = [
   BundleError,
   RealFacesError,
   IdentityListError,
+  TrainingDivergedError,
+  ExportError,
 ];
 
 /** Whether `error` is one of the errors a command prints as one `error:` line. */
 export function isUserError(error: unknown): error is Error {
   return USER_ERRORS.some((type) => error instanceof type);
+}
+
+/** A command-line program: its usage text, how it reads its arguments, and what it does. */
+export interface CommandLine<C> {
+  usage: string;
+  /** The command, or "help"; throws {@link UsageError} or ConfigError for one that cannot be used. */
+  parse: (args: string[]) => C | "help";
+  /** Does the work; returns the exit status (0 when nothing is returned). */
+  run: (command: C) => Promise<number | void>;
+}
+
+/**
+ * Runs `program` on `args` and returns its exit status: 2 with the error and
+ * the usage for a command line that cannot be used, 0 after printing the
+ * usage for --help, 1 with one `error:` line for a user error (see
+ * {@link isUserError}); anything else is a bug and propagates.
+ */
+export async function runCommandLine<C>(program: CommandLine<C>, args: string[]): Promise<number> {
+  let command: C | "help";
+  try {
+    command = program.parse(args);
+  } catch (error) {
+    if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
+    console.error(`error: ${error.message}\n\n${program.usage}`);
+    return 2;
+  }
+  if (command === "help") {
+    console.log(program.usage);
+    return 0;
+  }
+  try {
+    return (await program.run(command)) ?? 0;
+  } catch (error) {
+    if (!isUserError(error)) throw error;
+    console.error(`error: ${error.message}`);
+    return 1;
+  }
 }

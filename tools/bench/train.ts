@@ -44,7 +44,9 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
   throw error;
 }
-if (command.kind !== "new") fail("--resume does not apply to the benchmark.");
+if (command === "help" || command.kind !== "new") {
+  fail("--help and --resume do not apply to the benchmark.");
+}
 const { config } = command;
 
 const log = (text: string) => console.error(text);

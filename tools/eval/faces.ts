@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
 import { readBundle } from "../../model/bundle.ts";
-import { integerFlag, isUserError, UsageError } from "../../training/command_line.ts";
+import { integerFlag, runCommandLine, UsageError } from "../../training/command_line.ts";
 import {
   evaluateFaces,
   type FaceEvaluation,
@@ -196,19 +196,11 @@ export function formatTable(e: FaceEvaluation, label: string): string {
 }
 
 /** Runs the command; returns the exit status. */
-export async function main(args: string[]): Promise<number> {
-  let command;
-  try {
-    command = parseFacesArgs(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (command === "help") {
-    console.log(USAGE);
-    return 0;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse: parseFacesArgs, run: measure }, args);
+}
+
+async function measure(command: FacesCommand): Promise<number> {
   const progress = stagedProgress({ unit: "img" });
   let temporary: string | null = null;
   const analyzer = await openFaceApi().catch((error) => {
@@ -248,14 +240,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(formatTable(evaluation, `${name} ${version}`));
     console.log(JSON.stringify({ model: bundle.manifest.model, data, ...evaluation }));
     return 0;
-  } catch (error) {
-    progress.finish();
-    if (isUserError(error)) {
-      console.error(`error: ${(error as Error).message}`);
-      return 1;
-    }
-    throw error;
   } finally {
+    progress.finish();
     analyzer.dispose();
     if (temporary) await Deno.remove(temporary, { recursive: true });
   }

@@ -26,7 +26,7 @@ import {
   swapPictures,
   swapStrip,
 } from "../../model/swap.ts";
-import { integerFlag, isUserError, UsageError } from "../../training/command_line.ts";
+import { integerFlag, runCommandLine, UsageError } from "../../training/command_line.ts";
 
 const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [options]
 
@@ -137,29 +137,8 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
 }
 
 /** Runs the command; returns the exit status. */
-export async function main(args: string[]): Promise<number> {
-  let command;
-  try {
-    command = parse(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (command === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
-    await drawFigures(command);
-    return 0;
-  } catch (error) {
-    if (isUserError(error)) {
-      console.error(`error: ${(error as Error).message}`);
-      return 1;
-    }
-    throw error;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse, run: drawFigures }, args);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

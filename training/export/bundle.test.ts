@@ -18,7 +18,8 @@ import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { BUNDLE_FILES, BUNDLE_FORMAT } from "../../model/manifest.ts";
 import { readBundle, sha256Hex } from "../../model/bundle.ts";
 import { buildManifest, exportBundle, ExportError } from "./bundle.ts";
-import { ExportUsageError, parseExportArgs } from "./cli.ts";
+import { parseExportArgs } from "./cli.ts";
+import { UsageError } from "../command_line.ts";
 import type { RunEvaluation } from "../eval/evaluate.ts";
 import { IR_VERSION, OPSET } from "./onnx.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
@@ -313,7 +314,7 @@ Deno.test("export's command line", () => {
   ) {
     throws(
       () => parseExportArgs([...args]),
-      (e: Error) => e instanceof ExportUsageError && message.test(e.message),
+      (e: Error) => e instanceof UsageError && message.test(e.message),
     );
   }
 });

@@ -9,8 +9,8 @@
 
 import { parseArgs } from "node:util";
 import { initEngine } from "../engine/engine.ts";
-import { integerFlag, isUserError } from "../command_line.ts";
-import { exportBundle, ExportError, type ExportOptions } from "./bundle.ts";
+import { integerFlag, runCommandLine, UsageError } from "../command_line.ts";
+import { exportBundle, type ExportOptions } from "./bundle.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
 
@@ -38,12 +38,7 @@ after the landmark parts their regions overlap, and the names (with their scores
 every figure go into the manifest; --label and --face win over the names found. On the synthetic
 faces, labels and the face come from a part segmenter unless given.`;
 
-/** A command line that cannot be used. */
-export class ExportUsageError extends Error {
-  override name = "ExportUsageError";
-}
-
-/** Parses the command line into export options; throws {@link ExportUsageError}. */
+/** Parses the command line into export options; throws {@link UsageError}. */
 export function parseExportArgs(args: string[]): ExportOptions | "help" {
   let values;
   try {
@@ -71,30 +66,30 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ExportUsageError((error as Error).message);
+    throw new UsageError((error as Error).message);
   }
   if (values.help) return "help";
-  if (!values.run) throw new ExportUsageError("--run <run-folder> is required.");
-  if (!values.out) throw new ExportUsageError("--out <bundle-folder> is required.");
+  if (!values.run) throw new UsageError("--run <run-folder> is required.");
+  if (!values.out) throw new UsageError("--out <bundle-folder> is required.");
   const integer = (flag: "images" | "groups" | "face-images" | "face-pairs") => {
     try {
       const n = integerFlag(flag, values[flag]);
-      if (n === 0) throw new ExportUsageError(`--${flag} must be at least 1.`);
+      if (n === 0) throw new UsageError(`--${flag} must be at least 1.`);
       return n;
     } catch (error) {
-      throw new ExportUsageError((error as Error).message);
+      throw new UsageError((error as Error).message);
     }
   };
   const labels: Record<number, string> = {};
   for (const text of values.label ?? []) {
     const match = /^(\d+)=(.+)$/.exec(text);
-    if (!match) throw new ExportUsageError(`--label takes <id>=<name>, got "${text}".`);
+    if (!match) throw new UsageError(`--label takes <id>=<name>, got "${text}".`);
     labels[Number(match[1])] = match[2];
   }
   let face: number[] | undefined;
   if (values.face !== undefined) {
     if (!/^\d+(,\d+)*$/.test(values.face)) {
-      throw new ExportUsageError(`--face takes group ids like 1,4,7, got "${values.face}".`);
+      throw new UsageError(`--face takes group ids like 1,4,7, got "${values.face}".`);
     }
     face = [...new Set(values.face.split(",").map(Number))];
   }
@@ -120,25 +115,17 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
 /** `--face-images`, which takes at least {@link MIN_IMAGES}. */
 function faceImages(n: number | undefined): number | undefined {
   if (n !== undefined && n < MIN_IMAGES) {
-    throw new ExportUsageError(`--face-images must be at least ${MIN_IMAGES}.`);
+    throw new UsageError(`--face-images must be at least ${MIN_IMAGES}.`);
   }
   return n;
 }
 
 /** Runs the command; returns the exit status. */
-export async function main(args: string[]): Promise<number> {
-  let options;
-  try {
-    options = parseExportArgs(args);
-  } catch (error) {
-    if (!(error instanceof ExportUsageError)) throw error;
-    console.error(`error: ${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options === "help") {
-    console.log(USAGE);
-    return 0;
-  }
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse: parseExportArgs, run: runExport }, args);
+}
+
+async function runExport(options: ExportOptions): Promise<void> {
   const progress = stagedProgress({ unit: "img" });
   try {
     await initEngine();
@@ -156,14 +143,8 @@ export async function main(args: string[]): Promise<number> {
         `separation ${metrics.separation.toFixed(3)}) to ${options.out}`,
     );
     console.log(JSON.stringify({ out: options.out, model: manifest.model, files: manifest.files }));
-    return 0;
-  } catch (error) {
+  } finally {
     progress.finish();
-    if (isUserError(error) || error instanceof ExportError) {
-      console.error(`error: ${(error as Error).message}`);
-      return 1;
-    }
-    throw error;
   }
 }
 
