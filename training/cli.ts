@@ -9,9 +9,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { basename } from "node:path";
-import { integerFlag, runCommandLine, UsageError } from "./command_line.ts";
+import { integerFlag, parseFlags, runCommandLine, UsageError } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
 import {
   ConfigError,
@@ -161,12 +160,7 @@ const RESUMABLE = new Set([
 
 /** Parses the command line; throws {@link UsageError} or {@link ConfigError}. */
 export function parseTrainArgs(args: string[]): TrainCommand | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values: Record<string, string | boolean | undefined> = parseFlags(args, OPTIONS);
   if (values.help) return "help";
   const int = (flag: string) => integerFlag(flag, values[flag] as string | undefined);
   const real = (flag: string): number | undefined => {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CheckpointError } from "./checkpoint.ts";
 import { ConfigError } from "./config.ts";
 import { DataError } from "./data/image_set.ts";
@@ -87,5 +88,17 @@ export async function runCommandLine<C>(program: CommandLine<C>, args: string[])
     if (!isUserError(error)) throw error;
     console.error(`error: ${error.message}`);
     return 1;
+  }
+}
+
+/** The flags of `args` as `options` declares them; throws {@link UsageError} (no positionals). */
+export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }

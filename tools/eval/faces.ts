@@ -11,12 +11,16 @@
  */
 
 import { SWAP_MODES, type SwapMode } from "../../model/swap.ts";
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
 import { readBundle } from "../../model/bundle.ts";
-import { integerFlag, runCommandLine, UsageError } from "../../training/command_line.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+} from "../../training/command_line.ts";
 import {
   evaluateFaces,
   type FaceEvaluation,
@@ -67,29 +71,19 @@ export interface FacesCommand {
 
 /** Parses the command line; throws {@link UsageError}. */
 export function parseFacesArgs(args: string[]): FacesCommand | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        run: { type: "string" },
-        checkpoint: { type: "string" },
-        data: { type: "string" },
-        identities: { type: "string" },
-        images: { type: "string" },
-        pairs: { type: "string" },
-        seed: { type: "string" },
-        "swap-mode": { type: "string" },
-        write: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseFlags(args, {
+    model: { type: "string" },
+    run: { type: "string" },
+    checkpoint: { type: "string" },
+    data: { type: "string" },
+    identities: { type: "string" },
+    images: { type: "string" },
+    pairs: { type: "string" },
+    seed: { type: "string" },
+    "swap-mode": { type: "string" },
+    write: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return "help";
   if (values.model && values.run) throw new UsageError("give --model or --run, not both.");
   if (values.checkpoint && !values.run) throw new UsageError("--checkpoint needs --run.");

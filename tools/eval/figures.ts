@@ -13,7 +13,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
 import { generatePictures } from "../../model/generation.ts";
@@ -26,7 +25,12 @@ import {
   swapPictures,
   swapStrip,
 } from "../../model/swap.ts";
-import { integerFlag, runCommandLine, UsageError } from "../../training/command_line.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+} from "../../training/command_line.ts";
 
 const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [options]
 
@@ -47,24 +51,14 @@ interface FiguresCommand {
 }
 
 function parse(args: string[]): FiguresCommand | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        out: { type: "string" },
-        seed: { type: "string" },
-        size: { type: "string" },
-        "swap-mode": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseFlags(args, {
+    model: { type: "string" },
+    out: { type: "string" },
+    seed: { type: "string" },
+    size: { type: "string" },
+    "swap-mode": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return "help";
   if (!values.model || !values.out) throw new UsageError("--model and --out are required.");
   const swapMode = values["swap-mode"] ?? "groups";

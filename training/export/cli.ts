@@ -7,9 +7,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { initEngine } from "../engine/engine.ts";
-import { integerFlag, runCommandLine, UsageError } from "../command_line.ts";
+import { integerFlag, parseFlags, runCommandLine, UsageError } from "../command_line.ts";
 import { exportBundle, type ExportOptions } from "./bundle.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
@@ -40,34 +39,24 @@ faces, labels and the face come from a part segmenter unless given.`;
 
 /** Parses the command line into export options; throws {@link UsageError}. */
 export function parseExportArgs(args: string[]): ExportOptions | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        run: { type: "string" },
-        checkpoint: { type: "string" },
-        out: { type: "string" },
-        name: { type: "string" },
-        version: { type: "string" },
-        description: { type: "string" },
-        label: { type: "string", multiple: true },
-        face: { type: "string" },
-        images: { type: "string" },
-        groups: { type: "string" },
-        "no-part-labels": { type: "boolean" },
-        "no-faces": { type: "boolean" },
-        "face-images": { type: "string" },
-        "face-pairs": { type: "string" },
-        identities: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseFlags(args, {
+    run: { type: "string" },
+    checkpoint: { type: "string" },
+    out: { type: "string" },
+    name: { type: "string" },
+    version: { type: "string" },
+    description: { type: "string" },
+    label: { type: "string", multiple: true },
+    face: { type: "string" },
+    images: { type: "string" },
+    groups: { type: "string" },
+    "no-part-labels": { type: "boolean" },
+    "no-faces": { type: "boolean" },
+    "face-images": { type: "string" },
+    "face-pairs": { type: "string" },
+    identities: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return "help";
   if (!values.run) throw new UsageError("--run <run-folder> is required.");
   if (!values.out) throw new UsageError("--out <bundle-folder> is required.");
