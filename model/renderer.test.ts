@@ -65,7 +65,11 @@ Deno.test("jobs go to the lane with the least work waiting; a job given up while
   const busy = [renderer.run(JOB, never()), renderer.run(JOB, never())];
   const controller = new AbortController();
   const waiting = renderer.run(JOB, controller.signal);
+  equal(renderer.load().jobs, 3);
+  const before = renderer.load().expectedWaitMs;
   controller.abort(new DOMException("gone", "AbortError"));
+  equal(renderer.load().jobs, 2, "the given-up job leaves the count at once");
+  ok(renderer.load().expectedWaitMs <= before, "and its expected work with it");
   await rejects(waiting, (e) => e instanceof DOMException && e.name === "AbortError");
   await Promise.all(busy);
   equal(ran.length, 2, "the given-up job did not run");

@@ -97,22 +97,38 @@ class Lane {
     this.run = run;
   }
 
-  /** Runs `job` after the lane's earlier jobs; returns its result and its run time. */
+  /**
+   * Runs `job` after the lane's earlier jobs; returns its result and its run
+   * time. A job given up while it waits leaves the lane's figures at once
+   * (admission and `/readyz` stop counting it) and never runs.
+   */
   enqueue(job: PictureJob, estimate: number, signal: AbortSignal) {
     const images = jobImages(job);
     this.pendingMs += estimate;
     this.jobs++;
     this.images += images;
+    let counted = true, running = false;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      this.pendingMs -= estimate;
+      this.jobs--;
+      this.images -= images;
+    };
+    const onAbort = () => {
+      if (!running) uncount();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
     const started = this.#tail.then(async () => {
-      signal.throwIfAborted(); // given up while waiting: never run
+      signal.throwIfAborted();
+      running = true;
       const t0 = performance.now();
       const result = await this.run(job, signal);
       return { result, ms: performance.now() - t0 };
     });
     const done = started.finally(() => {
-      this.pendingMs -= estimate;
-      this.jobs--;
-      this.images -= images;
+      signal.removeEventListener("abort", onAbort);
+      uncount();
     });
     this.#tail = done.catch(() => {});
     return done;
