@@ -156,10 +156,11 @@ Deno.test("evaluateFaces measures the embedded bundle end to end (stand-in face 
     equal(e.realism.faceDetected, 1);
     ok(e.realism.fd > 0 && e.realism.realFd >= 0, JSON.stringify(e.realism));
     equal(e.naming.groups.length, bundle.manifest.groups.length);
-    equal(e.naming.groups[1].used, "mouth", "the manifest's labels are kept");
-    const mouth = e.locality.find((r) => r.concept === "mouth")!;
-    equal(mouth.groups.join(), "1");
-    ok(mouth.ratio !== null && mouth.transfer !== null, JSON.stringify(mouth));
+    // The manifest's labels are kept, and a labelled part is measured for locality.
+    const labelled = bundle.manifest.groups.find((g) => g.label !== null)!;
+    equal(e.naming.groups[labelled.id].used, labelled.label);
+    const own = e.locality.find((r) => r.concept === `group ${labelled.id}`)!;
+    ok(own.ratio !== null && own.transfer !== null, JSON.stringify(own));
     const identity = e.identity!;
     equal(identity.face.join(), bundle.manifest.face!.join());
     ok(

@@ -225,7 +225,7 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
   ]);
   deepEqual(manifest.face, [0], "eyes are part of the face, hair is not");
   deepEqual(manifest.metrics.groupConsistency, [0.3, 0.5]);
-  match(manifest.model.description, /Interpretable GAN, 32x32, .* 10 of 20000 steps in 2\.0 h\.$/);
+  match(manifest.model.description, /Interpretable GAN, 32x32 \(upsample generator of width 4, M = 8, C = \d+, batch 4, DiffAugment color\+translation\+cutout\), .* 10 of 20000 steps in 2\.0 h\.$/);
   const fineTuned = buildManifest(
     { run: "runs/x", out: "o" },
     { ...config, initFrom: "runs/b/checkpoints/step-000500.safetensors" },

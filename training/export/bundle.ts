@@ -236,10 +236,18 @@ export function buildManifest(
     ? `images in ${config.data.path}`
     : `${config.data.count} synthetic cartoon faces (seed ${config.data.seed})`;
   const hours = (facts.seconds / 3600).toFixed(1);
+  const recipe = [
+    `${network.architecture} generator of width ${network.width}`,
+    `M = ${network.targetChannels}`,
+    evaluation.kind === "interpretable" ? `C = ${groups.length}` : null,
+    `batch ${config.batch}`,
+    config.augment.length > 0 ? `DiffAugment ${config.augment.join("+")}` : null,
+    facts.ema ? "weight average" : null,
+  ].filter((part) => part !== null).join(", ");
   const description = options.description ??
     `${evaluation.kind === "interpretable" ? "Interpretable" : "Baseline"} GAN, ` +
-      `${network.resolution}x${network.resolution}, trained on ${data}: ${facts.steps} of ` +
-      `${config.steps} steps in ${hours} h` +
+      `${network.resolution}x${network.resolution} (${recipe}), trained on ${data}: ` +
+      `${facts.steps} of ${config.steps} steps in ${hours} h` +
       (config.initFrom
         ? `, fine-tuned from ${config.initFrom}` +
           (config.initDiscriminator ? " with its discriminator." : ".")
