@@ -1,7 +1,8 @@
 /**
  * The folders are the architecture's layers: the server's module graph holds
  * nothing of the trainer, the face measurements (and their face-api) or the
- * tools, and `core/`, which they all use, imports nothing above it.
+ * tools, `core/`, which they all use, imports nothing above it, and the
+ * studio's browser script imports only plain JavaScript of `core/`.
  */
 
 import { deepEqual, ok } from "node:assert/strict";
@@ -39,9 +40,18 @@ Deno.test("the server's module graph holds nothing of training/, faces/ or tools
 
 Deno.test("core/ imports nothing outside core/", async () => {
   const modules = [...Deno.readDirSync(`${ROOT}/core`)]
-    .filter((e) => e.isFile && e.name.endsWith(".ts") && !e.name.endsWith(".test.ts"))
+    .filter((e) => e.isFile && /\.(ts|js)$/.test(e.name) && !e.name.endsWith(".test.ts"))
     .map((e) => `core/${e.name}`);
   ok(modules.length >= 7, modules.join());
   const graph = await moduleGraph(...modules);
   deepEqual(graph.filter((file) => !file.startsWith("core/")), []);
+});
+
+Deno.test("the studio's browser script imports only itself and core/'s plain JavaScript", async () => {
+  const graph = await moduleGraph("studio/studio.js");
+  ok(graph.includes("core/swap_maps.js"), graph.join("\n"));
+  deepEqual(
+    graph.filter((file) => file !== "studio/studio.js" && !/^core\/.*\.js$/.test(file)),
+    [],
+  );
 });
