@@ -74,10 +74,17 @@ export function hasAverage(checkpoint: Safetensors): boolean {
 /**
  * Sets up the generator that samples, evaluation and export use: the
  * checkpoint's average of the weights with batch-norm statistics recomputed
- * for it when the run kept one, else its trained weights and statistics.
+ * for it when the run kept one, else (or with `trainedWeights`) its trained
+ * weights and statistics.
  */
-export function loadServingGenerator(generator: GanGenerator, checkpoint: Safetensors): void {
-  if (!hasAverage(checkpoint)) return loadGeneratorWeights(generator, checkpoint);
+export function loadServingGenerator(
+  generator: GanGenerator,
+  checkpoint: Safetensors,
+  options: { trainedWeights?: boolean } = {},
+): void {
+  if (options.trainedWeights || !hasAverage(checkpoint)) {
+    return loadGeneratorWeights(generator, checkpoint);
+  }
   loadCheckpointTensors(
     checkpoint,
     (take) => networkUpdates(AVERAGE_PREFIX, generator.parameters(), [], take),

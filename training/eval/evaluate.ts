@@ -68,6 +68,8 @@ export interface EvaluateOptions {
   figure?: boolean;
   /** A baseline's GMM sees each map scaled to unit RMS over its positions (see rmsNormalize). */
   gmmNormalize?: boolean;
+  /** Measure the trained generator's weights even when the run keeps an average of them. */
+  trainedWeights?: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function evaluateRun(
   const images = options.images ?? 64, seed = options.seed ?? 1234;
   const generator = new GanGenerator(new RandomStream(0), config.network);
   try {
-    loadServingGenerator(generator, checkpoint);
+    loadServingGenerator(generator, checkpoint, options);
     const [, m, h, w] = generator.targetShape(images);
     const { maps, blocks, masks, pictures } = await asyncScope(async () => {
       const z = new RandomStream(seed).normal([images, config.network.latent]);

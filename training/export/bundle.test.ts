@@ -105,6 +105,19 @@ Deno.test("export writes head.onnx, tail.onnx and a manifest that describe the r
   deepEqual((await readBundle(out)).manifest, manifest);
 });
 
+Deno.test("--trained-weights exports the trained generator instead of the weight average", async () => {
+  const trained = await exportBundle({
+    run: runDir,
+    out: join(root, "trained"),
+    images: 8,
+    groups: 3,
+    partLabels: false,
+    trainedWeights: true,
+  });
+  equal(trained.manifest.training.ema, false);
+  ok(trained.manifest.files.head.sha256 !== bundle.manifest.files.head.sha256, "other weights");
+});
+
 Deno.test("onnxruntime-web's head, tail and head-then-tail equal the engine's forward pass within 1e-4", async (t) => {
   for (const architecture of ARCHITECTURES) {
     await t.step(architecture, async () => {
@@ -225,7 +238,10 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
   ]);
   deepEqual(manifest.face, [0], "eyes are part of the face, hair is not");
   deepEqual(manifest.metrics.groupConsistency, [0.3, 0.5]);
-  match(manifest.model.description, /Interpretable GAN, 32x32 \(upsample generator of width 4, M = 8, C = \d+, batch 4, DiffAugment color\+translation\+cutout\), .* 10 of 20000 steps in 2\.0 h\.$/);
+  match(
+    manifest.model.description,
+    /Interpretable GAN, 32x32 \(upsample generator of width 4, M = 8, C = \d+, batch 4, DiffAugment color\+translation\+cutout\), .* 10 of 20000 steps in 2\.0 h\.$/,
+  );
   const fineTuned = buildManifest(
     { run: "runs/x", out: "o" },
     { ...config, initFrom: "runs/b/checkpoints/step-000500.safetensors" },

@@ -46,6 +46,11 @@ export interface ExportOptions {
   run: string;
   /** A checkpoint file of the run; default its newest. */
   checkpoint?: string;
+  /**
+   * Export the trained generator's weights even when the run keeps an
+   * average of them (which export takes otherwise); for comparing the two.
+   */
+  trainedWeights?: boolean;
   /** The bundle folder to write (created if missing; its bundle files are replaced). */
   out: string;
   /** Model name; default the run folder's name. */
@@ -112,6 +117,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   try {
     evaluation = await evaluateRun(options.run, {
       checkpoint: file,
+      trainedWeights: options.trainedWeights,
       images: options.images,
       groups: options.groups,
       segmenter: trained?.segmenter,
@@ -123,7 +129,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const generator = new GanGenerator(new RandomStream(0), config.network);
   let onnx;
   try {
-    loadServingGenerator(generator, checkpoint);
+    loadServingGenerator(generator, checkpoint, options);
     const name = options.name ?? basename(run.dir);
     onnx = await generatorOnnx(generator, {
       doc: `${name}: the generator of ${basename(file)}, split at its target layer`,
@@ -136,7 +142,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
 
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
-    ema: hasAverage(checkpoint),
+    ema: hasAverage(checkpoint) && !options.trainedWeights,
     seconds: state.seconds,
     // Checkpoints written before adapters were recorded do not say where they trained.
     hardware: state.hardware ?? ["unknown (the checkpoint predates adapter records)"],

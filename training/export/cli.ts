@@ -17,6 +17,7 @@ import { MIN_IMAGES } from "../../faces/evaluate.ts";
 export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-folder> [options]
 
   --checkpoint <file>     export this checkpoint of the run instead of its newest
+  --trained-weights       the trained generator's weights, not the run's average of them
   --name <name>           model name [the run folder's name]
   --version <version>     model version [step-<N>]
   --description <text>    replaces the generated description
@@ -42,6 +43,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
   const values = parseFlags(args, {
     run: { type: "string" },
     checkpoint: { type: "string" },
+    "trained-weights": { type: "boolean" },
     out: { type: "string" },
     name: { type: "string" },
     version: { type: "string" },
@@ -86,6 +88,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     run: values.run,
     out: values.out,
     checkpoint: values.checkpoint,
+    trainedWeights: values["trained-weights"] ?? false,
     name: values.name,
     version: values.version,
     description: values.description,
