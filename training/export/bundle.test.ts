@@ -287,6 +287,7 @@ Deno.test("export's command line", () => {
     run: "r",
     out: "o",
     checkpoint: undefined,
+    trainedWeights: false,
     name: undefined,
     version: undefined,
     description: undefined,
