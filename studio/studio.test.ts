@@ -60,7 +60,7 @@ async function withStudio(
 async function screenshot(page: Page, name: string): Promise<void> {
   const folder = Deno.env.get("IGAN_STUDIO_SCREENSHOTS") ?? await Deno.makeTempDir();
   const file = join(folder, name);
-  await page.screenshot({ path: file as `${string}.png`, fullPage: true });
+  await page.screenshot({ path: file as `${string}.png` }); // the window, as a person sees it
   ok((await Deno.stat(file)).size > 1000, `${file} is a picture`);
 }
 
@@ -136,6 +136,7 @@ Deno.test({
       await swapIn(page, "server");
       const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
       ok(distance(before, after).mean > 1, "the server's swap changed the image");
+      await screenshot(page, "studio.png");
       await page.click("#show-kernels");
       equal(await settled(page), "", "the kernel maps");
       equal(
@@ -143,7 +144,6 @@ Deno.test({
         model.manifest.target.channels,
         "every kernel's map, grouped",
       );
-      await screenshot(page, "studio.png");
 
       await swapIn(page, "browser");
       const backend = await page.evaluate(() =>

@@ -29,7 +29,7 @@ Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
   equal(command.name, "faces-64");
   equal(command.out, "runs");
   equal(command.config.network.architecture, "upsample");
-  deepEqual(command.config.augment, ["color", "translation", "cutout"]);
+  deepEqual(command.config.augment, []);
   const dcgan = parseTrainArgs([
     "--data",
     "faces/",

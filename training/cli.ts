@@ -62,7 +62,7 @@ Options (defaults in brackets):
                             a two-layer tail, or DCGAN's transposed convolutions [upsample]
   --loss <nonsaturating|hinge>  GAN loss [nonsaturating]
   --augment <list|none>     DiffAugment of the discriminator's inputs, from color, translation,
-                            cutout [color,translation,cutout]
+                            cutout, e.g. color,translation,cutout [none]
   --ema-images <n>          half-life in images of the generator's weight average that samples
                             and export use; 0 for none [10000]
   --lr-g <x>, --lr-d <x>    Adam learning rates [0.0002]

@@ -18,6 +18,8 @@ export const TINY_RUN: PartialConfig = {
   network: { architecture: "upsample", resolution: 32, latent: 8, width: 4, targetChannels: 8 },
   data: { kind: "synthetic", count: 16, seed: 0 },
   batch: 4,
+  // Off by default, on here: the tests (resume exactness above all) cover it.
+  augment: ["color", "translation", "cutout"],
 };
 
 /** The 16 synthetic faces of {@link TINY_RUN}. */
