@@ -1,4 +1,5 @@
 import { equal, notDeepEqual } from "node:assert/strict";
+import { TINY_NETWORK } from "./testing/tiny_run.ts";
 import { initEngine } from "./engine/engine.ts";
 import { mean } from "./engine/ops/reduce.ts";
 import { mul } from "./engine/ops/elementwise.ts";
@@ -11,18 +12,10 @@ import { ganStep, type Generate } from "./gan_step.ts";
 
 await initEngine();
 
-const NETWORK = {
-  architecture: "upsample" as const,
-  resolution: 32 as const,
-  latent: 8,
-  width: 2,
-  targetChannels: 4,
-};
-
 /** One step of fresh, identically seeded players; returns the losses and G's first head weights. */
 async function oneStep(generate?: (G: GanGenerator) => Generate) {
   const gen = new RandomStream(5);
-  const G = new GanGenerator(gen, NETWORK), D = new GanDiscriminator(gen, NETWORK);
+  const G = new GanGenerator(gen, TINY_NETWORK), D = new GanDiscriminator(gen, TINY_NETWORK);
   const optG = new Adam({ lr: 1e-2 }), optD = new Adam({ lr: 1e-2 });
   try {
     return await asyncScope(async () => {
@@ -30,7 +23,7 @@ async function oneStep(generate?: (G: GanGenerator) => Generate) {
       const { lossD, lossG } = ganStep(
         { generator: G, discriminator: D, optG, optD },
         real,
-        gen.normal([3, NETWORK.latent]),
+        gen.normal([3, TINY_NETWORK.latent]),
         { generate: generate?.(G) },
       );
       return {

@@ -1,4 +1,5 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { TINY_NETWORK } from "../testing/tiny_run.ts";
 import { valueAndGrad } from "../engine/autograd.ts";
 import { initEngine } from "../engine/engine.ts";
 import { mul, square, sub } from "../engine/ops/elementwise.ts";
@@ -21,13 +22,6 @@ import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./modul
 
 await initEngine();
 
-const NETWORK = {
-  architecture: "upsample" as const,
-  resolution: 32 as const,
-  latent: 8,
-  width: 4,
-  targetChannels: 8,
-};
 const CONFIG: InterpretableConfig = {
   ...DEFAULT_INTERPRETABLE,
   groups: 3,
@@ -46,9 +40,9 @@ const targetMaps = (G: GanGenerator, z: Tensor) =>
 /** A generator whose running batch-norm statistics fit its activations (as after training). */
 function warmGenerator(seed: number): GanGenerator {
   const gen = new RandomStream(seed);
-  const G = new GanGenerator(gen, NETWORK);
+  const G = new GanGenerator(gen, TINY_NETWORK);
   for (let t = 0; t < 40; t++) {
-    scope(() => void G.head(gen.normal([16, NETWORK.latent]), { training: true }));
+    scope(() => void G.head(gen.normal([16, TINY_NETWORK.latent]), { training: true }));
   }
   return G;
 }
@@ -70,7 +64,7 @@ Deno.test("Langevin steps raise g_W(f_G(z)) - |z|^2/(2 sigma^2) on average", asy
       const w = gen.normal([K, M, 3], 1e4, 2e3);
       const logDensity = (z: Tensor) =>
         sub(energy(w, targetMaps(G, z), averaging), mul(sum(square(z), 1), 0.5));
-      const z = gen.normal([n, NETWORK.latent]);
+      const z = gen.normal([n, TINY_NETWORK.latent]);
       const before = await mean(logDensity(z)).item();
       const revised = langevin(z, logDensity, new RandomStream(5), { steps: 20, stepSize: 0.1 });
       const after = await mean(logDensity(revised)).item();
@@ -130,7 +124,10 @@ Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at re
       const coefficients = interpretabilityCoefficients(ASSIGNMENT, 3, CONFIG.lambda1);
       const maps = (z: Tensor) => targetMaps(G, z);
       const w = gen.normal([K, M, 3], 5, 1);
-      const [zData, zModel] = [gen.normal([n, NETWORK.latent]), gen.normal([n, NETWORK.latent])];
+      const [zData, zModel] = [
+        gen.normal([n, TINY_NETWORK.latent]),
+        gen.normal([n, TINY_NETWORK.latent]),
+      ];
       const gap = (weight: Tensor) =>
         sub(
           mean(energy(weight, maps(zData), averaging)),
@@ -169,7 +166,7 @@ Deno.test("a pooled (and normalised) energy model has one W row per block and gi
         const report = await module.step(G, optG, new RandomStream(9), 0);
         ok(Number.isFinite(report.energyData), `g_W ${report.energyData}`);
         await asyncScope(async () => {
-          const z = new RandomStream(10).normal([4, NETWORK.latent]);
+          const z = new RandomStream(10).normal([4, TINY_NETWORK.latent]);
           const maps = G.head(z, { training: false });
           const pooled = energyPositions(maps, 2);
           const seen = energyNormalize ? rmsNormalize(pooled) : pooled;

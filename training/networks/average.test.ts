@@ -1,4 +1,5 @@
 import { equal, ok } from "node:assert/strict";
+import { TINY_NETWORK } from "../testing/tiny_run.ts";
 import { initEngine } from "../engine/engine.ts";
 import { RandomStream } from "../engine/random.ts";
 import { asyncScope } from "../engine/tensor.ts";
@@ -7,22 +8,14 @@ import { GanGenerator } from "./generator.ts";
 
 await initEngine();
 
-const NETWORK = {
-  architecture: "upsample" as const,
-  resolution: 32 as const,
-  latent: 6,
-  width: 2,
-  targetChannels: 4,
-};
-
 Deno.test("averageDecay halves the average's memory every halfLife images", () => {
   equal(averageDecay(64, 64), 0.5);
   equal(Math.abs(averageDecay(32, 10000) ** (10000 / 32) - 0.5) < 1e-12, true);
 });
 
 Deno.test("updateAverage mixes each parameter as decay * average + (1 - decay) * current", async () => {
-  const average = new GanGenerator(new RandomStream(1), NETWORK);
-  const current = new GanGenerator(new RandomStream(2), NETWORK);
+  const average = new GanGenerator(new RandomStream(1), TINY_NETWORK);
+  const current = new GanGenerator(new RandomStream(2), TINY_NETWORK);
   try {
     const before = await average.parameters()[1].value.data();
     const target = await current.parameters()[1].value.data();
@@ -41,11 +34,11 @@ Deno.test("updateAverage mixes each parameter as decay * average + (1 - decay) *
 });
 
 Deno.test("recalibrateNorms: inference on the recalibration batch matches training mode on it", async () => {
-  const generator = new GanGenerator(new RandomStream(3), NETWORK);
+  const generator = new GanGenerator(new RandomStream(3), TINY_NETWORK);
   try {
     const recalibration = { batches: 1, batch: 16, seed: 9 };
     const [inference, training] = await asyncScope(async () => {
-      const z = new RandomStream(9).normal([16, NETWORK.latent]);
+      const z = new RandomStream(9).normal([16, TINY_NETWORK.latent]);
       const stale = await generator.forward(z, { training: false }).data();
       recalibrateNorms(generator, recalibration);
       const after = await generator.forward(z, { training: false }).data();

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type PartialConfig, resolveConfig } from "../config.ts";
+import { type NetworkConfig, type PartialConfig, resolveConfig } from "../config.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { syntheticFaces } from "../data/synthetic.ts";
 import { Progress } from "../../core/progress.ts";
@@ -13,9 +13,18 @@ import { createRun } from "../run_folder.ts";
 import { GanTrainer } from "../trainer.ts";
 import { trainLoop } from "../train.ts";
 
-/** 32x32 images, width 4, 8 target filters, latent 8, batch 4, on 16 synthetic faces. */
+/** The tiny networks: 32x32 images, width 4, 8 target filters, latent 8. */
+export const TINY_NETWORK: NetworkConfig = {
+  architecture: "upsample",
+  resolution: 32,
+  latent: 8,
+  width: 4,
+  targetChannels: 8,
+};
+
+/** {@link TINY_NETWORK}, batch 4, on 16 synthetic faces. */
 export const TINY_RUN: PartialConfig = {
-  network: { architecture: "upsample", resolution: 32, latent: 8, width: 4, targetChannels: 8 },
+  network: TINY_NETWORK,
   data: { kind: "synthetic", count: 16, seed: 0 },
   batch: 4,
   // Off by default, on here: the tests (resume exactness above all) cover it.
