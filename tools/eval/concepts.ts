@@ -7,13 +7,17 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../core/image.ts";
 import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
 import { openRun } from "../../training/run_folder.ts";
-import { integerFlag, isUserError } from "../../training/command_line.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+} from "../../training/command_line.ts";
 
 const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
 
@@ -29,77 +33,76 @@ const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
                             position coloured by its strongest group); with --baseline, its
                             rows follow`;
 
-function fail(message: string): never {
-  console.error(`error: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
+/** The parsed command line. */
+interface ConceptsCommand {
+  run: string;
+  baseline?: string;
+  checkpoint?: string;
+  baselineCheckpoint?: string;
+  images?: number;
+  groups?: number;
+  seed?: number;
+  figure?: string;
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    args: Deno.args,
-    options: {
-      run: { type: "string" },
-      baseline: { type: "string" },
-      checkpoint: { type: "string" },
-      "baseline-checkpoint": { type: "string" },
-      images: { type: "string" },
-      groups: { type: "string" },
-      seed: { type: "string" },
-      figure: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  }));
-} catch (error) {
-  fail((error as Error).message);
+function parse(args: string[]): ConceptsCommand | "help" {
+  const values = parseFlags(args, {
+    run: { type: "string" },
+    baseline: { type: "string" },
+    checkpoint: { type: "string" },
+    "baseline-checkpoint": { type: "string" },
+    images: { type: "string" },
+    groups: { type: "string" },
+    seed: { type: "string" },
+    figure: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return "help";
+  if (!values.run) throw new UsageError("--run <run-folder> is required.");
+  return {
+    run: values.run,
+    baseline: values.baseline,
+    checkpoint: values.checkpoint,
+    baselineCheckpoint: values["baseline-checkpoint"],
+    images: integerFlag("images", values.images),
+    groups: integerFlag("groups", values.groups),
+    seed: integerFlag("seed", values.seed),
+    figure: values.figure,
+  };
 }
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-if (!values.run) fail("--run <run-folder> is required.");
-const integer = (flag: "images" | "groups" | "seed"): number | undefined => {
-  try {
-    return integerFlag(flag, values[flag]);
-  } catch (error) {
-    fail((error as Error).message);
-  }
-};
-const [images, groups, seed] = [integer("images"), integer("groups"), integer("seed")];
 
-try {
+async function evaluate(command: ConceptsCommand): Promise<void> {
   await initEngine();
-  const { config } = await openRun(values.run);
+  const { config } = await openRun(command.run);
   if (config.data.kind === "synthetic") {
     console.error("training the part segmenter on the synthetic faces ...");
   }
   const trained = await segmenterForRun(config);
   const segmenter = trained?.segmenter;
   if (trained) console.error(`part segmenter: final loss ${trained.loss.toFixed(3)}`);
-  const options = { images, seed, segmenter, figure: values.figure !== undefined };
+  const { images, seed, groups } = command;
+  const options = { images, seed, segmenter, figure: command.figure !== undefined };
   const evaluations: RunEvaluation[] = [];
-  console.error(`evaluating ${values.run} ...`);
+  console.error(`evaluating ${command.run} ...`);
   evaluations.push(
-    await evaluateRun(values.run, { ...options, checkpoint: values.checkpoint, groups }),
+    await evaluateRun(command.run, { ...options, checkpoint: command.checkpoint, groups }),
   );
-  if (values.baseline) {
-    console.error(`evaluating ${values.baseline} ...`);
+  if (command.baseline) {
+    console.error(`evaluating ${command.baseline} ...`);
     evaluations.push(
-      await evaluateRun(values.baseline, {
+      await evaluateRun(command.baseline, {
         ...options,
-        checkpoint: values["baseline-checkpoint"],
+        checkpoint: command.baselineCheckpoint,
         groups: evaluations[0].groups,
         gmmNormalize: config.interpretable?.energyNormalize ?? false,
       }),
     );
   }
   segmenter?.dispose();
-  if (values.figure) {
+  if (command.figure) {
     const figures = evaluations.map((e) => e.figure!);
-    await Deno.writeFile(values.figure, encodePng(imageGrid(figures, 1, 6)));
-    console.error(`figure: ${values.figure}`);
+    await Deno.writeFile(command.figure, encodePng(imageGrid(figures, 1, 6)));
+    console.error(`figure: ${command.figure}`);
   }
   printTable(evaluations);
   const summary = (e?: RunEvaluation) =>
@@ -113,12 +116,6 @@ try {
       }
       : null;
   console.log(JSON.stringify({ run: summary(evaluations[0]), baseline: summary(evaluations[1]) }));
-} catch (error) {
-  if (isUserError(error)) {
-    console.error(`error: ${error.message}`);
-    Deno.exit(1);
-  }
-  throw error;
 }
 
 function printTable(evaluations: RunEvaluation[]): void {
@@ -164,4 +161,8 @@ function printTable(evaluations: RunEvaluation[]): void {
       );
     }
   }
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommandLine({ usage: USAGE, parse, run: evaluate }, Deno.args));
 }
