@@ -176,7 +176,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the studio asks for the API key, keeps it in the page, and then works",
+  name: "the studio asks for the API key, keeps it in the page, and then works from the keyboard",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -187,6 +187,18 @@ Deno.test({
       await page.click("#key-form button");
       equal(await settled(page), "");
       equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+      // From the keyboard: focus a face's target button and press Enter.
+      await page.focus('button[data-role="target"][data-seed="3"]');
+      await page.keyboard.press("Enter");
+      equal(await settled(page), "");
+      equal(
+        await page.$eval(
+          'button[data-role="target"][data-seed="3"]',
+          (b) => b.getAttribute("aria-pressed"),
+        ),
+        "true",
+      );
+      equal(await page.$eval("#overlay-caption", (e) => e.textContent), "target seed 3");
       const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length]);
       equal(stored.join(), "0,0", "the key is not stored");
       // The 401 of the first try is a console error of the browser's own; nothing else is.
