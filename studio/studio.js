@@ -23,6 +23,8 @@ const state = {
   /** onnxruntime-web and the two sessions, loaded on the first in-browser swap. */
   runtime: null,
   latents: new Map(),
+  /** The target's owner group per target-layer position (-1: none), as last loaded. */
+  owners: null,
   /** Object URLs of the pictures shown, revoked when they are replaced. */
   urls: new Map(),
 };
@@ -212,20 +214,33 @@ async function ownersFromServer(seed) {
   });
 }
 
+/** Loads the target's concept regions and picture (on a new target or run mode), then paints. */
 async function drawOverlay() {
   const seed = state.target;
   if (seed === null) return;
-  const owners = state.runMode === "browser"
+  state.owners = state.runMode === "browser"
     ? ownersFromMaps((await runHead([seed]))[0])
     : await ownersFromServer(seed);
-  state.owners = owners;
-  const stack = $("overlay-stack");
-  stack.replaceChildren(image(await pictureUrl(`/v1/images/${seed}.png`, "overlay"), ""));
+  $("overlay-stack").replaceChildren(
+    image(await pictureUrl(`/v1/images/${seed}.png`, "overlay"), ""),
+    Object.assign(document.createElement("canvas"), { id: "overlay-layer" }),
+  );
+  $("overlay-caption").textContent = `target seed ${seed}`;
+  // The server's overlay of every group is what the copied URL and the download give.
+  const path = `/v1/images/${seed}/concepts.png?style=overlay`;
+  $("overlay-copy").onclick = () => copyText(new URL(path, location.href).href);
+  $("overlay-download").href = await pictureUrl(path, "overlay-all");
+  $("overlay-download").download = `concepts-${seed}.png`;
+  paintOverlay();
+}
+
+/** Paints the loaded regions of the groups ticked under "Groups shown" (no request). */
+function paintOverlay() {
+  const canvas = $("overlay-layer");
+  if (!canvas) return;
   const { target, groups } = state.manifest;
-  const canvas = document.createElement("canvas");
   [canvas.width, canvas.height] = [target.width, target.height];
   canvas.style.imageRendering = "pixelated";
-  stack.append(canvas);
   const shown = new Set(
     [...document.querySelectorAll("#overlay-groups input:checked")].map((i) => Number(i.value)),
   );
@@ -234,22 +249,17 @@ async function drawOverlay() {
   const rgb = new Map(
     groups.map((g) => [g.id, [1, 3, 5].map((i) => parseInt(g.color.slice(i, i + 2), 16))]),
   );
-  owners.forEach((owner, p) => {
+  state.owners.forEach((owner, p) => {
     if (owner < 0 || !shown.has(owner)) return;
     data.data.set([...rgb.get(owner), 150], 4 * p);
   });
   context.putImageData(data, 0, 0);
-  const names = groups.filter((g) => shown.has(g.id) && owners.includes(g.id)).map(groupName);
-  stack.setAttribute(
+  const names = groups.filter((g) => shown.has(g.id) && state.owners.includes(g.id))
+    .map(groupName);
+  $("overlay-stack").setAttribute(
     "aria-label",
-    `seed ${seed} with the regions of ${names.join(", ") || "no group"}`,
+    `seed ${state.target} with the regions of ${names.join(", ") || "no group"}`,
   );
-  $("overlay-caption").textContent = `target seed ${seed}`;
-  // The server's overlay of every group is what the copied URL and the download give.
-  const path = `/v1/images/${seed}/concepts.png?style=overlay`;
-  $("overlay-copy").onclick = () => copyText(new URL(path, location.href).href);
-  $("overlay-download").href = await pictureUrl(path, "overlay-all");
-  $("overlay-download").download = `concepts-${seed}.png`;
 }
 
 // ---------------------------------------------------------------- in the browser
@@ -320,12 +330,12 @@ function rgba(images, index, side) {
   return data;
 }
 
-function canvasOf(data, side, label) {
+/** A picture's canvas; its label is set where it is shown. */
+function canvasOf(data, side) {
   const canvas = document.createElement("canvas");
   [canvas.width, canvas.height] = [side, side];
   canvas.getContext("2d").putImageData(new ImageData(data, side, side), 0, 0);
   canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", label);
   return canvas;
 }
 
@@ -403,7 +413,7 @@ async function swapInBrowser(target, source, groups, mode) {
       mask.set([255, mask[4 * p + 1] >> 1, mask[4 * p + 2] >> 1], 4 * p);
     }
   }
-  return [before, after, difference, mask].map((d) => canvasOf(d, side, ""));
+  return [before, after, difference, mask].map((d) => canvasOf(d, side));
 }
 
 // ---------------------------------------------------------------- kernel maps
@@ -506,11 +516,7 @@ function groupControls() {
   };
   const overlay = $("overlay-groups"), swapGroups = $("swap-groups");
   for (const group of groups) {
-    const [label, input] = control(
-      group,
-      "overlay",
-      () => attempt("drawing the concepts", drawOverlay),
-    );
+    const [label, input] = control(group, "overlay", paintOverlay);
     input.checked = true;
     overlay.append(label);
     swapGroups.append(control(group, "swap", () => {})[0]);
