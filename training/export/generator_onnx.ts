@@ -28,6 +28,9 @@ export interface GeneratorOnnx {
   tail: Uint8Array;
 }
 
+/** The two node kinds a generator exports, by the axis of their kernels' output channels. */
+const OUTPUT_AXIS = { Conv: 0, ConvTranspose: 1 } as const;
+
 /** A convolution's weights with a batch norm folded in, on the host, as ONNX wants them. */
 interface FoldedConv {
   /** [in, out, k, k] for ConvTranspose, [out, in, k, k] for Conv. */
@@ -39,10 +42,8 @@ interface FoldedConv {
 /**
  * Folds inference-mode batch norm y = (x - mean) / sqrt(var + eps) * gamma + beta
  * into the convolution `kernel` before it, whose output channels lie along
- * `outAxis` (1 for a transposed convolution's [in, out, k, k], 0 for a
- * convolution's [out, in, k, k]): each output channel o of the weight is
- * scaled by gamma_o / sqrt(var_o + eps), and the bias becomes
- * beta_o + (bias_o - mean_o) * that scale.
+ * `outAxis`: each output channel o of the weight is scaled by
+ * gamma_o / sqrt(var_o + eps), and the bias becomes beta_o + (bias_o - mean_o) * that scale.
  */
 async function foldConv(
   kernel: Tensor,
@@ -74,23 +75,27 @@ async function foldConv(
   return { weight: folded, shape, bias: foldedBias };
 }
 
-/** Adds a Conv or ConvTranspose node with folded weights; returns its output's name. */
-function addConvolution(
+/**
+ * Adds a Conv or ConvTranspose node of `kernel` (and the layer's bias) with
+ * `norm` folded in; returns its output's name.
+ */
+async function addConvolution(
   graph: OnnxGraph,
-  op: "Conv" | "ConvTranspose",
+  op: keyof typeof OUTPUT_AXIS,
   name: string,
   input: string,
-  layer: { stride: number; padding: number },
-  folded: FoldedConv,
-): string {
+  layer: { stride: number; padding: number; bias?: { value: Tensor } },
+  kernel: Tensor,
+  norm?: BatchNorm2d,
+): Promise<string> {
+  const folded = await foldConv(kernel, OUTPUT_AXIS[op], layer.bias?.value, norm);
   const k = folded.shape[2], p = layer.padding;
-  const channels = folded.shape[op === "Conv" ? 0 : 1];
   return graph.node(
     op,
     [
       input,
       graph.constant(`${name}.weight`, folded.shape, folded.weight),
-      graph.constant(`${name}.bias`, [channels], folded.bias),
+      graph.constant(`${name}.bias`, [folded.shape[OUTPUT_AXIS[op]]], folded.bias),
     ],
     `${name}.out`,
     { kernel_shape: [k, k], strides: [layer.stride, layer.stride], pads: [p, p, p, p] },
@@ -106,10 +111,9 @@ async function addBlocks(
 ): Promise<string> {
   let h = input;
   for (const [k, { name, conv, norm }] of blocks.entries()) {
-    const folded = await asyncScope(() =>
-      foldConv(conv.transposedKernel(), 1, conv.bias?.value, norm)
+    const out = await asyncScope(() =>
+      addConvolution(graph, "ConvTranspose", name, h, conv, conv.transposedKernel(), norm)
     );
-    const out = addConvolution(graph, "ConvTranspose", name, h, conv, folded);
     h = graph.node("Relu", [out], k === blocks.length - 1 && lastName ? lastName : `${name}.relu`);
   }
   return h;
@@ -139,23 +143,8 @@ export async function generatorOnnx(
   const tail = new OnnxGraph();
   const h = await addBlocks(tail, generator.tailBlocks, tail.input(ONNX_NAMES.maps, mapsShape));
   const { rgb } = generator;
-  const rgbOut = rgb instanceof Conv2d
-    ? addConvolution(
-      tail,
-      "Conv",
-      "rgb",
-      h,
-      rgb,
-      await foldConv(rgb.weight.value, 0, rgb.bias?.value),
-    )
-    : addConvolution(
-      tail,
-      "ConvTranspose",
-      "rgb",
-      h,
-      rgb,
-      await foldConv(rgb.weight.value, 1, rgb.bias?.value),
-    );
+  const op = rgb instanceof Conv2d ? "Conv" : "ConvTranspose";
+  const rgbOut = await addConvolution(tail, op, "rgb", h, rgb, rgb.weight.value);
   tail.node("Tanh", [rgbOut], ONNX_NAMES.image);
   tail.output(ONNX_NAMES.image, [3, resolution, resolution]);
 
