@@ -150,9 +150,9 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
       if (step % config.checkpointEvery === 0 && step !== end) await saveCheckpoint(trainer, run);
     }
     const checkpoint = await saveCheckpoint(trainer, run);
-    progress.finish();
     return { step: trainer.step, interrupted: trainer.step < end, checkpoint, last };
   } finally {
+    progress.finish(); // also when a step fails: its error line starts on a line of its own
     sampleZ.dispose();
   }
 }
