@@ -37,7 +37,7 @@ export interface AptInstall {
   purpose: string;
   /** Tried in order until one succeeds. */
   attempts: string[][];
-  /** Whether `apt-get update` must add bookworm-backports first. */
+  /** Whether apt's lists must include bookworm-backports. */
   backports: boolean;
 }
 
@@ -56,53 +56,74 @@ const CHROMIUM_HINT = "install Debian's chromium as root (apt-get install chromi
 const ONNX_HINT = "install Debian's python3-onnx as root (apt-get install python3-onnx), " +
   "which the onnx.checker test of exported models runs";
 
-/** Decides what to install, or which line to stop with, from the probes' findings. */
-export function planProvision(facts: MachineFacts): ProvisionPlan {
-  const installs: AptInstall[] = [];
-  const missing: string[] = [];
-  if (!facts.hasAdapter) {
-    if (facts.canInstall) {
-      // On Debian 12, bookworm-backports' Mesa 25 runs the engine's kernels about twice as fast
-      // as bookworm's Mesa 22; the plain package is the fallback.
-      const bookworm = facts.codename === "bookworm";
-      installs.push({
+/**
+ * One need of the tests: whether it was found, its install, the line when it
+ * cannot be installed, and the line when it is still missing after the install.
+ */
+interface Need {
+  found: boolean;
+  install: AptInstall;
+  missing: string;
+  stillMissing: string;
+}
+
+/** The tests' needs, in install order, from the probes' findings. */
+function needs(facts: MachineFacts): Need[] {
+  // On Debian 12, bookworm-backports' Mesa 25 runs the engine's kernels about twice as fast
+  // as bookworm's Mesa 22; the plain package is the fallback.
+  const bookworm = facts.codename === "bookworm";
+  const plain = (purpose: string, pkg: string): AptInstall => ({
+    purpose,
+    attempts: [[pkg]],
+    backports: false,
+  });
+  return [
+    {
+      found: facts.hasAdapter,
+      install: {
         purpose: "Mesa's Vulkan driver (llvmpipe), for a WebGPU adapter without a GPU",
         attempts: bookworm
           ? [["-t", "bookworm-backports", "mesa-vulkan-drivers"], ["mesa-vulkan-drivers"]]
           : [["mesa-vulkan-drivers"]],
         backports: bookworm,
-      });
-    } else missing.push(`no WebGPU adapter was found: ${MESA_HINT}`);
+      },
+      missing: `no WebGPU adapter was found: ${MESA_HINT}`,
+      stillMissing:
+        "Mesa's Vulkan driver is installed, but Deno's WebGPU (Vulkan) still finds no " +
+        "adapter: if VK_ICD_FILENAMES or VK_DRIVER_FILES is set, make it name an installed " +
+        "driver (/usr/share/vulkan/icd.d/lvp_icd.json is llvmpipe's)",
+    },
+    {
+      found: facts.hasOpenBlas,
+      install: plain("OpenBLAS, for the engine's CPU backend", "libopenblas0-pthread"),
+      missing: `OpenBLAS (libopenblas.so.0) does not load: ${BLAS_HINT}`,
+      stillMissing: "libopenblas0-pthread is installed, but Deno cannot load libopenblas.so.0: " +
+        "repair it (apt-get install --reinstall libopenblas0-pthread)",
+    },
+    {
+      found: facts.hasPythonOnnx,
+      install: plain("python3-onnx, for the onnx.checker test", "python3-onnx"),
+      missing: `/usr/bin/python3 has no onnx module: ${ONNX_HINT}`,
+      stillMissing: "python3-onnx is installed, but /usr/bin/python3 cannot import onnx: repair " +
+        "it (apt-get install --reinstall python3-onnx)",
+    },
+    {
+      found: facts.hasChromium,
+      install: plain("Chromium, for the studio's test in a real browser", "chromium"),
+      missing: `${CHROMIUM} does not run: ${CHROMIUM_HINT}`,
+      stillMissing: `chromium is installed, but ${CHROMIUM} --version fails: ${CHROMIUM_HINT}`,
+    },
+  ];
+}
+
+/** Decides what to install, or which line to stop with, from the probes' findings. */
+export function planProvision(facts: MachineFacts): ProvisionPlan {
+  const absent = needs(facts).filter((need) => !need.found);
+  if (absent.length === 0) return { kind: "ready" };
+  if (!facts.canInstall) {
+    return { kind: "missing", message: absent.map((need) => need.missing).join("; and ") };
   }
-  if (!facts.hasOpenBlas) {
-    if (facts.canInstall) {
-      installs.push({
-        purpose: "OpenBLAS, for the engine's CPU backend",
-        attempts: [["libopenblas0-pthread"]],
-        backports: false,
-      });
-    } else missing.push(`OpenBLAS (libopenblas.so.0) does not load: ${BLAS_HINT}`);
-  }
-  if (!facts.hasPythonOnnx) {
-    if (facts.canInstall) {
-      installs.push({
-        purpose: "python3-onnx, for the onnx.checker test",
-        attempts: [["python3-onnx"]],
-        backports: false,
-      });
-    } else missing.push(`/usr/bin/python3 has no onnx module: ${ONNX_HINT}`);
-  }
-  if (!facts.hasChromium) {
-    if (facts.canInstall) {
-      installs.push({
-        purpose: "Chromium, for the studio's test in a real browser",
-        attempts: [["chromium"]],
-        backports: false,
-      });
-    } else missing.push(`${CHROMIUM} does not run: ${CHROMIUM_HINT}`);
-  }
-  if (missing.length > 0) return { kind: "missing", message: missing.join("; and ") };
-  return installs.length > 0 ? { kind: "install", installs } : { kind: "ready" };
+  return { kind: "install", installs: absent.map((need) => need.install) };
 }
 
 /** Runs a command quietly; true when it exits 0. */
@@ -160,15 +181,20 @@ export async function probeMachine(): Promise<MachineFacts> {
 
 const APT_ENV = { DEBIAN_FRONTEND: "noninteractive" };
 
-async function aptInstall(install: AptInstall, log: (line: string) => void): Promise<boolean> {
-  log(`installing ${install.purpose}`);
-  if (install.backports) {
+/** Refreshes apt's lists once for all `installs` (with bookworm-backports when one needs it). */
+async function aptUpdate(installs: readonly AptInstall[]): Promise<boolean> {
+  if (installs.some((install) => install.backports)) {
     await Deno.writeTextFile(
       "/etc/apt/sources.list.d/bookworm-backports.list",
       "deb http://deb.debian.org/debian bookworm-backports main\n",
     );
   }
-  if (!await succeeds("apt-get", ["update", "-qq"], APT_ENV)) return false;
+  return await succeeds("apt-get", ["update", "-qq"], APT_ENV);
+}
+
+/** Tries the install's attempts in order; true when one succeeds. */
+async function aptInstall(install: AptInstall, log: (line: string) => void): Promise<boolean> {
+  log(`installing ${install.purpose}`);
   for (const attempt of install.attempts) {
     if (await succeeds("apt-get", ["install", "-y", "-qq", ...attempt], APT_ENV)) return true;
   }
@@ -189,8 +215,9 @@ export async function provision(log: (line: string) => void): Promise<void> {
   const plan = planProvision(await probeMachine());
   if (plan.kind === "ready") return;
   if (plan.kind === "missing") throw new ProvisionError(plan.message);
+  const updated = await aptUpdate(plan.installs);
   for (const install of plan.installs) {
-    if (!await aptInstall(install, log)) {
+    if (!updated || !await aptInstall(install, log)) {
       throw new ProvisionError(
         `apt-get could not install ${install.purpose} (tried: apt-get install ${
           install.attempts.map((a) => a.join(" ")).join(" | ")
@@ -198,29 +225,6 @@ export async function provision(log: (line: string) => void): Promise<void> {
       );
     }
   }
-  const after = await probeMachine();
-  if (!after.hasAdapter) {
-    throw new ProvisionError(
-      "Mesa's Vulkan driver is installed, but Deno's WebGPU (Vulkan) still finds no adapter: " +
-        "if VK_ICD_FILENAMES or VK_DRIVER_FILES is set, make it name an installed driver " +
-        "(/usr/share/vulkan/icd.d/lvp_icd.json is llvmpipe's)",
-    );
-  }
-  if (!after.hasOpenBlas) {
-    throw new ProvisionError(
-      "libopenblas0-pthread is installed, but Deno cannot load libopenblas.so.0: repair it " +
-        "(apt-get install --reinstall libopenblas0-pthread)",
-    );
-  }
-  if (!after.hasPythonOnnx) {
-    throw new ProvisionError(
-      "python3-onnx is installed, but /usr/bin/python3 cannot import onnx: repair it " +
-        "(apt-get install --reinstall python3-onnx)",
-    );
-  }
-  if (!after.hasChromium) {
-    throw new ProvisionError(
-      `chromium is installed, but ${CHROMIUM} --version fails: ${CHROMIUM_HINT}`,
-    );
-  }
+  const broken = needs(await probeMachine()).find((need) => !need.found);
+  if (broken) throw new ProvisionError(broken.stillMissing);
 }
