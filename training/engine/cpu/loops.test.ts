@@ -54,31 +54,18 @@ Deno.test("a reduction over interleaved axes, scaled, with a prologue formula", 
   const x = Float32Array.from({ length: 12 }, (_, i) => i);
   const out = new Float32Array(3);
   const shape = [2, 3, 2];
-  run(
-    reduceSource({
-      name: "r",
-      shape,
-      axes: [0, 2],
-      inputs: [{ buffer: x, view: denseView(shape) }],
-      output: out,
-      expr: "(x0 - 1.0) * (x0 - 1.0)",
-      scale: 0.5,
-    }),
-    [x, out],
-  );
+  const sum = {
+    name: "r",
+    shape,
+    axes: [0, 2],
+    inputs: [{ buffer: x, view: denseView(shape) }],
+    output: out,
+  };
+  run(reduceSource({ ...sum, expr: "(x0 - 1.0) * (x0 - 1.0)", scale: 0.5 }), [x, out]);
   const expected = [0, 1, 2].map((c) =>
     0.5 *
     [0, 1].flatMap((a) => [0, 1].map((b) => (a * 6 + c * 2 + b - 1) ** 2)).reduce((p, q) => p + q)
   );
   equal([...out].join(), expected.join());
-  match(
-    reduceSource({
-      name: "r",
-      shape,
-      axes: [0, 2],
-      inputs: [{ buffer: x, view: denseView(shape) }],
-      output: out,
-    }),
-    /acc/,
-  );
+  match(reduceSource(sum), /acc/);
 });
