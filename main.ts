@@ -85,7 +85,8 @@ if (listen) {
   Deno.serve({
     port: config.port,
     hostname: config.hostname,
-    onListen: ({ hostname, port }) => console.error(`listening on http://${hostname}:${port}/docs`),
+    onListen: ({ hostname, port }) =>
+      console.error(`listening on http://${hostname}:${port}/ (the studio; the API at /docs)`),
   }, app.fetch);
 }
 
