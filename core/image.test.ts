@@ -8,6 +8,7 @@ import {
   ImageDecodeError,
   imageGrid,
   imagesFromPlanar,
+  readImageHeader,
   type RgbImage,
 } from "./image.ts";
 
@@ -126,5 +127,25 @@ Deno.test("encodePng round-trips small (stored) and large (deflated) pictures ex
     if (width * height > 96 * 96) {
       ok(file.length < data.length / 2, `deflated: ${file.length} bytes`);
     }
+  }
+});
+
+Deno.test("readImageHeader reads a PNG's and a JPEG's size without decoding, and refuses others", () => {
+  const jpegBytes = jpeg.encode(
+    { width: 5, height: 3, data: new Uint8Array(5 * 3 * 4) },
+    90,
+  ).data;
+  const pngBytes = encodePng({ width: 7, height: 2, data: new Uint8Array(7 * 2 * 3) });
+  deepEqual(readImageHeader(pngBytes), { format: "png", width: 7, height: 2 });
+  deepEqual(readImageHeader(jpegBytes), { format: "jpeg", width: 5, height: 3 });
+  for (
+    const bad of [
+      new TextEncoder().encode("GIF89a..."),
+      pngBytes.subarray(0, 20),
+      jpegBytes.subarray(0, 30),
+      new Uint8Array(0),
+    ]
+  ) {
+    throws(() => readImageHeader(bad), ImageDecodeError);
   }
 });

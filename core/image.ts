@@ -30,6 +30,74 @@ function startsWith(bytes: Uint8Array, signature: number[]): boolean {
   return signature.every((b, k) => bytes[k] === b);
 }
 
+/** A JPEG or PNG file's size, read from its header. */
+export interface ImageHeader {
+  format: "png" | "jpeg";
+  width: number;
+  height: number;
+}
+
+/** JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic), which give the size. */
+const JPEG_FRAME_MARKERS = new Set([
+  0xc0,
+  0xc1,
+  0xc2,
+  0xc3,
+  0xc5,
+  0xc6,
+  0xc7,
+  0xc9,
+  0xca,
+  0xcb,
+  0xcd,
+  0xce,
+  0xcf,
+]);
+
+/**
+ * The format and size of a JPEG or PNG file from its header alone, without
+ * decoding it: what a server checks before it spends memory on the pixels.
+ * Throws {@link ImageDecodeError} for other files and cut-off headers.
+ */
+export function readImageHeader(bytes: Uint8Array): ImageHeader {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (startsWith(bytes, PNG_SIGNATURE)) {
+    const ihdr = String.fromCharCode(...bytes.subarray(12, 16));
+    if (bytes.length < 24 || ihdr !== "IHDR") {
+      throw new ImageDecodeError("truncated PNG: its header (IHDR) is cut off");
+    }
+    return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (startsWith(bytes, JPEG_SIGNATURE)) {
+    let at = 2;
+    while (at + 4 <= bytes.length) {
+      if (bytes[at] !== 0xff) throw new ImageDecodeError("corrupt JPEG: a marker is missing");
+      const marker = bytes[at + 1];
+      if (marker === 0xff) {
+        at++; // fill byte
+        continue;
+      }
+      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+        at += 2; // markers without a length
+        continue;
+      }
+      const length = view.getUint16(at + 2);
+      if (JPEG_FRAME_MARKERS.has(marker)) {
+        if (at + 9 > bytes.length) break;
+        const height = view.getUint16(at + 5), width = view.getUint16(at + 7);
+        if (width === 0 || height === 0) {
+          throw new ImageDecodeError("unsupported JPEG: its frame header gives no size");
+        }
+        return { format: "jpeg", width, height };
+      }
+      if (marker === 0xd9 || marker === 0xda || length < 2) break; // no frame before the data
+      at += 2 + length;
+    }
+    throw new ImageDecodeError("truncated JPEG: no frame header before the data");
+  }
+  throw new ImageDecodeError("not a JPEG or PNG file");
+}
+
 /** Decodes a JPEG or PNG file (recognised by its signature, not its name) to RGB. */
 export function decodeImage(bytes: Uint8Array): RgbImage {
   try {

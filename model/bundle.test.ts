@@ -15,7 +15,9 @@ import { DEFAULT_MODEL } from "../routes/config.ts";
 async function copyOfDefault(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "igan-bundle-" });
   for (const name of Object.values(BUNDLE_FILES)) {
-    await Deno.copyFile(new URL(name, DEFAULT_MODEL), join(dir, name));
+    await Deno.copyFile(new URL(name, DEFAULT_MODEL), join(dir, name)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound && name === BUNDLE_FILES.encoder)) throw error;
+    });
   }
   return dir;
 }
@@ -78,7 +80,7 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
       await rejectsNaming(
         dir,
         BUNDLE_FILES.manifest,
-        /interpretable-gan-bundle\/99.*reads "interpretable-gan-bundle\/1"/,
+        /interpretable-gan-bundle\/99.*reads "interpretable-gan-bundle\/1" and "interpretable-gan-bundle\/2"/,
       );
     });
     await t.step(

@@ -1,6 +1,6 @@
 /**
- * Reading a model bundle folder (`manifest.json`, `head.onnx`, `tail.onnx`)
- * and verifying it: every file present, the manifest valid JSON of a known
+ * Reading a model bundle folder (`manifest.json`, `head.onnx`, `tail.onnx`,
+ * and `encoder.onnx` when the manifest names one) and verifying it: every file present, the manifest valid JSON of a known
  * format whose fields fit together, and each ONNX file's SHA-256 equal to
  * the manifest's. Shapes are checked against the ONNX graphs when sessions
  * are opened (`sessions.ts`). Each failure is one {@link BundleError} naming
@@ -12,7 +12,12 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
-import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest, manifestInconsistencies } from "./manifest.ts";
+import {
+  BUNDLE_FILES,
+  type Manifest,
+  manifestInconsistencies,
+  READABLE_BUNDLE_FORMATS,
+} from "./manifest.ts";
 import { ManifestSchema } from "./manifest.ts";
 
 /** A bundle that cannot be served; `file` is the path of the offending file. */
@@ -33,6 +38,8 @@ export interface Bundle {
   manifest: Manifest;
   head: Uint8Array;
   tail: Uint8Array;
+  /** The encoder (image -> latent), or null for a bundle without one. */
+  encoder: Uint8Array | null;
 }
 
 /** The lowercase hex SHA-256 of `bytes` (or of a string's UTF-8), computed synchronously. */
@@ -73,10 +80,12 @@ export function parseManifest(text: string, file: string): Manifest {
     throw new BundleError(file, `is not valid JSON: ${(error as Error).message}`);
   }
   const format = (json as { format?: unknown } | null)?.format;
-  if (format !== BUNDLE_FORMAT) {
+  if (typeof format !== "string" || !READABLE_BUNDLE_FORMATS.includes(format)) {
     throw new BundleError(
       file,
-      `has format ${JSON.stringify(format)}; this server reads "${BUNDLE_FORMAT}" ` +
+      `has format ${JSON.stringify(format)}; this server reads ${
+        READABLE_BUNDLE_FORMATS.map((f) => `"${f}"`).join(" and ")
+      } ` +
         "(re-export the model with this version's deno task export).",
     );
   }
@@ -98,9 +107,12 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
     new TextDecoder().decode(await readBundleFile(location, BUNDLE_FILES.manifest)),
     display(manifestUrl),
   );
-  const [head, tail] = await Promise.all(
-    (["head", "tail"] as const).map(async (part) => {
-      const { path, sha256 } = manifest.files[part];
+  const parts = manifest.files.encoder
+    ? ["head", "tail", "encoder"] as const
+    : ["head", "tail"] as const;
+  const [head, tail, encoder] = await Promise.all(
+    parts.map(async (part) => {
+      const { path, sha256 } = manifest.files[part]!;
       const bytes = await readBundleFile(location, path);
       const actual = sha256Hex(bytes);
       if (actual !== sha256) {
@@ -113,5 +125,5 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
       return bytes;
     }),
   );
-  return { location, manifest, head, tail };
+  return { location, manifest, head, tail, encoder: encoder ?? null };
 }

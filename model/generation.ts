@@ -1,34 +1,65 @@
 /**
- * Generation as requests ask for it: latents from seeds or explicit values,
- * the generator's two halves through the model's queue, and pictures of the
- * images at the size asked for.
+ * Generation as requests ask for it: latents from seeds, explicit values or
+ * photos (through the model's encoder), the generator's two halves through
+ * the model's queue, and pictures of the images at the size asked for.
  *
  * @module
  */
 
 import { concatArrays } from "../core/concat.ts";
-import type { RgbImage } from "../core/image.ts";
+import { centerCropResize, decodeImage, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "./latents.ts";
 import type { ServedModel } from "./model.ts";
 import { planarImage, resizeImage } from "./render.ts";
 
-/** An image named in a request: a seed, or an explicit latent. */
-export type ImageSource = number | { latent: number[] };
+/**
+ * An image named in a request: a seed, an explicit latent, or a photo (JPEG
+ * or PNG bytes, whose size the request's validation has already checked).
+ */
+export type ImageSource = number | { latent: number[] } | { photo: Uint8Array };
 
-/** The latents [n, Z] of `sources`, scaled by `truncation`. */
-export function latentsOf(
+/**
+ * A photo as the encoder sees it: decoded, its centre square resized to the
+ * model's resolution (as the training data were), planar [3, S, S] in [-1, 1].
+ * Throws `ImageDecodeError` for a corrupt file.
+ */
+export function photoPixels(bytes: Uint8Array, resolution: number): Float32Array {
+  const { data } = centerCropResize(decodeImage(bytes), resolution);
+  const plane = resolution * resolution;
+  const out = new Float32Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) out[c * plane + p] = data[p * 3 + c] / 127.5 - 1;
+  }
+  return out;
+}
+
+/**
+ * The latents [n, Z] of `sources`, scaled by `truncation`: seeds drawn,
+ * latents as given, photos encoded (all in one run of the encoder).
+ */
+export async function latentsOf(
   model: ServedModel,
   sources: readonly ImageSource[],
-  truncation = 1,
-): Float32Array {
-  const z = model.manifest.latent;
+  truncation: number | undefined,
+  signal: AbortSignal,
+): Promise<Float32Array> {
+  const z = model.manifest.latent, psi = truncation ?? 1;
+  const photos = sources.flatMap((source) =>
+    typeof source === "object" && "photo" in source ? [source.photo] : []
+  );
+  const encoded = photos.length === 0 ? new Float32Array(0) : await model.encode(
+    concatArrays(Float32Array, photos.map((p) => photoPixels(p, model.manifest.resolution))),
+    photos.length,
+    signal,
+  );
+  let photo = 0;
   return concatArrays(
     Float32Array,
-    sources.map((source) =>
-      typeof source === "number"
-        ? latentForSeed(source, z, truncation)
-        : Float32Array.from(source.latent, (v) => v * truncation)
-    ),
+    sources.map((source) => {
+      if (typeof source === "number") return latentForSeed(source, z, psi);
+      const values = "latent" in source ? source.latent : encoded.subarray(z * photo, z * ++photo);
+      return Float32Array.from(values, (v) => v * psi);
+    }),
   );
 }
 
@@ -67,7 +98,7 @@ export async function generatePictures(
   signal: AbortSignal,
 ): Promise<RgbImage[]> {
   const n = request.sources.length;
-  const latents = latentsOf(model, request.sources, request.truncation);
+  const latents = await latentsOf(model, request.sources, request.truncation, signal);
   const { images } = await generate(model, latents, n, signal);
   return Array.from({ length: n }, (_, k) => picture(model, images, k, request.size));
 }

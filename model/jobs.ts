@@ -8,7 +8,14 @@
  */
 
 import { encodePng, type RgbImage } from "../core/image.ts";
-import { generatePictures, type ImageSource } from "./generation.ts";
+import {
+  generate,
+  generatePictures,
+  type ImageSource,
+  latentsOf,
+  photoPixels,
+  picture,
+} from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import type { MapStyle } from "./render.ts";
@@ -30,6 +37,13 @@ export type PictureJob =
   | Seeded & { kind: "concept-map"; style: "map" | "overlay" }
   | Seeded & { kind: "group-map"; groups: number[]; style: MapStyle }
   | {
+    kind: "encode";
+    /** The photo's JPEG or PNG bytes (its header already checked). */
+    photo: Uint8Array;
+    /** Side of the returned pictures. */
+    size: number;
+  }
+  | {
     kind: "swap";
     target: ImageSource;
     source: ImageSource;
@@ -47,7 +61,9 @@ export type JobKind = PictureJob["kind"];
 
 /**
  * A job's PNGs by name: `0`, `1`, ... for generation; `picture` for maps;
- * `swapped`, `difference`, `mask`, `target`, `source` and `strip` for swaps.
+ * `swapped`, `difference`, `mask`, `target`, `source` and `strip` for swaps;
+ * `input` and `reconstruction` for encoding, with `latent` (not a PNG: the
+ * latent's float32 values, little-endian).
  */
 export type JobResult = Record<string, Uint8Array>;
 
@@ -67,10 +83,13 @@ export function jobUnits(job: PictureJob, resolution: number, channels: number):
       return 1 + 2 * area(job.size);
     case "kernel-grid":
       return 1 + channels * area(job.size);
+    case "encode":
+      return 3 + 2 * area(job.size);
     case "swap": {
       const pictures = 1 + job.extras.length + (job.extras.includes("originals") ? 1 : 0) +
         (job.strip ? 5 : 0);
-      return 3 + pictures * area(job.size);
+      const photos = [job.target, job.source].filter((s) => typeof s === "object" && "photo" in s);
+      return 3 + photos.length + pictures * area(job.size);
     }
   }
 }
@@ -108,6 +127,17 @@ export async function renderJob(
           await groupMapPicture(model, { ...job, groups: groupsOf(job.groups) }, signal),
         ),
       };
+    case "encode": {
+      const latents = await latentsOf(model, [{ photo: job.photo }], 1, signal);
+      const { images } = await generate(model, latents, 1, signal);
+      const s = model.manifest.resolution;
+      const input = photoPixels(job.photo, s);
+      return {
+        input: png(picture(model, input, 0, job.size)),
+        reconstruction: png(picture(model, images, 0, job.size)),
+        latent: new Uint8Array(latents.buffer, latents.byteOffset, latents.byteLength),
+      };
+    }
     case "swap": {
       const pictures = await swapPictures(model, {
         ...job,

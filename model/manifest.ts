@@ -10,14 +10,24 @@
 import { SWAP_MODES } from "./swap.ts";
 import { z } from "zod";
 
-/** The format tag of bundles this code writes and reads. */
-export const BUNDLE_FORMAT = "interpretable-gan-bundle/1";
+/** The format tag of bundles this code writes. */
+export const BUNDLE_FORMAT = "interpretable-gan-bundle/2";
+
+/**
+ * The format tags this code reads: version 2 added the optional encoder
+ * (`encoder.onnx`); a version-1 bundle is read as one without it.
+ */
+export const READABLE_BUNDLE_FORMATS: readonly string[] = [
+  "interpretable-gan-bundle/1",
+  BUNDLE_FORMAT,
+];
 
 /** File names inside a bundle folder. */
 export const BUNDLE_FILES = {
   manifest: "manifest.json",
   head: "head.onnx",
   tail: "tail.onnx",
+  encoder: "encoder.onnx",
 } as const;
 
 const positiveInt = z.number().int().positive();
@@ -100,6 +110,26 @@ export const FaceFiguresSchema = z.object({
   locality: z.array(LocalityRowSchema),
 });
 
+/** How well the encoder's reconstructions G(E(x)) match photos it never trained on. */
+export const ReconstructionSchema = z.object({
+  images: positiveInt.describe("held-out photos measured"),
+  psnr: z.number().describe("mean PSNR in dB of the reconstructions against the photos"),
+  judgedSame: share.nullable().describe(
+    "share of reconstructions the eval:faces verifier judges the photo's person (null without its calibration)",
+  ),
+  meanDistance: z.number().describe("mean face-descriptor distance of reconstruction to photo"),
+});
+
+/** The encoder of a bundle (image -> latent), when it has one. */
+export const EncoderInfoSchema = z.object({
+  run: z.string().describe("the encoder's training run"),
+  steps: z.number().int().nonnegative().describe("encoder steps trained"),
+  width: positiveInt.describe("channels of the encoder's first block"),
+  holdout: ReconstructionSchema.nullable().describe(
+    "measured on the held-out photos at export (null when export skipped the face measurement)",
+  ),
+});
+
 /** One concept group: filters of the target layer that draw the same part. */
 export const ConceptGroupSchema = z.object({
   id: z.number().int().nonnegative().describe("group id, 0..C-1"),
@@ -131,7 +161,7 @@ export const ConceptMetricsSchema = z.object({
 
 /** The whole manifest. */
 export const ManifestSchema = z.object({
-  format: z.string().describe(`bundle format tag, "${BUNDLE_FORMAT}"`),
+  format: z.string().describe(`bundle format tag, "${BUNDLE_FORMAT}" (or an older readable one)`),
   model: z.object({
     name: z.string().min(1),
     version: z.string().min(1),
@@ -166,9 +196,13 @@ export const ManifestSchema = z.object({
   faces: FaceFiguresSchema.nullable().optional().describe(
     "eval:faces' figures measured at export, when the data were faces",
   ),
+  encoder: EncoderInfoSchema.nullable().optional().describe(
+    "the encoder that turns photos into latents (POST /v1/encode), when the bundle has one",
+  ),
   files: z.object({
     head: z.object({ path: z.literal(BUNDLE_FILES.head), sha256 }),
     tail: z.object({ path: z.literal(BUNDLE_FILES.tail), sha256 }),
+    encoder: z.object({ path: z.literal(BUNDLE_FILES.encoder), sha256 }).optional(),
   }),
 });
 
@@ -203,6 +237,9 @@ export function manifestInconsistencies(manifest: Manifest): string[] {
       `channels ${misplaced.slice(0, 5).join(", ")}${misplaced.length > 5 ? ", ..." : ""} ` +
         "are not in exactly one group",
     );
+  }
+  if (Boolean(manifest.encoder) !== Boolean(manifest.files.encoder)) {
+    problems.push("encoder and files.encoder must be given together");
   }
   for (const id of manifest.face ?? []) {
     if (id >= manifest.groups.length) problems.push(`face names group ${id}, which does not exist`);

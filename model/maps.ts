@@ -51,7 +51,7 @@ async function render(
   withImage: boolean,
   signal: AbortSignal,
 ): Promise<{ maps: Float32Array; images: Float32Array | null }> {
-  const latents = latentsOf(model, [request.seed], request.truncation);
+  const latents = await latentsOf(model, [request.seed], request.truncation, signal);
   if (!withImage) return { maps: await model.maps(latents, 1, signal), images: null };
   return await generate(model, latents, 1, signal);
 }

@@ -14,7 +14,7 @@ import {
   type SchedulerOptions,
   type SchedulerStats,
 } from "./scheduler.ts";
-import { GeneratorSessions } from "./sessions.ts";
+import { GeneratorSessions, noEncoderError } from "./sessions.ts";
 
 /** Options of {@link ServedModel.load}. */
 export interface ServedModelOptions extends SchedulerOptions {
@@ -35,7 +35,7 @@ export class ServedModel {
   /** An id for the bundle's contents (both files' hashes), for ETags. */
   readonly contentId: string;
   /** The bundle's ONNX files, which clients may run themselves (null for a stand-in model). */
-  readonly files: { head: Uint8Array; tail: Uint8Array } | null;
+  readonly files: { head: Uint8Array; tail: Uint8Array; encoder: Uint8Array | null } | null;
   readonly #release: () => Promise<void>;
   readonly #scheduler: InferenceScheduler;
 
@@ -65,7 +65,11 @@ export class ServedModel {
     return ServedModel.fromRunner(
       bundle.manifest,
       (kind, input, rows) =>
-        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+        kind === "head"
+          ? sessions.head(input, rows)
+          : kind === "tail"
+          ? sessions.tail(input, rows)
+          : sessions.encode(input, rows),
       () => sessions.release(),
       options,
       bundle,
@@ -103,7 +107,7 @@ export class ServedModel {
       run,
       release,
       options,
-      files ? { head: files.head, tail: files.tail } : null,
+      files ? { head: files.head, tail: files.tail, encoder: files.encoder } : null,
     );
   }
 
@@ -125,6 +129,20 @@ export class ServedModel {
   /** Latents [n, Z] -> target-layer maps [n, M, H, W] (queued, possibly batched with others). */
   maps(latents: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
     return this.#scheduler.submit("head", latents, n, signal);
+  }
+
+  /** Whether the bundle has an encoder, so that photos can be encoded. */
+  get hasEncoder(): boolean {
+    return this.manifest.files.encoder !== undefined;
+  }
+
+  /**
+   * Photos [n, 3, S, S] in [-1, 1] -> latents [n, Z]; throws
+   * `NoEncoderError` at once when the bundle has no encoder.
+   */
+  encode(images: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
+    if (!this.hasEncoder) return Promise.reject(noEncoderError());
+    return this.#scheduler.submit("encoder", images, n, signal);
   }
 
   /** Target-layer maps [n, M, H, W] -> images [n, 3, S, S] in [-1, 1]. */

@@ -14,8 +14,8 @@
 
 import { concatArrays } from "../core/concat.ts";
 
-/** What a run computes: the head (latents -> maps) or the tail (maps -> images). */
-export type RunKind = "head" | "tail";
+/** What a run computes: the head (latents -> maps), the tail (maps -> images) or the encoder (images -> latents). */
+export type RunKind = "head" | "tail" | "encoder";
 
 /** Runs one batch of `rows` rows of `kind`; returns `rows` output rows, concatenated. */
 export type BatchRunner = (

@@ -1,7 +1,8 @@
 /**
- * onnxruntime-web (wasm) sessions of a bundle's head and tail, checked
- * against the manifest when opened: head z [N, Z] -> maps [N, M, H, W],
- * tail maps [N, M, H, W] -> image [N, 3, S, S]. A bundle whose graphs do not
+ * onnxruntime-web (wasm) sessions of a bundle's head and tail (and encoder,
+ * when it has one), checked against the manifest when opened: head z [N, Z]
+ * -> maps [N, M, H, W], tail maps [N, M, H, W] -> image [N, 3, S, S],
+ * encoder image [N, 3, S, S] -> z [N, Z]. A bundle whose graphs do not
  * chain, or disagree with its manifest, fails here with a {@link BundleError}.
  *
  * @module
@@ -28,16 +29,36 @@ function configureRuntime(threads: number): void {
   }
 }
 
-/** The head and tail of one bundle, ready to run. */
+/** The bundle has no encoder, so photos cannot be encoded. */
+export class NoEncoderError extends Error {
+  override name = "NoEncoderError";
+}
+
+/** The error of encoding with a bundle that has no encoder. */
+export function noEncoderError(): NoEncoderError {
+  return new NoEncoderError(
+    "this model has no encoder, so photos cannot be encoded (export it with deno task export " +
+      "--encoder <run of deno task train:encoder>); give seeds or latents instead.",
+  );
+}
+
+/** The head, tail and encoder (if any) of one bundle, ready to run. */
 export class GeneratorSessions {
   readonly manifest: Manifest;
   readonly #head: ort.InferenceSession;
   readonly #tail: ort.InferenceSession;
+  readonly #encoder: ort.InferenceSession | null;
 
-  private constructor(manifest: Manifest, head: ort.InferenceSession, tail: ort.InferenceSession) {
+  private constructor(
+    manifest: Manifest,
+    head: ort.InferenceSession,
+    tail: ort.InferenceSession,
+    encoder: ort.InferenceSession | null,
+  ) {
     this.manifest = manifest;
     this.#head = head;
     this.#tail = tail;
+    this.#encoder = encoder;
   }
 
   /** Opens both sessions and checks their shapes; throws {@link BundleError}. */
@@ -46,22 +67,41 @@ export class GeneratorSessions {
     const { manifest } = bundle;
     const { channels, height, width } = manifest.target;
     const maps = ["N", channels, height, width];
-    const head = await createSession(bundle, "head");
-    const tail = await createSession(bundle, "tail").catch(async (error) => {
-      await head.release();
-      throw error;
-    });
+    const opened: ort.InferenceSession[] = [];
     try {
+      const head = await createSession(bundle, "head");
+      opened.push(head);
+      const tail = await createSession(bundle, "tail");
+      opened.push(tail);
+      const encoder = bundle.encoder ? await createSession(bundle, "encoder") : null;
+      if (encoder) opened.push(encoder);
       checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
       checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
       checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
       const image = ["N", 3, manifest.resolution, manifest.resolution];
       checkShape(bundle, "tail", "output", tail.outputMetadata, image, "image");
+      if (encoder) {
+        checkShape(bundle, "encoder", "input", encoder.inputMetadata, image, "image");
+        const z = ["N", manifest.latent];
+        checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
+      }
+      return new GeneratorSessions(manifest, head, tail, encoder);
     } catch (error) {
-      await Promise.all([head.release(), tail.release()]);
+      await Promise.all(opened.map((session) => session.release()));
       throw error;
     }
-    return new GeneratorSessions(manifest, head, tail);
+  }
+
+  /** Whether the bundle has an encoder. */
+  get hasEncoder(): boolean {
+    return this.#encoder !== null;
+  }
+
+  /** Images [n, 3, S, S] in [-1, 1] -> latents [n, Z]; throws {@link NoEncoderError}. */
+  encode(images: Float32Array, n: number): Promise<Float32Array> {
+    if (!this.#encoder) throw noEncoderError();
+    const s = this.manifest.resolution;
+    return run(this.#encoder, images, [n, 3, s, s]);
   }
 
   /** Latents [n, Z] -> target-layer maps [n, M, H, W]. */
@@ -75,9 +115,9 @@ export class GeneratorSessions {
     return run(this.#tail, maps, [n, channels, height, width]);
   }
 
-  /** Frees both sessions. */
+  /** Frees the sessions. */
   async release(): Promise<void> {
-    await Promise.all([this.#head.release(), this.#tail.release()]);
+    await Promise.all([this.#head.release(), this.#tail.release(), this.#encoder?.release()]);
   }
 }
 
@@ -96,14 +136,17 @@ async function run(
   }
 }
 
-function fileOf(bundle: Bundle, part: "head" | "tail"): string {
-  const url = new URL(bundle.manifest.files[part].path, bundle.location);
+/** A bundle's ONNX file. */
+type Part = "head" | "tail" | "encoder";
+
+function fileOf(bundle: Bundle, part: Part): string {
+  const url = new URL(bundle.manifest.files[part]?.path ?? part, bundle.location);
   return url.protocol === "file:" ? fileURLToPath(url) : url.href;
 }
 
-async function createSession(bundle: Bundle, part: "head" | "tail") {
+async function createSession(bundle: Bundle, part: Part) {
   try {
-    return await ort.InferenceSession.create(bundle[part]);
+    return await ort.InferenceSession.create(bundle[part]!);
   } catch (error) {
     throw new BundleError(
       fileOf(bundle, part),
@@ -114,7 +157,7 @@ async function createSession(bundle: Bundle, part: "head" | "tail") {
 
 function checkShape(
   bundle: Bundle,
-  part: "head" | "tail",
+  part: Part,
   side: "input" | "output",
   metadata: readonly ort.InferenceSession.ValueMetadata[],
   expected: (string | number)[],
@@ -134,7 +177,8 @@ function checkShape(
       fileOf(bundle, part),
       `${what} "${metadata[0].name}" is [${actual.join(", ")}] but the manifest makes it ` +
         `[${expected.join(", ")}]: the head's output and the tail's input must be the target ` +
-        "layer's maps, and the manifest must describe both files.",
+        "layer's maps, the encoder must map images to latents, and the manifest must describe " +
+        "every file.",
     );
   }
 }

@@ -67,7 +67,7 @@ export async function swapPictures(
 ): Promise<SwapPictures> {
   const { groups, size, extras } = request;
   const maps = await model.maps(
-    latentsOf(model, [request.target, request.source], request.truncation),
+    await latentsOf(model, [request.target, request.source], request.truncation, signal),
     2,
     signal,
   );

@@ -11,6 +11,8 @@ import type { JobResult, PictureJob } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
 import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
+import { NoEncoderError } from "./sessions.ts";
+import { ImageDecodeError } from "../core/image.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
@@ -36,6 +38,12 @@ export interface WorkerPoolOptions {
   maxQueuedRows: number;
   timeoutMs: number;
 }
+
+/**
+ * Errors of a job that the HTTP layer answers as problems (not internal
+ * errors): a worker's failure of one of these names is raised here as it.
+ */
+const ANSWERED_ERRORS = { QueueFullError, ImageDecodeError, NoEncoderError } as const;
 
 /** A worker failed to start or stopped: the message says why. */
 export class WorkerPoolError extends Error {
@@ -119,8 +127,11 @@ class RenderWorker {
     if (!job) return;
     this.#pending.delete(message.id);
     if (message.type === "done") job.resolve(message.result);
-    else if (message.name === "QueueFullError") job.reject(new QueueFullError(message.message));
-    else if (job.signal.aborted) job.reject(job.signal.reason);
+    else if (message.name in ANSWERED_ERRORS) {
+      job.reject(
+        new ANSWERED_ERRORS[message.name as keyof typeof ANSWERED_ERRORS](message.message),
+      );
+    } else if (job.signal.aborted) job.reject(job.signal.reason);
     else {
       job.reject(
         new WorkerPoolError(`render worker ${this.#index}: ${message.name}: ${message.message}`),

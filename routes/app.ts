@@ -1,10 +1,11 @@
 /**
- * The Hono app: the routes of `images.ts`, `maps.ts`, `swap.ts` and
- * `meta.ts`, `/openapi.json` and `/docs` generated from the same specs, and
+ * The Hono app: the routes of `images.ts`, `maps.ts`, `swap.ts`,
+ * `encode.ts` and `meta.ts`, `/openapi.json` and `/docs` generated from the same specs, and
  * the cross-cutting behaviour:
  *
  * - every error is an `application/problem+json` answer (unknown routes 404,
- *   other methods 405, bad input 400, 401, 413, 415; a body still arriving at
+ *   other methods 405, bad input 400, 401, 413, 415, a model without an
+ *   encoder 501; a body still arriving at
  *   the time limit 408; a request whose expected wait is over the time limit,
  *   a full queue, or a request over its time limit 503 with Retry-After); a
  *   client that goes away is one log line;
@@ -34,6 +35,9 @@ import { matchesPath } from "./paths.ts";
 import { registerRoutes } from "./register.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
+import { encodeRoutes } from "./encode.ts";
+import { ImageDecodeError } from "../core/image.ts";
+import { NoEncoderError } from "../model/sessions.ts";
 import { ClientGoneError } from "./validation.ts";
 
 /**
@@ -45,7 +49,13 @@ export interface AppOptions {
   renderer?: Renderer;
   config: Pick<
     ServerConfig,
-    "maxBatch" | "maxImageSize" | "maxBodyBytes" | "timeoutMs" | "corsOrigins" | "apiKey"
+    | "maxBatch"
+    | "maxImageSize"
+    | "maxBodyBytes"
+    | "maxPhotoPixels"
+    | "timeoutMs"
+    | "corsOrigins"
+    | "apiKey"
   >;
 }
 
@@ -68,12 +78,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     latent: manifest.latent,
     channels: manifest.target.channels,
     resolution: manifest.resolution,
+    maxPhotoPixels: config.maxPhotoPixels,
   };
   const specs: RouteSpec[] = [
     ...metaRoutes(model, renderer, limits),
     ...imageRoutes(renderer, limits),
     ...mapRoutes(model, renderer, limits),
     ...swapRoutes(model, renderer, limits),
+    ...encodeRoutes(model, renderer, limits),
   ];
   const document = openApiDocument(specs, {
     title: "interpretable-gan",
@@ -93,6 +105,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         }),
         path,
       );
+    }
+    if (error instanceof ImageDecodeError) {
+      return problemResponse(
+        new HttpProblem("invalid-request", `the photo cannot be decoded: ${error.message}`),
+        path,
+      );
+    }
+    if (error instanceof NoEncoderError) {
+      return problemResponse(new HttpProblem("encoding-unavailable", error.message), path);
     }
     if (error instanceof QueueFullError) {
       return problemResponse(
@@ -217,7 +238,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     }),
   );
 
-  registerRoutes(app, specs, { contentId: model.contentId });
+  registerRoutes(app, specs, {
+    contentId: model.contentId,
+    maxPhotoPixels: config.maxPhotoPixels,
+  });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage(document)));
   registerStudio(app);

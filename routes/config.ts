@@ -8,7 +8,8 @@
  * | `PORT`, `HOST`        | where `deno task start` and the binary listen    | 8000, 0.0.0.0  |
  * | `IGAN_MAX_BATCH`      | images per request and per onnxruntime run       | 16             |
  * | `IGAN_MAX_SIZE`       | largest picture side in pixels                   | 512            |
- * | `IGAN_MAX_BODY_BYTES` | largest JSON body                                | 262144         |
+ * | `IGAN_MAX_BODY_BYTES` | largest request body (JSON or photo)             | 262144         |
+ * | `IGAN_MAX_PHOTO_PIXELS` | most pixels of an uploaded photo, checked before decoding | 4194304 |
  * | `IGAN_MAX_QUEUE`      | images waiting for inference before 503          | 256            |
  * | `IGAN_TIMEOUT_MS`     | per-request time limit                           | 10000          |
  * | `IGAN_THREADS`        | onnxruntime wasm threads (per render worker)     | 1              |
@@ -30,6 +31,8 @@ export interface ServerConfig {
   maxBatch: number;
   maxImageSize: number;
   maxBodyBytes: number;
+  /** Most pixels (width x height) of an uploaded photo, read from its header before decoding. */
+  maxPhotoPixels: number;
   maxQueuedImages: number;
   timeoutMs: number;
   threads: number;
@@ -48,6 +51,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   maxBatch: 16,
   maxImageSize: 512,
   maxBodyBytes: 262144,
+  maxPhotoPixels: 2048 * 2048,
   maxQueuedImages: 256,
   timeoutMs: 10000,
   threads: 1,
@@ -67,6 +71,7 @@ const INTEGERS = [
   ["IGAN_MAX_BATCH", "maxBatch", 1, 1024],
   ["IGAN_MAX_SIZE", "maxImageSize", 16, 4096],
   ["IGAN_MAX_BODY_BYTES", "maxBodyBytes", 1024, 64 * 1024 * 1024],
+  ["IGAN_MAX_PHOTO_PIXELS", "maxPhotoPixels", 64 * 64, 64 * 1024 * 1024],
   ["IGAN_MAX_QUEUE", "maxQueuedImages", 1, 1_000_000],
   ["IGAN_TIMEOUT_MS", "timeoutMs", 100, 3_600_000],
   ["IGAN_THREADS", "threads", 1, 64],

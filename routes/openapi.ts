@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import type { RouteSpec } from "./route.ts";
+import { PHOTO_TYPES } from "./photos.ts";
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
@@ -57,6 +58,25 @@ export function openApiDocument(
           requestBody: {
             required: true,
             content: { "application/json": { schema: jsonSchema(spec.body) } },
+          },
+        }
+        : {}),
+      ...(spec.upload
+        ? {
+          requestBody: {
+            required: true,
+            content: {
+              ...Object.fromEntries(
+                PHOTO_TYPES.map((type) => [type, { schema: { type: "string", format: "binary" } }]),
+              ),
+              "multipart/form-data": {
+                schema: {
+                  type: "object",
+                  properties: { image: { type: "string", format: "binary" } },
+                  required: ["image"],
+                },
+              },
+            },
           },
         }
         : {}),

@@ -20,10 +20,12 @@ export const PROBLEMS = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   "request-timeout": { status: 408, title: "The request did not arrive in time" },
   "body-too-large": { status: 413, title: "The request body is too large" },
-  "unsupported-media-type": { status: 415, title: "The body must be JSON" },
+  "image-too-large": { status: 413, title: "The photo has too many pixels" },
+  "unsupported-media-type": { status: 415, title: "The body's media type is not accepted" },
   "unavailable": { status: 503, title: "The server is busy" },
   "timeout": { status: 503, title: "The request took too long" },
   "internal": { status: 500, title: "Internal server error" },
+  "encoding-unavailable": { status: 501, title: "This model cannot encode photos" },
 } as const;
 
 /** A slug of {@link PROBLEMS}. */

@@ -1,6 +1,6 @@
 /**
  * Registers route specs on the Hono app: path parameters, query and body
- * validated (`validation.ts`), immutable GETs cached (`etag.ts`), then the
+ * validated (`validation.ts`; photo uploads by `photos.ts`), immutable GETs cached (`etag.ts`), then the
  * handler.
  *
  * @module
@@ -11,11 +11,14 @@ import { etagMatches, IMMUTABLE_CACHE_CONTROL, immutableEtag } from "./etag.ts";
 import { honoPath, parsePath, pathParams } from "./paths.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { parseWith, queryObject, readJsonBody } from "./validation.ts";
+import { readPhotoUpload } from "./photos.ts";
 
 /** How registration reaches the app's shared services. */
 export interface RegisterOptions {
   /** An id of what immutable responses depend on besides the URL (the model's content). */
   contentId: string;
+  /** Most pixels of an uploaded photo. */
+  maxPhotoPixels: number;
 }
 
 /** Registers `specs` on `app`. */
@@ -44,7 +47,8 @@ export function registerRoutes(
         }
       }
       const body = spec.body ? parseWith(spec.body, "body", await readJsonBody(c)) : undefined;
-      const response = await spec.handler({ params, query, body, signal: c.get("signal") });
+      const photo = spec.upload ? await readPhotoUpload(c, options.maxPhotoPixels) : undefined;
+      const response = await spec.handler({ params, query, body, photo, signal: c.get("signal") });
       if (etag) {
         response.headers.set("etag", etag);
         response.headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);

@@ -36,6 +36,8 @@ export interface RouteInput<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** The checked photo of an {@link RouteSpec.upload} route. */
+  photo?: Uint8Array;
   /** Aborted when the request's time limit passes or its client goes away. */
   signal: AbortSignal;
 }
@@ -55,6 +57,11 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * The body is a photo instead of JSON: raw `image/jpeg` or `image/png`, or
+   * the `image` file of a `multipart/form-data` body (`photos.ts`).
+   */
+  upload?: boolean;
   responses: Record<number, ResponseSpec>;
   /**
    * GET responses that depend only on the URL and the model: they get a strong

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { MAX_SEED } from "../model/latents.ts";
 import { MAP_STYLES } from "../model/render.ts";
+import { photoObject } from "./photos.ts";
 
 /** Limits of requests, from the server configuration and the model. */
 export interface Limits {
@@ -23,6 +24,8 @@ export interface Limits {
   channels: number;
   /** The model's image side S (the default picture size). */
   resolution: number;
+  /** Most pixels of an uploaded photo. */
+  maxPhotoPixels: number;
 }
 
 /** The smallest picture side a request may ask for. */
@@ -94,10 +97,15 @@ export function latentArray(limits: Limits) {
     .describe(`a latent: ${limits.latent} numbers in [-${MAX_LATENT_VALUE}, ${MAX_LATENT_VALUE}]`);
 }
 
-/** An image in a JSON body: a seed, or an explicit latent. */
+/** An image in a JSON body: a seed, an explicit latent, or a photo to encode. */
 export function imageSource(limits: Limits) {
-  return z.union([seedNumber, z.strictObject({ latent: latentArray(limits) })]).describe(
-    'an image: its seed, or {"latent": [...]}',
+  return z.union([
+    seedNumber,
+    z.strictObject({ latent: latentArray(limits) }),
+    photoObject(limits.maxPhotoPixels),
+  ]).describe(
+    'an image: its seed, {"latent": [...]}, or a photo {"image": "<base64 JPEG or PNG>"} ' +
+      "that the model's encoder turns into a latent",
   );
 }
 

@@ -14,6 +14,7 @@
  */
 
 import type { BatchNorm2d } from "./engine/nn.ts";
+import type { Adam, AdamSlot } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
 import type { RandomStreamState } from "./engine/random.ts";
 import { keep, type Tensor, tensor } from "./engine/tensor.ts";
@@ -147,6 +148,65 @@ export function networkUpdates(
     updates.push(() => n.state.replace(mean, variance));
   }
   return updates;
+}
+
+/** Reads tensor `t` back to the host as checkpoint tensor `name`. */
+export type PutTensor = (name: string, t: Tensor) => Promise<void>;
+
+/** Puts a network's weights and batch-norm statistics as `<prefix>.*`. */
+export async function putNetwork(
+  prefix: string,
+  params: readonly Parameter[],
+  norms: readonly BatchNorm2d[],
+  put: PutTensor,
+): Promise<void> {
+  for (const p of params) await put(`${prefix}.${p.name}`, p.value);
+  for (const n of norms) {
+    await put(`${prefix}.${n.name}.running_mean`, n.state.runningMean);
+    await put(`${prefix}.${n.name}.running_var`, n.state.runningVar);
+  }
+}
+
+/**
+ * Puts Adam's moments as `<prefix>.<param>.exp_avg|exp_avg_sq`; returns its
+ * per-parameter step counts, which go into the metadata.
+ */
+export async function putAdam(
+  prefix: string,
+  opt: Adam,
+  put: PutTensor,
+): Promise<Record<string, number>> {
+  const steps: Record<string, number> = {};
+  for (const [name, slot] of Object.entries(opt.state().slots)) {
+    await put(`${prefix}.${name}.exp_avg`, slot.m);
+    await put(`${prefix}.${name}.exp_avg_sq`, slot.v);
+    steps[name] = slot.step;
+  }
+  return steps;
+}
+
+/** The update that installs Adam's state as {@link putAdam} stored it. */
+export function adamUpdate(
+  prefix: string,
+  opt: Adam,
+  params: readonly Parameter[],
+  steps: Record<string, number>,
+  take: TakeTensor,
+): () => void {
+  const slots: Record<string, AdamSlot> = {};
+  for (const p of params) {
+    const step = steps[p.name];
+    if (step === undefined) continue;
+    slots[p.name] = {
+      step,
+      m: take(`${prefix}.${p.name}.exp_avg`, p.shape),
+      v: take(`${prefix}.${p.name}.exp_avg_sq`, p.shape),
+    };
+  }
+  return () => {
+    opt.loadState({ slots });
+    for (const slot of Object.values(slots)) [slot.m, slot.v].forEach((t) => t.dispose());
+  };
 }
 
 /** The trainer state stored in a checkpoint's metadata. */

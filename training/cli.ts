@@ -10,7 +10,13 @@
  */
 
 import { basename } from "node:path";
-import { integerFlag, parseFlags, runCommandLine, UsageError } from "./command_line.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+  withStopSignal,
+} from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
 import {
   ConfigError,
@@ -20,15 +26,14 @@ import {
   resolveStoredConfig,
   type TrainConfig,
 } from "./config.ts";
-import { loadImageFolder, skippedWarning } from "./data/folder.ts";
 import type { ImageSet } from "./data/image_set.ts";
-import { syntheticFaces } from "./data/synthetic.ts";
+import { loadTrainingData } from "./data/load.ts";
 import { Progress } from "../core/progress.ts";
 import {
   createRun,
-  listCheckpoints,
   openRun,
   readCheckpoint,
+  readNewestCheckpoint,
   type RunFolder,
   RunFolderError,
   truncateLog,
@@ -274,31 +279,6 @@ function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
 }
 
 /** Loads the configured data, printing progress and the skipped-files warning. */
-async function loadData(config: TrainConfig, cacheDir: string | undefined): Promise<ImageSet> {
-  const { data, network } = config;
-  if (data.kind === "synthetic") {
-    return syntheticFaces({ count: data.count, resolution: network.resolution, seed: data.seed });
-  }
-  let progress: Progress | undefined;
-  const loaded = await loadImageFolder(data.path, {
-    resolution: network.resolution,
-    cacheDir,
-    onProgress: (done, total) => {
-      progress ??= new Progress("decoding", total, { unit: "file" });
-      progress.update(done, "", done === total);
-    },
-  });
-  progress?.finish();
-  const total = loaded.set.count + loaded.skipped.length;
-  const warning = skippedWarning(loaded.skipped, total);
-  if (warning) console.error(warning);
-  console.error(
-    `data: ${loaded.set.count} images from ${data.path} at ${network.resolution}x${network.resolution}` +
-      (loaded.fromCache ? ` (cached in ${loaded.cacheFile})` : ""),
-  );
-  return loaded.set;
-}
-
 /** Runs the command; returns the exit status. */
 export function main(args: string[]): Promise<number> {
   return runCommandLine({ usage: USAGE, parse: parseTrainArgs, run: runCommand }, args);
@@ -322,7 +302,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
   } else {
     config = command.config;
   }
-  const set = await loadData(config, command.cacheDir);
+  const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
   const engine = await initEngine();
   console.error(
     `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
@@ -343,58 +323,23 @@ async function runCommand(command: TrainCommand): Promise<number> {
         }M; batch ${config.batch}, ${config.steps} steps`,
     );
     const progress = new Progress("step", config.steps, { startDone: trainer.step, unit: "step" });
-    const controller = new AbortController();
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-    const onSignal = () => {
-      if (controller.signal.aborted) Deno.exit(130);
-      progress.message(
-        "stopping: finishing this step and writing a checkpoint (press Ctrl-C again to quit now)",
-      );
-      controller.abort();
-    };
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
-    try {
-      const outcome = await trainLoop({ trainer, run, signal: controller.signal, progress });
+    return await withStopSignal(progress, async (signal) => {
+      const outcome = await trainLoop({ trainer, run, signal, progress });
       console.error(
         `${outcome.interrupted ? "interrupted" : "finished"} at step ${outcome.step}; ` +
           `checkpoint ${outcome.checkpoint}` +
           (outcome.interrupted ? `\ncontinue with: deno task train --resume ${run.dir}` : ""),
       );
       return outcome.interrupted ? 130 : 0;
-    } finally {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    }
+    });
   } finally {
     trainer.dispose();
   }
 }
 
-/**
- * Restores the newest readable checkpoint of `run` into `trainer`: a corrupt
- * or truncated one (its checksum says so) is reported by name and the next
- * older one is tried.
- */
+/** Restores the newest readable checkpoint of `run` into `trainer`. */
 async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder> {
-  const checkpoints = (await listCheckpoints(run)).reverse();
-  if (checkpoints.length === 0) {
-    throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);
-  }
-  let contents: Safetensors | null = null;
-  for (const { file } of checkpoints) {
-    try {
-      contents = await readCheckpoint(file);
-      break;
-    } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
-      console.error(`warning: ${error.message}; trying an older checkpoint`);
-    }
-  }
-  if (!contents) {
-    throw new CheckpointError(
-      `none of the ${checkpoints.length} checkpoints in ${run.dir} is readable (see the warnings ` +
-        "above); start a new run, or restore a checkpoint from a copy.",
-    );
-  }
+  const contents = await readNewestCheckpoint(run, (warning) => console.error(warning));
   trainer.restore(contents);
   await truncateLog(run, trainer.step);
   await writeConfig(run, trainer.config);

@@ -18,6 +18,7 @@ import { ExportError } from "./export/bundle.ts";
 import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
+import type { Progress } from "../core/progress.ts";
 
 /** A command line that cannot be used; printed with the usage. */
 export class UsageError extends Error {
@@ -100,5 +101,31 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Runs long work with a signal that the first Ctrl-C (or SIGTERM) aborts, so
+ * that the work can stop after writing a checkpoint; a second one quits at
+ * once with status 130.
+ */
+export async function withStopSignal<T>(
+  progress: Progress,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const onSignal = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    progress.message(
+      "stopping: finishing this step and writing a checkpoint (press Ctrl-C again to quit now)",
+    );
+    controller.abort();
+  };
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
 }

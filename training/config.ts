@@ -377,7 +377,8 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
   }
 }
 
-function positiveInteger(name: string, value: number): void {
+/** Throws {@link ConfigError} unless `value` is an integer >= 1. */
+export function positiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new ConfigError(`${name} must be a positive integer, got ${value}.`);
   }

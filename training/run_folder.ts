@@ -19,6 +19,7 @@ import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { type PartialConfig, resolveStoredConfig, type TrainConfig } from "./config.ts";
 import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
 import { CheckpointError } from "./checkpoint.ts";
+import { ENCODER_RUN_KIND, type EncoderConfig } from "./encoder/config.ts";
 
 /** Paths of a run folder. */
 export class RunFolder {
@@ -60,11 +61,14 @@ export class RunFolderError extends Error {
   override name = "RunFolderError";
 }
 
-/** Creates `<root>/<NNNNN>-<name>` (the next free number) with its config. */
+/**
+ * Creates `<root>/<NNNNN>-<name>` (the next free number) with its config (a
+ * GAN run's `TrainConfig`, or an encoder run's `EncoderConfig`).
+ */
 export async function createRun(
   root: string,
   name: string,
-  config: TrainConfig,
+  config: TrainConfig | EncoderConfig,
 ): Promise<RunFolder> {
   await Deno.mkdir(root, { recursive: true });
   let next = 0;
@@ -81,12 +85,12 @@ export async function createRun(
 }
 
 /** Writes the run's config.json. */
-export function writeConfig(run: RunFolder, config: TrainConfig): Promise<void> {
+export function writeConfig(run: RunFolder, config: TrainConfig | EncoderConfig): Promise<void> {
   return writeTextFileAtomic(run.configFile, JSON.stringify(config, null, 2) + "\n");
 }
 
-/** Opens an existing run and reads its config. */
-export async function openRun(dir: string): Promise<{ run: RunFolder; config: TrainConfig }> {
+/** Opens an existing run folder and parses its config.json, whichever kind of run it is. */
+export async function readRunConfig(dir: string): Promise<{ run: RunFolder; json: unknown }> {
   const run = new RunFolder(dir);
   let text: string;
   try {
@@ -99,13 +103,22 @@ export async function openRun(dir: string): Promise<{ run: RunFolder; config: Tr
     }
     throw error;
   }
-  let partial: PartialConfig;
   try {
-    partial = JSON.parse(text);
+    return { run, json: JSON.parse(text) };
   } catch (error) {
     throw new RunFolderError(`${run.configFile} is not valid JSON: ${(error as Error).message}`);
   }
-  return { run, config: resolveStoredConfig(partial) };
+}
+
+/** Opens an existing GAN run and reads its config. */
+export async function openRun(dir: string): Promise<{ run: RunFolder; config: TrainConfig }> {
+  const { run, json } = await readRunConfig(dir);
+  if ((json as { kind?: unknown }).kind === ENCODER_RUN_KIND) {
+    throw new RunFolderError(
+      `${dir} is an encoder run (deno task train:encoder), not a GAN run.`,
+    );
+  }
+  return { run, config: resolveStoredConfig(json as PartialConfig) };
 }
 
 /**
@@ -217,4 +230,31 @@ export async function truncateLog(run: RunFolder, step: number): Promise<void> {
     }
   });
   await writeTextFileAtomic(run.logFile, kept.map((l) => l + "\n").join(""));
+}
+
+/**
+ * The newest readable checkpoint of `run`: a corrupt or truncated one (its
+ * checksum says so) is reported through `warn` by name and the next older
+ * one is tried. Throws {@link CheckpointError} when none is readable.
+ */
+export async function readNewestCheckpoint(
+  run: RunFolder,
+  warn: (line: string) => void,
+): Promise<Safetensors> {
+  const checkpoints = (await listCheckpoints(run)).reverse();
+  if (checkpoints.length === 0) {
+    throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);
+  }
+  for (const { file } of checkpoints) {
+    try {
+      return await readCheckpoint(file);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      warn(`warning: ${error.message}; trying an older checkpoint`);
+    }
+  }
+  throw new CheckpointError(
+    `none of the ${checkpoints.length} checkpoints in ${run.dir} is readable (see the warnings ` +
+      "above); start a new run, or restore a checkpoint from a copy.",
+  );
 }

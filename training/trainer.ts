@@ -11,7 +11,7 @@
 
 import { getEngine } from "./engine/engine.ts";
 import type { BatchNorm2d } from "./engine/nn.ts";
-import { Adam, type AdamSlot } from "./engine/optim/adam.ts";
+import { Adam } from "./engine/optim/adam.ts";
 import type { Parameter } from "./engine/optim/parameter.ts";
 import { RandomStream } from "./engine/random.ts";
 import { type Tensor, tensor } from "./engine/tensor.ts";
@@ -19,12 +19,16 @@ import { augment } from "./augment.ts";
 import { hostRandom } from "../core/host_random.ts";
 import { averageDecay, recalibrateNorms, updateAverage } from "./networks/average.ts";
 import {
+  adamUpdate,
   AVERAGE_PREFIX,
   CHECKPOINT_FORMAT,
   CheckpointError,
   checkpointState,
   loadCheckpointTensors,
   networkUpdates,
+  putAdam,
+  putNetwork,
+  type PutTensor,
   type TakeTensor,
   type TrainerState,
 } from "./checkpoint.ts";
@@ -194,26 +198,18 @@ export class GanTrainer {
   /** Everything needed to continue, read back from the GPU. */
   async snapshot(): Promise<Safetensors> {
     const tensors: Record<string, HostTensor> = {};
-    const put = async (name: string, t: Tensor) => {
+    const put: PutTensor = async (name, t) => {
       tensors[name] = { shape: [...t.shape], data: await t.data() };
     };
     for (const [prefix, params, norms] of this.#nets()) {
-      for (const p of params) await put(`${prefix}.${p.name}`, p.value);
-      for (const n of norms) {
-        await put(`${prefix}.${n.name}.running_mean`, n.state.runningMean);
-        await put(`${prefix}.${n.name}.running_var`, n.state.runningVar);
-      }
+      await putNetwork(prefix, params, norms, put);
     }
     for (const p of this.average?.parameters() ?? []) {
       await put(`${AVERAGE_PREFIX}.${p.name}`, p.value);
     }
     const optimizerSteps: TrainerState["optimizerSteps"] = { optimizer_g: {}, optimizer_d: {} };
     for (const [prefix, opt] of this.#optimizers()) {
-      for (const [name, slot] of Object.entries(opt.state().slots)) {
-        await put(`${prefix}.${name}.exp_avg`, slot.m);
-        await put(`${prefix}.${name}.exp_avg_sq`, slot.v);
-        optimizerSteps[prefix][name] = slot.step;
-      }
+      optimizerSteps[prefix] = await putAdam(prefix, opt, put);
     }
     const state: TrainerState = {
       step: this.#step,
@@ -281,20 +277,7 @@ export class GanTrainer {
       updates.push(...networkUpdates(AVERAGE_PREFIX, this.average.parameters(), [], take));
     }
     for (const [prefix, opt, params] of this.#optimizers()) {
-      const slots: Record<string, AdamSlot> = {};
-      for (const p of params) {
-        const step = state.optimizerSteps[prefix][p.name];
-        if (step === undefined) continue;
-        slots[p.name] = {
-          step,
-          m: take(`${prefix}.${p.name}.exp_avg`, p.shape),
-          v: take(`${prefix}.${p.name}.exp_avg_sq`, p.shape),
-        };
-      }
-      updates.push(() => {
-        opt.loadState({ slots });
-        for (const slot of Object.values(slots)) [slot.m, slot.v].forEach((t) => t.dispose());
-      });
+      updates.push(adamUpdate(prefix, opt, params, state.optimizerSteps[prefix], take));
     }
     const module = this.interpretability;
     if (module) {

@@ -13,7 +13,11 @@ import { asyncScope } from "../engine/tensor.ts";
 import { ARCHITECTURES, resolveConfig } from "../config.ts";
 import { recalibrateNorms } from "../networks/average.ts";
 import { GanGenerator } from "../networks/generator.ts";
-import { createRun } from "../run_folder.ts";
+import { createRun, listCheckpoints, readCheckpoint, RunFolder } from "../run_folder.ts";
+import { main as trainEncoder } from "../encoder/cli.ts";
+import { loadEncoderWeights } from "../encoder/trainer.ts";
+import { GanEncoder } from "../networks/encoder.ts";
+import { GeneratorSessions } from "../../model/sessions.ts";
 import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { BUNDLE_FILES, BUNDLE_FORMAT } from "../../model/manifest.ts";
 import { readBundle, sha256Hex } from "../../model/bundle.ts";
@@ -160,24 +164,27 @@ Deno.test({
   name: "onnx.checker.check_model(full_check=True) accepts head.onnx and tail.onnx (python3-onnx)",
   ignore: !pythonOnnx,
   fn: async () => {
-    const script = [
-      "import sys, onnx",
-      "for path in sys.argv[1:]:",
-      "    model = onnx.load(path)",
-      "    onnx.checker.check_model(model, full_check=True)",
-      "    print(model.ir_version, model.opset_import[0].version)",
-    ].join("\n");
-    const result = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", script, join(out, "head.onnx"), join(out, "tail.onnx")],
-    }).output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    ok(result.success, stderr);
-    deepEqual(
-      new TextDecoder().decode(result.stdout).trim().split("\n"),
-      [`${IR_VERSION} ${OPSET}`, `${IR_VERSION} ${OPSET}`],
-    );
+    deepEqual(await checkOnnx([join(out, "head.onnx"), join(out, "tail.onnx")]), [
+      `${IR_VERSION} ${OPSET}`,
+      `${IR_VERSION} ${OPSET}`,
+    ]);
   },
 });
+
+/** Runs onnx.checker (full check) on the files; returns each one's "IR opset" line. */
+async function checkOnnx(paths: string[]): Promise<string[]> {
+  const script = [
+    "import sys, onnx",
+    "for path in sys.argv[1:]:",
+    "    model = onnx.load(path)",
+    "    onnx.checker.check_model(model, full_check=True)",
+    "    print(model.ir_version, model.opset_import[0].version)",
+  ].join("\n");
+  const result = await new Deno.Command("/usr/bin/python3", { args: ["-c", script, ...paths] })
+    .output();
+  ok(result.success, new TextDecoder().decode(result.stderr));
+  return new TextDecoder().decode(result.stdout).trim().split("\n");
+}
 if (!pythonOnnx) {
   console.error(
     "skipped: onnx.checker test (/usr/bin/python3 has no onnx module; apt-get install python3-onnx)",
@@ -288,6 +295,7 @@ Deno.test("export's command line", () => {
     out: "o",
     checkpoint: undefined,
     trainedWeights: false,
+    encoder: undefined,
     name: undefined,
     version: undefined,
     description: undefined,
@@ -334,4 +342,94 @@ Deno.test("export's command line", () => {
       (e: Error) => e instanceof UsageError && message.test(e.message),
     );
   }
+});
+
+Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belongs to its checkpoint", async (t) => {
+  const ganCheckpoint = (await listCheckpoints(new RunFolder(runDir))).at(-1)!.file;
+  const encoderRoot = join(root, "encoders");
+  equal(
+    await trainEncoder([
+      "--generator",
+      ganCheckpoint,
+      "--steps",
+      "6",
+      "--holdout",
+      "4",
+      "--batch",
+      "4",
+      "--out",
+      encoderRoot,
+    ]),
+    0,
+  );
+  const encoderRun = join(encoderRoot, [...Deno.readDirSync(encoderRoot)][0].name);
+  const withEncoder = await exportBundle({
+    run: runDir,
+    out: join(root, "with-encoder"),
+    images: 8,
+    groups: 3,
+    partLabels: false,
+    encoder: encoderRun,
+  });
+
+  await t.step("the bundle names and hashes encoder.onnx", () => {
+    const { manifest, encoder } = withEncoder;
+    ok(encoder);
+    equal(manifest.format, BUNDLE_FORMAT);
+    equal(manifest.files.encoder?.sha256, sha256Hex(encoder));
+    equal(manifest.encoder?.steps, 6);
+    equal(manifest.encoder?.holdout, null, "synthetic data: no face measurement");
+  });
+
+  await t.step("onnxruntime's encoder equals the engine's within 1e-4", async () => {
+    const config = resolveConfig(TINY_RUN).network;
+    const encoder = new GanEncoder(new RandomStream(0), {
+      resolution: config.resolution,
+      width: config.width,
+      latent: config.latent,
+    });
+    const sessions = await GeneratorSessions.open(withEncoder);
+    try {
+      const newest = (await listCheckpoints(new RunFolder(encoderRun))).at(-1)!.file;
+      loadEncoderWeights(encoder, await readCheckpoint(newest));
+      const n = 3, s = config.resolution;
+      const images = new RandomStream(7).uniform([n, 3, s, s], -1, 1);
+      const host = await images.data();
+      const engine = await asyncScope(() => encoder.forward(images, { training: false }).data());
+      images.dispose();
+      ok(Math.max(...engine.map(Math.abs)) > 1e-2, "latents are not all near zero");
+      const onnx = await sessions.encode(host, n);
+      const error = maxAbsDifference(onnx, engine);
+      console.error(`encoder max abs difference: ${error}`);
+      ok(error <= 1e-4, `${error}`);
+    } finally {
+      encoder.dispose();
+      await sessions.release();
+    }
+  });
+
+  await t.step({
+    name: "onnx.checker accepts encoder.onnx (python3-onnx)",
+    ignore: !pythonOnnx,
+    fn: async () => {
+      deepEqual(await checkOnnx([join(root, "with-encoder", BUNDLE_FILES.encoder)]), [
+        `${IR_VERSION} ${OPSET}`,
+      ]);
+    },
+  });
+
+  await t.step("an encoder of the other weights is refused", async () => {
+    await rejects(
+      exportBundle({
+        run: runDir,
+        out: join(root, "mismatch"),
+        images: 8,
+        groups: 3,
+        partLabels: false,
+        trainedWeights: true,
+        encoder: encoderRun,
+      }),
+      (error: Error) => error instanceof ExportError && /weight average/.test(error.message),
+    );
+  });
 });

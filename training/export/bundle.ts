@@ -3,6 +3,7 @@
  *
  *   <out>/head.onnx      z -> target-layer maps (after the ReLU)
  *   <out>/tail.onnx      target-layer maps -> image in [-1, 1]
+ *   <out>/encoder.onnx   image -> z, with `--encoder` (an encoder run for this checkpoint)
  *   <out>/manifest.json  concept groups, training summary, concept metrics, SHA-256s
  *
  * The concept groups are the run's trained partition (interpretable runs) or
@@ -17,7 +18,7 @@ import { basename, join } from "node:path";
 import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
-import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
+import { listCheckpoints, openRun, readCheckpoint, readRunConfig } from "../run_folder.ts";
 import {
   CheckpointError,
   checkpointState,
@@ -33,7 +34,15 @@ import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest } from "../../model/manifest
 import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
-import { evaluateFaces, type FaceEvaluation, manifestWithFaces } from "../../faces/evaluate.ts";
+import { evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
+import type { FaceAnalyzer } from "../../faces/analyzer.ts";
+import { type ReconstructionFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
+import { ENCODER_RUN_KIND, type EncoderConfig } from "../encoder/config.ts";
+import { encoderCheckpointConfig, loadEncoderWeights } from "../encoder/trainer.ts";
+import { holdoutPhotos } from "../encoder/train.ts";
+import { loadTrainingData } from "../data/load.ts";
+import { GanEncoder } from "../networks/encoder.ts";
+import { encoderOnnx } from "./encoder_onnx.ts";
 import { defaultIdentities } from "../../faces/verification.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 
@@ -84,6 +93,12 @@ export interface ExportOptions {
   facePairs?: number;
   /** The identity list of the run's data folder (default `<data>-identity.txt` beside it). */
   identities?: string;
+  /**
+   * An encoder run (`deno task train:encoder`) for the exported checkpoint:
+   * its newest checkpoint goes into the bundle as `encoder.onnx`, measured on
+   * its held-out photos with the face measurement.
+   */
+  encoder?: string;
   /** Status lines for the console. */
   onStatus?: (line: string) => void;
   /** Progress of the face measurement. */
@@ -140,6 +155,9 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     generator.dispose();
   }
 
+  const encoder = options.encoder
+    ? await encoderForExport(options.encoder, file, options.trainedWeights ?? false)
+    : null;
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
     ema: hasAverage(checkpoint) && !options.trainedWeights,
@@ -148,11 +166,14 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     hardware: state.hardware ?? ["unknown (the checkpoint predates adapter records)"],
     head: sha256Hex(onnx.head),
     tail: sha256Hex(onnx.tail),
+    encoder: encoder && { ...encoder.info, sha256: sha256Hex(encoder.onnx) },
   });
   await Deno.mkdir(options.out, { recursive: true });
   // The manifest goes last: a bundle interrupted mid-write fails its hash check.
   await writeFileAtomic(join(options.out, BUNDLE_FILES.head), onnx.head);
   await writeFileAtomic(join(options.out, BUNDLE_FILES.tail), onnx.tail);
+  if (encoder) await writeFileAtomic(join(options.out, BUNDLE_FILES.encoder), encoder.onnx);
+  else await Deno.remove(join(options.out, BUNDLE_FILES.encoder)).catch(() => {});
   await writeTextFileAtomic(
     join(options.out, BUNDLE_FILES.manifest),
     JSON.stringify(manifest, null, 2) + "\n",
@@ -162,35 +183,114 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   await sessions.release();
   if (config.data.kind !== "folder" || options.faces === false) return bundle;
   status(`measuring faces (eval:faces) against ${config.data.path} ...`);
-  const faces = await measureFaces(bundle, config.data.path, options);
-  await writeTextFileAtomic(
-    join(options.out, BUNDLE_FILES.manifest),
-    JSON.stringify(manifestWithFaces(manifest, faces), null, 2) + "\n",
-  );
-  return await readBundle(options.out);
-}
-
-/** `eval:faces` on the written bundle, with the export's hand labels and face winning. */
-async function measureFaces(
-  bundle: Bundle,
-  data: string,
-  options: ExportOptions,
-): Promise<FaceEvaluation> {
   const analyzer = await openFaceApi();
+  let measured: Manifest;
   try {
-    return await evaluateFaces(bundle, analyzer, {
-      data,
-      identities: options.identities ?? defaultIdentities(data),
+    const faces = await evaluateFaces(bundle, analyzer, {
+      data: config.data.path,
+      identities: options.identities ?? defaultIdentities(config.data.path),
       images: options.faceImages,
       pairs: options.facePairs,
       labels: options.labels,
       face: options.face,
       onProgress: options.onProgress,
     });
+    measured = manifestWithFaces(manifest, faces);
+    if (encoder && measured.encoder) {
+      status(`measuring the encoder on its ${encoder.config.holdout} held-out photos ...`);
+      measured.encoder.holdout = await measureEncoder(
+        bundle,
+        analyzer,
+        encoder.config,
+        faces.identity?.threshold ?? null,
+      );
+    }
   } finally {
     analyzer.dispose();
   }
+  await writeTextFileAtomic(
+    join(options.out, BUNDLE_FILES.manifest),
+    JSON.stringify(measured, null, 2) + "\n",
+  );
+  return await readBundle(options.out);
 }
+
+/** An encoder run's newest checkpoint as ONNX, after checking it belongs to `ganCheckpoint`. */
+async function encoderForExport(
+  dir: string,
+  ganCheckpoint: string,
+  trainedWeights: boolean,
+): Promise<{ onnx: Uint8Array; config: EncoderConfig; info: EncoderFacts }> {
+  const { run, json } = await readRunConfig(dir);
+  if ((json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
+    throw new ExportError(`${dir} is not an encoder run (deno task train:encoder).`);
+  }
+  const newest = (await listCheckpoints(run)).at(-1);
+  if (!newest) throw new ExportError(`the encoder run ${dir} has no checkpoint yet.`);
+  const checkpoint = await readCheckpoint(newest.file);
+  const config = encoderCheckpointConfig(checkpoint);
+  if (sha256Hex(await Deno.readFile(ganCheckpoint)) !== config.generator.sha256) {
+    throw new ExportError(
+      `the encoder run ${dir} was trained for ${config.generator.checkpoint}, not for ` +
+        `${ganCheckpoint}; export that checkpoint (--checkpoint), or train an encoder for this one.`,
+    );
+  }
+  if (config.generator.trainedWeights !== trainedWeights) {
+    throw new ExportError(
+      `the encoder run ${dir} inverts the ${
+        config.generator.trainedWeights ? "trained weights" : "weight average"
+      } of its generator; export with${
+        config.generator.trainedWeights ? "" : "out"
+      } --trained-weights.`,
+    );
+  }
+  const encoder = new GanEncoder(new RandomStream(0), {
+    resolution: config.network.resolution,
+    width: config.width,
+    latent: config.network.latent,
+  });
+  try {
+    loadEncoderWeights(encoder, checkpoint);
+    const onnx = await encoderOnnx(encoder, {
+      doc: `the encoder of ${basename(run.dir)}, ${basename(newest.file)}`,
+      producerVersion: EXPORTER_VERSION,
+      metadata: { run: basename(run.dir), checkpoint: basename(newest.file) },
+    });
+    const steps = (JSON.parse(checkpoint.metadata.state) as { step: number }).step;
+    return { onnx, config, info: { run: basename(run.dir), steps, width: config.width } };
+  } finally {
+    encoder.dispose();
+  }
+}
+
+/** The bundle's encoder, head and tail on the encoder run's held-out photos, measured. */
+async function measureEncoder(
+  bundle: Bundle,
+  analyzer: FaceAnalyzer,
+  config: EncoderConfig,
+  threshold: number | null,
+): Promise<ReconstructionFigures> {
+  const s = config.network.resolution, plane = 3 * s * s, n = config.holdout;
+  const set = await loadTrainingData(config.data, s, undefined);
+  const photos = holdoutPhotos(set, n);
+  const sessions = await GeneratorSessions.open(bundle);
+  const reconstructions = new Float32Array(n * plane);
+  try {
+    for (let start = 0; start < n; start += RECONSTRUCTION_BATCH) {
+      const count = Math.min(RECONSTRUCTION_BATCH, n - start);
+      const batch = photos.slice(start * plane, (start + count) * plane);
+      const latents = await sessions.encode(batch, count);
+      const images = await sessions.tail(await sessions.head(latents, count), count);
+      reconstructions.set(images, start * plane);
+    }
+  } finally {
+    await sessions.release();
+  }
+  return await reconstructionFigures(analyzer, photos, reconstructions, n, s, threshold);
+}
+
+/** Photos per onnxruntime run when measuring the encoder. */
+const RECONSTRUCTION_BATCH = 50;
 
 function checkGroupIds(options: ExportOptions, groups: number): void {
   const ids = [...Object.keys(options.labels ?? {}).map(Number), ...(options.face ?? [])];
@@ -200,8 +300,17 @@ function checkGroupIds(options: ExportOptions, groups: number): void {
   }
 }
 
+/** What the manifest says of an encoder before it is measured. */
+export interface EncoderFacts {
+  run: string;
+  steps: number;
+  width: number;
+}
+
 /** What the manifest needs from the checkpoint and the written files. */
 export interface ExportFacts {
+  /** The encoder, when the bundle gets one. */
+  encoder?: (EncoderFacts & { sha256: string }) | null;
   steps: number;
   /** Whether the exported weights are the run's average of the generator's weights. */
   ema: boolean;
@@ -294,9 +403,20 @@ export function buildManifest(
       purity: metrics.meanPurity ?? null,
       groupConsistency: groups.map((group) => metrics.groupConsistency[group.id]),
     },
+    encoder: facts.encoder
+      ? {
+        run: facts.encoder.run,
+        steps: facts.encoder.steps,
+        width: facts.encoder.width,
+        holdout: null,
+      }
+      : null,
     files: {
       head: { path: BUNDLE_FILES.head, sha256: facts.head },
       tail: { path: BUNDLE_FILES.tail, sha256: facts.tail },
+      ...(facts.encoder
+        ? { encoder: { path: BUNDLE_FILES.encoder, sha256: facts.encoder.sha256 } }
+        : {}),
     },
   };
 }

@@ -18,6 +18,8 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
 
   --checkpoint <file>     export this checkpoint of the run instead of its newest
   --trained-weights       the trained generator's weights, not the run's average of them
+  --encoder <run>         also export this encoder run (deno task train:encoder, trained for the
+                          exported checkpoint) as encoder.onnx, measured on its held-out photos
   --name <name>           model name [the run folder's name]
   --version <version>     model version [step-<N>]
   --description <text>    replaces the generated description
@@ -44,6 +46,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     run: { type: "string" },
     checkpoint: { type: "string" },
     "trained-weights": { type: "boolean" },
+    encoder: { type: "string" },
     out: { type: "string" },
     name: { type: "string" },
     version: { type: "string" },
@@ -89,6 +92,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     out: values.out,
     checkpoint: values.checkpoint,
     trainedWeights: values["trained-weights"] ?? false,
+    encoder: values.encoder,
     name: values.name,
     version: values.version,
     description: values.description,

@@ -1,0 +1,62 @@
+/**
+ * How close reconstructions are to their photos: PSNR, and how often the
+ * face verifier judges a reconstruction the photo's person.
+ *
+ * @module
+ */
+
+import type { FaceAnalyzer } from "./analyzer.ts";
+import { DESCRIPTOR_SIZE } from "./analyzer.ts";
+import { descriptorDistance } from "./verification.ts";
+
+/**
+ * The PSNR in dB of each of `n` planar images in [-1, 1] against its
+ * reference (the peak is the full range, so the error is taken on [0, 1]).
+ */
+export function psnrs(images: Float32Array, references: Float32Array, n: number): number[] {
+  const size = images.length / n;
+  return Array.from({ length: n }, (_, k) => {
+    let sum = 0;
+    for (let i = k * size; i < (k + 1) * size; i++) sum += ((images[i] - references[i]) / 2) ** 2;
+    return 10 * Math.log10(1 / Math.max(sum / size, 1e-12));
+  });
+}
+
+/** Figures of reconstructions of held-out photos. */
+export interface ReconstructionFigures {
+  /** Photos measured. */
+  images: number;
+  /** Mean PSNR in dB. */
+  psnr: number;
+  /** Share judged the photo's person by the verifier (null without a threshold). */
+  judgedSame: number | null;
+  /** Mean descriptor distance of reconstruction to photo. */
+  meanDistance: number;
+}
+
+/**
+ * Measures reconstructions (planar [n, 3, S, S] in [-1, 1]) of `photos`;
+ * `threshold` is the verifier's (distances below it are one person).
+ */
+export async function reconstructionFigures(
+  analyzer: FaceAnalyzer,
+  photos: Float32Array,
+  reconstructions: Float32Array,
+  n: number,
+  size: number,
+  threshold: number | null,
+): Promise<ReconstructionFigures> {
+  const a = await analyzer.descriptors(photos, n, size);
+  const b = await analyzer.descriptors(reconstructions, n, size);
+  const distances = Array.from(
+    { length: n },
+    (_, k) => descriptorDistance(a, k, b, k, DESCRIPTOR_SIZE),
+  );
+  const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
+  return {
+    images: n,
+    psnr: mean(psnrs(reconstructions, photos, n)),
+    judgedSame: threshold === null ? null : distances.filter((d) => d < threshold).length / n,
+    meanDistance: mean(distances),
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Photos over HTTP: `POST /v1/encode` (raw and multipart bodies) and photos
+ * as swap sources, on the default bundle with a stand-in encoder of known
+ * output (every photo encodes to seed 7's latent), so that answers can be
+ * checked exactly; every bad photo is a 4xx problem; without an encoder, 501.
+ */
+
+import { deepEqual, equal, match } from "node:assert/strict";
+import jpeg from "jpeg-js";
+import { encodePng } from "../core/image.ts";
+import { readBundle } from "../model/bundle.ts";
+import { latentForSeed } from "../model/latents.ts";
+import type { Manifest } from "../model/manifest.ts";
+import { ServedModel } from "../model/model.ts";
+import { GeneratorSessions } from "../model/sessions.ts";
+import { createApp } from "./app.ts";
+import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
+import { pngBase64Of } from "./respond.ts";
+
+const bundle = await readBundle(DEFAULT_MODEL);
+const sessions = await GeneratorSessions.open(bundle);
+const Z = bundle.manifest.latent;
+const withEncoder: Manifest = {
+  ...bundle.manifest,
+  encoder: { run: "stand-in", steps: 0, width: 1, holdout: null },
+  files: { ...bundle.manifest.files, encoder: { path: "encoder.onnx", sha256: "0".repeat(64) } },
+};
+const schedule = { maxBatch: 16, maxQueuedRows: 256 };
+const encoding = ServedModel.fromRunner(
+  withEncoder,
+  (kind, input, rows) => {
+    if (kind === "head") return sessions.head(input, rows);
+    if (kind === "tail") return sessions.tail(input, rows);
+    const out = new Float32Array(rows * Z);
+    for (let r = 0; r < rows; r++) out.set(latentForSeed(7, Z, 1), r * Z);
+    return Promise.resolve(out);
+  },
+  () => Promise.resolve(),
+  schedule,
+);
+const plain = ServedModel.fromRunner(
+  bundle.manifest,
+  (kind, input, rows) => kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+  () => Promise.resolve(),
+  schedule,
+);
+
+function appOf(model: ServedModel, config: Partial<ServerConfig> = {}) {
+  return createApp({ model, config: { ...DEFAULT_SERVER_CONFIG, workers: 0, ...config } });
+}
+const app = appOf(encoding);
+
+/** A 100 x 80 JPEG of a colour ramp. */
+const photo = Uint8Array.from(
+  jpeg.encode({
+    width: 100,
+    height: 80,
+    data: Uint8Array.from({ length: 100 * 80 * 4 }, (_, k) => (k * 7) % 256),
+  }, 90).data,
+);
+
+function upload(body: Uint8Array | string, type: string, target = app, path = "/v1/encode") {
+  return target.request(path, {
+    method: "POST",
+    headers: { "content-type": type },
+    body: typeof body === "string" ? body : Uint8Array.from(body),
+  });
+}
+
+async function problem(response: Response, status: number, pattern: RegExp): Promise<void> {
+  const text = await response.text();
+  equal(response.status, status, text);
+  equal(response.headers.get("content-type"), "application/problem+json");
+  match(JSON.parse(text).detail, pattern);
+}
+
+Deno.test("POST /v1/encode answers the photo's latent and the generator's image of it", async (t) => {
+  const seven = new Uint8Array(await (await app.request("/v1/images/7.png")).arrayBuffer());
+  const check = async (response: Response) => {
+    const text = await response.text();
+    equal(response.status, 200, text);
+    const answer = JSON.parse(text);
+    deepEqual(answer.latent, Array.from(latentForSeed(7, Z, 1)));
+    equal(answer.reconstruction, pngBase64Of(seven));
+    const input = Uint8Array.from(atob(answer.input), (c) => c.charCodeAt(0));
+    equal(input[1], 0x50, "the input is a PNG");
+  };
+  await t.step("a raw JPEG body", async () => await check(await upload(photo, "image/jpeg")));
+  await t.step("a raw PNG body", async () => {
+    const png = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) });
+    await check(await upload(png, "image/png"));
+  });
+  await t.step("a multipart form's image file", async () => {
+    const form = new FormData();
+    form.append("image", new Blob([photo], { type: "image/jpeg" }), "face.jpg");
+    await check(await app.request("/v1/encode", { method: "POST", body: form }));
+  });
+});
+
+Deno.test("a photo is a swap source like a seed: {image} equals the seed it encodes to", async () => {
+  const swap = async (source: unknown) => {
+    const response = await app.request("/v1/swap", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ target: 3, source, concepts: ["face"] }),
+    });
+    const text = await response.text();
+    equal(response.status, 200, text);
+    return JSON.parse(text).swapped;
+  };
+  equal(await swap({ image: pngBase64Of(photo) }), await swap(7));
+});
+
+Deno.test("bad photos answer 4xx problems, before decoding where the header tells", async (t) => {
+  await t.step("not an image", async () => {
+    await problem(await upload("hello", "image/png"), 400, /not a readable JPEG or PNG/);
+  });
+  await t.step("a header that claims too many pixels (a decompression bomb)", async () => {
+    const header = encodePng({ width: 1, height: 1, data: new Uint8Array(3) });
+    new DataView(header.buffer).setUint32(16, 30000);
+    new DataView(header.buffer).setUint32(20, 30000);
+    await problem(await upload(header, "image/png"), 413, /900000000 pixels; at most 4194304/);
+  });
+  await t.step("a JPEG cut off after its header", async () => {
+    await problem(
+      await upload(photo.subarray(0, 700), "image/jpeg"),
+      400,
+      /the photo cannot be decoded/,
+    );
+  });
+  await t.step("another media type, and a form without its file", async () => {
+    await problem(await upload(photo, "text/plain"), 415, /image\/jpeg or image\/png/);
+    const form = new FormData();
+    form.append("picture", new Blob([photo]));
+    await problem(await app.request("/v1/encode", { method: "POST", body: form }), 400, /image/);
+  });
+  await t.step("a body over the limit", async () => {
+    await problem(
+      await upload(photo, "image/jpeg", appOf(encoding, { maxBodyBytes: 1024 })),
+      413,
+      /over the limit of 1024 bytes/,
+    );
+  });
+  await t.step("a photo field that is not base64, or not an image", async () => {
+    for (const image of ["***", btoa("hello")]) {
+      const response = await app.request("/v1/swap", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ target: 3, source: { image }, concepts: ["face"] }),
+      });
+      equal(response.status, 400, await response.clone().text());
+      match((await response.json()).errors.map((e: { field: string }) => e.field).join(), /source/);
+    }
+  });
+});
+
+Deno.test("a model without an encoder answers 501 for photos", async () => {
+  const app = appOf(plain);
+  await problem(await upload(photo, "image/jpeg", app), 501, /no encoder/);
+  const response = await app.request("/v1/swap", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ target: 3, source: { image: pngBase64Of(photo) }, concepts: ["face"] }),
+  });
+  await problem(response, 501, /no encoder/);
+  await sessions.release();
+});

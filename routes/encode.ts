@@ -1,0 +1,74 @@
+/**
+ * `POST /v1/encode`: a photo of a face in, its latent and its reconstruction
+ * out (the encoding itself runs as a job of the renderer: `model/jobs.ts`).
+ * The latent can be given to `POST /v1/swap` like any other, or the photo
+ * itself, as `{"image": "<base64>"}`.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import type { ServedModel } from "../model/model.ts";
+import { noEncoderError } from "../model/sessions.ts";
+import type { Renderer } from "../model/renderer.ts";
+import { HttpProblem } from "./problem.ts";
+import { pngBase64Of } from "./respond.ts";
+import { type Limits, pngBase64, sizeString } from "./schemas.ts";
+import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
+
+/** The encoding route. */
+export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
+  const encoded = z.object({
+    latent: z.array(z.number()).describe(
+      `the photo's latent (${limits.latent} numbers), usable wherever latents are`,
+    ),
+    input: pngBase64.describe("the photo as the encoder saw it: its centre square, resized"),
+    reconstruction: pngBase64.describe("the generator's image of the latent"),
+  });
+  return [
+    defineRoute({
+      method: "post",
+      path: "/v1/encode",
+      tag: "photos",
+      summary: "Encode a photo of a face into the generator's latent space",
+      description: "Send a JPEG or PNG as the raw body (Content-Type image/jpeg or image/png) or " +
+        'as the file "image" of a multipart/form-data body. The centre square is resized to the ' +
+        `model's ${limits.resolution} x ${limits.resolution} (faces cropped like the training ` +
+        "data encode best). Answers the latent and the generator's reconstruction; 501 when the " +
+        `model has no encoder. At most ${limits.maxPhotoPixels} pixels, checked before decoding.`,
+      query: z.strictObject({ size: sizeString(limits) }),
+      // Without an encoder the body is not even read: the answer is 501.
+      upload: model.hasEncoder,
+      responses: {
+        200: { description: "the latent", contentType: "application/json", schema: encoded },
+        400: PROBLEM_RESPONSE,
+        413: PROBLEM_RESPONSE,
+        415: PROBLEM_RESPONSE,
+        501: PROBLEM_RESPONSE,
+      },
+      handler: async ({ query, photo, signal }) => {
+        requireEncoder(model);
+        const result = await renderer.run({
+          kind: "encode",
+          photo: photo!,
+          size: query.size ?? limits.resolution,
+        }, signal);
+        const latent = new Float32Array(
+          result.latent.buffer,
+          result.latent.byteOffset,
+          result.latent.byteLength / 4,
+        );
+        return Response.json({
+          latent: Array.from(latent),
+          input: pngBase64Of(result.input),
+          reconstruction: pngBase64Of(result.reconstruction),
+        });
+      },
+    }),
+  ];
+}
+
+/** A 501 problem when the model cannot encode. */
+function requireEncoder(model: ServedModel): void {
+  if (!model.hasEncoder) throw new HttpProblem("encoding-unavailable", noEncoderError().message);
+}

@@ -1,0 +1,120 @@
+/**
+ * Photos in requests: a raw JPEG or PNG body, a multipart form's `image`
+ * file, or a base64 string in JSON. Each is checked from its header alone
+ * before anything decodes it (a small file can claim a huge picture), and
+ * decoded later by whoever draws the job (a render worker).
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import { z } from "zod";
+import { ImageDecodeError, readImageHeader } from "../core/image.ts";
+import { HttpProblem, invalidField } from "./problem.ts";
+import type { AppEnv } from "./route.ts";
+import { ClientGoneError } from "./validation.ts";
+
+/** The content types of a raw photo body. */
+export const PHOTO_TYPES = ["image/jpeg", "image/png"] as const;
+
+/**
+ * Checks that `bytes` are a JPEG or PNG of at most `maxPixels` pixels, from
+ * the header: a 400 naming `field` for anything else, a 413 for too many
+ * pixels (before any decoding).
+ */
+export function checkPhoto(bytes: Uint8Array, field: string, maxPixels: number): Uint8Array {
+  let header;
+  try {
+    header = readImageHeader(bytes);
+  } catch (error) {
+    if (!(error instanceof ImageDecodeError)) throw error;
+    throw invalidField(field, `is not a readable JPEG or PNG photo: ${error.message}`);
+  }
+  const pixels = header.width * header.height;
+  if (pixels > maxPixels) {
+    throw new HttpProblem(
+      "image-too-large",
+      `${field} is ${header.width} x ${header.height} = ${pixels} pixels; at most ${maxPixels} ` +
+        "are decoded (IGAN_MAX_PHOTO_PIXELS). Send a smaller photo: the model sees its centre " +
+        "square at its own resolution anyway.",
+      { errors: [{ field, message: `has ${pixels} pixels, over ${maxPixels}` }] },
+    );
+  }
+  return bytes;
+}
+
+/**
+ * The photo of an upload request: the raw body (`image/jpeg` or
+ * `image/png`), or the `image` file of a `multipart/form-data` body; checked
+ * with {@link checkPhoto}. Another content type is a 415.
+ */
+export async function readPhotoUpload(c: Context<AppEnv>, maxPixels: number): Promise<Uint8Array> {
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  let bytes: Uint8Array;
+  try {
+    if ((PHOTO_TYPES as readonly string[]).includes(type)) {
+      bytes = new Uint8Array(await c.req.arrayBuffer());
+    } else if (type === "multipart/form-data") {
+      bytes = await formPhoto(c);
+    } else {
+      throw new HttpProblem(
+        "unsupported-media-type",
+        `the body is sent as "${type || "(no content type)"}"; send the photo as image/jpeg or ` +
+          'image/png, or as the file "image" of a multipart/form-data body.',
+      );
+    }
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    throw new ClientGoneError(
+      `the connection closed while the body was arriving (${(error as Error).message})`,
+    );
+  }
+  c.set("readingBody", false);
+  return checkPhoto(bytes, "body", maxPixels);
+}
+
+async function formPhoto(c: Context<AppEnv>): Promise<Uint8Array> {
+  let form: FormData;
+  try {
+    form = await c.req.raw.formData();
+  } catch (error) {
+    if (c.req.raw.signal.aborted) throw error;
+    throw invalidField("body", `is not a readable multipart form: ${(error as Error).message}`);
+  }
+  const file = form.get("image");
+  if (!(file instanceof Blob)) {
+    throw invalidField("body.image", 'is missing: send the photo as the form\'s file "image"');
+  }
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+/** Base64 text as bytes (the text already validated as base64). */
+function base64Bytes(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
+  return bytes;
+}
+
+/**
+ * A photo in a JSON body, `{"image": "<base64 JPEG or PNG>"}`, as
+ * `{photo: bytes}`; checked with {@link checkPhoto} except that too many
+ * pixels is a field error too (400), naming where it is.
+ */
+export function photoObject(maxPixels: number) {
+  return z.strictObject({
+    image: z.base64().describe("a JPEG or PNG photo of a face, base64-encoded"),
+  }).transform(({ image }, ctx) => {
+    const bytes = base64Bytes(image);
+    try {
+      return { photo: checkPhoto(bytes, "image", maxPixels) };
+    } catch (error) {
+      if (!(error instanceof HttpProblem)) throw error;
+      ctx.addIssue({ code: "custom", message: error.errors?.[0].message ?? error.message });
+      return z.NEVER;
+    }
+  }).describe(
+    'a photo, {"image": "<base64 JPEG or PNG>"}: its centre square is encoded into a latent ' +
+      `(at most ${maxPixels} pixels; models without an encoder answer 501)`,
+  );
+}

@@ -1,0 +1,290 @@
+/**
+ * `deno task train:encoder --generator <GAN checkpoint>`: trains an encoder
+ * (image -> latent) for a trained generator, in a resumable run folder;
+ * `deno task export --encoder <run>` puts it into the model bundle.
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line, 130 interrupted.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { initEngine } from "../engine/engine.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+  withStopSignal,
+} from "../command_line.ts";
+import { CheckpointError, checkpointState } from "../checkpoint.ts";
+import { ConfigError, resolveStoredConfig } from "../config.ts";
+import { loadTrainingData } from "../data/load.ts";
+import {
+  createRun,
+  readCheckpoint,
+  readNewestCheckpoint,
+  readRunConfig,
+  RunFolderError,
+  truncateLog,
+  writeConfig,
+} from "../run_folder.ts";
+import { sha256Hex } from "../../model/bundle.ts";
+import { Progress } from "../../core/progress.ts";
+import {
+  checkEncoderConfig,
+  ENCODER_DEFAULTS,
+  ENCODER_RUN_KIND,
+  type EncoderConfig,
+} from "./config.ts";
+import { EncoderTrainer } from "./trainer.ts";
+import { trainEncoderLoop } from "./train.ts";
+
+/** The usage text printed by `--help` and with command-line errors. */
+export const USAGE = `Usage: deno task train:encoder --generator <GAN checkpoint file> [options]
+       deno task train:encoder --resume <encoder run folder> [--steps N]
+
+Trains an encoder E (image -> latent) for the generator of a GAN checkpoint: photos x are
+reconstructed as G(E(x)) (pixel and discriminator-feature errors) and latents z come back from
+E(G(z)) (the cycle). G and D stay as they are. The last --holdout images of the data are never
+trained on; each sample step logs their reconstructions' PSNR and draws them.
+
+Options (defaults in brackets):
+  --data <folder>           face images [the GAN run's data]
+  --out <folder>            where run folders are created [runs]
+  --name <name>             run name suffix [encoder-<checkpoint name>]
+  --steps <n>               encoder steps [${ENCODER_DEFAULTS.steps}]
+  --batch <n>               photos (and latents) per step [${ENCODER_DEFAULTS.batch}]
+  --width <n>               channels of the encoder's first block [the GAN's width]
+  --holdout <n>             images at the end of the data kept out of training [${ENCODER_DEFAULTS.holdout}]
+  --lr <x>                  Adam learning rate [${ENCODER_DEFAULTS.lr}]
+  --pixel <x>               weight of the pixel error [${ENCODER_DEFAULTS.weights.pixel}]
+  --features <x>            weight of the discriminator-feature error [${ENCODER_DEFAULTS.weights.features}]
+  --cycle <x>               weight of the latent cycle error [${ENCODER_DEFAULTS.weights.cycle}]
+  --seed <n>                seed of weights, latents and data order [${ENCODER_DEFAULTS.seed}]
+  --trained-weights         invert the trained generator, not the run's average of its weights
+                            (export must then use --trained-weights too)
+  --no-flip                 do not mirror training photos
+  --sample-every <n>        steps between held-out measurements [${ENCODER_DEFAULTS.sampleEvery}]
+  --checkpoint-every <n>    steps between checkpoints [${ENCODER_DEFAULTS.checkpointEvery}]
+  --keep-checkpoints <n>    newest checkpoints kept [${ENCODER_DEFAULTS.keepCheckpoints}]
+  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
+  -h, --help                this text`;
+
+/** The settings a new run's command line gives (the rest default). */
+export type EncoderFlags =
+  & Partial<
+    Pick<
+      EncoderConfig,
+      | "steps"
+      | "batch"
+      | "width"
+      | "holdout"
+      | "lr"
+      | "seed"
+      | "sampleEvery"
+      | "checkpointEvery"
+      | "keepCheckpoints"
+      | "data"
+    >
+  >
+  & { flip: boolean; trainedWeights: boolean; weights: Partial<EncoderConfig["weights"]> };
+
+/** A parsed command line. */
+export type EncoderCommand =
+  | {
+    kind: "new";
+    generator: string;
+    out: string;
+    name?: string;
+    flags: EncoderFlags;
+    cacheDir?: string;
+  }
+  | { kind: "resume"; run: string; steps?: number; cacheDir?: string };
+
+/** Parses the command line; throws {@link UsageError}. */
+export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
+  const v = parseFlags(args, {
+    generator: { type: "string" },
+    resume: { type: "string" },
+    data: { type: "string" },
+    out: { type: "string" },
+    name: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string" },
+    width: { type: "string" },
+    holdout: { type: "string" },
+    lr: { type: "string" },
+    pixel: { type: "string" },
+    features: { type: "string" },
+    cycle: { type: "string" },
+    seed: { type: "string" },
+    "trained-weights": { type: "boolean" },
+    "no-flip": { type: "boolean" },
+    "sample-every": { type: "string" },
+    "checkpoint-every": { type: "string" },
+    "keep-checkpoints": { type: "string" },
+    "cache-dir": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (v.help) return "help";
+  const steps = integerFlag("steps", v.steps);
+  if (v.resume !== undefined) {
+    const others = Object.keys(v).filter((k) => !["resume", "steps", "cache-dir"].includes(k));
+    if (others.length > 0) {
+      throw new UsageError(
+        `--resume continues a run as configured; only --steps may change (got --${others[0]}).`,
+      );
+    }
+    return { kind: "resume", run: v.resume, steps, cacheDir: v["cache-dir"] };
+  }
+  if (v.generator === undefined) {
+    throw new UsageError("--generator <GAN checkpoint file> (or --resume <run>) is required.");
+  }
+  const number = (flag: "lr" | "pixel" | "features" | "cycle") => {
+    const text = v[flag];
+    if (text === undefined) return undefined;
+    const x = Number(text);
+    if (text.trim() === "" || !Number.isFinite(x)) {
+      throw new UsageError(`--${flag} takes a number, got "${text}".`);
+    }
+    return x;
+  };
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+  return {
+    kind: "new",
+    generator: v.generator,
+    out: v.out ?? "runs",
+    name: v.name,
+    cacheDir: v["cache-dir"],
+    flags: {
+      ...defined({
+        steps,
+        batch: integerFlag("batch", v.batch),
+        width: integerFlag("width", v.width),
+        holdout: integerFlag("holdout", v.holdout),
+        lr: number("lr"),
+        seed: integerFlag("seed", v.seed),
+        sampleEvery: integerFlag("sample-every", v["sample-every"]),
+        checkpointEvery: integerFlag("checkpoint-every", v["checkpoint-every"]),
+        keepCheckpoints: integerFlag("keep-checkpoints", v["keep-checkpoints"]),
+        data: v.data === undefined ? undefined : { kind: "folder" as const, path: v.data },
+      }),
+      flip: !v["no-flip"],
+      trainedWeights: v["trained-weights"] ?? false,
+      weights: defined({
+        pixel: number("pixel"),
+        features: number("features"),
+        cycle: number("cycle"),
+      }),
+    },
+  };
+}
+
+/** Runs the command; returns the exit status. */
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse: parseEncoderArgs, run: runCommand }, args);
+}
+
+/** The config of a new run: the GAN checkpoint's sizes and data, the defaults, the flags. */
+export async function newEncoderConfig(
+  command: Extract<EncoderCommand, { kind: "new" }>,
+): Promise<EncoderConfig> {
+  const bytes = await readFileOf(command.generator);
+  const gan = await readCheckpoint(command.generator);
+  checkpointState(gan);
+  let ganConfig;
+  try {
+    ganConfig = resolveStoredConfig(JSON.parse(gan.metadata.config));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new CheckpointError(`${command.generator} holds no readable training config.`);
+  }
+  const { weights, trainedWeights, ...flags } = command.flags;
+  return checkEncoderConfig({
+    kind: ENCODER_RUN_KIND,
+    ...ENCODER_DEFAULTS,
+    width: ganConfig.network.width,
+    data: ganConfig.data,
+    ...flags,
+    generator: { checkpoint: command.generator, sha256: sha256Hex(bytes), trainedWeights },
+    network: ganConfig.network,
+    weights: { ...ENCODER_DEFAULTS.weights, ...weights },
+  });
+}
+
+async function readFileOf(file: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`the checkpoint ${file} does not exist.`);
+    }
+    throw error;
+  }
+}
+
+async function runCommand(command: EncoderCommand): Promise<number> {
+  let config: EncoderConfig;
+  let resumed: Awaited<ReturnType<typeof readRunConfig>>["run"] | null = null;
+  if (command.kind === "resume") {
+    const opened = await readRunConfig(command.run);
+    if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
+      throw new RunFolderError(`${command.run} is not an encoder run (deno task train:encoder).`);
+    }
+    config = checkEncoderConfig({
+      ...(opened.json as EncoderConfig),
+      ...(command.steps === undefined ? {} : { steps: command.steps }),
+    });
+    resumed = opened.run;
+  } else {
+    config = await newEncoderConfig(command);
+  }
+  const gan = await readCheckpoint(config.generator.checkpoint);
+  if (sha256Hex(await readFileOf(config.generator.checkpoint)) !== config.generator.sha256) {
+    throw new CheckpointError(
+      `${config.generator.checkpoint} is not the checkpoint this encoder run was started for ` +
+        "(its SHA-256 differs); put that file back, or train a new encoder.",
+    );
+  }
+  const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
+  const engine = await initEngine();
+  console.error(`adapter: ${engine.report.description} (${engine.report.backend} backend)`);
+  const trainer = new EncoderTrainer(config, set, gan);
+  try {
+    let run;
+    if (resumed) {
+      trainer.restore(await readNewestCheckpoint(resumed, (line) => console.error(line)));
+      await truncateLog(resumed, trainer.step);
+      await writeConfig(resumed, config);
+      run = resumed;
+      console.error(`resuming ${run.dir} at step ${trainer.step} of ${config.steps}`);
+    } else {
+      const c = command as Extract<EncoderCommand, { kind: "new" }>;
+      const name = c.name ?? `encoder-${basename(c.generator).replace(/\.safetensors$/, "")}`;
+      run = await createRun(c.out, name, config);
+      console.error(`run: ${run.dir}, the encoder of ${config.generator.checkpoint}`);
+    }
+    console.error(
+      `${trainer.trainingCount} photos to train on, ${config.holdout} held out; batch ` +
+        `${config.batch}, ${config.steps} steps`,
+    );
+    const progress = new Progress("step", config.steps, { startDone: trainer.step, unit: "step" });
+    return await withStopSignal(progress, async (signal) => {
+      const outcome = await trainEncoderLoop({ trainer, run, set, signal, progress });
+      console.error(
+        `${outcome.interrupted ? "interrupted" : "finished"} at step ${outcome.step}; ` +
+          `checkpoint ${outcome.checkpoint}` +
+          (outcome.interrupted
+            ? `\ncontinue with: deno task train:encoder --resume ${run.dir}`
+            : ""),
+      );
+      return outcome.interrupted ? 130 : 0;
+    });
+  } finally {
+    trainer.dispose();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
