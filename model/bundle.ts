@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import {
   BUNDLE_FILES,
+  type BundlePart,
   type Manifest,
   manifestInconsistencies,
   READABLE_BUNDLE_FORMATS,
@@ -40,6 +41,9 @@ export interface Bundle {
   tail: Uint8Array;
   /** The encoder (image -> latent), or null for a bundle without one. */
   encoder: Uint8Array | null;
+  /** The head's and tail's vector-Jacobian products, or null for a bundle without them. */
+  headVjp: Uint8Array | null;
+  tailVjp: Uint8Array | null;
 }
 
 /** The lowercase hex SHA-256 of `bytes` (or of a string's UTF-8), computed synchronously. */
@@ -107,11 +111,9 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
     new TextDecoder().decode(await readBundleFile(location, BUNDLE_FILES.manifest)),
     display(manifestUrl),
   );
-  const parts = manifest.files.encoder
-    ? ["head", "tail", "encoder"] as const
-    : ["head", "tail"] as const;
-  const [head, tail, encoder] = await Promise.all(
-    parts.map(async (part) => {
+  const parts = (Object.keys(manifest.files) as BundlePart[]).filter((p) => manifest.files[p]);
+  const files = new Map(
+    await Promise.all(parts.map(async (part) => {
       const { path, sha256 } = manifest.files[part]!;
       const bytes = await readBundleFile(location, path);
       const actual = sha256Hex(bytes);
@@ -122,8 +124,17 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
             "belongs to another export.",
         );
       }
-      return bytes;
-    }),
+      return [part, bytes] as const;
+    })),
   );
-  return { location, manifest, head, tail, encoder: encoder ?? null };
+  const optional = (part: BundlePart) => files.get(part) ?? null;
+  return {
+    location,
+    manifest,
+    head: files.get("head")!,
+    tail: files.get("tail")!,
+    encoder: optional("encoder"),
+    headVjp: optional("headVjp"),
+    tailVjp: optional("tailVjp"),
+  };
 }

@@ -18,6 +18,7 @@ import {
 } from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
+import { refineToPhotos } from "./refine.ts";
 import type { MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
@@ -42,6 +43,8 @@ export type PictureJob =
     photo: Uint8Array;
     /** Side of the returned pictures. */
     size: number;
+    /** Gradient steps that refine the encoder's latent towards the photo (0: none). */
+    refine: number;
   }
   | {
     kind: "swap";
@@ -84,7 +87,8 @@ export function jobUnits(job: PictureJob, resolution: number, channels: number):
     case "kernel-grid":
       return 1 + channels * area(job.size);
     case "encode":
-      return 3 + 2 * area(job.size);
+      // A refinement step runs the head, the tail and their two VJPs (about three times as long).
+      return 3 + 6 * job.refine + 2 * area(job.size);
     case "swap": {
       const pictures = 1 + job.extras.length + (job.extras.includes("originals") ? 1 : 0) +
         (job.strip ? 5 : 0);
@@ -128,10 +132,13 @@ export async function renderJob(
         ),
       };
     case "encode": {
-      const latents = await latentsOf(model, [{ photo: job.photo }], 1, signal);
-      const { images } = await generate(model, latents, 1, signal);
       const s = model.manifest.resolution;
       const input = photoPixels(job.photo, s);
+      const encoded = await latentsOf(model, [{ photo: job.photo }], 1, signal);
+      const latents = job.refine > 0
+        ? await refineToPhotos(model, encoded, input, 1, job.refine, signal)
+        : encoded;
+      const { images } = await generate(model, latents, 1, signal);
       return {
         input: png(picture(model, input, 0, job.size)),
         reconstruction: png(picture(model, images, 0, job.size)),

@@ -15,7 +15,9 @@ export const BUNDLE_FORMAT = "interpretable-gan-bundle/2";
 
 /**
  * The format tags this code reads: version 2 added the optional encoder
- * (`encoder.onnx`); a version-1 bundle is read as one without it.
+ * (`encoder.onnx`) and the generator's vector-Jacobian products
+ * (`head_vjp.onnx`, `tail_vjp.onnx`); a version-1 bundle is read as one
+ * without them.
  */
 export const READABLE_BUNDLE_FORMATS: readonly string[] = [
   "interpretable-gan-bundle/1",
@@ -28,7 +30,12 @@ export const BUNDLE_FILES = {
   head: "head.onnx",
   tail: "tail.onnx",
   encoder: "encoder.onnx",
+  headVjp: "head_vjp.onnx",
+  tailVjp: "tail_vjp.onnx",
 } as const;
+
+/** The bundle's ONNX files, by the manifest's `files` keys. */
+export type BundlePart = Exclude<keyof typeof BUNDLE_FILES, "manifest">;
 
 const positiveInt = z.number().int().positive();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 as 64 lowercase hex digits");
@@ -203,6 +210,12 @@ export const ManifestSchema = z.object({
     head: z.object({ path: z.literal(BUNDLE_FILES.head), sha256 }),
     tail: z.object({ path: z.literal(BUNDLE_FILES.tail), sha256 }),
     encoder: z.object({ path: z.literal(BUNDLE_FILES.encoder), sha256 }).optional(),
+    headVjp: z.object({ path: z.literal(BUNDLE_FILES.headVjp), sha256 }).optional().describe(
+      "z, u -> the head's Jacobian transposed times u, for gradient steps in the latent",
+    ),
+    tailVjp: z.object({ path: z.literal(BUNDLE_FILES.tailVjp), sha256 }).optional().describe(
+      "maps, u -> the tail's Jacobian transposed times u",
+    ),
   }),
 });
 
@@ -240,6 +253,9 @@ export function manifestInconsistencies(manifest: Manifest): string[] {
   }
   if (Boolean(manifest.encoder) !== Boolean(manifest.files.encoder)) {
     problems.push("encoder and files.encoder must be given together");
+  }
+  if (Boolean(manifest.files.headVjp) !== Boolean(manifest.files.tailVjp)) {
+    problems.push("files.headVjp and files.tailVjp must be given together");
   }
   for (const id of manifest.face ?? []) {
     if (id >= manifest.groups.length) problems.push(`face names group ${id}, which does not exist`);

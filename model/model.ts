@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readBundle } from "./bundle.ts";
+import { type Bundle, readBundle } from "./bundle.ts";
 import type { ConceptGroup, Manifest } from "./manifest.ts";
 import {
   type BatchRunner,
@@ -35,7 +35,7 @@ export class ServedModel {
   /** An id for the bundle's contents (both files' hashes), for ETags. */
   readonly contentId: string;
   /** The bundle's ONNX files, which clients may run themselves (null for a stand-in model). */
-  readonly files: { head: Uint8Array; tail: Uint8Array; encoder: Uint8Array | null } | null;
+  readonly files: Omit<Bundle, "location" | "manifest"> | null;
   readonly #release: () => Promise<void>;
   readonly #scheduler: InferenceScheduler;
 
@@ -64,12 +64,20 @@ export class ServedModel {
     const sessions = await GeneratorSessions.open(bundle, { threads: options.threads });
     return ServedModel.fromRunner(
       bundle.manifest,
-      (kind, input, rows) =>
-        kind === "head"
-          ? sessions.head(input, rows)
-          : kind === "tail"
-          ? sessions.tail(input, rows)
-          : sessions.encode(input, rows),
+      (kind, input, rows) => {
+        switch (kind) {
+          case "head":
+            return sessions.head(input, rows);
+          case "tail":
+            return sessions.tail(input, rows);
+          case "encoder":
+            return sessions.encode(input, rows);
+          case "headVjp":
+            return sessions.headVjp(...splitRows(input, rows, bundle.manifest.latent), rows);
+          case "tailVjp":
+            return sessions.tailVjp(...splitRows(input, rows, mapsSize(bundle.manifest)), rows);
+        }
+      },
       () => sessions.release(),
       options,
       bundle,
@@ -107,7 +115,15 @@ export class ServedModel {
       run,
       release,
       options,
-      files ? { head: files.head, tail: files.tail, encoder: files.encoder } : null,
+      files
+        ? {
+          head: files.head,
+          tail: files.tail,
+          encoder: files.encoder,
+          headVjp: files.headVjp,
+          tailVjp: files.tailVjp,
+        }
+        : null,
     );
   }
 
@@ -143,6 +159,31 @@ export class ServedModel {
   encode(images: Float32Array, n: number, signal?: AbortSignal): Promise<Float32Array> {
     if (!this.hasEncoder) return Promise.reject(noEncoderError());
     return this.#scheduler.submit("encoder", images, n, signal);
+  }
+
+  /** Whether the bundle has the generator's vector-Jacobian products (gradient steps in z). */
+  get hasGradients(): boolean {
+    return this.manifest.files.headVjp !== undefined;
+  }
+
+  /** J_head(z)^T u [n, Z] for latents [n, Z] and u [n, M, H, W]. */
+  headVjp(
+    latents: Float32Array,
+    upstream: Float32Array,
+    n: number,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
+    return this.#scheduler.submit("headVjp", joinRows(latents, upstream, n), n, signal);
+  }
+
+  /** J_tail(maps)^T u [n, M, H, W] for maps [n, M, H, W] and u [n, 3, S, S]. */
+  tailVjp(
+    maps: Float32Array,
+    upstream: Float32Array,
+    n: number,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
+    return this.#scheduler.submit("tailVjp", joinRows(maps, upstream, n), n, signal);
   }
 
   /** Target-layer maps [n, M, H, W] -> images [n, 3, S, S] in [-1, 1]. */
@@ -197,4 +238,36 @@ export class ServedModel {
   release(): Promise<void> {
     return this.#release();
   }
+}
+
+/** Values of one image's target-layer maps, M x H x W. */
+function mapsSize(manifest: Manifest): number {
+  const { channels, height, width } = manifest.target;
+  return channels * height * width;
+}
+
+/** Rows of `a` [n, ...] and `b` [n, ...] side by side, as one [n, a + b] input of the queue. */
+function joinRows(a: Float32Array, b: Float32Array, n: number): Float32Array {
+  const sa = a.length / n, sb = b.length / n;
+  const out = new Float32Array(a.length + b.length);
+  for (let r = 0; r < n; r++) {
+    out.set(a.subarray(r * sa, (r + 1) * sa), r * (sa + sb));
+    out.set(b.subarray(r * sb, (r + 1) * sb), r * (sa + sb) + sa);
+  }
+  return out;
+}
+
+/** The two halves of {@link joinRows}' rows, the first `firstSize` values of each row first. */
+function splitRows(
+  input: Float32Array,
+  n: number,
+  firstSize: number,
+): [Float32Array, Float32Array] {
+  const row = input.length / n, secondSize = row - firstSize;
+  const a = new Float32Array(n * firstSize), b = new Float32Array(n * secondSize);
+  for (let r = 0; r < n; r++) {
+    a.set(input.subarray(r * row, r * row + firstSize), r * firstSize);
+    b.set(input.subarray(r * row + firstSize, (r + 1) * row), r * secondSize);
+  }
+  return [a, b];
 }

@@ -14,8 +14,12 @@
 
 import { concatArrays } from "../core/concat.ts";
 
-/** What a run computes: the head (latents -> maps), the tail (maps -> images) or the encoder (images -> latents). */
-export type RunKind = "head" | "tail" | "encoder";
+/**
+ * What a run computes: the head (latents -> maps), the tail (maps ->
+ * images), the encoder (images -> latents), or a vector-Jacobian product of
+ * the head or tail (each input row is the point, then the upstream vector).
+ */
+export type RunKind = "head" | "tail" | "encoder" | "headVjp" | "tailVjp";
 
 /** Runs one batch of `rows` rows of `kind`; returns `rows` output rows, concatenated. */
 export type BatchRunner = (

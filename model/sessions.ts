@@ -1,8 +1,8 @@
 /**
- * onnxruntime-web (wasm) sessions of a bundle's head and tail (and encoder,
- * when it has one), checked against the manifest when opened: head z [N, Z]
- * -> maps [N, M, H, W], tail maps [N, M, H, W] -> image [N, 3, S, S],
- * encoder image [N, 3, S, S] -> z [N, Z]. A bundle whose graphs do not
+ * onnxruntime-web (wasm) sessions of a bundle's head and tail (and encoder
+ * and vector-Jacobian products, when it has them), checked against the
+ * manifest when opened: head z [N, Z] -> maps [N, M, H, W], tail maps
+ * [N, M, H, W] -> image [N, 3, S, S], encoder image [N, 3, S, S] -> z [N, Z]. A bundle whose graphs do not
  * chain, or disagree with its manifest, fails here with a {@link BundleError}.
  *
  * @module
@@ -11,7 +11,7 @@
 import * as ort from "onnxruntime-web";
 import { fileURLToPath } from "node:url";
 import { type Bundle, BundleError } from "./bundle.ts";
-import type { Manifest } from "./manifest.ts";
+import type { BundlePart, Manifest } from "./manifest.ts";
 
 /** Options of {@link GeneratorSessions.open}. */
 export interface SessionOptions {
@@ -34,6 +34,11 @@ export class NoEncoderError extends Error {
   override name = "NoEncoderError";
 }
 
+/** The bundle has no vector-Jacobian products, so no gradient steps can be taken. */
+export class NoGradientsError extends Error {
+  override name = "NoGradientsError";
+}
+
 /** The error of encoding with a bundle that has no encoder. */
 export function noEncoderError(): NoEncoderError {
   return new NoEncoderError(
@@ -48,17 +53,20 @@ export class GeneratorSessions {
   readonly #head: ort.InferenceSession;
   readonly #tail: ort.InferenceSession;
   readonly #encoder: ort.InferenceSession | null;
+  readonly #vjp: { head: ort.InferenceSession; tail: ort.InferenceSession } | null;
 
   private constructor(
     manifest: Manifest,
     head: ort.InferenceSession,
     tail: ort.InferenceSession,
     encoder: ort.InferenceSession | null,
+    vjp: { head: ort.InferenceSession; tail: ort.InferenceSession } | null,
   ) {
     this.manifest = manifest;
     this.#head = head;
     this.#tail = tail;
     this.#encoder = encoder;
+    this.#vjp = vjp;
   }
 
   /** Opens both sessions and checks their shapes; throws {@link BundleError}. */
@@ -75,6 +83,14 @@ export class GeneratorSessions {
       opened.push(tail);
       const encoder = bundle.encoder ? await createSession(bundle, "encoder") : null;
       if (encoder) opened.push(encoder);
+      let vjp = null;
+      if (bundle.headVjp && bundle.tailVjp) {
+        const headVjp = await createSession(bundle, "headVjp");
+        opened.push(headVjp);
+        const tailVjp = await createSession(bundle, "tailVjp");
+        opened.push(tailVjp);
+        vjp = { head: headVjp, tail: tailVjp };
+      }
       checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
       checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
       checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
@@ -85,7 +101,7 @@ export class GeneratorSessions {
         const z = ["N", manifest.latent];
         checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
       }
-      return new GeneratorSessions(manifest, head, tail, encoder);
+      return new GeneratorSessions(manifest, head, tail, encoder, vjp);
     } catch (error) {
       await Promise.all(opened.map((session) => session.release()));
       throw error;
@@ -104,6 +120,40 @@ export class GeneratorSessions {
     return run(this.#encoder, images, [n, 3, s, s]);
   }
 
+  /** Whether the bundle has the generator's vector-Jacobian products (gradient steps in z). */
+  get hasGradients(): boolean {
+    return this.#vjp !== null;
+  }
+
+  /** z [n, Z] and u [n, M, H, W] -> J_head(z)^T u [n, Z]; throws {@link NoGradientsError}. */
+  headVjp(latents: Float32Array, upstream: Float32Array, n: number): Promise<Float32Array> {
+    const { channels, height, width } = this.manifest.target;
+    return runWith(this.#gradients().head, {
+      z: [latents, [n, this.manifest.latent]],
+      u: [upstream, [n, channels, height, width]],
+    });
+  }
+
+  /** maps [n, M, H, W] and u [n, 3, S, S] -> J_tail(maps)^T u [n, M, H, W]. */
+  tailVjp(maps: Float32Array, upstream: Float32Array, n: number): Promise<Float32Array> {
+    const { channels, height, width } = this.manifest.target;
+    const s = this.manifest.resolution;
+    return runWith(this.#gradients().tail, {
+      maps: [maps, [n, channels, height, width]],
+      u: [upstream, [n, 3, s, s]],
+    });
+  }
+
+  #gradients(): { head: ort.InferenceSession; tail: ort.InferenceSession } {
+    if (!this.#vjp) {
+      throw new NoGradientsError(
+        "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx); re-export it with " +
+          "this version's deno task export.",
+      );
+    }
+    return this.#vjp;
+  }
+
   /** Latents [n, Z] -> target-layer maps [n, M, H, W]. */
   head(latents: Float32Array, n: number): Promise<Float32Array> {
     return run(this.#head, latents, [n, this.manifest.latent]);
@@ -117,27 +167,44 @@ export class GeneratorSessions {
 
   /** Frees the sessions. */
   async release(): Promise<void> {
-    await Promise.all([this.#head.release(), this.#tail.release(), this.#encoder?.release()]);
+    await Promise.all([
+      this.#head.release(),
+      this.#tail.release(),
+      this.#encoder?.release(),
+      this.#vjp?.head.release(),
+      this.#vjp?.tail.release(),
+    ]);
   }
 }
 
-async function run(
+function run(
   session: ort.InferenceSession,
   data: Float32Array,
   dims: number[],
 ): Promise<Float32Array> {
-  const input = new ort.Tensor("float32", data, dims);
-  const outputs = await session.run({ [session.inputNames[0]]: input });
-  const output = outputs[session.outputNames[0]];
+  return runWith(session, { [session.inputNames[0]]: [data, dims] });
+}
+
+/** Runs `session` on named inputs; returns its first output. */
+async function runWith(
+  session: ort.InferenceSession,
+  inputs: Record<string, [Float32Array, number[]]>,
+): Promise<Float32Array> {
+  const feeds = Object.fromEntries(
+    Object.entries(inputs).map((
+      [name, [data, dims]],
+    ) => [name, new ort.Tensor("float32", data, dims)]),
+  );
   try {
-    return output.data as Float32Array;
+    const outputs = await session.run(feeds);
+    return outputs[session.outputNames[0]].data as Float32Array;
   } finally {
-    input.dispose();
+    for (const tensor of Object.values(feeds)) tensor.dispose();
   }
 }
 
 /** A bundle's ONNX file. */
-type Part = "head" | "tail" | "encoder";
+type Part = BundlePart;
 
 function fileOf(bundle: Bundle, part: Part): string {
   const url = new URL(bundle.manifest.files[part]?.path ?? part, bundle.location);

@@ -11,7 +11,7 @@ import type { JobResult, PictureJob } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
 import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
-import { NoEncoderError } from "./sessions.ts";
+import { NoEncoderError, NoGradientsError } from "./sessions.ts";
 import { ImageDecodeError } from "../core/image.ts";
 
 /** Messages to a worker. */
@@ -43,7 +43,12 @@ export interface WorkerPoolOptions {
  * Errors of a job that the HTTP layer answers as problems (not internal
  * errors): a worker's failure of one of these names is raised here as it.
  */
-const ANSWERED_ERRORS = { QueueFullError, ImageDecodeError, NoEncoderError } as const;
+const ANSWERED_ERRORS = {
+  QueueFullError,
+  ImageDecodeError,
+  NoEncoderError,
+  NoGradientsError,
+} as const;
 
 /** A worker failed to start or stopped: the message says why. */
 export class WorkerPoolError extends Error {

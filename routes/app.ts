@@ -37,7 +37,7 @@ import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
 import { encodeRoutes } from "./encode.ts";
 import { ImageDecodeError } from "../core/image.ts";
-import { NoEncoderError } from "../model/sessions.ts";
+import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { ClientGoneError } from "./validation.ts";
 
 /**
@@ -114,6 +114,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     }
     if (error instanceof NoEncoderError) {
       return problemResponse(new HttpProblem("encoding-unavailable", error.message), path);
+    }
+    if (error instanceof NoGradientsError) {
+      return problemResponse(new HttpProblem("gradients-unavailable", error.message), path);
     }
     if (error instanceof QueueFullError) {
       return problemResponse(

@@ -154,6 +154,15 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
   });
 });
 
+Deno.test("refine without the model's gradient files is a 501; out of range a 400", async () => {
+  await problem(
+    await upload(photo, "image/jpeg", app, "/v1/encode?refine=5"),
+    501,
+    /no gradient files/,
+  );
+  await problem(await upload(photo, "image/jpeg", app, "/v1/encode?refine=201"), 400, /refine/);
+});
+
 Deno.test("a model without an encoder answers 501 for photos", async () => {
   const app = appOf(plain);
   await problem(await upload(photo, "image/jpeg", app), 501, /no encoder/);

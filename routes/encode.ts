@@ -13,8 +13,11 @@ import { noEncoderError } from "../model/sessions.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { HttpProblem } from "./problem.ts";
 import { pngBase64Of } from "./respond.ts";
-import { type Limits, pngBase64, sizeString } from "./schemas.ts";
+import { integerString, type Limits, pngBase64, sizeString } from "./schemas.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
+
+/** Most refinement steps a request may ask for. */
+export const MAX_REFINE_STEPS = 200;
 
 /** The encoding route. */
 export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
@@ -36,7 +39,16 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         `model's ${limits.resolution} x ${limits.resolution} (faces cropped like the training ` +
         "data encode best). Answers the latent and the generator's reconstruction; 501 when the " +
         `model has no encoder. At most ${limits.maxPhotoPixels} pixels, checked before decoding.`,
-      query: z.strictObject({ size: sizeString(limits) }),
+      query: z.strictObject({
+        size: sizeString(limits),
+        refine: integerString(0, MAX_REFINE_STEPS, "gradient steps from the encoder's latent")
+          .optional()
+          .describe(
+            "gradient steps (Adam on the mean squared pixel error of the reconstruction) that " +
+              `refine the encoder's latent towards the photo, 0..${MAX_REFINE_STEPS} (default 0); ` +
+              "each costs about three generator runs",
+          ),
+      }),
       // Without an encoder the body is not even read: the answer is 501.
       upload: model.hasEncoder,
       responses: {
@@ -48,10 +60,19 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
       },
       handler: async ({ query, photo, signal }) => {
         requireEncoder(model);
+        const refine = query.refine ?? 0;
+        if (refine > 0 && !model.hasGradients) {
+          throw new HttpProblem(
+            "gradients-unavailable",
+            "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx), so refine must be " +
+              "0; re-export it with this version's deno task export.",
+          );
+        }
         const result = await renderer.run({
           kind: "encode",
           photo: photo!,
           size: query.size ?? limits.resolution,
+          refine,
         }, signal);
         const latent = new Float32Array(
           result.latent.buffer,

@@ -26,6 +26,7 @@ export const PROBLEMS = {
   "timeout": { status: 503, title: "The request took too long" },
   "internal": { status: 500, title: "Internal server error" },
   "encoding-unavailable": { status: 501, title: "This model cannot encode photos" },
+  "gradients-unavailable": { status: 501, title: "This model has no gradient files" },
 } as const;
 
 /** A slug of {@link PROBLEMS}. */

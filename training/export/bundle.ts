@@ -3,6 +3,7 @@
  *
  *   <out>/head.onnx      z -> target-layer maps (after the ReLU)
  *   <out>/tail.onnx      target-layer maps -> image in [-1, 1]
+ *   <out>/head_vjp.onnx  z, u -> J_head^T u; tail_vjp.onnx the same for the tail (gradient steps)
  *   <out>/encoder.onnx   image -> z, with `--encoder` (an encoder run for this checkpoint)
  *   <out>/manifest.json  concept groups, training summary, concept metrics, SHA-256s
  *
@@ -166,12 +167,16 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     hardware: state.hardware ?? ["unknown (the checkpoint predates adapter records)"],
     head: sha256Hex(onnx.head),
     tail: sha256Hex(onnx.tail),
+    headVjp: sha256Hex(onnx.headVjp),
+    tailVjp: sha256Hex(onnx.tailVjp),
     encoder: encoder && { ...encoder.info, sha256: sha256Hex(encoder.onnx) },
   });
   await Deno.mkdir(options.out, { recursive: true });
   // The manifest goes last: a bundle interrupted mid-write fails its hash check.
   await writeFileAtomic(join(options.out, BUNDLE_FILES.head), onnx.head);
   await writeFileAtomic(join(options.out, BUNDLE_FILES.tail), onnx.tail);
+  await writeFileAtomic(join(options.out, BUNDLE_FILES.headVjp), onnx.headVjp);
+  await writeFileAtomic(join(options.out, BUNDLE_FILES.tailVjp), onnx.tailVjp);
   if (encoder) await writeFileAtomic(join(options.out, BUNDLE_FILES.encoder), encoder.onnx);
   else await Deno.remove(join(options.out, BUNDLE_FILES.encoder)).catch(() => {});
   await writeTextFileAtomic(
@@ -318,6 +323,8 @@ export interface ExportFacts {
   hardware: string[];
   head: string;
   tail: string;
+  headVjp: string;
+  tailVjp: string;
 }
 
 /** The manifest of an export (pure: everything measured or written is passed in). */
@@ -414,6 +421,8 @@ export function buildManifest(
     files: {
       head: { path: BUNDLE_FILES.head, sha256: facts.head },
       tail: { path: BUNDLE_FILES.tail, sha256: facts.tail },
+      headVjp: { path: BUNDLE_FILES.headVjp, sha256: facts.headVjp },
+      tailVjp: { path: BUNDLE_FILES.tailVjp, sha256: facts.tailVjp },
       ...(facts.encoder
         ? { encoder: { path: BUNDLE_FILES.encoder, sha256: facts.encoder.sha256 } }
         : {}),

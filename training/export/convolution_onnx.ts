@@ -58,9 +58,21 @@ async function foldConv(
   return { weight: folded, shape, bias: foldedBias };
 }
 
+/** A convolution node as written: what its backward pass needs to know of it. */
+export interface ConvolutionStep {
+  op: keyof typeof OUTPUT_AXIS;
+  input: string;
+  output: string;
+  /** The name of its (folded) weight constant. */
+  weight: string;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
 /**
  * Adds a Conv or ConvTranspose node of `kernel` (and the layer's bias) with
- * `norm` folded in; returns its output's name.
+ * `norm` folded in; returns the node as written.
  */
 export async function addConvolution(
   graph: OnnxGraph,
@@ -70,17 +82,15 @@ export async function addConvolution(
   layer: { stride: number; padding: number; bias?: { value: Tensor } },
   kernel: Tensor,
   norm?: BatchNorm2d,
-): Promise<string> {
+): Promise<ConvolutionStep> {
   const folded = await foldConv(kernel, OUTPUT_AXIS[op], layer.bias?.value, norm);
-  const k = folded.shape[2], p = layer.padding;
-  return graph.node(
+  const k = folded.shape[2], p = layer.padding, s = layer.stride;
+  const weight = graph.constant(`${name}.weight`, folded.shape, folded.weight);
+  const output = graph.node(
     op,
-    [
-      input,
-      graph.constant(`${name}.weight`, folded.shape, folded.weight),
-      graph.constant(`${name}.bias`, [folded.shape[OUTPUT_AXIS[op]]], folded.bias),
-    ],
+    [input, weight, graph.constant(`${name}.bias`, [folded.shape[OUTPUT_AXIS[op]]], folded.bias)],
     `${name}.out`,
-    { kernel_shape: [k, k], strides: [layer.stride, layer.stride], pads: [p, p, p, p] },
+    { kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] },
   );
+  return { op, input, output, weight, kernel: k, stride: s, padding: p };
 }

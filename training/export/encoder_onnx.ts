@@ -27,7 +27,7 @@ export async function encoderOnnx(
   let h = graph.input(ONNX_NAMES.image, [3, resolution, resolution]);
   for (const [k, { conv, norm }] of encoder.blocks.entries()) {
     const name = `block${resolution / 2 ** (k + 1)}`;
-    const out = await asyncScope(() =>
+    const { output: out } = await asyncScope(() =>
       addConvolution(graph, "Conv", name, h, conv, conv.weight.value, norm)
     );
     h = graph.node("LeakyRelu", [out], `${name}.leaky_relu`, { alpha: LEAKY_SLOPE });
@@ -36,7 +36,7 @@ export async function encoderOnnx(
   const last = await addConvolution(graph, "Conv", "latent", h, output, output.weight.value);
   graph.node(
     "Reshape",
-    [last, graph.int64Constant("latent_shape", [-1, latent])],
+    [last.output, graph.int64Constant("latent_shape", [-1, latent])],
     ONNX_NAMES.latent,
   );
   graph.output(ONNX_NAMES.latent, [latent]);

@@ -1,14 +1,20 @@
 /**
- * The generator as two ONNX models, split at its target layer as the server
+ * The generator as ONNX models, split at its target layer as the server
  * uses them:
  *
- *   head.onnx  z [N, Z] -> maps [N, M, S/2, S/2] (after the target layer's ReLU)
- *   tail.onnx  maps [N, M, S/2, S/2] -> image [N, 3, S, S] in [-1, 1]
+ *   head.onnx      z [N, Z] -> maps [N, M, S/2, S/2] (after the target layer's ReLU)
+ *   tail.onnx      maps [N, M, S/2, S/2] -> image [N, 3, S, S] in [-1, 1]
+ *   head_vjp.onnx  z, u [N, M, S/2, S/2] -> z_grad [N, Z]: the head's Jacobian, transposed, times u
+ *   tail_vjp.onnx  maps, u [N, 3, S, S] -> maps_grad [N, M, S/2, S/2]: the same for the tail
  *
- * Each node mirrors a step of {@link GanGenerator.head} and
+ * Each forward node mirrors a step of {@link GanGenerator.head} and
  * {@link GanGenerator.tail}: every resolution-raising layer is one
  * ConvTranspose (upsampling with a 3x3 convolution as its equal 4x4 kernel),
- * with batch norm (inference mode, running statistics) folded in.
+ * with batch norm (inference mode, running statistics) folded in. The
+ * vector-Jacobian products (`gradient_onnx.ts`) rerun that forward pass and
+ * then its steps' transposes in reverse, so that a server takes gradient
+ * steps in the latent (refining an encoded photo, Langevin dynamics) with
+ * onnxruntime alone.
  *
  * @module
  */
@@ -18,34 +24,80 @@ import { asyncScope } from "../engine/tensor.ts";
 import type { GanGenerator, UpBlock } from "../networks/generator.ts";
 import { type ModelInfo, OnnxGraph } from "./onnx.ts";
 import { addConvolution } from "./convolution_onnx.ts";
+import { addBackward, type ForwardStep } from "./gradient_onnx.ts";
 
-/** Input and output names of the two models. */
-export const ONNX_NAMES = { latent: "z", maps: "maps", image: "image" } as const;
+/** Input and output names of the models. */
+export const ONNX_NAMES = {
+  latent: "z",
+  maps: "maps",
+  image: "image",
+  /** The vector a VJP model multiplies its Jacobian's transpose with. */
+  upstream: "u",
+  latentGrad: "z_grad",
+  mapsGrad: "maps_grad",
+} as const;
 
-/** The two serialised models. */
+/** The serialised models. */
 export interface GeneratorOnnx {
   head: Uint8Array;
   tail: Uint8Array;
+  headVjp: Uint8Array;
+  tailVjp: Uint8Array;
 }
 
-/** Adds blocks (a transposed convolution with its batch norm folded in, then ReLU); returns the last output. */
+/**
+ * Adds blocks (a transposed convolution with its batch norm folded in, then
+ * ReLU) to `steps`; returns the last output.
+ */
 async function addBlocks(
   graph: OnnxGraph,
+  steps: ForwardStep[],
   blocks: readonly UpBlock[],
   input: string,
   lastName?: string,
 ): Promise<string> {
   let h = input;
   for (const [k, { name, conv, norm }] of blocks.entries()) {
-    const out = await asyncScope(() =>
+    const step = await asyncScope(() =>
       addConvolution(graph, "ConvTranspose", name, h, conv, conv.transposedKernel(), norm)
     );
-    h = graph.node("Relu", [out], k === blocks.length - 1 && lastName ? lastName : `${name}.relu`);
+    const output = k === blocks.length - 1 && lastName ? lastName : `${name}.relu`;
+    h = graph.node("Relu", [step.output], output);
+    steps.push(step, { op: "Relu", input: step.output, output: h });
   }
   return h;
 }
 
-/** Serialises `generator`'s head and tail (its current weights and running statistics). */
+/** The head's nodes from `z`; returns its steps (the last output is `maps`). */
+async function addHead(graph: OnnxGraph, generator: GanGenerator): Promise<ForwardStep[]> {
+  const { latent } = generator.config;
+  const z = graph.input(ONNX_NAMES.latent, [latent]);
+  const latent4d = graph.node(
+    "Reshape",
+    [z, graph.int64Constant("latent_shape", [-1, latent, 1, 1])],
+    "latent_4d",
+  );
+  const steps: ForwardStep[] = [{ op: "Reshape", input: z, output: latent4d, shape: [latent] }];
+  await addBlocks(graph, steps, generator.blocks, latent4d, ONNX_NAMES.maps);
+  return steps;
+}
+
+/** The tail's nodes from `maps`; returns its steps (the last output is `image`). */
+async function addTail(graph: OnnxGraph, generator: GanGenerator): Promise<ForwardStep[]> {
+  const { targetChannels, resolution } = generator.config;
+  const half = resolution / 2;
+  const steps: ForwardStep[] = [];
+  const maps = graph.input(ONNX_NAMES.maps, [targetChannels, half, half]);
+  const h = await addBlocks(graph, steps, generator.tailBlocks, maps);
+  const { rgb } = generator;
+  const op = rgb instanceof Conv2d ? "Conv" : "ConvTranspose";
+  const rgbStep = await addConvolution(graph, op, "rgb", h, rgb, rgb.weight.value);
+  const image = graph.node("Tanh", [rgbStep.output], ONNX_NAMES.image);
+  steps.push(rgbStep, { op: "Tanh", input: rgbStep.output, output: image });
+  return steps;
+}
+
+/** Serialises `generator`'s head, tail and their VJPs (its current weights and running statistics). */
 export async function generatorOnnx(
   generator: GanGenerator,
   info: Omit<ModelInfo, "name">,
@@ -53,29 +105,40 @@ export async function generatorOnnx(
   const { latent, targetChannels, resolution } = generator.config;
   const half = resolution / 2;
   const mapsShape = [targetChannels, half, half];
+  const imageShape = [3, resolution, resolution];
 
   const head = new OnnxGraph();
-  const latent4d = head.node(
-    "Reshape",
-    [
-      head.input(ONNX_NAMES.latent, [latent]),
-      head.int64Constant("latent_shape", [-1, latent, 1, 1]),
-    ],
-    "latent_4d",
-  );
-  await addBlocks(head, generator.blocks, latent4d, ONNX_NAMES.maps);
+  await addHead(head, generator);
   head.output(ONNX_NAMES.maps, mapsShape);
 
   const tail = new OnnxGraph();
-  const h = await addBlocks(tail, generator.tailBlocks, tail.input(ONNX_NAMES.maps, mapsShape));
-  const { rgb } = generator;
-  const op = rgb instanceof Conv2d ? "Conv" : "ConvTranspose";
-  const rgbOut = await addConvolution(tail, op, "rgb", h, rgb, rgb.weight.value);
-  tail.node("Tanh", [rgbOut], ONNX_NAMES.image);
-  tail.output(ONNX_NAMES.image, [3, resolution, resolution]);
+  await addTail(tail, generator);
+  tail.output(ONNX_NAMES.image, imageShape);
+
+  const headVjp = new OnnxGraph();
+  const headSteps = await addHead(headVjp, generator);
+  addBackward(
+    headVjp,
+    headSteps,
+    headVjp.input(ONNX_NAMES.upstream, mapsShape),
+    ONNX_NAMES.latentGrad,
+  );
+  headVjp.output(ONNX_NAMES.latentGrad, [latent]);
+
+  const tailVjp = new OnnxGraph();
+  const tailSteps = await addTail(tailVjp, generator);
+  addBackward(
+    tailVjp,
+    tailSteps,
+    tailVjp.input(ONNX_NAMES.upstream, imageShape),
+    ONNX_NAMES.mapsGrad,
+  );
+  tailVjp.output(ONNX_NAMES.mapsGrad, mapsShape);
 
   return {
     head: head.encode({ ...info, name: "head" }),
     tail: tail.encode({ ...info, name: "tail" }),
+    headVjp: headVjp.encode({ ...info, name: "head_vjp" }),
+    tailVjp: tailVjp.encode({ ...info, name: "tail_vjp" }),
   };
 }

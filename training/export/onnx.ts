@@ -25,7 +25,7 @@ export type AttributeValue = number | readonly number[];
 export type Attributes = Record<string, AttributeValue>;
 
 /** Scalar attributes that ONNX types as INT (the others are FLOAT). */
-const INT_ATTRIBUTES = new Set(["group", "axis", "keepdims"]);
+const INT_ATTRIBUTES = new Set(["group", "axis", "keepdims", "to"]);
 
 /** Everything that describes the model besides the graph. */
 export interface ModelInfo {
