@@ -14,11 +14,9 @@ import { DEFAULT_MODEL } from "../routes/config.ts";
 /** A copy of the default bundle in a new temporary folder. */
 async function copyOfDefault(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "igan-bundle-" });
-  for (const name of Object.values(BUNDLE_FILES)) {
-    await Deno.copyFile(new URL(name, DEFAULT_MODEL), join(dir, name)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound && name === BUNDLE_FILES.encoder)) throw error;
-    });
-  }
+  const { manifest } = await readBundle(DEFAULT_MODEL);
+  const names = [BUNDLE_FILES.manifest, ...Object.values(manifest.files).map((f) => f!.path)];
+  for (const name of names) await Deno.copyFile(new URL(name, DEFAULT_MODEL), join(dir, name));
   return dir;
 }
 
@@ -52,6 +50,25 @@ Deno.test("the embedded default bundle loads and its sessions open", async () =>
   const bundle = await readBundle(DEFAULT_MODEL);
   ok(bundle.manifest.groups.length > 0);
   await open(bundle);
+});
+
+Deno.test("a format-1 bundle loads, as one without encoder, gradients and energy", async () => {
+  const dir = await copyOfDefault();
+  await editManifest(dir, (m) => {
+    m.format = "interpretable-gan-bundle/1";
+    const files = m.files as Record<string, unknown>;
+    for (const key of ["encoder", "headVjp", "tailVjp", "energy"]) delete files[key];
+    delete m.encoder;
+    delete m.energy;
+  });
+  const bundle = await readBundle(dir);
+  equal(bundle.encoder, null);
+  equal(bundle.headVjp, null);
+  const sessions = await GeneratorSessions.open(bundle);
+  equal(sessions.hasEncoder, false);
+  equal(sessions.hasGradients, false);
+  await sessions.release();
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("loading a bundle names the file and the problem", async (t) => {

@@ -44,6 +44,8 @@ export interface Bundle {
   /** The head's and tail's vector-Jacobian products, or null for a bundle without them. */
   headVjp: Uint8Array | null;
   tailVjp: Uint8Array | null;
+  /** g_W and its gradient (interpretable models), or null. */
+  energy: Uint8Array | null;
 }
 
 /** The lowercase hex SHA-256 of `bytes` (or of a string's UTF-8), computed synchronously. */
@@ -136,5 +138,6 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
     encoder: optional("encoder"),
     headVjp: optional("headVjp"),
     tailVjp: optional("tailVjp"),
+    energy: optional("energy"),
   };
 }

@@ -19,6 +19,7 @@ import {
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import { refineToPhotos } from "./refine.ts";
+import { energyOf, langevinLatents, langevinPair, type LangevinSettings } from "./langevin.ts";
 import type { MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
@@ -57,6 +58,15 @@ export type PictureJob =
     extras: (typeof SWAP_EXTRAS[number])[];
     /** Also the five pictures side by side (the paper's Fig. 5). */
     strip: boolean;
+    /** Langevin dynamics on the swapped pair first (the paper's Fig. 7b). */
+    refine?: LangevinSettings;
+  }
+  | {
+    kind: "refine";
+    source: ImageSource;
+    truncation?: number;
+    settings: LangevinSettings;
+    size: number;
   };
 
 /** A job's kind. */
@@ -65,8 +75,10 @@ export type JobKind = PictureJob["kind"];
 /**
  * A job's PNGs by name: `0`, `1`, ... for generation; `picture` for maps;
  * `swapped`, `difference`, `mask`, `target`, `source` and `strip` for swaps;
- * `input` and `reconstruction` for encoding, with `latent` (not a PNG: the
- * latent's float32 values, little-endian).
+ * `input` and `reconstruction` for encoding; `before` and `after` for
+ * refinement. Not PNGs but float32 values (little-endian): `latent` of
+ * encoding and refinement, `latents` (target then source) of a refined
+ * swap, `energy` (g_W before, after) of refinement.
  */
 export type JobResult = Record<string, Uint8Array>;
 
@@ -93,8 +105,11 @@ export function jobUnits(job: PictureJob, resolution: number, channels: number):
       const pictures = 1 + job.extras.length + (job.extras.includes("originals") ? 1 : 0) +
         (job.strip ? 5 : 0);
       const photos = [job.target, job.source].filter((s) => typeof s === "object" && "photo" in s);
-      return 3 + photos.length + pictures * area(job.size);
+      // A Langevin step runs the head, the energy model and the head's VJP on the pair.
+      return 3 + photos.length + 6 * (job.refine?.steps ?? 0) + pictures * area(job.size);
     }
+    case "refine":
+      return 4 + 3 * job.settings.steps + 2 * area(job.size);
   }
 }
 
@@ -105,6 +120,16 @@ export function jobImages(job: PictureJob): number {
 
 function png(image: RgbImage): Uint8Array {
   return encodePng(image);
+}
+
+/** The bytes of float32 values, as jobs return latents. */
+function floatBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** Float32 values from {@link floatBytes}' bytes. */
+export function floatsOf(bytes: Uint8Array): Float32Array {
+  return new Float32Array(bytes.slice().buffer);
 }
 
 /** Draws `job` with `model` and encodes its pictures. */
@@ -142,16 +167,54 @@ export async function renderJob(
       return {
         input: png(picture(model, input, 0, job.size)),
         reconstruction: png(picture(model, images, 0, job.size)),
-        latent: new Uint8Array(latents.buffer, latents.byteOffset, latents.byteLength),
+        latent: floatBytes(latents),
+      };
+    }
+    case "refine": {
+      const before = await latentsOf(model, [job.source], job.truncation, signal);
+      const after = await langevinLatents(model, before, 1, job.settings, signal);
+      const energy = Float32Array.of(
+        ...await energyOf(model, before, 1, signal),
+        ...await energyOf(model, after, 1, signal),
+      );
+      const [b, a] = await Promise.all(
+        [before, after].map(async (z) => (await generate(model, z, 1, signal)).images),
+      );
+      return {
+        before: png(picture(model, b, 0, job.size)),
+        after: png(picture(model, a, 0, job.size)),
+        latent: floatBytes(after),
+        energy: floatBytes(energy),
       };
     }
     case "swap": {
+      const groups = groupsOf(job.groups);
+      let target = job.target, source = job.source, latents: Float32Array | null = null;
+      if (job.refine) {
+        const z = await latentsOf(model, [job.target, job.source], job.truncation, signal);
+        const Z = model.manifest.latent;
+        const refined = await langevinPair(
+          model,
+          z.subarray(0, Z),
+          z.subarray(Z),
+          { groups, mode: job.mode },
+          job.refine,
+          signal,
+        );
+        target = { latent: Array.from(refined.target) };
+        source = { latent: Array.from(refined.source) };
+        latents = Float32Array.of(...refined.target, ...refined.source);
+      }
       const pictures = await swapPictures(model, {
         ...job,
-        groups: groupsOf(job.groups),
+        target,
+        source,
+        // Refined latents are used as they are (truncation applied before the chain).
+        truncation: latents ? undefined : job.truncation,
+        groups,
         extras: new Set(job.extras),
       }, signal);
-      const out: JobResult = {};
+      const out: JobResult = latents ? { latents: floatBytes(latents) } : {};
       for (const key of ["swapped", "difference", "mask", "target", "source"] as const) {
         const image = pictures[key];
         if (image) out[key] = png(image);

@@ -32,6 +32,7 @@ export const BUNDLE_FILES = {
   encoder: "encoder.onnx",
   headVjp: "head_vjp.onnx",
   tailVjp: "tail_vjp.onnx",
+  energy: "energy.onnx",
 } as const;
 
 /** The bundle's ONNX files, by the manifest's `files` keys. */
@@ -137,6 +138,18 @@ export const EncoderInfoSchema = z.object({
   ),
 });
 
+/** The energy model g_W of an interpretable model, for Langevin dynamics (`energy.onnx`). */
+export const EnergyInfoSchema = z.object({
+  pool: positiveInt.describe("g_W sees the maps averaged over pool x pool blocks"),
+  normalize: z.boolean().describe("g_W sees each map scaled to unit RMS"),
+  priorSigma: z.number().positive().describe("sigma of the latent prior in the log density"),
+  steps: positiveInt.describe("Langevin steps the run trained with (the default of refinement)"),
+  stepSize: z.number().positive().describe("the Langevin step size delta the run trained with"),
+});
+
+/** What the manifest says of the energy model. */
+export type EnergyInfo = z.infer<typeof EnergyInfoSchema>;
+
 /** One concept group: filters of the target layer that draw the same part. */
 export const ConceptGroupSchema = z.object({
   id: z.number().int().nonnegative().describe("group id, 0..C-1"),
@@ -203,6 +216,9 @@ export const ManifestSchema = z.object({
   faces: FaceFiguresSchema.nullable().optional().describe(
     "eval:faces' figures measured at export, when the data were faces",
   ),
+  energy: EnergyInfoSchema.nullable().optional().describe(
+    "the energy model (POST /v1/refine), for interpretable models exported by this version",
+  ),
   encoder: EncoderInfoSchema.nullable().optional().describe(
     "the encoder that turns photos into latents (POST /v1/encode), when the bundle has one",
   ),
@@ -215,6 +231,9 @@ export const ManifestSchema = z.object({
     ),
     tailVjp: z.object({ path: z.literal(BUNDLE_FILES.tailVjp), sha256 }).optional().describe(
       "maps, u -> the tail's Jacobian transposed times u",
+    ),
+    energy: z.object({ path: z.literal(BUNDLE_FILES.energy), sha256 }).optional().describe(
+      "maps -> g_W and its gradient in the maps",
     ),
   }),
 });
@@ -256,6 +275,9 @@ export function manifestInconsistencies(manifest: Manifest): string[] {
   }
   if (Boolean(manifest.files.headVjp) !== Boolean(manifest.files.tailVjp)) {
     problems.push("files.headVjp and files.tailVjp must be given together");
+  }
+  if (Boolean(manifest.energy) !== Boolean(manifest.files.energy)) {
+    problems.push("energy and files.energy must be given together");
   }
   for (const id of manifest.face ?? []) {
     if (id >= manifest.groups.length) problems.push(`face names group ${id}, which does not exist`);

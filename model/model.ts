@@ -76,6 +76,8 @@ export class ServedModel {
             return sessions.headVjp(...splitRows(input, rows, bundle.manifest.latent), rows);
           case "tailVjp":
             return sessions.tailVjp(...splitRows(input, rows, mapsSize(bundle.manifest)), rows);
+          case "energy":
+            return sessions.energy(input, rows);
         }
       },
       () => sessions.release(),
@@ -122,6 +124,7 @@ export class ServedModel {
           encoder: files.encoder,
           headVjp: files.headVjp,
           tailVjp: files.tailVjp,
+          energy: files.energy,
         }
         : null,
     );
@@ -184,6 +187,21 @@ export class ServedModel {
     signal?: AbortSignal,
   ): Promise<Float32Array> {
     return this.#scheduler.submit("tailVjp", joinRows(maps, upstream, n), n, signal);
+  }
+
+  /** Whether the bundle has the energy model, so that Langevin dynamics can refine images. */
+  get hasEnergy(): boolean {
+    return this.manifest.files.energy !== undefined && this.hasGradients;
+  }
+
+  /** g_W [n] and its gradient [n, M, H, W] at maps [n, M, H, W]. */
+  async energy(
+    maps: Float32Array,
+    n: number,
+    signal?: AbortSignal,
+  ): Promise<{ energy: Float32Array; grad: Float32Array }> {
+    const [energy, grad] = splitRows(await this.#scheduler.submit("energy", maps, n, signal), n, 1);
+    return { energy, grad };
   }
 
   /** Target-layer maps [n, M, H, W] -> images [n, 3, S, S] in [-1, 1]. */

@@ -17,9 +17,10 @@ import { concatArrays } from "../core/concat.ts";
 /**
  * What a run computes: the head (latents -> maps), the tail (maps ->
  * images), the encoder (images -> latents), or a vector-Jacobian product of
- * the head or tail (each input row is the point, then the upstream vector).
+ * the head or tail (each input row is the point, then the upstream vector),
+ * or the energy model (maps -> rows of g_W and its gradient).
  */
-export type RunKind = "head" | "tail" | "encoder" | "headVjp" | "tailVjp";
+export type RunKind = "head" | "tail" | "encoder" | "headVjp" | "tailVjp" | "energy";
 
 /** Runs one batch of `rows` rows of `kind`; returns `rows` output rows, concatenated. */
 export type BatchRunner = (

@@ -54,6 +54,7 @@ export class GeneratorSessions {
   readonly #tail: ort.InferenceSession;
   readonly #encoder: ort.InferenceSession | null;
   readonly #vjp: { head: ort.InferenceSession; tail: ort.InferenceSession } | null;
+  readonly #energy: ort.InferenceSession | null;
 
   private constructor(
     manifest: Manifest,
@@ -61,12 +62,14 @@ export class GeneratorSessions {
     tail: ort.InferenceSession,
     encoder: ort.InferenceSession | null,
     vjp: { head: ort.InferenceSession; tail: ort.InferenceSession } | null,
+    energy: ort.InferenceSession | null,
   ) {
     this.manifest = manifest;
     this.#head = head;
     this.#tail = tail;
     this.#encoder = encoder;
     this.#vjp = vjp;
+    this.#energy = energy;
   }
 
   /** Opens both sessions and checks their shapes; throws {@link BundleError}. */
@@ -91,6 +94,8 @@ export class GeneratorSessions {
         opened.push(tailVjp);
         vjp = { head: headVjp, tail: tailVjp };
       }
+      const energy = bundle.energy ? await createSession(bundle, "energy") : null;
+      if (energy) opened.push(energy);
       checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
       checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
       checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
@@ -101,7 +106,7 @@ export class GeneratorSessions {
         const z = ["N", manifest.latent];
         checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
       }
-      return new GeneratorSessions(manifest, head, tail, encoder, vjp);
+      return new GeneratorSessions(manifest, head, tail, encoder, vjp, energy);
     } catch (error) {
       await Promise.all(opened.map((session) => session.release()));
       throw error;
@@ -144,6 +149,34 @@ export class GeneratorSessions {
     });
   }
 
+  /**
+   * g_W and its gradient for maps [n, M, H, W], as rows [g, dg/dmaps...] of
+   * 1 + M H W values; throws {@link NoGradientsError} without energy.onnx.
+   */
+  async energy(maps: Float32Array, n: number): Promise<Float32Array> {
+    if (!this.#energy) {
+      throw new NoGradientsError(
+        "this model has no energy model (energy.onnx): it is a baseline, or was exported " +
+          "before this version of deno task export.",
+      );
+    }
+    const { channels, height, width } = this.manifest.target;
+    const feeds = { maps: new ort.Tensor("float32", maps, [n, channels, height, width]) };
+    try {
+      const out = await this.#energy.run(feeds);
+      const values = out.energy.data as Float32Array, grad = out.maps_grad.data as Float32Array;
+      const size = channels * height * width;
+      const rows = new Float32Array(n * (1 + size));
+      for (let r = 0; r < n; r++) {
+        rows[r * (1 + size)] = values[r];
+        rows.set(grad.subarray(r * size, (r + 1) * size), r * (1 + size) + 1);
+      }
+      return rows;
+    } finally {
+      feeds.maps.dispose();
+    }
+  }
+
   #gradients(): { head: ort.InferenceSession; tail: ort.InferenceSession } {
     if (!this.#vjp) {
       throw new NoGradientsError(
@@ -173,6 +206,7 @@ export class GeneratorSessions {
       this.#encoder?.release(),
       this.#vjp?.head.release(),
       this.#vjp?.tail.release(),
+      this.#energy?.release(),
     ]);
   }
 }

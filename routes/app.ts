@@ -1,6 +1,6 @@
 /**
  * The Hono app: the routes of `images.ts`, `maps.ts`, `swap.ts`,
- * `encode.ts` and `meta.ts`, `/openapi.json` and `/docs` generated from the same specs, and
+ * `encode.ts`, `refine.ts` and `meta.ts`, `/openapi.json` and `/docs` generated from the same specs, and
  * the cross-cutting behaviour:
  *
  * - every error is an `application/problem+json` answer (unknown routes 404,
@@ -36,6 +36,7 @@ import { registerRoutes } from "./register.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { swapRoutes } from "./swap.ts";
 import { encodeRoutes } from "./encode.ts";
+import { refineRoutes } from "./refine.ts";
 import { ImageDecodeError } from "../core/image.ts";
 import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { ClientGoneError } from "./validation.ts";
@@ -86,6 +87,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     ...mapRoutes(model, renderer, limits),
     ...swapRoutes(model, renderer, limits),
     ...encodeRoutes(model, renderer, limits),
+    ...refineRoutes(model, renderer, limits),
   ];
   const document = openApiDocument(specs, {
     title: "interpretable-gan",

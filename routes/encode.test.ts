@@ -46,7 +46,7 @@ const plain = ServedModel.fromRunner(
 );
 
 function appOf(model: ServedModel, config: Partial<ServerConfig> = {}) {
-  return createApp({ model, config: { ...DEFAULT_SERVER_CONFIG, workers: 0, ...config } });
+  return createApp({ model, config: { ...DEFAULT_SERVER_CONFIG, ...config } });
 }
 const app = appOf(encoding);
 

@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
 import { noEncoderError } from "../model/sessions.ts";
 import type { Renderer } from "../model/renderer.ts";
+import { floatsOf } from "../model/jobs.ts";
 import { HttpProblem } from "./problem.ts";
 import { pngBase64Of } from "./respond.ts";
 import { integerString, type Limits, pngBase64, sizeString } from "./schemas.ts";
@@ -74,13 +75,8 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
           size: query.size ?? limits.resolution,
           refine,
         }, signal);
-        const latent = new Float32Array(
-          result.latent.buffer,
-          result.latent.byteOffset,
-          result.latent.byteLength / 4,
-        );
         return Response.json({
-          latent: Array.from(latent),
+          latent: Array.from(floatsOf(result.latent)),
           input: pngBase64Of(result.input),
           reconstruction: pngBase64Of(result.reconstruction),
         });

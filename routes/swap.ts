@@ -24,6 +24,8 @@ import {
   truncationString,
 } from "./schemas.ts";
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
+import { langevinOptions, langevinSettings } from "./refine.ts";
+import { floatsOf } from "../model/jobs.ts";
 
 /** The swap routes. */
 export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
@@ -34,6 +36,8 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     mask: pngBase64.optional(),
     target: pngBase64.optional(),
     source: pngBase64.optional(),
+    latents: z.object({ target: z.array(z.number()), source: z.array(z.number()) }).optional()
+      .describe("with refine: the revised latents"),
   });
   const mode = z.enum(SWAP_MODES).default("groups").describe(
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
@@ -85,7 +89,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       method: "post",
       path: "/v1/swap",
       tag: "concept swaps",
-      summary: "Swap concepts between two images given by seeds or latents",
+      summary: "Swap concepts between two images given by seeds, latents or photos",
       description: "Returns JSON with the swapped image and, as asked by include, the squared " +
         "difference heat map, the swapped region on the target, and the two originals.",
       body: z.strictObject({
@@ -96,12 +100,18 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
         truncation: truncationNumber,
         size: sizeNumber(limits),
         include: z.array(z.enum(SWAP_EXTRAS)).default([]).describe("extra pictures to return"),
+        refine: langevinOptions(model).optional().describe(
+          "revise both latents by Langevin dynamics first, so that the swapped maps become more " +
+            "probable under the energy model (the paper's Fig. 7b); the answer's latents are the " +
+            "revised ones",
+        ),
       }),
       responses: {
         200: { description: "the swap", contentType: "application/json", schema: swapped },
         400: PROBLEM_RESPONSE,
         413: PROBLEM_RESPONSE,
         415: PROBLEM_RESPONSE,
+        501: PROBLEM_RESPONSE,
       },
       handler: async ({ body, signal }) => {
         const groups = conceptIdsField(model, body.concepts, "body.concepts");
@@ -115,11 +125,26 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
           size: body.size ?? limits.resolution,
           extras: [...new Set(body.include)],
           strip: false,
+          refine: body.refine && langevinSettings(model, body.refine),
         }, signal);
+        const { latents, ...images } = pictures;
         const encoded = Object.fromEntries(
-          Object.entries(pictures).map(([key, png]) => [key, pngBase64Of(png)]),
+          Object.entries(images).map(([key, png]) => [key, pngBase64Of(png)]),
         );
-        return Response.json({ groups, ...encoded });
+        const refined = latents && floatsOf(latents);
+        const Z = limits.latent;
+        return Response.json({
+          groups,
+          ...encoded,
+          ...(refined
+            ? {
+              latents: {
+                target: Array.from(refined.subarray(0, Z)),
+                source: Array.from(refined.subarray(Z)),
+              },
+            }
+            : {}),
+        });
       },
     }),
   ];

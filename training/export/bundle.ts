@@ -4,6 +4,7 @@
  *   <out>/head.onnx      z -> target-layer maps (after the ReLU)
  *   <out>/tail.onnx      target-layer maps -> image in [-1, 1]
  *   <out>/head_vjp.onnx  z, u -> J_head^T u; tail_vjp.onnx the same for the tail (gradient steps)
+ *   <out>/energy.onnx    maps -> g_W, dg_W/dmaps (interpretable runs; Langevin refinement)
  *   <out>/encoder.onnx   image -> z, with `--encoder` (an encoder run for this checkpoint)
  *   <out>/manifest.json  concept groups, training summary, concept metrics, SHA-256s
  *
@@ -31,7 +32,12 @@ import { groupColor } from "../../core/concept_map.ts";
 import { segmenterForRun } from "../eval/segmenter.ts";
 import { FACE_PARTS } from "../data/synthetic.ts";
 import { writeFileAtomic, writeTextFileAtomic } from "../atomic_file.ts";
-import { BUNDLE_FILES, BUNDLE_FORMAT, type Manifest } from "../../model/manifest.ts";
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  type EnergyInfo,
+  type Manifest,
+} from "../../model/manifest.ts";
 import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
@@ -44,6 +50,9 @@ import { holdoutPhotos } from "../encoder/train.ts";
 import { loadTrainingData } from "../data/load.ts";
 import { GanEncoder } from "../networks/encoder.ts";
 import { encoderOnnx } from "./encoder_onnx.ts";
+import { energyOnnx } from "./energy_onnx.ts";
+import { ENERGY_WEIGHT } from "../interpretable/module.ts";
+import type { Safetensors } from "../safetensors.ts";
 import { defaultIdentities } from "../../faces/verification.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 
@@ -159,6 +168,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const encoder = options.encoder
     ? await encoderForExport(options.encoder, file, options.trainedWeights ?? false)
     : null;
+  const energy = energyForExport(config, checkpoint, basename(file));
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
     ema: hasAverage(checkpoint) && !options.trainedWeights,
@@ -169,6 +179,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     tail: sha256Hex(onnx.tail),
     headVjp: sha256Hex(onnx.headVjp),
     tailVjp: sha256Hex(onnx.tailVjp),
+    energy: energy && { ...energy.info, sha256: sha256Hex(energy.onnx) },
     encoder: encoder && { ...encoder.info, sha256: sha256Hex(encoder.onnx) },
   });
   await Deno.mkdir(options.out, { recursive: true });
@@ -177,6 +188,8 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   await writeFileAtomic(join(options.out, BUNDLE_FILES.tail), onnx.tail);
   await writeFileAtomic(join(options.out, BUNDLE_FILES.headVjp), onnx.headVjp);
   await writeFileAtomic(join(options.out, BUNDLE_FILES.tailVjp), onnx.tailVjp);
+  if (energy) await writeFileAtomic(join(options.out, BUNDLE_FILES.energy), energy.onnx);
+  else await Deno.remove(join(options.out, BUNDLE_FILES.energy)).catch(() => {});
   if (encoder) await writeFileAtomic(join(options.out, BUNDLE_FILES.encoder), encoder.onnx);
   else await Deno.remove(join(options.out, BUNDLE_FILES.encoder)).catch(() => {});
   await writeTextFileAtomic(
@@ -218,6 +231,40 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     JSON.stringify(measured, null, 2) + "\n",
   );
   return await readBundle(options.out);
+}
+
+/** An interpretable run's energy model as ONNX (null for a baseline). */
+function energyForExport(
+  config: TrainConfig,
+  checkpoint: Safetensors,
+  checkpointName: string,
+): { onnx: Uint8Array; info: EnergyInfo } | null {
+  const c = config.interpretable;
+  const trained = checkpointState(checkpoint).interpretability;
+  const weight = checkpoint.tensors[ENERGY_WEIGHT];
+  if (!c || !trained || !weight) return null;
+  const half = config.network.resolution / 2;
+  const onnx = energyOnnx({
+    weight: weight.data,
+    assignment: trained.assignment,
+    groups: c.groups,
+    maps: [config.network.targetChannels, half, half],
+    pool: c.energyPool,
+    normalize: c.energyNormalize,
+  }, {
+    doc: `g_W of ${checkpointName} and its gradient in the target layer's maps`,
+    producerVersion: EXPORTER_VERSION,
+  });
+  return {
+    onnx,
+    info: {
+      pool: c.energyPool,
+      normalize: c.energyNormalize,
+      priorSigma: c.priorSigma,
+      steps: c.langevinSteps,
+      stepSize: c.langevinStepSize,
+    },
+  };
 }
 
 /** An encoder run's newest checkpoint as ONNX, after checking it belongs to `ganCheckpoint`. */
@@ -314,6 +361,8 @@ export interface EncoderFacts {
 
 /** What the manifest needs from the checkpoint and the written files. */
 export interface ExportFacts {
+  /** The energy model, for interpretable runs. */
+  energy?: (EnergyInfo & { sha256: string }) | null;
   /** The encoder, when the bundle gets one. */
   encoder?: (EncoderFacts & { sha256: string }) | null;
   steps: number;
@@ -410,6 +459,15 @@ export function buildManifest(
       purity: metrics.meanPurity ?? null,
       groupConsistency: groups.map((group) => metrics.groupConsistency[group.id]),
     },
+    energy: facts.energy
+      ? {
+        pool: facts.energy.pool,
+        normalize: facts.energy.normalize,
+        priorSigma: facts.energy.priorSigma,
+        steps: facts.energy.steps,
+        stepSize: facts.energy.stepSize,
+      }
+      : null,
     encoder: facts.encoder
       ? {
         run: facts.encoder.run,
@@ -423,6 +481,9 @@ export function buildManifest(
       tail: { path: BUNDLE_FILES.tail, sha256: facts.tail },
       headVjp: { path: BUNDLE_FILES.headVjp, sha256: facts.headVjp },
       tailVjp: { path: BUNDLE_FILES.tailVjp, sha256: facts.tailVjp },
+      ...(facts.energy
+        ? { energy: { path: BUNDLE_FILES.energy, sha256: facts.energy.sha256 } }
+        : {}),
       ...(facts.encoder
         ? { encoder: { path: BUNDLE_FILES.encoder, sha256: facts.encoder.sha256 } }
         : {}),
