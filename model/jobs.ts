@@ -19,7 +19,7 @@ import {
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import { refineToPhotos } from "./refine.ts";
-import { energyOf, langevinLatents, langevinPair, type LangevinSettings } from "./langevin.ts";
+import { energyOf, langevinLatents, langevinPairs, type LangevinSettings } from "./langevin.ts";
 import type { MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
@@ -193,17 +193,9 @@ export async function renderJob(
       if (job.refine) {
         const z = await latentsOf(model, [job.target, job.source], job.truncation, signal);
         const Z = model.manifest.latent;
-        const refined = await langevinPair(
-          model,
-          z.subarray(0, Z),
-          z.subarray(Z),
-          { groups, mode: job.mode },
-          job.refine,
-          signal,
-        );
-        target = { latent: Array.from(refined.target) };
-        source = { latent: Array.from(refined.source) };
-        latents = Float32Array.of(...refined.target, ...refined.source);
+        latents = await langevinPairs(model, z, 1, { groups, mode: job.mode }, job.refine, signal);
+        target = { latent: Array.from(latents.subarray(0, Z)) };
+        source = { latent: Array.from(latents.subarray(Z)) };
       }
       const pictures = await swapPictures(model, {
         ...job,

@@ -61,15 +61,33 @@ Deno.test("the swapped pair's gradient (Fig. 7b) matches finite differences of i
   const swap = { groups: [model.manifest.groups[0]], mode: "groups" as const };
   const pair = Float32Array.of(...z0, ...direction.map((v) => -v));
   const d = Float32Array.of(...direction, ...z0);
-  const { grad } = await pairEnergy(model, pair, swap, signal);
+  const { grad } = await pairEnergy(model, pair, 1, swap, signal);
   const numeric = await along(
-    async (z) => (await pairEnergy(model, z, swap, signal)).energy,
+    async (z) => (await pairEnergy(model, z, 1, swap, signal)).energy,
     pair,
     d,
   );
   const analytic = dot(grad, d);
   console.error(`pair directional derivative: analytic ${analytic}, finite differences ${numeric}`);
   ok(Math.abs(analytic - numeric) <= 0.05 * Math.abs(numeric) + 1e-6, `${analytic} vs ${numeric}`);
+});
+
+Deno.test("pairs measured together give each pair's own energy and gradient", async () => {
+  const swap = { groups: [model.manifest.groups[0]], mode: "region" as const };
+  const [t1, t2, s1, s2] = [0, 1, 2, 3].map((j) => z0.map((v, k) => v * Math.cos(j + k)));
+  const both = await pairEnergy(
+    model,
+    Float32Array.of(...t1, ...t2, ...s1, ...s2),
+    2,
+    swap,
+    signal,
+  );
+  const first = await pairEnergy(model, Float32Array.of(...t1, ...s1), 1, swap, signal);
+  const second = await pairEnergy(model, Float32Array.of(...t2, ...s2), 1, swap, signal);
+  ok(Math.abs(both.energy - first.energy - second.energy) < 1e-5);
+  const close = (a: Float32Array, b: Float32Array) => a.every((v, k) => Math.abs(v - b[k]) < 1e-5);
+  ok(close(both.grad.subarray(0, Z), first.grad.subarray(0, Z)));
+  ok(close(both.grad.subarray(3 * Z), second.grad.subarray(Z)));
 });
 
 Deno.test("a chain is repeatable by its seed", async () => {

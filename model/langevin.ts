@@ -56,36 +56,45 @@ export async function energyGradient(
 }
 
 /**
- * g_W of both swapped images of the pair z = [target; source] ([2, Z]), and
+ * g_W of both swapped images of each of `pairs` pairs, z = [targets; sources]
+ * ([2 pairs, Z]: target i is row i, its source row pairs + i), summed, and
  * its gradient in z: each image's maps reach its own swapped image where
  * kept and the other one where given away.
  */
 export async function pairEnergy(
   model: ServedModel,
   z: Float32Array,
+  pairs: number,
   swap: PairSwap,
   signal: AbortSignal,
 ): Promise<{ energy: number; grad: Float32Array }> {
   const { channels, height, width } = model.manifest.target;
-  const k = height * width, size = channels * k;
-  const maps = await model.maps(z, 2, signal);
-  const [a, b] = [maps.subarray(0, size), maps.subarray(size)];
-  const region = swapRegion(a, b, swap.groups, k);
-  // 1 where a swapped image's value comes from the other image.
+  const k = height * width, size = channels * k, rows = 2 * pairs;
+  const maps = await model.maps(z, rows, signal);
+  const row = (r: number) => maps.subarray(r * size, (r + 1) * size);
   const ones = new Float32Array(size).fill(1);
-  const mask = swapMaps(new Float32Array(size), ones, swap.groups, k, swap.mode, region);
-  const swapped = concatArrays(Float32Array, [
-    swapMaps(a, b, swap.groups, k, swap.mode, region),
-    swapMaps(b, a, swap.groups, k, swap.mode, region),
-  ]);
-  const { energy, grad } = await model.energy(swapped, 2, signal);
-  const [ga, gb] = [grad.subarray(0, size), grad.subarray(size)];
-  const upstream = new Float32Array(2 * size);
-  for (let p = 0; p < size; p++) {
-    upstream[p] = (1 - mask[p]) * ga[p] + mask[p] * gb[p];
-    upstream[size + p] = (1 - mask[p]) * gb[p] + mask[p] * ga[p];
+  const masks: Float32Array[] = [], swapped = new Float32Array(rows * size);
+  for (let i = 0; i < pairs; i++) {
+    const [a, b] = [row(i), row(pairs + i)];
+    const region = swapRegion(a, b, swap.groups, k);
+    // 1 where a swapped image's value comes from the other image.
+    masks.push(swapMaps(new Float32Array(size), ones, swap.groups, k, swap.mode, region));
+    swapped.set(swapMaps(a, b, swap.groups, k, swap.mode, region), i * size);
+    swapped.set(swapMaps(b, a, swap.groups, k, swap.mode, region), (pairs + i) * size);
   }
-  return { energy: energy[0] + energy[1], grad: await model.headVjp(z, upstream, 2, signal) };
+  const { energy, grad } = await model.energy(swapped, rows, signal);
+  const upstream = new Float32Array(rows * size);
+  for (let i = 0; i < pairs; i++) {
+    const mask = masks[i], ga = i * size, gb = (pairs + i) * size;
+    for (let p = 0; p < size; p++) {
+      upstream[ga + p] = (1 - mask[p]) * grad[ga + p] + mask[p] * grad[gb + p];
+      upstream[gb + p] = (1 - mask[p]) * grad[gb + p] + mask[p] * grad[ga + p];
+    }
+  }
+  return {
+    energy: energy.reduce((sum, v) => sum + v, 0),
+    grad: await model.headVjp(z, upstream, rows, signal),
+  };
 }
 
 /** g_W of the images of latents [n, Z]. */
@@ -120,22 +129,22 @@ export interface PairSwap {
 }
 
 /**
- * Fig. 7b: one chain over the target's and the source's latents [Z] each,
- * on g_W of both swapped images; returns the revised latents. Each step
- * recomputes the swap (its region moves with the maps).
+ * Fig. 7b: one chain over the latents of `pairs` pairs (`z` = [targets;
+ * sources], [2 pairs, Z]) on g_W of the swapped images; returns the revised
+ * latents, in the same layout. Each step recomputes the swaps (their
+ * regions move with the maps).
  */
-export async function langevinPair(
+export async function langevinPairs(
   model: ServedModel,
-  target: Float32Array,
-  source: Float32Array,
+  latents: Float32Array,
+  pairs: number,
   swap: PairSwap,
   settings: LangevinSettings,
   signal: AbortSignal,
-): Promise<{ target: Float32Array; source: Float32Array }> {
-  const zSize = target.length;
-  const z = concatArrays(Float32Array, [target, source]);
+): Promise<Float32Array> {
+  const z = Float32Array.from(latents);
   for (let t = 0; t < settings.steps; t++) {
-    step(z, (await pairEnergy(model, z, swap, signal)).grad, settings, t);
+    step(z, (await pairEnergy(model, z, pairs, swap, signal)).grad, settings, t);
   }
-  return { target: z.slice(0, zSize), source: z.slice(zSize) };
+  return z;
 }

@@ -18,6 +18,7 @@ import { ExportError } from "./export/bundle.ts";
 import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
+import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import type { Progress } from "../core/progress.ts";
 
 /** A command line that cannot be used; printed with the usage. */
@@ -48,6 +49,8 @@ const USER_ERRORS = [
   IdentityListError,
   TrainingDivergedError,
   ExportError,
+  NoEncoderError,
+  NoGradientsError,
 ];
 
 /** Whether `error` is one of the errors a command prints as one `error:` line. */

@@ -64,7 +64,7 @@ export function energyOnnx(spec: EnergySpec, info: Omit<ModelInfo, "name">): Uin
     f = graph.node("Div", [x, r], "f");
   }
 
-  // A [C, M] averages each group's filters; W is stored [K, M, C], and its transpose [K, C, M].
+  // A [C, M] averages each group's filters (A^T is small, so it is stored); W is [K, M, C].
   const averaging = new Float32Array(c * m), sizes = new Array<number>(c).fill(0);
   for (let j = 0; j < m; j++) sizes[spec.assignment[j]]++;
   for (let j = 0; j < m; j++) averaging[spec.assignment[j] * m + j] = 1 / sizes[spec.assignment[j]];
@@ -72,16 +72,11 @@ export function energyOnnx(spec: EnergySpec, info: Omit<ModelInfo, "name">): Uin
   for (let g = 0; g < c; g++) {
     for (let j = 0; j < m; j++) averagingT[j * c + g] = averaging[g * m + j];
   }
-  const weightT = new Float32Array(k * c * m);
-  for (let q = 0; q < k; q++) {
-    for (let j = 0; j < m; j++) {
-      for (let g = 0; g < c; g++) weightT[(q * c + g) * m + j] = spec.weight[(q * m + j) * c + g];
-    }
-  }
   const A = graph.constant("averaging", [c, m], averaging);
   const AT = graph.constant("averaging_t", [m, c], averagingT);
   const W = graph.constant("energy_weight", [k, m, c], spec.weight);
-  const WT = graph.constant("energy_weight_t", [k, c, m], weightT);
+  // Transposed by a node, not stored twice: W is most of the file.
+  const WT = graph.node("Transpose", [W], "energy_weight_t", { perm: [0, 2, 1] });
 
   const centres = graph.node("MatMul", [A, f], "centres"); // [N, C, K]
   const centresK = graph.node("Transpose", [centres], "centres_k", { perm: [2, 0, 1] }); // [K, N, C]

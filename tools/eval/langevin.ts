@@ -1,0 +1,255 @@
+/**
+ * `deno task eval:langevin --model <bundle>`: what Langevin refinement (the
+ * paper's Fig. 7, `model/langevin.ts`, as `POST /v1/refine` and the swap's
+ * `refine` run it) does to what users see:
+ *
+ * - realism: descriptor FD against real faces of N generated images before
+ *   and after T steps each (Fig. 7a), and FD between the two sets;
+ * - face swaps of P pairs, before and after a chain on each pair (Fig. 7b):
+ *   identity (judged the source's / the target's person with the manifest's
+ *   verifier threshold, closer to the source) and locality (Out-MSE /
+ *   In-MSE and transfer inside the face, against the unrefined images).
+ *
+ * Prints one JSON object as the last line.
+ *
+ * Exit status: 0 done, 1 error, 2 bad command line.
+ *
+ * @module
+ */
+
+import { concatArrays } from "../../core/concat.ts";
+import { Progress } from "../../core/progress.ts";
+import { swapMaps } from "../../core/swap_maps.js";
+import { DESCRIPTOR_SIZE } from "../../faces/analyzer.ts";
+import { openFaceApi } from "../../faces/face_api.ts";
+import { frechetDistance } from "../../faces/feature_distances.ts";
+import { FACE_INNER_PARTS, partLabels, partMask } from "../../faces/parts.ts";
+import { imageFiles, readRealFaces } from "../../faces/real_faces.ts";
+import { swapErrors } from "../../faces/swap_measures.ts";
+import { descriptorDistance } from "../../faces/verification.ts";
+import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
+import { latentForSeed } from "../../model/latents.ts";
+import { ServedModel } from "../../model/model.ts";
+import { NoGradientsError } from "../../model/sessions.ts";
+import { DEFAULT_MODEL } from "../../routes/config.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  UsageError,
+} from "../../training/command_line.ts";
+import { DEFAULT_DATA } from "./faces.ts";
+
+const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options]
+
+  --model <folder>        the bundle (an interpretable model's, with energy.onnx) [model/default]
+  --data <folder>         real faces [${DEFAULT_DATA}]
+  --images <n>            N, generated images for realism [500]
+  --pairs <n>             P, face-swap pairs [200]
+  --steps <n>             T, Langevin steps [the model's training setting]
+  --seed <n>              first seed of the generated images [1000000]
+  -h, --help              this text`;
+
+/** The parsed command line. */
+interface LangevinCommand {
+  model: string | URL;
+  data: string;
+  images: number;
+  pairs: number;
+  steps?: number;
+  seed: number;
+}
+
+function parseArgs(args: string[]): LangevinCommand | "help" {
+  const v = parseFlags(args, {
+    model: { type: "string" },
+    data: { type: "string" },
+    images: { type: "string" },
+    pairs: { type: "string" },
+    steps: { type: "string" },
+    seed: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (v.help) return "help";
+  const images = integerFlag("images", v.images) ?? 500,
+    pairs = integerFlag("pairs", v.pairs) ?? 200;
+  if (images < 20) throw new UsageError("--images must be at least 20.");
+  if (pairs < 1) throw new UsageError("--pairs must be at least 1.");
+  const steps = integerFlag("steps", v.steps);
+  if (steps === 0) throw new UsageError("--steps must be at least 1.");
+  return {
+    model: v.model ?? DEFAULT_MODEL,
+    data: v.data ?? DEFAULT_DATA,
+    images,
+    pairs,
+    steps,
+    seed: integerFlag("seed", v.seed) ?? 1_000_000,
+  };
+}
+
+/** Rows per onnxruntime run. */
+const BATCH = 16;
+
+async function run(command: LangevinCommand): Promise<void> {
+  const model = await ServedModel.load(command.model, {
+    threads: 1,
+    maxBatch: 2 * BATCH,
+    maxQueuedRows: 4 * BATCH,
+  });
+  const analyzer = await openFaceApi();
+  try {
+    const { manifest } = model;
+    const trained = manifest.energy;
+    if (!trained || !model.hasEnergy) {
+      throw new NoGradientsError(
+        "this bundle has no energy model and gradient files; export an interpretable run with " +
+          "this version's deno task export.",
+      );
+    }
+    const threshold = manifest.faces?.identity?.threshold;
+    const face = manifest.face ?? [];
+    const settings: LangevinSettings = {
+      steps: command.steps ?? trained.steps,
+      stepSize: trained.stepSize,
+      priorSigma: trained.priorSigma,
+      seed: 0,
+    };
+    const { images: n, pairs, seed } = command;
+    const s = manifest.resolution, plane = 3 * s * s, Z = manifest.latent;
+    const signal = new AbortController().signal;
+    const latents = (ids: number[]) =>
+      concatArrays(Float32Array, ids.map((i) => latentForSeed(seed + i, Z)));
+    const imagesOf = async (z: Float32Array, count: number) =>
+      await model.images(await model.maps(z, count, signal), count, signal);
+    const descriptors = (images: Float32Array, count: number) =>
+      analyzer.descriptors(images, count, s);
+
+    // Realism before and after.
+    const progress = new Progress("refining", n, { unit: "img" });
+    const before: Float32Array[] = [], after: Float32Array[] = [];
+    for (let from = 0; from < n; from += BATCH) {
+      const count = Math.min(BATCH, n - from);
+      const z = latents(Array.from({ length: count }, (_, i) => from + i));
+      before.push(await descriptors(await imagesOf(z, count), count));
+      const refined = await langevinLatents(model, z, count, { ...settings, seed: from }, signal);
+      after.push(await descriptors(await imagesOf(refined, count), count));
+      progress.update(from + count);
+    }
+    progress.finish();
+    const files = await imageFiles(command.data);
+    const real = await readRealFaces(files.slice(0, n), s);
+    const realSet = { data: await descriptors(real.images, n), n, d: DESCRIPTOR_SIZE };
+    const set = (parts: Float32Array[]) => ({
+      data: concatArrays(Float32Array, parts),
+      n,
+      d: DESCRIPTOR_SIZE,
+    });
+    const realism = {
+      fdBefore: frechetDistance(set(before), realSet),
+      fdAfter: frechetDistance(set(after), realSet),
+      fdAfterToBefore: frechetDistance(set(after), set(before)),
+    };
+    console.error(`realism: ${JSON.stringify(realism)}`);
+
+    // Face swaps before and after a chain on each pair.
+    const groups = face.map((id) => manifest.groups[id]);
+    const { channels, height, width } = manifest.target;
+    const k = height * width, size = channels * k;
+    const rows = { before: [] as Row[], after: [] as Row[] };
+    const swaps = new Progress("swaps", pairs, { unit: "pair" });
+    for (let from = 0; groups.length > 0 && from < pairs; from += BATCH / 2) {
+      const count = Math.min(BATCH / 2, pairs - from);
+      const ids = Array.from({ length: count }, (_, i) => from + i);
+      const z = latents([...ids, ...ids.map((i) => i + Math.floor(n / 2))]);
+      const originals = await imagesOf(z, 2 * count);
+      const landmarks = await analyzer.landmarks(originals, count, s);
+      const originalDescriptors = await descriptors(originals, 2 * count);
+      for (const phase of ["before", "after"] as const) {
+        const zz = phase === "before"
+          ? z
+          : await langevinPairs(model, z, count, { groups, mode: "groups" }, {
+            ...settings,
+            seed: from,
+          }, signal);
+        const maps = await model.maps(zz, 2 * count, signal);
+        const swappedMaps = concatArrays(
+          Float32Array,
+          ids.map((_, i) =>
+            swapMaps(
+              maps.subarray(i * size, (i + 1) * size),
+              maps.subarray((count + i) * size, (count + i + 1) * size),
+              groups,
+              k,
+            )
+          ),
+        );
+        const swapped = await model.images(swappedMaps, count, signal);
+        const d = await descriptors(swapped, count);
+        ids.forEach((_, i) => {
+          const toSource = descriptorDistance(
+            d,
+            i,
+            originalDescriptors,
+            count + i,
+            DESCRIPTOR_SIZE,
+          );
+          const toTarget = descriptorDistance(d, i, originalDescriptors, i, DESCRIPTOR_SIZE);
+          const mask = partMask(
+            partLabels(landmarks.subarray(i * 136, (i + 1) * 136), s),
+            [...FACE_INNER_PARTS],
+          );
+          const errors = swapErrors(
+            originals.subarray(i * plane, (i + 1) * plane),
+            swapped.subarray(i * plane, (i + 1) * plane),
+            originals.subarray((count + i) * plane, (count + i + 1) * plane),
+            mask,
+          );
+          rows[phase].push({ toSource, toTarget, ...errors });
+        });
+      }
+      swaps.update(from + count);
+    }
+    swaps.finish();
+    const summary = (list: Row[]) => {
+      const mean = (f: (r: Row) => number) => list.reduce((a, r) => a + f(r), 0) / list.length;
+      const shareOf = (f: (r: Row) => boolean) => list.filter(f).length / list.length;
+      return {
+        judgedSource: threshold === undefined ? null : shareOf((r) => r.toSource < threshold),
+        judgedTarget: threshold === undefined ? null : shareOf((r) => r.toTarget < threshold),
+        closerToSource: shareOf((r) => r.toSource < r.toTarget),
+        ratio: mean((r) => r.outMse) / mean((r) => r.inMse),
+        transfer: 1 - mean((r) => r.after) / mean((r) => r.before),
+      };
+    };
+    const result = {
+      model: manifest.model,
+      images: n,
+      pairs: groups.length > 0 ? pairs : 0,
+      langevin: settings,
+      realism,
+      faceSwap: groups.length > 0
+        ? { face, before: summary(rows.before), after: summary(rows.after) }
+        : null,
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    analyzer.dispose();
+    await model.release();
+  }
+}
+
+interface Row {
+  toSource: number;
+  toTarget: number;
+  inMse: number;
+  outMse: number;
+  before: number;
+  after: number;
+}
+
+/** Runs the command; returns the exit status. */
+export function main(args: string[]): Promise<number> {
+  return runCommandLine({ usage: USAGE, parse: parseArgs, run }, args);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
