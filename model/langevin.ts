@@ -12,7 +12,6 @@
  * @module
  */
 
-import { concatArrays } from "../core/concat.ts";
 import { swapMaps, swapRegion } from "../core/swap_maps.js";
 import { latentForSeed } from "./latents.ts";
 import type { ConceptGroup } from "./manifest.ts";
