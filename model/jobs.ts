@@ -25,7 +25,7 @@ import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
 /** Which image a map job is of. */
 interface Seeded {
-  seed: number;
+  image: ImageSource;
   truncation?: number;
   /** Side of the picture (of each tile, for the kernel grid) in pixels. */
   size: number;

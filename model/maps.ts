@@ -10,14 +10,14 @@
 import { conceptMaps } from "../core/concept_map.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
 import { channelsCentre } from "../core/partition.ts";
-import { generate, latentsOf, mapsOf, picture } from "./generation.ts";
+import { generate, type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
 import { blendColors, drawMap, type MapStyle, normalisedMap, resizeImage } from "./render.ts";
 
 /** Which image a map picture is of, and its side. */
 export interface MapPictureRequest {
-  seed: number;
+  image: ImageSource;
   truncation?: number;
   size: number;
 }
@@ -44,14 +44,14 @@ export function kernelGridColumns(channels: number): number {
   return Math.ceil(Math.sqrt(channels));
 }
 
-/** The seed's maps, and its images when `withImage` (a style that draws over it): no tail run otherwise. */
+/** The image's maps, and its images when `withImage` (a style that draws over it): no tail run otherwise. */
 async function render(
   model: ServedModel,
   request: MapPictureRequest,
   withImage: boolean,
   signal: AbortSignal,
 ): Promise<{ maps: Float32Array; images: Float32Array | null }> {
-  const latents = await latentsOf(model, [request.seed], request.truncation, signal);
+  const latents = await latentsOf(model, [request.image], request.truncation, signal);
   if (!withImage) return { maps: await model.maps(latents, 1, signal), images: null };
   return await generate(model, latents, 1, signal);
 }

@@ -3,7 +3,7 @@ import type { JobResult, PictureJob } from "./jobs.ts";
 import { CostModel, type LaneRunner, OverloadError, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
 
-const JOB: PictureJob = { kind: "kernel", seed: 1, kernel: 0, style: "heat", size: 64 };
+const JOB: PictureJob = { kind: "kernel", image: 1, kernel: 0, style: "heat", size: 64 };
 // At the model's resolution a map job is 1 + 2 = 3 work units.
 const UNITS = 3;
 

@@ -44,8 +44,8 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
         extras: ["difference", "mask", "originals"],
         strip: true,
       },
-      { kind: "concept-map", seed: 5, style: "overlay", size: 64 },
-      { kind: "kernel", seed: 6, kernel: 3, style: "contour", size: 64 },
+      { kind: "concept-map", image: 5, style: "overlay", size: 64 },
+      { kind: "kernel", image: 6, kernel: 3, style: "contour", size: 64 },
     ];
     const results = await Promise.all(jobs.map((job) => pool.run(job, never())));
     for (const [k, job] of jobs.entries()) {

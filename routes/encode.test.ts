@@ -111,6 +111,45 @@ Deno.test("a photo is a swap source like a seed: {image} equals the seed it enco
   equal(await swap({ image: pngBase64Of(photo) }), await swap(7));
 });
 
+Deno.test("POST /v1/maps draws a photo's or a latent's maps as the GET routes draw a seed's", async () => {
+  const bytes = async (response: Response) => {
+    equal(response.status, 200, await response.clone().text());
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const post = (body: unknown) =>
+    app.request("/v1/maps", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  deepEqual(
+    await bytes(await post({ image: { image: pngBase64Of(photo) }, view: "concepts" })),
+    await bytes(await app.request("/v1/images/7/concepts.png")),
+  );
+  deepEqual(
+    await bytes(
+      await post({
+        image: { latent: Array.from(latentForSeed(4, Z, 1)) },
+        view: "kernel",
+        kernel: 3,
+        style: "overlay",
+      }),
+    ),
+    await bytes(await app.request("/v1/images/4/kernels/3.png?style=overlay")),
+  );
+  for (
+    const [body, field] of [
+      [{ image: 1, view: "kernel" }, "body.kernel"],
+      [{ image: 1, view: "concepts", style: "contour" }, "body.style"],
+      [{ image: 1, view: "group", group: "nonexistent" }, "body.group"],
+    ] as const
+  ) {
+    const response = await post(body);
+    equal(response.status, 400);
+    equal((await response.json()).errors[0].field, field);
+  }
+});
+
 Deno.test("bad photos answer 4xx problems, before decoding where the header tells", async (t) => {
   await t.step("not an image", async () => {
     await problem(await upload("hello", "image/png"), 400, /not a readable JPEG or PNG/);

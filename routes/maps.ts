@@ -1,7 +1,7 @@
 /**
  * The feature-map routes: one kernel, all kernels, the concept map and one
  * group's centre of a seed's image (drawn by `model/maps.ts`, as jobs of the
- * renderer).
+ * renderer), and `POST /v1/maps` for the same of a latent or a photo.
  *
  * @module
  */
@@ -13,15 +13,19 @@ import type { PictureJob } from "../model/jobs.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { conceptIdsField, pngResponse } from "./respond.ts";
 import {
+  imageSource,
   integerString,
   type Limits,
   mapStyle,
   MIN_IMAGE_SIZE,
   seedString,
+  sizeNumber,
   sizeString,
+  truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import { defineRoute, PICTURE_RESPONSES, type RouteSpec } from "./route.ts";
+import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
+import { invalidField } from "./problem.ts";
 
 /** The map routes. */
 export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
@@ -52,7 +56,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       handler: ({ params, query, signal }) =>
         picture({
           kind: "kernel",
-          seed: params.seed,
+          image: params.seed,
           truncation: query.truncation,
           kernel: params.kernel,
           style: query.style,
@@ -77,7 +81,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       handler: ({ params, query, signal }) =>
         picture({
           kind: "kernel-grid",
-          seed: params.seed,
+          image: params.seed,
           truncation: query.truncation,
           style: query.style,
           size: query.size ?? Math.min(limits.resolution, maxTile),
@@ -102,11 +106,76 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       handler: ({ params, query, signal }) =>
         picture({
           kind: "concept-map",
-          seed: params.seed,
+          image: params.seed,
           truncation: query.truncation,
           style: query.style,
           size: query.size ?? limits.resolution,
         }, signal),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/maps",
+      tag: "feature maps",
+      summary: "The maps of an image given by seed, latent or photo",
+      description: "view=kernel (with kernel), kernels (the grid), concepts (the concept map) or " +
+        "group (with group: an id or label), as the GET map routes draw them; a photo is encoded " +
+        "first (501 for models without an encoder).",
+      body: z.strictObject({
+        image: imageSource(limits),
+        view: z.enum(["kernel", "kernels", "concepts", "group"]).describe("which picture"),
+        kernel: z.number().int().min(0).max(channels - 1).optional().describe(
+          "with view=kernel: the kernel (channel)",
+        ),
+        group: z.union([z.string().regex(/^[\w-]+$/), z.number().int().min(0)]).optional()
+          .describe("with view=group: a group id or label"),
+        style: z.enum(["heat", "overlay", "contour", "map"]).optional().describe(
+          "heat, overlay or contour (kernel, kernels, group; default heat); map or overlay " +
+            "(concepts; default map)",
+        ),
+        truncation: truncationNumber,
+        size: sizeNumber(limits),
+      }),
+      responses: {
+        200: { description: "the picture", contentType: "image/png" },
+        400: PROBLEM_RESPONSE,
+        413: PROBLEM_RESPONSE,
+        415: PROBLEM_RESPONSE,
+        501: PROBLEM_RESPONSE,
+      },
+      handler: ({ body, signal }) => {
+        const common = {
+          image: body.image,
+          truncation: body.truncation,
+          size: body.size ?? limits.resolution,
+        };
+        const style = body.style ?? (body.view === "concepts" ? "map" : "heat");
+        if (body.view === "concepts") {
+          if (style !== "map" && style !== "overlay") {
+            throw invalidField("body.style", "is map or overlay for view=concepts");
+          }
+          return picture({ kind: "concept-map", ...common, style }, signal);
+        }
+        if (style === "map") {
+          throw invalidField("body.style", `is heat, overlay or contour for view=${body.view}`);
+        }
+        if (body.view === "kernels") {
+          return picture({
+            kind: "kernel-grid",
+            ...common,
+            style,
+            size: Math.min(body.size ?? limits.resolution, maxTile),
+          }, signal);
+        }
+        if (body.view === "kernel") {
+          if (body.kernel === undefined) {
+            throw invalidField("body.kernel", "is needed for view=kernel");
+          }
+          return picture({ kind: "kernel", ...common, kernel: body.kernel, style }, signal);
+        }
+        if (body.group === undefined) throw invalidField("body.group", "is needed for view=group");
+        const groups = conceptIdsField(model, [String(body.group)], "body.group");
+        return picture({ kind: "group-map", ...common, groups, style }, signal);
+      },
     }),
     defineRoute({
       method: "get",
@@ -125,7 +194,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       handler: ({ params, query, signal }) =>
         picture({
           kind: "group-map",
-          seed: params.seed,
+          image: params.seed,
           truncation: query.truncation,
           groups: conceptIdsField(model, [params.group], "path.group"),
           style: query.style,

@@ -99,7 +99,7 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
     const faces = await generatePictures(model, { sources: seeds(8), size }, signal);
     const maps = [];
     for (const seed of seeds(8)) {
-      maps.push(await conceptMapPicture(model, { seed, size, style: "map" }, signal));
+      maps.push(await conceptMapPicture(model, { image: seed, size, style: "map" }, signal));
     }
     await write(command.out, "concepts.png", imageGrid([...faces, ...maps], 8));
     for (const concept of SWAPPED) {
