@@ -21,7 +21,7 @@ import { keep, type Tensor, tensor } from "./engine/tensor.ts";
 import type { SamplerState } from "./data/sampler.ts";
 import { recalibrateNorms } from "./networks/average.ts";
 import type { GanGenerator } from "./networks/generator.ts";
-import type { Safetensors } from "./safetensors.ts";
+import type { HostTensor, Safetensors } from "./safetensors.ts";
 
 /** Format tag of checkpoints written by `GanTrainer.snapshot`. */
 export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
@@ -152,6 +152,17 @@ export function networkUpdates(
 
 /** Reads tensor `t` back to the host as checkpoint tensor `name`. */
 export type PutTensor = (name: string, t: Tensor) => Promise<void>;
+
+/** Host tensors of a snapshot being written, and the {@link PutTensor} that reads them back. */
+export function tensorCollector(): { tensors: Record<string, HostTensor>; put: PutTensor } {
+  const tensors: Record<string, HostTensor> = {};
+  return {
+    tensors,
+    put: async (name, t) => {
+      tensors[name] = { shape: [...t.shape], data: await t.data() };
+    },
+  };
+}
 
 /** Puts a network's weights and batch-norm statistics as `<prefix>.*`. */
 export async function putNetwork(

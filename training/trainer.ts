@@ -28,7 +28,7 @@ import {
   networkUpdates,
   putAdam,
   putNetwork,
-  type PutTensor,
+  tensorCollector,
   type TakeTensor,
   type TrainerState,
 } from "./checkpoint.ts";
@@ -197,10 +197,7 @@ export class GanTrainer {
 
   /** Everything needed to continue, read back from the GPU. */
   async snapshot(): Promise<Safetensors> {
-    const tensors: Record<string, HostTensor> = {};
-    const put: PutTensor = async (name, t) => {
-      tensors[name] = { shape: [...t.shape], data: await t.data() };
-    };
+    const { tensors, put } = tensorCollector();
     for (const [prefix, params, norms] of this.#nets()) {
       await putNetwork(prefix, params, norms, put);
     }

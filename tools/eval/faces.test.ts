@@ -11,27 +11,14 @@ import { mulberry32 } from "../../core/host_random.ts";
 import { resolveConfig } from "../../training/config.ts";
 import { createRun } from "../../training/run_folder.ts";
 import { TINY_RUN } from "../../training/testing/tiny_run.ts";
-import { ROOT } from "../server_process.ts";
 import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { readBundle } from "../../model/bundle.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { evaluateFaces } from "../../faces/evaluate.ts";
 import { templateLandmarks } from "../../faces/testing.ts";
+import { runEvalTool } from "./testing.ts";
 
-async function evalFaces(args: string[]): Promise<{ code: number; lines: string[] }> {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tools/eval/faces.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(stderr);
-  // Progress lines, and Deno's own "Download ..." lines on a machine that has not cached the
-  // packages yet, are not the command's errors; everything else is.
-  const chatter = (line: string) => / \d+\/\d+ \[/.test(line) || /^Download /.test(line);
-  return { code, lines: text.trim().split("\n").filter((line) => !chatter(line)) };
-}
+const evalFaces = (args: string[]) => runEvalTool("faces.ts", args);
 
 /** A folder of `count` noise PNGs (no faces), and an identity list beside it naming `listed`. */
 async function noiseFolder(root: string, count: number, listed: (name: string) => string) {

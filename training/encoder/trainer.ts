@@ -33,14 +33,14 @@ import {
   networkUpdates,
   putAdam,
   putNetwork,
-  type PutTensor,
+  tensorCollector,
 } from "../checkpoint.ts";
 import { DataError, type ImageSet } from "../data/image_set.ts";
 import { batchPixels, BatchSampler, type SamplerState } from "../data/sampler.ts";
 import { GanDiscriminator } from "../networks/discriminator.ts";
 import { GanEncoder } from "../networks/encoder.ts";
 import { GanGenerator } from "../networks/generator.ts";
-import type { HostTensor, Safetensors } from "../safetensors.ts";
+import type { Safetensors } from "../safetensors.ts";
 import type { EncoderConfig } from "./config.ts";
 
 /** Format tag of encoder checkpoints. */
@@ -193,10 +193,7 @@ export class EncoderTrainer {
 
   /** Everything needed to continue, read back from the device. */
   async snapshot(): Promise<Safetensors> {
-    const tensors: Record<string, HostTensor> = {};
-    const put: PutTensor = async (name, t) => {
-      tensors[name] = { shape: [...t.shape], data: await t.data() };
-    };
+    const { tensors, put } = tensorCollector();
     await putNetwork(ENCODER_PREFIX, this.encoder.parameters(), this.encoder.norms(), put);
     const state: EncoderState = {
       step: this.#step,

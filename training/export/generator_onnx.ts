@@ -115,25 +115,21 @@ export async function generatorOnnx(
   await addTail(tail, generator);
   tail.output(ONNX_NAMES.image, imageShape);
 
-  const headVjp = new OnnxGraph();
-  const headSteps = await addHead(headVjp, generator);
-  addBackward(
-    headVjp,
-    headSteps,
-    headVjp.input(ONNX_NAMES.upstream, mapsShape),
-    ONNX_NAMES.latentGrad,
-  );
-  headVjp.output(ONNX_NAMES.latentGrad, [latent]);
-
-  const tailVjp = new OnnxGraph();
-  const tailSteps = await addTail(tailVjp, generator);
-  addBackward(
-    tailVjp,
-    tailSteps,
-    tailVjp.input(ONNX_NAMES.upstream, imageShape),
-    ONNX_NAMES.mapsGrad,
-  );
-  tailVjp.output(ONNX_NAMES.mapsGrad, mapsShape);
+  /** A VJP model: the forward nodes, then their transposes applied to the upstream input. */
+  const vjp = async (
+    addForward: typeof addHead,
+    upstreamShape: number[],
+    output: string,
+    outputShape: number[],
+  ) => {
+    const graph = new OnnxGraph();
+    const steps = await addForward(graph, generator);
+    addBackward(graph, steps, graph.input(ONNX_NAMES.upstream, upstreamShape), output);
+    graph.output(output, outputShape);
+    return graph;
+  };
+  const headVjp = await vjp(addHead, mapsShape, ONNX_NAMES.latentGrad, [latent]);
+  const tailVjp = await vjp(addTail, imageShape, ONNX_NAMES.mapsGrad, mapsShape);
 
   return {
     head: head.encode({ ...info, name: "head" }),
