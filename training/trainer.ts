@@ -28,8 +28,8 @@ import {
   networkUpdates,
   putAdam,
   putNetwork,
-  tensorCollector,
   type TakeTensor,
+  tensorCollector,
   type TrainerState,
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
