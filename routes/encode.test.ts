@@ -5,7 +5,7 @@
  * checked exactly; every bad photo is a 4xx problem; without an encoder, 501.
  */
 
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, notDeepEqual } from "node:assert/strict";
 import jpeg from "jpeg-js";
 import { encodePng } from "../core/image.ts";
 import { readBundle } from "../model/bundle.ts";
@@ -200,6 +200,30 @@ Deno.test("refine without the model's gradient files is a 501; out of range a 40
     /no gradient files/,
   );
   await problem(await upload(photo, "image/jpeg", app, "/v1/encode?refine=201"), 400, /refine/);
+});
+
+Deno.test("the swap mode defaults to the one the model's manifest measured its faces in", async () => {
+  const faces = bundle.manifest.faces!;
+  const regional = ServedModel.fromRunner(
+    { ...bundle.manifest, faces: { ...faces, swapMode: "region" } },
+    (kind, input, rows) =>
+      kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+    () => Promise.resolve(),
+    schedule,
+  );
+  const bytes = async (target: ReturnType<typeof appOf>, path: string) => {
+    const response = await target.request(path);
+    equal(response.status, 200);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const regionApp = appOf(regional);
+  const path = "/v1/swap/3/9.png?concepts=face";
+  deepEqual(await bytes(regionApp, path), await bytes(regionApp, `${path}&mode=region`));
+  deepEqual(
+    await bytes(appOf(plain), path),
+    await bytes(appOf(plain), `${path}&mode=${faces.swapMode}`),
+  );
+  notDeepEqual(await bytes(regionApp, path), await bytes(regionApp, `${path}&mode=groups`));
 });
 
 Deno.test("a model without an encoder answers 501 for photos", async () => {

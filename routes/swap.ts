@@ -39,10 +39,14 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     latents: z.object({ target: z.array(z.number()), source: z.array(z.number()) }).optional()
       .describe("with refine: the revised latents"),
   });
-  const mode = z.enum(SWAP_MODES).default("groups").describe(
+  // The model's own measured mode (its manifest's eval:faces figures) is the default: the mode
+  // in which its swaps were shown to carry the source's parts.
+  const defaultMode = model.manifest.faces?.swapMode ?? "groups";
+  const mode = z.enum(SWAP_MODES).default(defaultMode).describe(
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
       "also every other filter inside the chosen groups' region, so that what the rest of the " +
-      "layer draws there travels with the part",
+      `layer draws there travels with the part (default for this model: ${defaultMode}, the ` +
+      "mode its face measurements used)",
   );
   return [
     defineRoute({

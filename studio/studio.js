@@ -528,6 +528,8 @@ function groupControls() {
 
 async function start() {
   state.manifest = await (await api("/v1/model")).json();
+  // The mode the model's face measurements used, as the swap endpoints default to it.
+  $("swap-mode").value = state.manifest.faces?.swapMode ?? "groups";
   $("model-name").textContent = `${state.manifest.model.name} ${state.manifest.model.version}`;
   modelCard();
   groupControls();

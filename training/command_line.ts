@@ -19,6 +19,7 @@ import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
 import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
+import { SWAP_MODES, type SwapMode } from "../model/swap.ts";
 import type { Progress } from "../core/progress.ts";
 
 /** A command line that cannot be used; printed with the usage. */
@@ -34,6 +35,15 @@ export function integerFlag(flag: string, text: string | undefined): number | un
     throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
   }
   return n;
+}
+
+/** `--swap-mode`'s value, one of {@link SWAP_MODES} (undefined when absent); throws {@link UsageError}. */
+export function swapModeFlag(text: string | undefined): SwapMode | undefined {
+  if (text === undefined) return undefined;
+  if (!(SWAP_MODES as readonly string[]).includes(text)) {
+    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${text}".`);
+  }
+  return text as SwapMode;
 }
 
 /** Errors of the user's input or data, printed as one line rather than with a stack trace. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { SWAP_MODES, type SwapMode } from "../../model/swap.ts";
+import type { SwapMode } from "../../model/swap.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
@@ -19,6 +19,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
 import {
@@ -107,14 +108,6 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
     swapMode: swapModeFlag(values["swap-mode"]),
     write: values.write ?? false,
   };
-}
-
-function swapModeFlag(text: string | undefined): SwapMode | undefined {
-  if (text === undefined) return undefined;
-  if (!(SWAP_MODES as readonly string[]).includes(text)) {
-    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${text}".`);
-  }
-  return text as SwapMode;
 }
 
 const percent = (v: number) => `${(100 * v).toFixed(1)}%`;

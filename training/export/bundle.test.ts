@@ -347,6 +347,7 @@ Deno.test("export's command line", () => {
     checkpoint: undefined,
     trainedWeights: false,
     encoder: undefined,
+    swapMode: undefined,
     name: undefined,
     version: undefined,
     description: undefined,

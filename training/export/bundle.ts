@@ -42,6 +42,7 @@ import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
 import { evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
+import type { SwapMode } from "../../model/swap.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { type ReconstructionFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
 import { ENCODER_RUN_KIND, type EncoderConfig } from "../encoder/config.ts";
@@ -98,6 +99,11 @@ export interface ExportOptions {
    * (default true; takes minutes at the default N and P).
    */
   faces?: boolean;
+  /**
+   * The swap mode of that measurement (default "groups"); the manifest
+   * records it, and the swap endpoints default to it for this model.
+   */
+  swapMode?: SwapMode;
   /** N and P of that measurement (defaults those of `eval:faces`). */
   faceImages?: number;
   facePairs?: number;
@@ -211,6 +217,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
       pairs: options.facePairs,
       labels: options.labels,
       face: options.face,
+      swapMode: options.swapMode,
       onProgress: options.onProgress,
     });
     measured = manifestWithFaces(manifest, faces);

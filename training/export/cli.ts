@@ -8,7 +8,13 @@
  */
 
 import { initEngine } from "../engine/engine.ts";
-import { integerFlag, parseFlags, runCommandLine, UsageError } from "../command_line.ts";
+import {
+  integerFlag,
+  parseFlags,
+  runCommandLine,
+  swapModeFlag,
+  UsageError,
+} from "../command_line.ts";
 import { exportBundle, type ExportOptions } from "./bundle.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
@@ -29,6 +35,8 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
   --groups <n>            C for a baseline run's GMM fitted at export [24]
   --no-part-labels        on the synthetic faces, skip the part segmenter (no labels, no face)
   --no-faces              on a folder of faces, skip eval:faces (no automatic names, no figures)
+  --swap-mode <mode>      groups or region: how that measurement swaps, which the manifest records
+                          and the swap endpoints then default to for this model [groups]
   --face-images <n>       N of that measurement [1000]
   --face-pairs <n>        P of that measurement [500]
   --identities <file>     the identity list of the run's data [<data>-identity.txt beside it]
@@ -59,6 +67,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     "no-faces": { type: "boolean" },
     "face-images": { type: "string" },
     "face-pairs": { type: "string" },
+    "swap-mode": { type: "string" },
     identities: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
@@ -104,6 +113,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     faces: !values["no-faces"],
     faceImages: faceImages(integer("face-images")),
     facePairs: integer("face-pairs"),
+    swapMode: swapModeFlag(values["swap-mode"]),
     identities: values.identities,
   };
 }
