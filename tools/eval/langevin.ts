@@ -36,8 +36,10 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
+import type { SwapMode } from "../../model/swap.ts";
 import { DEFAULT_DATA } from "./faces.ts";
 
 const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options]
@@ -48,6 +50,7 @@ const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options
   --pairs <n>             P, face-swap pairs [200]
   --steps <n>             T, Langevin steps [the model's training setting]
   --seed <n>              first seed of the generated images [1000000]
+  --swap-mode <mode>      groups or region [the mode of the manifest's face figures]
   -h, --help              this text`;
 
 /** The parsed command line. */
@@ -58,6 +61,7 @@ interface LangevinCommand {
   pairs: number;
   steps?: number;
   seed: number;
+  swapMode?: SwapMode;
 }
 
 function parseArgs(args: string[]): LangevinCommand | "help" {
@@ -68,6 +72,7 @@ function parseArgs(args: string[]): LangevinCommand | "help" {
     pairs: { type: "string" },
     steps: { type: "string" },
     seed: { type: "string" },
+    "swap-mode": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (v.help) return "help";
@@ -84,6 +89,7 @@ function parseArgs(args: string[]): LangevinCommand | "help" {
     pairs,
     steps,
     seed: integerFlag("seed", v.seed) ?? 1_000_000,
+    swapMode: swapModeFlag(v["swap-mode"]),
   };
 }
 
@@ -108,6 +114,7 @@ async function run(command: LangevinCommand): Promise<void> {
     }
     const threshold = manifest.faces?.identity?.threshold;
     const face = manifest.face ?? [];
+    const mode = command.swapMode ?? manifest.faces?.swapMode ?? "groups";
     const settings: LangevinSettings = {
       steps: command.steps ?? trained.steps,
       stepSize: trained.stepSize,
@@ -121,8 +128,17 @@ async function run(command: LangevinCommand): Promise<void> {
       concatArrays(Float32Array, ids.map((i) => latentForSeed(seed + i, Z)));
     const imagesOf = async (z: Float32Array, count: number) =>
       await model.images(await model.maps(z, count, signal), count, signal);
-    const descriptors = (images: Float32Array, count: number) =>
-      analyzer.descriptors(images, count, s);
+    // In batches: the analyser's wasm memory does not hold hundreds of images at once.
+    const descriptors = async (images: Float32Array, count: number) => {
+      const parts: Float32Array[] = [];
+      for (let from = 0; from < count; from += BATCH) {
+        const m = Math.min(BATCH, count - from);
+        parts.push(
+          await analyzer.descriptors(images.subarray(from * plane, (from + m) * plane), m, s),
+        );
+      }
+      return concatArrays(Float32Array, parts);
+    };
 
     // Realism before and after.
     const progress = new Progress("refining", n, { unit: "img" });
@@ -165,12 +181,10 @@ async function run(command: LangevinCommand): Promise<void> {
       const landmarks = await analyzer.landmarks(originals, count, s);
       const originalDescriptors = await descriptors(originals, 2 * count);
       for (const phase of ["before", "after"] as const) {
-        const zz = phase === "before"
-          ? z
-          : await langevinPairs(model, z, count, { groups, mode: "groups" }, {
-            ...settings,
-            seed: from,
-          }, signal);
+        const zz = phase === "before" ? z : await langevinPairs(model, z, count, { groups, mode }, {
+          ...settings,
+          seed: from,
+        }, signal);
         const maps = await model.maps(zz, 2 * count, signal);
         const swappedMaps = concatArrays(
           Float32Array,
@@ -180,6 +194,7 @@ async function run(command: LangevinCommand): Promise<void> {
               maps.subarray((count + i) * size, (count + i + 1) * size),
               groups,
               k,
+              mode,
             )
           ),
         );
@@ -228,7 +243,7 @@ async function run(command: LangevinCommand): Promise<void> {
       langevin: settings,
       realism,
       faceSwap: groups.length > 0
-        ? { face, before: summary(rows.before), after: summary(rows.after) }
+        ? { face, mode, before: summary(rows.before), after: summary(rows.after) }
         : null,
     };
     console.log(JSON.stringify(result));
