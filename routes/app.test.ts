@@ -322,7 +322,7 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/1/concepts/99.png", undefined, 400, /path\.group.*no group 99/],
   ["GET", "/v1/images/1/concepts/nose.png", undefined, 400, /path\.group.*not a group id/],
   ["GET", "/v1/swap/1/2.png", undefined, 400, /query\.concepts/],
-  ["GET", "/v1/swap/1/2.png?concepts=eyes", undefined, 400, /query\.concepts/],
+  ["GET", "/v1/swap/1/2.png?concepts=mouth", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=1,,2", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=1&view=all", undefined, 400, /query\.view/],
   ["GET", "/v1/swap/1/2.png?concepts=1&mode=all", undefined, 400, /query\.mode/],

@@ -32,11 +32,15 @@ export function docsPage(document: Record<string, unknown>): string {
         }</td>` +
         `<td>${escape(p.description ?? "")}</td></tr>`
       ).join("");
-      const body = op.requestBody
-        ? `<p>JSON body:</p><pre>${
-          escape(JSON.stringify(op.requestBody.content["application/json"].schema, null, 2))
-        }</pre>`
-        : "";
+      const json = op.requestBody?.content["application/json"];
+      const body = !op.requestBody
+        ? ""
+        : json
+        ? `<p>JSON body:</p><pre>${escape(JSON.stringify(json.schema, null, 2))}</pre>`
+        : `<p>Body: ${
+          Object.keys(op.requestBody.content).map((type) => `<code>${escape(type)}</code>`)
+            .join(", ")
+        }</p>`;
       const responses = Object.entries(op.responses).map(([status, r]) =>
         `<li><b>${status}</b> ${escape(r.description)}${
           r.content ? ` (<code>${escape(Object.keys(r.content).join(", "))}</code>)` : ""

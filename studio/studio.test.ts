@@ -152,10 +152,16 @@ Deno.test({
       ok(backend === "wasm" || backend === "webgpu", backend);
       const inPage = await resultPixels(page, 1);
       ok(distance(before, inPage).mean > 1, "the page's swap changed the image");
+      // The page starts in the mode the model's manifest measured its faces in.
+      const swapMode = await page.evaluate(() =>
+        (globalThis as unknown as { studio: { lastSwap: { swapMode: string } } }).studio.lastSwap
+          .swapMode
+      );
+      equal(swapMode, model.manifest.faces?.swapMode ?? "groups");
       const served = decodeImage(
         new Uint8Array(
           await (await fetch(
-            `${origin}/v1/swap/1/2.png?concepts=${biggest.id}&mode=groups`,
+            `${origin}/v1/swap/1/2.png?concepts=${biggest.id}&mode=${swapMode}`,
           )).arrayBuffer(),
         ),
       );

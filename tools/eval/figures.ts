@@ -18,17 +18,12 @@ import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
 import { generatePictures } from "../../model/generation.ts";
 import { conceptMapPicture } from "../../model/maps.ts";
 import { ServedModel, UnknownConceptError } from "../../model/model.ts";
-import {
-  SWAP_EXTRAS,
-  SWAP_MODES,
-  type SwapMode,
-  swapPictures,
-  swapStrip,
-} from "../../model/swap.ts";
+import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "../../model/swap.ts";
 import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
 
@@ -36,7 +31,7 @@ const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [
 
   --seed <n>          first seed of the faces [1000]
   --size <n>          side of each picture in pixels [the model's resolution]
-  --swap-mode <mode>  groups or region, as the swap endpoints' mode [groups]
+  --swap-mode <mode>  groups or region, as the swap endpoints' mode [the model's default mode]
   -h, --help          this text`;
 
 /** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */
@@ -47,7 +42,7 @@ interface FiguresCommand {
   out: string;
   seed: number;
   size?: number;
-  swapMode: SwapMode;
+  swapMode?: SwapMode;
 }
 
 function parse(args: string[]): FiguresCommand | "help" {
@@ -61,16 +56,12 @@ function parse(args: string[]): FiguresCommand | "help" {
   });
   if (values.help) return "help";
   if (!values.model || !values.out) throw new UsageError("--model and --out are required.");
-  const swapMode = values["swap-mode"] ?? "groups";
-  if (!(SWAP_MODES as readonly string[]).includes(swapMode)) {
-    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${swapMode}".`);
-  }
   return {
     model: values.model,
     out: values.out,
     seed: integerFlag("seed", values.seed) ?? 1000,
     size: integerFlag("size", values.size),
-    swapMode: swapMode as SwapMode,
+    swapMode: swapModeFlag(values["swap-mode"]),
   };
 }
 
@@ -117,7 +108,7 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
           target: command.seed + 2 * k,
           source: command.seed + 2 * k + 1,
           groups,
-          mode: command.swapMode,
+          mode: command.swapMode ?? model.manifest.faces?.swapMode ?? "groups",
           size,
           extras: new Set(SWAP_EXTRAS),
         }, signal);
