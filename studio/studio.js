@@ -1,6 +1,7 @@
 /**
  * The studio page: faces from seeds, the target's concept map, swaps and
- * kernel maps, and the model card, through the HTTP API ("server" mode) or
+ * kernel maps, a photo of one's own (encoded, and its concepts swapped into
+ * the target), and the model card, through the HTTP API ("server" mode) or
  * with the bundle's head.onnx and tail.onnx run by onnxruntime-web in the
  * page ("in the browser" mode, WebGPU where the browser has it, else wasm).
  * Swaps in the browser use the server's own map arithmetic (`core/swap_maps.js`).
@@ -27,6 +28,8 @@ const state = {
   owners: null,
   /** Object URLs of the pictures shown, revoked when they are replaced. */
   urls: new Map(),
+  /** The uploaded photo's latent, once encoded. */
+  photoLatent: null,
 };
 
 /** What the page did last, for its test and for people reading the console. */
@@ -524,6 +527,83 @@ function groupControls() {
   $("swap-face").disabled = !face || face.length === 0;
 }
 
+// ---------------------------------------------------------------- photos
+
+/** A base64 PNG of an API answer as an image. */
+function pngImage(base64, alt) {
+  return image(`data:image/png;base64,${base64}`, alt);
+}
+
+/** A figure of a picture that no GET URL makes (answers of POST requests). */
+function postedFigure(picture, caption, filename) {
+  const element = document.createElement("figure");
+  const text = document.createElement("figcaption");
+  text.textContent = caption;
+  const download = Object.assign(document.createElement("a"), {
+    textContent: "download",
+    download: filename,
+    href: picture.src,
+  });
+  download.setAttribute("aria-label", `download ${caption}`);
+  const tools = document.createElement("div");
+  tools.className = "tools";
+  tools.append(download);
+  element.append(picture, text, tools);
+  return element;
+}
+
+/** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
+async function encodePhoto() {
+  const file = $("photo-file").files[0];
+  if (!file) throw new Error("choose a photo first.");
+  const refine = Number($("photo-refine").value || 0);
+  const answer = await (await api(`/v1/encode?refine=${refine}`, {
+    method: "POST",
+    headers: { "content-type": file.type || "application/octet-stream" },
+    body: file,
+  })).json();
+  state.photoLatent = answer.latent;
+  $("photo-result").replaceChildren(
+    postedFigure(
+      pngImage(answer.input, "your photo as the encoder saw it"),
+      "as encoded",
+      "photo.png",
+    ),
+    postedFigure(
+      pngImage(answer.reconstruction, "the generator's image of your photo's latent"),
+      `reconstruction${refine > 0 ? `, ${refine} refinement steps` : ""}`,
+      "reconstruction.png",
+    ),
+  );
+  $("photo-swap").disabled = false;
+  globalThis.studio.lastPhoto = { latent: answer.latent.length, refine };
+}
+
+/** The target with the photo's chosen concepts (POST /v1/swap, the photo's latent as the source). */
+async function swapPhoto() {
+  if (state.photoLatent === null) throw new Error("encode a photo first.");
+  if (state.target === null) throw new Error("pick a target first.");
+  const concepts = chosenConcepts();
+  if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
+  const answer = await (await api("/v1/swap", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      target: state.target,
+      source: { latent: state.photoLatent },
+      concepts,
+      mode: $("swap-mode").value,
+    }),
+  })).json();
+  const caption = `target ${state.target} with your photo's ${concepts.join(", ")}`;
+  const result = $("photo-result");
+  result.querySelector("figure.photo-swap")?.remove();
+  const swapped = postedFigure(pngImage(answer.swapped, caption), caption, "photo-swap.png");
+  swapped.className = "photo-swap";
+  result.append(swapped);
+  globalThis.studio.lastPhotoSwap = { target: state.target, concepts };
+}
+
 // ---------------------------------------------------------------- start
 
 async function start() {
@@ -533,6 +613,9 @@ async function start() {
   $("model-name").textContent = `${state.manifest.model.name} ${state.manifest.model.version}`;
   modelCard();
   groupControls();
+  const encodes = Boolean(state.manifest.files.encoder);
+  $("photo-form").hidden = !encodes;
+  $("photo-unavailable").hidden = encodes;
   await showFaces();
   choose("target", state.seeds[0]);
   choose("source", state.seeds[1] ?? state.seeds[0]);
@@ -559,6 +642,14 @@ for (const radio of document.querySelectorAll('input[name="run-mode"]')) {
   });
 }
 $("swap").addEventListener("click", () => attempt("swapping", swap));
+$("photo-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  attempt("encoding the photo", encodePhoto);
+});
+$("photo-swap").addEventListener(
+  "click",
+  () => attempt("swapping the photo's concepts", swapPhoto),
+);
 $("show-kernels").addEventListener("click", () => attempt("drawing kernel maps", showKernels));
 
 attempt("loading the model", start);

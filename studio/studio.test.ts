@@ -212,3 +212,41 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "the studio encodes an uploaded photo, refined, and swaps its face into the target",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withStudio({}, async (page, origin, errors) => {
+      // A photo from this server (a generated face, so the test needs no data set).
+      const folder = await Deno.makeTempDir();
+      const photo = join(folder, "face.png");
+      await Deno.writeFile(
+        photo,
+        new Uint8Array(await (await fetch(`${origin}/v1/images/12.png?size=96`)).arrayBuffer()),
+      );
+      await page.goto(`${origin}/`);
+      equal(await settled(page), "", "the model and faces load");
+      equal(await page.$eval("#photo-form", (f) => (f as HTMLFormElement).hidden), false);
+      const input = await page.$("#photo-file");
+      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(photo);
+      await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));
+      await page.click("#photo-form button[type=submit]");
+      equal(await settled(page), "", "encoding");
+      equal(await page.$$eval("#photo-result figure", (f) => f.length), 2);
+      const encoded = await page.evaluate(() =>
+        (globalThis as unknown as { studio: { lastPhoto: { latent: number; refine: number } } })
+          .studio.lastPhoto
+      );
+      equal(encoded.latent, model.manifest.latent);
+      equal(encoded.refine, 2);
+      await page.click("#swap-face");
+      await page.click("#photo-swap");
+      equal(await settled(page), "", "swapping the photo's face");
+      equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+      equal(errors.length, 0, errors.join("\n"));
+      await Deno.remove(folder, { recursive: true });
+    });
+  },
+});
