@@ -3,10 +3,16 @@ import { DEFAULT_MODEL } from "../routes/config.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import { openWorkerPool, WorkerPoolError } from "./worker_pool.ts";
+import { ImageDecodeError } from "../core/image.ts";
 
 // Tests that start workers come before any that loads onnxruntime in this thread.
 const OPTIONS = { threads: 1, maxBatch: 16, maxQueuedRows: 64 };
 const never = () => new AbortController().signal;
+
+/** The PNG of seed `seed`'s image, as a user would upload it. */
+async function photoOf(model: ServedModel, seed: number): Promise<Uint8Array> {
+  return (await renderJob(model, { kind: "generate", sources: [seed], size: 64 }, never()))["0"];
+}
 
 Deno.test("a bundle the workers cannot load is a WorkerPoolError", async () => {
   const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
@@ -46,11 +52,25 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
       },
       { kind: "concept-map", image: 5, style: "overlay", size: 64 },
       { kind: "kernel", image: 6, kernel: 3, style: "contour", size: 64 },
+      // A photo (a generated face's PNG) is decoded and encoded in the worker, then refined.
+      { kind: "encode", photo: await photoOf(local, 9), size: 64, refine: 2 },
+      {
+        kind: "refine",
+        source: 4,
+        settings: { steps: 2, stepSize: 0.1, priorSigma: 1, seed: 1 },
+        size: 64,
+      },
     ];
     const results = await Promise.all(jobs.map((job) => pool.run(job, never())));
     for (const [k, job] of jobs.entries()) {
       deepEqual(results[k], await renderJob(local, job, never()), job.kind);
     }
+    // A photo that fails to decode in a worker is the same typed error as in this thread.
+    const cut = (await photoOf(local, 9)).subarray(0, 100);
+    await rejects(
+      pool.run({ kind: "encode", photo: cut, size: 64, refine: 0 }, never()),
+      ImageDecodeError,
+    );
     equal(pool.load().lanes, 2);
     equal(pool.load().jobs, 0);
   } finally {
