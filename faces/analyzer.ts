@@ -21,3 +21,22 @@ export interface FaceAnalyzer {
   /** Frees the networks. */
   dispose(): void;
 }
+
+/** Images per descriptor call: the analyser's wasm memory does not hold hundreds at once. */
+const DESCRIPTOR_BATCH = 16;
+
+/** {@link FaceAnalyzer.descriptors} of any number of images, in batches the analyser holds. */
+export async function descriptorsInBatches(
+  analyzer: FaceAnalyzer,
+  images: Float32Array,
+  n: number,
+  size: number,
+): Promise<Float32Array> {
+  const plane = images.length / n, out = new Float32Array(n * DESCRIPTOR_SIZE);
+  for (let from = 0; from < n; from += DESCRIPTOR_BATCH) {
+    const m = Math.min(DESCRIPTOR_BATCH, n - from);
+    const batch = images.subarray(from * plane, (from + m) * plane);
+    out.set(await analyzer.descriptors(batch, m, size), from * DESCRIPTOR_SIZE);
+  }
+  return out;
+}

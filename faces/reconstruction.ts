@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { FaceAnalyzer } from "./analyzer.ts";
-import { DESCRIPTOR_SIZE } from "./analyzer.ts";
+import { DESCRIPTOR_SIZE, descriptorsInBatches, type FaceAnalyzer } from "./analyzer.ts";
 import { descriptorDistance } from "./verification.ts";
 
 /**
@@ -59,22 +58,4 @@ export async function reconstructionFigures(
     judgedSame: threshold === null ? null : distances.filter((d) => d < threshold).length / n,
     meanDistance: mean(distances),
   };
-}
-
-/** Images per descriptor call: the analyser's wasm memory does not hold hundreds at once. */
-const DESCRIPTOR_BATCH = 16;
-
-async function descriptorsInBatches(
-  analyzer: FaceAnalyzer,
-  images: Float32Array,
-  n: number,
-  size: number,
-): Promise<Float32Array> {
-  const plane = images.length / n, out = new Float32Array(n * DESCRIPTOR_SIZE);
-  for (let from = 0; from < n; from += DESCRIPTOR_BATCH) {
-    const m = Math.min(DESCRIPTOR_BATCH, n - from);
-    const batch = images.subarray(from * plane, (from + m) * plane);
-    out.set(await analyzer.descriptors(batch, m, size), from * DESCRIPTOR_SIZE);
-  }
-  return out;
 }

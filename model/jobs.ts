@@ -9,7 +9,6 @@
 
 import { encodePng, type RgbImage } from "../core/image.ts";
 import {
-  generate,
   generatePictures,
   type ImageSource,
   latentsOf,
@@ -18,8 +17,8 @@ import {
 } from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
-import { refineToPhotos } from "./refine.ts";
-import { energyOf, langevinLatents, langevinPairs, type LangevinSettings } from "./langevin.ts";
+import { reconstructPhotos } from "./refine.ts";
+import { langevinLatents, langevinPairs, type LangevinSettings } from "./langevin.ts";
 import type { MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
@@ -157,13 +156,9 @@ export async function renderJob(
         ),
       };
     case "encode": {
-      const s = model.manifest.resolution;
-      const input = photoPixels(job.photo, s);
-      const encoded = await latentsOf(model, [{ photo: job.photo }], 1, signal);
-      const latents = job.refine > 0
-        ? await refineToPhotos(model, encoded, input, 1, job.refine, signal)
-        : encoded;
-      const { images } = await generate(model, latents, 1, signal);
+      // Decoded once: the encoder and the refinement see the same pixels.
+      const input = photoPixels(job.photo, model.manifest.resolution);
+      const { latents, images } = await reconstructPhotos(model, input, 1, job.refine, signal);
       return {
         input: png(picture(model, input, 0, job.size)),
         reconstruction: png(picture(model, images, 0, job.size)),
@@ -173,18 +168,20 @@ export async function renderJob(
     case "refine": {
       const before = await latentsOf(model, [job.source], job.truncation, signal);
       const after = await langevinLatents(model, before, 1, job.settings, signal);
-      const energy = Float32Array.of(
-        ...await energyOf(model, before, 1, signal),
-        ...await energyOf(model, after, 1, signal),
-      );
-      const [b, a] = await Promise.all(
-        [before, after].map(async (z) => (await generate(model, z, 1, signal)).images),
-      );
+      // One head run per latent serves both its image and its energy.
+      const [b, a] = await Promise.all([before, after].map(async (z) => {
+        const maps = await model.maps(z, 1, signal);
+        const [images, { energy }] = await Promise.all([
+          model.images(maps, 1, signal),
+          model.energy(maps, 1, signal),
+        ]);
+        return { images, energy: energy[0] };
+      }));
       return {
-        before: png(picture(model, b, 0, job.size)),
-        after: png(picture(model, a, 0, job.size)),
+        before: png(picture(model, b.images, 0, job.size)),
+        after: png(picture(model, a.images, 0, job.size)),
         latent: floatBytes(after),
-        energy: floatBytes(energy),
+        energy: floatBytes(Float32Array.of(b.energy, a.energy)),
       };
     }
     case "swap": {

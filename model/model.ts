@@ -77,7 +77,10 @@ export class ServedModel {
           case "tailVjp":
             return sessions.tailVjp(...splitRows(input, rows, mapsSize(bundle.manifest)), rows);
           case "energy":
-            return sessions.energy(input, rows);
+            // Rows [g, dg/dmaps...], as the queue hands out one row per image.
+            return sessions.energy(input, rows).then(({ energy, grad }) =>
+              joinRows(energy, grad, rows)
+            );
         }
       },
       () => sessions.release(),
@@ -112,22 +115,7 @@ export class ServedModel {
     options: SchedulerOptions,
     files: ServedModel["files"] = null,
   ): ServedModel {
-    return new ServedModel(
-      manifest,
-      run,
-      release,
-      options,
-      files
-        ? {
-          head: files.head,
-          tail: files.tail,
-          encoder: files.encoder,
-          headVjp: files.headVjp,
-          tailVjp: files.tailVjp,
-          energy: files.energy,
-        }
-        : null,
-    );
+    return new ServedModel(manifest, run, release, options, files);
   }
 
   /** Most images in one run (and in one request). */

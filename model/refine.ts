@@ -1,5 +1,6 @@
 /**
- * Gradient steps in the latent with the bundle's vector-Jacobian products
+ * Photos through the bundle's encoder and back through the generator, and
+ * gradient steps in the latent with its vector-Jacobian products
  * (`head_vjp.onnx`, `tail_vjp.onnx`), no training engine needed: refining an
  * encoded photo's latent so that the generator's image of it comes closer
  * to the photo.
@@ -46,4 +47,34 @@ export async function refineToPhotos(
     }
   }
   return z;
+}
+
+/**
+ * The encoder's latents [n, Z] of photos (planar [n, 3, S, S] in [-1, 1]),
+ * refined by `steps` Adam steps ({@link refineToPhotos}; 0 for none), and
+ * the generator's images of them, in runs of at most the model's batch.
+ */
+export async function reconstructPhotos(
+  model: ServedModel,
+  photos: Float32Array,
+  n: number,
+  steps: number,
+  signal: AbortSignal,
+): Promise<{ latents: Float32Array; images: Float32Array }> {
+  const plane = photos.length / n, z = model.manifest.latent;
+  const latents = new Float32Array(n * z), images = new Float32Array(n * plane);
+  for (let from = 0; from < n; from += model.maxBatch) {
+    const count = Math.min(model.maxBatch, n - from);
+    const batch = photos.subarray(from * plane, (from + count) * plane);
+    const encoded = await model.encode(batch, count, signal);
+    const refined = steps > 0
+      ? await refineToPhotos(model, encoded, batch, count, steps, signal)
+      : encoded;
+    latents.set(refined, from * z);
+    images.set(
+      await model.images(await model.maps(refined, count, signal), count, signal),
+      from * plane,
+    );
+  }
+  return { latents, images };
 }

@@ -1,9 +1,10 @@
 /**
- * onnxruntime-web (wasm) sessions of a bundle's head and tail (and encoder
- * and vector-Jacobian products, when it has them), checked against the
- * manifest when opened: head z [N, Z] -> maps [N, M, H, W], tail maps
- * [N, M, H, W] -> image [N, 3, S, S], encoder image [N, 3, S, S] -> z [N, Z]. A bundle whose graphs do not
- * chain, or disagree with its manifest, fails here with a {@link BundleError}.
+ * onnxruntime-web (wasm) sessions of a bundle's head and tail (and encoder,
+ * vector-Jacobian products and energy model, when it has them), checked
+ * against the manifest when opened: head z [N, Z] -> maps [N, M, H, W], tail
+ * maps [N, M, H, W] -> image [N, 3, S, S], encoder image [N, 3, S, S] -> z
+ * [N, Z]. A bundle whose graphs do not chain, or disagree with its manifest,
+ * fails here with a {@link BundleError}.
  *
  * @module
  */
@@ -11,7 +12,7 @@
 import * as ort from "onnxruntime-web";
 import { fileURLToPath } from "node:url";
 import { type Bundle, BundleError } from "./bundle.ts";
-import type { BundlePart, Manifest } from "./manifest.ts";
+import { BUNDLE_FILES, type BundlePart, type Manifest } from "./manifest.ts";
 
 /** Options of {@link GeneratorSessions.open}. */
 export interface SessionOptions {
@@ -47,7 +48,21 @@ export function noEncoderError(): NoEncoderError {
   );
 }
 
-/** The head, tail and encoder (if any) of one bundle, ready to run. */
+/**
+ * The error of gradient steps with a bundle without the head's and tail's
+ * VJPs (`vjp`), or, for Langevin dynamics, without the energy model too.
+ */
+export function noGradientsError(needs: "vjp" | "energy"): NoGradientsError {
+  return new NoGradientsError(
+    needs === "vjp"
+      ? "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx); re-export it with " +
+        "this version's deno task export."
+      : "this model has no energy model and gradient files (energy.onnx, head_vjp.onnx): it is " +
+        "a baseline, or was exported before this version of deno task export.",
+  );
+}
+
+/** The head, tail, and (when the bundle has them) encoder, VJPs and energy model of one bundle, ready to run. */
 export class GeneratorSessions {
   readonly manifest: Manifest;
   readonly #head: ort.InferenceSession;
@@ -150,40 +165,26 @@ export class GeneratorSessions {
   }
 
   /**
-   * g_W and its gradient for maps [n, M, H, W], as rows [g, dg/dmaps...] of
-   * 1 + M H W values; throws {@link NoGradientsError} without energy.onnx.
+   * g_W [n] and its gradient [n, M, H, W] at maps [n, M, H, W]; throws
+   * {@link NoGradientsError} without energy.onnx.
    */
-  async energy(maps: Float32Array, n: number): Promise<Float32Array> {
-    if (!this.#energy) {
-      throw new NoGradientsError(
-        "this model has no energy model (energy.onnx): it is a baseline, or was exported " +
-          "before this version of deno task export.",
-      );
-    }
+  async energy(
+    maps: Float32Array,
+    n: number,
+  ): Promise<{ energy: Float32Array; grad: Float32Array }> {
+    if (!this.#energy) throw noGradientsError("energy");
     const { channels, height, width } = this.manifest.target;
     const feeds = { maps: new ort.Tensor("float32", maps, [n, channels, height, width]) };
     try {
       const out = await this.#energy.run(feeds);
-      const values = out.energy.data as Float32Array, grad = out.maps_grad.data as Float32Array;
-      const size = channels * height * width;
-      const rows = new Float32Array(n * (1 + size));
-      for (let r = 0; r < n; r++) {
-        rows[r * (1 + size)] = values[r];
-        rows.set(grad.subarray(r * size, (r + 1) * size), r * (1 + size) + 1);
-      }
-      return rows;
+      return { energy: out.energy.data as Float32Array, grad: out.maps_grad.data as Float32Array };
     } finally {
       feeds.maps.dispose();
     }
   }
 
   #gradients(): { head: ort.InferenceSession; tail: ort.InferenceSession } {
-    if (!this.#vjp) {
-      throw new NoGradientsError(
-        "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx); re-export it with " +
-          "this version's deno task export.",
-      );
-    }
+    if (!this.#vjp) throw noGradientsError("vjp");
     return this.#vjp;
   }
 
@@ -237,15 +238,12 @@ async function runWith(
   }
 }
 
-/** A bundle's ONNX file. */
-type Part = BundlePart;
-
-function fileOf(bundle: Bundle, part: Part): string {
-  const url = new URL(bundle.manifest.files[part]?.path ?? part, bundle.location);
+function fileOf(bundle: Bundle, part: BundlePart): string {
+  const url = new URL(bundle.manifest.files[part]?.path ?? BUNDLE_FILES[part], bundle.location);
   return url.protocol === "file:" ? fileURLToPath(url) : url.href;
 }
 
-async function createSession(bundle: Bundle, part: Part) {
+async function createSession(bundle: Bundle, part: BundlePart) {
   try {
     return await ort.InferenceSession.create(bundle[part]!);
   } catch (error) {
@@ -258,7 +256,7 @@ async function createSession(bundle: Bundle, part: Part) {
 
 function checkShape(
   bundle: Bundle,
-  part: Part,
+  part: BundlePart,
   side: "input" | "output",
   metadata: readonly ort.InferenceSession.ValueMetadata[],
   expected: (string | number)[],

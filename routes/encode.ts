@@ -9,10 +9,9 @@
 
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
-import { noEncoderError } from "../model/sessions.ts";
+import { noEncoderError, noGradientsError } from "../model/sessions.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { floatsOf } from "../model/jobs.ts";
-import { HttpProblem } from "./problem.ts";
 import { pngBase64Of } from "./respond.ts";
 import { integerString, type Limits, pngBase64, sizeString } from "./schemas.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
@@ -60,15 +59,10 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         501: PROBLEM_RESPONSE,
       },
       handler: async ({ query, photo, signal }) => {
-        requireEncoder(model);
+        // Answered 501 by the app, before any work is queued.
+        if (!model.hasEncoder) throw noEncoderError();
         const refine = query.refine ?? 0;
-        if (refine > 0 && !model.hasGradients) {
-          throw new HttpProblem(
-            "gradients-unavailable",
-            "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx), so refine must be " +
-              "0; re-export it with this version's deno task export.",
-          );
-        }
+        if (refine > 0 && !model.hasGradients) throw noGradientsError("vjp");
         const result = await renderer.run({
           kind: "encode",
           photo: photo!,
@@ -83,9 +77,4 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
       },
     }),
   ];
-}
-
-/** A 501 problem when the model cannot encode. */
-function requireEncoder(model: ServedModel): void {
-  if (!model.hasEncoder) throw new HttpProblem("encoding-unavailable", noEncoderError().message);
 }

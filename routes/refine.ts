@@ -11,7 +11,7 @@ import type { ServedModel } from "../model/model.ts";
 import type { LangevinSettings } from "../model/langevin.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { floatsOf } from "../model/jobs.ts";
-import { HttpProblem } from "./problem.ts";
+import { noGradientsError } from "../model/sessions.ts";
 import { pngBase64Of } from "./respond.ts";
 import {
   imageSource,
@@ -43,19 +43,13 @@ export function langevinOptions(model: ServedModel) {
   }).describe("Langevin dynamics on g_W(f(z)) - |z|^2 / (2 sigma^2), as the model trained it");
 }
 
-/** The settings of a request's `refine`, checking that the model can; throws a 501 problem. */
+/** The settings of a request's `refine`, checking that the model can (else a `NoGradientsError`, a 501). */
 export function langevinSettings(
   model: ServedModel,
   options: { steps?: number; stepSize?: number; seed: number },
 ): LangevinSettings {
   const trained = model.manifest.energy;
-  if (!trained || !model.hasEnergy) {
-    throw new HttpProblem(
-      "gradients-unavailable",
-      "this model has no energy model and gradient files (energy.onnx, head_vjp.onnx): it is a " +
-        "baseline, or was exported before this version of deno task export.",
-    );
-  }
+  if (!trained || !model.hasEnergy) throw noGradientsError("energy");
   return {
     steps: options.steps ?? trained.steps,
     stepSize: options.stepSize ?? trained.stepSize,

@@ -14,7 +14,7 @@
 import { openFaceApi } from "../../faces/face_api.ts";
 import { reconstructionFigures } from "../../faces/reconstruction.ts";
 import { ServedModel } from "../../model/model.ts";
-import { refineToPhotos } from "../../model/refine.ts";
+import { reconstructPhotos } from "../../model/refine.ts";
 import { NoEncoderError } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
@@ -91,28 +91,10 @@ async function run(command: EncoderCommand): Promise<void> {
     const photos = holdoutPhotos(set, holdout).slice(0, n * plane);
     const threshold = manifest.faces?.identity?.threshold ?? null;
     const signal = new AbortController().signal;
-    const encoded = new Float32Array(n * manifest.latent);
-    for (let from = 0; from < n; from += BATCH) {
-      const count = Math.min(BATCH, n - from);
-      encoded.set(
-        await model.encode(photos.subarray(from * plane, (from + count) * plane), count, signal),
-        from * manifest.latent,
-      );
-    }
     const rows = [];
     for (const steps of command.refine) {
       const started = performance.now();
-      const reconstructions = new Float32Array(n * plane);
-      for (let from = 0; from < n; from += BATCH) {
-        const count = Math.min(BATCH, n - from);
-        const z = encoded.subarray(from * manifest.latent, (from + count) * manifest.latent);
-        const batch = photos.subarray(from * plane, (from + count) * plane);
-        const refined = steps > 0 ? await refineToPhotos(model, z, batch, count, steps, signal) : z;
-        reconstructions.set(
-          await model.images(await model.maps(refined, count, signal), count, signal),
-          from * plane,
-        );
-      }
+      const { images: reconstructions } = await reconstructPhotos(model, photos, n, steps, signal);
       const figures = await reconstructionFigures(
         analyzer,
         photos,

@@ -20,7 +20,7 @@
 import { concatArrays } from "../../core/concat.ts";
 import { Progress } from "../../core/progress.ts";
 import { swapMaps } from "../../core/swap_maps.js";
-import { DESCRIPTOR_SIZE } from "../../faces/analyzer.ts";
+import { DESCRIPTOR_SIZE, descriptorsInBatches } from "../../faces/analyzer.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { frechetDistance } from "../../faces/feature_distances.ts";
 import { FACE_INNER_PARTS, partLabels, partMask } from "../../faces/parts.ts";
@@ -128,17 +128,8 @@ async function run(command: LangevinCommand): Promise<void> {
       concatArrays(Float32Array, ids.map((i) => latentForSeed(seed + i, Z)));
     const imagesOf = async (z: Float32Array, count: number) =>
       await model.images(await model.maps(z, count, signal), count, signal);
-    // In batches: the analyser's wasm memory does not hold hundreds of images at once.
-    const descriptors = async (images: Float32Array, count: number) => {
-      const parts: Float32Array[] = [];
-      for (let from = 0; from < count; from += BATCH) {
-        const m = Math.min(BATCH, count - from);
-        parts.push(
-          await analyzer.descriptors(images.subarray(from * plane, (from + m) * plane), m, s),
-        );
-      }
-      return concatArrays(Float32Array, parts);
-    };
+    const descriptors = (images: Float32Array, count: number) =>
+      descriptorsInBatches(analyzer, images, count, s);
 
     // Realism before and after.
     const progress = new Progress("refining", n, { unit: "img" });

@@ -40,6 +40,8 @@ import {
 } from "../../model/manifest.ts";
 import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
+import { ServedModel } from "../../model/model.ts";
+import { reconstructPhotos } from "../../model/refine.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
 import { evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
 import type { SwapMode } from "../../model/swap.ts";
@@ -329,23 +331,20 @@ async function measureEncoder(
   config: EncoderConfig,
   threshold: number | null,
 ): Promise<ReconstructionFigures> {
-  const s = config.network.resolution, plane = 3 * s * s, n = config.holdout;
+  const s = config.network.resolution, n = config.holdout;
   const set = await loadTrainingData(config.data, s, undefined);
   const photos = holdoutPhotos(set, n);
-  const sessions = await GeneratorSessions.open(bundle);
-  const reconstructions = new Float32Array(n * plane);
+  const model = await ServedModel.load(bundle.location, {
+    threads: 1,
+    maxBatch: RECONSTRUCTION_BATCH,
+    maxQueuedRows: RECONSTRUCTION_BATCH,
+  });
   try {
-    for (let start = 0; start < n; start += RECONSTRUCTION_BATCH) {
-      const count = Math.min(RECONSTRUCTION_BATCH, n - start);
-      const batch = photos.slice(start * plane, (start + count) * plane);
-      const latents = await sessions.encode(batch, count);
-      const images = await sessions.tail(await sessions.head(latents, count), count);
-      reconstructions.set(images, start * plane);
-    }
+    const { images } = await reconstructPhotos(model, photos, n, 0, new AbortController().signal);
+    return await reconstructionFigures(analyzer, photos, images, n, s, threshold);
   } finally {
-    await sessions.release();
+    await model.release();
   }
-  return await reconstructionFigures(analyzer, photos, reconstructions, n, s, threshold);
 }
 
 /** Photos per onnxruntime run when measuring the encoder. */
