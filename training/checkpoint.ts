@@ -22,6 +22,7 @@ import type { SamplerState } from "./data/sampler.ts";
 import { recalibrateNorms } from "./networks/average.ts";
 import type { GanGenerator } from "./networks/generator.ts";
 import type { HostTensor, Safetensors } from "./safetensors.ts";
+import { ConfigError, resolveStoredConfig, type TrainConfig } from "./config.ts";
 
 /** Format tag of checkpoints written by `GanTrainer.snapshot`. */
 export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
@@ -218,6 +219,17 @@ export function adamUpdate(
     opt.loadState({ slots });
     for (const slot of Object.values(slots)) [slot.m, slot.v].forEach((t) => t.dispose());
   };
+}
+
+/** The training config stored in a GAN checkpoint's metadata (`file` names it in errors). */
+export function checkpointConfig(checkpoint: Safetensors, file: string): TrainConfig {
+  checkpointState(checkpoint);
+  try {
+    return resolveStoredConfig(JSON.parse(checkpoint.metadata.config));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new CheckpointError(`${file} holds no readable training config.`);
+  }
 }
 
 /** The trainer state stored in a checkpoint's metadata. */

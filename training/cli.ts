@@ -19,11 +19,9 @@ import {
 } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
 import {
-  ConfigError,
   type InterpretableConfig,
   type PartialConfig,
   resolveConfig,
-  resolveStoredConfig,
   type TrainConfig,
 } from "./config.ts";
 import type { ImageSet } from "./data/image_set.ts";
@@ -39,7 +37,7 @@ import {
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { CheckpointError, checkpointState } from "./checkpoint.ts";
+import { checkpointConfig } from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, trainLoop } from "./train.ts";
@@ -363,17 +361,6 @@ async function continueFromFile(
     `run: ${run.dir}, continuing ${command.run} at step ${trainer.step} of ${trainer.config.steps}`,
   );
   return run;
-}
-
-/** The training config stored in a checkpoint's metadata. */
-function checkpointConfig(checkpoint: Safetensors, file: string): TrainConfig {
-  checkpointState(checkpoint);
-  try {
-    return resolveStoredConfig(JSON.parse(checkpoint.metadata.config));
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new CheckpointError(`${file} holds no readable training config.`);
-  }
 }
 
 async function isFile(path: string): Promise<boolean> {

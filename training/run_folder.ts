@@ -19,6 +19,7 @@ import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { type PartialConfig, resolveStoredConfig, type TrainConfig } from "./config.ts";
 import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
 import { CheckpointError } from "./checkpoint.ts";
+import { sha256Hex } from "../model/bundle.ts";
 import { ENCODER_RUN_KIND, type EncoderConfig } from "./encoder/config.ts";
 
 /** Paths of a run folder. */
@@ -191,8 +192,19 @@ export async function writeCheckpoint(
 
 /** Reads a checkpoint file. */
 export async function readCheckpoint(file: string): Promise<Safetensors> {
+  return (await readHashedCheckpoint(file)).checkpoint;
+}
+
+/**
+ * Reads a checkpoint file, and the SHA-256 of its bytes (what an encoder run
+ * records of the GAN checkpoint it inverts), from one read.
+ */
+export async function readHashedCheckpoint(
+  file: string,
+): Promise<{ checkpoint: Safetensors; sha256: string }> {
   try {
-    return decodeSafetensors(await Deno.readFile(file));
+    const bytes = await Deno.readFile(file);
+    return { checkpoint: decodeSafetensors(bytes), sha256: sha256Hex(bytes) };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CheckpointError(`the checkpoint ${file} does not exist.`);

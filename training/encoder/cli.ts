@@ -17,19 +17,18 @@ import {
   UsageError,
   withStopSignal,
 } from "../command_line.ts";
-import { CheckpointError, checkpointState } from "../checkpoint.ts";
-import { ConfigError, resolveStoredConfig } from "../config.ts";
+import { checkpointConfig, CheckpointError } from "../checkpoint.ts";
+import type { Safetensors } from "../safetensors.ts";
 import { loadTrainingData } from "../data/load.ts";
 import {
   createRun,
-  readCheckpoint,
+  readHashedCheckpoint,
   readNewestCheckpoint,
   readRunConfig,
   RunFolderError,
   truncateLog,
   writeConfig,
 } from "../run_folder.ts";
-import { sha256Hex } from "../../model/bundle.ts";
 import { Progress } from "../../core/progress.ts";
 import {
   checkEncoderConfig,
@@ -187,20 +186,15 @@ export function main(args: string[]): Promise<number> {
   return runCommandLine({ usage: USAGE, parse: parseEncoderArgs, run: runCommand }, args);
 }
 
-/** The config of a new run: the GAN checkpoint's sizes and data, the defaults, the flags. */
-export async function newEncoderConfig(
+/**
+ * The config of a new run: the sizes and data of the GAN checkpoint (`gan`,
+ * as read with its SHA-256), the defaults, the flags.
+ */
+export function newEncoderConfig(
   command: Extract<EncoderCommand, { kind: "new" }>,
-): Promise<EncoderConfig> {
-  const bytes = await readFileOf(command.generator);
-  const gan = await readCheckpoint(command.generator);
-  checkpointState(gan);
-  let ganConfig;
-  try {
-    ganConfig = resolveStoredConfig(JSON.parse(gan.metadata.config));
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new CheckpointError(`${command.generator} holds no readable training config.`);
-  }
+  gan: { checkpoint: Safetensors; sha256: string },
+): EncoderConfig {
+  const ganConfig = checkpointConfig(gan.checkpoint, command.generator);
   const { weights, trainedWeights, ...flags } = command.flags;
   return checkEncoderConfig({
     kind: ENCODER_RUN_KIND,
@@ -208,25 +202,14 @@ export async function newEncoderConfig(
     width: ganConfig.network.width,
     data: ganConfig.data,
     ...flags,
-    generator: { checkpoint: command.generator, sha256: sha256Hex(bytes), trainedWeights },
+    generator: { checkpoint: command.generator, sha256: gan.sha256, trainedWeights },
     network: ganConfig.network,
     weights: { ...ENCODER_DEFAULTS.weights, ...weights },
   });
 }
 
-async function readFileOf(file: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new CheckpointError(`the checkpoint ${file} does not exist.`);
-    }
-    throw error;
-  }
-}
-
 async function runCommand(command: EncoderCommand): Promise<number> {
-  let config: EncoderConfig;
+  let config: EncoderConfig, gan: Awaited<ReturnType<typeof readHashedCheckpoint>>;
   let resumed: Awaited<ReturnType<typeof readRunConfig>>["run"] | null = null;
   if (command.kind === "resume") {
     const opened = await readRunConfig(command.run);
@@ -238,20 +221,21 @@ async function runCommand(command: EncoderCommand): Promise<number> {
       ...(command.steps === undefined ? {} : { steps: command.steps }),
     });
     resumed = opened.run;
+    gan = await readHashedCheckpoint(config.generator.checkpoint);
+    if (gan.sha256 !== config.generator.sha256) {
+      throw new CheckpointError(
+        `${config.generator.checkpoint} is not the checkpoint this encoder run was started for ` +
+          "(its SHA-256 differs); put that file back, or train a new encoder.",
+      );
+    }
   } else {
-    config = await newEncoderConfig(command);
-  }
-  const gan = await readCheckpoint(config.generator.checkpoint);
-  if (sha256Hex(await readFileOf(config.generator.checkpoint)) !== config.generator.sha256) {
-    throw new CheckpointError(
-      `${config.generator.checkpoint} is not the checkpoint this encoder run was started for ` +
-        "(its SHA-256 differs); put that file back, or train a new encoder.",
-    );
+    gan = await readHashedCheckpoint(command.generator);
+    config = newEncoderConfig(command, gan);
   }
   const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
   const engine = await initEngine();
   console.error(`adapter: ${engine.report.description} (${engine.report.backend} backend)`);
-  const trainer = new EncoderTrainer(config, set, gan);
+  const trainer = new EncoderTrainer(config, set, gan.checkpoint);
   try {
     let run;
     if (resumed) {

@@ -20,7 +20,13 @@ import { basename, join } from "node:path";
 import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
-import { listCheckpoints, openRun, readCheckpoint, readRunConfig } from "../run_folder.ts";
+import {
+  listCheckpoints,
+  openRun,
+  readCheckpoint,
+  readHashedCheckpoint,
+  readRunConfig,
+} from "../run_folder.ts";
 import {
   CheckpointError,
   checkpointState,
@@ -139,7 +145,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const { run, config } = await openRun(options.run);
   const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
   if (!file) throw new CheckpointError(`${options.run} has no checkpoint to export.`);
-  const checkpoint = await readCheckpoint(file);
+  const { checkpoint, sha256: checkpointSha256 } = await readHashedCheckpoint(file);
   const state = checkpointState(checkpoint);
   checkGroupIds(options, groupCount(config, options.groups));
 
@@ -174,7 +180,11 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   }
 
   const encoder = options.encoder
-    ? await encoderForExport(options.encoder, file, options.trainedWeights ?? false)
+    ? await encoderForExport(
+      options.encoder,
+      { file, sha256: checkpointSha256 },
+      options.trainedWeights ?? false,
+    )
     : null;
   const energy = energyForExport(config, checkpoint, basename(file));
   const manifest = buildManifest(options, config, evaluation, {
@@ -276,10 +286,10 @@ function energyForExport(
   };
 }
 
-/** An encoder run's newest checkpoint as ONNX, after checking it belongs to `ganCheckpoint`. */
+/** An encoder run's newest checkpoint as ONNX, after checking it belongs to `gan` (the exported one). */
 async function encoderForExport(
   dir: string,
-  ganCheckpoint: string,
+  gan: { file: string; sha256: string },
   trainedWeights: boolean,
 ): Promise<{ onnx: Uint8Array; config: EncoderConfig; info: EncoderFacts }> {
   const { run, json } = await readRunConfig(dir);
@@ -290,10 +300,10 @@ async function encoderForExport(
   if (!newest) throw new ExportError(`the encoder run ${dir} has no checkpoint yet.`);
   const checkpoint = await readCheckpoint(newest.file);
   const config = encoderCheckpointConfig(checkpoint);
-  if (sha256Hex(await Deno.readFile(ganCheckpoint)) !== config.generator.sha256) {
+  if (gan.sha256 !== config.generator.sha256) {
     throw new ExportError(
       `the encoder run ${dir} was trained for ${config.generator.checkpoint}, not for ` +
-        `${ganCheckpoint}; export that checkpoint (--checkpoint), or train an encoder for this one.`,
+        `${gan.file}; export that checkpoint (--checkpoint), or train an encoder for this one.`,
     );
   }
   if (config.generator.trainedWeights !== trainedWeights) {
