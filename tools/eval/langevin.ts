@@ -168,15 +168,26 @@ async function run(command: LangevinCommand): Promise<void> {
       const count = Math.min(BATCH / 2, pairs - from);
       const ids = Array.from({ length: count }, (_, i) => from + i);
       const z = latents([...ids, ...ids.map((i) => i + Math.floor(n / 2))]);
-      const originals = await imagesOf(z, 2 * count);
+      const originalMaps = await model.maps(z, 2 * count, signal);
+      const originals = await model.images(originalMaps, 2 * count, signal);
       const landmarks = await analyzer.landmarks(originals, count, s);
+      const masks = ids.map((_, i) =>
+        partMask(partLabels(landmarks.subarray(i * 136, (i + 1) * 136), s), [...FACE_INNER_PARTS])
+      );
       const originalDescriptors = await descriptors(originals, 2 * count);
       for (const phase of ["before", "after"] as const) {
-        const zz = phase === "before" ? z : await langevinPairs(model, z, count, { groups, mode }, {
-          ...settings,
-          seed: from,
-        }, signal);
-        const maps = await model.maps(zz, 2 * count, signal);
+        const maps = phase === "before" ? originalMaps : await model.maps(
+          await langevinPairs(
+            model,
+            z,
+            count,
+            { groups, mode },
+            { ...settings, seed: from },
+            signal,
+          ),
+          2 * count,
+          signal,
+        );
         const swappedMaps = concatArrays(
           Float32Array,
           ids.map((_, i) =>
@@ -200,15 +211,11 @@ async function run(command: LangevinCommand): Promise<void> {
             DESCRIPTOR_SIZE,
           );
           const toTarget = descriptorDistance(d, i, originalDescriptors, i, DESCRIPTOR_SIZE);
-          const mask = partMask(
-            partLabels(landmarks.subarray(i * 136, (i + 1) * 136), s),
-            [...FACE_INNER_PARTS],
-          );
           const errors = swapErrors(
             originals.subarray(i * plane, (i + 1) * plane),
             swapped.subarray(i * plane, (i + 1) * plane),
             originals.subarray((count + i) * plane, (count + i + 1) * plane),
-            mask,
+            masks[i],
           );
           rows[phase].push({ toSource, toTarget, ...errors });
         });
