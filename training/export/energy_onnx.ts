@@ -18,7 +18,7 @@
  * @module
  */
 
-import { RMS_FLOOR_SQUARED } from "../interpretable/energy.ts";
+import { groupAveraging, RMS_FLOOR_SQUARED } from "../interpretable/energy.ts";
 import { type ModelInfo, OnnxGraph } from "./onnx.ts";
 import { ONNX_NAMES } from "./generator_onnx.ts";
 
@@ -65,9 +65,7 @@ export function energyOnnx(spec: EnergySpec, info: Omit<ModelInfo, "name">): Uin
   }
 
   // A [C, M] averages each group's filters (A^T is small, so it is stored); W is [K, M, C].
-  const averaging = new Float32Array(c * m), sizes = new Array<number>(c).fill(0);
-  for (let j = 0; j < m; j++) sizes[spec.assignment[j]]++;
-  for (let j = 0; j < m; j++) averaging[spec.assignment[j] * m + j] = 1 / sizes[spec.assignment[j]];
+  const averaging = groupAveraging(spec.assignment, c);
   const averagingT = new Float32Array(m * c);
   for (let g = 0; g < c; g++) {
     for (let j = 0; j < m; j++) averagingT[j * c + g] = averaging[g * m + j];
