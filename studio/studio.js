@@ -91,7 +91,8 @@ async function copyText(text) {
 
 /**
  * A figure: the picture (an image or a canvas), its caption, a "copy URL"
- * button for the GET request that makes it, and a download link.
+ * button for the GET request that makes it (none for answers of POST
+ * requests: no `path`), and a download link.
  */
 function figure({ picture, caption, path, filename }) {
   const element = document.createElement("figure");
@@ -100,11 +101,14 @@ function figure({ picture, caption, path, filename }) {
   text.textContent = caption;
   const tools = document.createElement("div");
   tools.className = "tools";
-  const copy = document.createElement("button");
-  copy.type = "button";
-  copy.textContent = "copy URL";
-  copy.setAttribute("aria-label", `copy the URL of ${caption}`);
-  copy.addEventListener("click", () => copyText(new URL(path, location.href).href));
+  if (path) {
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.textContent = "copy URL";
+    copy.setAttribute("aria-label", `copy the URL of ${caption}`);
+    copy.addEventListener("click", () => copyText(new URL(path, location.href).href));
+    tools.append(copy);
+  }
   const download = document.createElement("a");
   download.textContent = "download";
   download.download = filename;
@@ -113,7 +117,7 @@ function figure({ picture, caption, path, filename }) {
   if (picture instanceof HTMLCanvasElement) {
     download.addEventListener("click", () => (download.href = picture.toDataURL("image/png")));
   }
-  tools.append(copy, download);
+  tools.append(download);
   element.append(text, tools);
   return element;
 }
@@ -534,24 +538,6 @@ function pngImage(base64, alt) {
   return image(`data:image/png;base64,${base64}`, alt);
 }
 
-/** A figure of a picture that no GET URL makes (answers of POST requests). */
-function postedFigure(picture, caption, filename) {
-  const element = document.createElement("figure");
-  const text = document.createElement("figcaption");
-  text.textContent = caption;
-  const download = Object.assign(document.createElement("a"), {
-    textContent: "download",
-    download: filename,
-    href: picture.src,
-  });
-  download.setAttribute("aria-label", `download ${caption}`);
-  const tools = document.createElement("div");
-  tools.className = "tools";
-  tools.append(download);
-  element.append(picture, text, tools);
-  return element;
-}
-
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
 async function encodePhoto() {
   const file = $("photo-file").files[0];
@@ -564,16 +550,16 @@ async function encodePhoto() {
   })).json();
   state.photoLatent = answer.latent;
   $("photo-result").replaceChildren(
-    postedFigure(
-      pngImage(answer.input, "your photo as the encoder saw it"),
-      "as encoded",
-      "photo.png",
-    ),
-    postedFigure(
-      pngImage(answer.reconstruction, "the generator's image of your photo's latent"),
-      `reconstruction${refine > 0 ? `, ${refine} refinement steps` : ""}`,
-      "reconstruction.png",
-    ),
+    figure({
+      picture: pngImage(answer.input, "your photo as the encoder saw it"),
+      caption: "as encoded",
+      filename: "photo.png",
+    }),
+    figure({
+      picture: pngImage(answer.reconstruction, "the generator's image of your photo's latent"),
+      caption: `reconstruction${refine > 0 ? `, ${refine} refinement steps` : ""}`,
+      filename: "reconstruction.png",
+    }),
   );
   $("photo-swap").disabled = false;
   globalThis.studio.lastPhoto = { latent: answer.latent.length, refine };
@@ -598,7 +584,11 @@ async function swapPhoto() {
   const caption = `target ${state.target} with your photo's ${concepts.join(", ")}`;
   const result = $("photo-result");
   result.querySelector("figure.photo-swap")?.remove();
-  const swapped = postedFigure(pngImage(answer.swapped, caption), caption, "photo-swap.png");
+  const swapped = figure({
+    picture: pngImage(answer.swapped, caption),
+    caption,
+    filename: "photo-swap.png",
+  });
   swapped.className = "photo-swap";
   result.append(swapped);
   globalThis.studio.lastPhotoSwap = { target: state.target, concepts };
