@@ -1,4 +1,4 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { DEFAULT_MODEL } from "../routes/config.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
@@ -25,6 +25,37 @@ Deno.test("a bundle the workers cannot load is a WorkerPoolError", async () => {
     }),
     (e) => e instanceof WorkerPoolError && /could not load the model/.test(e.message),
   );
+});
+
+Deno.test("a worker that dies fails its job, is logged in one line and is started again", async () => {
+  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+  const pool = await openWorkerPool(described, {
+    workers: 1,
+    folder: DEFAULT_MODEL,
+    ...OPTIONS,
+    timeoutMs: 10_000,
+    script: new URL("./testing/crashing_worker.ts", import.meta.url),
+  });
+  const logged: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args.join(" "));
+  try {
+    await rejects(
+      pool.run({ kind: "generate", sources: [-1], size: 64 }, never()),
+      (e) =>
+        e instanceof WorkerPoolError && /render worker 0 stopped: .*stand-in crash/.test(e.message),
+    );
+    // The next job runs in the new worker.
+    deepEqual(await pool.run({ kind: "generate", sources: [7, 8], size: 64 }, never()), {
+      "0": new Uint8Array([7, 8]),
+    });
+    equal(logged.length, 1);
+    match(logged[0], /render worker 0 stopped: .*stand-in crash.*; starting it again$/);
+    equal(pool.load().jobs, 0);
+  } finally {
+    console.error = error;
+    await pool.close();
+  }
 });
 
 Deno.test("render workers draw the same PNGs as this thread, two at a time", async () => {

@@ -37,7 +37,11 @@ export interface WorkerPoolOptions {
   maxBatch: number;
   maxQueuedRows: number;
   timeoutMs: number;
+  /** The worker module (tests pass stand-ins); default `render_worker.ts`. */
+  script?: URL;
 }
+
+const RENDER_WORKER = new URL("./render_worker.ts", import.meta.url);
 
 /**
  * Errors of a job that the HTTP layer answers as problems (not internal
@@ -83,7 +87,7 @@ class RenderWorker {
   }
 
   #start(): void {
-    const worker = new Worker(new URL("./render_worker.ts", import.meta.url), { type: "module" });
+    const worker = new Worker(this.#options.script ?? RENDER_WORKER, { type: "module" });
     this.#worker = worker;
     const index = this.#index;
     let started = false;

@@ -10,8 +10,8 @@
  * `--quick` runs the W16_b64 and W32_b64 steps only. Prints a table, then one
  * JSON object as the last line, with the kernel launches and host time of
  * one step of each configuration. `--profile` also prints where one step
- * spends its device time, per kernel (WebGPU adapters with timestamp
- * queries).
+ * spends its time, per kernel: device time on WebGPU adapters with
+ * timestamp queries, wall time on the CPU backend.
  *
  * @module
  */
@@ -179,17 +179,17 @@ async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs
   const dispatches = engine.backend.dispatchCount - before;
   log(`  ${dispatches} kernel launches, ${round(hostMs, 1)} ms on the host to record them`);
   const backend = engine.backend;
-  const timestamps = backend instanceof WebGpuBackend &&
+  const timestamps = !(backend instanceof WebGpuBackend) ||
     backend.gpu.device.features.has("timestamp-query");
   if (!profile || !timestamps) {
     return { dispatches, hostMs };
   }
-  const runtime = backend.gpu.runtime;
-  runtime.startProfiling();
+  backend.startProfiling();
   fn();
-  const totals = [...(await runtime.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
+  const totals = [...(await backend.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
   const sumMs = totals.reduce((sum, [, kernel]) => sum + kernel.ms, 0);
-  log(`  device time per kernel (${round(sumMs, 1)} ms in all):`);
+  const what = backend instanceof WebGpuBackend ? "device" : "wall";
+  log(`  ${what} time per kernel (${round(sumMs, 1)} ms in all):`);
   for (const [name, { ms, count }] of totals) {
     log(`  ${round(ms, 2).toFixed(2).padStart(9)} ms ${String(count).padStart(4)}x  ${name}`);
   }

@@ -220,6 +220,12 @@ export interface RandomSpec {
     | { kind: "normal"; mean: number; deviation: number };
 }
 
+/** Time and launches of one kernel name over a profiled stretch of work. */
+export interface KernelTime {
+  ms: number;
+  count: number;
+}
+
 /** A device that runs the engine's kernels; one owner of all its memory. */
 export interface Backend {
   readonly report: BackendReport;
@@ -260,6 +266,14 @@ export interface Backend {
   sync(): Promise<void>;
   /** Frees the buffers kept for reuse. */
   trim(): void;
+  /**
+   * Starts timing every kernel (device time on WebGPU, which needs the
+   * timestamp-query feature; wall time on the CPU backend, which computes as
+   * it records). Throws a typed error where the device cannot.
+   */
+  startProfiling(): void;
+  /** Stops profiling: the time and launches per kernel name since {@link Backend.startProfiling}. */
+  stopProfiling(): Promise<Map<string, KernelTime>>;
   memory(): MemoryStats;
   resetPeak(): void;
 }

@@ -202,10 +202,15 @@ export class BatchNorm2d implements Layer {
     this.state = new BatchNormState(channels);
   }
 
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
+  /**
+   * Normalises `x`; with `leakySlope`, also applies a leaky ReLU of that
+   * slope (0: a ReLU), fused into the normalisation's kernels.
+   */
+  forward(x: Tensor, ctx: ForwardContext, leakySlope?: number): Tensor {
     return batchNorm2d(x, this.weight.value, this.bias.value, this.state, {
       training: ctx.training,
       momentum: ctx.normMomentum,
+      leakySlope,
     });
   }
 

@@ -75,7 +75,7 @@ export class DownsamplingNetwork implements Layer {
     let h = x;
     for (const { conv, norm } of this.blocks) {
       const y = conv.forward(h);
-      h = leakyRelu(norm ? norm.forward(y, ctx) : y, LEAKY_SLOPE);
+      h = norm ? norm.forward(y, ctx, LEAKY_SLOPE) : leakyRelu(y, LEAKY_SLOPE);
       features.push(h);
     }
     return features;

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { relu, tanh } from "../engine/ops/elementwise.ts";
+import { tanh } from "../engine/ops/elementwise.ts";
 import { reshape } from "../engine/ops/layout.ts";
 import {
   BatchNorm2d,
@@ -153,7 +153,7 @@ export class GanGenerator implements Layer {
 
 function runBlocks(blocks: readonly UpBlock[], x: Tensor, ctx: ForwardContext): Tensor {
   let h = x;
-  for (const { conv, norm } of blocks) h = relu(norm.forward(conv.forward(h), ctx));
+  for (const { conv, norm } of blocks) h = norm.forward(conv.forward(h), ctx, 0);
   return h;
 }
 

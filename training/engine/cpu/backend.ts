@@ -13,12 +13,14 @@ import type {
   ConvSpec,
   DeviceBuffer,
   GatherSpec,
+  KernelTime,
   MapSpec,
   MatmulSpec,
   RandomSpec,
   ReduceSpec,
 } from "../backend.ts";
 import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
+import { EngineError } from "../errors.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { ConvScratch, LayoutCache, runConv } from "./conv.ts";
 import { host } from "./host.ts";
@@ -64,6 +66,7 @@ export class CpuBackend implements Backend {
   readonly #scratch = new ConvScratch();
   readonly #layouts: LayoutCache;
   #dispatches = 0;
+  #profile: Map<string, KernelTime> | null = null;
 
   constructor(blas: Blas) {
     this.#blas = blas;
@@ -123,21 +126,26 @@ export class CpuBackend implements Backend {
 
   map(spec: MapSpec): void {
     if (spec.shape.some((d) => d === 0)) return;
-    this.#dispatches++;
-    const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
-    this.#loops.get(mapSource(spec))(buffers, spec.scalars ?? []);
+    this.#launch(spec.name, () => {
+      const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
+      this.#loops.get(mapSource(spec))(buffers, spec.scalars ?? []);
+    });
   }
 
   reduce(spec: ReduceSpec): void {
-    this.#dispatches++;
-    const buffers = [...spec.inputs.map((o) => host(o.buffer)), host(spec.output)];
-    this.#loops.get(reduceSource(spec))(buffers, []);
+    this.#launch(spec.name, () => {
+      const buffers = [...spec.inputs.map((o) => host(o.buffer)), host(spec.output)];
+      this.#loops.get(reduceSource(spec))(buffers, []);
+    });
   }
 
   matmul(spec: MatmulSpec): void {
+    if (spec.batch * spec.M * spec.N === 0) return;
+    this.#launch("matmul", () => this.#matmul(spec));
+  }
+
+  #matmul(spec: MatmulSpec): void {
     const { M, N, K } = spec;
-    if (spec.batch * M * N === 0) return;
-    this.#dispatches++;
     for (let b = 0; b < spec.batch; b++) {
       this.#blas.sgemm({
         transA: spec.transposeA,
@@ -159,19 +167,19 @@ export class CpuBackend implements Backend {
   }
 
   conv(spec: ConvSpec): void {
-    this.#dispatches++;
-    runConv(this.#blas, this.#scratch, this.#layouts, spec);
+    this.#launch(
+      `conv_${spec.kind}`,
+      () => runConv(this.#blas, this.#scratch, this.#layouts, spec),
+    );
   }
 
   gather(spec: GatherSpec): void {
-    this.#dispatches++;
-    runGather(spec);
+    this.#launch(spec.transpose ? "gather_transpose" : "gather", () => runGather(spec));
   }
 
   random(spec: RandomSpec): void {
     if (spec.count === 0) return;
-    this.#dispatches++;
-    drawRandom(spec);
+    this.#launch("random", () => drawRandom(spec));
   }
 
   flush(): void {}
@@ -183,6 +191,31 @@ export class CpuBackend implements Backend {
   trim(): void {
     this.#pool.trim();
     this.#scratch.trim();
+  }
+
+  startProfiling(): void {
+    this.#profile = new Map();
+  }
+
+  stopProfiling(): Promise<Map<string, KernelTime>> {
+    const profile = this.#profile;
+    if (!profile) {
+      return Promise.reject(new EngineError("stopProfiling() without startProfiling()."));
+    }
+    this.#profile = null;
+    return Promise.resolve(profile);
+  }
+
+  /** Counts one kernel launch and runs it, timed while profiling. */
+  #launch(name: string, run: () => void): void {
+    this.#dispatches++;
+    if (!this.#profile) return run();
+    const t0 = performance.now();
+    run();
+    const entry = this.#profile.get(name) ?? { ms: 0, count: 0 };
+    entry.ms += performance.now() - t0;
+    entry.count++;
+    this.#profile.set(name, entry);
   }
 
   memory(): MemoryStats {

@@ -107,6 +107,48 @@ Deno.test("batchNorm2d in inference mode uses the running statistics, with gradi
   }
 });
 
+Deno.test("a fused leaky ReLU or ReLU matches the activation of float64's normalisation, with gradients", async (t) => {
+  const rng = new HostRng(35);
+  const leaky = (v: HostTensor, slope: number): HostTensor => ({
+    shape: v.shape,
+    data: v.data.map((e) => e > 0 ? e : slope * e),
+  });
+  for (const training of [true, false]) {
+    for (const slope of [0.2, 0]) {
+      await t.step(`training ${training}, slope ${slope}`, async () => {
+        const shape = [4, 3, 5, 6], channels = 3;
+        const running = randomRunning(rng, channels);
+        const [gamma, beta] = affineParameters(rng, channels);
+        const state = stateHolding(running);
+        try {
+          await checkOp({
+            name: `batchNorm2d + leaky ${slope} (training ${training})`,
+            inputs: [rng.uniform(shape, -1, 3), gamma, beta],
+            gpu: ([v, g, b]) =>
+              batchNorm2d(v, g, b, state, { training, momentum: 0, leakySlope: slope }),
+            reference: ([v, g, b]) =>
+              leaky(batchNorm2dRef(v, g, b, 1e-5, training ? undefined : running), slope),
+            atol: TOLERANCE,
+            rtol: TOLERANCE,
+          });
+        } finally {
+          state.dispose();
+        }
+      });
+    }
+  }
+  const state = new BatchNormState(1);
+  throws(
+    () =>
+      batchNorm2d(zeros([2, 1, 1, 1]), zeros([1]), zeros([1]), state, {
+        training: true,
+        leakySlope: -0.1,
+      }),
+    /leakySlope must be a finite number >= 0/,
+  );
+  state.dispose();
+});
+
 async function assertRunning(
   state: BatchNormState,
   expected: HostRunningStatistics,

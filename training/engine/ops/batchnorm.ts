@@ -11,14 +11,20 @@
  *   running averages, and one fused map for the normalisation;
  * - inference forward: a per-channel map for 1/sigma and the fused map;
  * - backward: one reduction for sum(dy), one for sum(dy * xhat) with xhat
- *   recomputed inline, and one fused map for dx.
+ *   recomputed inline, one per-channel map for the coefficients of
+ *   dx = a * dy + b * x + c, and one map for dx.
+ *
+ * A leaky ReLU (or ReLU) after the normalisation, as every block of the
+ * networks has, can be fused in (`leakySlope`): the forward map applies it
+ * and the backward kernels take its gradient inline from the output, which
+ * saves one pass over the tensor and one kernel each way.
  *
  * @module
  */
 
-import { denseView, type MapSpec, type Operand, type View } from "../backend.ts";
+import { denseView, type Operand, type View } from "../backend.ts";
 import { backend } from "../engine.ts";
-import { DisposedTensorError, ShapeError } from "../errors.ts";
+import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
 import { empty, keep, ones, type Shape, type Tensor, zeros } from "../tensor.ts";
 
@@ -116,6 +122,12 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before taking its square root; default 1e-5. */
   eps?: number;
+  /**
+   * Follows the normalisation with a leaky ReLU of this slope (0: a ReLU),
+   * fused into its kernels: the same values and gradients as `leakyRelu`
+   * (`relu`) of the normalised tensor, with a pass less each way.
+   */
+  leakySlope?: number;
 }
 
 /** Per-channel statistics the normalisation and its backward use. */
@@ -242,52 +254,86 @@ function runningStatistics(state: BatchNormState, eps: number): Normalisation {
   return { mean: state.runningMean.view(shape), invStd };
 }
 
+/** A formula literal of `value` (the formula language needs a decimal point). */
+function literal(value: number): string {
+  const text = String(value);
+  return /[.e]/.test(text) ? text : `${text}.0`;
+}
+
 /**
- * Gradients [dx, dgamma, dbeta]. In training the statistics depend on x,
- * which gives the standard formula
- * dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat));
- * in inference they are constants and dx = gamma * invStd * dy.
+ * The gradient of the normalised tensor as a formula over `x0` (the
+ * gradient of the output) and, with a fused activation, `x1` (the output):
+ * `x0` itself, or through the leaky ReLU, whose output is positive exactly
+ * where its input is.
+ */
+function preActivationGradient(leakySlope: number | undefined): string {
+  return leakySlope === undefined ? "x0" : `select(x0 * ${literal(leakySlope)}, x0, x1 > 0.0)`;
+}
+
+/**
+ * Gradients [dx, dgamma, dbeta] from the output's gradient `dy` and the
+ * output `y` (read only with a fused activation). In training the statistics
+ * depend on x, which gives the standard formula
+ * dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)), computed as
+ * a * dy + b * x + c with per-channel a, b, c (the whole formula would read 8
+ * buffers besides dx, WebGPU's default limit per shader stage being 8 in
+ * all); in inference they are constants and dx = gamma * invStd * dy.
  */
 function batchNormBackward(
   dy: Tensor,
+  y: Tensor,
   x: Tensor,
   gamma: Tensor,
   { mean, invStd }: Normalisation,
   training: boolean,
   count: number,
+  leakySlope: number | undefined,
 ): Tensor[] {
-  const sumDy = reduceChannels("batch_norm_sum_dy", x.shape, [dense(dy)], "x0");
+  const dp = preActivationGradient(leakySlope);
+  // Operands after the gradient's are numbered from k: x<k>, x<k + 1>, ...
+  const grads = leakySlope === undefined ? [dense(dy)] : [dense(dy), dense(y)];
+  const k = grads.length, at = (i: number) => `x${k + i}`;
+  const sumDy = reduceChannels("batch_norm_sum_dy", x.shape, grads, dp);
   const sumDyXhat = reduceChannels(
     "batch_norm_sum_dy_xhat",
     x.shape,
-    [dense(dy), dense(x), perChannel(mean), perChannel(invStd)],
-    "x0 * (x1 - x2) * x3",
+    [...grads, dense(x), perChannel(mean), perChannel(invStd)],
+    `${dp} * (${at(0)} - ${at(1)}) * ${at(2)}`,
   );
   const dx = empty(x.shape);
-  const spec: MapSpec = training
-    ? {
-      // With the output, 8 storage buffers: WebGPU's default limit per shader stage.
-      name: "batch_norm_grad_x",
-      shape: x.shape,
-      inputs: [
-        dense(dy),
-        dense(x),
-        perChannel(mean),
-        perChannel(invStd),
-        perChannel(gamma),
-        perChannel(sumDy),
-        perChannel(sumDyXhat),
-      ],
-      outputs: [{ ...dense(dx), expr: "x4 * x3 * (x0 - s0 * (x5 + (x1 - x2) * x3 * x6))" }],
-      scalars: [1 / count],
-    }
-    : {
+  if (!training) {
+    backend().map({
       name: "batch_norm_grad_x_inference",
       shape: x.shape,
-      inputs: [dense(dy), perChannel(invStd), perChannel(gamma)],
-      outputs: [{ ...dense(dx), expr: "x0 * x1 * x2" }],
-    };
-  backend().map(spec);
+      inputs: [...grads, perChannel(invStd), perChannel(gamma)],
+      outputs: [{ ...dense(dx), expr: `${dp} * ${at(0)} * ${at(1)}` }],
+    });
+    return [dx, sumDyXhat, sumDy];
+  }
+  const channels = [x.shape[1]];
+  const a = empty(channels), b = empty(channels), c = empty(channels);
+  backend().map({
+    name: "batch_norm_grad_coefficients",
+    shape: channels,
+    inputs: [dense(gamma), dense(invStd), dense(mean), dense(sumDy), dense(sumDyXhat)],
+    lets: [
+      { name: "a", expr: "x0 * x1" },
+      { name: "b", expr: "-(a * x1 * s0 * x4)" },
+    ],
+    outputs: [
+      { ...dense(a), expr: "a" },
+      { ...dense(b), expr: "b" },
+      { ...dense(c), expr: "-(a * s0 * x3) - b * x2" },
+    ],
+    scalars: [1 / count],
+  });
+  backend().map({
+    name: "batch_norm_grad_x",
+    shape: x.shape,
+    inputs: [...grads, dense(x), perChannel(a), perChannel(b), perChannel(c)],
+    outputs: [{ ...dense(dx), expr: `${at(1)} * ${dp} + ${at(2)} * ${at(0)} + ${at(3)}` }],
+  });
+  for (const t of [a, b, c]) t.dispose();
   return [dx, sumDyXhat, sumDy];
 }
 
@@ -322,9 +368,16 @@ export function batchNorm2d(
   const stats = training
     ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
     : runningStatistics(state, eps);
+  const { leakySlope } = options;
+  if (leakySlope !== undefined && !(leakySlope >= 0 && Number.isFinite(leakySlope))) {
+    throw new EngineError(
+      `batchNorm2d: leakySlope must be a finite number >= 0 (its gradient is read off the ` +
+        `output's sign), got ${leakySlope}.`,
+    );
+  }
   const y = empty(x.shape);
   backend().map({
-    name: "batch_norm",
+    name: leakySlope === undefined ? "batch_norm" : "batch_norm_leaky_relu",
     shape: x.shape,
     inputs: [
       dense(x),
@@ -333,8 +386,16 @@ export function batchNorm2d(
       perChannel(gamma),
       perChannel(beta),
     ],
-    outputs: [{ ...dense(y), expr: "(x0 - x1) * x2 * x3 + x4" }],
+    lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
+    outputs: [{
+      ...dense(y),
+      expr: leakySlope === undefined ? "v" : `select(v * ${literal(leakySlope)}, v, v > 0.0)`,
+    }],
   });
-  record([x, gamma, beta], y, (dy) => batchNormBackward(dy, x, gamma, stats, training, count));
+  record(
+    [x, gamma, beta],
+    y,
+    (dy) => batchNormBackward(dy, y, x, gamma, stats, training, count, leakySlope),
+  );
   return y;
 }

@@ -11,6 +11,7 @@ import type {
   ConvSpec,
   DeviceBuffer,
   GatherSpec,
+  KernelTime,
   MapSpec,
   MatmulSpec,
   RandomSpec,
@@ -140,6 +141,14 @@ export class WebGpuBackend implements Backend {
   trim(): void {
     this.gpu.runtime.flush();
     this.gpu.pool.trim();
+  }
+
+  startProfiling(): void {
+    this.gpu.runtime.startProfiling();
+  }
+
+  stopProfiling(): Promise<Map<string, KernelTime>> {
+    return this.gpu.runtime.stopProfiling();
   }
 
   memory(): MemoryStats {

@@ -74,8 +74,39 @@ function convForward(
 }
 
 /**
+ * One stride phase of a data gradient: the input pixels (py + s * qy,
+ * px + s * qx) and the kernel taps that reach them, ky = ky0 + s * jy from
+ * output rows oy = qy + dy0 - jy (likewise in x). Fields are WGSL
+ * expressions: constants, or functions of the GEMM's batch index `b` when
+ * all phases run in one dispatch.
+ */
+interface PhaseCode {
+  py: string;
+  px: string;
+  ky0: string;
+  kx0: string;
+  dy0: string;
+  dx0: string;
+}
+
+/** A stride phase's numbers: its first pixel and taps, and its taps and pixels per side. */
+interface Phase {
+  py: number;
+  px: number;
+  ky0: number;
+  kx0: number;
+  tapsY: number;
+  tapsX: number;
+  QH: number;
+  QW: number;
+}
+
+/**
  * dx[B, Cin, H, W] = data gradient of the convolution for dy[B, Cout, OH, OW]
- * (+ bias, when this is a transposed convolution's forward pass).
+ * (+ bias, when this is a transposed convolution's forward pass), one GEMM
+ * per stride phase. When every phase has the same taps and pixel count (a
+ * kernel and input divisible by the stride, as a 4x4 stride-2 layer's), the
+ * phases are the batch of a single GEMM: one dispatch instead of s * s.
  */
 function convData(
   gpu: WebGpu,
@@ -86,11 +117,9 @@ function convData(
   bias?: DeviceBuffer,
 ): void {
   const s = g.stride;
-  const phases = [];
+  const phases: Phase[] = [];
   for (let py = 0; py < s; py++) {
     for (let px = 0; px < s; px++) {
-      // Input pixels iy = py + s*qy are reached by taps ky = ky0 + s*jy from
-      // output rows oy = qy + dy0 - jy.
       const ky0 = (py + g.pad) % s, kx0 = (px + g.pad) % s;
       const tapsY = ky0 < g.KH ? Math.ceil((g.KH - ky0) / s) : 0;
       const tapsX = kx0 < g.KW ? Math.ceil((g.KW - kx0) / s) : 0;
@@ -100,32 +129,31 @@ function convData(
   }
   // Some pixels are reached by no tap: they are 0 (the op rejects a bias here).
   if (phases.some((p) => p.tapsY === 0 || p.tapsX === 0)) gpu.runtime.clear(dx);
-  for (const { py, px, ky0, kx0, tapsY, tapsX, QH, QW } of phases) {
-    if (tapsY === 0 || tapsX === 0) continue;
-    const dy0 = (py + g.pad - ky0) / s, dx0 = (px + g.pad - kx0) / s;
+  const run = (code: PhaseCode, batch: number, shape: Phase) => {
+    const { tapsY, tapsX, QH, QW } = shape;
     const taps = tapsY * tapsX, pixels = QH * QW;
     runGemm(gpu, {
       name: "conv_data",
-      batch: 1,
+      batch,
       M: g.Cin,
       N: g.B * pixels,
       K: g.Cout * taps,
       loadA: `
         let co = k / ${taps}u; let t = k % ${taps}u;
-        let ky = ${ky0}u + ${s}u * (t / ${tapsX}u); let kx = ${kx0}u + ${s}u * (t % ${tapsX}u);
+        let ky = ${code.ky0} + ${s}u * (t / ${tapsX}u); let kx = ${code.kx0} + ${s}u * (t % ${tapsX}u);
         return Wt[((co * ${g.Cin}u + m) * ${g.KH}u + ky) * ${g.KW}u + kx];`,
       loadB: `
         let co = k / ${taps}u; let t = k % ${taps}u;
         let bb = n / ${pixels}u; let q = n % ${pixels}u;
-        let oy = i32(q / ${QW}u) + ${dy0} - i32(t / ${tapsX}u);
-        let ox = i32(q % ${QW}u) + ${dx0} - i32(t % ${tapsX}u);
+        let oy = i32(q / ${QW}u) + ${code.dy0} - i32(t / ${tapsX}u);
+        let ox = i32(q % ${QW}u) + ${code.dx0} - i32(t % ${tapsX}u);
         let inside = oy >= 0 && oy < ${g.OH} && ox >= 0 && ox < ${g.OW};
         let at = ((bb * ${g.Cout}u + co) * ${g.OH}u + u32(clamp(oy, 0, ${g.OH - 1}))) * ${g.OW}u
           + u32(clamp(ox, 0, ${g.OW - 1}));
         return select(0.0, DY[at], inside);`,
       storeC: `
         let bb = n / ${pixels}u; let q = n % ${pixels}u;
-        let iy = ${py}u + ${s}u * (q / ${QW}u); let ix = ${px}u + ${s}u * (q % ${QW}u);
+        let iy = ${code.py} + ${s}u * (q / ${QW}u); let ix = ${code.px} + ${s}u * (q % ${QW}u);
         DX[((bb * ${g.Cin}u + m) * ${g.H}u + iy) * ${g.W}u + ix] = v${biasTerm(bias, "m")};`,
       buffers: [
         { name: "Wt", buffer: w, access: "read" },
@@ -135,6 +163,43 @@ function convData(
       ],
       contiguous: { a: "k", b: "n" },
     });
+  };
+  const [first] = phases;
+  const uniform = phases.length === s * s &&
+    phases.every((p) =>
+      p.tapsY === first.tapsY && p.tapsX === first.tapsX && p.QH === first.QH && p.QW === first.QW
+    );
+  if (uniform && first.tapsY > 0 && first.tapsX > 0) {
+    const py = `(b / ${s}u)`, px = `(b % ${s}u)`;
+    run(
+      {
+        py,
+        px,
+        ky0: `((${py} + ${g.pad}u) % ${s}u)`,
+        kx0: `((${px} + ${g.pad}u) % ${s}u)`,
+        dy0: `i32((${py} + ${g.pad}u) / ${s}u)`,
+        dx0: `i32((${px} + ${g.pad}u) / ${s}u)`,
+      },
+      phases.length,
+      first,
+    );
+    return;
+  }
+  for (const phase of phases) {
+    if (phase.tapsY === 0 || phase.tapsX === 0) continue;
+    const { py, px, ky0, kx0 } = phase;
+    run(
+      {
+        py: `${py}u`,
+        px: `${px}u`,
+        ky0: `${ky0}u`,
+        kx0: `${kx0}u`,
+        dy0: `${(py + g.pad - ky0) / s}`,
+        dx0: `${(px + g.pad - kx0) / s}`,
+      },
+      1,
+      phase,
+    );
   }
 }
 

@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { KernelTime } from "../backend.ts";
 import { GpuExecutionError } from "../errors.ts";
 import type { Kernel } from "./kernel.ts";
 
@@ -181,7 +182,7 @@ export class Runtime {
   }
 
   /** Stops profiling: milliseconds and dispatch counts per kernel name. */
-  async stopProfiling(): Promise<Map<string, { ms: number; count: number }>> {
+  async stopProfiling(): Promise<Map<string, KernelTime>> {
     const profiler = this.#profiler;
     if (!profiler) throw new GpuExecutionError("stopProfiling() without startProfiling().");
     this.flush();
@@ -252,8 +253,8 @@ class Profiler {
     this.#set = null; // a fresh set: the resolved one may still be in flight
   }
 
-  async totals(): Promise<Map<string, { ms: number; count: number }>> {
-    const totals = new Map<string, { ms: number; count: number }>();
+  async totals(): Promise<Map<string, KernelTime>> {
+    const totals = new Map<string, KernelTime>();
     for (const { labels, readback, owned } of this.#done) {
       await readback.mapAsync(GPUMapMode.READ);
       const stamps = new BigUint64Array(readback.getMappedRange());

@@ -1,0 +1,30 @@
+/**
+ * A stand-in render worker for the pool's tests: it loads nothing, answers a
+ * `generate` job with one byte per source, and dies of an uncaught error on
+ * a job whose first source is -1, as a worker that runs out of memory would.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import type { WorkerReply, WorkerRequest } from "../worker_pool.ts";
+
+const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
+
+scope.addEventListener("message", (event: MessageEvent<WorkerRequest>) => {
+  const message = event.data;
+  if (message.type === "init") {
+    scope.postMessage({ type: "ready" } satisfies WorkerReply);
+  } else if (message.type === "job" && message.job.kind === "generate") {
+    const sources = message.job.sources as number[];
+    if (sources[0] === -1) {
+      setTimeout(() => {
+        throw new Error("stand-in crash");
+      });
+      return;
+    }
+    const result = { "0": new Uint8Array(sources) };
+    scope.postMessage({ type: "done", id: message.id, result } satisfies WorkerReply);
+  }
+});
