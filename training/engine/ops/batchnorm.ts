@@ -17,7 +17,8 @@
  * A leaky ReLU (or ReLU) after the normalisation, as every block of the
  * networks has, can be fused in (`leakySlope`): the forward map applies it
  * and the backward kernels take its gradient inline from the output, which
- * saves one pass over the tensor and one kernel each way.
+ * saves a pass over the tensor each way, and a kernel forward (backward,
+ * the activation's gradient kernel gives way to the per-channel one).
  *
  * @module
  */
