@@ -105,7 +105,19 @@ export interface MapSpec {
   scalars?: readonly number[];
 }
 
-/** out[kept] = scale * sum over the reduced axes of expr(inputs). */
+/** One output of a reduction: `buffer[kept] = scale * sum over the reduced axes of expr`. */
+export interface ReduceOutput {
+  /** Dense output of the kept dimensions' shape. */
+  buffer: DeviceBuffer;
+  /** Formula of one summed element over `x0`, `x1`, ...; default `x0`. */
+  expr?: string;
+  scale?: number;
+}
+
+/**
+ * Sums over some axes of an iteration space: each output sums its own
+ * formula of the same operands, in one pass over them.
+ */
 export interface ReduceSpec {
   name: string;
   /** Iteration shape (the inputs' broadcast shape). */
@@ -113,11 +125,7 @@ export interface ReduceSpec {
   /** Axes summed over, increasing. */
   axes: readonly number[];
   inputs: Operand[];
-  /** Dense output of the kept dimensions' shape. */
-  output: DeviceBuffer;
-  /** Formula of one summed element over `x0`, `x1`, ...; default `x0`. */
-  expr?: string;
-  scale?: number;
+  outputs: readonly ReduceOutput[];
 }
 
 /**

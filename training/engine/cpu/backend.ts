@@ -134,7 +134,7 @@ export class CpuBackend implements Backend {
 
   reduce(spec: ReduceSpec): void {
     this.#launch(spec.name, () => {
-      const buffers = [...spec.inputs.map((o) => host(o.buffer)), host(spec.output)];
+      const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
       this.#loops.get(reduceSource(spec))(buffers, []);
     });
   }

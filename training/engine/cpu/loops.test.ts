@@ -59,9 +59,15 @@ Deno.test("a reduction over interleaved axes, scaled, with a prologue formula", 
     shape,
     axes: [0, 2],
     inputs: [{ buffer: x, view: denseView(shape) }],
-    output: out,
+    outputs: [{ buffer: out }],
   };
-  run(reduceSource({ ...sum, expr: "(x0 - 1.0) * (x0 - 1.0)", scale: 0.5 }), [x, out]);
+  run(
+    reduceSource({
+      ...sum,
+      outputs: [{ buffer: out, expr: "(x0 - 1.0) * (x0 - 1.0)", scale: 0.5 }],
+    }),
+    [x, out],
+  );
   const expected = [0, 1, 2].map((c) =>
     0.5 *
     [0, 1].flatMap((a) => [0, 1].map((b) => (a * 6 + c * 2 + b - 1) ** 2)).reduce((p, q) => p + q)

@@ -190,8 +190,8 @@ export function mapSource(spec: MapSpec): string {
 
 /** The JavaScript source of a reduction (exported for tests of the generated code). */
 export function reduceSource(spec: ReduceSpec): string {
-  const expr = spec.expr ?? "x0";
-  checkFormula(expr, namesOf(spec.inputs.length, 0, []));
+  const exprs = spec.outputs.map((o) => o.expr ?? "x0");
+  for (const expr of exprs) checkFormula(expr, namesOf(spec.inputs.length, 0, []));
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
   // The output is dense over the kept axes, and does not move along reduced ones.
   const keptStrides = contiguousStrides(keptAxes.map((k) => spec.shape[k]));
@@ -207,19 +207,27 @@ export function reduceSource(spec: ReduceSpec): string {
   const outer = simplifyDims(kept.shape, kept.views);
   const inner = simplifyDims(reduced.shape, reduced.views);
   const n = spec.inputs.length;
-  const scale = spec.scale === undefined || spec.scale === 1 ? "" : ` * ${spec.scale}`;
+  const scaled = (k: number) => {
+    const scale = spec.outputs[k].scale;
+    return scale === undefined || scale === 1 ? `acc${k}` : `acc${k} * ${scale}`;
+  };
   // The inner nest starts from the outer nest's indices.
   const innerStart = [...Array(n + 1).keys()].map((o) => `r${o}_0 = q${o}_${outer.length}`).join(
     ", ",
   );
   const { inner: innerLoads, hoisted } = loads(inner, n, "r");
-  const innerBody = `${innerLoads}\nacc += ${expr};`;
+  const innerBody = [innerLoads, ...exprs.map((e, k) => `acc${k} += ${e};`)].join("\n");
   const innerLoops = loopNest(inner, n + 1, innerBody, hoisted, { index: "r", counter: "b" });
-  const outerBody =
-    `let acc = 0;\nlet ${innerStart};\n${innerLoops}\nY[q${n}_${outer.length}] = acc${scale};`;
+  // Every output is dense over the kept axes: one index (the operand after the inputs) for all.
+  const outerBody = [
+    `let ${exprs.map((_, k) => `acc${k} = 0`).join(", ")};`,
+    `let ${innerStart};`,
+    innerLoops,
+    ...exprs.map((_, k) => `Y${k}[q${n}_${outer.length}] = ${scaled(k)};`),
+  ].join("\n");
   return [
     ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
-    `const Y = buffers[${n}];`,
+    ...exprs.map((_, k) => `const Y${k} = buffers[${n + k}];`),
     `let ${views.map((v, k) => `q${k}_0 = ${v.offset}`).join(", ")};`,
     loopNest(outer, n + 1, outerBody),
   ].join("\n");

@@ -10,8 +10,8 @@
  *   catastrophically in f32), one per-channel map for 1/sigma and the
  *   running averages, and one fused map for the normalisation;
  * - inference forward: a per-channel map for 1/sigma and the fused map;
- * - backward: one reduction for sum(dy), one for sum(dy * xhat) with xhat
- *   recomputed inline, one per-channel map for the coefficients of
+ * - backward: one reduction with two outputs, sum(dy) and sum(dy * xhat)
+ *   with xhat recomputed inline, one per-channel map for the coefficients of
  *   dx = a * dy + b * x + c, and one map for dx.
  *
  * A leaky ReLU (or ReLU) after the normalisation, as every block of the
@@ -189,17 +189,25 @@ function checkOperands(
   return count;
 }
 
-/** scale * sum over N, H, W of `expr` over [N, C, H, W] operands: a [C] tensor. */
+/**
+ * For each formula, scale * its sum over N, H and W of [N, C, H, W]
+ * operands: [C] tensors, all summed in one pass.
+ */
 function reduceChannels(
   name: string,
   shape: Shape,
   inputs: Operand[],
-  expr: string,
-  scale = 1,
-): Tensor {
-  const out = empty([shape[1]]);
-  backend().reduce({ name, shape, axes: [0, 2, 3], inputs, output: out.buffer, expr, scale });
-  return out;
+  sums: readonly { expr: string; scale?: number }[],
+): Tensor[] {
+  const outs = sums.map(() => empty([shape[1]]));
+  backend().reduce({
+    name,
+    shape,
+    axes: [0, 2, 3],
+    inputs,
+    outputs: sums.map((sum, k) => ({ ...sum, buffer: outs[k].buffer })),
+  });
+  return outs;
 }
 
 /** Batch statistics of `x`; replaces the state's running statistics (never recorded). */
@@ -211,14 +219,14 @@ function batchStatistics(
   eps: number,
 ): Normalisation {
   const channels = state.channels;
-  const mean = reduceChannels("batch_norm_mean", x.shape, [dense(x)], "x0", 1 / count);
-  const variance = reduceChannels(
-    "batch_norm_var",
-    x.shape,
-    [dense(x), perChannel(mean)],
-    "(x0 - x1) * (x0 - x1)",
-    1 / count,
-  );
+  const [mean] = reduceChannels("batch_norm_mean", x.shape, [dense(x)], [{
+    expr: "x0",
+    scale: 1 / count,
+  }]);
+  const [variance] = reduceChannels("batch_norm_var", x.shape, [dense(x), perChannel(mean)], [{
+    expr: "(x0 - x1) * (x0 - x1)",
+    scale: 1 / count,
+  }]);
   const invStd = empty([channels]);
   const runningMean = empty([channels]), runningVar = empty([channels]);
   // One map over the channels: 1/sigma and PyTorch's running averages, with
@@ -294,12 +302,11 @@ function batchNormBackward(
   // Operands after the gradient's are numbered from k: x<k>, x<k + 1>, ...
   const grads = leakySlope === undefined ? [dense(dy)] : [dense(dy), dense(y)];
   const k = grads.length, at = (i: number) => `x${k + i}`;
-  const sumDy = reduceChannels("batch_norm_sum_dy", x.shape, grads, dp);
-  const sumDyXhat = reduceChannels(
-    "batch_norm_sum_dy_xhat",
+  const [sumDy, sumDyXhat] = reduceChannels(
+    "batch_norm_grad_sums",
     x.shape,
     [...grads, dense(x), perChannel(mean), perChannel(invStd)],
-    `${dp} * (${at(0)} - ${at(1)}) * ${at(2)}`,
+    [{ expr: dp }, { expr: `${dp} * (${at(0)} - ${at(1)}) * ${at(2)}` }],
   );
   const dx = empty(x.shape);
   if (!training) {

@@ -1,8 +1,9 @@
 import { throws } from "node:assert/strict";
-import { initEngine } from "../engine.ts";
-import { checkOp, HostRng } from "../testing/harness.ts";
+import { denseView } from "../backend.ts";
+import { backend, initEngine } from "../engine.ts";
+import { assertClose, checkOp, HostRng } from "../testing/harness.ts";
 import { sumRef } from "../testing/reference.ts";
-import { tensor } from "../tensor.ts";
+import { asyncScope, empty, tensor } from "../tensor.ts";
 import { mean, sum } from "./reduce.ts";
 
 await initEngine();
@@ -52,4 +53,55 @@ Deno.test("negative axes count from the end; bad axes throw", async () => {
     message: "Axis 2 is out of range for a tensor of rank 2.",
   });
   x.dispose();
+});
+
+Deno.test("a reduction with several outputs sums each one's formula in the same pass", async (t) => {
+  // Short and long (split into partial sums on WebGPU) reduced ranges.
+  for (const shape of [[2, 3, 4], [40, 3, 50]]) {
+    await t.step(`[${shape}] over [0, 2]`, async () => {
+      const rng = new HostRng(12);
+      const x = rng.uniform(shape), y = rng.uniform([3]);
+      await asyncScope(async () => {
+        const xs = tensor(Float32Array.from(x.data), shape), ys = tensor(Float32Array.from(y.data));
+        const a = empty([3]), b = empty([3]);
+        backend().reduce({
+          name: "two_sums",
+          shape,
+          axes: [0, 2],
+          inputs: [
+            { buffer: xs.buffer, view: denseView(shape) },
+            { buffer: ys.buffer, view: { strides: [0, 1, 0], offset: 0 } },
+          ],
+          outputs: [
+            { buffer: a.buffer, expr: "x0 * x1", scale: 0.5 },
+            { buffer: b.buffer, expr: "x0 * x0" },
+          ],
+        });
+        const [n, c, w] = shape;
+        const expected = (f: (v: number, ch: number) => number, scale: number) =>
+          Array.from({ length: c }, (_, ch) => {
+            let total = 0;
+            for (let i = 0; i < n; i++) {
+              for (let j = 0; j < w; j++) total += f(x.data[(i * c + ch) * w + j], ch);
+            }
+            return scale * total;
+          });
+        const f32 = (v: number) => Math.fround(v);
+        assertClose(
+          await a.data(),
+          Float64Array.from(expected((v, ch) => f32(v) * f32(y.data[ch]), 0.5)),
+          "first output",
+          1e-4,
+          1e-4,
+        );
+        assertClose(
+          await b.data(),
+          Float64Array.from(expected((v) => f32(v) ** 2, 1)),
+          "second output",
+          1e-4,
+          1e-4,
+        );
+      });
+    });
+  }
 });

@@ -58,8 +58,7 @@ function reduceSum(x: Tensor, axes: number[], keepDims: boolean, scale: number):
     shape: x.shape,
     axes,
     inputs: [{ buffer: x.buffer, view: denseView(x.shape) }],
-    output: out.buffer,
-    scale,
+    outputs: [{ buffer: out.buffer, scale }],
   });
   record([x], out, (g) => {
     const kept = reducedShape(x.shape, axes, true);

@@ -33,7 +33,7 @@ function sumBlocks(g: Tensor, shape: Shape): Tensor {
     shape: blocks,
     axes: [1, 3],
     inputs: [{ buffer: g.buffer, view: denseView(blocks) }],
-    output: out.buffer,
+    outputs: [{ buffer: out.buffer }],
   });
   return out;
 }

@@ -1,7 +1,7 @@
 /**
  * Sum reductions over any set of axes, with an element-wise prologue over
  * several broadcast operands (so that, e.g., a variance is one pass over
- * `(x - mean)^2`).
+ * `(x - mean)^2`), and one or more outputs summed in the same pass.
  *
  * When few outputs would leave the device idle, the reduced range is split in
  * chunks whose partial sums a second, small reduction adds up.
@@ -56,10 +56,16 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
       decompose(`j${k}`, "r", dims(input.view, spec.axes))
     } let x${k} = X${k}[j${k}];`
   ).join("\n      ");
-  const scale = spec.scale === undefined || spec.scale === 1 ? "" : ` * ${f32Literal(spec.scale)}`;
+  const outputs = spec.outputs.length;
+  const out = (k: number) => outputs === 1 ? "Y" : `Y${k}`;
+  const scaled = (k: number) => {
+    const scale = spec.outputs[k].scale;
+    return chunks > 1 || scale === undefined || scale === 1 ? "" : ` * ${f32Literal(scale)}`;
+  };
+  const each = (line: (k: number) => string) => spec.outputs.map((_, k) => line(k)).join(" ");
   return {
     name: spec.name,
-    bindings: operandBindings(spec.inputs.length),
+    bindings: operandBindings(spec.inputs.length, outputs),
     workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
     body: gridStrideMain(
       `${outCount * chunks}u`,
@@ -68,12 +74,12 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
     let first = (t % ${chunks}u) * ${chunk}u;
     let last = min(${reduceCount}u, first + ${chunk}u);
     ${bases}
-    var acc = 0.0;
+    ${each((k) => `var acc${k} = 0.0;`)}
     for (var r = first; r < last; r++) {
       ${loads}
-      acc += ${wgslFormula(spec.expr ?? "x0")};
+      ${each((k) => `acc${k} += ${wgslFormula(spec.outputs[k].expr ?? "x0")};`)}
     }
-    Y[t] = acc${chunks === 1 ? scale : ""};`,
+    ${each((k) => `${out(k)}[t] = acc${k}${scaled(k)};`)}`,
       "",
       "t",
     ),
@@ -89,30 +95,24 @@ export function runReduce(engine: WebGpu, spec: ReduceSpec): void {
   const chunks = Math.max(1, Math.min(Math.ceil(target / keptCount), Math.floor(reduceCount / 64)));
   // Each output is a loop already: fewer outputs per invocation than element-wise kernels.
   const groups = (count: number) => gridStrideGroups(count, engine.variant === "cpu" ? 4 : 1);
+  const inputs = spec.inputs.map((x) => gpuBuffer(x.buffer));
+  const outputs = spec.outputs.map((o) => gpuBuffer(o.buffer));
   if (chunks === 1) {
     const kernel = engine.kernels.get(reduceKernelSpec(spec, 1));
-    engine.runtime.dispatch(
-      kernel,
-      [...spec.inputs.map((x) => gpuBuffer(x.buffer)), gpuBuffer(spec.output)],
-      groups(keptCount),
-    );
+    engine.runtime.dispatch(kernel, [...inputs, ...outputs], groups(keptCount));
     return;
   }
-  const partial = engine.pool.acquire(keptCount * chunks * 4);
+  // Each output's partial sums, then a second pass that adds them (and scales).
+  const partials = spec.outputs.map(() => engine.pool.acquire(keptCount * chunks * 4));
   const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
-  engine.runtime.dispatch(
-    first,
-    [...spec.inputs.map((x) => gpuBuffer(x.buffer)), partial],
-    groups(keptCount * chunks),
-  );
+  engine.runtime.dispatch(first, [...inputs, ...partials], groups(keptCount * chunks));
   const second = engine.kernels.get(reduceKernelSpec({
     name: `${spec.name}_partials`,
     shape: [keptCount, chunks],
     axes: [1],
-    inputs: [{ buffer: partial, view: { strides: [chunks, 1], offset: 0 } }],
-    output: spec.output,
-    scale: spec.scale,
+    inputs: partials.map((buffer) => ({ buffer, view: { strides: [chunks, 1], offset: 0 } })),
+    outputs: spec.outputs.map((o, k) => ({ buffer: o.buffer, expr: `x${k}`, scale: o.scale })),
   }, 1));
-  engine.runtime.dispatch(second, [partial, gpuBuffer(spec.output)], groups(keptCount));
-  engine.pool.release(partial);
+  engine.runtime.dispatch(second, [...partials, ...outputs], groups(keptCount));
+  for (const partial of partials) engine.pool.release(partial);
 }
