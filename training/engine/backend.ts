@@ -21,6 +21,12 @@
 
 import type { MemoryStats } from "./buffer_pool.ts";
 
+/** A number as a formula literal (with the decimal point that WGSL's f32 literals need). */
+export function formulaLiteral(value: number): string {
+  const text = String(value);
+  return /[.eE]/.test(text) ? text : `${text}.0`;
+}
+
 /** Memory owned by a backend: opaque to ops, which only pass it back. */
 export type DeviceBuffer = GPUBuffer | Float32Array<ArrayBuffer>;
 

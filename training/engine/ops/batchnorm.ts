@@ -23,7 +23,7 @@
  * @module
  */
 
-import { denseView, type Operand, type View } from "../backend.ts";
+import { denseView, formulaLiteral, type Operand, type View } from "../backend.ts";
 import { backend } from "../engine.ts";
 import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
@@ -263,12 +263,6 @@ function runningStatistics(state: BatchNormState, eps: number): Normalisation {
   return { mean: state.runningMean.view(shape), invStd };
 }
 
-/** A formula literal of `value` (the formula language needs a decimal point). */
-function literal(value: number): string {
-  const text = String(value);
-  return /[.e]/.test(text) ? text : `${text}.0`;
-}
-
 /**
  * The gradient of the normalised tensor as a formula over `x0` (the
  * gradient of the output) and, with a fused activation, `x1` (the output):
@@ -276,7 +270,9 @@ function literal(value: number): string {
  * where its input is.
  */
 function preActivationGradient(leakySlope: number | undefined): string {
-  return leakySlope === undefined ? "x0" : `select(x0 * ${literal(leakySlope)}, x0, x1 > 0.0)`;
+  return leakySlope === undefined
+    ? "x0"
+    : `select(x0 * ${formulaLiteral(leakySlope)}, x0, x1 > 0.0)`;
 }
 
 /**
@@ -397,7 +393,9 @@ export function batchNorm2d(
     lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
     outputs: [{
       ...dense(y),
-      expr: leakySlope === undefined ? "v" : `select(v * ${literal(leakySlope)}, v, v > 0.0)`,
+      expr: leakySlope === undefined
+        ? "v"
+        : `select(v * ${formulaLiteral(leakySlope)}, v, v > 0.0)`,
     }],
   });
   record(

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ReduceSpec, View } from "../backend.ts";
+import { formulaLiteral, type ReduceSpec, type View } from "../backend.ts";
 import type { WebGpu } from "./context.ts";
 import {
   GRID_STRIDE_WORKGROUP,
@@ -35,11 +35,6 @@ function decompose(
   return lines.join(" ");
 }
 
-function f32Literal(x: number): string {
-  const s = String(x);
-  return /[.eE]/.test(s) ? s : `${s}.0`;
-}
-
 /** Spec of one reduction pass over `chunks` chunks of the reduced range. */
 function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
@@ -60,7 +55,7 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
   const out = (k: number) => outputs === 1 ? "Y" : `Y${k}`;
   const scaled = (k: number) => {
     const scale = spec.outputs[k].scale;
-    return chunks > 1 || scale === undefined || scale === 1 ? "" : ` * ${f32Literal(scale)}`;
+    return chunks > 1 || scale === undefined || scale === 1 ? "" : ` * ${formulaLiteral(scale)}`;
   };
   const each = (line: (k: number) => string) => spec.outputs.map((_, k) => line(k)).join(" ");
   return {
