@@ -179,9 +179,10 @@ async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs
   const dispatches = engine.backend.dispatchCount - before;
   log(`  ${dispatches} kernel launches, ${round(hostMs, 1)} ms on the host to record them`);
   const backend = engine.backend;
-  const timestamps = !(backend instanceof WebGpuBackend) ||
+  // WebGPU times kernels with timestamp queries; the CPU backend always can.
+  const canProfile = !(backend instanceof WebGpuBackend) ||
     backend.gpu.device.features.has("timestamp-query");
-  if (!profile || !timestamps) {
+  if (!profile || !canProfile) {
     return { dispatches, hostMs };
   }
   backend.startProfiling();

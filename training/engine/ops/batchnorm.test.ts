@@ -138,6 +138,7 @@ Deno.test("a fused leaky ReLU or ReLU matches the activation of float64's normal
     }
   }
   const state = new BatchNormState(1);
+  const before = state.runningMean;
   throws(
     () =>
       batchNorm2d(zeros([2, 1, 1, 1]), zeros([1]), zeros([1]), state, {
@@ -146,6 +147,7 @@ Deno.test("a fused leaky ReLU or ReLU matches the activation of float64's normal
       }),
     /leakySlope must be a finite number >= 0/,
   );
+  equal(state.runningMean, before, "a refused call leaves the running statistics as they were");
   state.dispose();
 });
 

@@ -270,9 +270,12 @@ function runningStatistics(state: BatchNormState, eps: number): Normalisation {
  * where its input is.
  */
 function preActivationGradient(leakySlope: number | undefined): string {
-  return leakySlope === undefined
-    ? "x0"
-    : `select(x0 * ${formulaLiteral(leakySlope)}, x0, x1 > 0.0)`;
+  return leakySlope === undefined ? "x0" : leaky("x0", "x1", leakySlope);
+}
+
+/** `value`, times `slope` where `sign` is not above 0: a leaky ReLU and its gradient. */
+function leaky(value: string, sign: string, slope: number): string {
+  return `select(${value} * ${formulaLiteral(slope)}, ${value}, ${sign} > 0.0)`;
 }
 
 /**
@@ -368,17 +371,18 @@ export function batchNorm2d(
 ): Tensor {
   const { training } = options;
   const count = checkOperands(x, gamma, beta, state, training);
-  const eps = options.eps ?? BATCH_NORM_EPS;
-  const stats = training
-    ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
-    : runningStatistics(state, eps);
   const { leakySlope } = options;
+  // Checked before the running statistics are replaced, so that a refused call changes nothing.
   if (leakySlope !== undefined && !(leakySlope >= 0 && Number.isFinite(leakySlope))) {
     throw new EngineError(
       `batchNorm2d: leakySlope must be a finite number >= 0 (its gradient is read off the ` +
         `output's sign), got ${leakySlope}.`,
     );
   }
+  const eps = options.eps ?? BATCH_NORM_EPS;
+  const stats = training
+    ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
+    : runningStatistics(state, eps);
   const y = empty(x.shape);
   backend().map({
     name: leakySlope === undefined ? "batch_norm" : "batch_norm_leaky_relu",
@@ -391,12 +395,7 @@ export function batchNorm2d(
       perChannel(beta),
     ],
     lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
-    outputs: [{
-      ...dense(y),
-      expr: leakySlope === undefined
-        ? "v"
-        : `select(v * ${formulaLiteral(leakySlope)}, v, v > 0.0)`,
-    }],
+    outputs: [{ ...dense(y), expr: leakySlope === undefined ? "v" : leaky("v", "v", leakySlope) }],
   });
   record(
     [x, gamma, beta],

@@ -74,11 +74,11 @@ function convForward(
 }
 
 /**
- * One stride phase of a data gradient: the input pixels (py + s * qy,
- * px + s * qx) and the kernel taps that reach them, ky = ky0 + s * jy from
- * output rows oy = qy + dy0 - jy (likewise in x). Fields are WGSL
- * expressions: constants, or functions of the GEMM's batch index `b` when
- * all phases run in one dispatch.
+ * One stride phase of a data gradient as WGSL expressions: the input pixels
+ * (py + s * qy, px + s * qx) and the kernel taps that reach them, ky = ky0 +
+ * s * jy from output rows oy = qy + dy0 - jy (likewise in x). `py` and `px`
+ * are constants, or functions of the GEMM's batch index `b` when all phases
+ * run in one dispatch; the rest follows from them.
  */
 interface PhaseCode {
   py: string;
@@ -89,12 +89,21 @@ interface PhaseCode {
   dx0: string;
 }
 
-/** A stride phase's numbers: its first pixel and taps, and its taps and pixels per side. */
+function phaseCode(py: string, px: string, s: number, pad: number): PhaseCode {
+  return {
+    py,
+    px,
+    ky0: `((${py} + ${pad}u) % ${s}u)`,
+    kx0: `((${px} + ${pad}u) % ${s}u)`,
+    dy0: `i32((${py} + ${pad}u) / ${s}u)`,
+    dx0: `i32((${px} + ${pad}u) / ${s}u)`,
+  };
+}
+
+/** A stride phase's numbers: its first pixel, and its taps and pixels per side. */
 interface Phase {
   py: number;
   px: number;
-  ky0: number;
-  kx0: number;
   tapsY: number;
   tapsX: number;
   QH: number;
@@ -124,7 +133,7 @@ function convData(
       const tapsY = ky0 < g.KH ? Math.ceil((g.KH - ky0) / s) : 0;
       const tapsX = kx0 < g.KW ? Math.ceil((g.KW - kx0) / s) : 0;
       const QH = Math.ceil((g.H - py) / s), QW = Math.ceil((g.W - px) / s);
-      if (QH > 0 && QW > 0) phases.push({ py, px, ky0, kx0, tapsY, tapsX, QH, QW });
+      if (QH > 0 && QW > 0) phases.push({ py, px, tapsY, tapsX, QH, QW });
     }
   }
   // Some pixels are reached by no tap: they are 0 (the op rejects a bias here).
@@ -170,36 +179,12 @@ function convData(
       p.tapsY === first.tapsY && p.tapsX === first.tapsX && p.QH === first.QH && p.QW === first.QW
     );
   if (uniform && first.tapsY > 0 && first.tapsX > 0) {
-    const py = `(b / ${s}u)`, px = `(b % ${s}u)`;
-    run(
-      {
-        py,
-        px,
-        ky0: `((${py} + ${g.pad}u) % ${s}u)`,
-        kx0: `((${px} + ${g.pad}u) % ${s}u)`,
-        dy0: `i32((${py} + ${g.pad}u) / ${s}u)`,
-        dx0: `i32((${px} + ${g.pad}u) / ${s}u)`,
-      },
-      phases.length,
-      first,
-    );
+    run(phaseCode(`(b / ${s}u)`, `(b % ${s}u)`, s, g.pad), phases.length, first);
     return;
   }
   for (const phase of phases) {
     if (phase.tapsY === 0 || phase.tapsX === 0) continue;
-    const { py, px, ky0, kx0 } = phase;
-    run(
-      {
-        py: `${py}u`,
-        px: `${px}u`,
-        ky0: `${ky0}u`,
-        kx0: `${kx0}u`,
-        dy0: `${(py + g.pad - ky0) / s}`,
-        dx0: `${(px + g.pad - kx0) / s}`,
-      },
-      1,
-      phase,
-    );
+    run(phaseCode(`${phase.py}u`, `${phase.px}u`, s, g.pad), 1, phase);
   }
 }
 
