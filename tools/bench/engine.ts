@@ -65,7 +65,7 @@ try {
     strict: true,
   }).values;
 } catch (error) {
-  console.error(`${(error as Error).message}\n${usage}`);
+  console.error(`error: ${(error as Error).message}\n${usage}`);
   Deno.exit(2);
 }
 if (args.help) {
@@ -75,7 +75,7 @@ if (args.help) {
 const steps = args.steps === undefined ? undefined : Number(args.steps);
 const profile = args.profile;
 if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
-  console.error(`--steps must be a positive integer, got ${args.steps}.\n${usage}`);
+  console.error(`error: --steps must be a positive integer, got ${args.steps}.\n${usage}`);
   Deno.exit(2);
 }
 

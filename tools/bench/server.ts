@@ -24,7 +24,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { readBundle } from "../../model/bundle.ts";
 import { latentForSeed } from "../../model/latents.ts";
@@ -32,16 +31,27 @@ import { concatArrays } from "../../core/concat.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
+import { parseFlags } from "../../training/command_line.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
+const USAGE =
+  "usage: deno task bench:server [--seconds N] [--model <bundle>] [--quick] [--overload]";
+let values;
+try {
+  values = parseFlags(Deno.args, {
     seconds: { type: "string", default: "10" },
     model: { type: "string" },
     quick: { type: "boolean" },
     overload: { type: "boolean" },
-  },
-});
+    help: { type: "boolean", short: "h" },
+  });
+} catch (error) {
+  console.error(`error: ${(error as Error).message}\n${USAGE}`);
+  Deno.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const seconds = Number(values.seconds);
 if (!Number.isInteger(seconds) || seconds < 1) {
   console.error(`error: --seconds takes a positive integer, got "${values.seconds}".`);

@@ -130,8 +130,8 @@ function im2col(g: ConvGeometry, x: Float32Array, b0: number, n: number, col: Fl
             }
             for (let ox = 0; ox < oxStart; ox++) col[at + ox] = 0;
             for (let ox = Math.max(oxEnd, oxStart); ox < OW; ox++) col[at + ox] = 0;
-            const src = plane + iy * W + kx - pad;
-            for (let ox = oxStart; ox < oxEnd; ox++) col[at + ox] = x[src + ox * s];
+            let src = plane + iy * W + oxStart * s + kx - pad;
+            for (let ox = oxStart; ox < oxEnd; ox++, src += s) col[at + ox] = x[src];
           }
         }
       }
@@ -139,10 +139,26 @@ function im2col(g: ConvGeometry, x: Float32Array, b0: number, n: number, col: Fl
   }
 }
 
-/** dx[b0 + i, ci, iy, ix] += col[tap row, i * P + pixel]: the transpose of {@link im2col}. */
+/**
+ * Whether the taps tile the input: every input position is read by exactly
+ * one tap and output position (kernel = stride, the grid reaching the far
+ * edge), as in a space-to-depth.
+ */
+function tapsTile(g: ConvGeometry): boolean {
+  const { H, W, KH, KW, stride: s, pad, OH, OW } = g;
+  return KH === s && KW === s && OH * s - pad >= H && OW * s - pad >= W;
+}
+
+/**
+ * dx[b0 + i, ...] = the sum of col's entries that read each position: the
+ * transpose of {@link im2col}, writing images b0 .. b0 + n - 1 of dx whole.
+ * Where the taps tile the input each position has one entry, copied;
+ * otherwise the images are cleared and the entries added.
+ */
 function col2im(g: ConvGeometry, col: Float32Array, b0: number, n: number, dx: Float32Array) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
-  const P = OH * OW, width = n * P;
+  const P = OH * OW, width = n * P, tiles = tapsTile(g);
+  if (!tiles) dx.fill(0, b0 * Cin * H * W, (b0 + n) * Cin * H * W);
   for (let ci = 0; ci < Cin; ci++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
@@ -155,8 +171,10 @@ function col2im(g: ConvGeometry, col: Float32Array, b0: number, n: number, dx: F
             const iy = oy * s + ky - pad;
             if (iy < 0 || iy >= H) continue;
             const at = row + i * P + oy * OW;
-            const dst = plane + iy * W + kx - pad;
-            for (let ox = oxStart; ox < oxEnd; ox++) dx[dst + ox * s] += col[at + ox];
+            let dst = plane + iy * W + oxStart * s + kx - pad;
+            if (tiles) {
+              for (let ox = oxStart; ox < oxEnd; ox++, dst += s) dx[dst] = col[at + ox];
+            } else for (let ox = oxStart; ox < oxEnd; ox++, dst += s) dx[dst] += col[at + ox];
           }
         }
       }
@@ -237,7 +255,6 @@ function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
   const g = spec.geometry;
   const K = g.Cin * g.KH * g.KW, P = g.OH * g.OW;
   const n = chunkOf(g, K, P);
-  if (spec.kind === "data") host(spec.dx).fill(0, 0, g.B * g.Cin * g.H * g.W);
   for (let b0 = 0; b0 < g.B; b0 += n) {
     const m = Math.min(n, g.B - b0), width = m * P;
     if (spec.kind === "forward") {
@@ -470,7 +487,6 @@ function runShifted(
       })
     );
     const dx = host(spec.dx);
-    dx.fill(0, 0, g.B * g.Cin * g.H * g.W);
     col2im(p.spaceToDepth, dxq, 0, g.B, dx);
     if (spec.bias) addBias(dx, host(spec.bias), g.B, g.Cin, g.H * g.W);
   } else {

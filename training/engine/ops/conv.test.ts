@@ -18,6 +18,8 @@ Deno.test("conv2d matches float64 for GAN kernel shapes and odd sizes", async (t
     [[2, 6, 4, 4], [1, 4, 4], 1, 0, false], // discriminator head: 4x4 -> 1x1
     [[1, 2, 9, 7], [3, 4, 4], 2, 1, true], // odd input with stride 2
     [[2, 3, 6, 6], [2, 3, 3], 2, 0, false],
+    [[2, 3, 5, 5], [4, 2, 2], 2, 1, false], // kernel = stride, taps tile the padded input
+    [[2, 3, 5, 5], [4, 2, 2], 2, 0, true], // kernel = stride, the last row and column unread
     [[1, 2, 12, 12], [128, 3, 3], 1, 1, false], // Cout and pixels >= 128: the large gpu tile
   ];
   for (const [xs, [Cout, KH, KW], stride, pad, withBias] of cases) {
