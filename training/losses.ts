@@ -4,8 +4,8 @@
  * @module
  */
 
-import { add, neg, relu, softplus } from "./engine/ops/elementwise.ts";
-import { mean } from "./engine/ops/reduce.ts";
+import { add, neg, relu } from "./engine/ops/elementwise.ts";
+import { mean, meanSoftplus } from "./engine/ops/reduce.ts";
 import type { Tensor } from "./engine/tensor.ts";
 import type { GanLoss } from "./config.ts";
 
@@ -14,7 +14,7 @@ import type { GanLoss } from "./config.ts";
  * softplus(-l) for label 1, softplus(l) for label 0 (stable for any logit).
  */
 export function bceWithLogits(logits: Tensor, label: 0 | 1): Tensor {
-  return mean(softplus(label === 1 ? neg(logits) : logits));
+  return meanSoftplus(logits, label === 1 ? -1 : 1);
 }
 
 /** The discriminator's loss: real images should score high, generated ones low. */

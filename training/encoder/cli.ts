@@ -22,6 +22,7 @@ import type { Safetensors } from "../safetensors.ts";
 import { loadTrainingData } from "../data/load.ts";
 import {
   createRun,
+  readCheckpoint,
   readHashedCheckpoint,
   readNewestCheckpoint,
   readRunConfig,
@@ -55,6 +56,8 @@ Options (defaults in brackets):
   --steps <n>               encoder steps [${ENCODER_DEFAULTS.steps}]
   --batch <n>               photos (and latents) per step [${ENCODER_DEFAULTS.batch}]
   --width <n>               channels of the encoder's first block [the GAN's width]
+  --init-from <checkpoint>  start from this encoder checkpoint's weights (an encoder of the
+                            generator this one was fine-tuned from); the optimiser starts afresh
   --holdout <n>             images at the end of the data kept out of training [${ENCODER_DEFAULTS.holdout}]
   --lr <x>                  Adam learning rate [${ENCODER_DEFAULTS.lr}]
   --pixel <x>               weight of the pixel error [${ENCODER_DEFAULTS.weights.pixel}]
@@ -85,6 +88,7 @@ export type EncoderFlags =
       | "checkpointEvery"
       | "keepCheckpoints"
       | "data"
+      | "initFrom"
     >
   >
   & { flip: boolean; trainedWeights: boolean; weights: Partial<EncoderConfig["weights"]> };
@@ -112,6 +116,7 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
     steps: { type: "string" },
     batch: { type: "string" },
     width: { type: "string" },
+    "init-from": { type: "string" },
     holdout: { type: "string" },
     lr: { type: "string" },
     pixel: { type: "string" },
@@ -162,6 +167,7 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
         steps,
         batch: integerFlag("batch", v.batch),
         width: integerFlag("width", v.width),
+        initFrom: v["init-from"],
         holdout: integerFlag("holdout", v.holdout),
         lr: number("lr"),
         seed: integerFlag("seed", v.seed),
@@ -216,8 +222,10 @@ async function runCommand(command: EncoderCommand): Promise<number> {
     if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
       throw new RunFolderError(`${command.run} is not an encoder run (deno task train:encoder).`);
     }
+    const saved = opened.json as EncoderConfig;
     config = checkEncoderConfig({
-      ...(opened.json as EncoderConfig),
+      ...saved,
+      initFrom: saved.initFrom ?? null, // runs made before the option have none
       ...(command.steps === undefined ? {} : { steps: command.steps }),
     });
     resumed = opened.run;
@@ -247,8 +255,12 @@ async function runCommand(command: EncoderCommand): Promise<number> {
     } else {
       const c = command as Extract<EncoderCommand, { kind: "new" }>;
       const name = c.name ?? `encoder-${basename(c.generator).replace(/\.safetensors$/, "")}`;
+      if (config.initFrom !== null) trainer.initFrom(await readCheckpoint(config.initFrom));
       run = await createRun(c.out, name, config);
-      console.error(`run: ${run.dir}, the encoder of ${config.generator.checkpoint}`);
+      console.error(
+        `run: ${run.dir}, the encoder of ${config.generator.checkpoint}` +
+          (config.initFrom === null ? "" : `, starting from ${config.initFrom}`),
+      );
     }
     console.error(
       `${trainer.trainingCount} photos to train on, ${config.holdout} held out; batch ` +

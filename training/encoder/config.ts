@@ -35,6 +35,12 @@ export interface EncoderConfig {
   network: NetworkConfig;
   /** Channels of the encoder's first block. */
   width: number;
+  /**
+   * An encoder checkpoint whose weights and statistics start the run (an
+   * encoder of an earlier generator, for the generator fine-tuned from it);
+   * null for fresh weights. The optimiser starts afresh either way.
+   */
+  initFrom: string | null;
   /** The photos: by default the data the GAN was trained on. */
   data: DataConfig;
   /** The last `holdout` images of the data are never trained on: measurements use them. */
@@ -54,6 +60,7 @@ export interface EncoderConfig {
 
 /** Defaults of the fields that have them. */
 export const ENCODER_DEFAULTS = {
+  initFrom: null,
   holdout: 500,
   weights: { pixel: 1, features: 0.25, cycle: 0.1 },
   lr: 2e-4,
@@ -83,6 +90,9 @@ export function checkEncoderConfig(config: EncoderConfig): EncoderConfig {
       "keepCheckpoints",
     ] as const
   ) positiveInteger(key, config[key]);
+  if (config.initFrom !== null && (typeof config.initFrom !== "string" || config.initFrom === "")) {
+    throw new ConfigError(`initFrom must be a checkpoint file or null, got ${config.initFrom}.`);
+  }
   if (!Number.isInteger(config.holdout) || config.holdout < 0) {
     throw new ConfigError(`holdout must be an integer >= 0, got ${config.holdout}.`);
   }

@@ -80,6 +80,51 @@ Deno.test("train:encoder", async (t) => {
   });
 
   await t.step(
+    "starts from another encoder run's weights, and refuses a GAN checkpoint",
+    async () => {
+      const from = (await listCheckpoints(new RunFolder(await newestRun(root, "learning")))).at(-1)!
+        .file;
+      const args = (initFrom: string, name: string) => [
+        "--generator",
+        ganCheckpoint,
+        ...common,
+        "--lr",
+        "1e-12", // one step that cannot move the weights: they must be the checkpoint's
+        "--steps",
+        "1",
+        "--init-from",
+        initFrom,
+        "--name",
+        name,
+      ];
+      assertEquals((await run(args(from, "init"))).status, 0);
+      const started = await readCheckpoint(
+        (await listCheckpoints(new RunFolder(await newestRun(root, "init")))).at(-1)!.file,
+      );
+      const source = await readCheckpoint(from);
+      const weights = Object.keys(source.tensors).filter((name) =>
+        name.startsWith("encoder.") && !name.includes(".running_")
+      );
+      assert(weights.length > 0);
+      for (const name of weights) {
+        const [a, b] = [source.tensors[name].data, started.tensors[name].data];
+        assert(a.every((x, i) => Math.abs(x - b[i]) <= 1e-6), name);
+      }
+      const fresh = await readCheckpoint(
+        (await listCheckpoints(new RunFolder(await newestRun(root, "straight")))).at(-1)!.file,
+      );
+      assert(
+        weights.some((name) =>
+          fresh.tensors[name].data.some((x, i) => x !== started.tensors[name].data[i])
+        ),
+      );
+      const wrong = await run(args(ganCheckpoint, "wrong"));
+      assertEquals(wrong.status, 1);
+      assertMatch(wrong.errors, /error: .*expected an encoder checkpoint/);
+    },
+  );
+
+  await t.step(
     "refuses a changed generator checkpoint and a resume with new settings",
     async () => {
       const dir = await newestRun(root, "straight");

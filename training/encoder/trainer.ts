@@ -212,6 +212,14 @@ export class EncoderTrainer {
     };
   }
 
+  /**
+   * Starts from another encoder run's weights and batch-norm statistics
+   * (`config.initFrom`); its step, data order and optimiser are not taken.
+   */
+  initFrom(checkpoint: Safetensors): void {
+    loadEncoderWeights(this.encoder, checkpoint);
+  }
+
   /** Continues from a {@link snapshot} of a run with the same encoder. */
   restore(checkpoint: Safetensors): void {
     const state = encoderState(checkpoint);

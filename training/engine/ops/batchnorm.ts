@@ -5,10 +5,13 @@
  *
  * Kernels per call (it runs in every GAN step, so nothing is composed from
  * generic ops):
- * - training forward: a reduction for the mean, a second one for the biased
- *   variance as the mean of (x - mean)^2 (E[x^2] - E[x]^2 would cancel
- *   catastrophically in f32), one per-channel map for 1/sigma and the
- *   running averages, and one fused map for the normalisation;
+ * - training forward: one reduction with three outputs, the mean and the
+ *   first two moments about each channel's first value (the variance is
+ *   E[(x - k)^2] - E[x - k]^2 for that k: a value of the data lies within a
+ *   few deviations of the mean, so this does not cancel as E[x^2] - E[x]^2
+ *   does in f32 for a channel whose mean is large against its deviation),
+ *   one per-channel map for 1/sigma and the running averages, and one fused
+ *   map for the normalisation;
  * - inference forward: a per-channel map for 1/sigma and the fused map;
  * - backward: one reduction with two outputs, sum(dy) and sum(dy * xhat)
  *   with xhat recomputed inline, one per-channel map for the coefficients of
@@ -148,6 +151,12 @@ function perChannel(t: Tensor): Operand {
   return { buffer: t.buffer, view: PER_CHANNEL };
 }
 
+/** x[0, c, 0, 0] of an [N, C, H, W] tensor at every position of channel c. */
+function firstOfChannel(x: Tensor): Operand {
+  const [, , h, w] = x.shape;
+  return { buffer: x.buffer, view: { strides: [0, h * w, 0, 0], offset: 0 } };
+}
+
 function shapeText(shape: Shape): string {
   return `[${shape.join(", ")}]`;
 }
@@ -219,32 +228,43 @@ function batchStatistics(
   eps: number,
 ): Normalisation {
   const channels = state.channels;
-  const [mean] = reduceChannels("batch_norm_mean", x.shape, [dense(x)], [{
-    expr: "x0",
-    scale: 1 / count,
-  }]);
-  const [variance] = reduceChannels("batch_norm_var", x.shape, [dense(x), perChannel(mean)], [{
-    expr: "(x0 - x1) * (x0 - x1)",
-    scale: 1 / count,
-  }]);
+  const [mean, shifted, shiftedSquare] = reduceChannels(
+    "batch_norm_moments",
+    x.shape,
+    [dense(x), firstOfChannel(x)],
+    [
+      { expr: "x0", scale: 1 / count },
+      { expr: "x0 - x1", scale: 1 / count },
+      { expr: "(x0 - x1) * (x0 - x1)", scale: 1 / count },
+    ],
+  );
   const invStd = empty([channels]);
   const runningMean = empty([channels]), runningVar = empty([channels]);
-  // One map over the channels: 1/sigma and PyTorch's running averages, with
-  // the unbiased variance var * count / (count - 1); the scalars are
-  // parameters so that other values compile no new kernel.
+  // One map over the channels: the biased variance (rounding could take it
+  // just under 0), 1/sigma and PyTorch's running averages, with the unbiased
+  // variance var * count / (count - 1); the scalars are parameters so that
+  // other values compile no new kernel.
   const shape = [channels];
   backend().map({
     name: "batch_norm_finalise",
     shape,
-    inputs: [dense(mean), dense(variance), dense(state.runningMean), dense(state.runningVar)],
+    inputs: [
+      dense(mean),
+      dense(shifted),
+      dense(shiftedSquare),
+      dense(state.runningMean),
+      dense(state.runningVar),
+    ],
+    lets: [{ name: "variance", expr: "max(x2 - x1 * x1, 0.0)" }],
     outputs: [
-      { ...dense(invStd), expr: "inverseSqrt(x1 + s1)" },
-      { ...dense(runningMean), expr: "(1.0 - s0) * x2 + s0 * x0" },
-      { ...dense(runningVar), expr: "(1.0 - s0) * x3 + s0 * x1 * s2" },
+      { ...dense(invStd), expr: "inverseSqrt(variance + s1)" },
+      { ...dense(runningMean), expr: "(1.0 - s0) * x3 + s0 * x0" },
+      { ...dense(runningVar), expr: "(1.0 - s0) * x4 + s0 * variance * s2" },
     ],
     scalars: [momentum, eps, count / (count - 1)],
   });
-  variance.dispose();
+  shifted.dispose();
+  shiftedSquare.dispose();
   state.replace(runningMean, runningVar);
   return { mean, invStd };
 }

@@ -4,7 +4,7 @@ import { backend, initEngine } from "../engine.ts";
 import { assertClose, checkOp, HostRng } from "../testing/harness.ts";
 import { sumRef } from "../testing/reference.ts";
 import { asyncScope, empty, tensor } from "../tensor.ts";
-import { mean, sum } from "./reduce.ts";
+import { mean, meanSoftplus, sum } from "./reduce.ts";
 
 await initEngine();
 
@@ -17,7 +17,8 @@ Deno.test("sum and mean over axes match float64, with gradients", async (t) => {
     [[2, 3, 4, 5], [0, 2, 3], false], // batch-norm statistics layout
     [[3, 70, 9], [1], true],
     [[2, 3, 4], [0, 1, 2], false],
-    [[5000], [0], false], // long reduction: split into chunks
+    [[5000], [0], false], // long reduction: one workgroup sums it (WebGPU)
+    [[300000], [0], false], // longer than a workgroup sums in one pass: partial sums (WebGPU)
   ];
   for (const [shape, axes, keepDims] of cases) {
     await t.step(`[${shape}] over [${axes}]${keepDims ? " keepDims" : ""}`, async () => {
@@ -36,6 +37,28 @@ Deno.test("sum and mean over axes match float64, with gradients", async (t) => {
         reference: ([v]) => sumRef(v, axes, keepDims, 1 / n),
       });
     });
+  }
+});
+
+Deno.test("meanSoftplus matches float64 for either sign, large logits included, with gradients", async (t) => {
+  const rng = new HostRng(12);
+  const softplusRef = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+  for (const sign of [1, -1] as const) {
+    for (const [shape, low, high] of [[[64, 1], -4, 4], [[3, 5], -60, 60]] as const) {
+      await t.step(`sign ${sign}, [${shape}] in [${low}, ${high}]`, async () => {
+        await checkOp({
+          name: "meanSoftplus",
+          inputs: [rng.uniform([...shape], low, high)],
+          gpu: ([v]) => meanSoftplus(v, sign),
+          reference: ([v]) => ({
+            shape: [],
+            data: Float64Array.of(
+              v.data.reduce((a, x) => a + softplusRef(sign * x), 0) / v.data.length,
+            ),
+          }),
+        });
+      });
+    }
   }
 });
 

@@ -39,14 +39,15 @@ function reducedShape(shape: Shape, axes: number[], keepDims: boolean): number[]
     : shape.filter((_, k) => !axes.includes(k));
 }
 
-/** `x` broadcast to `shape` as a dense copy. */
-export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+/** `x` broadcast to `shape` as a dense copy, times `scale` (a gradient of sums and means). */
+export function broadcastTo(x: Tensor, shape: Shape, scale = 1): Tensor {
   const out = empty(shape);
   backend().map({
     name: "broadcast",
     shape,
     inputs: [{ buffer: x.buffer, view: broadcastView(x.shape, shape) }],
-    outputs: [{ buffer: out.buffer, view: denseView(shape), expr: "x0" }],
+    outputs: [{ buffer: out.buffer, view: denseView(shape), expr: "x0 * s0" }],
+    scalars: [scale],
   });
   return out;
 }
@@ -60,17 +61,41 @@ function reduceSum(x: Tensor, axes: number[], keepDims: boolean, scale: number):
     inputs: [{ buffer: x.buffer, view: denseView(x.shape) }],
     outputs: [{ buffer: out.buffer, scale }],
   });
-  record([x], out, (g) => {
-    const kept = reducedShape(x.shape, axes, true);
-    const grad = broadcastTo(g.view(kept), x.shape);
-    return [scale === 1 ? grad : mapOperands("mean_grad", [grad, scale], "$0 * $1")];
-  });
+  record([x], out, (g) => [broadcastTo(g.view(reducedShape(x.shape, axes, true)), x.shape, scale)]);
   return out;
 }
 
 /** Sum over `axes` (all by default). */
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return reduceSum(x, normalizeAxes(axes, x.rank), keepDims, 1);
+}
+
+/**
+ * The mean over all elements of softplus(sign * x) = log(1 + e^(sign * x)),
+ * in one reduction (and one map for its gradient): the binary cross-entropy
+ * of logits x against label 0 (sign 1) or 1 (sign -1), without the passes
+ * that negating, softplus and mean would each make.
+ */
+export function meanSoftplus(x: Tensor, sign: 1 | -1): Tensor {
+  const out = empty([]);
+  const scale = x.size === 0 ? 0 : 1 / x.size;
+  const y = sign === 1 ? "x0" : "(-x0)", minusY = sign === 1 ? "(-$1)" : "$1";
+  backend().reduce({
+    name: "mean_softplus",
+    shape: x.shape,
+    axes: [...Array(x.rank).keys()],
+    inputs: [{ buffer: x.buffer, view: denseView(x.shape) }],
+    outputs: [{ buffer: out.buffer, expr: `max(${y}, 0.0) + log(1.0 + exp(-abs(x0)))`, scale }],
+  });
+  // d/dx = sign * sigmoid(sign * x) / count; exp overflowing to infinity gives 0.
+  record([x], out, (g) => [
+    mapOperands(
+      "mean_softplus_grad",
+      [g, x, sign * scale],
+      `$2 * $0 / (1.0 + exp(${minusY}))`,
+    ),
+  ]);
+  return out;
 }
 
 /** Mean over `axes` (all by default). */
