@@ -112,11 +112,12 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --lr-g, --lr-d for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
     overrides: { steps: 900 },
+    changesSettings: false,
     out: "runs",
     name: undefined,
     cacheDir: undefined,
@@ -125,10 +126,30 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name
     kind: "resume",
     run: "c.safetensors",
     overrides: {},
+    changesSettings: false,
     out: "o",
     name: "n",
     cacheDir: undefined,
   });
+  deepEqual(
+    parseTrainArgs([
+      "--resume",
+      "c.safetensors",
+      "--augment",
+      "translation,cutout",
+      "--lr-d",
+      "1e-4",
+    ]),
+    {
+      kind: "resume",
+      run: "c.safetensors",
+      overrides: { augment: ["translation", "cutout"], lrD: 1e-4 },
+      changesSettings: true,
+      out: "runs",
+      name: undefined,
+      cacheDir: undefined,
+    },
+  );
   throws(
     () => parseTrainArgs(["--resume", "r", "--width", "8"]),
     /--width cannot be combined with --resume/,
@@ -211,7 +232,12 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
   await t.step("--out with --resume of a run folder: exit 1", async () => {
     const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--out", "x"]);
     equal(code, 1);
-    match(stderr, /error: --out and --name apply when --resume names a checkpoint file/);
+    match(stderr, /error: --out, --name, .* apply when --resume names a checkpoint file/);
+  });
+  await t.step("--augment with --resume of a run folder: exit 1", async () => {
+    const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--augment", "color"]);
+    equal(code, 1);
+    match(stderr, /error: .*--augment.* apply when --resume names a checkpoint file/);
   });
   await t.step("--help prints the usage and exits 0", async () => {
     const { code, stdout } = await runCli(["--help"]);
@@ -294,6 +320,38 @@ Deno.test("deno task train: a run folder that cannot be written stops with one l
       /error: could not write the sample grid of step 6 in .*: Not a directory.*The last good checkpoint is .*step-000004\.safetensors \(step 4\)/,
     );
     ok(!/\n\s+at /.test(stderr), stderr);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: a checkpoint file continues with DiffAugment turned on, which its new run folder records", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(root);
+    const checkpoint = join(run, "checkpoints", "step-000004.safetensors");
+    const out = join(root, "continued");
+    const { code, stderr } = await runCli([
+      "--resume",
+      checkpoint,
+      "--steps",
+      "6",
+      "--augment",
+      "translation,cutout",
+      "--lr-d",
+      "0.0001",
+      "--out",
+      out,
+    ]);
+    equal(code, 0, stderr);
+    match(stderr, /continuing .* at step 4 of 6/);
+    const folder = join(out, [...Deno.readDirSync(out)][0].name);
+    const config = JSON.parse(Deno.readTextFileSync(join(folder, "config.json")));
+    deepEqual(config.augment, ["translation", "cutout"]);
+    equal(config.lrD, 0.0001);
+    const logged = Deno.readTextFileSync(join(folder, "log.jsonl")).trim().split("\n")
+      .map((line) => JSON.parse(line)).filter((r) => "lossD" in r).map((r) => r.step);
+    deepEqual(logged.at(-1), 6);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -48,9 +48,11 @@ export const USAGE = `Usage:
   deno task train --synthetic [options]         train on generated cartoon faces
   deno task train --resume <run-folder> [--steps N]   continue a run
   deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
+                [--augment <list|none>] [--lr-g <x>] [--lr-d <x>]
                                                 continue a run from its checkpoint file alone
                                                 (e.g. one committed to a repository), in a new
-                                                run folder
+                                                run folder, optionally with DiffAugment or
+                                                learning rates changed from then on
 
 Options (defaults in brackets):
   --out <folder>            where run folders are created [runs]
@@ -103,6 +105,8 @@ export type TrainCommand =
     /** A run folder, or a checkpoint file to continue in a new run folder under `out`. */
     run: string;
     overrides: Partial<TrainConfig>;
+    /** Whether it changes a training setting (see `CONTINUATION_SETTINGS`): checkpoint files only. */
+    changesSettings: boolean;
     out: string;
     name?: string;
     cacheDir?: string;
@@ -148,6 +152,14 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/**
+ * Training settings a continuation from a checkpoint file (a new run folder)
+ * may change, e.g. to turn DiffAugment on once the discriminator overfits:
+ * the run folder's config records them. A run folder's own resume keeps its
+ * settings, so that its config describes every step it logged.
+ */
+const CONTINUATION_SETTINGS = ["augment", "lr-g", "lr-d"];
+
 /** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
 const RESUMABLE = new Set([
   "resume",
@@ -159,6 +171,7 @@ const RESUMABLE = new Set([
   "checkpoint-every",
   "keep-checkpoints",
   "cache-dir",
+  ...CONTINUATION_SETTINGS,
 ]);
 
 /** Parses the command line; throws {@link UsageError} or {@link ConfigError}. */
@@ -190,13 +203,21 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
       throw new UsageError(
         `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
           "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
-          "checkpoint file) --out and --name can change.",
+          "checkpoint file) --out, --name, --augment, --lr-g and --lr-d can change.",
       );
     }
     return {
       kind: "resume",
       run: values.resume as string,
-      overrides: schedule,
+      overrides: {
+        ...schedule,
+        ...definedOnly({
+          lrG: real("lr-g"),
+          lrD: real("lr-d"),
+          augment: augmentFlag(values.augment as string | undefined),
+        }),
+      },
+      changesSettings: CONTINUATION_SETTINGS.some((k) => values[k] !== undefined),
       out: (values.out as string | undefined) ?? "runs",
       name: values.name as string | undefined,
       cacheDir,
@@ -289,9 +310,10 @@ async function runCommand(command: TrainCommand): Promise<number> {
     fromFile = await readCheckpoint(command.run);
     config = resolveConfig({ ...checkpointConfig(fromFile, command.run), ...command.overrides });
   } else if (command.kind === "resume") {
-    if (command.name !== undefined || command.out !== "runs") {
+    if (command.name !== undefined || command.out !== "runs" || command.changesSettings) {
       throw new RunFolderError(
-        `--out and --name apply when --resume names a checkpoint file; ${command.run} is not one.`,
+        "--out, --name, --augment, --lr-g and --lr-d apply when --resume names a checkpoint " +
+          `file (continued in a new run folder); ${command.run} is not one.`,
       );
     }
     const opened = await openRun(command.run);
