@@ -11,6 +11,7 @@ import { record } from "../tape.ts";
 import { type Shape, Tensor } from "../tensor.ts";
 import { mapOperands, type Operand } from "./broadcast.ts";
 import { sum } from "./reduce.ts";
+import { sigmoidFormula, softplusFormula } from "./formulas.ts";
 
 /** Sums `t` over broadcast dimensions down to `shape` (the gradient of broadcasting). */
 export function sumTo(t: Tensor, shape: Shape): Tensor {
@@ -162,7 +163,7 @@ export function sigmoid(x: Tensor): Tensor {
   return unary(
     "sigmoid",
     x,
-    "1.0 / (1.0 + exp(-$0))",
+    sigmoidFormula("$0"),
     (g, y) => mapOperands("sigmoid_grad", [g, y], "$0 * $1 * (1.0 - $1)"),
   );
 }
@@ -172,8 +173,8 @@ export function softplus(x: Tensor): Tensor {
   return unary(
     "softplus",
     x,
-    "max($0, 0.0) + log(1.0 + exp(-abs($0)))",
-    (g) => mapOperands("softplus_grad", [g, x], "$0 / (1.0 + exp(-$1))"),
+    softplusFormula("$0"),
+    (g) => mapOperands("softplus_grad", [g, x], `$0 * ${sigmoidFormula("$1")}`),
   );
 }
 

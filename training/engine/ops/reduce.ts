@@ -10,6 +10,7 @@ import { ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
 import { empty, type Shape, type Tensor } from "../tensor.ts";
 import { mapOperands } from "./broadcast.ts";
+import { sigmoidFormula, softplusFormula } from "./formulas.ts";
 
 /** Normalises `axes` (negative counts from the end; undefined = all). */
 export function normalizeAxes(
@@ -79,20 +80,20 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 export function meanSoftplus(x: Tensor, sign: 1 | -1): Tensor {
   const out = empty([]);
   const scale = x.size === 0 ? 0 : 1 / x.size;
-  const y = sign === 1 ? "x0" : "(-x0)", minusY = sign === 1 ? "(-$1)" : "$1";
+  const y = sign === 1 ? "x0" : "-x0";
   backend().reduce({
     name: "mean_softplus",
     shape: x.shape,
     axes: [...Array(x.rank).keys()],
     inputs: [{ buffer: x.buffer, view: denseView(x.shape) }],
-    outputs: [{ buffer: out.buffer, expr: `max(${y}, 0.0) + log(1.0 + exp(-abs(x0)))`, scale }],
+    outputs: [{ buffer: out.buffer, expr: softplusFormula(y), scale }],
   });
-  // d/dx = sign * sigmoid(sign * x) / count; exp overflowing to infinity gives 0.
+  // d/dx = sign * sigmoid(sign * x) / count.
   record([x], out, (g) => [
     mapOperands(
       "mean_softplus_grad",
       [g, x, sign * scale],
-      `$2 * $0 / (1.0 + exp(${minusY}))`,
+      `$2 * $0 * ${sigmoidFormula(sign === 1 ? "$1" : "-$1")}`,
     ),
   ]);
   return out;
