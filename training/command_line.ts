@@ -118,6 +118,25 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
 }
 
 /**
+ * The flags of a script's command line (a benchmark's): as {@link parseFlags},
+ * but a command line that cannot be used prints one `error:` line and
+ * `usage`, and exits with status 2; with `help: true` among the values the
+ * caller prints the usage.
+ */
+export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: O,
+  usage: string,
+) {
+  try {
+    return parseFlags(args, options);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}\n${usage}`);
+    Deno.exit(2);
+  }
+}
+
+/**
  * Runs long work with a signal that the first Ctrl-C (or SIGTERM) aborts, so
  * that the work can stop after writing a checkpoint; a second one quits at
  * once with status 130.

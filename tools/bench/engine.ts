@@ -16,7 +16,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { scriptFlags } from "../../training/command_line.ts";
 import { valueAndGrad } from "../../training/engine/autograd.ts";
 import {
   getEngine,
@@ -51,23 +51,13 @@ const QUICK: readonly ConfigName[] = ["W16_b64", "W32_b64"];
 type ConfigName = keyof typeof CONFIGS;
 
 const usage = "usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]";
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    options: {
-      quick: { type: "boolean", default: false },
-      steps: { type: "string" },
-      "no-torch": { type: "boolean", default: false },
-      profile: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  }).values;
-} catch (error) {
-  console.error(`error: ${(error as Error).message}\n${usage}`);
-  Deno.exit(2);
-}
+const args = scriptFlags(Deno.args, {
+  quick: { type: "boolean", default: false },
+  steps: { type: "string" },
+  "no-torch": { type: "boolean", default: false },
+  profile: { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
+}, usage);
 if (args.help) {
   console.log(usage);
   Deno.exit(0);

@@ -31,23 +31,17 @@ import { concatArrays } from "../../core/concat.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
-import { parseFlags } from "../../training/command_line.ts";
+import { scriptFlags } from "../../training/command_line.ts";
 
 const USAGE =
   "usage: deno task bench:server [--seconds N] [--model <bundle>] [--quick] [--overload]";
-let values;
-try {
-  values = parseFlags(Deno.args, {
-    seconds: { type: "string", default: "10" },
-    model: { type: "string" },
-    quick: { type: "boolean" },
-    overload: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-} catch (error) {
-  console.error(`error: ${(error as Error).message}\n${USAGE}`);
-  Deno.exit(2);
-}
+const values = scriptFlags(Deno.args, {
+  seconds: { type: "string", default: "10" },
+  model: { type: "string" },
+  quick: { type: "boolean" },
+  overload: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+}, USAGE);
 if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
