@@ -118,22 +118,32 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
 }
 
 /**
- * The flags of a script's command line (a benchmark's): as {@link parseFlags},
- * but a command line that cannot be used prints one `error:` line and
- * `usage`, and exits with status 2; with `help: true` among the values the
- * caller prints the usage.
+ * The flags of a script's command line (a benchmark's): as {@link parseFlags}
+ * with `--help` (`-h`) added, which prints `usage` and exits with status 0; a
+ * command line that cannot be used prints one `error:` line and `usage`, and
+ * exits with status 2.
  */
 export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: O,
   usage: string,
 ) {
+  const withHelp = { ...options, help: { type: "boolean", short: "h" } } as
+    & O
+    & { help: { type: "boolean"; short: "h" } };
+  let values;
   try {
-    return parseFlags(args, options);
+    values = parseFlags(args, withHelp);
   } catch (error) {
     console.error(`error: ${(error as Error).message}\n${usage}`);
     Deno.exit(2);
   }
+  // Inside the generic function the parsed type is not resolved: read the flag it added.
+  if ((values as { help?: boolean }).help) {
+    console.log(usage);
+    Deno.exit(0);
+  }
+  return values;
 }
 
 /**

@@ -56,12 +56,7 @@ const args = scriptFlags(Deno.args, {
   steps: { type: "string" },
   "no-torch": { type: "boolean", default: false },
   profile: { type: "boolean", default: false },
-  help: { type: "boolean", default: false },
 }, usage);
-if (args.help) {
-  console.log(usage);
-  Deno.exit(0);
-}
 const steps = args.steps === undefined ? undefined : Number(args.steps);
 const profile = args.profile;
 if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {

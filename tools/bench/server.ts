@@ -40,12 +40,7 @@ const values = scriptFlags(Deno.args, {
   model: { type: "string" },
   quick: { type: "boolean" },
   overload: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
 }, USAGE);
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
 const seconds = Number(values.seconds);
 if (!Number.isInteger(seconds) || seconds < 1) {
   console.error(`error: --seconds takes a positive integer, got "${values.seconds}".`);

@@ -228,6 +228,8 @@ function batchStatistics(
   eps: number,
 ): Normalisation {
   const channels = state.channels;
+  // The mean is summed as its own output: the finalise map could derive it as k + E[x - k],
+  // but writing it there too would bind 9 buffers, over WebGPU's default 8.
   const [mean, shifted, shiftedSquare] = reduceChannels(
     "batch_norm_moments",
     x.shape,
