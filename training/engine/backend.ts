@@ -14,7 +14,9 @@
  * operators `+ - * /` and comparisons, and the functions `max`, `min`, `abs`,
  * `sign`, `sqrt`, `inverseSqrt`, `exp`, `log`, `tanh`, `cos`, `sin` and
  * `select(ifFalse, ifTrue, condition)`. Let names must not be `x<k>`,
- * `s<k>`, `i`, `o` or `j<k>`.
+ * `y<k>`, `r<k>`, `s<k>`, nor names of the backends' generated code: `i`,
+ * `o`, `q`, `r`, `t`, or a letter and digits (`j0`, `b1`), or names starting
+ * with `acc` or `sums`.
  *
  * @module
  */
@@ -111,18 +113,40 @@ export interface MapSpec {
   scalars?: readonly number[];
 }
 
-/** One output of a reduction: `buffer[kept] = scale * sum over the reduced axes of expr`. */
+/**
+ * One sum of a reduction: `buffer[offset + kept] = scale * sum over the
+ * reduced axes of expr`, the output dense over the kept dimensions.
+ */
 export interface ReduceOutput {
-  /** Dense output of the kept dimensions' shape. */
-  buffer: DeviceBuffer;
+  /** Where the sum is written; omitted for a sum that only the epilogue reads. */
+  buffer?: DeviceBuffer;
+  /** Element offset of the output in `buffer` (default 0). */
+  offset?: number;
   /** Formula of one summed element over `x0`, `x1`, ...; default `x0`. */
   expr?: string;
   scale?: number;
 }
 
 /**
+ * Per-output formulas evaluated once the sums are known, in the same kernel
+ * (what would otherwise be a second, small map over the kept elements): they
+ * read the scaled sums as `r0`, `r1`, ... (in output order), operands `y0`,
+ * `y1`, ... dense over the kept dimensions, scalars `s0`, `s1`, ... and
+ * earlier `lets`.
+ */
+export interface ReduceEpilogue {
+  /** Dense over the kept dimensions, read at the output's index. */
+  inputs: readonly DeviceBuffer[];
+  lets?: readonly { name: string; expr: string }[];
+  /** `buffer[offset + kept] = expr`. */
+  outputs: readonly { buffer: DeviceBuffer; offset?: number; expr: string }[];
+  scalars?: readonly number[];
+}
+
+/**
  * Sums over some axes of an iteration space: each output sums its own
- * formula of the same operands, in one pass over them.
+ * formula of the same operands, in one pass over them, optionally followed
+ * by an epilogue over the sums.
  */
 export interface ReduceSpec {
   name: string;
@@ -132,6 +156,7 @@ export interface ReduceSpec {
   axes: readonly number[];
   inputs: Operand[];
   outputs: readonly ReduceOutput[];
+  epilogue?: ReduceEpilogue;
 }
 
 /**

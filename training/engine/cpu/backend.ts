@@ -24,7 +24,7 @@ import { EngineError } from "../errors.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { ConvScratch, LayoutCache, runConv } from "./conv.ts";
 import { host } from "./host.ts";
-import { LoopCache, mapSource, reduceSource } from "./loops.ts";
+import { LoopCache, mapSource, reduceBuffers, reduceSource } from "./loops.ts";
 import { drawRandom } from "./philox.ts";
 
 /** Runs a gather or its transpose (see {@link GatherSpec}) on host arrays. */
@@ -134,8 +134,8 @@ export class CpuBackend implements Backend {
 
   reduce(spec: ReduceSpec): void {
     this.#launch(spec.name, () => {
-      const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
-      this.#loops.get(reduceSource(spec))(buffers, []);
+      const buffers = reduceBuffers(spec).map(host);
+      this.#loops.get(reduceSource(spec))(buffers, spec.epilogue?.scalars ?? []);
     });
   }
 

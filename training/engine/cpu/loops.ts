@@ -12,6 +12,7 @@
 
 import {
   contiguousStrides,
+  type DeviceBuffer,
   type MapSpec,
   type ReduceSpec,
   type Shape,
@@ -188,12 +189,70 @@ export function mapSource(spec: MapSpec): string {
   ].join("\n");
 }
 
+/**
+ * The buffers of a reduction in the order its kernel reads them: inputs,
+ * the sums that are written, the epilogue's inputs, the epilogue's outputs.
+ */
+export function reduceBuffers(spec: ReduceSpec): DeviceBuffer[] {
+  return [
+    ...spec.inputs.map((x) => x.buffer),
+    ...spec.outputs.flatMap((o) => o.buffer ? [o.buffer] : []),
+    ...(spec.epilogue?.inputs ?? []),
+    ...(spec.epilogue?.outputs.map((o) => o.buffer) ?? []),
+  ];
+}
+
+/**
+ * What follows a reduction's sums: the declarations of the buffers it
+ * writes and of the epilogue's operands, and, at kept index `at`, the scaled
+ * sums `r<k>`, the stores of those written, then the epilogue.
+ */
+function reductionEnd(spec: ReduceSpec, at: string): { declarations: string[]; body: string[] } {
+  const n = spec.inputs.length;
+  const epilogue = spec.epilogue;
+  const lets = epilogue?.lets ?? [];
+  const names = new Set([
+    ...spec.outputs.map((_, k) => `r${k}`),
+    ...namesOf(0, epilogue?.scalars?.length ?? 0, []),
+    ...(epilogue?.inputs.map((_, k) => `y${k}`) ?? []),
+  ]);
+  for (const l of lets) {
+    checkFormula(l.expr, names);
+    names.add(l.name);
+  }
+  for (const o of epilogue?.outputs ?? []) checkFormula(o.expr, names);
+  const written = spec.outputs.flatMap((o, k) => o.buffer ? [k] : []);
+  const declare = (name: string, count: number, first: number) =>
+    Array.from({ length: count }, (_, k) => `const ${name}${k} = buffers[${first + k}];`);
+  const epilogueInputs = epilogue?.inputs.length ?? 0;
+  const declarations = [
+    ...declare("Y", written.length, n),
+    ...declare("E", epilogueInputs, n + written.length),
+    ...declare("Z", epilogue?.outputs.length ?? 0, n + written.length + epilogueInputs),
+    ...Array.from(
+      { length: epilogue?.scalars?.length ?? 0 },
+      (_, k) => `const s${k} = scalars[${k}];`,
+    ),
+  ];
+  const body = [
+    ...spec.outputs.map((o, k) => {
+      const scale = o.scale === undefined || o.scale === 1 ? "" : ` * ${o.scale}`;
+      return `const r${k} = acc${k}${scale};`;
+    }),
+    ...written.map((k, w) => `Y${w}[${at} + ${spec.outputs[k].offset ?? 0}] = r${k};`),
+    ...(epilogue?.inputs.map((_, k) => `const y${k} = E${k}[${at}];`) ?? []),
+    ...lets.map((l) => `const ${l.name} = ${l.expr};`),
+    ...(epilogue?.outputs.map((o, k) => `Z${k}[${at} + ${o.offset ?? 0}] = ${o.expr};`) ?? []),
+  ];
+  return { declarations, body };
+}
+
 /** The JavaScript source of a reduction (exported for tests of the generated code). */
 export function reduceSource(spec: ReduceSpec): string {
   const exprs = spec.outputs.map((o) => o.expr ?? "x0");
   for (const expr of exprs) checkFormula(expr, namesOf(spec.inputs.length, 0, []));
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
-  // The output is dense over the kept axes, and does not move along reduced ones.
+  // The outputs are dense over the kept axes, and do not move along reduced ones.
   const keptStrides = contiguousStrides(keptAxes.map((k) => spec.shape[k]));
   const outStrides = spec.shape.map((_, k) =>
     keptAxes.includes(k) ? keptStrides[keptAxes.indexOf(k)] : 0
@@ -207,10 +266,6 @@ export function reduceSource(spec: ReduceSpec): string {
   const outer = simplifyDims(kept.shape, kept.views);
   const inner = simplifyDims(reduced.shape, reduced.views);
   const n = spec.inputs.length;
-  const scaled = (k: number) => {
-    const scale = spec.outputs[k].scale;
-    return scale === undefined || scale === 1 ? `acc${k}` : `acc${k} * ${scale}`;
-  };
   // The inner nest starts from the outer nest's indices.
   const innerStart = [...Array(n + 1).keys()].map((o) => `r${o}_0 = q${o}_${outer.length}`).join(
     ", ",
@@ -219,15 +274,16 @@ export function reduceSource(spec: ReduceSpec): string {
   const innerBody = [innerLoads, ...exprs.map((e, k) => `acc${k} += ${e};`)].join("\n");
   const innerLoops = loopNest(inner, n + 1, innerBody, hoisted, { index: "r", counter: "b" });
   // Every output is dense over the kept axes: one index (the operand after the inputs) for all.
+  const end = reductionEnd(spec, `q${n}_${outer.length}`);
   const outerBody = [
     `let ${exprs.map((_, k) => `acc${k} = 0`).join(", ")};`,
     `let ${innerStart};`,
     innerLoops,
-    ...exprs.map((_, k) => `Y${k}[q${n}_${outer.length}] = ${scaled(k)};`),
+    ...end.body,
   ].join("\n");
   return [
     ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
-    ...exprs.map((_, k) => `const Y${k} = buffers[${n + k}];`),
+    ...end.declarations,
     `let ${views.map((v, k) => `q${k}_0 = ${v.offset}`).join(", ")};`,
     loopNest(outer, n + 1, outerBody),
   ].join("\n");

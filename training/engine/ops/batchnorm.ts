@@ -5,17 +5,20 @@
  *
  * Kernels per call (it runs in every GAN step, so nothing is composed from
  * generic ops):
- * - training forward: one reduction with three outputs, the mean and the
- *   first two moments about each channel's first value (the variance is
+ * - training forward: one reduction with three sums, the mean and the first
+ *   two moments about each channel's first value (the variance is
  *   E[(x - k)^2] - E[x - k]^2 for that k: a value of the data lies within a
  *   few deviations of the mean, so this does not cancel as E[x^2] - E[x]^2
  *   does in f32 for a channel whose mean is large against its deviation),
- *   one per-channel map for 1/sigma and the running averages, and one fused
+ *   whose epilogue computes 1/sigma and the running averages, then one fused
  *   map for the normalisation;
  * - inference forward: a per-channel map for 1/sigma and the fused map;
  * - backward: one reduction with two outputs, sum(dy) and sum(dy * xhat)
- *   with xhat recomputed inline, one per-channel map for the coefficients of
- *   dx = a * dy + b * x + c, and one map for dx.
+ *   with xhat recomputed inline, and one map for dx that computes the
+ *   per-channel coefficients inline.
+ *
+ * The mean and 1/sigma are kept in one [2, C] tensor, so that the kernels
+ * reading both bind one buffer (dx's map binds 8, WebGPU's default limit).
  *
  * A leaky ReLU (or ReLU) after the normalisation, as every block of the
  * networks has, can be fused in (`leakySlope`): the forward map applies it
@@ -134,12 +137,6 @@ export interface BatchNormOptions {
   leakySlope?: number;
 }
 
-/** Per-channel statistics the normalisation and its backward use. */
-interface Normalisation {
-  mean: Tensor;
-  invStd: Tensor;
-}
-
 /** An [N, C, H, W] iteration space reads a [C] tensor with these strides. */
 const PER_CHANNEL: View = { strides: [0, 1, 0, 0], offset: 0 };
 
@@ -149,6 +146,15 @@ function dense(t: Tensor): Operand {
 
 function perChannel(t: Tensor): Operand {
   return { buffer: t.buffer, view: PER_CHANNEL };
+}
+
+/** The mean (row 0) and 1/sigma (row 1) per channel, as the [N, C, H, W] kernels read them. */
+function statistics(stats: Tensor): [mean: Operand, invStd: Operand] {
+  const channels = stats.shape[1];
+  return [
+    perChannel(stats),
+    { buffer: stats.buffer, view: { strides: [0, 1, 0, 0], offset: channels } },
+  ];
 }
 
 /** x[0, c, 0, 0] of an [N, C, H, W] tensor at every position of channel c. */
@@ -199,90 +205,63 @@ function checkOperands(
 }
 
 /**
- * For each formula, scale * its sum over N, H and W of [N, C, H, W]
- * operands: [C] tensors, all summed in one pass.
+ * Batch statistics of `x` as a [2, C] tensor (mean, 1/sigma); replaces the
+ * state's running statistics (never recorded).
  */
-function reduceChannels(
-  name: string,
-  shape: Shape,
-  inputs: Operand[],
-  sums: readonly { expr: string; scale?: number }[],
-): Tensor[] {
-  const outs = sums.map(() => empty([shape[1]]));
-  backend().reduce({
-    name,
-    shape,
-    axes: [0, 2, 3],
-    inputs,
-    outputs: sums.map((sum, k) => ({ ...sum, buffer: outs[k].buffer })),
-  });
-  return outs;
-}
-
-/** Batch statistics of `x`; replaces the state's running statistics (never recorded). */
 function batchStatistics(
   x: Tensor,
   state: BatchNormState,
   count: number,
   momentum: number,
   eps: number,
-): Normalisation {
+): Tensor {
   const channels = state.channels;
-  // The mean is summed as its own output: the finalise map could derive it as k + E[x - k],
-  // but writing it there too would bind 9 buffers, over WebGPU's default 8.
-  const [mean, shifted, shiftedSquare] = reduceChannels(
-    "batch_norm_moments",
-    x.shape,
-    [dense(x), firstOfChannel(x)],
-    [
-      { expr: "x0", scale: 1 / count },
+  const stats = empty([2, channels]);
+  const runningMean = empty([channels]), runningVar = empty([channels]);
+  backend().reduce({
+    name: "batch_norm_moments",
+    shape: x.shape,
+    axes: [0, 2, 3],
+    inputs: [dense(x), firstOfChannel(x)],
+    outputs: [
+      { buffer: stats.buffer, expr: "x0", scale: 1 / count },
       { expr: "x0 - x1", scale: 1 / count },
       { expr: "(x0 - x1) * (x0 - x1)", scale: 1 / count },
     ],
-  );
-  const invStd = empty([channels]);
-  const runningMean = empty([channels]), runningVar = empty([channels]);
-  // One map over the channels: the biased variance (rounding could take it
-  // just under 0), 1/sigma and PyTorch's running averages, with the unbiased
-  // variance var * count / (count - 1); the scalars are parameters so that
-  // other values compile no new kernel.
-  const shape = [channels];
-  backend().map({
-    name: "batch_norm_finalise",
-    shape,
-    inputs: [
-      dense(mean),
-      dense(shifted),
-      dense(shiftedSquare),
-      dense(state.runningMean),
-      dense(state.runningVar),
-    ],
-    lets: [{ name: "variance", expr: "max(x2 - x1 * x1, 0.0)" }],
-    outputs: [
-      { ...dense(invStd), expr: "inverseSqrt(variance + s1)" },
-      { ...dense(runningMean), expr: "(1.0 - s0) * x3 + s0 * x0" },
-      { ...dense(runningVar), expr: "(1.0 - s0) * x4 + s0 * variance * s2" },
-    ],
-    scalars: [momentum, eps, count / (count - 1)],
+    // Per channel: the biased variance (rounding could take it just under 0), 1/sigma and
+    // PyTorch's running averages, with the unbiased variance var * count / (count - 1); the
+    // scalars are parameters so that other values compile no new kernel.
+    epilogue: {
+      inputs: [state.runningMean.buffer, state.runningVar.buffer],
+      lets: [{ name: "variance", expr: "max(r2 - r1 * r1, 0.0)" }],
+      outputs: [
+        { buffer: stats.buffer, offset: channels, expr: "inverseSqrt(variance + s1)" },
+        { buffer: runningMean.buffer, expr: "(1.0 - s0) * y0 + s0 * r0" },
+        { buffer: runningVar.buffer, expr: "(1.0 - s0) * y1 + s0 * variance * s2" },
+      ],
+      scalars: [momentum, eps, count / (count - 1)],
+    },
   });
-  shifted.dispose();
-  shiftedSquare.dispose();
   state.replace(runningMean, runningVar);
-  return { mean, invStd };
+  return stats;
 }
 
-/** The running statistics, held through views so that a later update cannot free them. */
-function runningStatistics(state: BatchNormState, eps: number): Normalisation {
-  const shape = [state.channels];
-  const invStd = empty(shape);
+/** The running statistics as a [2, C] tensor (mean, 1/sigma). */
+function runningStatistics(state: BatchNormState, eps: number): Tensor {
+  const channels = state.channels;
+  const stats = empty([2, channels]);
+  const view = (offset: number) => ({ strides: [1], offset });
   backend().map({
-    name: "batch_norm_inv_std",
-    shape,
-    inputs: [dense(state.runningVar)],
-    outputs: [{ ...dense(invStd), expr: "inverseSqrt(x0 + s0)" }],
+    name: "batch_norm_inference_statistics",
+    shape: [channels],
+    inputs: [dense(state.runningMean), dense(state.runningVar)],
+    outputs: [
+      { buffer: stats.buffer, view: view(0), expr: "x0" },
+      { buffer: stats.buffer, view: view(channels), expr: "inverseSqrt(x1 + s0)" },
+    ],
     scalars: [eps],
   });
-  return { mean: state.runningMean.view(shape), invStd };
+  return stats;
 }
 
 /**
@@ -304,17 +283,15 @@ function leaky(value: string, sign: string, slope: number): string {
  * Gradients [dx, dgamma, dbeta] from the output's gradient `dy` and the
  * output `y` (read only with a fused activation). In training the statistics
  * depend on x, which gives the standard formula
- * dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)), computed as
- * a * dy + b * x + c with per-channel a, b, c (the whole formula would read 8
- * buffers besides dx, WebGPU's default limit per shader stage being 8 in
- * all); in inference they are constants and dx = gamma * invStd * dy.
+ * dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in
+ * inference they are constants and dx = gamma * invStd * dy.
  */
 function batchNormBackward(
   dy: Tensor,
   y: Tensor,
   x: Tensor,
   gamma: Tensor,
-  { mean, invStd }: Normalisation,
+  stats: Tensor,
   training: boolean,
   count: number,
   leakySlope: number | undefined,
@@ -323,46 +300,47 @@ function batchNormBackward(
   // Operands after the gradient's are numbered from k: x<k>, x<k + 1>, ...
   const grads = leakySlope === undefined ? [dense(dy)] : [dense(dy), dense(y)];
   const k = grads.length, at = (i: number) => `x${k + i}`;
-  const [sumDy, sumDyXhat] = reduceChannels(
-    "batch_norm_grad_sums",
-    x.shape,
-    [...grads, dense(x), perChannel(mean), perChannel(invStd)],
-    [{ expr: dp }, { expr: `${dp} * (${at(0)} - ${at(1)}) * ${at(2)}` }],
-  );
+  const channels = x.shape[1];
+  const sumDy = empty([channels]), sumDyXhat = empty([channels]);
+  const xhat = `(${at(0)} - ${at(1)}) * ${at(2)}`;
+  backend().reduce({
+    name: "batch_norm_grad_sums",
+    shape: x.shape,
+    axes: [0, 2, 3],
+    inputs: [...grads, dense(x), ...statistics(stats)],
+    outputs: [{ buffer: sumDy.buffer, expr: dp }, {
+      buffer: sumDyXhat.buffer,
+      expr: `${dp} * ${xhat}`,
+    }],
+  });
   const dx = empty(x.shape);
+  const [, invStd] = statistics(stats);
   if (!training) {
     backend().map({
       name: "batch_norm_grad_x_inference",
       shape: x.shape,
-      inputs: [...grads, perChannel(invStd), perChannel(gamma)],
+      inputs: [...grads, invStd, perChannel(gamma)],
       outputs: [{ ...dense(dx), expr: `${dp} * ${at(0)} * ${at(1)}` }],
     });
     return [dx, sumDyXhat, sumDy];
   }
-  const channels = [x.shape[1]];
-  const a = empty(channels), b = empty(channels), c = empty(channels);
-  backend().map({
-    name: "batch_norm_grad_coefficients",
-    shape: channels,
-    inputs: [dense(gamma), dense(invStd), dense(mean), dense(sumDy), dense(sumDyXhat)],
-    lets: [
-      { name: "a", expr: "x0 * x1" },
-      { name: "b", expr: "-(a * x1 * s0 * x4)" },
-    ],
-    outputs: [
-      { ...dense(a), expr: "a" },
-      { ...dense(b), expr: "b" },
-      { ...dense(c), expr: "-(a * s0 * x3) - b * x2" },
-    ],
-    scalars: [1 / count],
-  });
   backend().map({
     name: "batch_norm_grad_x",
     shape: x.shape,
-    inputs: [...grads, dense(x), perChannel(a), perChannel(b), perChannel(c)],
-    outputs: [{ ...dense(dx), expr: `${at(1)} * ${dp} + ${at(2)} * ${at(0)} + ${at(3)}` }],
+    inputs: [
+      ...grads,
+      dense(x),
+      ...statistics(stats),
+      perChannel(gamma),
+      perChannel(sumDy),
+      perChannel(sumDyXhat),
+    ],
+    outputs: [{
+      ...dense(dx),
+      expr: `${at(3)} * ${at(2)} * (${dp} - s0 * ${at(4)} - ${xhat} * s0 * ${at(5)})`,
+    }],
+    scalars: [1 / count],
   });
-  for (const t of [a, b, c]) t.dispose();
   return [dx, sumDyXhat, sumDy];
 }
 
@@ -409,13 +387,7 @@ export function batchNorm2d(
   backend().map({
     name: leakySlope === undefined ? "batch_norm" : "batch_norm_leaky_relu",
     shape: x.shape,
-    inputs: [
-      dense(x),
-      perChannel(stats.mean),
-      perChannel(stats.invStd),
-      perChannel(gamma),
-      perChannel(beta),
-    ],
+    inputs: [dense(x), ...statistics(stats), perChannel(gamma), perChannel(beta)],
     lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
     outputs: [{ ...dense(y), expr: leakySlope === undefined ? "v" : leaky("v", "v", leakySlope) }],
   });

@@ -128,3 +128,71 @@ Deno.test("a reduction with several outputs sums each one's formula in the same 
     });
   }
 });
+
+Deno.test("a reduction's epilogue reads its sums, per-output operands and scalars", async (t) => {
+  // One pass per output, one workgroup per output, and partial sums in two passes (WebGPU).
+  for (const shape of [[2, 3, 4], [40, 3, 50], [2, 3, 140000]]) {
+    await t.step(`[${shape}] over [0, 2]`, async () => {
+      const rng = new HostRng(13);
+      const x = rng.uniform(shape), y = rng.uniform([3]);
+      const [n, c, w] = shape;
+      await asyncScope(async () => {
+        const xs = tensor(Float32Array.from(x.data), shape), ys = tensor(Float32Array.from(y.data));
+        // Both rows of `rows` are written by one kernel: a sum at offset 3, the epilogue at 0.
+        const rows = empty([2, 3]), other = empty([3]);
+        backend().reduce({
+          name: "epilogue_sums",
+          shape,
+          axes: [0, 2],
+          // x read twice: densely and as each channel's first value (one binding on WebGPU).
+          inputs: [
+            { buffer: xs.buffer, view: denseView(shape) },
+            { buffer: xs.buffer, view: { strides: [0, w, 0], offset: 0 } },
+          ],
+          outputs: [
+            { buffer: rows.buffer, offset: 3, expr: "x0 - x1", scale: 1 / (n * w) },
+            { expr: "x0 * x0" },
+          ],
+          epilogue: {
+            inputs: [ys.buffer],
+            lets: [{ name: "spread", expr: "r1 * s0 - r0 * r0" }],
+            outputs: [
+              { buffer: rows.buffer, expr: "spread * y0 + s1" },
+              { buffer: other.buffer, expr: "sqrt(abs(r1)) - y0" },
+            ],
+            scalars: [1 / (n * w), 0.25],
+          },
+        });
+        const at = (i: number, ch: number, j: number) => Math.fround(x.data[(i * c + ch) * w + j]);
+        const sums = Array.from({ length: c }, (_, ch) => {
+          let shifted = 0, squares = 0;
+          for (let i = 0; i < n; i++) {
+            for (let j = 0; j < w; j++) {
+              shifted += at(i, ch, j) - at(0, ch, 0);
+              squares += at(i, ch, j) ** 2;
+            }
+          }
+          return { r0: shifted / (n * w), r1: squares };
+        });
+        const yv = (ch: number) => Math.fround(y.data[ch]);
+        assertClose(
+          await rows.data(),
+          Float64Array.from([
+            ...sums.map(({ r0, r1 }, ch) => (r1 / (n * w) - r0 * r0) * yv(ch) + 0.25),
+            ...sums.map(({ r0 }) => r0),
+          ]),
+          "the epilogue's row and the written sum",
+          1e-4,
+          1e-4,
+        );
+        assertClose(
+          await other.data(),
+          Float64Array.from(sums.map(({ r1 }, ch) => Math.sqrt(r1) - yv(ch))),
+          "the epilogue's second output",
+          1e-4,
+          1e-4,
+        );
+      });
+    });
+  }
+});

@@ -7,7 +7,7 @@
  */
 
 import { EngineError } from "../errors.ts";
-import { empty, keep, type Tensor } from "../tensor.ts";
+import { empty, keep, type Tensor, zeros } from "../tensor.ts";
 import { checkOption, checkStateShape, runUpdate, SlotOptimizer } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
@@ -43,14 +43,14 @@ export interface AdamState {
 /**
  * One pass per parameter: reads value (x0), gradient (x1) and moments (x2,
  * x3), writes the new ones to fresh tensors. Everything that changes between
- * steps (learning rate, bias corrections, first-step flag) is a scalar, so
- * the kernel is compiled once. The moments start at zero: on the first step
- * (s8 = 1) the old ones are not used.
+ * steps (learning rate, bias corrections) is a scalar, and the moments start
+ * as zero tensors (not a stand-in operand, which a backend would bind
+ * differently), so the kernel is compiled once.
  */
 const ADAM_LETS = [
   { name: "grad", expr: "x1 + s5 * x0" },
-  { name: "m1", expr: "s1 * grad + select(s0 * x2, 0.0, s8 > 0.5)" },
-  { name: "v1", expr: "s3 * grad * grad + select(s2 * x3, 0.0, s8 > 0.5)" },
+  { name: "m1", expr: "s1 * grad + s0 * x2" },
+  { name: "v1", expr: "s3 * grad * grad + s2 * x3" },
 ];
 
 /**
@@ -91,14 +91,13 @@ export class Adam extends SlotOptimizer<AdamSlot> {
   }
 
   protected update(param: Parameter, grad: Tensor): void {
-    const slot = this.slots.get(param.name);
-    const step = (slot?.step ?? 0) + 1;
     const x = param.value;
+    const slot = this.slots.get(param.name) ?? { step: 0, m: zeros(x.shape), v: zeros(x.shape) };
+    const step = slot.step + 1;
     const [xNew, mNew, vNew] = [empty(x.shape), keep(empty(x.shape)), keep(empty(x.shape))];
     runUpdate({
       name: "adam_update",
-      // On the first step the update ignores the moments; the gradient stands in.
-      inputs: [x, grad, slot?.m ?? grad, slot?.v ?? grad],
+      inputs: [x, grad, slot.m, slot.v],
       lets: ADAM_LETS,
       outputs: [
         { tensor: xNew, expr: "x0 - s6 * m1 / (sqrt(v1) * s7 + s4)" },
@@ -114,11 +113,10 @@ export class Adam extends SlotOptimizer<AdamSlot> {
         this.weightDecay,
         this.lr / (1 - this.beta1 ** step),
         1 / Math.sqrt(1 - this.beta2 ** step),
-        slot ? 0 : 1,
       ],
     });
-    slot?.m.dispose();
-    slot?.v.dispose();
+    slot.m.dispose();
+    slot.v.dispose();
     this.slots.set(param.name, { step, m: mNew, v: vNew });
     param.replace(xNew);
   }

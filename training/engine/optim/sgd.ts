@@ -7,7 +7,7 @@
  */
 
 import { EngineError } from "../errors.ts";
-import { empty, keep, type Tensor } from "../tensor.ts";
+import { empty, keep, type Tensor, zeros } from "../tensor.ts";
 import { checkOption, checkStateShape, runUpdate, SlotOptimizer } from "./common.ts";
 import type { Parameter } from "./parameter.ts";
 
@@ -38,7 +38,9 @@ export interface SGDState {
 /**
  * Value (x0), gradient (x1) and momentum buffer (x2) in one pass, to fresh
  * tensors; all options are scalars. As in PyTorch, the buffer starts as the
- * first (undampened) gradient (s5 = 1 on the first step).
+ * first (undampened) gradient (s5 = 1 on the first step, when x2 is a zero
+ * tensor rather than a stand-in operand, which a backend would bind
+ * differently).
  */
 const MOMENTUM_LETS = [
   { name: "grad", expr: "x1 + s1 * x0" },
@@ -107,11 +109,11 @@ export class SGD extends SlotOptimizer<SGDSlot> {
   #momentumUpdate(param: Parameter, grad: Tensor): void {
     const slot = this.slots.get(param.name);
     const x = param.value;
+    const buffer = slot?.momentumBuffer ?? zeros(x.shape);
     const [xNew, bNew] = [empty(x.shape), keep(empty(x.shape))];
     runUpdate({
       name: "sgd_momentum_update",
-      // On the first step the update ignores the buffer; the gradient stands in.
-      inputs: [x, grad, slot?.momentumBuffer ?? grad],
+      inputs: [x, grad, buffer],
       lets: MOMENTUM_LETS,
       outputs: [
         { tensor: xNew, expr: "x0 - s0 * select(buf, grad + s2 * buf, s4 > 0.5)" },
@@ -126,7 +128,7 @@ export class SGD extends SlotOptimizer<SGDSlot> {
         slot ? 0 : 1,
       ],
     });
-    slot?.momentumBuffer.dispose();
+    buffer.dispose();
     this.slots.set(param.name, { momentumBuffer: bNew });
     param.replace(xNew);
   }

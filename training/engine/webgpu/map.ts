@@ -53,22 +53,33 @@ export function indexCode(name: string, view: View, shape: Shape): string {
   return lines.join(" ");
 }
 
-/** Binding name of output `k` of `outputs`. */
-function outputName(k: number, outputs: number): string {
-  return outputs === 1 ? "Y" : `Y${k}`;
+/**
+ * Bindings of a kernel's operands where an operand repeated (the same
+ * buffer read through two views, or written at two offsets) takes one
+ * binding: the distinct buffers, and each operand's binding among them.
+ * Reads and writes are shared separately, since WebGPU does not let one
+ * buffer be bound both ways in a dispatch.
+ */
+export interface SharedBindings {
+  buffers: GPUBuffer[];
+  slots: number[];
 }
 
-/**
- * Bindings of kernels reading operands `X0`, `X1`, ... and writing `Y` (one
- * output) or `Y0`, `Y1`, ... (several).
- */
-export function operandBindings(inputs: number, outputs = 1): StorageBinding[] {
+/** See {@link SharedBindings}. */
+export function shareBindings(buffers: readonly DeviceBuffer[]): SharedBindings {
+  const distinct: GPUBuffer[] = [];
+  const slots = buffers.map((buffer) => {
+    const at = distinct.indexOf(gpuBuffer(buffer));
+    return at >= 0 ? at : distinct.push(gpuBuffer(buffer)) - 1;
+  });
+  return { buffers: distinct, slots };
+}
+
+/** Storage bindings `X0`, `X1`, ... read and `Y0`, `Y1`, ... written. */
+export function operandBindings(reads: number, writes: number): StorageBinding[] {
   return [
-    ...Array.from({ length: inputs }, (_, k) => ({ name: `X${k}`, access: "read" as const })),
-    ...Array.from({ length: outputs }, (_, k) => ({
-      name: outputName(k, outputs),
-      access: "read_write" as const,
-    })),
+    ...Array.from({ length: reads }, (_, k) => ({ name: `X${k}`, access: "read" as const })),
+    ...Array.from({ length: writes }, (_, k) => ({ name: `Y${k}`, access: "read_write" as const })),
   ];
 }
 
@@ -80,25 +91,31 @@ export function wgslFormula(expr: string): string {
   return expr.replace(/\bs(\d+)\b/g, "P.s$1");
 }
 
-/** Builds the kernel spec of a map (exported for tests of the generated code). */
-export function mapKernelSpec(spec: MapSpec): KernelSpec {
+/** Uniform parameters `s0`, `s1`, ... of `count` scalars. */
+export function scalarParams(count: number): Param[] {
+  return Array.from({ length: count }, (_, k) => ({ name: `s${k}`, type: "f32" }));
+}
+
+/** A map's kernel spec and the buffers to bind (exported for tests of the generated code). */
+export function mapKernel(spec: MapSpec): { kernel: KernelSpec; buffers: GPUBuffer[] } {
   const n = spec.shape.reduce((a, b) => a * b, 1);
-  const params: Param[] = (spec.scalars ?? []).map((_, k) => ({ name: `s${k}`, type: "f32" }));
+  const reads = shareBindings(spec.inputs.map((x) => x.buffer));
+  const writes = shareBindings(spec.outputs.map((x) => x.buffer));
   const loads = spec.inputs.map((input, k) =>
-    `${indexCode(`j${k}`, input.view, spec.shape)} let x${k} = X${k}[j${k}];`
+    `${indexCode(`j${k}`, input.view, spec.shape)} let x${k} = X${reads.slots[k]}[j${k}];`
   ).join("\n    ");
   const lets = (spec.lets ?? []).map((l) => `let ${l.name} = ${wgslFormula(l.expr)};`)
     .join("\n    ");
   const stores = spec.outputs.map((output, k) =>
-    `{ ${indexCode("o", output.view, spec.shape)} ${outputName(k, spec.outputs.length)}[o] = ${
+    `{ ${indexCode("o", output.view, spec.shape)} Y${writes.slots[k]}[o] = ${
       wgslFormula(output.expr)
     }; }`
   ).join("\n    ");
-  return {
+  const kernel = {
     name: spec.name,
-    bindings: operandBindings(spec.inputs.length, spec.outputs.length),
-    params,
-    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    bindings: operandBindings(reads.buffers.length, writes.buffers.length),
+    params: scalarParams(spec.scalars?.length ?? 0),
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1] as [number, number, number],
     body: gridStrideMain(
       `${n}u`,
       `
@@ -107,15 +124,16 @@ export function mapKernelSpec(spec: MapSpec): KernelSpec {
     ${stores}`,
     ),
   };
+  return { kernel, buffers: [...reads.buffers, ...writes.buffers] };
 }
 
 /** Records a map kernel. */
 export function runMap(gpu: WebGpu, spec: MapSpec): void {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const buffers = [...spec.inputs, ...spec.outputs].map((x) => x.buffer as GPUBuffer);
+  const { kernel, buffers } = mapKernel(spec);
   gpu.runtime.dispatch(
-    gpu.kernels.get(mapKernelSpec(spec)),
+    gpu.kernels.get(kernel),
     buffers,
     gridStrideGroups(n, elementsPerInvocation(gpu.variant)),
     spec.scalars ?? [],

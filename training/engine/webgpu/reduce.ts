@@ -1,7 +1,10 @@
 /**
  * Sum reductions over any set of axes, with an element-wise prologue over
  * several broadcast operands (so that, e.g., a variance is one pass over
- * `(x - mean)^2`), and one or more outputs summed in the same pass.
+ * `(x - mean)^2`), one or more outputs summed in the same pass, and an
+ * epilogue over the sums in the pass that finishes them. Repeated buffers
+ * share a binding, which keeps fused kernels within WebGPU's 8 storage
+ * buffers per stage.
  *
  * When few outputs would leave the device idle, each output gets a workgroup
  * whose invocations share its range and add their sums in a tree (one pass);
@@ -19,7 +22,7 @@ import {
   gridStrideMain,
   type KernelSpec,
 } from "./kernel.ts";
-import { gpuBuffer, operandBindings, wgslFormula } from "./map.ts";
+import { operandBindings, scalarParams, shareBindings, wgslFormula } from "./map.ts";
 
 function decompose(
   target: string,
@@ -46,7 +49,7 @@ const TREE_WORKGROUP = 256;
  */
 const TREE_VALUES_PER_INVOCATION = 1024;
 
-/** The WGSL that a reduction's kernels share: counts, operand indexing and the summed formulas. */
+/** The WGSL that a reduction's kernels share: counts, bindings, operand indexing, the sums. */
 function reductionCode(spec: ReduceSpec) {
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
   const outCount = keptAxes.reduce((a, k) => a * spec.shape[k], 1);
@@ -54,11 +57,25 @@ function reductionCode(spec: ReduceSpec) {
   const dims = (view: View, axes: readonly number[]) =>
     axes.map((k) => ({ size: spec.shape[k], stride: view.strides[k] }));
   const each = (line: (k: number) => string) => spec.outputs.map((_, k) => line(k)).join(" ");
-  const outputs = spec.outputs.length;
+  const epilogue = spec.epilogue;
+  const n = spec.inputs.length;
+  const reads = shareBindings([...spec.inputs.map((x) => x.buffer), ...(epilogue?.inputs ?? [])]);
+  const written = spec.outputs.flatMap((o, k) =>
+    o.buffer ? [{ k, buffer: o.buffer, offset: o.offset }] : []
+  );
+  const writes = shareBindings([
+    ...written.map((w) => w.buffer),
+    ...(epilogue?.outputs.map((o) => o.buffer) ?? []),
+  ]);
+  const store = (k: number, offset: number | undefined, at: string, value: string) =>
+    `Y${writes.slots[k]}[${offset ?? 0}u + ${at}] = ${value};`;
   return {
     outCount,
     reduceCount,
-    bindings: operandBindings(spec.inputs.length, outputs),
+    bindings: operandBindings(reads.buffers.length, writes.buffers.length),
+    params: scalarParams(epilogue?.scalars?.length ?? 0),
+    buffers: [...reads.buffers, ...writes.buffers],
+    scalars: epilogue?.scalars ?? [],
     each,
     /** Each input's index at output `o`: `b<k>`. */
     bases: spec.inputs.map((input, k) =>
@@ -67,33 +84,78 @@ function reductionCode(spec: ReduceSpec) {
     /** Adds reduced element `r` to `acc<k>`. */
     accumulate: [
       ...spec.inputs.map((input, k) =>
-        `var j${k} = b${k}; ${
-          decompose(`j${k}`, "r", dims(input.view, spec.axes))
-        } let x${k} = X${k}[j${k}];`
+        `var j${k} = b${k}; ${decompose(`j${k}`, "r", dims(input.view, spec.axes))} let x${k} = X${
+          reads.slots[k]
+        }[j${k}];`
       ),
       each((k) => `acc${k} += ${wgslFormula(spec.outputs[k].expr ?? "x0")};`),
     ].join("\n      "),
-    out: (k: number) => outputs === 1 ? "Y" : `Y${k}`,
-    scaled: (k: number, value: string) => {
-      const scale = spec.outputs[k].scale;
-      return scale === undefined || scale === 1 ? value : `${value} * ${formulaLiteral(scale)}`;
-    },
+    /**
+     * Given each sum's value (unscaled), the scaled sums `r<k>`, the stores
+     * of those written and the epilogue, at output index `at`.
+     */
+    finish: (value: (k: number) => string, at: string) =>
+      [
+        each((k) => {
+          const scale = spec.outputs[k].scale;
+          const scaled = scale === undefined || scale === 1
+            ? value(k)
+            : `${value(k)} * ${formulaLiteral(scale)}`;
+          return `let r${k} = ${scaled};`;
+        }),
+        ...written.map((w, i) => store(i, w.offset, at, `r${w.k}`)),
+        ...(epilogue?.inputs.map((_, k) => `let y${k} = X${reads.slots[n + k]}[${at}];`) ?? []),
+        ...(epilogue?.lets ?? []).map((l) => `let ${l.name} = ${wgslFormula(l.expr)};`),
+        ...(epilogue?.outputs.map((o, k) =>
+          store(written.length + k, o.offset, at, wgslFormula(o.expr))
+        ) ?? []),
+      ].join("\n    "),
   };
 }
 
-/**
- * Spec of one reduction pass in which each invocation sums a chunk of the
- * reduced range, over `chunks` chunks (unscaled partial sums when more than one).
- */
-function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
+/** Spec of a reduction pass in which each invocation sums an output's whole range. */
+function reduceKernelSpec(spec: ReduceSpec): KernelSpec {
   const c = reductionCode(spec);
-  const chunk = Math.ceil(c.reduceCount / chunks);
   return {
     name: spec.name,
     bindings: c.bindings,
+    params: c.params,
     workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
     body: gridStrideMain(
-      `${c.outCount * chunks}u`,
+      `${c.outCount}u`,
+      `
+    ${c.bases}
+    ${c.each((k) => `var acc${k} = 0.0;`)}
+    for (var r = 0u; r < ${c.reduceCount}u; r++) {
+      ${c.accumulate}
+    }
+    ${c.finish((k) => `acc${k}`, "o")}`,
+      "",
+      "o",
+    ),
+  };
+}
+
+/** `spec` with its sums unwritten and no epilogue: what the first of two passes binds. */
+function sumsOnly(spec: ReduceSpec): ReduceSpec {
+  return { ...spec, outputs: spec.outputs.map(({ expr }) => ({ expr })), epilogue: undefined };
+}
+
+/**
+ * Spec of the first of two passes: each invocation sums one of `chunks`
+ * chunks of an output's range, and writes the partial sums of output k to
+ * one buffer at k * outputs * chunks.
+ */
+function partialsKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
+  const c = reductionCode(sumsOnly(spec));
+  const chunk = Math.ceil(c.reduceCount / chunks);
+  const size = c.outCount * chunks;
+  return {
+    name: spec.name,
+    bindings: [...c.bindings, { name: "Partials", access: "read_write" }],
+    workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
+    body: gridStrideMain(
+      `${size}u`,
       `
     let o = t / ${chunks}u;
     let first = (t % ${chunks}u) * ${chunk}u;
@@ -103,7 +165,7 @@ function reduceKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
     for (var r = first; r < last; r++) {
       ${c.accumulate}
     }
-    ${c.each((k) => `${c.out(k)}[t] = ${chunks > 1 ? `acc${k}` : c.scaled(k, `acc${k}`)};`)}`,
+    ${c.each((k) => `Partials[${k * size}u + t] = acc${k};`)}`,
       "",
       "t",
     ),
@@ -120,6 +182,7 @@ function treeKernelSpec(spec: ReduceSpec): KernelSpec {
   return {
     name: spec.name,
     bindings: c.bindings,
+    params: c.params,
     workgroupSize: [size, 1, 1],
     body: `
 ${c.each((k) => `var<workgroup> sums${k}: array<f32, ${size}>;`)}
@@ -137,7 +200,9 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) la
       if (lane < span) { ${c.each((k) => `sums${k}[lane] += sums${k}[lane + span];`)} }
       workgroupBarrier();
     }
-    if (lane == 0u) { ${c.each((k) => `${c.out(k)}[o] = ${c.scaled(k, `sums${k}[0]`)};`)} }
+    if (lane == 0u) {
+    ${c.finish((k) => `sums${k}[0]`, "o")}
+    }
 }`,
   };
 }
@@ -151,30 +216,34 @@ export function runReduce(engine: WebGpu, spec: ReduceSpec): void {
   const chunks = Math.max(1, Math.min(Math.ceil(target / keptCount), Math.floor(reduceCount / 64)));
   // Each output is a loop already: fewer outputs per invocation than element-wise kernels.
   const groups = (count: number) => gridStrideGroups(count, engine.variant === "cpu" ? 4 : 1);
-  const inputs = spec.inputs.map((x) => gpuBuffer(x.buffer));
-  const outputs = spec.outputs.map((o) => gpuBuffer(o.buffer));
-  if (chunks === 1) {
-    const kernel = engine.kernels.get(reduceKernelSpec(spec, 1));
-    engine.runtime.dispatch(kernel, [...inputs, ...outputs], groups(keptCount));
-    return;
-  }
+  const run = (reduction: ReduceSpec, kernel: KernelSpec, grid: [number, number, number]) => {
+    const c = reductionCode(reduction);
+    engine.runtime.dispatch(engine.kernels.get(kernel), c.buffers, grid, c.scalars);
+  };
+  if (chunks === 1) return run(spec, reduceKernelSpec(spec), groups(keptCount));
   // Few outputs (chunks > 1 only when under the target) of ranges a workgroup sums in one pass.
   if (reduceCount <= TREE_WORKGROUP * TREE_VALUES_PER_INVOCATION) {
-    const kernel = engine.kernels.get(treeKernelSpec(spec));
-    engine.runtime.dispatch(kernel, [...inputs, ...outputs], [keptCount, 1, 1]);
-    return;
+    return run(spec, treeKernelSpec(spec), [keptCount, 1, 1]);
   }
-  // Each output's partial sums, then a second pass that adds them (and scales).
-  const partials = spec.outputs.map(() => engine.pool.acquire(keptCount * chunks * 4));
-  const first = engine.kernels.get(reduceKernelSpec(spec, chunks));
-  engine.runtime.dispatch(first, [...inputs, ...partials], groups(keptCount * chunks));
-  const second = engine.kernels.get(reduceKernelSpec({
+  // Partial sums of each output's chunks, then a second pass that adds them (and finishes).
+  const size = keptCount * chunks;
+  const partials = engine.pool.acquire(spec.outputs.length * size * 4);
+  engine.runtime.dispatch(
+    engine.kernels.get(partialsKernelSpec(spec, chunks)),
+    [...reductionCode(sumsOnly(spec)).buffers, partials],
+    groups(size),
+  );
+  const second: ReduceSpec = {
     name: `${spec.name}_partials`,
     shape: [keptCount, chunks],
     axes: [1],
-    inputs: partials.map((buffer) => ({ buffer, view: { strides: [chunks, 1], offset: 0 } })),
-    outputs: spec.outputs.map((o, k) => ({ buffer: o.buffer, expr: `x${k}`, scale: o.scale })),
-  }, 1));
-  engine.runtime.dispatch(second, [...partials, ...outputs], groups(keptCount));
-  for (const partial of partials) engine.pool.release(partial);
+    inputs: spec.outputs.map((_, k) => ({
+      buffer: partials,
+      view: { strides: [chunks, 1], offset: k * size },
+    })),
+    outputs: spec.outputs.map((o, k) => ({ ...o, expr: `x${k}` })),
+    epilogue: spec.epilogue,
+  };
+  run(second, reduceKernelSpec(second), groups(keptCount));
+  engine.pool.release(partials);
 }
