@@ -201,6 +201,9 @@ export interface ConvGeometry {
  * - `data`: dx [B, Cin, H, W] from dy [B, Cout, OH, OW] (+ bias [Cin]: a
  *   transposed convolution's forward pass), fully written;
  * - `weight`: dw from x and dy.
+ *
+ * The first two may apply an `activation` to what they write: a formula of
+ * the value `x0` (bias included).
  */
 export type ConvSpec =
   | {
@@ -210,6 +213,7 @@ export type ConvSpec =
     w: DeviceBuffer;
     y: DeviceBuffer;
     bias?: DeviceBuffer;
+    activation?: string;
   }
   | {
     kind: "data";
@@ -218,6 +222,7 @@ export type ConvSpec =
     w: DeviceBuffer;
     dx: DeviceBuffer;
     bias?: DeviceBuffer;
+    activation?: string;
   }
   | { kind: "weight"; geometry: ConvGeometry; dy: DeviceBuffer; x: DeviceBuffer; dw: DeviceBuffer };
 

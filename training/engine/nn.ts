@@ -9,6 +9,7 @@
 import { normalInit } from "./init.ts";
 import { conv2d, convTranspose2d } from "./ops/conv.ts";
 import { batchNorm2d, BatchNormState } from "./ops/batchnorm.ts";
+import type { Activation } from "./ops/formulas.ts";
 import { linear } from "./ops/matmul.ts";
 import { upsampledConvKernel } from "./ops/upsample.ts";
 import { Parameter } from "./optim/parameter.ts";
@@ -55,7 +56,7 @@ type Convolution = (
   x: Tensor,
   w: Tensor,
   bias: Tensor | undefined,
-  options: { stride: number; padding: number },
+  options: { stride: number; padding: number; activation?: Activation },
 ) => Tensor;
 
 /** What a convolution layer holds: a weight, an optional bias, stride, padding and its op. */
@@ -84,10 +85,12 @@ abstract class ConvLayer implements Layer {
     this.#convolve = convolve;
   }
 
-  forward(x: Tensor): Tensor {
+  /** The convolution of `x`, followed by `activation` in the same kernel when given. */
+  forward(x: Tensor, activation?: Activation): Tensor {
     return this.#convolve(x, this.weight.value, this.bias?.value, {
       stride: this.stride,
       padding: this.padding,
+      activation,
     });
   }
 
@@ -122,7 +125,7 @@ export interface UpConvolution extends Layer {
   readonly stride: number;
   readonly padding: number;
   readonly bias?: Parameter;
-  forward(x: Tensor): Tensor;
+  forward(x: Tensor, activation?: Activation): Tensor;
   /** The kernel [in, out, k, k] of the transposed convolution it runs. */
   transposedKernel(): Tensor;
 }

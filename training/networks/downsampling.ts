@@ -10,7 +10,6 @@
  * @module
  */
 
-import { leakyRelu } from "../engine/ops/elementwise.ts";
 import { reshape } from "../engine/ops/layout.ts";
 import {
   BatchNorm2d,
@@ -74,8 +73,9 @@ export class DownsamplingNetwork implements Layer {
     const features: Tensor[] = [];
     let h = x;
     for (const { conv, norm } of this.blocks) {
-      const y = conv.forward(h);
-      h = norm ? norm.forward(y, ctx, LEAKY_SLOPE) : leakyRelu(y, LEAKY_SLOPE);
+      h = norm
+        ? norm.forward(conv.forward(h), ctx, LEAKY_SLOPE)
+        : conv.forward(h, { kind: "leakyRelu", slope: LEAKY_SLOPE });
       features.push(h);
     }
     return features;

@@ -23,7 +23,6 @@
  * @module
  */
 
-import { tanh } from "../engine/ops/elementwise.ts";
 import { reshape } from "../engine/ops/layout.ts";
 import {
   BatchNorm2d,
@@ -117,7 +116,7 @@ export class GanGenerator implements Layer {
 
   /** Target-layer maps [B, M, S/2, S/2] -> images [B, 3, S, S] in [-1, 1]. */
   tail(maps: Tensor, ctx: ForwardContext): Tensor {
-    return tanh(this.rgb.forward(runBlocks(this.tailBlocks, maps, ctx)));
+    return this.rgb.forward(runBlocks(this.tailBlocks, maps, ctx), { kind: "tanh" });
   }
 
   /** z -> images: `tail(head(z))`. */

@@ -7,17 +7,18 @@
  * @module
  */
 
-import type {
-  Backend,
-  BackendReport,
-  ConvSpec,
-  DeviceBuffer,
-  GatherSpec,
-  KernelTime,
-  MapSpec,
-  MatmulSpec,
-  RandomSpec,
-  ReduceSpec,
+import {
+  type Backend,
+  type BackendReport,
+  type ConvSpec,
+  denseView,
+  type DeviceBuffer,
+  type GatherSpec,
+  type KernelTime,
+  type MapSpec,
+  type MatmulSpec,
+  type RandomSpec,
+  type ReduceSpec,
 } from "../backend.ts";
 import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
 import { EngineError } from "../errors.ts";
@@ -167,10 +168,28 @@ export class CpuBackend implements Backend {
   }
 
   conv(spec: ConvSpec): void {
-    this.#launch(
-      `conv_${spec.kind}`,
-      () => runConv(this.#blas, this.#scratch, this.#layouts, spec),
-    );
+    this.#launch(`conv_${spec.kind}`, () => {
+      runConv(this.#blas, this.#scratch, this.#layouts, spec);
+      const g = spec.geometry;
+      if (spec.kind === "forward" && spec.activation) {
+        this.#activate(spec.y, g.B * g.Cout * g.OH * g.OW, spec.activation);
+      }
+      if (spec.kind === "data" && spec.activation) {
+        this.#activate(spec.dx, g.B * g.Cin * g.H * g.W, spec.activation);
+      }
+    });
+  }
+
+  /** Applies a convolution's activation formula to its `count` outputs, in place. */
+  #activate(buffer: DeviceBuffer, count: number, activation: string): void {
+    const shape = [count], view = denseView(shape);
+    const source = mapSource({
+      name: "activation",
+      shape,
+      inputs: [{ buffer, view }],
+      outputs: [{ buffer, view, expr: activation }],
+    });
+    this.#loops.get(source)([host(buffer), host(buffer)], []);
   }
 
   gather(spec: GatherSpec): void {

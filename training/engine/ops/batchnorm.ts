@@ -29,11 +29,17 @@
  * @module
  */
 
-import { denseView, formulaLiteral, type Operand, type View } from "../backend.ts";
+import { denseView, type Operand, type View } from "../backend.ts";
 import { backend } from "../engine.ts";
-import { DisposedTensorError, EngineError, ShapeError } from "../errors.ts";
+import { DisposedTensorError, ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
 import { empty, keep, ones, type Shape, type Tensor, zeros } from "../tensor.ts";
+import {
+  type Activation,
+  activationFormula,
+  activationGradientFormula,
+  checkActivation,
+} from "./formulas.ts";
 
 /**
  * Running mean and variance (shape [C] each) of one batch-norm layer.
@@ -266,17 +272,10 @@ function runningStatistics(state: BatchNormState, eps: number): Tensor {
 
 /**
  * The gradient of the normalised tensor as a formula over `x0` (the
- * gradient of the output) and, with a fused activation, `x1` (the output):
- * `x0` itself, or through the leaky ReLU, whose output is positive exactly
- * where its input is.
+ * gradient of the output) and, with a fused activation, `x1` (the output).
  */
-function preActivationGradient(leakySlope: number | undefined): string {
-  return leakySlope === undefined ? "x0" : leaky("x0", "x1", leakySlope);
-}
-
-/** `value`, times `slope` where `sign` is not above 0: a leaky ReLU and its gradient. */
-function leaky(value: string, sign: string, slope: number): string {
-  return `select(${value} * ${formulaLiteral(slope)}, ${value}, ${sign} > 0.0)`;
+function preActivationGradient(activation: Activation | undefined): string {
+  return activation ? activationGradientFormula(activation, "x0", "x1") : "x0";
 }
 
 /**
@@ -294,11 +293,11 @@ function batchNormBackward(
   stats: Tensor,
   training: boolean,
   count: number,
-  leakySlope: number | undefined,
+  activation: Activation | undefined,
 ): Tensor[] {
-  const dp = preActivationGradient(leakySlope);
+  const dp = preActivationGradient(activation);
   // Operands after the gradient's are numbered from k: x<k>, x<k + 1>, ...
-  const grads = leakySlope === undefined ? [dense(dy)] : [dense(dy), dense(y)];
+  const grads = activation ? [dense(dy), dense(y)] : [dense(dy)];
   const k = grads.length, at = (i: number) => `x${k + i}`;
   const channels = x.shape[1];
   const sumDy = empty([channels]), sumDyXhat = empty([channels]);
@@ -372,29 +371,27 @@ export function batchNorm2d(
   const { training } = options;
   const count = checkOperands(x, gamma, beta, state, training);
   const { leakySlope } = options;
+  const activation = leakySlope === undefined
+    ? undefined
+    : { kind: "leakyRelu" as const, slope: leakySlope };
   // Checked before the running statistics are replaced, so that a refused call changes nothing.
-  if (leakySlope !== undefined && !(leakySlope >= 0 && Number.isFinite(leakySlope))) {
-    throw new EngineError(
-      `batchNorm2d: leakySlope must be a finite number >= 0 (its gradient is read off the ` +
-        `output's sign), got ${leakySlope}.`,
-    );
-  }
+  checkActivation("batchNorm2d", activation);
   const eps = options.eps ?? BATCH_NORM_EPS;
   const stats = training
     ? batchStatistics(x, state, count, options.momentum ?? 0.1, eps)
     : runningStatistics(state, eps);
   const y = empty(x.shape);
   backend().map({
-    name: leakySlope === undefined ? "batch_norm" : "batch_norm_leaky_relu",
+    name: activation ? "batch_norm_leaky_relu" : "batch_norm",
     shape: x.shape,
     inputs: [dense(x), ...statistics(stats), perChannel(gamma), perChannel(beta)],
     lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
-    outputs: [{ ...dense(y), expr: leakySlope === undefined ? "v" : leaky("v", "v", leakySlope) }],
+    outputs: [{ ...dense(y), expr: activation ? activationFormula(activation, "v") : "v" }],
   });
   record(
     [x, gamma, beta],
     y,
-    (dy) => batchNormBackward(dy, y, x, gamma, stats, training, count, leakySlope),
+    (dy) => batchNormBackward(dy, y, x, gamma, stats, training, count, activation),
   );
   return y;
 }

@@ -5,6 +5,7 @@ import { checkOp, HostRng } from "../testing/harness.ts";
 import { conv2dRef, convTranspose2dRef } from "../testing/reference_conv.ts";
 import { zeros } from "../tensor.ts";
 import { conv2d, convTranspose2d } from "./conv.ts";
+import type { Activation } from "./formulas.ts";
 
 await initEngine();
 
@@ -64,6 +65,56 @@ Deno.test("convTranspose2d matches float64, with gradients", async (t) => {
       });
     });
   }
+});
+
+Deno.test("a convolution's fused activation matches the activation after it, with gradients", async (t) => {
+  const rng = new HostRng(33);
+  const leaky = { kind: "leakyRelu", slope: 0.2 } as const, tanh = { kind: "tanh" } as const;
+  const apply = (activation: Activation, v: number) =>
+    activation.kind === "tanh" ? Math.tanh(v) : v > 0 ? v : activation.slope * v;
+  const activated = (ref: { shape: number[]; data: Float64Array }, activation: Activation) => ({
+    shape: ref.shape,
+    data: ref.data.map((v) => apply(activation, v)),
+  });
+  // [B, Cin, H, W], [Cout, KH, KW], stride, padding, bias, activation, transposed
+  const cases: [number[], number[], number, number, boolean, Activation, boolean][] = [
+    [[2, 3, 8, 8], [4, 4, 4], 2, 1, false, leaky, false], // the discriminator's first layer
+    [[2, 4, 6, 6], [3, 3, 3], 1, 1, true, tanh, false], // an upsampling generator's rgb layer
+    [[1, 64, 8, 8], [4, 3, 3], 1, 1, true, tanh, false], // K = 576 for 4 rows: split in K on GPUs
+    [[2, 4, 3, 3], [3, 4, 4], 2, 1, false, tanh, true], // DCGAN's rgb layer
+    [[2, 3, 4, 4], [2, 3, 3], 1, 1, true, leaky, true],
+  ];
+  for (const [xs, [Cout, KH, KW], stride, pad, withBias, activation, transposed] of cases) {
+    const name = `${transposed ? "convTranspose2d" : "conv2d"} x [${xs}] w ${Cout}x${KH}x${KW} ` +
+      `s${stride} p${pad}${withBias ? " bias" : ""} ${activation.kind}`;
+    await t.step(name, async () => {
+      const weight = transposed ? [xs[1], Cout, KH, KW] : [Cout, xs[1], KH, KW];
+      const inputs = [rng.uniform(xs), rng.uniform(weight)];
+      if (withBias) inputs.push(rng.uniform([Cout]));
+      const options = { stride, padding: pad, activation };
+      await checkOp({
+        name,
+        inputs,
+        gpu: ([x, w, b]) =>
+          transposed ? convTranspose2d(x, w, b, options) : conv2d(x, w, b, options),
+        reference: ([x, w, b]) =>
+          activated(
+            transposed
+              ? convTranspose2dRef(x, w, b, stride, pad, 0)
+              : conv2dRef(x, w, b, stride, pad),
+            activation,
+          ),
+        atol: 2e-4,
+      });
+    });
+  }
+  throws(
+    () =>
+      conv2d(zeros([1, 3, 8, 8]), zeros([4, 3, 3, 3]), undefined, {
+        activation: { kind: "leakyRelu", slope: -1 },
+      }),
+    { name: "EngineError", message: /conv2d: leakySlope must be a finite number >= 0/ },
+  );
 });
 
 Deno.test("conv shape errors name the shapes", () => {

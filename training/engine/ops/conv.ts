@@ -16,12 +16,25 @@ import { backend } from "../engine.ts";
 import { ShapeError } from "../errors.ts";
 import { record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
+import { mapOperands } from "./broadcast.ts";
+import {
+  type Activation,
+  activationFormula,
+  activationGradientFormula,
+  checkActivation,
+} from "./formulas.ts";
 import { sum } from "./reduce.ts";
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   stride?: number;
   padding?: number;
+  /**
+   * Applied to the output (bias included) in the convolution's own kernel:
+   * the same values and gradients as the activation's op after it, with a
+   * pass less forward.
+   */
+  activation?: Activation;
 }
 
 /** Options of {@link convTranspose2d}. */
@@ -41,7 +54,14 @@ function describeShapes(x: Tensor, w: Tensor): string {
 }
 
 /** Records one of the convolution's GEMMs on the backend. */
-function convForward(g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor, bias?: Tensor): void {
+function convForward(
+  g: ConvGeometry,
+  x: Tensor,
+  w: Tensor,
+  y: Tensor,
+  bias?: Tensor,
+  activation?: Activation,
+): void {
   backend().conv({
     kind: "forward",
     geometry: g,
@@ -49,10 +69,18 @@ function convForward(g: ConvGeometry, x: Tensor, w: Tensor, y: Tensor, bias?: Te
     w: w.buffer,
     y: y.buffer,
     bias: bias?.buffer,
+    activation: activation && activationFormula(activation, "x0"),
   });
 }
 
-function convData(g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor, bias?: Tensor): void {
+function convData(
+  g: ConvGeometry,
+  dy: Tensor,
+  w: Tensor,
+  dx: Tensor,
+  bias?: Tensor,
+  activation?: Activation,
+): void {
   backend().conv({
     kind: "data",
     geometry: g,
@@ -60,6 +88,7 @@ function convData(g: ConvGeometry, dy: Tensor, w: Tensor, dx: Tensor, bias?: Ten
     w: w.buffer,
     dx: dx.buffer,
     bias: bias?.buffer,
+    activation: activation && activationFormula(activation, "x0"),
   });
 }
 
@@ -69,23 +98,34 @@ function convWeight(g: ConvGeometry, dy: Tensor, x: Tensor, dw: Tensor): void {
 
 /**
  * Records the gradients of a convolution-like op: `dataGrad` and
- * `weightGrad` fill dx and dw from the output's gradient; a bias gets the
- * output gradient summed over batch and pixels.
+ * `weightGrad` fill dx and dw from the output's gradient (taken back
+ * through the activation first, when there is one); a bias gets that
+ * gradient summed over batch and pixels.
  */
 function recordConv(
   x: Tensor,
   w: Tensor,
   bias: Tensor | undefined,
   y: Tensor,
+  activation: Activation | undefined,
   dataGrad: (grad: Tensor, dx: Tensor) => void,
   weightGrad: (grad: Tensor, dw: Tensor) => void,
 ): void {
-  record(bias ? [x, w, bias] : [x, w], y, (grad, [needX, needW, needBias]) => {
+  record(bias ? [x, w, bias] : [x, w], y, (outputGrad, [needX, needW, needBias]) => {
+    const grad = activation
+      ? mapOperands(
+        `${activation.kind}_grad`,
+        [outputGrad, y],
+        activationGradientFormula(activation, "$0", "$1"),
+      )
+      : outputGrad;
     const dx = needX ? empty(x.shape) : null;
     if (dx) dataGrad(grad, dx);
     const dw = needW ? empty(w.shape) : null;
     if (dw) weightGrad(grad, dw);
-    return [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
+    const grads = [dx, dw, needBias ? sum(grad, [0, 2, 3]) : null];
+    if (grad !== outputGrad) grad.dispose();
+    return grads;
   });
 }
 
@@ -122,13 +162,16 @@ export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptio
     );
   }
   const g: ConvGeometry = { B, Cin, H, W, Cout, KH, KW, stride, pad, OH, OW };
+  const { activation } = options;
+  checkActivation("conv2d", activation);
   const y = empty([B, Cout, OH, OW]);
-  convForward(g, x, w, y, bias);
+  convForward(g, x, w, y, bias, activation);
   recordConv(
     x,
     w,
     bias,
     y,
+    activation,
     (grad, dx) => convData(g, grad, w, dx),
     (grad, dw) => convWeight(g, grad, x, dw),
   );
@@ -187,13 +230,16 @@ export function convTranspose2d(
     OH: H,
     OW: W,
   };
+  const { activation } = options;
+  checkActivation("convTranspose2d", activation);
   const y = empty([B, Cout, OH, OW]);
-  convData(g, x, w, y, bias);
+  convData(g, x, w, y, bias, activation);
   recordConv(
     x,
     w,
     bias,
     y,
+    activation,
     (grad, dx) => convForward(g, grad, w, dx),
     (grad, dw) => convWeight(g, x, grad, dw),
   );

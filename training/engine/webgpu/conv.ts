@@ -14,11 +14,18 @@
 import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
 import type { WebGpu } from "./context.ts";
 import { runGemm } from "./gemm.ts";
-import { gpuBuffer } from "./map.ts";
+import { gpuBuffer, wgslFormula } from "./map.ts";
 
-/** Optional bias added in the store function. */
-function biasTerm(bias: DeviceBuffer | undefined, channel: string): string {
-  return bias ? ` + BIAS[${channel}]` : "";
+/**
+ * WGSL binding `value`, what the store function writes: the GEMM's `v`, plus
+ * the bias of `channel` when there is one, through the activation formula
+ * (of `x0`) when there is one.
+ */
+function storedValue(bias: DeviceBuffer | undefined, channel: string, activation?: string): string {
+  const biased = bias ? `v + BIAS[${channel}]` : "v";
+  return activation
+    ? `let x0 = ${biased}; let value = ${wgslFormula(activation)};`
+    : `let value = ${biased};`;
 }
 
 function biasBuffer(bias: DeviceBuffer | undefined) {
@@ -42,7 +49,7 @@ function inputPatch(g: ConvGeometry, tapIndex: string, pixelIndex: string): stri
     return select(0.0, X[at], inside);`;
 }
 
-/** y[B, Cout, OH, OW] = conv(x, w) (+ bias). */
+/** y[B, Cout, OH, OW] = conv(x, w) (+ bias), activated. */
 function convForward(
   gpu: WebGpu,
   g: ConvGeometry,
@@ -50,6 +57,7 @@ function convForward(
   w: GPUBuffer,
   y: GPUBuffer,
   bias?: DeviceBuffer,
+  activation?: string,
 ): void {
   const taps = g.KH * g.KW, pixels = g.OH * g.OW;
   runGemm(gpu, {
@@ -61,8 +69,8 @@ function convForward(
     loadA: `return Wt[m * ${g.Cin * taps}u + k];`,
     loadB: inputPatch(g, "k", "n"),
     storeC: `
-      let bb = n / ${pixels}u;
-      Y[(bb * ${g.Cout}u + m) * ${pixels}u + n % ${pixels}u] = v${biasTerm(bias, "m")};`,
+      let bb = n / ${pixels}u; ${storedValue(bias, "m", activation)}
+      Y[(bb * ${g.Cout}u + m) * ${pixels}u + n % ${pixels}u] = value;`,
     buffers: [
       { name: "Wt", buffer: w, access: "read" },
       { name: "X", buffer: x, access: "read" },
@@ -112,7 +120,7 @@ interface Phase {
 
 /**
  * dx[B, Cin, H, W] = data gradient of the convolution for dy[B, Cout, OH, OW]
- * (+ bias, when this is a transposed convolution's forward pass), one GEMM
+ * (+ bias, and activated, when this is a transposed convolution's forward pass), one GEMM
  * per stride phase. When every phase has the same taps and pixel count (a
  * kernel and input divisible by the stride, as a 4x4 stride-2 layer's), the
  * phases are the batch of a single GEMM: one dispatch instead of s * s.
@@ -124,6 +132,7 @@ function convData(
   w: GPUBuffer,
   dx: GPUBuffer,
   bias?: DeviceBuffer,
+  activation?: string,
 ): void {
   const s = g.stride;
   const phases: Phase[] = [];
@@ -136,7 +145,8 @@ function convData(
       if (QH > 0 && QW > 0) phases.push({ py, px, tapsY, tapsX, QH, QW });
     }
   }
-  // Some pixels are reached by no tap: they are 0 (the op rejects a bias here).
+  // Some pixels are reached by no tap: they are 0 (the op rejects a bias here, and its
+  // activations keep 0 at 0).
   if (phases.some((p) => p.tapsY === 0 || p.tapsX === 0)) gpu.runtime.clear(dx);
   const run = (code: PhaseCode, batch: number, shape: Phase) => {
     const { tapsY, tapsX, QH, QW } = shape;
@@ -163,7 +173,8 @@ function convData(
       storeC: `
         let bb = n / ${pixels}u; let q = n % ${pixels}u;
         let iy = ${code.py} + ${s}u * (q / ${QW}u); let ix = ${code.px} + ${s}u * (q % ${QW}u);
-        DX[((bb * ${g.Cin}u + m) * ${g.H}u + iy) * ${g.W}u + ix] = v${biasTerm(bias, "m")};`,
+        ${storedValue(bias, "m", activation)}
+        DX[((bb * ${g.Cin}u + m) * ${g.H}u + iy) * ${g.W}u + ix] = value;`,
       buffers: [
         { name: "Wt", buffer: w, access: "read" },
         { name: "DY", buffer: dy, access: "read" },
@@ -219,9 +230,11 @@ function convWeight(
 export function runConv(gpu: WebGpu, spec: ConvSpec): void {
   const g = spec.geometry;
   if (spec.kind === "forward") {
-    convForward(gpu, g, gpuBuffer(spec.x), gpuBuffer(spec.w), gpuBuffer(spec.y), spec.bias);
+    const { x, w, y, bias, activation } = spec;
+    convForward(gpu, g, gpuBuffer(x), gpuBuffer(w), gpuBuffer(y), bias, activation);
   } else if (spec.kind === "data") {
-    convData(gpu, g, gpuBuffer(spec.dy), gpuBuffer(spec.w), gpuBuffer(spec.dx), spec.bias);
+    const { dy, w, dx, bias, activation } = spec;
+    convData(gpu, g, gpuBuffer(dy), gpuBuffer(w), gpuBuffer(dx), bias, activation);
   } else {
     convWeight(gpu, g, gpuBuffer(spec.dy), gpuBuffer(spec.x), gpuBuffer(spec.dw));
   }
