@@ -1,6 +1,8 @@
 /**
- * The CPU backend's convolutions, as OpenBLAS GEMMs. Two ways, chosen by
- * how much work each wastes:
+ * The CPU backend's convolutions, as OpenBLAS GEMMs. A convolution whose
+ * kernel covers its whole input is a fully connected layer, one GEMM on the
+ * tensors as they are; the others go one of two ways, chosen by how much
+ * work each wastes:
  *
  * - **Shifted GEMMs** (most convolutions): the padded input is rearranged
  *   once, space-to-depth by the stride, into `xq` [Cin * s * s, B * Hq * Wq],
@@ -514,13 +516,76 @@ function runShifted(
   }
 }
 
-/** Runs one convolution GEMM (see `ConvSpec`) on host arrays, the cheaper of the two ways. */
+/**
+ * True when the kernel covers the whole unpadded input, so that the output
+ * is 1x1: the convolution is a fully connected layer over each image's
+ * Cin * H * W values (a discriminator's last layer, a generator's first).
+ */
+function isFullyConnected(g: ConvGeometry): boolean {
+  return g.OH === 1 && g.OW === 1 && g.pad === 0 && g.KH === g.H && g.KW === g.W;
+}
+
+/**
+ * A fully connected convolution's GEMM on the tensors as they are, each
+ * image's values one row: y [B, Cout] = x [B, K] w^T, dx = dy w, dw = dy^T x.
+ */
+function runFullyConnected(blas: Blas, spec: ConvSpec): void {
+  const g = spec.geometry, K = g.Cin * g.KH * g.KW;
+  if (spec.kind === "forward") {
+    blas.sgemm({
+      transA: false,
+      transB: true,
+      M: g.B,
+      N: g.Cout,
+      K,
+      a: host(spec.x),
+      lda: K,
+      b: host(spec.w),
+      ldb: K,
+      c: host(spec.y),
+      ldc: g.Cout,
+    });
+    if (spec.bias) addBias(host(spec.y), host(spec.bias), g.B, g.Cout, 1);
+  } else if (spec.kind === "data") {
+    blas.sgemm({
+      transA: false,
+      transB: false,
+      M: g.B,
+      N: K,
+      K: g.Cout,
+      a: host(spec.dy),
+      lda: g.Cout,
+      b: host(spec.w),
+      ldb: K,
+      c: host(spec.dx),
+      ldc: K,
+    });
+    if (spec.bias) addBias(host(spec.dx), host(spec.bias), g.B, g.Cin, g.H * g.W);
+  } else {
+    blas.sgemm({
+      transA: true,
+      transB: false,
+      M: g.Cout,
+      N: K,
+      K: g.B,
+      a: host(spec.dy),
+      lda: g.Cout,
+      b: host(spec.x),
+      ldb: K,
+      c: host(spec.dw),
+      ldc: K,
+    });
+  }
+}
+
+/** Runs one convolution GEMM (see `ConvSpec`) on host arrays, the cheapest way. */
 export function runConv(
   blas: Blas,
   scratch: ConvScratch,
   layouts: LayoutCache,
   spec: ConvSpec,
 ): void {
+  if (isFullyConnected(spec.geometry)) return runFullyConnected(blas, spec);
   const plan = shiftPlan(spec.geometry);
   if (plan) runShifted(blas, scratch, layouts, spec, plan);
   else runIm2col(blas, scratch, spec);

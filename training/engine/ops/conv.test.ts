@@ -17,6 +17,7 @@ Deno.test("conv2d matches float64 for GAN kernel shapes and odd sizes", async (t
     [[2, 3, 8, 10], [4, 4, 4], 2, 1, false], // 4x4 s2 p1
     [[3, 5, 5, 6], [7, 1, 1], 1, 0, true], // 1x1
     [[2, 6, 4, 4], [1, 4, 4], 1, 0, false], // discriminator head: 4x4 -> 1x1
+    [[3, 5, 3, 3], [4, 3, 3], 2, 0, true], // a kernel covering the input: a fully connected layer
     [[1, 2, 9, 7], [3, 4, 4], 2, 1, true], // odd input with stride 2
     [[2, 3, 6, 6], [2, 3, 3], 2, 0, false],
     [[2, 3, 5, 5], [4, 2, 2], 2, 1, false], // kernel = stride, taps tile the padded input
