@@ -143,8 +143,8 @@ function sumsOnly(spec: ReduceSpec): ReduceSpec {
 
 /**
  * Spec of the first of two passes: each invocation sums one of `chunks`
- * chunks of an output's range, and writes the partial sums of output k to
- * one buffer at k * outputs * chunks.
+ * chunks of an output's range; one buffer holds the partial sums, those of
+ * sum k from k * (kept elements) * chunks.
  */
 function partialsKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
   const c = reductionCode(sumsOnly(spec));
