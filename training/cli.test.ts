@@ -106,6 +106,20 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
     () => parseTrainArgs(["--synthetic", "--init-discriminator"]),
     (e) => e instanceof ConfigError && /initDiscriminator needs initFrom/.test(e.message),
   );
+  const warmed = parseTrainArgs([
+    "--synthetic",
+    "--init-from",
+    "a.safetensors",
+    "--discriminator-warmup",
+    "200",
+  ]);
+  if (warmed === "help" || warmed.kind !== "new") throw new Error("expected a new run");
+  equal(warmed.config.discriminatorWarmup, 200);
+  equal(baseline.config.discriminatorWarmup, 0);
+  throws(
+    () => parseTrainArgs(["--synthetic", "--discriminator-warmup", "200"]),
+    (e) => e instanceof ConfigError && /discriminatorWarmup needs initFrom/.test(e.message),
+  );
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--groups", "999"]),
     (e) => e instanceof ConfigError && /must not exceed/.test(e.message),

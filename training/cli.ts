@@ -91,6 +91,8 @@ Options (defaults in brackets):
   --energy-normalize        g_W and the GMM see each map scaled to unit RMS over its positions
   --init-from <checkpoint>  start from this checkpoint's generator (fine-tuning; D starts afresh)
   --init-discriminator      with --init-from, also start from its discriminator
+  --discriminator-warmup <n>  with --init-from, n discriminator updates alone (the generator
+                            not moving) before the first generator step [0]
   --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
   -h, --help                this text
 
@@ -149,6 +151,7 @@ const OPTIONS = {
   "energy-pool": { type: "string" },
   "init-from": { type: "string" },
   "init-discriminator": { type: "boolean" },
+  "discriminator-warmup": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -259,6 +262,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
     initDiscriminator: values["init-discriminator"] === true,
     ...schedule,
     ...definedOnly({
+      discriminatorWarmup: int("discriminator-warmup"),
       batch: int("batch"),
       lrG: real("lr-g"),
       lrD: real("lr-d"),

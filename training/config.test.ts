@@ -26,6 +26,8 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
     ["seed", { seed: -3 }],
     ["data.count", { data: { kind: "synthetic", count: 0, seed: 0 } }],
     ["initDiscriminator", { initDiscriminator: true }],
+    ["discriminatorWarmup", { discriminatorWarmup: 100 }],
+    ["discriminatorWarmup", { initFrom: "a.safetensors", discriminatorWarmup: -1 }],
     ["interpretable.energyPool", { interpretable: { energyPool: 0 } }],
     ["interpretable.energyEveryStep", { interpretable: { energyEveryStep: "yes" as never } }],
     ["interpretable.energyNormalize", { interpretable: { energyNormalize: 1 as never } }],

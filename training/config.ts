@@ -169,6 +169,13 @@ export interface TrainConfig {
    * (the paper's StyleGAN recipe); otherwise D starts afresh (its BigGAN one).
    */
   initDiscriminator: boolean;
+  /**
+   * With `initFrom`: discriminator updates alone, the generator's weights
+   * not moving, before the first generator step (a fresh discriminator
+   * first learns the trained generator's faces, so that its first
+   * gradients to the generator are not noise). 0: none.
+   */
+  discriminatorWarmup: number;
   data: DataConfig;
   loss: GanLoss;
   /** What the discriminator's inputs go through (empty: none). */
@@ -215,6 +222,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   interpretable: null,
   initFrom: null,
   initDiscriminator: false,
+  discriminatorWarmup: 0,
   data: { kind: "synthetic", count: 4096, seed: 0 },
   loss: "nonsaturating",
   // DiffAugment slowed convergence at the budgets measured (docs/RESULTS.md): off by default.
@@ -321,6 +329,16 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   trueOrFalse("initDiscriminator", config.initDiscriminator);
   if (config.initDiscriminator && !config.initFrom) {
     throw new ConfigError("initDiscriminator needs initFrom: a checkpoint to take D from.");
+  }
+  if (!Number.isSafeInteger(config.discriminatorWarmup) || config.discriminatorWarmup < 0) {
+    throw new ConfigError(
+      `discriminatorWarmup must be an integer >= 0, got ${config.discriminatorWarmup}.`,
+    );
+  }
+  if (config.discriminatorWarmup > 0 && !config.initFrom) {
+    throw new ConfigError(
+      "discriminatorWarmup needs initFrom: it warms a discriminator up against a trained generator.",
+    );
   }
   if (config.interpretable) checkInterpretable(config.interpretable, network.targetChannels);
   // Each seed owns four random streams (seed * 4 + k), which must stay below 2^53.

@@ -57,6 +57,30 @@ export interface GanStepOptions {
 }
 
 /**
+ * Updates D on `real` against `fake` (which it sees detached); returns D's
+ * loss, in the caller's scope.
+ */
+export function discriminatorUpdate(
+  players: Pick<GanPlayers, "discriminator" | "optD">,
+  real: Tensor,
+  fake: Tensor,
+  options: Pick<GanStepOptions, "loss" | "augment"> = {},
+): Tensor {
+  const { discriminator: D, optD } = players;
+  const loss = options.loss ?? "nonsaturating";
+  const seen = options.augment ?? ((images: Tensor) => images);
+  const ctx = { training: true };
+  const dParams = D.parameters();
+  const step = valueAndGrad(
+    () => discriminatorLoss(loss, D.forward(seen(real), ctx), D.forward(seen(fake), ctx)),
+    dParams.map((p) => p.value),
+  );
+  optD.step(dParams, step.grads);
+  for (const g of step.grads) g.dispose();
+  return step.value;
+}
+
+/**
  * Updates D on `real` and G(z), then G through the updated D. The returned
  * `lossG` is the adversarial loss alone, without `generate`'s extra term.
  */
@@ -66,23 +90,18 @@ export function ganStep(
   z: Tensor,
   options: GanStepOptions = {},
 ): GanLosses {
-  const { generator: G, discriminator: D, optG, optD } = players;
+  const { generator: G, discriminator: D, optG } = players;
   const loss = options.loss ?? "nonsaturating";
   const generate: Generate = options.generate ?? ((zz, ctx) => ({ fake: G.forward(zz, ctx) }));
   const seen = options.augment ?? ((images: Tensor) => images);
   const ctx = { training: true };
-  const gParams = G.parameters(), dParams = D.parameters();
+  const gParams = G.parameters();
   let lossD: Tensor | undefined, lossG: Tensor | undefined;
   const generatorStep = valueAndGrad(() => {
     const { fake, extraLoss } = generate(z, ctx);
-    // `fake` is not tracked by this inner tape: the discriminator step sees it detached.
-    const dStep = valueAndGrad(
-      () => discriminatorLoss(loss, D.forward(seen(real), ctx), D.forward(seen(fake), ctx)),
-      dParams.map((p) => p.value),
-    );
-    optD.step(dParams, dStep.grads);
-    for (const g of dStep.grads) g.dispose();
-    lossD = keep(dStep.value); // outlives this function's scope; handed over below
+    // `fake` is not tracked by the discriminator update's inner tape: it sees it detached.
+    // D's loss outlives this function's scope; it is handed over below.
+    lossD = keep(discriminatorUpdate(players, real, fake, options));
 
     const adversarial = generatorLoss(loss, D.forward(seen(fake), ctx));
     if (!extraLoss) return adversarial;

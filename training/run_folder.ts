@@ -3,7 +3,7 @@
  *
  *   runs/00003-celeba-64/
  *     config.json                 the TrainConfig
- *     log.jsonl                   one JSON object per logged step
+ *     log.jsonl                   one JSON object per logged step (or warm-up update)
  *     samples/reals.png           training images
  *     samples/step-000500.png     generated from fixed latents
  *     checkpoints/step-000500.safetensors

@@ -201,6 +201,55 @@ Deno.test("an interpretable run can start from a baseline checkpoint's generator
   }
 });
 
+Deno.test("a fine-tune's discriminator warm-up moves D alone, before the first generator step", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const baseline = await tinyRun(root, 4);
+  const config = resolveConfig({
+    ...TINY,
+    steps: 2,
+    initFrom: baseline.outcome.checkpoint,
+    discriminatorWarmup: 3,
+  });
+  const tuned = new GanTrainer(config, SET);
+  try {
+    tuned.initFrom(await readCheckpoint(baseline.outcome.checkpoint));
+    const before = await tuned.snapshot();
+    const run = await createRun(root, "warmed", config);
+    const records: LogRecord[] = [];
+    await trainLoop({ trainer: tuned, run, progress: quiet(), onLog: (r) => records.push(r) });
+    const log = (await Deno.readTextFile(run.logFile)).trim().split("\n").map((l) => JSON.parse(l));
+    deepEqual(log.slice(0, 3).map((r) => r.warmup), [1, 2, 3], "three warm-up records first");
+    ok(log.slice(0, 3).every((r) => Number.isFinite(r.lossD) && r.step === undefined));
+    deepEqual(records.map((r) => r.step), [1, 2]);
+    equal(tuned.step, 2, "warm-up updates are not generator steps");
+    // A trainer warmed up alone: its discriminator moved, its generator's weights did not (their
+    // batch norms' running statistics follow the batches, as in any training-mode forward).
+    const alone = new GanTrainer(config, SET);
+    try {
+      alone.initFrom(await readCheckpoint(baseline.outcome.checkpoint));
+      for (let k = 0; k < 3; k++) alone.discriminatorWarmupStep();
+      const after = await alone.snapshot();
+      for (const [name, t] of Object.entries(before.tensors)) {
+        if (name.startsWith("generator.") && !name.includes("running")) {
+          deepEqual(after.tensors[name].data, t.data, `${name} does not move in the warm-up`);
+        }
+      }
+      const dWeight = Object.keys(before.tensors).find((n) => n.startsWith("discriminator."))!;
+      ok(
+        after.tensors[dWeight].data.some((v, i) => v !== before.tensors[dWeight].data[i]),
+        `${dWeight} moves in the warm-up`,
+      );
+      equal(alone.step, 0);
+    } finally {
+      alone.dispose();
+    }
+  } finally {
+    tuned.dispose();
+    baseline.trainer.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("deno task train --resume <checkpoint file> continues the run exactly in a new folder", async () => {
   const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
   const cli = fileURLToPath(new URL("./cli.ts", import.meta.url));

@@ -80,6 +80,9 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
     seededStream(config.seed, "sampleLatents").normal([SAMPLE_COUNT, config.network.latent]),
   );
   try {
+    if (trainer.step === 0 && config.discriminatorWarmup > 0) {
+      await warmUpDiscriminator(trainer, run, progress, signal);
+    }
     let last: LogRecord | undefined;
     let lossText = "";
     let mark = { step: trainer.step, seconds: trainer.seconds };
@@ -154,6 +157,38 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
   } finally {
     progress.finish(); // also when a step fails: its error line starts on a line of its own
     sampleZ.dispose();
+  }
+}
+
+/**
+ * The discriminator's updates alone before a fine-tune's first generator
+ * step (`config.discriminatorWarmup`), logged every `logEvery` of them (a
+ * log record `{ warmup, lossD }`). A run resumed past step 0 has had them;
+ * one stopped during them redoes them on resume.
+ */
+async function warmUpDiscriminator(
+  trainer: GanTrainer,
+  run: RunFolder,
+  progress: Progress,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { discriminatorWarmup: steps, logEvery } = trainer.config;
+  for (let k = 1; k <= steps && !signal?.aborted; k++) {
+    const logNow = k % logEvery === 0 || k === steps;
+    const lossD = await asyncScope(async () => {
+      const loss = trainer.discriminatorWarmupStep();
+      return logNow ? await loss.item() : null;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 0)); // lets a stop signal through
+    if (lossD === null) continue;
+    if (!Number.isFinite(lossD)) {
+      throw new TrainingDivergedError(
+        `the discriminator's loss became non-finite in its warm-up (update ${k}: ${lossD}); ` +
+          "lower --lr-d and start again.",
+      );
+    }
+    await writingRun(run, "log.jsonl", () => appendLog(run, { warmup: k, lossD: round(lossD, 5) }));
+    progress.message(`discriminator warm-up ${k}/${steps}: D ${lossD.toFixed(3)}`);
   }
 }
 

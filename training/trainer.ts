@@ -35,7 +35,13 @@ import {
 import type { TrainConfig } from "./config.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
 import { batchPixels, BatchSampler } from "./data/sampler.ts";
-import { type GanLosses, ganStep, type Generate } from "./gan_step.ts";
+import {
+  discriminatorUpdate,
+  type GanLosses,
+  ganStep,
+  type GanStepOptions,
+  type Generate,
+} from "./gan_step.ts";
 import { GanDiscriminator } from "./networks/discriminator.ts";
 import { GanGenerator } from "./networks/generator.ts";
 import type { HostTensor, Safetensors } from "./safetensors.ts";
@@ -51,6 +57,8 @@ const STREAM = { weights: 0, latents: 1, sampleLatents: 2 } as const;
 
 /** Key of the host stream of DiffAugment's draws (with the seed and the step). */
 const AUGMENT_KEY = 7;
+/** The key of a discriminator warm-up step's augmentation draws (by warm-up step). */
+const WARMUP_AUGMENT_KEY = 8;
 
 /** The random stream `stream` of the run's `seed`. */
 export function seededStream(seed: number, stream: keyof typeof STREAM): RandomStream {
@@ -72,6 +80,8 @@ export class GanTrainer {
   #latentRng: RandomStream;
   #sampler: BatchSampler;
   #step = 0;
+  /** Discriminator warm-up steps taken this sitting. */
+  #warmupSteps = 0;
   /** Seconds trained before this sitting began. */
   #secondsBefore = 0;
   /** Adapters of earlier sittings. */
@@ -125,13 +135,9 @@ export class GanTrainer {
 
   /** One discriminator and one generator update; the losses belong to the caller's scope. */
   trainStep(): GanLosses {
-    const { batch, network } = this.config;
-    const selection = this.#sampler.next(batch);
-    const s = network.resolution;
-    const real = tensor(batchPixels(this.#set, selection), [batch, 3, s, s]);
-    const z = this.#latentRng.normal([batch, network.latent]);
-    const { augment: kinds, seed, emaImages } = this.config;
-    const random = hostRandom(seed, AUGMENT_KEY, this.#step);
+    const { real, z, options } = this.#nextBatch(
+      hostRandom(this.config.seed, AUGMENT_KEY, this.#step),
+    );
     const losses = ganStep(
       {
         generator: this.generator,
@@ -141,17 +147,53 @@ export class GanTrainer {
       },
       real,
       z,
-      {
-        loss: this.config.loss,
-        generate: this.#generate(),
-        augment: kinds.length > 0 ? (images) => augment(images, kinds, random) : undefined,
-      },
+      { ...options, generate: this.#generate() },
     );
+    const { batch, emaImages } = this.config;
     if (this.average) {
       updateAverage(this.average, this.generator, averageDecay(batch, emaImages));
     }
     this.#step++;
     return losses;
+  }
+
+  /**
+   * One discriminator update against the generator's images, the generator
+   * not moving (`config.discriminatorWarmup`); not a generator step. D's loss
+   * belongs to the caller's scope.
+   */
+  discriminatorWarmupStep(): Tensor {
+    const random = hostRandom(this.config.seed, WARMUP_AUGMENT_KEY, this.#warmupSteps++);
+    const { real, z, options } = this.#nextBatch(random);
+    const fake = this.generator.forward(z, { training: true });
+    return discriminatorUpdate(
+      { discriminator: this.discriminator, optD: this.optD },
+      real,
+      fake,
+      options,
+    );
+  }
+
+  /**
+   * The next real batch and latents, and the loss and augmentation (drawing
+   * from `random`) of the step that takes them.
+   */
+  #nextBatch(
+    random: () => number,
+  ): { real: Tensor; z: Tensor; options: Pick<GanStepOptions, "loss" | "augment"> } {
+    const { batch, network, augment: kinds } = this.config;
+    const selection = this.#sampler.next(batch);
+    const s = network.resolution;
+    const real = tensor(batchPixels(this.#set, selection), [batch, 3, s, s]);
+    const z = this.#latentRng.normal([batch, network.latent]);
+    return {
+      real,
+      z,
+      options: {
+        loss: this.config.loss,
+        augment: kinds.length > 0 ? (images) => augment(images, kinds, random) : undefined,
+      },
+    };
   }
 
   /** Starts the average over at the trained generator's weights. */
