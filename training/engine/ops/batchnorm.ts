@@ -159,7 +159,7 @@ function statistics(stats: Tensor): [mean: Operand, invStd: Operand] {
   const channels = stats.shape[1];
   return [
     perChannel(stats),
-    { buffer: stats.buffer, view: { strides: [0, 1, 0, 0], offset: channels } },
+    { buffer: stats.buffer, view: { ...PER_CHANNEL, offset: channels } },
   ];
 }
 

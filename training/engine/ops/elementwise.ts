@@ -11,7 +11,12 @@ import { record } from "../tape.ts";
 import { type Shape, Tensor } from "../tensor.ts";
 import { mapOperands, type Operand } from "./broadcast.ts";
 import { sum } from "./reduce.ts";
-import { sigmoidFormula, softplusFormula } from "./formulas.ts";
+import {
+  activationFormula,
+  activationGradientFormula,
+  sigmoidFormula,
+  softplusFormula,
+} from "./formulas.ts";
 
 /** Sums `t` over broadcast dimensions down to `shape` (the gradient of broadcasting). */
 export function sumTo(t: Tensor, shape: Shape): Tensor {
@@ -150,11 +155,12 @@ export function leakyRelu(x: Tensor, slope = 0.2): Tensor {
 
 /** Hyperbolic tangent. */
 export function tanh(x: Tensor): Tensor {
+  const activation = { kind: "tanh" } as const;
   return unary(
     "tanh",
     x,
-    "tanh($0)",
-    (g, y) => mapOperands("tanh_grad", [g, y], "$0 * (1.0 - $1 * $1)"),
+    activationFormula(activation, "$0"),
+    (g, y) => mapOperands("tanh_grad", [g, y], activationGradientFormula(activation, "$0", "$1")),
   );
 }
 

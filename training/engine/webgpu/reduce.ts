@@ -113,11 +113,13 @@ function reductionCode(spec: ReduceSpec) {
   };
 }
 
+/** A reduction's shared WGSL (see {@link reductionCode}). */
+type ReductionCode = ReturnType<typeof reductionCode>;
+
 /** Spec of a reduction pass in which each invocation sums an output's whole range. */
-function reduceKernelSpec(spec: ReduceSpec): KernelSpec {
-  const c = reductionCode(spec);
+function reduceKernelSpec(name: string, c: ReductionCode): KernelSpec {
   return {
-    name: spec.name,
+    name,
     bindings: c.bindings,
     params: c.params,
     workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
@@ -146,12 +148,11 @@ function sumsOnly(spec: ReduceSpec): ReduceSpec {
  * chunks of an output's range; one buffer holds the partial sums, those of
  * sum k from k * (kept elements) * chunks.
  */
-function partialsKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
-  const c = reductionCode(sumsOnly(spec));
+function partialsKernelSpec(name: string, c: ReductionCode, chunks: number): KernelSpec {
   const chunk = Math.ceil(c.reduceCount / chunks);
   const size = c.outCount * chunks;
   return {
-    name: spec.name,
+    name,
     bindings: [...c.bindings, { name: "Partials", access: "read_write" }],
     workgroupSize: [GRID_STRIDE_WORKGROUP, 1, 1],
     body: gridStrideMain(
@@ -177,10 +178,10 @@ function partialsKernelSpec(spec: ReduceSpec, chunks: number): KernelSpec {
  * invocations stride over the reduced range, then add their sums in a tree
  * in workgroup memory.
  */
-function treeKernelSpec(spec: ReduceSpec): KernelSpec {
-  const c = reductionCode(spec), size = TREE_WORKGROUP;
+function treeKernelSpec(name: string, c: ReductionCode): KernelSpec {
+  const size = TREE_WORKGROUP;
   return {
-    name: spec.name,
+    name,
     bindings: c.bindings,
     params: c.params,
     workgroupSize: [size, 1, 1],
@@ -216,21 +217,24 @@ export function runReduce(engine: WebGpu, spec: ReduceSpec): void {
   const chunks = Math.max(1, Math.min(Math.ceil(target / keptCount), Math.floor(reduceCount / 64)));
   // Each output is a loop already: fewer outputs per invocation than element-wise kernels.
   const groups = (count: number) => gridStrideGroups(count, engine.variant === "cpu" ? 4 : 1);
-  const run = (reduction: ReduceSpec, kernel: KernelSpec, grid: [number, number, number]) => {
-    const c = reductionCode(reduction);
+  const run = (c: ReductionCode, kernel: KernelSpec, grid: [number, number, number]) =>
     engine.runtime.dispatch(engine.kernels.get(kernel), c.buffers, grid, c.scalars);
-  };
-  if (chunks === 1) return run(spec, reduceKernelSpec(spec), groups(keptCount));
+  if (chunks === 1) {
+    const c = reductionCode(spec);
+    return run(c, reduceKernelSpec(spec.name, c), groups(keptCount));
+  }
   // Few outputs (chunks > 1 only when under the target) of ranges a workgroup sums in one pass.
   if (reduceCount <= TREE_WORKGROUP * TREE_VALUES_PER_INVOCATION) {
-    return run(spec, treeKernelSpec(spec), [keptCount, 1, 1]);
+    const c = reductionCode(spec);
+    return run(c, treeKernelSpec(spec.name, c), [keptCount, 1, 1]);
   }
   // Partial sums of each output's chunks, then a second pass that adds them (and finishes).
   const size = keptCount * chunks;
   const partials = engine.pool.acquire(spec.outputs.length * size * 4);
+  const first = reductionCode(sumsOnly(spec));
   engine.runtime.dispatch(
-    engine.kernels.get(partialsKernelSpec(spec, chunks)),
-    [...reductionCode(sumsOnly(spec)).buffers, partials],
+    engine.kernels.get(partialsKernelSpec(spec.name, first, chunks)),
+    [...first.buffers, partials],
     groups(size),
   );
   const second: ReduceSpec = {
@@ -244,6 +248,7 @@ export function runReduce(engine: WebGpu, spec: ReduceSpec): void {
     outputs: spec.outputs.map((o, k) => ({ ...o, expr: `x${k}` })),
     epilogue: spec.epilogue,
   };
-  run(second, reduceKernelSpec(second), groups(keptCount));
+  const c = reductionCode(second);
+  run(c, reduceKernelSpec(second.name, c), groups(keptCount));
   engine.pool.release(partials);
 }
