@@ -67,23 +67,37 @@ if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
 const log = (message: string) => console.error(`[bench] ${message}`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+/** Batches each figure is the median of: the 2-core machines this runs on slow down for seconds at a time. */
+const ROUNDS = 5;
+
 /**
- * Mean milliseconds of `fn` after one warm-up run. Runs are queued in batches
+ * Milliseconds per run of `fn` after one warm-up run: the median over
+ * {@link ROUNDS} batches of each batch's mean. Runs are queued in batches
  * with one wait at the end, as a training loop queues its work (waiting for
  * the device after every run would add the runtime's completion-polling
- * latency, measured at several ms on a GPU, to every run); batches double
- * until one lasts 300 ms.
+ * latency, measured at several ms on a GPU, to every run); the batch size
+ * doubles from `minReps` until a batch lasts 300 ms.
  */
 async function timeIt(fn: () => void, minReps: number): Promise<number> {
   fn();
   await sync();
-  for (let reps = minReps;; reps *= 2) {
+  const batch = async (reps: number) => {
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) fn();
     await sync();
-    const ms = performance.now() - t0;
-    if (ms >= 300 || reps >= 1024) return ms / reps;
-  }
+    return (performance.now() - t0) / reps;
+  };
+  let reps = minReps, first = await batch(reps);
+  while (first * reps < 300 && reps < 1024) first = await batch(reps *= 2);
+  const means = [first];
+  while (means.length < ROUNDS) means.push(await batch(reps));
+  return median(means);
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b), mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 await initEngine();
@@ -184,7 +198,7 @@ async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs
 
 async function dcganSteps(name: ConfigName): Promise<StepResult> {
   const [width, batch] = CONFIGS[name];
-  const count = steps ?? (width === 64 ? 3 : 5);
+  const count = steps ?? 1;
   const generator = new GanGenerator(gen, dcgan(width, 100));
   const discriminator = new GanDiscriminator(gen, dcgan(width, 100));
   const players = {

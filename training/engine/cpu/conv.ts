@@ -110,10 +110,60 @@ function isPointwise(g: ConvGeometry): boolean {
   return g.KH === 1 && g.KW === 1 && g.stride === 1 && g.pad === 0;
 }
 
+/** Output rows shorter than this are copied through a {@link PatchTable}: loops per row cost more. */
+const SHORT_ROW = 8;
+
+/**
+ * For each tap and output pixel of one image (t = tap * OH * OW + pixel):
+ * the input element it reads within a channel's plane (-1 in the padding),
+ * and its column in the patch matrix, tap * width + pixel, for chunks of
+ * `width` columns.
+ */
+interface PatchTable {
+  source: Int32Array;
+  column: Int32Array;
+}
+
+const patchTables = new Map<string, PatchTable>();
+
+/** The (cached) table of a geometry for chunks of `n` images. */
+function patchTable(g: ConvGeometry, n: number): PatchTable {
+  const key = `${g.H} ${g.W} ${g.KH} ${g.KW} ${g.stride} ${g.pad} ${g.OH} ${g.OW} ${n}`;
+  const known = patchTables.get(key);
+  if (known) return known;
+  const { H, W, KH, KW, stride: s, pad, OH, OW } = g;
+  const P = OH * OW, width = n * P;
+  const source = new Int32Array(KH * KW * P), column = new Int32Array(KH * KW * P);
+  for (let tap = 0; tap < KH * KW; tap++) {
+    const ky = Math.floor(tap / KW), kx = tap % KW;
+    for (let p = 0; p < P; p++) {
+      const iy = Math.floor(p / OW) * s + ky - pad, ix = (p % OW) * s + kx - pad;
+      const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+      source[tap * P + p] = inside ? iy * W + ix : -1;
+      column[tap * P + p] = tap * width + p;
+    }
+  }
+  patchTables.set(key, { source, column });
+  return { source, column };
+}
+
 /** col[tap row, i * P + pixel] = x[b0 + i, ci, oy * s + ky - pad, ox * s + kx - pad] (0 outside). */
 function im2col(g: ConvGeometry, x: Float32Array, b0: number, n: number, col: Float32Array) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
   const P = OH * OW, width = n * P;
+  if (OW < SHORT_ROW) {
+    const { source, column } = patchTable(g, n), taps = source.length;
+    for (let i = 0; i < n; i++) {
+      for (let ci = 0; ci < Cin; ci++) {
+        const plane = ((b0 + i) * Cin + ci) * H * W, at = ci * KH * KW * width + i * P;
+        for (let t = 0; t < taps; t++) {
+          const from = source[t];
+          col[at + column[t]] = from < 0 ? 0 : x[plane + from];
+        }
+      }
+    }
+    return;
+  }
   for (let ci = 0; ci < Cin; ci++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
@@ -159,8 +209,21 @@ function tapsTile(g: ConvGeometry): boolean {
  */
 function col2im(g: ConvGeometry, col: Float32Array, b0: number, n: number, dx: Float32Array) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
-  const P = OH * OW, width = n * P, tiles = tapsTile(g);
-  if (!tiles) dx.fill(0, b0 * Cin * H * W, (b0 + n) * Cin * H * W);
+  const P = OH * OW, width = n * P, tiles = tapsTile(g), short = OW < SHORT_ROW;
+  if (!tiles || short) dx.fill(0, b0 * Cin * H * W, (b0 + n) * Cin * H * W);
+  if (short) {
+    const { source, column } = patchTable(g, n), taps = source.length;
+    for (let i = 0; i < n; i++) {
+      for (let ci = 0; ci < Cin; ci++) {
+        const plane = ((b0 + i) * Cin + ci) * H * W, at = ci * KH * KW * width + i * P;
+        for (let t = 0; t < taps; t++) {
+          const to = source[t];
+          if (to >= 0) dx[plane + to] += col[at + column[t]];
+        }
+      }
+    }
+    return;
+  }
   for (let ci = 0; ci < Cin; ci++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {

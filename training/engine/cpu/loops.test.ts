@@ -1,7 +1,14 @@
 import { equal, match, throws } from "node:assert/strict";
 import { denseView } from "../backend.ts";
 import { EngineError } from "../errors.ts";
-import { checkFormula, LoopCache, mapSource, reduceSource, simplifyDims } from "./loops.ts";
+import {
+  checkFormula,
+  invariantLets,
+  LoopCache,
+  mapSource,
+  reduceSource,
+  simplifyDims,
+} from "./loops.ts";
 
 const run = (source: string, buffers: Float32Array[], scalars: number[] = []) =>
   new LoopCache().get(source)(buffers, scalars);
@@ -74,4 +81,33 @@ Deno.test("a reduction over interleaved axes, scaled, with a prologue formula", 
   );
   equal([...out].join(), expected.join());
   match(reduceSource(sum), /acc/);
+});
+
+Deno.test("lets over per-row operands are computed once a row, before the innermost loop", () => {
+  // x0 [2, 3] dense, x1 one value per row: `scale` reads only x1 and s0, `v` reads x0.
+  const x0 = Float32Array.from({ length: 6 }, (_, i) => i), x1 = new Float32Array([10, 20]);
+  const y = new Float32Array(6);
+  const shape = [2, 3];
+  const spec = {
+    name: "t",
+    shape,
+    inputs: [{ buffer: x0, view: denseView(shape) }, {
+      buffer: x1,
+      view: { strides: [1, 0], offset: 0 },
+    }],
+    outputs: [{ buffer: y, view: denseView(shape), expr: "v" }],
+    lets: [{ name: "scale", expr: "x1 * s0" }, { name: "v", expr: "x0 * scale + 1e-1" }],
+    scalars: [0.5],
+  };
+  const dims = simplifyDims(shape, [...spec.inputs, ...spec.outputs].map((o) => o.view));
+  equal([...invariantLets(spec.lets, dims, 2)].join(), "scale");
+  const source = mapSource(spec);
+  const innermost = source.lastIndexOf("for (");
+  match(source.slice(0, innermost), /const scale = x1 \* s0;/);
+  match(source.slice(innermost), /const v = x0 \* scale/);
+  run(source, [x0, x1, y], [0.5]);
+  const expected = [0, 1, 2, 3, 4, 5].map((i) => Math.fround(i * (i < 3 ? 5 : 10) + 0.1));
+  equal([...y].join(), expected.join());
+  // With every operand moving in the innermost loop nothing is hoisted.
+  equal(invariantLets(spec.lets, simplifyDims(shape, [denseView(shape)]), 1).size, 0);
 });

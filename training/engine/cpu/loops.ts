@@ -52,8 +52,9 @@ const inverseSqrt = (v) => 1 / Math.sqrt(v);`;
 const TOKEN =
   /\s+|[A-Za-z_][A-Za-z0-9_]*|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|>=|<=|==|!=|[-+*/(),<>]/y;
 
-/** Throws unless `expr` uses only the formula language over the given names. */
-export function checkFormula(expr: string, names: ReadonlySet<string>): void {
+/** The names (operands, lets, functions) a formula uses; throws at a symbol outside the language. */
+function namesIn(expr: string): string[] {
+  const names: string[] = [];
   TOKEN.lastIndex = 0;
   while (TOKEN.lastIndex < expr.length) {
     const at = TOKEN.lastIndex;
@@ -61,10 +62,17 @@ export function checkFormula(expr: string, names: ReadonlySet<string>): void {
     if (!match) {
       throw new EngineError(`Formula "${expr}" has an unknown symbol at position ${at}.`);
     }
-    const token = match[0];
-    if (/^[A-Za-z_]/.test(token) && !names.has(token) && !FUNCTIONS.includes(token)) {
+    if (/^[A-Za-z_]/.test(match[0])) names.push(match[0]);
+  }
+  return names;
+}
+
+/** Throws unless `expr` uses only the formula language over the given names. */
+export function checkFormula(expr: string, names: ReadonlySet<string>): void {
+  for (const name of namesIn(expr)) {
+    if (!names.has(name) && !FUNCTIONS.includes(name)) {
       throw new EngineError(
-        `Formula "${expr}" uses "${token}", which is not an operand or function.`,
+        `Formula "${expr}" uses "${name}", which is not an operand or function.`,
       );
     }
   }
@@ -175,18 +183,45 @@ export function mapSource(spec: MapSpec): string {
   const dims = simplifyDims(spec.shape, operands.map((o) => o.view));
   const last = dims.length;
   const { inner, hoisted } = loads(dims, spec.inputs.length, "q");
+  const invariant = invariantLets(lets, dims, spec.inputs.length);
+  const declare = (l: { name: string; expr: string }) => `const ${l.name} = ${l.expr};`;
   const body = [
     inner,
-    ...lets.map((l) => `const ${l.name} = ${l.expr};`),
+    ...lets.filter((l) => !invariant.has(l.name)).map(declare),
     ...spec.outputs.map((o, k) => `Y${k}[q${spec.inputs.length + k}_${last}] = ${o.expr};`),
   ].join("\n");
+  const before = [hoisted, ...lets.filter((l) => invariant.has(l.name)).map(declare)].join("\n");
   return [
     ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
     ...spec.outputs.map((_, k) => `const Y${k} = buffers[${spec.inputs.length + k}];`),
     ...Array.from({ length: scalars }, (_, k) => `const s${k} = scalars[${k}];`),
     `let ${operands.map((o, k) => `q${k}_0 = ${o.view.offset}`).join(", ")};`,
-    loopNest(dims, operands.length, body, hoisted),
+    loopNest(dims, operands.length, body, before),
   ].join("\n");
+}
+
+/**
+ * The lets that the innermost loop does not change: those reading only
+ * scalars, inputs it does not move (per-channel operands) and other such
+ * lets. They are computed once before it, since V8 does not move them out
+ * of the loop itself (batch norm's per-channel coefficients are lets).
+ */
+export function invariantLets(
+  lets: readonly { name: string; expr: string }[],
+  dims: readonly Dim[],
+  inputs: number,
+): Set<string> {
+  const invariant = new Set<string>();
+  if (dims.length === 0) return invariant;
+  const inner = dims[dims.length - 1];
+  const fixed = (name: string) =>
+    /^s\d+$/.test(name) || invariant.has(name) || FUNCTIONS.includes(name) ||
+    (/^x\d+$/.test(name) && Number(name.slice(1)) < inputs &&
+      inner.strides[Number(name.slice(1))] === 0);
+  for (const l of lets) {
+    if (namesIn(l.expr).every(fixed)) invariant.add(l.name);
+  }
+  return invariant;
 }
 
 /**

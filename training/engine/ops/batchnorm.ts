@@ -334,9 +334,16 @@ function batchNormBackward(
       perChannel(sumDy),
       perChannel(sumDyXhat),
     ],
+    // Per channel (computed once per channel where the backend can): gamma / sigma, mean(dy)
+    // and mean(dy * xhat) / sigma.
+    lets: [
+      { name: "scale", expr: `${at(3)} * ${at(2)}` },
+      { name: "meanDy", expr: `s0 * ${at(4)}` },
+      { name: "slope", expr: `s0 * ${at(5)} * ${at(2)}` },
+    ],
     outputs: [{
       ...dense(dx),
-      expr: `${at(3)} * ${at(2)} * (${dp} - s0 * ${at(4)} - ${xhat} * s0 * ${at(5)})`,
+      expr: `scale * (${dp} - meanDy - (${at(0)} - ${at(1)}) * slope)`,
     }],
     scalars: [1 / count],
   });
@@ -385,7 +392,7 @@ export function batchNorm2d(
     name: activation ? "batch_norm_leaky_relu" : "batch_norm",
     shape: x.shape,
     inputs: [dense(x), ...statistics(stats), perChannel(gamma), perChannel(beta)],
-    lets: [{ name: "v", expr: "(x0 - x1) * x2 * x3 + x4" }],
+    lets: [{ name: "scale", expr: "x2 * x3" }, { name: "v", expr: "(x0 - x1) * scale + x4" }],
     outputs: [{ ...dense(y), expr: activation ? activationFormula(activation, "v") : "v" }],
   });
   record(
