@@ -30,7 +30,7 @@ export function formulaLiteral(value: number): string {
 }
 
 /** Memory owned by a backend: opaque to ops, which only pass it back. */
-export type DeviceBuffer = GPUBuffer | Float32Array<ArrayBuffer>;
+export type DeviceBuffer = GPUBuffer | Float32Array;
 
 /** The backends there are. */
 export type BackendKind = "cpu" | "webgpu";

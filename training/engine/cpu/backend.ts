@@ -1,8 +1,9 @@
 /**
- * The CPU backend: tensors in host `Float32Array`s, matrix products and
- * convolutions through OpenBLAS (`blas.ts`, multithreaded), everything else
- * as generated JavaScript loops (`loops.ts`). Work runs eagerly, when it is
- * recorded; `sync` has nothing to wait for.
+ * The CPU backend: tensors in host `Float32Array`s over shared memory,
+ * matrix products and convolutions through OpenBLAS (`blas.ts`,
+ * multithreaded), everything else as generated JavaScript loops
+ * (`loops.ts`), shared between as many threads (`threads.ts`). Work runs
+ * eagerly, when it is recorded; `sync` has nothing to wait for.
  *
  * @module
  */
@@ -19,14 +20,16 @@ import {
   type MatmulSpec,
   type RandomSpec,
   type ReduceSpec,
+  type Shape,
 } from "../backend.ts";
 import { BufferPool, type MemoryStats } from "../buffer_pool.ts";
 import { EngineError } from "../errors.ts";
 import { type Blas, loadBlas } from "./blas.ts";
 import { ConvScratch, LayoutCache, runConv } from "./conv.ts";
 import { host } from "./host.ts";
-import { LoopCache, mapSource, reduceBuffers, reduceSource } from "./loops.ts";
+import { LoopCache, type LoopKernel, mapKernel, reduceBuffers, reduceKernel } from "./loops.ts";
 import { drawRandom } from "./philox.ts";
+import { type LoopRunner, LoopThreads, ONE_THREAD } from "./threads.ts";
 
 /** Runs a gather or its transpose (see {@link GatherSpec}) on host arrays. */
 function runGather(spec: GatherSpec): void {
@@ -62,10 +65,13 @@ function runGather(spec: GatherSpec): void {
 export class CpuBackend implements Backend {
   readonly report: BackendReport;
   readonly #blas: Blas;
-  readonly #pool: BufferPool<Float32Array<ArrayBuffer>>;
+  readonly #pool: BufferPool<Float32Array>;
   readonly #loops = new LoopCache();
-  readonly #scratch = new ConvScratch();
+  readonly #scratch: ConvScratch;
   readonly #layouts: LayoutCache;
+  /** Threads beside this one for the JavaScript loops, as many as OpenBLAS uses in all. */
+  readonly #threads: LoopThreads | null;
+  readonly #runner: LoopRunner;
   #dispatches = 0;
   #profile: Map<string, KernelTime> | null = null;
 
@@ -77,16 +83,21 @@ export class CpuBackend implements Backend {
       variant: "blas",
       software: true,
     };
+    this.#threads = blas.threads > 1 ? new LoopThreads(blas.threads - 1) : null;
+    this.#runner = this.#threads ?? ONE_THREAD;
+    const forget = (array: Float32Array) => this.#threads?.forget(array);
+    this.#scratch = new ConvScratch(forget);
     this.#pool = new BufferPool({
-      create: (bytes) => new Float32Array(bytes / 4),
+      // Shared memory, so that the loop threads can work on it.
+      create: (bytes) => new Float32Array(new SharedArrayBuffer(bytes)),
       bytesOf: (buffer) => buffer.byteLength,
-      destroy: () => {}, // the garbage collector frees it once the pool lets go
+      destroy: forget, // the garbage collector frees it once the pool and the threads let go
       maxBytes: 2 ** 32,
       limitName: "the CPU backend's limit per tensor",
     });
     this.#layouts = new LayoutCache(
       (count) => this.#pool.acquire(count * 4),
-      (array) => this.#pool.release(array as Float32Array<ArrayBuffer>),
+      (array) => this.#pool.release(array),
     );
   }
 
@@ -129,15 +140,26 @@ export class CpuBackend implements Backend {
     if (spec.shape.some((d) => d === 0)) return;
     this.#launch(spec.name, () => {
       const buffers = [...spec.inputs, ...spec.outputs].map((o) => host(o.buffer));
-      this.#loops.get(mapSource(spec))(buffers, spec.scalars ?? []);
+      this.#runKernel(mapKernel(spec), buffers, spec.scalars ?? [], spec.shape);
     });
   }
 
   reduce(spec: ReduceSpec): void {
     this.#launch(spec.name, () => {
       const buffers = reduceBuffers(spec).map(host);
-      this.#loops.get(reduceSource(spec))(buffers, spec.epilogue?.scalars ?? []);
+      this.#runKernel(reduceKernel(spec), buffers, spec.epilogue?.scalars ?? [], spec.shape);
     });
+  }
+
+  /** Runs a generated kernel over an iteration space of `shape`, on the loop threads. */
+  #runKernel(kernel: LoopKernel, arrays: Float32Array[], scalars: readonly number[], shape: Shape) {
+    const compiled = this.#loops.get(kernel.source);
+    this.#runner.run(
+      { kind: "kernel", source: kernel.source, arrays, scalars },
+      kernel.outer,
+      shape.reduce((n, d) => n * d, 1),
+      (lo, hi) => compiled(arrays, scalars, lo, hi),
+    );
   }
 
   matmul(spec: MatmulSpec): void {
@@ -169,7 +191,7 @@ export class CpuBackend implements Backend {
 
   conv(spec: ConvSpec): void {
     this.#launch(`conv_${spec.kind}`, () => {
-      runConv(this.#blas, this.#scratch, this.#layouts, spec);
+      runConv(this.#blas, this.#scratch, this.#layouts, spec, this.#runner);
       const g = spec.geometry;
       if (spec.kind === "forward" && spec.activation) {
         this.#activate(spec.y, g.B * g.Cout * g.OH * g.OW, spec.activation);
@@ -183,13 +205,13 @@ export class CpuBackend implements Backend {
   /** Applies a convolution's activation formula to its `count` outputs, in place. */
   #activate(buffer: DeviceBuffer, count: number, activation: string): void {
     const shape = [count], view = denseView(shape);
-    const source = mapSource({
+    const kernel = mapKernel({
       name: "activation",
       shape,
       inputs: [{ buffer, view }],
       outputs: [{ buffer, view, expr: activation }],
     });
-    this.#loops.get(source)([host(buffer), host(buffer)], []);
+    this.#runKernel(kernel, [host(buffer), host(buffer)], [], shape);
   }
 
   gather(spec: GatherSpec): void {

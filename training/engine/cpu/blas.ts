@@ -122,6 +122,31 @@ export class Blas {
   }
 }
 
+/**
+ * How long OpenBLAS's threads spin after a GEMM before they sleep, as
+ * OPENBLAS_THREAD_TIMEOUT (2^n cycles; OpenBLAS's default 28 is about 0.1 s):
+ * spinning, they took the cores from the CPU backend's loop threads
+ * (`threads.ts`), which run between the GEMMs. With 8 a W16_b64 DCGAN step
+ * took 216-218 ms against 235-302 ms with the default.
+ */
+const THREAD_TIMEOUT = "8";
+
+/**
+ * Runs `open` (the library's loading, when OpenBLAS reads its environment)
+ * with OPENBLAS_THREAD_TIMEOUT set to {@link THREAD_TIMEOUT} unless the
+ * environment sets it; the variable is removed again, so that programs this
+ * process starts (PyTorch in the benchmarks) keep their own default.
+ */
+function withThreadTimeout<T>(open: () => T): T {
+  if (Deno.env.has("OPENBLAS_THREAD_TIMEOUT")) return open();
+  Deno.env.set("OPENBLAS_THREAD_TIMEOUT", THREAD_TIMEOUT);
+  try {
+    return open();
+  } finally {
+    Deno.env.delete("OPENBLAS_THREAD_TIMEOUT");
+  }
+}
+
 /** Libraries loaded so far, by name: one handle per process. */
 const loaded = new Map<string, Blas>();
 
@@ -135,7 +160,7 @@ export function loadBlas(names: readonly string[] = LIBRARIES): Blas {
     const known = loaded.get(name);
     if (known) return known;
     try {
-      const blas = new Blas(Deno.dlopen(name, SYMBOLS));
+      const blas = new Blas(withThreadTimeout(() => Deno.dlopen(name, SYMBOLS)));
       loaded.set(name, blas);
       return blas;
     } catch (error) {

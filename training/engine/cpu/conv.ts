@@ -24,25 +24,37 @@
 import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
 import type { Blas } from "./blas.ts";
 import { host } from "./host.ts";
+import { type LayoutName, type LoopRunner, ONE_THREAD } from "./threads.ts";
 
 /** Pixels per GEMM worth batching up to, and the most floats a patch matrix may take. */
 const WIDE_GEMM = 1 << 16, COL_LIMIT = 1 << 24;
 
-/** Scratch buffers reused between calls, by purpose (the backend owns one). */
+/**
+ * Scratch buffers reused between calls, by purpose (the backend owns one),
+ * in shared memory so that loop threads can work on them.
+ */
 export class ConvScratch {
   readonly #buffers = new Map<"col" | "tmp" | "weights", Float32Array>();
+  readonly #dropped: (array: Float32Array) => void;
+
+  /** `dropped` hears of each buffer let go (grown out of, or trimmed). */
+  constructor(dropped: (array: Float32Array) => void = () => {}) {
+    this.#dropped = dropped;
+  }
 
   /** The `purpose` buffer, grown to at least `size` elements. */
   get(purpose: "col" | "tmp" | "weights", size: number): Float32Array {
     let buffer = this.#buffers.get(purpose);
     if (!buffer || buffer.length < size) {
-      this.#buffers.set(purpose, buffer = new Float32Array(size));
+      if (buffer) this.#dropped(buffer);
+      this.#buffers.set(purpose, buffer = new Float32Array(new SharedArrayBuffer(size * 4)));
     }
     return buffer;
   }
 
   /** Drops the buffers (they grow again on the next call). */
   trim(): void {
+    for (const buffer of this.#buffers.values()) this.#dropped(buffer);
     this.#buffers.clear();
   }
 }
@@ -147,14 +159,25 @@ function patchTable(g: ConvGeometry, n: number): PatchTable {
   return { source, column };
 }
 
-/** col[tap row, i * P + pixel] = x[b0 + i, ci, oy * s + ky - pad, ox * s + kx - pad] (0 outside). */
-function im2col(g: ConvGeometry, x: Float32Array, b0: number, n: number, col: Float32Array) {
+/**
+ * col[tap row, i * P + pixel] = x[b0 + i, ci, oy * s + ky - pad, ox * s + kx - pad] (0 outside),
+ * for the input channels ci in [c0, c1).
+ */
+function im2col(
+  g: ConvGeometry,
+  x: Float32Array,
+  b0: number,
+  n: number,
+  col: Float32Array,
+  c0 = 0,
+  c1 = g.Cin,
+) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
   const P = OH * OW, width = n * P;
   if (OW < SHORT_ROW) {
     const { source, column } = patchTable(g, n), taps = source.length;
-    for (let i = 0; i < n; i++) {
-      for (let ci = 0; ci < Cin; ci++) {
+    for (let ci = c0; ci < c1; ci++) {
+      for (let i = 0; i < n; i++) {
         const plane = ((b0 + i) * Cin + ci) * H * W, at = ci * KH * KW * width + i * P;
         for (let t = 0; t < taps; t++) {
           const from = source[t];
@@ -164,7 +187,7 @@ function im2col(g: ConvGeometry, x: Float32Array, b0: number, n: number, col: Fl
     }
     return;
   }
-  for (let ci = 0; ci < Cin; ci++) {
+  for (let ci = c0; ci < c1; ci++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
         const row = ((ci * KH + ky) * KW + kx) * width;
@@ -202,19 +225,32 @@ function tapsTile(g: ConvGeometry): boolean {
 }
 
 /**
- * dx[b0 + i, ...] = the sum of col's entries that read each position: the
- * transpose of {@link im2col}, writing images b0 .. b0 + n - 1 of dx whole.
- * Where the taps tile the input each position has one entry, copied;
- * otherwise the images are cleared and the entries added.
+ * dx[b0 + i, ci] = the sum of col's entries that read each position, for the
+ * channels ci in [c0, c1): the transpose of {@link im2col}, writing those
+ * planes of images b0 .. b0 + n - 1 of dx whole. Where the taps tile the
+ * input each position has one entry, copied; otherwise the planes are
+ * cleared and the entries added.
  */
-function col2im(g: ConvGeometry, col: Float32Array, b0: number, n: number, dx: Float32Array) {
+function col2im(
+  g: ConvGeometry,
+  col: Float32Array,
+  b0: number,
+  n: number,
+  dx: Float32Array,
+  c0 = 0,
+  c1 = g.Cin,
+) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
   const P = OH * OW, width = n * P, tiles = tapsTile(g), short = OW < SHORT_ROW;
-  if (!tiles || short) dx.fill(0, b0 * Cin * H * W, (b0 + n) * Cin * H * W);
+  if (!tiles || short) {
+    for (let i = 0; i < n; i++) {
+      dx.fill(0, ((b0 + i) * Cin + c0) * H * W, ((b0 + i) * Cin + c1) * H * W);
+    }
+  }
   if (short) {
     const { source, column } = patchTable(g, n), taps = source.length;
-    for (let i = 0; i < n; i++) {
-      for (let ci = 0; ci < Cin; ci++) {
+    for (let ci = c0; ci < c1; ci++) {
+      for (let i = 0; i < n; i++) {
         const plane = ((b0 + i) * Cin + ci) * H * W, at = ci * KH * KW * width + i * P;
         for (let t = 0; t < taps; t++) {
           const to = source[t];
@@ -224,7 +260,7 @@ function col2im(g: ConvGeometry, col: Float32Array, b0: number, n: number, dx: F
     }
     return;
   }
-  for (let ci = 0; ci < Cin; ci++) {
+  for (let ci = c0; ci < c1; ci++) {
     for (let ky = 0; ky < KH; ky++) {
       for (let kx = 0; kx < KW; kx++) {
         const row = ((ci * KH + ky) * KW + kx) * width;
@@ -289,6 +325,7 @@ interface Operand {
 function patches(
   g: ConvGeometry,
   scratch: ConvScratch,
+  runner: LoopRunner,
   x: Float32Array,
   b0: number,
   m: number,
@@ -296,7 +333,7 @@ function patches(
   const K = g.Cin * g.KH * g.KW, P = g.OH * g.OW;
   if (isPointwise(g) && m === 1) return { array: x, offset: b0 * K * P };
   const col = scratch.get("col", K * m * P);
-  im2col(g, x, b0, m, col);
+  rearrange(runner, "im2col", g, [x, col], [b0, m]);
   return { array: col, offset: 0 };
 }
 
@@ -316,7 +353,7 @@ function gradientRows(
 }
 
 /** Runs one convolution GEMM (see `ConvSpec`) through patch matrices. */
-function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
+function runIm2col(blas: Blas, scratch: ConvScratch, runner: LoopRunner, spec: ConvSpec): void {
   const g = spec.geometry;
   const K = g.Cin * g.KH * g.KW, P = g.OH * g.OW;
   const n = chunkOf(g, K, P);
@@ -324,7 +361,7 @@ function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
     const m = Math.min(n, g.B - b0), width = m * P;
     if (spec.kind === "forward") {
       const y = host(spec.y);
-      const col = patches(g, scratch, host(spec.x), b0, m);
+      const col = patches(g, scratch, runner, host(spec.x), b0, m);
       const out = m === 1 ? y : scratch.get("tmp", g.Cout * width);
       blas.sgemm({
         transA: false,
@@ -359,10 +396,10 @@ function runIm2col(blas: Blas, scratch: ConvScratch, spec: ConvSpec): void {
         c: col,
         ldc: width,
       });
-      col2im(g, col, b0, m, host(spec.dx));
+      rearrange(runner, "col2im", g, [col, host(spec.dx)], [b0, m]);
     } else {
       const dy = gradientRows(g, scratch, host(spec.dy), b0, m);
-      const col = patches(g, scratch, host(spec.x), b0, m);
+      const col = patches(g, scratch, runner, host(spec.x), b0, m);
       blas.sgemm({
         transA: false,
         transB: true,
@@ -460,21 +497,28 @@ function tapWeights(
   }
 }
 
-/** NCHW [B, C, OH, OW] <-> grid [C, B * Hq * Wq] (the grid's extra cells are 0 going in). */
+/**
+ * NCHW [B, C, OH, OW] <-> grid [C, B * Hq * Wq] for the images b in [b0, b1)
+ * (the grid's extra cells are 0 going in).
+ */
 function gridAndImages(
   toImages: boolean,
   g: ConvGeometry,
-  p: ShiftPlan,
   C: number,
+  Hq: number,
+  Wq: number,
   grid: Float32Array,
   images: Float32Array,
+  b0 = 0,
+  b1 = g.B,
 ): void {
-  const { OH, OW, B } = g, { Hq, Wq, cols } = p;
-  if (!toImages) grid.fill(0, 0, C * cols);
-  for (let b = 0; b < B; b++) {
+  const { OH, OW, B } = g, cols = B * Hq * Wq;
+  for (let b = b0; b < b1; b++) {
     for (let c = 0; c < C; c++) {
+      const cell = c * cols + b * Hq * Wq;
+      if (!toImages) grid.fill(0, cell, cell + Hq * Wq);
       for (let oy = 0; oy < OH; oy++) {
-        const q = c * cols + (b * Hq + oy) * Wq, i = ((b * C + c) * OH + oy) * OW;
+        const q = cell + oy * Wq, i = ((b * C + c) * OH + oy) * OW;
         if (toImages) { for (let ox = 0; ox < OW; ox++) images[i + ox] = grid[q + ox]; }
         else for (let ox = 0; ox < OW; ox++) grid[q + ox] = images[i + ox];
       }
@@ -482,10 +526,52 @@ function gridAndImages(
   }
 }
 
+/**
+ * The rearrangements that loop threads share, by name, each over a range
+ * [lo, hi) of its outermost loop: input channels for the patch matrices,
+ * images for the grids. Exported for the worker threads (`loop_worker.ts`).
+ */
+export const LAYOUTS: Record<
+  LayoutName,
+  (
+    g: ConvGeometry,
+    arrays: readonly Float32Array[],
+    numbers: readonly number[],
+    lo: number,
+    hi: number,
+  ) => void
+> = {
+  im2col: (g, [x, col], [b0, n], lo, hi) => im2col(g, x, b0, n, col, lo, hi),
+  col2im: (g, [col, dx], [b0, n], lo, hi) => col2im(g, col, b0, n, dx, lo, hi),
+  gridToImages: (g, [grid, images], [C, Hq, Wq], lo, hi) =>
+    gridAndImages(true, g, C, Hq, Wq, grid, images, lo, hi),
+  imagesToGrid: (g, [grid, images], [C, Hq, Wq], lo, hi) =>
+    gridAndImages(false, g, C, Hq, Wq, grid, images, lo, hi),
+};
+
+/** Runs a rearrangement whole, its range shared by `runner`'s threads. */
+function rearrange(
+  runner: LoopRunner,
+  name: LayoutName,
+  g: ConvGeometry,
+  arrays: Float32Array[],
+  numbers: number[],
+): void {
+  const total = name === "im2col" || name === "col2im" ? g.Cin : g.B;
+  const work = Math.max(...arrays.map((a) => a.length));
+  runner.run(
+    { kind: "layout", name, geometry: g, arrays, numbers },
+    total,
+    work,
+    (lo, hi) => LAYOUTS[name](g, arrays, numbers, lo, hi),
+  );
+}
+
 /** Runs one convolution GEMM (see `ConvSpec`) as shifted GEMMs over `xq`. */
 function runShifted(
   blas: Blas,
   scratch: ConvScratch,
+  runner: LoopRunner,
   layouts: LayoutCache,
   spec: ConvSpec,
   p: ShiftPlan,
@@ -499,13 +585,18 @@ function runShifted(
   );
   const key = JSON.stringify(g);
   const inputCopy = (x: DeviceBuffer) =>
-    layouts.get(x, `xq ${key}`, Cq * cols, (xq) => im2col(p.spaceToDepth, host(x), 0, g.B, xq));
+    layouts.get(
+      x,
+      `xq ${key}`,
+      Cq * cols,
+      (xq) => rearrange(runner, "im2col", p.spaceToDepth, [host(x), xq], [0, g.B]),
+    );
   const gridCopy = (dy: DeviceBuffer) =>
     layouts.get(
       dy,
       `grid ${key}`,
       g.Cout * cols,
-      (grid) => gridAndImages(false, g, p, g.Cout, grid, host(dy)),
+      (grid) => rearrange(runner, "imagesToGrid", g, [grid, host(dy)], [g.Cout, p.Hq, Wq]),
     );
   if (spec.kind !== "weight") tapWeights(g, p, host(spec.w), wq, true);
   if (spec.kind === "forward") {
@@ -528,7 +619,7 @@ function runShifted(
         ldc: cols,
       })
     );
-    gridAndImages(true, g, p, g.Cout, grid, host(spec.y));
+    rearrange(runner, "gridToImages", g, [grid, host(spec.y)], [g.Cout, p.Hq, Wq]);
     if (spec.bias) addBias(host(spec.y), host(spec.bias), g.B, g.Cout, g.OH * g.OW);
   } else if (spec.kind === "data") {
     const grid = gridCopy(spec.dy), dxq = scratch.get("col", Cq * cols);
@@ -552,7 +643,7 @@ function runShifted(
       })
     );
     const dx = host(spec.dx);
-    col2im(p.spaceToDepth, dxq, 0, g.B, dx);
+    rearrange(runner, "col2im", p.spaceToDepth, [dxq, dx], [0, g.B]);
     if (spec.bias) addBias(dx, host(spec.bias), g.B, g.Cin, g.H * g.W);
   } else {
     const xq = inputCopy(spec.x), grid = gridCopy(spec.dy);
@@ -647,9 +738,10 @@ export function runConv(
   scratch: ConvScratch,
   layouts: LayoutCache,
   spec: ConvSpec,
+  runner: LoopRunner = ONE_THREAD,
 ): void {
   if (isFullyConnected(spec.geometry)) return runFullyConnected(blas, spec);
   const plan = shiftPlan(spec.geometry);
-  if (plan) runShifted(blas, scratch, layouts, spec, plan);
-  else runIm2col(blas, scratch, spec);
+  if (plan) runShifted(blas, scratch, runner, layouts, spec, plan);
+  else runIm2col(blas, scratch, runner, spec);
 }

@@ -8,6 +8,6 @@
 import type { DeviceBuffer } from "../backend.ts";
 
 /** The host array behind a buffer of the CPU backend. */
-export function host(buffer: DeviceBuffer): Float32Array<ArrayBuffer> {
-  return buffer as Float32Array<ArrayBuffer>;
+export function host(buffer: DeviceBuffer): Float32Array {
+  return buffer as Float32Array;
 }

@@ -5,13 +5,14 @@ import {
   checkFormula,
   invariantLets,
   LoopCache,
-  mapSource,
-  reduceSource,
+  type LoopKernel,
+  mapKernel,
+  reduceKernel,
   simplifyDims,
 } from "./loops.ts";
 
-const run = (source: string, buffers: Float32Array[], scalars: number[] = []) =>
-  new LoopCache().get(source)(buffers, scalars);
+const run = (kernel: LoopKernel, buffers: Float32Array[], scalars: number[] = []) =>
+  new LoopCache().get(kernel.source)(buffers, scalars, 0, kernel.outer);
 
 Deno.test("dense maps become one loop; broadcast and permuted views keep their dimensions", () => {
   const shape = [2, 3, 4];
@@ -38,7 +39,7 @@ Deno.test("a map with lets and two outputs, and select picking without arithmeti
     y = new Float32Array(4),
     z = new Float32Array(4);
   const view = denseView([4]);
-  const source = mapSource({
+  const kernel = mapKernel({
     name: "t",
     shape: [4],
     inputs: [{ buffer: x, view }],
@@ -50,7 +51,7 @@ Deno.test("a map with lets and two outputs, and select picking without arithmeti
     lets: [{ name: "twice", expr: "2.0 * x0" }],
     scalars: [7],
   });
-  run(source, [x, y, z], [7]);
+  run(kernel, [x, y, z], [7]);
   equal([...y].join(), "-4,0,6,Infinity");
   // Infinity in the chosen branch and a finite one in the other: no NaN from 0 * Infinity.
   equal([...z].join(), "7,7,3,Infinity");
@@ -69,7 +70,7 @@ Deno.test("a reduction over interleaved axes, scaled, with a prologue formula", 
     outputs: [{ buffer: out }],
   };
   run(
-    reduceSource({
+    reduceKernel({
       ...sum,
       outputs: [{ buffer: out, expr: "(x0 - 1.0) * (x0 - 1.0)", scale: 0.5 }],
     }),
@@ -80,7 +81,7 @@ Deno.test("a reduction over interleaved axes, scaled, with a prologue formula", 
     [0, 1].flatMap((a) => [0, 1].map((b) => (a * 6 + c * 2 + b - 1) ** 2)).reduce((p, q) => p + q)
   );
   equal([...out].join(), expected.join());
-  match(reduceSource(sum), /acc/);
+  match(reduceKernel(sum).source, /acc/);
 });
 
 Deno.test("lets over per-row operands are computed once a row, before the innermost loop", () => {
@@ -101,11 +102,11 @@ Deno.test("lets over per-row operands are computed once a row, before the innerm
   };
   const dims = simplifyDims(shape, [...spec.inputs, ...spec.outputs].map((o) => o.view));
   equal([...invariantLets(spec.lets, dims, 2)].join(), "scale");
-  const source = mapSource(spec);
+  const kernel = mapKernel(spec), source = kernel.source;
   const innermost = source.lastIndexOf("for (");
   match(source.slice(0, innermost), /const scale = x1 \* s0;/);
   match(source.slice(innermost), /const v = x0 \* scale/);
-  run(source, [x0, x1, y], [0.5]);
+  run(kernel, [x0, x1, y], [0.5]);
   const expected = [0, 1, 2, 3, 4, 5].map((i) => Math.fround(i * (i < 3 ? 5 : 10) + 0.1));
   equal([...y].join(), expected.join());
   // With every operand moving in the innermost loop nothing is hoisted.

@@ -113,7 +113,9 @@ interface NestNames {
  * (`<index><op>_<level>`, level 0 set by the caller); `body` is emitted in
  * the innermost loop and may use the indices of the last level, `hoisted`
  * just before the innermost loop (with the indices of the level above it:
- * for loads that the innermost loop does not move).
+ * for loads that the innermost loop does not move). A `ranged` nest runs
+ * its outermost loop over the kernel's arguments [lo, hi) only, so that
+ * threads can share a kernel's work.
  */
 function loopNest(
   dims: readonly Dim[],
@@ -121,20 +123,25 @@ function loopNest(
   body: string,
   hoisted = "",
   names: NestNames = { index: "q", counter: "a" },
+  ranged = false,
   level = 0,
 ): string {
   if (level === dims.length) return body;
   const { size, strides } = dims[level];
   const { index: q, counter: a } = names;
+  const [start, end] = ranged && level === 0 ? ["lo", "hi"] : ["0", String(size)];
   const ops = [...Array(operands).keys()];
-  const init = ops.map((o) => `${q}${o}_${level + 1} = ${q}${o}_${level}`).join(", ");
+  const init = ops.map((o) => {
+    const first = start === "0" || strides[o] === 0 ? "" : ` + ${start} * ${strides[o]}`;
+    return `${q}${o}_${level + 1} = ${q}${o}_${level}${first}`;
+  }).join(", ");
   const step = ops.filter((o) => strides[o] !== 0).map((o) =>
     `${q}${o}_${level + 1} += ${strides[o]}`
   );
   const before = level === dims.length - 1 ? `${hoisted}\n` : "";
-  return `${before}for (let ${a}${level} = 0, ${init}; ${a}${level} < ${size}; ${a}${level}++${
+  return `${before}for (let ${a}${level} = ${start}, ${init}; ${a}${level} < ${end}; ${a}${level}++${
     step.map((s) => `, ${s}`).join("")
-  }) {\n${loopNest(dims, operands, body, hoisted, names, level + 1)}\n}`;
+  }) {\n${loopNest(dims, operands, body, hoisted, names, false, level + 1)}\n}`;
 }
 
 /**
@@ -166,11 +173,25 @@ function namesOf(inputs: number, scalars: number, lets: readonly { name: string 
   ]);
 }
 
-/** A compiled kernel: buffers in binding order, then the scalars. */
-export type CompiledKernel = (buffers: Float32Array[], scalars: readonly number[]) => void;
+/**
+ * A compiled kernel: buffers in binding order, the scalars, and the range
+ * [lo, hi) of its outermost loop that this call runs.
+ */
+export type CompiledKernel = (
+  buffers: Float32Array[],
+  scalars: readonly number[],
+  lo: number,
+  hi: number,
+) => void;
 
-/** The JavaScript source of a map (exported for tests of the generated code). */
-export function mapSource(spec: MapSpec): string {
+/** A generated kernel's source and the size of its outermost loop (1 without loops). */
+export interface LoopKernel {
+  source: string;
+  outer: number;
+}
+
+/** The kernel of a map. */
+export function mapKernel(spec: MapSpec): LoopKernel {
   const lets = spec.lets ?? [];
   const scalars = spec.scalars?.length ?? 0;
   const names = namesOf(spec.inputs.length, scalars, []);
@@ -191,13 +212,14 @@ export function mapSource(spec: MapSpec): string {
     ...spec.outputs.map((o, k) => `Y${k}[q${spec.inputs.length + k}_${last}] = ${o.expr};`),
   ].join("\n");
   const before = [hoisted, ...lets.filter((l) => invariant.has(l.name)).map(declare)].join("\n");
-  return [
+  const source = [
     ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
     ...spec.outputs.map((_, k) => `const Y${k} = buffers[${spec.inputs.length + k}];`),
     ...Array.from({ length: scalars }, (_, k) => `const s${k} = scalars[${k}];`),
     `let ${operands.map((o, k) => `q${k}_0 = ${o.view.offset}`).join(", ")};`,
-    loopNest(dims, operands.length, body, before),
+    loopNest(dims, operands.length, body, before, undefined, true),
   ].join("\n");
+  return { source, outer: dims[0]?.size ?? 1 };
 }
 
 /**
@@ -282,8 +304,8 @@ function reductionEnd(spec: ReduceSpec, at: string): { declarations: string[]; b
   return { declarations, body };
 }
 
-/** The JavaScript source of a reduction (exported for tests of the generated code). */
-export function reduceSource(spec: ReduceSpec): string {
+/** The kernel of a reduction: its outermost loop runs over the kept elements. */
+export function reduceKernel(spec: ReduceSpec): LoopKernel {
   const exprs = spec.outputs.map((o) => o.expr ?? "x0");
   for (const expr of exprs) checkFormula(expr, namesOf(spec.inputs.length, 0, []));
   const keptAxes = spec.shape.map((_, k) => k).filter((k) => !spec.axes.includes(k));
@@ -316,12 +338,13 @@ export function reduceSource(spec: ReduceSpec): string {
     innerLoops,
     ...end.body,
   ].join("\n");
-  return [
+  const source = [
     ...spec.inputs.map((_, k) => `const X${k} = buffers[${k}];`),
     ...end.declarations,
     `let ${views.map((v, k) => `q${k}_0 = ${v.offset}`).join(", ")};`,
-    loopNest(outer, n + 1, outerBody),
+    loopNest(outer, n + 1, outerBody, "", undefined, true),
   ].join("\n");
+  return { source, outer: outer[0]?.size ?? 1 };
 }
 
 /** Compiles generated sources once each. */
@@ -339,7 +362,7 @@ export class LoopCache {
       // The helpers are made once per kernel, outside the function that runs:
       // fresh closures on every call were measured to keep V8 from optimising.
       kernel = new Function(
-        `${PRELUDE}\nreturn (buffers, scalars) => {\n${source}\n};`,
+        `${PRELUDE}\nreturn (buffers, scalars, lo, hi) => {\n${source}\n};`,
       )() as CompiledKernel;
       this.#kernels.set(source, kernel);
     }
