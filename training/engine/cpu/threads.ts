@@ -62,6 +62,9 @@ export const ONE_THREAD: LoopRunner = {
  */
 const SHARE_FROM = 1 << 16;
 
+/** How long the calling thread waits for a worker's part of a task before it gives up. */
+const ANSWER_WITHIN_MS = 60_000;
+
 /** Messages to a worker (see `loop_worker.ts`); tasks themselves go through its mailbox. */
 export type WorkerMessage =
   | { kind: "init"; control: SharedArrayBuffer; mailbox: SharedArrayBuffer; slot: number }
@@ -174,8 +177,12 @@ export class LoopThreads implements LoopRunner {
     local(0, bound(1));
     for (let part = 1; part < parts; part++) {
       const flag = WORDS_PER_WORKER * (part - 1) + FLAG;
-      while (Atomics.load(this.#control, flag) === RUNNING) {
-        Atomics.wait(this.#control, flag, RUNNING, 10_000);
+      // A worker that died cannot say so while this thread waits: no task takes a minute.
+      if (Atomics.wait(this.#control, flag, RUNNING, ANSWER_WITHIN_MS) === "timed-out") {
+        throw new EngineError(
+          `A CPU loop thread did not answer within ${ANSWER_WITHIN_MS / 1000} s; ` +
+            "OPENBLAS_NUM_THREADS=1 runs the CPU backend on one thread.",
+        );
       }
       if (Atomics.load(this.#control, flag) === FAILED) {
         throw new EngineError(
