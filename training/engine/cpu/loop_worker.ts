@@ -17,8 +17,9 @@ import {
   GEOMETRY_FIELDS,
   LAYOUT_NAMES,
   SEQUENCE,
-  WORDS_PER_WORKER,
+  takeChunks,
   type WorkerMessage,
+  workerWords,
 } from "./threads.ts";
 
 const memories = new Map<number, SharedArrayBuffer>();
@@ -32,7 +33,7 @@ parentPort!.on("message", (message: WorkerMessage) => {
     void serve(
       new Int32Array(message.control),
       new Float64Array(message.mailbox),
-      message.slot * WORDS_PER_WORKER,
+      message.slot,
     );
   } else if (message.kind === "memory") memories.set(message.id, message.memory);
   else if (message.kind === "forget") memories.delete(message.id);
@@ -42,7 +43,8 @@ parentPort!.on("message", (message: WorkerMessage) => {
 });
 
 /** Waits for each task in the mailbox, runs it, and raises the flag. */
-async function serve(control: Int32Array, mailbox: Float64Array, base: number): Promise<void> {
+async function serve(control: Int32Array, mailbox: Float64Array, slot: number): Promise<void> {
+  const base = workerWords(slot);
   // Tasks are counted from 0: one may be waiting already when this worker starts.
   let sequence = 0;
   for (;;) {
@@ -51,9 +53,9 @@ async function serve(control: Int32Array, mailbox: Float64Array, base: number): 
     sequence = Atomics.load(control, base + SEQUENCE);
     let status = DONE;
     try {
-      await runTask(mailbox);
+      await runTask(control, mailbox);
     } catch (error) {
-      console.error(`error: CPU loop thread ${base / WORDS_PER_WORKER}: ${error}`);
+      console.error(`error: CPU loop thread ${slot}: ${error}`);
       status = FAILED;
     }
     Atomics.store(control, base + FLAG, status);
@@ -61,11 +63,11 @@ async function serve(control: Int32Array, mailbox: Float64Array, base: number): 
   }
 }
 
-/** Runs the task in the mailbox (see `threads.ts` for its slots). */
-async function runTask(mailbox: Float64Array): Promise<void> {
+/** Takes chunks of the task in the mailbox until none is left (see `threads.ts` for its slots). */
+async function runTask(control: Int32Array, mailbox: Float64Array): Promise<void> {
   // Integers read from a Float64Array are doubles: `| 0` keeps the loop indices small integers,
   // which V8 compiles to integer arithmetic (doubles made the loops about four times slower).
-  const [kind, which, lo, hi, count] = Array.from(mailbox.subarray(0, 5), (v) => v | 0);
+  const [kind, which, total, chunks, count] = Array.from(mailbox.subarray(0, 5), (v) => v | 0);
   const ids = Array.from({ length: count }, (_, k) => mailbox[5 + 3 * k]);
   while (!ids.every((id) => memories.has(id)) || (kind === 0 && !sources.has(which))) {
     await new Promise<void>((resolve) => nextMessage = resolve);
@@ -75,11 +77,16 @@ async function runTask(mailbox: Float64Array): Promise<void> {
   );
   const at = 5 + 3 * count;
   const numbers = Array.from(mailbox.subarray(at + 1, at + 1 + mailbox[at]));
-  if (kind === 0) return kernels.get(sources.get(which)!)(arrays, numbers, lo, hi);
+  if (kind === 0) {
+    const kernel = kernels.get(sources.get(which)!);
+    takeChunks(control, total, chunks, (lo, hi) => kernel(arrays, numbers, lo, hi));
+    return;
+  }
   // A rearrangement's numbers are all integers.
   const integers = numbers.map((v) => v | 0);
   const geometry = Object.fromEntries(
     GEOMETRY_FIELDS.map((field, k) => [field, integers[k]]),
   ) as unknown as ConvGeometry;
-  LAYOUTS[LAYOUT_NAMES[which]](geometry, arrays, integers.slice(GEOMETRY_FIELDS.length), lo, hi);
+  const layout = LAYOUTS[LAYOUT_NAMES[which]], rest = integers.slice(GEOMETRY_FIELDS.length);
+  takeChunks(control, total, chunks, (lo, hi) => layout(geometry, arrays, rest, lo, hi));
 }

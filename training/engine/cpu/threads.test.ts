@@ -18,9 +18,23 @@ function shared(count: number, seed = 1): Float32Array {
 
 const copy = (array: Float32Array) => Array.from(array);
 
+/** Keeps the calling thread busy for `ms`, so that the worker takes chunks meanwhile. */
+function pause(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* busy */ }
+}
+
 Deno.test("work shared with a loop thread gives the one-thread result to the bit", async (t) => {
   const threads = new LoopThreads(1);
   const cache = new LoopCache();
+  // Until the worker has loaded its modules the calling thread takes every chunk itself.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  /** Asserts that the worker took part in what ran since the last call. */
+  let seen = 0;
+  const workerTookPart = () => {
+    if (threads.workerChunks <= seen) throw new Error("the worker ran no chunk");
+    seen = threads.workerChunks;
+  };
   // [B, C, H, W] = [8, 16, 32, 32]: 131,072 elements, over the size from which work is shared.
   const shape = [8, 16, 32, 32], count = 8 * 16 * 32 * 32;
   const perChannel = { strides: [0, 1, 0, 0], offset: 0 };
@@ -42,11 +56,15 @@ Deno.test("work shared with a loop thread gives the one-thread result to the bit
         { kind: "kernel", source: kernel.source, arrays, scalars: [0.5] },
         kernel.outer,
         count,
-        (lo, hi) => compiled(arrays, [0.5], lo, hi),
+        (lo, hi) => {
+          compiled(arrays, [0.5], lo, hi);
+          if (runner !== ONE_THREAD) pause(2);
+        },
       );
       return copy(y);
     };
     deepEqual(run(threads), run(ONE_THREAD));
+    workerTookPart();
   });
 
   await t.step("a reduction per channel with an epilogue", () => {
@@ -68,19 +86,25 @@ Deno.test("work shared with a loop thread gives the one-thread result to the bit
         { kind: "kernel", source: kernel.source, arrays, scalars: [] },
         kernel.outer,
         count,
-        (lo, hi) => compiled(arrays, [], lo, hi),
+        (lo, hi) => {
+          compiled(arrays, [], lo, hi);
+          if (runner !== ONE_THREAD) pause(2);
+        },
       );
       return [copy(sums), copy(scaled)];
     };
     deepEqual(run(threads), run(ONE_THREAD));
+    workerTookPart();
   });
 
   await t.step("convolutions' rearrangements, both ways, strided and not", () => {
     const blas = loadBlas();
+    // 32 images of 16 x 32 x 32: each rearrangement is a task of 524,288 elements.
+    const B = 32, input = B * 16 * 32 * 32;
     for (const [stride, kernelSize, pad] of [[2, 4, 1], [1, 3, 1]]) {
       const OH = Math.floor((32 + 2 * pad - kernelSize) / stride) + 1;
       const geometry = {
-        B: 8,
+        B,
         Cin: 16,
         H: 32,
         W: 32,
@@ -92,12 +116,12 @@ Deno.test("work shared with a loop thread gives the one-thread result to the bit
         OH,
         OW: OH,
       };
-      const x = shared(count, 11), w = shared(8 * 16 * kernelSize * kernelSize, 12);
-      const dy = shared(8 * 8 * OH * OH, 13);
+      const x = shared(input, 11), w = shared(8 * 16 * kernelSize * kernelSize, 12);
+      const dy = shared(B * 8 * OH * OH, 13);
       const run = (runner: LoopRunner) => {
         const layouts = new LayoutCache((n) => shared(n, 0), () => {});
         const scratch = new ConvScratch();
-        const y = shared(8 * 8 * OH * OH, 14), dx = shared(count, 15);
+        const y = shared(B * 8 * OH * OH, 14), dx = shared(input, 15);
         const dw = shared(w.length, 16);
         const specs: ConvSpec[] = [
           { kind: "forward", geometry, x, w, y },
@@ -111,6 +135,7 @@ Deno.test("work shared with a loop thread gives the one-thread result to the bit
       notDeepEqual(alone[0], alone[1]); // the outputs were written
       deepEqual(run(threads), alone);
     }
+    workerTookPart();
   });
   threads.close();
 });

@@ -100,7 +100,8 @@ export const GEOMETRY_FIELDS: readonly (keyof ConvGeometry)[] = [
 
 /**
  * Slots of a worker's mailbox, a Float64Array: the task's kind (0 kernel,
- * 1 rearrangement), its source id or rearrangement, lo, hi, the number of
+ * 1 rearrangement), its source id or rearrangement, the size of its
+ * outermost loop and the chunks it is cut into, the number of
  * arrays and, for each, its memory's id, byte offset and length, then the
  * number of numbers and the numbers (a kernel's scalars; a rearrangement's
  * geometry fields, then its numbers).
@@ -108,10 +109,41 @@ export const GEOMETRY_FIELDS: readonly (keyof ConvGeometry)[] = [
 const MAILBOX_SLOTS = 1024;
 
 /**
- * Control words per worker in one Int32Array: the task sequence number
- * (the worker waits for it to change) and the worker's flag.
+ * The control words, one Int32Array: first the next chunk of the task at
+ * hand to take, then per worker the task sequence number (the worker waits
+ * for it to change) and the worker's flag.
  */
-export const SEQUENCE = 0, FLAG = 1, WORDS_PER_WORKER = 2;
+export const NEXT_CHUNK = 0, SEQUENCE = 0, FLAG = 1, WORDS_PER_WORKER = 2;
+
+/** Where worker `slot`'s control words start. */
+export function workerWords(slot: number): number {
+  return 1 + slot * WORDS_PER_WORKER;
+}
+
+/**
+ * Chunks a shared task is cut into per thread. Threads take chunks until
+ * none is left, so a thread whose core is busy elsewhere (these machines'
+ * second vCPU slows down for seconds at a time) takes fewer.
+ */
+const CHUNKS_PER_THREAD = 4;
+
+/**
+ * Runs chunks of [0, total) cut into `chunks` until every chunk is taken,
+ * taking each from the shared counter: the calling thread and the workers
+ * run this same loop on one task. Returns how many chunks it ran.
+ */
+export function takeChunks(
+  control: Int32Array,
+  total: number,
+  chunks: number,
+  run: (lo: number, hi: number) => void,
+): number {
+  for (let taken = 0;; taken++) {
+    const chunk = Atomics.add(control, NEXT_CHUNK, 1);
+    if (chunk >= chunks) return taken;
+    run(Math.round((total * chunk) / chunks), Math.round((total * (chunk + 1)) / chunks));
+  }
+}
 
 /** Worker threads for the CPU backend's loops; owned by the backend. */
 export class LoopThreads implements LoopRunner {
@@ -121,10 +153,11 @@ export class LoopThreads implements LoopRunner {
   readonly #memoryIds = new WeakMap<SharedArrayBuffer, number>();
   readonly #sourceIds = new Map<string, number>();
   #nextId = 0;
+  #workerChunks = 0;
 
   /** Starts `count` workers (the calling thread makes one more). */
   constructor(count: number) {
-    this.#control = new Int32Array(new SharedArrayBuffer(4 * WORDS_PER_WORKER * count));
+    this.#control = new Int32Array(new SharedArrayBuffer(4 * workerWords(count)));
     this.#mailboxes = Array.from(
       { length: count },
       () => new Float64Array(new SharedArrayBuffer(8 * MAILBOX_SLOTS)),
@@ -143,6 +176,11 @@ export class LoopThreads implements LoopRunner {
       );
       return worker;
     });
+  }
+
+  /** Chunks of tasks that the workers ran so far (the rest ran on the calling thread). */
+  get workerChunks(): number {
+    return this.#workerChunks;
   }
 
   /** Threads a task can use: the workers and the calling one. */
@@ -165,18 +203,19 @@ export class LoopThreads implements LoopRunner {
       ? task.scalars
       : [...GEOMETRY_FIELDS.map((field) => task.geometry[field]), ...task.numbers];
     if (6 + arrays.length + numbers.length > MAILBOX_SLOTS) return local(0, total);
-    const bound = (part: number) => Math.round((total * part) / parts);
+    const chunks = Math.min(total, parts * CHUNKS_PER_THREAD);
+    Atomics.store(this.#control, NEXT_CHUNK, 0);
     for (let part = 1; part < parts; part++) {
-      const mailbox = this.#mailboxes[part - 1], base = WORDS_PER_WORKER * (part - 1);
-      mailbox.set([...header, bound(part), bound(part + 1), task.arrays.length, ...arrays]);
+      const mailbox = this.#mailboxes[part - 1], base = workerWords(part - 1);
+      mailbox.set([...header, total, chunks, task.arrays.length, ...arrays]);
       mailbox.set([numbers.length, ...numbers], 5 + arrays.length);
       Atomics.store(this.#control, base + FLAG, RUNNING);
       Atomics.add(this.#control, base + SEQUENCE, 1);
       Atomics.notify(this.#control, base + SEQUENCE);
     }
-    local(0, bound(1));
+    this.#workerChunks += chunks - takeChunks(this.#control, total, chunks, local);
     for (let part = 1; part < parts; part++) {
-      const flag = WORDS_PER_WORKER * (part - 1) + FLAG;
+      const flag = workerWords(part - 1) + FLAG;
       // A worker that died cannot say so while this thread waits: no task takes a minute.
       if (Atomics.wait(this.#control, flag, RUNNING, ANSWER_WITHIN_MS) === "timed-out") {
         throw new EngineError(
