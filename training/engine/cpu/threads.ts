@@ -2,12 +2,11 @@
  * The CPU backend's other cores for its JavaScript loops. OpenBLAS runs the
  * GEMMs on every core, but the generated loops (batch norm, activations,
  * Adam) and the convolutions' rearrangements ran on one, about half of a
- * small model's step. Here a kernel's outermost loop is split into ranges:
- * the calling thread runs the first and each worker thread one of the
- * others, over the same memory (`SharedArrayBuffer`s, which the pool and
- * the scratch buffers hand out), so the results are those of one thread,
- * to the bit: every element or sum is computed by one thread, in the same
- * order.
+ * small model's step. Here a kernel's outermost loop is cut into chunks
+ * that the calling thread and the worker threads take in turn, over the
+ * same memory (`SharedArrayBuffer`s, which the pool and the scratch
+ * buffers hand out), so the results are those of one thread, to the bit:
+ * every element or sum is computed by one thread, in the same order.
  *
  * A task goes to a worker through its mailbox, shared memory that it
  * watches (a message would take 70 us to arrive, this about 15); each
@@ -24,7 +23,7 @@ import { EngineError } from "../errors.ts";
 /** Names of the convolution rearrangements a worker can run (`conv.ts`'s `LAYOUTS`). */
 export type LayoutName = "im2col" | "col2im" | "gridToImages" | "imagesToGrid";
 
-/** Work that threads share by ranges [lo, hi) of its outermost loop. */
+/** Work that threads share by chunks [lo, hi) of its outermost loop. */
 export type LoopTask =
   | {
     kind: "kernel";
@@ -41,7 +40,7 @@ export type LoopTask =
     numbers: readonly number[];
   };
 
-/** Runs a task's ranges: on the calling thread alone, or shared with workers. */
+/** Runs a task: on the calling thread alone, or shared with workers. */
 export interface LoopRunner {
   /**
    * Runs `task` over [0, total), `local` being the calling thread's way to
