@@ -24,7 +24,7 @@
 import type { ConvGeometry, ConvSpec, DeviceBuffer } from "../backend.ts";
 import type { Blas } from "./blas.ts";
 import { host } from "./host.ts";
-import { type LayoutName, type LoopRunner, ONE_THREAD } from "./threads.ts";
+import type { LayoutName, LoopRunner } from "./threads.ts";
 
 /** Pixels per GEMM worth batching up to, and the most floats a patch matrix may take. */
 const WIDE_GEMM = 1 << 16, COL_LIMIT = 1 << 24;
@@ -169,8 +169,8 @@ function im2col(
   b0: number,
   n: number,
   col: Float32Array,
-  c0 = 0,
-  c1 = g.Cin,
+  c0: number,
+  c1: number,
 ) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
   const P = OH * OW, width = n * P;
@@ -237,8 +237,8 @@ function col2im(
   b0: number,
   n: number,
   dx: Float32Array,
-  c0 = 0,
-  c1 = g.Cin,
+  c0: number,
+  c1: number,
 ) {
   const { Cin, H, W, KH, KW, stride: s, pad, OH, OW } = g;
   const P = OH * OW, width = n * P, tiles = tapsTile(g), short = OW < SHORT_ROW;
@@ -509,8 +509,8 @@ function gridAndImages(
   Wq: number,
   grid: Float32Array,
   images: Float32Array,
-  b0 = 0,
-  b1 = g.B,
+  b0: number,
+  b1: number,
 ): void {
   const { OH, OW, B } = g, cols = B * Hq * Wq;
   for (let b = b0; b < b1; b++) {
@@ -738,7 +738,7 @@ export function runConv(
   scratch: ConvScratch,
   layouts: LayoutCache,
   spec: ConvSpec,
-  runner: LoopRunner = ONE_THREAD,
+  runner: LoopRunner,
 ): void {
   if (isFullyConnected(spec.geometry)) return runFullyConnected(blas, spec);
   const plan = shiftPlan(spec.geometry);

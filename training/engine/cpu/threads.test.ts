@@ -27,10 +27,16 @@ function pause(ms: number): void {
 Deno.test("work shared with a loop thread gives the one-thread result to the bit", async (t) => {
   const threads = new LoopThreads(1);
   const cache = new LoopCache();
-  // Until the worker has loaded its modules the calling thread takes every chunk itself.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Until the worker has loaded (and type-checked) its modules the calling thread takes every
+  // chunk itself: wait until it takes part in a task.
+  const idle = { kind: "kernel" as const, source: "", arrays: [], scalars: [] };
+  for (let waited = 0; threads.workerChunks === 0; waited += 50) {
+    if (waited > 120_000) throw new Error("the loop thread never started");
+    threads.run(idle, 8, 1 << 20, () => pause(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   /** Asserts that the worker took part in what ran since the last call. */
-  let seen = 0;
+  let seen = threads.workerChunks;
   const workerTookPart = () => {
     if (threads.workerChunks <= seen) throw new Error("the worker ran no chunk");
     seen = threads.workerChunks;
