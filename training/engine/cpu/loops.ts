@@ -149,13 +149,18 @@ function loopNest(
  * it does not (per-channel operands, broadcasts), which are read once before
  * it: `X${k}` read at `${index}${k}_<level>`.
  */
+/** Whether the innermost loop of `dims` moves operand `k` (false without loops). */
+function movesInnermost(dims: readonly Dim[], k: number): boolean {
+  return dims.length > 0 && dims[dims.length - 1].strides[k] !== 0;
+}
+
 function loads(
   dims: readonly Dim[],
   inputs: number,
   index: string,
 ): { inner: string; hoisted: string } {
   const last = dims.length;
-  const moves = (k: number) => last > 0 && dims[last - 1].strides[k] !== 0;
+  const moves = (k: number) => movesInnermost(dims, k);
   const load = (k: number, level: number) => `const x${k} = X${k}[${index}${k}_${level}];`;
   const all = [...Array(inputs).keys()];
   return {
@@ -235,11 +240,10 @@ export function invariantLets(
 ): Set<string> {
   const invariant = new Set<string>();
   if (dims.length === 0) return invariant;
-  const inner = dims[dims.length - 1];
   const fixed = (name: string) =>
     /^s\d+$/.test(name) || invariant.has(name) || FUNCTIONS.includes(name) ||
     (/^x\d+$/.test(name) && Number(name.slice(1)) < inputs &&
-      inner.strides[Number(name.slice(1))] === 0);
+      !movesInnermost(dims, Number(name.slice(1))));
   for (const l of lets) {
     if (namesIn(l.expr).every(fixed)) invariant.add(l.name);
   }

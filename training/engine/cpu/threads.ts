@@ -20,8 +20,11 @@ import { Worker } from "node:worker_threads";
 import type { ConvGeometry } from "../backend.ts";
 import { EngineError } from "../errors.ts";
 
-/** Names of the convolution rearrangements a worker can run (`conv.ts`'s `LAYOUTS`). */
-export type LayoutName = "im2col" | "col2im" | "gridToImages" | "imagesToGrid";
+/** The convolution rearrangements a worker can run (`conv.ts`'s `LAYOUTS`), in mailbox order. */
+export const LAYOUT_NAMES = ["im2col", "col2im", "gridToImages", "imagesToGrid"] as const;
+
+/** Names of the convolution rearrangements. */
+export type LayoutName = typeof LAYOUT_NAMES[number];
 
 /** Work that threads share by chunks [lo, hi) of its outermost loop. */
 export type LoopTask =
@@ -73,14 +76,6 @@ export type WorkerMessage =
 
 /** A worker's flag values: running, done, failed. */
 export const RUNNING = 0, DONE = 1, FAILED = 2;
-
-/** The rearrangements in mailbox order. */
-export const LAYOUT_NAMES: readonly LayoutName[] = [
-  "im2col",
-  "col2im",
-  "gridToImages",
-  "imagesToGrid",
-];
 
 /** A geometry's fields in mailbox order. */
 export const GEOMETRY_FIELDS: readonly (keyof ConvGeometry)[] = [
