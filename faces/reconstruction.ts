@@ -33,9 +33,38 @@ export interface ReconstructionFigures {
   meanDistance: number;
 }
 
+/** How often the verifier judges images the person of their photos, and how far they are. */
+export interface IdentityFigures {
+  /** Share judged the photo's person (null without a threshold). */
+  judgedSame: number | null;
+  /** Mean descriptor distance of image to photo. */
+  meanDistance: number;
+}
+
+/**
+ * {@link IdentityFigures} of image k (descriptors `images`) against photo k
+ * (descriptors `photos`), `n` of each; `threshold` is the verifier's.
+ */
+export function identityFigures(
+  photos: Float32Array,
+  images: Float32Array,
+  n: number,
+  threshold: number | null,
+): IdentityFigures {
+  const distances = Array.from(
+    { length: n },
+    (_, k) => descriptorDistance(photos, k, images, k, DESCRIPTOR_SIZE),
+  );
+  return {
+    judgedSame: threshold === null ? null : distances.filter((d) => d < threshold).length / n,
+    meanDistance: distances.reduce((s, v) => s + v, 0) / n,
+  };
+}
+
 /**
  * Measures reconstructions (planar [n, 3, S, S] in [-1, 1]) of `photos`;
- * `threshold` is the verifier's (distances below it are one person).
+ * `threshold` is the verifier's (distances below it are one person). The
+ * photos' descriptors are computed unless given.
  */
 export async function reconstructionFigures(
   analyzer: FaceAnalyzer,
@@ -44,18 +73,10 @@ export async function reconstructionFigures(
   n: number,
   size: number,
   threshold: number | null,
+  photoDescriptors?: Float32Array,
 ): Promise<ReconstructionFigures> {
-  const a = await descriptorsInBatches(analyzer, photos, n, size);
+  const a = photoDescriptors ?? await descriptorsInBatches(analyzer, photos, n, size);
   const b = await descriptorsInBatches(analyzer, reconstructions, n, size);
-  const distances = Array.from(
-    { length: n },
-    (_, k) => descriptorDistance(a, k, b, k, DESCRIPTOR_SIZE),
-  );
-  const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
-  return {
-    images: n,
-    psnr: mean(psnrs(reconstructions, photos, n)),
-    judgedSame: threshold === null ? null : distances.filter((d) => d < threshold).length / n,
-    meanDistance: mean(distances),
-  };
+  const psnr = psnrs(reconstructions, photos, n).reduce((s, v) => s + v, 0) / n;
+  return { images: n, psnr, ...identityFigures(a, b, n, threshold) };
 }

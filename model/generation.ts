@@ -10,13 +10,35 @@ import { concatArrays } from "../core/concat.ts";
 import { centerCropResize, decodeImage, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "./latents.ts";
 import type { ServedModel } from "./model.ts";
+import { DEFAULT_FIT_STEPS, fitMapsToPhotos } from "./refine.ts";
 import { planarImage, resizeImage } from "./render.ts";
 
 /**
  * An image named in a request: a seed, an explicit latent, or a photo (JPEG
- * or PNG bytes, whose size the request's validation has already checked).
+ * or PNG bytes, whose size the request's validation has already checked)
+ * with the steps that fit its target-layer maps to it (`fit`; absent: the
+ * model's default, {@link photoFitSteps}).
  */
-export type ImageSource = number | { latent: number[] } | { photo: Uint8Array };
+export type ImageSource = number | { latent: number[] } | PhotoSource;
+
+/** A photo among a request's images. */
+export interface PhotoSource {
+  photo: Uint8Array;
+  fit?: number;
+}
+
+/** Whether `source` is a photo. */
+export function isPhoto(source: ImageSource): source is PhotoSource {
+  return typeof source === "object" && "photo" in source;
+}
+
+/**
+ * The steps fitting a photo's maps: as asked, else {@link DEFAULT_FIT_STEPS}
+ * where the model has the tail's VJP to take them and none where it has not.
+ */
+export function photoFitSteps(model: ServedModel, source: PhotoSource): number {
+  return source.fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
+}
 
 /**
  * A photo as the encoder sees it: decoded, its centre square resized to the
@@ -35,6 +57,37 @@ export function photoPixels(bytes: Uint8Array, resolution: number): Float32Array
 
 /**
  * The latents [n, Z] of `sources`, scaled by `truncation`: seeds drawn,
+ * latents as given, photos encoded (all in one run of the encoder); and each
+ * photo's pixels ({@link photoPixels}; null for the others).
+ */
+async function encodeSources(
+  model: ServedModel,
+  sources: readonly ImageSource[],
+  truncation: number | undefined,
+  signal: AbortSignal,
+): Promise<{ latents: Float32Array; pixels: (Float32Array | null)[] }> {
+  const z = model.manifest.latent, psi = truncation ?? 1;
+  const pixels = sources.map((source) =>
+    isPhoto(source) ? photoPixels(source.photo, model.manifest.resolution) : null
+  );
+  const photos = pixels.filter((p) => p !== null);
+  const encoded = photos.length === 0
+    ? new Float32Array(0)
+    : await model.encode(concatArrays(Float32Array, photos), photos.length, signal);
+  let photo = 0;
+  const latents = concatArrays(
+    Float32Array,
+    sources.map((source) => {
+      if (typeof source === "number") return latentForSeed(source, z, psi);
+      const values = "latent" in source ? source.latent : encoded.subarray(z * photo, z * ++photo);
+      return Float32Array.from(values, (v) => v * psi);
+    }),
+  );
+  return { latents, pixels };
+}
+
+/**
+ * The latents [n, Z] of `sources`, scaled by `truncation`: seeds drawn,
  * latents as given, photos encoded (all in one run of the encoder).
  */
 export async function latentsOf(
@@ -43,24 +96,34 @@ export async function latentsOf(
   truncation: number | undefined,
   signal: AbortSignal,
 ): Promise<Float32Array> {
-  const z = model.manifest.latent, psi = truncation ?? 1;
-  const photos = sources.flatMap((source) =>
-    typeof source === "object" && "photo" in source ? [source.photo] : []
-  );
-  const encoded = photos.length === 0 ? new Float32Array(0) : await model.encode(
-    concatArrays(Float32Array, photos.map((p) => photoPixels(p, model.manifest.resolution))),
-    photos.length,
-    signal,
-  );
-  let photo = 0;
-  return concatArrays(
-    Float32Array,
-    sources.map((source) => {
-      if (typeof source === "number") return latentForSeed(source, z, psi);
-      const values = "latent" in source ? source.latent : encoded.subarray(z * photo, z * ++photo);
-      return Float32Array.from(values, (v) => v * psi);
-    }),
-  );
+  return (await encodeSources(model, sources, truncation, signal)).latents;
+}
+
+/**
+ * The target-layer maps [n, M, H, W] of `sources`: the head's maps of their
+ * latents ({@link latentsOf}), each photo's then fitted to the photo by its
+ * {@link photoFitSteps} (so that its own face, not the generator's nearest
+ * one, is what swaps and maps show).
+ */
+export async function mapsOfSources(
+  model: ServedModel,
+  sources: readonly ImageSource[],
+  truncation: number | undefined,
+  signal: AbortSignal,
+): Promise<Float32Array> {
+  const n = sources.length;
+  const { latents, pixels } = await encodeSources(model, sources, truncation, signal);
+  const maps = Float32Array.from(await model.maps(latents, n, signal));
+  const size = maps.length / n;
+  for (const [k, source] of sources.entries()) {
+    const photo = pixels[k];
+    if (!isPhoto(source) || !photo) continue;
+    const steps = photoFitSteps(model, source);
+    if (steps === 0) continue;
+    const own = maps.subarray(k * size, (k + 1) * size);
+    maps.set(await fitMapsToPhotos(model, own, photo, 1, steps, signal), k * size);
+  }
+  return maps;
 }
 
 /** The target-layer maps and images of `n` latents. */

@@ -11,13 +11,14 @@ import { encodePng, type RgbImage } from "../core/image.ts";
 import {
   generatePictures,
   type ImageSource,
+  isPhoto,
   latentsOf,
   photoPixels,
   picture,
 } from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
-import { reconstructPhotos } from "./refine.ts";
+import { DEFAULT_FIT_STEPS, reconstructPhotos } from "./refine.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "./langevin.ts";
 import type { MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
@@ -45,6 +46,8 @@ export type PictureJob =
     size: number;
     /** Gradient steps that refine the encoder's latent towards the photo (0: none). */
     refine: number;
+    /** Gradient steps that fit the latent's target-layer maps to the photo (0: none). */
+    fit: number;
   }
   | {
     kind: "swap";
@@ -82,6 +85,19 @@ export type JobKind = PictureJob["kind"];
 export type JobResult = Record<string, Uint8Array>;
 
 /**
+ * Work units of taking photos among `sources` into the generator: one for
+ * the encoder, and two a fitting step (the tail and its VJP measured about
+ * twice a generation), at the default's steps where a photo does not say
+ * (an upper bound: models without gradients fit none).
+ */
+function photoUnits(sources: readonly ImageSource[], fits: boolean): number {
+  return sources.filter(isPhoto).reduce(
+    (sum, photo) => sum + 1 + (fits ? 2 * (photo.fit ?? DEFAULT_FIT_STEPS) : 0),
+    0,
+  );
+}
+
+/**
  * The job's size in work units: images through the generator plus drawn
  * pixels in units of the model's resolution squared. Cost models scale a
  * measured time per unit by it.
@@ -94,21 +110,22 @@ export function jobUnits(job: PictureJob, resolution: number, channels: number):
     case "kernel":
     case "concept-map":
     case "group-map":
-      return 1 + 2 * area(job.size);
+      return 1 + photoUnits([job.image], true) + 2 * area(job.size);
     case "kernel-grid":
-      return 1 + channels * area(job.size);
+      return 1 + photoUnits([job.image], true) + channels * area(job.size);
     case "encode":
       // A refinement step runs the head, the tail and their two VJPs (about three times as long).
-      return 3 + 6 * job.refine + 2 * area(job.size);
+      return 3 + 6 * job.refine + 2 * job.fit + 2 * area(job.size);
     case "swap": {
       const pictures = 1 + job.extras.length + (job.extras.includes("originals") ? 1 : 0) +
         (job.strip ? 5 : 0);
-      const photos = [job.target, job.source].filter((s) => typeof s === "object" && "photo" in s);
-      // A Langevin step runs the head, the energy model and the head's VJP on the pair.
-      return 3 + photos.length + 6 * (job.refine?.steps ?? 0) + pictures * area(job.size);
+      // A Langevin step runs the head, the energy model and the head's VJP on the pair; its
+      // photos are encoded, not fitted (the chain moves latents).
+      return 3 + photoUnits([job.target, job.source], !job.refine) +
+        6 * (job.refine?.steps ?? 0) + pictures * area(job.size);
     }
     case "refine":
-      return 4 + 3 * job.settings.steps + 2 * area(job.size);
+      return 4 + photoUnits([job.source], false) + 3 * job.settings.steps + 2 * area(job.size);
   }
 }
 
@@ -158,7 +175,7 @@ export async function renderJob(
     case "encode": {
       // Decoded once: the encoder and the refinement see the same pixels.
       const input = photoPixels(job.photo, model.manifest.resolution);
-      const { latents, images } = await reconstructPhotos(model, input, 1, job.refine, signal);
+      const { latents, images } = await reconstructPhotos(model, input, 1, job, signal);
       return {
         input: png(picture(model, input, 0, job.size)),
         reconstruction: png(picture(model, images, 0, job.size)),

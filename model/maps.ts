@@ -10,7 +10,7 @@
 import { conceptMaps } from "../core/concept_map.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
 import { channelsCentre } from "../core/partition.ts";
-import { generate, type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
+import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
 import { blendColors, drawMap, type MapStyle, normalisedMap, resizeImage } from "./render.ts";
@@ -51,9 +51,8 @@ async function render(
   withImage: boolean,
   signal: AbortSignal,
 ): Promise<{ maps: Float32Array; images: Float32Array | null }> {
-  const latents = await latentsOf(model, [request.image], request.truncation, signal);
-  if (!withImage) return { maps: await model.maps(latents, 1, signal), images: null };
-  return await generate(model, latents, 1, signal);
+  const maps = await mapsOfSources(model, [request.image], request.truncation, signal);
+  return { maps, images: withImage ? await model.images(maps, 1, signal) : null };
 }
 
 /** The background a map is drawn on: the image, or black for heat maps. */

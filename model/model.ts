@@ -14,7 +14,7 @@ import {
   type SchedulerOptions,
   type SchedulerStats,
 } from "./scheduler.ts";
-import { GeneratorSessions, noEncoderError } from "./sessions.ts";
+import { GeneratorSessions, noEncoderError, noGradientsError } from "./sessions.ts";
 
 /** Options of {@link ServedModel.load}. */
 export interface ServedModelOptions extends SchedulerOptions {
@@ -157,23 +157,31 @@ export class ServedModel {
     return this.manifest.files.headVjp !== undefined;
   }
 
-  /** J_head(z)^T u [n, Z] for latents [n, Z] and u [n, M, H, W]. */
+  /**
+   * J_head(z)^T u [n, Z] for latents [n, Z] and u [n, M, H, W]; a
+   * `NoGradientsError` at once when the bundle has no VJPs.
+   */
   headVjp(
     latents: Float32Array,
     upstream: Float32Array,
     n: number,
     signal?: AbortSignal,
   ): Promise<Float32Array> {
+    if (!this.hasGradients) return Promise.reject(noGradientsError("vjp"));
     return this.#scheduler.submit("headVjp", joinRows(latents, upstream, n), n, signal);
   }
 
-  /** J_tail(maps)^T u [n, M, H, W] for maps [n, M, H, W] and u [n, 3, S, S]. */
+  /**
+   * J_tail(maps)^T u [n, M, H, W] for maps [n, M, H, W] and u [n, 3, S, S]; a
+   * `NoGradientsError` at once when the bundle has no VJPs.
+   */
   tailVjp(
     maps: Float32Array,
     upstream: Float32Array,
     n: number,
     signal?: AbortSignal,
   ): Promise<Float32Array> {
+    if (!this.hasGradients) return Promise.reject(noGradientsError("vjp"));
     return this.#scheduler.submit("tailVjp", joinRows(maps, upstream, n), n, signal);
   }
 

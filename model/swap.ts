@@ -20,7 +20,7 @@
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
 import { swapMaps, swapRegion } from "../core/swap_maps.js";
-import { type ImageSource, latentsOf, mapsOf, picture } from "./generation.ts";
+import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
 import { differenceMap, normalisedMap, tintMask } from "./render.ts";
@@ -66,9 +66,10 @@ export async function swapPictures(
   signal: AbortSignal,
 ): Promise<SwapPictures> {
   const { groups, size, extras } = request;
-  const maps = await model.maps(
-    await latentsOf(model, [request.target, request.source], request.truncation, signal),
-    2,
+  const maps = await mapsOfSources(
+    model,
+    [request.target, request.source],
+    request.truncation,
     signal,
   );
   const [targetMaps, sourceMaps] = [mapsOf(model, maps, 0), mapsOf(model, maps, 1)];

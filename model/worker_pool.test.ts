@@ -84,7 +84,7 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
       { kind: "concept-map", image: 5, style: "overlay", size: 64 },
       { kind: "kernel", image: 6, kernel: 3, style: "contour", size: 64 },
       // A photo (a generated face's PNG) is decoded and encoded in the worker, then refined.
-      { kind: "encode", photo: await photoOf(local, 9), size: 64, refine: 2 },
+      { kind: "encode", photo: await photoOf(local, 9), size: 64, refine: 2, fit: 2 },
       {
         kind: "refine",
         source: 4,
@@ -99,7 +99,7 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
     // A photo that fails to decode in a worker is the same typed error as in this thread.
     const cut = (await photoOf(local, 9)).subarray(0, 100);
     await rejects(
-      pool.run({ kind: "encode", photo: cut, size: 64, refine: 0 }, never()),
+      pool.run({ kind: "encode", photo: cut, size: 64, refine: 0, fit: 0 }, never()),
       ImageDecodeError,
     );
     equal(pool.load().lanes, 2);

@@ -203,13 +203,46 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
   });
 });
 
-Deno.test("refine without the model's gradient files is a 501; out of range a 400", async () => {
-  await problem(
-    await upload(photo, "image/jpeg", app, "/v1/encode?refine=5"),
-    501,
-    /no gradient files/,
-  );
-  await problem(await upload(photo, "image/jpeg", app, "/v1/encode?refine=201"), 400, /refine/);
+Deno.test("refine or fit without the model's gradient files is a 501; out of range a 400", async (t) => {
+  await t.step("on POST /v1/encode", async () => {
+    for (const query of ["refine=5", "fit=5"]) {
+      await problem(
+        await upload(photo, "image/jpeg", app, `/v1/encode?${query}`),
+        501,
+        /no gradient files/,
+      );
+    }
+    await problem(await upload(photo, "image/jpeg", app, "/v1/encode?refine=201"), 400, /refine/);
+    await problem(await upload(photo, "image/jpeg", app, "/v1/encode?fit=201"), 400, /fit/);
+  });
+  const swap = (source: unknown, extra: Record<string, unknown> = {}) =>
+    app.request("/v1/swap", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ target: 3, source, concepts: ["face"], ...extra }),
+    });
+  await t.step("on a photo in a swap", async () => {
+    await problem(await swap({ image: pngBase64Of(photo), fit: 5 }), 501, /no gradient files/);
+    const response = await swap({ image: pngBase64Of(photo), fit: 201 });
+    equal(response.status, 400);
+    const answer = await response.json();
+    equal(answer.errors[0].field, "body.source.fit", "the photo's own field, not the union's");
+    match(answer.errors[0].message, /200/);
+  });
+  await t.step("a fit where Langevin dynamics moves latents is a 400 naming it", async () => {
+    const response = await swap({ image: pngBase64Of(photo), fit: 2 }, { refine: { steps: 1 } });
+    equal(response.status, 400);
+    const answer = await response.json();
+    equal(answer.errors[0].field, "body.source.fit");
+    match(answer.errors[0].message, /Langevin/);
+    const refine = await app.request("/v1/refine", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ image: { image: pngBase64Of(photo), fit: 2 } }),
+    });
+    equal(refine.status, 400);
+    equal((await refine.json()).errors[0].field, "body.image.fit");
+  });
 });
 
 Deno.test("the swap mode defaults to the one the model's manifest measured its faces in", async () => {

@@ -1,8 +1,9 @@
 /**
  * `POST /v1/encode`: a photo of a face in, its latent and its reconstruction
  * out (the encoding itself runs as a job of the renderer: `model/jobs.ts`).
- * The latent can be given to `POST /v1/swap` like any other, or the photo
- * itself, as `{"image": "<base64>"}`.
+ * The latent can be given to `POST /v1/swap` like any other; the photo itself,
+ * as `{"image": "<base64>"}`, carries its fitted maps too (`fit`), so its own
+ * face rather than the latent's look-alike.
  *
  * @module
  */
@@ -14,6 +15,8 @@ import type { Renderer } from "../model/renderer.ts";
 import { floatsOf } from "../model/jobs.ts";
 import { pngBase64Of } from "./respond.ts";
 import { integerString, type Limits, pngBase64, sizeString } from "./schemas.ts";
+import { FIT_DESCRIPTION, MAX_FIT_STEPS } from "./photos.ts";
+import { DEFAULT_FIT_STEPS } from "../model/refine.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** Most refinement steps a request may ask for. */
@@ -26,7 +29,10 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
       `the photo's latent (${limits.latent} numbers), usable wherever latents are`,
     ),
     input: pngBase64.describe("the photo as the encoder saw it: its centre square, resized"),
-    reconstruction: pngBase64.describe("the generator's image of the latent"),
+    reconstruction: pngBase64.describe(
+      "the generator's image of the photo: of its fitted maps (fit > 0), which swaps and maps " +
+        'of the photo sent as {"image": ...} start from, or of the latent alone (fit = 0)',
+    ),
   });
   return [
     defineRoute({
@@ -37,7 +43,9 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
       description: "Send a JPEG or PNG as the raw body (Content-Type image/jpeg or image/png) or " +
         'as the file "image" of a multipart/form-data body. The centre square is resized to the ' +
         `model's ${limits.resolution} x ${limits.resolution} (faces cropped like the training ` +
-        "data encode best). Answers the latent and the generator's reconstruction; 501 when the " +
+        "data encode best). Answers the latent and the generator's reconstruction, drawn from the " +
+        "latent's target-layer maps fitted to the photo (fit); the latent alone draws a " +
+        'look-alike, so send the photo as {"image": ...} to swap its own face. 501 when the ' +
         `model has no encoder. At most ${limits.maxPhotoPixels} pixels, checked before decoding.`,
       query: z.strictObject({
         size: sizeString(limits),
@@ -48,6 +56,7 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
               `refine the encoder's latent towards the photo, 0..${MAX_REFINE_STEPS} (default 0); ` +
               "each costs about three generator runs",
           ),
+        fit: integerString(0, MAX_FIT_STEPS, "fitting steps").optional().describe(FIT_DESCRIPTION),
       }),
       // Without an encoder the body is not even read: the answer is 501.
       upload: model.hasEncoder,
@@ -62,12 +71,14 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         // Answered 501 by the app, before any work is queued.
         if (!model.hasEncoder) throw noEncoderError();
         const refine = query.refine ?? 0;
-        if (refine > 0 && !model.hasGradients) throw noGradientsError("vjp");
+        const fit = query.fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
+        if (refine + fit > 0 && !model.hasGradients) throw noGradientsError("vjp");
         const result = await renderer.run({
           kind: "encode",
           photo: photo!,
           size: query.size ?? limits.resolution,
           refine,
+          fit,
         }, signal);
         return Response.json({
           latent: Array.from(floatsOf(result.latent)),

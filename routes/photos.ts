@@ -10,6 +10,8 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ImageDecodeError, readImageHeader } from "../core/image.ts";
+import { type ImageSource, isPhoto } from "../model/generation.ts";
+import { DEFAULT_FIT_STEPS } from "../model/refine.ts";
 import { HttpProblem, invalidField } from "./problem.ts";
 import type { AppEnv } from "./route.ts";
 import { ClientGoneError } from "./validation.ts";
@@ -96,18 +98,29 @@ function base64Bytes(text: string): Uint8Array {
   return bytes;
 }
 
+/** Most fitting steps a request may ask for, per photo. */
+export const MAX_FIT_STEPS = 200;
+
+/** What a photo's `fit` does, for the API's descriptions. */
+export const FIT_DESCRIPTION =
+  "gradient steps (Adam on the mean squared pixel error) that fit the " +
+  "photo's target-layer maps to it after encoding, so that its own face, not the generator's " +
+  `nearest one, is what swaps and maps show; 0..${MAX_FIT_STEPS}, default ${DEFAULT_FIT_STEPS} ` +
+  "(0 on models without gradient files); each costs about two generator runs";
+
 /**
- * A photo in a JSON body, `{"image": "<base64 JPEG or PNG>"}`, as
- * `{photo: bytes}`; checked with {@link checkPhoto} except that too many
- * pixels is a field error too (400), naming where it is.
+ * A photo in a JSON body, `{"image": "<base64 JPEG or PNG>", "fit"?: n}`,
+ * as `{photo: bytes, fit}`; checked with {@link checkPhoto} except that too
+ * many pixels is a field error too (400), naming where it is.
  */
 export function photoObject(maxPixels: number) {
   return z.strictObject({
     image: z.base64().describe("a JPEG or PNG photo of a face, base64-encoded"),
-  }).transform(({ image }, ctx) => {
+    fit: z.number().int().min(0).max(MAX_FIT_STEPS).optional().describe(FIT_DESCRIPTION),
+  }).transform(({ image, fit }, ctx) => {
     const bytes = base64Bytes(image);
     try {
-      return { photo: checkPhoto(bytes, "image", maxPixels) };
+      return { photo: checkPhoto(bytes, "image", maxPixels), fit };
     } catch (error) {
       if (!(error instanceof HttpProblem)) throw error;
       ctx.addIssue({ code: "custom", message: error.errors?.[0].message ?? error.message });
@@ -115,6 +128,23 @@ export function photoObject(maxPixels: number) {
     }
   }).describe(
     'a photo, {"image": "<base64 JPEG or PNG>"}: its centre square is encoded into a latent ' +
-      `(at most ${maxPixels} pixels; models without an encoder answer 501)`,
+      "and the latent's maps fitted to it (see fit; " +
+      `at most ${maxPixels} pixels; models without an encoder answer 501)`,
   );
+}
+
+/**
+ * Refuses a fit asked of a photo where Langevin dynamics moves latents (it
+ * would be lost): a 400 naming the field.
+ */
+export function refuseFitWithLangevin(sources: Record<string, ImageSource>): void {
+  for (const [field, source] of Object.entries(sources)) {
+    if (isPhoto(source) && (source.fit ?? 0) > 0) {
+      throw invalidField(
+        `${field}.fit`,
+        "does not apply with refine: Langevin dynamics moves the photo's encoded latent, and " +
+          "fitted maps have no latent; leave fit out (or 0) to refine a photo",
+      );
+    }
+  }
 }

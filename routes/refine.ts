@@ -21,6 +21,7 @@ import {
   sizeNumber,
   truncationNumber,
 } from "./schemas.ts";
+import { refuseFitWithLangevin } from "./photos.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** Most Langevin steps a request may ask for. */
@@ -90,6 +91,7 @@ export function refineRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         501: PROBLEM_RESPONSE,
       },
       handler: async ({ body, signal }) => {
+        refuseFitWithLangevin({ "body.image": body.image });
         const result = await renderer.run({
           kind: "refine",
           source: body.image,

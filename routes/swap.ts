@@ -23,6 +23,7 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
+import { refuseFitWithLangevin } from "./photos.ts";
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 import { langevinOptions, langevinSettings } from "./refine.ts";
 import { floatsOf } from "../model/jobs.ts";
@@ -119,6 +120,9 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       },
       handler: async ({ body, signal }) => {
         const groups = conceptIdsField(model, body.concepts, "body.concepts");
+        if (body.refine) {
+          refuseFitWithLangevin({ "body.target": body.target, "body.source": body.source });
+        }
         const pictures = await renderer.run({
           kind: "swap",
           target: body.target,

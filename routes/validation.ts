@@ -11,15 +11,33 @@ import type { z } from "zod";
 import { type FieldError, HttpProblem, invalidField } from "./problem.ts";
 import type { AppEnv } from "./route.ts";
 
-/** The field errors of a failed zod parse, under `prefix` (`path`, `query`, `body`). */
-function fieldErrors(prefix: string, error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => {
+/**
+ * The issues of a value that matched no member of a union: those of the
+ * member it came closest to (fewest issues, then the deepest), so that
+ * `{"image": ..., "fit": 999}` is told about its fit rather than "invalid input".
+ */
+function closestMemberIssues(issues: readonly z.core.$ZodIssue[][]): z.core.$ZodIssue[] {
+  const depth = (member: readonly z.core.$ZodIssue[]) =>
+    Math.max(...member.map((i) => i.path.length));
+  return [...issues].sort((a, b) => a.length - b.length || depth(b) - depth(a))[0] ?? [];
+}
+
+/** The field errors of zod issues at `path` (`path`, `query`, `body` and below). */
+function fieldErrors(
+  path: readonly PropertyKey[],
+  issues: readonly z.core.$ZodIssue[],
+): FieldError[] {
+  return issues.flatMap((issue) => {
+    const at = [...path, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      return fieldErrors(at, closestMemberIssues(issue.errors));
+    }
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
     return keys.map((key) => ({
-      field: [prefix, ...issue.path.map(String), ...(key ? [key] : [])].join("."),
+      field: [...at, ...(key ? [key] : [])].map(String).join("."),
       message: issue.code === "unrecognized_keys" ? "is not a known parameter" : issue.message,
     }));
-  }).flat();
+  });
 }
 
 /** `value` parsed with `schema` (undefined without one); failures name fields under `prefix`. */
@@ -31,7 +49,7 @@ export function parseWith<T extends z.ZodType>(
   if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (!result.success) {
-    const errors = fieldErrors(prefix, result.error);
+    const errors = fieldErrors([prefix], result.error.issues);
     throw new HttpProblem(
       "invalid-request",
       errors.map((e) => `${e.field}: ${e.message}`).join("; "),

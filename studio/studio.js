@@ -28,8 +28,8 @@ const state = {
   owners: null,
   /** Object URLs of the pictures shown, revoked when they are replaced. */
   urls: new Map(),
-  /** The uploaded photo's latent, once encoded. */
-  photoLatent: null,
+  /** The uploaded photo, base64, and its fitting steps, once encoded: swaps send it again. */
+  photo: null,
 };
 
 /** What the page did last, for its test and for people reading the console. */
@@ -538,17 +538,29 @@ function pngImage(base64, alt) {
   return image(`data:image/png;base64,${base64}`, alt);
 }
 
+/** The bytes of a file as base64. */
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let k = 0; k < bytes.length; k += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
+  }
+  return btoa(binary);
+}
+
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
 async function encodePhoto() {
   const file = $("photo-file").files[0];
   if (!file) throw new Error("choose a photo first.");
   const refine = Number($("photo-refine").value || 0);
-  const answer = await (await api(`/v1/encode?refine=${refine}`, {
+  // Fitting needs the model's gradient files; without them the server fits nothing.
+  const fit = state.manifest.files.tailVjp ? Number($("photo-fit").value || 0) : 0;
+  const answer = await (await api(`/v1/encode?refine=${refine}&fit=${fit}`, {
     method: "POST",
     headers: { "content-type": file.type || "application/octet-stream" },
     body: file,
   })).json();
-  state.photoLatent = answer.latent;
+  state.photo = { image: await base64Of(file), fit };
   $("photo-result").replaceChildren(
     figure({
       picture: pngImage(answer.input, "your photo as the encoder saw it"),
@@ -556,18 +568,23 @@ async function encodePhoto() {
       filename: "photo.png",
     }),
     figure({
-      picture: pngImage(answer.reconstruction, "the generator's image of your photo's latent"),
-      caption: `reconstruction${refine > 0 ? `, ${refine} refinement steps` : ""}`,
+      picture: pngImage(answer.reconstruction, "the generator's image of your photo"),
+      caption: `reconstruction${refine > 0 ? `, ${refine} refinement steps` : ""}${
+        fit > 0 ? `, ${fit} fitting steps` : ""
+      }`,
       filename: "reconstruction.png",
     }),
   );
   $("photo-swap").disabled = false;
-  globalThis.studio.lastPhoto = { latent: answer.latent.length, refine };
+  globalThis.studio.lastPhoto = { latent: answer.latent.length, refine, fit };
 }
 
-/** The target with the photo's chosen concepts (POST /v1/swap, the photo's latent as the source). */
+/**
+ * The target with the photo's chosen concepts (POST /v1/swap, the photo as the source, encoded
+ * and fitted again by the server: the latent alone would draw a look-alike).
+ */
 async function swapPhoto() {
-  if (state.photoLatent === null) throw new Error("encode a photo first.");
+  if (state.photo === null) throw new Error("encode a photo first.");
   if (state.target === null) throw new Error("pick a target first.");
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
@@ -576,7 +593,7 @@ async function swapPhoto() {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       target: state.target,
-      source: { latent: state.photoLatent },
+      source: state.photo,
       concepts,
       mode: $("swap-mode").value,
     }),
@@ -605,6 +622,7 @@ async function start() {
   groupControls();
   const encodes = Boolean(state.manifest.files.encoder);
   $("photo-form").hidden = !encodes;
+  $("photo-fit").disabled = !state.manifest.files.tailVjp;
   $("photo-unavailable").hidden = encodes;
   await showFaces();
   choose("target", state.seeds[0]);

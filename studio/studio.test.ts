@@ -214,7 +214,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the studio encodes an uploaded photo, refined, and swaps its face into the target",
+  name:
+    "the studio encodes an uploaded photo, refined and fitted, and swaps its face into the target",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -232,15 +233,18 @@ Deno.test({
       const input = await page.$("#photo-file");
       await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(photo);
       await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));
+      await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = "3"));
       await page.click("#photo-form button[type=submit]");
       equal(await settled(page), "", "encoding");
       equal(await page.$$eval("#photo-result figure", (f) => f.length), 2);
       const encoded = await page.evaluate(() =>
-        (globalThis as unknown as { studio: { lastPhoto: { latent: number; refine: number } } })
-          .studio.lastPhoto
+        (globalThis as unknown as {
+          studio: { lastPhoto: { latent: number; refine: number; fit: number } };
+        }).studio.lastPhoto
       );
       equal(encoded.latent, model.manifest.latent);
       equal(encoded.refine, 2);
+      equal(encoded.fit, 3);
       await page.click("#swap-face");
       await page.click("#photo-swap");
       equal(await settled(page), "", "swapping the photo's face");

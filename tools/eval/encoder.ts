@@ -1,10 +1,15 @@
 /**
  * `deno task eval:encoder --model <bundle>`: the bundle's encoder on photos
  * it never trained on (the last `holdout` images of its data, as export
- * measures them), with and without refinement (`POST /v1/encode?refine=n`):
- * mean PSNR of the reconstructions and the share that the `eval:faces`
- * verifier (the manifest's threshold) judges the photo's person. One JSON
- * line per refinement level, the last line all of them.
+ * measures them), with and without refinement of the latent and fitting of
+ * its maps (`POST /v1/encode?refine=n&fit=m`): mean PSNR of the
+ * reconstructions and the share that the `eval:faces` verifier (the
+ * manifest's threshold) judges the photo's person; and the edit a user makes
+ * of a photo, a face swap with generated faces (seeds from `--seed`) in the
+ * bundle's swap mode, both ways: the photo's face on a generated head (how
+ * often still judged the photo's person) and a generated face on the photo
+ * (how often still judged the photo's person: lower is a carried face). One
+ * JSON line per level, the last line all of them.
  *
  * Exit status: 0 done, 1 error, 2 bad command line.
  *
@@ -12,9 +17,14 @@
  */
 
 import { openFaceApi } from "../../faces/face_api.ts";
-import { reconstructionFigures } from "../../faces/reconstruction.ts";
+import { descriptorsInBatches } from "../../faces/analyzer.ts";
+import { identityFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
+import { concatArrays } from "../../core/concat.ts";
+import { swapMaps } from "../../core/swap_maps.js";
+import { BundleError } from "../../model/bundle.ts";
+import { latentForSeed } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
-import { reconstructPhotos } from "../../model/refine.ts";
+import { DEFAULT_FIT_STEPS, reconstructPhotos } from "../../model/refine.ts";
 import { NoEncoderError } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
@@ -33,7 +43,9 @@ const USAGE = `Usage: deno task eval:encoder [--model <bundle-folder>] [options]
   --data <folder>         the encoder's data, whose last images it held out [${DEFAULT_DATA}]
   --holdout <n>           how many it held out [the manifest's]
   --images <n>            held-out photos measured (the first of them) [100]
-  --refine <n,n,...>      refinement steps to measure [0,20,50]
+  --refine <n,n,...>      latent refinement steps to measure [0,50]
+  --fit <n,n,...>         map fitting steps to measure, with each refinement [0,${DEFAULT_FIT_STEPS}]
+  --seed <n>              first seed of the generated faces swapped with the photos [1000000]
   -h, --help              this text`;
 
 interface EncoderCommand {
@@ -42,6 +54,17 @@ interface EncoderCommand {
   holdout?: number;
   images: number;
   refine: number[];
+  fit: number[];
+  seed: number;
+}
+
+/** Step counts like 0,20,50 of flag `name`. */
+function stepCounts(name: string, text: string): number[] {
+  const counts = text.split(",");
+  if (!counts.every((r) => /^\d+$/.test(r))) {
+    throw new UsageError(`--${name} takes step counts like 0,20,50, got "${text}".`);
+  }
+  return counts.map(Number);
 }
 
 function parseArgs(args: string[]): EncoderCommand | "help" {
@@ -51,13 +74,11 @@ function parseArgs(args: string[]): EncoderCommand | "help" {
     holdout: { type: "string" },
     images: { type: "string" },
     refine: { type: "string" },
+    fit: { type: "string" },
+    seed: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (v.help) return "help";
-  const refine = (v.refine ?? "0,20,50").split(",");
-  if (!refine.every((r) => /^\d+$/.test(r))) {
-    throw new UsageError(`--refine takes step counts like 0,20,50, got "${v.refine}".`);
-  }
   const images = integerFlag("images", v.images) ?? 100;
   if (images < 1) throw new UsageError("--images must be at least 1.");
   return {
@@ -65,12 +86,67 @@ function parseArgs(args: string[]): EncoderCommand | "help" {
     data: v.data ?? DEFAULT_DATA,
     holdout: integerFlag("holdout", v.holdout),
     images,
-    refine: refine.map(Number),
+    refine: stepCounts("refine", v.refine ?? "0,50"),
+    fit: stepCounts("fit", v.fit ?? `0,${DEFAULT_FIT_STEPS}`),
+    seed: integerFlag("seed", v.seed) ?? 1000000,
   };
 }
 
 /** Photos per onnxruntime run. */
 const BATCH = 25;
+
+/**
+ * Face swaps of photos with `n` generated faces (seeds from `seed`), photo k
+ * with face k: given the photos' maps, the images of each photo's face on
+ * its generated face, and of the generated face on the photo (the bundle's
+ * face groups, in its swap mode).
+ */
+async function faceSwapsWith(
+  model: ServedModel,
+  n: number,
+  seed: number,
+): Promise<(maps: Float32Array, signal: AbortSignal) => Promise<[Float32Array, Float32Array]>> {
+  const { manifest } = model, signal = new AbortController().signal;
+  const { channels, height, width } = manifest.target, k = height * width, size = channels * k;
+  const groups = (manifest.face ?? []).map((id) => manifest.groups[id]);
+  if (groups.length === 0) {
+    throw new BundleError(
+      "manifest.json",
+      "names no face groups, so photos cannot be swapped with generated faces (export the " +
+        "bundle with --face <group ids>).",
+    );
+  }
+  const mode = manifest.faces?.swapMode ?? "groups";
+  const latents = concatArrays(
+    Float32Array,
+    Array.from({ length: n }, (_, i) => latentForSeed(seed + i, manifest.latent)),
+  );
+  const generated = new Float32Array(n * size);
+  for (let from = 0; from < n; from += BATCH) {
+    const count = Math.min(BATCH, n - from);
+    const z = latents.subarray(from * manifest.latent, (from + count) * manifest.latent);
+    generated.set(await model.maps(z, count, signal), from * size);
+  }
+  return async (maps, signal) => {
+    const swapped = [new Float32Array(n * size), new Float32Array(n * size)];
+    for (let i = 0; i < n; i++) {
+      const photo = maps.subarray(i * size, (i + 1) * size);
+      const face = generated.subarray(i * size, (i + 1) * size);
+      swapped[0].set(swapMaps(face, photo, groups, k, mode), i * size);
+      swapped[1].set(swapMaps(photo, face, groups, k, mode), i * size);
+    }
+    const plane = 3 * manifest.resolution ** 2;
+    return await Promise.all(swapped.map(async (all) => {
+      const images = new Float32Array(n * plane);
+      for (let from = 0; from < n; from += BATCH) {
+        const count = Math.min(BATCH, n - from);
+        const rows = all.subarray(from * size, (from + count) * size);
+        images.set(await model.images(rows, count, signal), from * plane);
+      }
+      return images;
+    })) as [Float32Array, Float32Array];
+  };
+}
 
 async function run(command: EncoderCommand): Promise<void> {
   const model = await ServedModel.load(command.model, {
@@ -91,25 +167,44 @@ async function run(command: EncoderCommand): Promise<void> {
     const photos = holdoutPhotos(set, holdout).slice(0, n * plane);
     const threshold = manifest.faces?.identity?.threshold ?? null;
     const signal = new AbortController().signal;
+    const photoDescriptors = await descriptorsInBatches(analyzer, photos, n, s);
+    const swaps = await faceSwapsWith(model, n, command.seed);
     const rows = [];
-    for (const steps of command.refine) {
-      const started = performance.now();
-      const { images: reconstructions } = await reconstructPhotos(model, photos, n, steps, signal);
-      const figures = await reconstructionFigures(
-        analyzer,
-        photos,
-        reconstructions,
-        n,
-        s,
-        threshold,
-      );
-      const row = {
-        refine: steps,
-        ...figures,
-        secondsPerPhoto: (performance.now() - started) / 1000 / n,
-      };
-      console.error(JSON.stringify(row));
-      rows.push(row);
+    for (const refine of command.refine) {
+      for (const fit of command.fit) {
+        const started = performance.now();
+        const { maps, images } = await reconstructPhotos(model, photos, n, { refine, fit }, signal);
+        const seconds = (performance.now() - started) / 1000 / n;
+        const [onGenerated, onPhoto] = await swaps(maps, signal);
+        const row = {
+          refine,
+          fit,
+          ...await reconstructionFigures(
+            analyzer,
+            photos,
+            images,
+            n,
+            s,
+            threshold,
+            photoDescriptors,
+          ),
+          secondsPerPhoto: seconds,
+          photoFaceOnGenerated: identityFigures(
+            photoDescriptors,
+            await descriptorsInBatches(analyzer, onGenerated, n, s),
+            n,
+            threshold,
+          ),
+          generatedFaceOnPhoto: identityFigures(
+            photoDescriptors,
+            await descriptorsInBatches(analyzer, onPhoto, n, s),
+            n,
+            threshold,
+          ),
+        };
+        console.error(JSON.stringify(row));
+        rows.push(row);
+      }
     }
     console.log(JSON.stringify({ model: manifest.model, holdout, rows }));
   } finally {

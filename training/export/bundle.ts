@@ -350,7 +350,13 @@ async function measureEncoder(
     maxQueuedRows: RECONSTRUCTION_BATCH,
   });
   try {
-    const { images } = await reconstructPhotos(model, photos, n, 0, new AbortController().signal);
+    const { images } = await reconstructPhotos(
+      model,
+      photos,
+      n,
+      { refine: 0, fit: 0 },
+      new AbortController().signal,
+    );
     return await reconstructionFigures(analyzer, photos, images, n, s, threshold);
   } finally {
     await model.release();
