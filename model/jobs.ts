@@ -148,6 +148,29 @@ export function floatsOf(bytes: Uint8Array): Float32Array {
   return new Float32Array(bytes.slice().buffer);
 }
 
+/** A drawn job's pictures, and where its time went. */
+export interface RenderedJob {
+  result: JobResult;
+  /** Milliseconds the job took where it ran (a worker, or this thread). */
+  renderMs: number;
+  /** Of those, milliseconds in runs of the networks. */
+  inferenceMs: number;
+}
+
+/**
+ * {@link renderJob}, timed: `model` must run one job at a time (as each
+ * render lane does) for its inference time to be this job's alone.
+ */
+export async function renderTimedJob(
+  model: ServedModel,
+  job: PictureJob,
+  signal: AbortSignal,
+): Promise<RenderedJob> {
+  const t0 = performance.now(), inference = model.inferenceMs;
+  const result = await renderJob(model, job, signal);
+  return { result, renderMs: performance.now() - t0, inferenceMs: model.inferenceMs - inference };
+}
+
 /** Draws `job` with `model` and encodes its pictures. */
 export async function renderJob(
   model: ServedModel,

@@ -38,6 +38,7 @@ export class ServedModel {
   readonly files: Omit<Bundle, "location" | "manifest"> | null;
   readonly #release: () => Promise<void>;
   readonly #scheduler: InferenceScheduler;
+  #inferenceMs = 0;
 
   private constructor(
     manifest: Manifest,
@@ -49,7 +50,14 @@ export class ServedModel {
     this.manifest = manifest;
     this.files = files;
     this.#release = release;
-    this.#scheduler = new InferenceScheduler(run, options);
+    this.#scheduler = new InferenceScheduler(async (kind, input, rows) => {
+      const t0 = performance.now();
+      try {
+        return await run(kind, input, rows);
+      } finally {
+        this.#inferenceMs += performance.now() - t0;
+      }
+    }, options);
     this.assignment = new Int32Array(manifest.target.channels);
     for (const group of manifest.groups) {
       for (const channel of group.channels) this.assignment[channel] = group.id;
@@ -116,6 +124,15 @@ export class ServedModel {
     files: ServedModel["files"] = null,
   ): ServedModel {
     return new ServedModel(manifest, run, release, options, files);
+  }
+
+  /**
+   * Milliseconds spent in runs of the networks since the model was loaded:
+   * the difference over a job is its inference time when the model runs one
+   * job at a time (as each render lane does).
+   */
+  get inferenceMs(): number {
+    return this.#inferenceMs;
   }
 
   /** Most images in one run (and in one request). */

@@ -8,7 +8,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { renderJob } from "./jobs.ts";
+import { renderTimedJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_pool.ts";
 
@@ -42,9 +42,11 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
     const controller = new AbortController();
     running.set(message.id, controller);
     try {
-      const result = await renderJob(model!, message.job, controller.signal);
-      const buffers = new Set(Object.values(result).map((bytes) => bytes.buffer as ArrayBuffer));
-      reply({ type: "done", id: message.id, result }, [...buffers]);
+      const rendered = await renderTimedJob(model!, message.job, controller.signal);
+      const buffers = new Set(
+        Object.values(rendered.result).map((bytes) => bytes.buffer as ArrayBuffer),
+      );
+      reply({ type: "done", id: message.id, ...rendered }, [...buffers]);
     } catch (error) {
       const { name, message: text } = error as Error;
       reply({ type: "failed", id: message.id, name, message: text });

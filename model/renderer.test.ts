@@ -7,13 +7,14 @@ const JOB: PictureJob = { kind: "kernel", image: 1, kernel: 0, style: "heat", si
 // At the model's resolution a map job is 1 + 2 = 3 work units.
 const UNITS = 3;
 
-/** A lane that takes `ms` per job and records the jobs it ran. */
+/** A lane that takes `ms` per job (a quarter of it "inference") and records the jobs it ran. */
 function standIn(ms: number, ran: string[], name: string): LaneRunner {
   return async (_job, signal) => {
     ran.push(name);
     await new Promise((resolve) => setTimeout(resolve, ms));
     signal.throwIfAborted();
-    return { picture: new Uint8Array([1]) } satisfies JobResult;
+    const result: JobResult = { picture: new Uint8Array([1]) };
+    return { result, renderMs: ms, inferenceMs: ms / 4 };
   };
 }
 
@@ -50,6 +51,22 @@ Deno.test("admission by expected work: refused at once, with Retry-After from th
   await Promise.all([first, second]);
   equal(ran.length, 3);
   equal(renderer.load().jobs, 0);
+});
+
+Deno.test("each request's timing sums its jobs: their wait, their run where they ran, their inference", async () => {
+  const renderer = new Renderer([standIn(40, [], "a")], new CostModel(64, 8), {
+    timeoutMs: 10_000,
+    maxQueuedImages: 100,
+  });
+  const [first, second] = [new AbortController().signal, new AbortController().signal];
+  equal(renderer.timingOf(first), undefined, "nothing before a job finishes");
+  await Promise.all([renderer.run(JOB, first), renderer.run(JOB, second)]);
+  await renderer.run(JOB, second);
+  const one = renderer.timingOf(first)!, two = renderer.timingOf(second)!;
+  deepEqual([one.renderMs, one.inferenceMs], [40, 10]);
+  deepEqual([two.renderMs, two.inferenceMs], [80, 20], "the second request's two jobs");
+  ok(one.waitMs < 20, `the first job did not wait (${one.waitMs} ms)`);
+  ok(two.waitMs >= 30, `the second waited for the first (${two.waitMs} ms)`);
 });
 
 Deno.test("jobs go to the lane with the least work waiting; a job given up while waiting never runs", async () => {

@@ -10,6 +10,10 @@
  * (`worker_pool.ts`) one per worker, so that this thread only accepts
  * requests and answers. A job goes to the lane with the least work waiting.
  *
+ * Each job's timing (its wait in the lane, its time where it ran, and of that
+ * the networks' runs) is kept for its request's signal, so that the HTTP
+ * layer can answer it as a `Server-Timing` header ({@link Renderer.timingOf}).
+ *
  * @module
  */
 
@@ -19,7 +23,8 @@ import {
   type JobResult,
   jobUnits,
   type PictureJob,
-  renderJob,
+  type RenderedJob,
+  renderTimedJob,
 } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
 import { QueueFullError } from "./scheduler.ts";
@@ -82,7 +87,17 @@ export class CostModel {
 }
 
 /** Runs one job: in this thread, or by posting it to a worker. */
-export type LaneRunner = (job: PictureJob, signal: AbortSignal) => Promise<JobResult>;
+export type LaneRunner = (job: PictureJob, signal: AbortSignal) => Promise<RenderedJob>;
+
+/** Where a request's picture jobs spent their time, in milliseconds (summed over its jobs). */
+export interface JobTiming {
+  /** Waiting in the lane for earlier jobs. */
+  waitMs: number;
+  /** Running where the job ran (a worker, or this thread). */
+  renderMs: number;
+  /** Of that, in runs of the networks. */
+  inferenceMs: number;
+}
 
 /** One job at a time, in order, with the expected work it has waiting. */
 class Lane {
@@ -119,12 +134,13 @@ class Lane {
       if (!running) uncount();
     };
     signal.addEventListener("abort", onAbort, { once: true });
+    const queued = performance.now();
     const started = this.#tail.then(async () => {
       signal.throwIfAborted();
       running = true;
       const t0 = performance.now();
-      const result = await this.run(job, signal);
-      return { result, ms: performance.now() - t0 };
+      const rendered = await this.run(job, signal);
+      return { ...rendered, ms: performance.now() - t0, waitMs: t0 - queued };
     });
     const done = started.finally(() => {
       signal.removeEventListener("abort", onAbort);
@@ -154,6 +170,7 @@ export class Renderer {
   readonly #timeoutMs: number;
   readonly #maxQueuedImages: number;
   readonly #close: () => Promise<void>;
+  readonly #timings = new WeakMap<AbortSignal, JobTiming>();
 
   /**
    * Lanes of `runners`; a job is refused when its expected wait and cost pass
@@ -196,9 +213,20 @@ export class Renderer {
         retry,
       );
     }
-    const { result, ms } = await lane.enqueue(job, estimate, signal);
+    const { result, ms, waitMs, renderMs, inferenceMs } = await lane.enqueue(job, estimate, signal);
     this.#costs.observe(job, ms);
+    const timing = this.#timings.get(signal) ?? { waitMs: 0, renderMs: 0, inferenceMs: 0 };
+    this.#timings.set(signal, {
+      waitMs: timing.waitMs + waitMs,
+      renderMs: timing.renderMs + renderMs,
+      inferenceMs: timing.inferenceMs + inferenceMs,
+    });
     return result;
+  }
+
+  /** The timing of the jobs run for the request of `signal` (undefined if none finished). */
+  timingOf(signal: AbortSignal): JobTiming | undefined {
+    return this.#timings.get(signal);
   }
 
   /** Load figures for `/readyz`. */
@@ -227,7 +255,7 @@ export class Renderer {
 export function localRenderer(model: ServedModel, timeoutMs: number): Renderer {
   const { manifest } = model;
   return new Renderer(
-    [(job, signal) => renderJob(model, job, signal)],
+    [(job, signal) => renderTimedJob(model, job, signal)],
     new CostModel(manifest.resolution, manifest.target.channels),
     { timeoutMs, maxQueuedImages: model.maxQueuedImages },
   );

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { JobResult, PictureJob } from "./jobs.ts";
+import type { PictureJob, RenderedJob } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
 import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
@@ -24,7 +24,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: "ready" }
   | { type: "init-failed"; message: string }
-  | { type: "done"; id: number; result: JobResult }
+  | { type: "done"; id: number } & RenderedJob
   | { type: "failed"; id: number; name: string; message: string };
 
 /** Options of {@link openWorkerPool}. */
@@ -60,7 +60,7 @@ export class WorkerPoolError extends Error {
 }
 
 interface Pending {
-  resolve: (result: JobResult) => void;
+  resolve: (rendered: RenderedJob) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal;
 }
@@ -135,7 +135,10 @@ class RenderWorker {
     const job = this.#pending.get(message.id);
     if (!job) return;
     this.#pending.delete(message.id);
-    if (message.type === "done") job.resolve(message.result);
+    if (message.type === "done") {
+      const { result, renderMs, inferenceMs } = message;
+      job.resolve({ result, renderMs, inferenceMs });
+    }
     else if (message.name in ANSWERED_ERRORS) {
       job.reject(
         new ANSWERED_ERRORS[message.name as keyof typeof ANSWERED_ERRORS](message.message),
@@ -158,7 +161,7 @@ class RenderWorker {
     await this.ready;
     signal.throwIfAborted();
     const worker = this.#worker;
-    return await new Promise<JobResult>((resolve, reject) => {
+    return await new Promise<RenderedJob>((resolve, reject) => {
       const id = this.#nextId++;
       const onAbort = () => {
         // The request is answered now; the worker stops what it has not started.

@@ -83,6 +83,22 @@ Deno.test("GET /v1/images/{seed}.png: deterministic bytes, sizes, truncation, st
   notDeepEqual(truncated.data, image.data);
 });
 
+Deno.test("answers that drew pictures say where the time went (Server-Timing); others do not", async () => {
+  const drawn = await app.request("/v1/images/11.png");
+  await drawn.body?.cancel();
+  const header = drawn.headers.get("server-timing") ?? "";
+  const entries = Object.fromEntries(
+    header.split(", ").map((entry) => {
+      const [name, dur] = entry.split(";dur=");
+      return [name, Number(dur)];
+    }),
+  );
+  deepEqual(Object.keys(entries), ["queue", "render", "inference"], header);
+  ok(entries.inference > 0, "the head and tail ran");
+  ok(entries.render >= entries.inference, "inference is part of the render");
+  equal((await app.request("/healthz")).headers.get("server-timing"), null);
+});
+
 Deno.test("POST /v1/generate: one image as PNG, several as JSON, explicit latents equal their seeds", async () => {
   const one = await png(await postJson("/v1/generate", { seeds: [7] }));
   deepEqual(one, await png(await app.request("/v1/images/7.png")));
@@ -585,7 +601,7 @@ Deno.test("admission by work over HTTP: 503 with Retry-After at once, and /ready
     [async () => {
       runs++;
       await (runs === 1 ? new Promise((r) => setTimeout(r, 400)) : gate);
-      return { "0": new Uint8Array([137, 80, 78, 71]) };
+      return { result: { "0": new Uint8Array([137, 80, 78, 71]) }, renderMs: 400, inferenceMs: 0 };
     }],
     new CostModel(manifest.resolution, manifest.target.channels),
     { timeoutMs: 550, maxQueuedImages: 100 },

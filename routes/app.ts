@@ -10,6 +10,9 @@
  *   a full queue, or a request over its time limit 503 with Retry-After); a
  *   client that goes away is one log line;
  * - a per-request time limit that also cancels queued inference;
+ * - a `Server-Timing` header on answers that drew pictures: `queue` (waiting
+ *   for a render lane), `render` (drawing, where it ran) and `inference` (of
+ *   that, the networks' runs), in milliseconds;
  * - optional CORS origins and API key;
  * - nothing is written to disk, so the app runs on edge runtimes.
  *
@@ -246,6 +249,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   registerRoutes(app, specs, {
     contentId: model.contentId,
     maxPhotoPixels: config.maxPhotoPixels,
+    timingOf: (signal) => renderer.timingOf(signal),
   });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage(document)));

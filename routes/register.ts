@@ -1,12 +1,13 @@
 /**
  * Registers route specs on the Hono app: path parameters, query and body
  * validated (`validation.ts`; photo uploads by `photos.ts`), immutable GETs cached (`etag.ts`), then the
- * handler.
+ * handler, whose answer gets the timing of the pictures it drew (`Server-Timing`).
  *
  * @module
  */
 
 import type { Hono } from "hono";
+import type { JobTiming } from "../model/renderer.ts";
 import { etagMatches, IMMUTABLE_CACHE_CONTROL, immutableEtag } from "./etag.ts";
 import { honoPath, parsePath, pathParams } from "./paths.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
@@ -19,6 +20,18 @@ export interface RegisterOptions {
   contentId: string;
   /** Most pixels of an uploaded photo. */
   maxPhotoPixels: number;
+  /** The timing of the picture jobs run for a request's signal, if any ran. */
+  timingOf: (signal: AbortSignal) => JobTiming | undefined;
+}
+
+/** A `Server-Timing` header value of `timing` (durations in milliseconds). */
+export function serverTiming(timing: JobTiming): string {
+  const entry = (name: string, ms: number) => `${name};dur=${ms.toFixed(2)}`;
+  return [
+    entry("queue", timing.waitMs),
+    entry("render", timing.renderMs),
+    entry("inference", timing.inferenceMs),
+  ].join(", ");
 }
 
 /** Registers `specs` on `app`. */
@@ -48,7 +61,10 @@ export function registerRoutes(
       }
       const body = spec.body ? parseWith(spec.body, "body", await readJsonBody(c)) : undefined;
       const photo = spec.upload ? await readPhotoUpload(c, options.maxPhotoPixels) : undefined;
-      const response = await spec.handler({ params, query, body, photo, signal: c.get("signal") });
+      const signal = c.get("signal");
+      const response = await spec.handler({ params, query, body, photo, signal });
+      const timing = options.timingOf(signal);
+      if (timing) response.headers.set("server-timing", serverTiming(timing));
       if (etag) {
         response.headers.set("etag", etag);
         response.headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);

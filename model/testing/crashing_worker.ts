@@ -25,6 +25,8 @@ scope.addEventListener("message", (event: MessageEvent<WorkerRequest>) => {
       return;
     }
     const result = { "0": new Uint8Array(sources) };
-    scope.postMessage({ type: "done", id: message.id, result } satisfies WorkerReply);
+    scope.postMessage(
+      { type: "done", id: message.id, result, renderMs: 0, inferenceMs: 0 } satisfies WorkerReply,
+    );
   }
 });

@@ -1,17 +1,27 @@
 /**
- * `deno task bench:server`: drives a real server (`deno task start`'s
- * command, in a child process) with wrk at concurrency 1, 8 and 32 for three
- * requests: generation, one kernel map and a swap; once with one render
- * worker (`IGAN_WORKERS=1`) and once with one per core. Prints requests/s,
- * mean, p50 and p99 latency; the raw onnxruntime time of one request's
- * inference, measured in this process without a server; the server's
- * resident memory before and after the load; the throughput of all workers
- * over one at concurrency 32 (target: at least 1.8x on 2 cores); and as its
- * last line one JSON object.
+ * `deno task bench:server`: drives real servers (`deno task start`'s
+ * command, in child processes) with wrk at concurrency 1, 8 and 32 for three
+ * requests: generation, one kernel map and a swap; against one server with
+ * one render worker (`IGAN_WORKERS=1`) and one with one per core. Prints
+ * requests/s, mean, p50 and p99 latency; the raw onnxruntime time of one
+ * request's inference, measured in this process without a server; the
+ * servers' resident memory before and after the load; the throughput of all
+ * workers over one at concurrency 32 (target: at least 1.8x on 2 cores); and
+ * as its last line one JSON object.
  *
  * The overhead figure is what HTTP, validation, the worker hand-off, image
  * work and PNG encoding add at concurrency 1 over bare inference: (mean
- * latency - raw inference) / raw inference (target: at most 25%).
+ * latency - mean inference) / mean inference (target: at most 25%), the
+ * inference of the same answers, from their `Server-Timing` header (the
+ * networks' runs in the worker). The same over the raw time measured in
+ * this process is printed too; it compares two processes, often on two CPUs
+ * of different speed at the moment.
+ *
+ * The measurements run in `--rounds` rounds, and within a round each
+ * comparison's two sides run back to back (the raw time right before the
+ * served one; one worker, then all, at each load): a cloud CPU that slows
+ * down for seconds at a time then moves both sides alike. Each figure is
+ * the median over rounds of the round's own ratio.
  *
  * `--overload` instead runs bursts a user once sent: 200 concurrent
  * `POST /v1/swap` at 512 px with every extra, and 200 concurrent
@@ -19,7 +29,7 @@
  * it prints the share of 503s, latency percentiles, the slowest answer
  * against `IGAN_TIMEOUT_MS` + 0.5 s, and the health checks' latency.
  *
- * Usage: deno task bench:server [--seconds N] [--model <bundle>] [--quick] [--overload]
+ * Usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
  *
  * @module
  */
@@ -34,18 +44,25 @@ import { START, startServerProcess } from "../server_process.ts";
 import { scriptFlags } from "../../training/command_line.ts";
 
 const USAGE =
-  "usage: deno task bench:server [--seconds N] [--model <bundle>] [--quick] [--overload]";
+  "usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]";
 const values = scriptFlags(Deno.args, {
-  seconds: { type: "string", default: "10" },
+  seconds: { type: "string", default: "5" },
+  rounds: { type: "string", default: "3" },
   model: { type: "string" },
   quick: { type: "boolean" },
   overload: { type: "boolean" },
 }, USAGE);
-const seconds = Number(values.seconds);
-if (!Number.isInteger(seconds) || seconds < 1) {
-  console.error(`error: --seconds takes a positive integer, got "${values.seconds}".`);
-  Deno.exit(2);
+/** A positive integer flag's value; a bad one ends the run with one error line. */
+function positiveFlag(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`error: --${name} takes a positive integer, got "${text}".`);
+    Deno.exit(2);
+  }
+  return value;
 }
+const seconds = positiveFlag("seconds", values.seconds);
+const rounds = positiveFlag("rounds", values.rounds);
 const concurrencies = values.quick ? [1, 8] : [1, 8, 32];
 
 const wrkFound = await new Deno.Command("wrk", {
@@ -108,7 +125,7 @@ async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): 
   };
   for (let k = 0; k < 5; k++) await once();
   const times: number[] = [];
-  const end = performance.now() + 3000;
+  const end = performance.now() + 1500;
   while (performance.now() < end || times.length < 20) {
     const t0 = performance.now();
     await once();
@@ -131,11 +148,44 @@ interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Mean of the answers' `Server-Timing` inference (the networks' runs), where asked for. */
+  inferenceMs?: number;
 }
 
-async function runWrk(port: number, scenario: Scenario, connections: number): Promise<LoadResult> {
+/**
+ * Lua that sums the `inference` duration of each answer's `Server-Timing`
+ * header and prints the mean when wrk is done (one thread, so its globals).
+ */
+const TIMING_LUA = `
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+inference_ms, timed = 0, 0
+function response(status, headers, body)
+  local value = headers["server-timing"] or headers["Server-Timing"]
+  local ms = value and string.match(value, "inference;dur=([%d.]+)")
+  if ms then inference_ms = inference_ms + tonumber(ms); timed = timed + 1 end
+end
+function done(summary, latency, requests)
+  local sum, count = 0, 0
+  for _, thread in ipairs(threads) do
+    sum = sum + thread:get("inference_ms"); count = count + thread:get("timed")
+  end
+  if count > 0 then io.write(string.format("inference mean ms: %.4f\\n", sum / count)) end
+end
+`;
+
+/**
+ * Runs wrk with `connections` against `scenario`; with `timed`, also reads
+ * each answer's `Server-Timing` (Lua per answer: kept off the throughput runs).
+ */
+async function runWrk(
+  port: number,
+  scenario: Scenario,
+  connections: number,
+  timed = false,
+): Promise<LoadResult> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
-  await Deno.writeTextFile(script, scenario.lua);
+  await Deno.writeTextFile(script, scenario.lua + (timed ? TIMING_LUA : ""));
   try {
     const command = [
       ...wrkPrefix,
@@ -168,7 +218,10 @@ async function runWrk(port: number, scenario: Scenario, connections: number): Pr
     );
     const errors = Number(non2xx?.[1] ?? 0) +
       (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+    const inference = /inference mean ms: ([\d.]+)/.exec(text);
+    if (timed && !inference) throw new Error(`no Server-Timing in the answers:\n${text}`);
     return {
+      ...(inference ? { inferenceMs: Number(inference[1]) } : {}),
       requestsPerSecond: Number(rps[1]),
       requests: Number(requests[1]),
       meanMs: milliseconds(mean[1]),
@@ -194,10 +247,6 @@ async function rssMiB(pid: number): Promise<number | null> {
 
 const modelFolder = values.model ?? DEFAULT_MODEL;
 const bundle = await readBundle(modelFolder);
-const sessions = await GeneratorSessions.open(bundle);
-const raw: Record<string, number> = {};
-for (const scenario of SCENARIOS) raw[scenario.name] = await rawInferenceMs(sessions, scenario);
-await sessions.release();
 
 const baseEnv: Record<string, string> = { PORT: "0", HOST: "127.0.0.1", IGAN_MAX_QUEUE: "100000" };
 if (values.model) baseEnv.IGAN_MODEL = join(Deno.cwd(), values.model);
@@ -216,60 +265,149 @@ if (values.overload) {
   Deno.exit(0);
 }
 
-/** Loads at each concurrency for each scenario against a server with `workers` render workers. */
-async function loads(workers: number) {
+/** A server under test: its render workers, process and memory. */
+interface ServerUnderTest {
+  workers: number;
+  server: Awaited<ReturnType<typeof startServerProcess>>;
+  memory: { startMiB: number | null; endMiB: number | null };
+}
+
+/** Starts a server with `workers` render workers and warms it up on every scenario. */
+async function startServer(workers: number): Promise<ServerUnderTest> {
   const server = await startServerProcess(START.args, START.ready, {
     env: { ...baseEnv, IGAN_WORKERS: String(workers) },
   });
-  const results: Record<string, Record<string, LoadResult>> = {};
-  const memory = { startMiB: await rssMiB(server.child.pid), endMiB: null as number | null };
-  try {
-    // Warm-up: the first requests compile the code paths and size the wasm heaps.
-    for (const scenario of SCENARIOS) await runWrk(server.port, scenario, 4);
-    memory.startMiB = await rssMiB(server.child.pid);
-    for (const scenario of SCENARIOS) {
-      results[scenario.name] = {};
-      for (const c of concurrencies) {
-        const load = await runWrk(server.port, scenario, c);
-        results[scenario.name][`c${c}`] = load;
-        console.error(
-          `workers ${workers} ${scenario.name.padEnd(10)} c=${String(c).padEnd(2)} ${
-            load.requestsPerSecond.toFixed(1)
-          } req/s, mean ${load.meanMs.toFixed(2)} ms, p50 ${load.p50Ms.toFixed(2)} ms, p99 ` +
-            `${load.p99Ms.toFixed(2)} ms` + (load.errors ? `, ${load.errors} errors` : ""),
-        );
-      }
-    }
-    memory.endMiB = await rssMiB(server.child.pid);
-  } finally {
-    await server.stop();
-  }
-  return { results, memory };
+  // Warm-up: the first requests compile the code paths and size the wasm heaps.
+  for (const scenario of SCENARIOS) await runWrk(server.port, scenario, 4);
+  return { workers, server, memory: { startMiB: await rssMiB(server.child.pid), endMiB: null } };
+}
+
+/** One round's measurements: raw inference per scenario, and loads per server, scenario and c. */
+interface Round {
+  raw: Record<string, number>;
+  results: Record<string, Record<string, Record<string, LoadResult>>>;
 }
 
 const workerCounts = [...new Set([1, Math.max(1, cpus)])];
-const runs: Record<string, Awaited<ReturnType<typeof loads>>> = {};
-for (const workers of workerCounts) runs[`workers${workers}`] = await loads(workers);
+const sessions = await GeneratorSessions.open(bundle);
+const servers: ServerUnderTest[] = [];
+const measured: Round[] = [];
+try {
+  for (const workers of workerCounts) servers.push(await startServer(workers));
+  for (let round = 1; round <= rounds; round++) {
+    const raw: Record<string, number> = {};
+    const results: Round["results"] = {};
+    for (const { workers } of servers) results[`workers${workers}`] = {};
+    for (const scenario of SCENARIOS) {
+      raw[scenario.name] = await rawInferenceMs(sessions, scenario);
+      for (const c of concurrencies) {
+        for (const { workers, server } of servers) {
+          const load = await runWrk(server.port, scenario, c, c === 1);
+          (results[`workers${workers}`][scenario.name] ??= {})[`c${c}`] = load;
+          console.error(
+            `round ${round} workers ${workers} ${scenario.name.padEnd(10)} c=${
+              String(c).padEnd(2)
+            } ${load.requestsPerSecond.toFixed(1)} req/s, mean ${load.meanMs.toFixed(2)} ms, ` +
+              `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms` +
+              (load.errors ? `, ${load.errors} errors` : ""),
+          );
+        }
+      }
+    }
+    measured.push({ raw, results });
+  }
+  for (const s of servers) s.memory.endMiB = await rssMiB(s.server.child.pid);
+} finally {
+  await Promise.all(servers.map((s) => s.server.stop()));
+  await sessions.release();
+}
 
-const most = runs[`workers${workerCounts.at(-1)}`];
-const one = runs.workers1;
+const most = `workers${workerCounts.at(-1)}`;
 const top = `c${concurrencies.at(-1)}`;
-const overheadPct: Record<string, number> = {};
-const scaling: Record<string, number> = {};
+const round1 = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
+/** (latency - inference) / inference, in percent. */
+const overPct = (meanMs: number, inferenceMs: number) =>
+  round1(((meanMs - inferenceMs) / inferenceMs) * 100, 1);
+/**
+ * Each round's figures: overhead at c = 1 (all workers) over the same answers' own inference
+ * (their `Server-Timing`) and over the raw inference measured in this process, and throughput
+ * of all workers over one.
+ */
+const perRound = measured.map(({ raw, results }) => ({
+  overhead_pct_c1: Object.fromEntries(SCENARIOS.map(({ name }) => {
+    const c1 = results[most][name].c1;
+    return [name, overPct(c1.meanMs, c1.inferenceMs!)];
+  })),
+  overhead_over_raw_pct_c1: Object.fromEntries(SCENARIOS.map(({ name }) => [
+    name,
+    overPct(results[most][name].c1.meanMs, raw[name]),
+  ])),
+  throughput_all_over_one_worker: Object.fromEntries(SCENARIOS.map(({ name }) => [
+    name,
+    round1(
+      results[most][name][top].requestsPerSecond / results.workers1[name][top].requestsPerSecond,
+      2,
+    ),
+  ])),
+}));
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b), middle = sorted.length / 2;
+  return Number.isInteger(middle)
+    ? (sorted[middle - 1] + sorted[middle]) / 2
+    : sorted[middle - 0.5];
+}
+/** The median over rounds of `pick`'s figure. */
+const overRounds = (pick: (round: Round) => number) => median(measured.map(pick));
+const raw = Object.fromEntries(
+  SCENARIOS.map(({ name }) => [name, round1(overRounds((r) => r.raw[name]), 2)]),
+);
+const figure = (key: keyof typeof perRound[number]) =>
+  Object.fromEntries(
+    SCENARIOS.map(({ name }) => [name, round1(median(perRound.map((r) => r[key][name])), 2)]),
+  );
+const overheadPct = figure("overhead_pct_c1");
+const overheadOverRawPct = figure("overhead_over_raw_pct_c1");
+const scaling = figure("throughput_all_over_one_worker");
+/** Median over rounds of each load figure, per server, scenario and concurrency. */
+const results = Object.fromEntries(workerCounts.map((workers) => {
+  const key = `workers${workers}`;
+  return [
+    key,
+    Object.fromEntries(SCENARIOS.map(({ name }) => [
+      name,
+      Object.fromEntries(concurrencies.map((c) => {
+        const pick = (f: Exclude<keyof LoadResult, "inferenceMs">) =>
+          overRounds((r) => r.results[key][name][`c${c}`][f]);
+        return [`c${c}`, {
+          requestsPerSecond: round1(pick("requestsPerSecond"), 2),
+          requests: pick("requests"),
+          meanMs: round1(pick("meanMs"), 2),
+          p50Ms: round1(pick("p50Ms"), 2),
+          p99Ms: round1(pick("p99Ms"), 2),
+          errors: measured.reduce((sum, r) => sum + r.results[key][name][`c${c}`].errors, 0),
+          ...(c === 1
+            ? {
+              inferenceMs: round1(
+                overRounds((r) => r.results[key][name].c1.inferenceMs!),
+                2,
+              ),
+            }
+            : {}),
+        }];
+      })),
+    ])),
+  ];
+}));
+
 console.log(
-  "\nrequest     workers  raw ort ms   c   req/s  mean ms   p50 ms   p99 ms  overhead",
+  `\nmedians of ${rounds} rounds\n` +
+    "request     workers  raw ort ms   c   req/s  mean ms   p50 ms   p99 ms  overhead",
 );
 for (const scenario of SCENARIOS) {
-  const c1 = most.results[scenario.name].c1;
-  overheadPct[scenario.name] =
-    Math.round(((c1.meanMs - raw[scenario.name]) / raw[scenario.name]) * 1000) / 10;
-  scaling[scenario.name] = Math.round(
-    (most.results[scenario.name][top].requestsPerSecond /
-      one.results[scenario.name][top].requestsPerSecond) * 100,
-  ) / 100;
   for (const workers of workerCounts) {
     for (const c of concurrencies) {
-      const r = runs[`workers${workers}`].results[scenario.name][`c${c}`];
+      const r = results[`workers${workers}`][scenario.name][`c${c}`];
       console.log(
         [
           scenario.name.padEnd(11),
@@ -289,11 +427,17 @@ for (const scenario of SCENARIOS) {
   }
 }
 console.log(
-  `throughput at ${top} of ${workerCounts.at(-1)} workers over 1: ` +
+  `throughput at ${top} of ${workerCounts.at(-1)} workers over 1 (median of the rounds' ratios): ` +
     SCENARIOS.map((s) => `${s.name} ${scaling[s.name]}x`).join(", "),
 );
-for (const workers of workerCounts) {
-  const { memory } = runs[`workers${workers}`];
+for (const [k, r] of perRound.entries()) {
+  console.log(
+    `round ${k + 1}: overhead ${JSON.stringify(r.overhead_pct_c1)} (over raw ${
+      JSON.stringify(r.overhead_over_raw_pct_c1)
+    }), throughput ${JSON.stringify(r.throughput_all_over_one_worker)}`,
+  );
+}
+for (const { workers, memory } of servers) {
   console.log(
     `server memory (${workers} workers): ${memory.startMiB} MiB after warm-up, ` +
       `${memory.endMiB} MiB after the load`,
@@ -302,13 +446,16 @@ for (const workers of workerCounts) {
 console.log(JSON.stringify({
   model: `${bundle.manifest.model.name} ${bundle.manifest.model.version}`,
   seconds_per_run: seconds,
+  rounds,
   cpus,
   raw_inference_ms: raw,
-  results: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.results])),
+  results,
   overhead_pct_c1: overheadPct,
+  overhead_over_raw_pct_c1: overheadOverRawPct,
   throughput_all_over_one_worker: scaling,
+  per_round: perRound,
   wrk_pinned: pinned,
-  server_rss_mib: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.memory])),
+  server_rss_mib: Object.fromEntries(servers.map((s) => [`workers${s.workers}`, s.memory])),
 }));
 
 /** Percentile `p` (0..100) of `values`. */
