@@ -69,6 +69,30 @@ Deno.test("each request's timing sums its jobs: their wait, their run where they
   ok(two.waitMs >= 30, `the second waited for the first (${two.waitMs} ms)`);
 });
 
+Deno.test("a lane hands its runner at most inFlightPerLane jobs at once, in order", async () => {
+  const started: number[] = [];
+  let running = 0, most = 0;
+  const lane: LaneRunner = async (job) => {
+    started.push((job as { kernel: number }).kernel);
+    most = Math.max(most, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    running--;
+    return { result: { picture: new Uint8Array([1]) }, renderMs: 30, inferenceMs: 0 };
+  };
+  for (const inFlight of [1, 2]) {
+    started.length = 0, most = 0;
+    const renderer = new Renderer([lane], new CostModel(64, 8), {
+      timeoutMs: 10_000,
+      maxQueuedImages: 100,
+      inFlightPerLane: inFlight,
+    });
+    const jobs = [0, 1, 2, 3, 4].map((kernel) => renderer.run({ ...JOB, kernel }, never()));
+    await Promise.all(jobs);
+    equal(most, inFlight, `at most ${inFlight} at once`);
+    deepEqual(started, [0, 1, 2, 3, 4], "handed over in order");
+  }
+});
+
 Deno.test("jobs go to the lane with the least work waiting; a job given up while waiting never runs", async () => {
   const ran: string[] = [];
   const renderer = new Renderer(

@@ -99,23 +99,31 @@ export interface JobTiming {
   inferenceMs: number;
 }
 
-/** One job at a time, in order, with the expected work it has waiting. */
+/**
+ * Jobs in order, at most `inFlight` handed to the runner at once (a worker
+ * runs them one at a time, but with the next one already at hand it does not
+ * wait for this thread between jobs), with the expected work it has waiting.
+ */
 class Lane {
   readonly run: LaneRunner;
+  readonly inFlight: number;
   /** Expected milliseconds of the jobs waiting or running here. */
   pendingMs = 0;
   jobs = 0;
   images = 0;
-  #tail: Promise<unknown> = Promise.resolve();
+  /** The last `inFlight` jobs' ends: a new job is handed over when the first of them has ended. */
+  readonly #recent: Promise<unknown>[] = [];
 
-  constructor(run: LaneRunner) {
+  constructor(run: LaneRunner, inFlight: number) {
     this.run = run;
+    this.inFlight = inFlight;
   }
 
   /**
-   * Runs `job` after the lane's earlier jobs; returns its result and its run
-   * time. A job given up while it waits leaves the lane's figures at once
-   * (admission and `/readyz` stop counting it) and never runs.
+   * Runs `job` after the lane's earlier jobs; returns its result and its
+   * times: its run where it ran, and the rest since it was enqueued (the
+   * wait and the hand-over). A job given up while it waits leaves the lane's
+   * figures at once (admission and `/readyz` stop counting it) and never runs.
    */
   enqueue(job: PictureJob, estimate: number, signal: AbortSignal) {
     const images = jobImages(job);
@@ -135,18 +143,18 @@ class Lane {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const queued = performance.now();
-    const started = this.#tail.then(async () => {
+    const turn = this.#recent.length < this.inFlight ? Promise.resolve() : this.#recent.shift();
+    const started = turn!.then(async () => {
       signal.throwIfAborted();
       running = true;
-      const t0 = performance.now();
       const rendered = await this.run(job, signal);
-      return { ...rendered, ms: performance.now() - t0, waitMs: t0 - queued };
+      return { ...rendered, waitMs: performance.now() - queued - rendered.renderMs };
     });
     const done = started.finally(() => {
       signal.removeEventListener("abort", onAbort);
       uncount();
     });
-    this.#tail = done.catch(() => {});
+    this.#recent.push(done.catch(() => {}));
     return done;
   }
 }
@@ -173,17 +181,18 @@ export class Renderer {
   readonly #timings = new WeakMap<AbortSignal, JobTiming>();
 
   /**
-   * Lanes of `runners`; a job is refused when its expected wait and cost pass
+   * Lanes of `runners`, each handed at most `inFlightPerLane` jobs at once
+   * (default 1); a job is refused when its expected wait and cost pass
    * `timeoutMs`, or (a memory bound) when more than `maxQueuedImages` images
    * would be waiting in all.
    */
   constructor(
     runners: LaneRunner[],
     costs: CostModel,
-    limits: { timeoutMs: number; maxQueuedImages: number },
+    limits: { timeoutMs: number; maxQueuedImages: number; inFlightPerLane?: number },
     close: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.#lanes = runners.map((run) => new Lane(run));
+    this.#lanes = runners.map((run) => new Lane(run, limits.inFlightPerLane ?? 1));
     this.#costs = costs;
     this.#timeoutMs = limits.timeoutMs;
     this.#maxQueuedImages = limits.maxQueuedImages;
@@ -213,8 +222,8 @@ export class Renderer {
         retry,
       );
     }
-    const { result, ms, waitMs, renderMs, inferenceMs } = await lane.enqueue(job, estimate, signal);
-    this.#costs.observe(job, ms);
+    const { result, waitMs, renderMs, inferenceMs } = await lane.enqueue(job, estimate, signal);
+    this.#costs.observe(job, renderMs);
     const timing = this.#timings.get(signal) ?? { waitMs: 0, renderMs: 0, inferenceMs: 0 };
     this.#timings.set(signal, {
       waitMs: timing.waitMs + waitMs,

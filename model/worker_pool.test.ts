@@ -2,7 +2,7 @@ import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { DEFAULT_MODEL } from "../routes/config.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
-import { openWorkerPool, WorkerPoolError } from "./worker_pool.ts";
+import { openWorkerPool, WORKER_NICENESS, WorkerPoolError } from "./worker_pool.ts";
 import { ImageDecodeError } from "../core/image.ts";
 
 // Tests that start workers come before any that loads onnxruntime in this thread.
@@ -69,6 +69,18 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
   });
   const local = await ServedModel.load(DEFAULT_MODEL, OPTIONS);
   try {
+    if (Deno.build.os === "linux") {
+      // Each worker thread runs WORKER_NICENESS below this one (Unix nice, field 19 of stat).
+      const nice = (task: string) =>
+        Number(Deno.readTextFileSync(`/proc/self/task/${task}/stat`).split(") ")[1].split(" ")[16]);
+      const threads = [...Deno.readDirSync("/proc/self/task")].map((t) => t.name);
+      const workers = threads.filter((t) =>
+        Deno.readTextFileSync(`/proc/self/task/${t}/comm`).startsWith("worker")
+      );
+      equal(workers.length, 2, "two render worker threads");
+      const own = nice(String(Deno.pid));
+      for (const t of workers) equal(nice(t), Math.min(19, own + WORKER_NICENESS));
+    }
     const jobs: PictureJob[] = [
       { kind: "generate", sources: [3, 4], size: 64 },
       {

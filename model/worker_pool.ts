@@ -16,7 +16,14 @@ import { ImageDecodeError } from "../core/image.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
-  | { type: "init"; folder: string; threads: number; maxBatch: number; maxQueuedRows: number }
+  | {
+    type: "init";
+    folder: string;
+    threads: number;
+    maxBatch: number;
+    maxQueuedRows: number;
+    niceness: number;
+  }
   | { type: "job"; id: number; job: PictureJob }
   | { type: "cancel"; id: number };
 
@@ -39,7 +46,15 @@ export interface WorkerPoolOptions {
   timeoutMs: number;
   /** The worker module (tests pass stand-ins); default `render_worker.ts`. */
   script?: URL;
+  /** How far below this thread's the workers' CPU priority is; default {@link WORKER_NICENESS}. */
+  niceness?: number;
 }
+
+/**
+ * How far below the serving thread's the render workers' CPU priority is
+ * (Unix nice levels), so that it answers at once however busy they are.
+ */
+export const WORKER_NICENESS = 10;
 
 const RENDER_WORKER = new URL("./render_worker.ts", import.meta.url);
 
@@ -127,6 +142,7 @@ class RenderWorker {
         threads: this.#options.threads,
         maxBatch: this.#options.maxBatch,
         maxQueuedRows: this.#options.maxQueuedRows,
+        niceness: this.#options.niceness ?? WORKER_NICENESS,
       } satisfies WorkerRequest,
     );
   }
@@ -138,8 +154,7 @@ class RenderWorker {
     if (message.type === "done") {
       const { result, renderMs, inferenceMs } = message;
       job.resolve({ result, renderMs, inferenceMs });
-    }
-    else if (message.name in ANSWERED_ERRORS) {
+    } else if (message.name in ANSWERED_ERRORS) {
       job.reject(
         new ANSWERED_ERRORS[message.name as keyof typeof ANSWERED_ERRORS](message.message),
       );
@@ -211,7 +226,8 @@ export async function openWorkerPool(
   return new Renderer(
     workers.map((w) => w.run),
     new CostModel(manifest.resolution, manifest.target.channels),
-    { timeoutMs: options.timeoutMs, maxQueuedImages: options.maxQueuedRows },
+    // Two jobs at a worker at once: it starts the next as it posts a result (it runs them in turn).
+    { timeoutMs: options.timeoutMs, maxQueuedImages: options.maxQueuedRows, inFlightPerLane: 2 },
     () => {
       for (const w of workers) w.close();
       return Promise.resolve();

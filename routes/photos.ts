@@ -90,14 +90,6 @@ async function formPhoto(c: Context<AppEnv>): Promise<Uint8Array> {
   return new Uint8Array(await file.arrayBuffer());
 }
 
-/** Base64 text as bytes (the text already validated as base64). */
-function base64Bytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let k = 0; k < binary.length; k++) bytes[k] = binary.charCodeAt(k);
-  return bytes;
-}
-
 /** Most fitting steps a request may ask for, per photo. */
 export const MAX_FIT_STEPS = 200;
 
@@ -118,7 +110,7 @@ export function photoObject(maxPixels: number) {
     image: z.base64().describe("a JPEG or PNG photo of a face, base64-encoded"),
     fit: z.number().int().min(0).max(MAX_FIT_STEPS).optional().describe(FIT_DESCRIPTION),
   }).transform(({ image, fit }, ctx) => {
-    const bytes = base64Bytes(image);
+    const bytes = Uint8Array.fromBase64(image);
     try {
       return { photo: checkPhoto(bytes, "image", maxPixels), fit };
     } catch (error) {
