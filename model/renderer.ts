@@ -91,7 +91,7 @@ export type LaneRunner = (job: PictureJob, signal: AbortSignal) => Promise<Rende
 
 /** Where a request's picture jobs spent their time, in milliseconds (summed over its jobs). */
 export interface JobTiming {
-  /** Waiting in the lane for earlier jobs. */
+  /** Waiting for earlier jobs, and the hand-over to where the job ran and back. */
   waitMs: number;
   /** Running where the job ran (a worker, or this thread). */
   renderMs: number;
@@ -143,8 +143,8 @@ class Lane {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const queued = performance.now();
-    const turn = this.#recent.length < this.inFlight ? Promise.resolve() : this.#recent.shift();
-    const started = turn!.then(async () => {
+    const turn = this.#recent.length < this.inFlight ? Promise.resolve() : this.#recent.shift()!;
+    const started = turn.then(async () => {
       signal.throwIfAborted();
       running = true;
       const rendered = await this.run(job, signal);
