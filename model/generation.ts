@@ -113,17 +113,21 @@ export async function mapsOfSources(
 ): Promise<Float32Array> {
   const n = sources.length;
   const { latents, pixels } = await encodeSources(model, sources, truncation, signal);
-  const maps = Float32Array.from(await model.maps(latents, n, signal));
+  const maps = await model.maps(latents, n, signal);
   const size = maps.length / n;
+  // A copy of the run's output only where a photo's rows are replaced.
+  const fitted = sources.some((s) => isPhoto(s) && photoFitSteps(model, s) > 0)
+    ? Float32Array.from(maps)
+    : maps;
   for (const [k, source] of sources.entries()) {
     const photo = pixels[k];
     if (!isPhoto(source) || !photo) continue;
     const steps = photoFitSteps(model, source);
     if (steps === 0) continue;
-    const own = maps.subarray(k * size, (k + 1) * size);
-    maps.set(await fitMapsToPhotos(model, own, photo, 1, steps, signal), k * size);
+    const own = fitted.subarray(k * size, (k + 1) * size);
+    fitted.set(await fitMapsToPhotos(model, own, photo, 1, steps, signal), k * size);
   }
-  return maps;
+  return fitted;
 }
 
 /** The target-layer maps and images of `n` latents. */
