@@ -423,6 +423,7 @@ Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async
   });
   equal(bearer.status, 200);
   equal(bearer.headers.get("access-control-allow-origin"), "https://app.example");
+  match(bearer.headers.get("access-control-expose-headers") ?? "", /Server-Timing/);
   equal((await guarded.request("/healthz")).status, 200, "probes need no key");
   const other = await guarded.request("/healthz", { headers: { origin: "https://evil.example" } });
   equal(other.headers.get("access-control-allow-origin"), null);

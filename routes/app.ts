@@ -197,7 +197,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       cors({
         origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
         allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "If-None-Match"],
-        exposeHeaders: ["ETag", "Retry-After"],
+        exposeHeaders: ["ETag", "Retry-After", "Server-Timing"],
         maxAge: 86400,
       }),
     );
