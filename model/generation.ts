@@ -33,11 +33,12 @@ export function isPhoto(source: ImageSource): source is PhotoSource {
 }
 
 /**
- * The steps fitting a photo's maps: as asked, else {@link DEFAULT_FIT_STEPS}
- * where the model has the tail's VJP to take them and none where it has not.
+ * The steps fitting a photo's maps: `fit` as asked, else
+ * {@link DEFAULT_FIT_STEPS} where the model has the tail's VJP to take them
+ * and none where it has not.
  */
-export function photoFitSteps(model: ServedModel, source: PhotoSource): number {
-  return source.fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
+export function photoFitSteps(model: ServedModel, fit: number | undefined): number {
+  return fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
 }
 
 /**
@@ -114,18 +115,14 @@ export async function mapsOfSources(
   const n = sources.length;
   const { latents, pixels } = await encodeSources(model, sources, truncation, signal);
   const maps = await model.maps(latents, n, signal);
-  const size = maps.length / n;
-  // A copy of the run's output only where a photo's rows are replaced.
-  const fitted = sources.some((s) => isPhoto(s) && photoFitSteps(model, s) > 0)
-    ? Float32Array.from(maps)
-    : maps;
-  for (const [k, source] of sources.entries()) {
-    const photo = pixels[k];
-    if (!isPhoto(source) || !photo) continue;
-    const steps = photoFitSteps(model, source);
-    if (steps === 0) continue;
+  const steps = sources.map((source) => isPhoto(source) ? photoFitSteps(model, source.fit) : 0);
+  if (steps.every((t) => t === 0)) return maps;
+  // A copy of the run's output, whose photo rows are replaced by fitted ones.
+  const fitted = Float32Array.from(maps), size = maps.length / n;
+  for (const [k, t] of steps.entries()) {
+    if (t === 0) continue;
     const own = fitted.subarray(k * size, (k + 1) * size);
-    fitted.set(await fitMapsToPhotos(model, own, photo, 1, steps, signal), k * size);
+    fitted.set(await fitMapsToPhotos(model, own, pixels[k]!, 1, t, signal), k * size);
   }
   return fitted;
 }
@@ -153,8 +150,7 @@ export function picture(
 
 /** The maps [M, H, W] of image `index` of maps [n, M, H, W]. */
 export function mapsOf(model: ServedModel, maps: Float32Array, index: number): Float32Array {
-  const { channels, height, width } = model.manifest.target;
-  const stride = channels * height * width;
+  const stride = model.mapsSize;
   return maps.subarray(index * stride, (index + 1) * stride);
 }
 

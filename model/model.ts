@@ -135,6 +135,11 @@ export class ServedModel {
     return this.#inferenceMs;
   }
 
+  /** Values of one image's target-layer maps, M x H x W. */
+  get mapsSize(): number {
+    return mapsSize(this.manifest);
+  }
+
   /** Most images in one run (and in one request). */
   get maxBatch(): number {
     return this.#scheduler.options.maxBatch;

@@ -128,9 +128,7 @@ export async function reconstructPhotos(
   how: PhotoFit,
   signal: AbortSignal,
 ): Promise<{ latents: Float32Array; maps: Float32Array; images: Float32Array }> {
-  const plane = photos.length / n, z = model.manifest.latent;
-  const { channels, height, width } = model.manifest.target;
-  const mapSize = channels * height * width;
+  const plane = photos.length / n, z = model.manifest.latent, mapSize = model.mapsSize;
   const latents = new Float32Array(n * z), images = new Float32Array(n * plane);
   const maps = new Float32Array(n * mapSize);
   for (let from = 0; from < n; from += model.maxBatch) {

@@ -16,7 +16,7 @@ import { floatsOf } from "../model/jobs.ts";
 import { pngBase64Of } from "./respond.ts";
 import { integerString, type Limits, pngBase64, sizeString } from "./schemas.ts";
 import { FIT_DESCRIPTION, MAX_FIT_STEPS } from "./photos.ts";
-import { DEFAULT_FIT_STEPS } from "../model/refine.ts";
+import { photoFitSteps } from "../model/generation.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** Most refinement steps a request may ask for. */
@@ -71,7 +71,7 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         // Answered 501 by the app, before any work is queued.
         if (!model.hasEncoder) throw noEncoderError();
         const refine = query.refine ?? 0;
-        const fit = query.fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
+        const fit = photoFitSteps(model, query.fit);
         if (refine + fit > 0 && !model.hasGradients) throw noGradientsError("vjp");
         const result = await renderer.run({
           kind: "encode",

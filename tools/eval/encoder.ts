@@ -95,6 +95,20 @@ function parseArgs(args: string[]): EncoderCommand | "help" {
 /** Photos per onnxruntime run. */
 const BATCH = 25;
 
+/** `run` over the rows of `input` [n, ...] in runs of at most {@link BATCH}, outputs concatenated. */
+async function inRuns(
+  input: Float32Array,
+  n: number,
+  run: (rows: Float32Array, count: number) => Promise<Float32Array>,
+): Promise<Float32Array> {
+  const size = input.length / n, parts: Float32Array[] = [];
+  for (let from = 0; from < n; from += BATCH) {
+    const count = Math.min(BATCH, n - from);
+    parts.push(await run(input.subarray(from * size, (from + count) * size), count));
+  }
+  return concatArrays(Float32Array, parts);
+}
+
 /**
  * Face swaps of photos with `n` generated faces (seeds from `seed`), photo k
  * with face k: given the photos' maps, the images of each photo's face on
@@ -105,9 +119,10 @@ async function faceSwapsWith(
   model: ServedModel,
   n: number,
   seed: number,
-): Promise<(maps: Float32Array, signal: AbortSignal) => Promise<[Float32Array, Float32Array]>> {
-  const { manifest } = model, signal = new AbortController().signal;
-  const { channels, height, width } = manifest.target, k = height * width, size = channels * k;
+  signal: AbortSignal,
+): Promise<(maps: Float32Array) => Promise<Float32Array[]>> {
+  const { manifest } = model, size = model.mapsSize;
+  const k = manifest.target.height * manifest.target.width;
   const groups = (manifest.face ?? []).map((id) => manifest.groups[id]);
   if (groups.length === 0) {
     throw new BundleError(
@@ -121,13 +136,8 @@ async function faceSwapsWith(
     Float32Array,
     Array.from({ length: n }, (_, i) => latentForSeed(seed + i, manifest.latent)),
   );
-  const generated = new Float32Array(n * size);
-  for (let from = 0; from < n; from += BATCH) {
-    const count = Math.min(BATCH, n - from);
-    const z = latents.subarray(from * manifest.latent, (from + count) * manifest.latent);
-    generated.set(await model.maps(z, count, signal), from * size);
-  }
-  return async (maps, signal) => {
+  const generated = await inRuns(latents, n, (z, count) => model.maps(z, count, signal));
+  return (maps) => {
     const swapped = [new Float32Array(n * size), new Float32Array(n * size)];
     for (let i = 0; i < n; i++) {
       const photo = maps.subarray(i * size, (i + 1) * size);
@@ -135,16 +145,9 @@ async function faceSwapsWith(
       swapped[0].set(swapMaps(face, photo, groups, k, mode), i * size);
       swapped[1].set(swapMaps(photo, face, groups, k, mode), i * size);
     }
-    const plane = 3 * manifest.resolution ** 2;
-    return await Promise.all(swapped.map(async (all) => {
-      const images = new Float32Array(n * plane);
-      for (let from = 0; from < n; from += BATCH) {
-        const count = Math.min(BATCH, n - from);
-        const rows = all.subarray(from * size, (from + count) * size);
-        images.set(await model.images(rows, count, signal), from * plane);
-      }
-      return images;
-    })) as [Float32Array, Float32Array];
+    return Promise.all(
+      swapped.map((all) => inRuns(all, n, (rows, count) => model.images(rows, count, signal))),
+    );
   };
 }
 
@@ -168,14 +171,14 @@ async function run(command: EncoderCommand): Promise<void> {
     const threshold = manifest.faces?.identity?.threshold ?? null;
     const signal = new AbortController().signal;
     const photoDescriptors = await descriptorsInBatches(analyzer, photos, n, s);
-    const swaps = await faceSwapsWith(model, n, command.seed);
+    const swaps = await faceSwapsWith(model, n, command.seed, signal);
     const rows = [];
     for (const refine of command.refine) {
       for (const fit of command.fit) {
         const started = performance.now();
         const { maps, images } = await reconstructPhotos(model, photos, n, { refine, fit }, signal);
         const seconds = (performance.now() - started) / 1000 / n;
-        const [onGenerated, onPhoto] = await swaps(maps, signal);
+        const [onGenerated, onPhoto] = await swaps(maps);
         const row = {
           refine,
           fit,

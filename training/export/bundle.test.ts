@@ -472,12 +472,12 @@ Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belon
     },
   });
 
+  /** The bundle with its encoder, served as the server would. */
+  const loadServed = () =>
+    ServedModel.load(join(root, "with-encoder"), { threads: 1, maxBatch: 16, maxQueuedRows: 64 });
+
   await t.step("refinement with the exported VJPs lowers the reconstruction error", async () => {
-    const served = await ServedModel.load(join(root, "with-encoder"), {
-      threads: 1,
-      maxBatch: 16,
-      maxQueuedRows: 64,
-    });
+    const served = await loadServed();
     try {
       // The photo is the generator's image of a latent, so the refinement can reach it exactly.
       const Z = served.manifest.latent;
@@ -498,11 +498,7 @@ Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belon
   });
 
   await t.step("a photo's maps, fitted with the exported tail VJP, draw it closer", async () => {
-    const served = await ServedModel.load(join(root, "with-encoder"), {
-      threads: 1,
-      maxBatch: 16,
-      maxQueuedRows: 64,
-    });
+    const served = await loadServed();
     try {
       // A photo the tiny generator cannot draw from any latent: a generated face, flipped.
       const Z = served.manifest.latent, s = served.manifest.resolution;
