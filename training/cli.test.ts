@@ -126,7 +126,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --lr-g, --lr-d for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
@@ -153,11 +153,13 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name
       "translation,cutout",
       "--lr-d",
       "1e-4",
+      "--r1",
+      "0.5",
     ]),
     {
       kind: "resume",
       run: "c.safetensors",
-      overrides: { augment: ["translation", "cutout"], lrD: 1e-4 },
+      overrides: { augment: ["translation", "cutout"], lrD: 1e-4, r1Gamma: 0.5 },
       changesSettings: true,
       out: "runs",
       name: undefined,

@@ -48,10 +48,10 @@ export const USAGE = `Usage:
   deno task train --synthetic [options]         train on generated cartoon faces
   deno task train --resume <run-folder> [--steps N]   continue a run
   deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
-                [--augment <list|none>] [--lr-g <x>] [--lr-d <x>]
+                [--augment <list|none>] [--r1 <gamma>] [--lr-g <x>] [--lr-d <x>]
                                                 continue a run from its checkpoint file alone
                                                 (e.g. one committed to a repository), in a new
-                                                run folder, optionally with DiffAugment or
+                                                run folder, optionally with DiffAugment, R1 or
                                                 learning rates changed from then on
 
 Options (defaults in brackets):
@@ -68,6 +68,8 @@ Options (defaults in brackets):
   --loss <nonsaturating|hinge>  GAN loss [nonsaturating]
   --augment <list|none>     DiffAugment of the discriminator's inputs, from color, translation,
                             cutout, e.g. color,translation,cutout [none]
+  --r1 <gamma>              R1 penalty on the discriminator at real images, gamma/2 E|grad D|^2,
+                            estimated by a finite difference along a random direction [0: none]
   --ema-images <n>          half-life in images of the generator's weight average that samples
                             and export use; 0 for none [10000]
   --lr-g <x>, --lr-d <x>    Adam learning rates [0.0002]
@@ -129,6 +131,7 @@ const OPTIONS = {
   loss: { type: "string" },
   architecture: { type: "string" },
   augment: { type: "string" },
+  r1: { type: "string" },
   "ema-images": { type: "string" },
   "lr-g": { type: "string" },
   "lr-d": { type: "string" },
@@ -161,7 +164,7 @@ const OPTIONS = {
  * the run folder's config records them. A run folder's own resume keeps its
  * settings, so that its config describes every step it logged.
  */
-const CONTINUATION_SETTINGS = ["augment", "lr-g", "lr-d"];
+const CONTINUATION_SETTINGS = ["augment", "r1", "lr-g", "lr-d"];
 
 /** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
 const RESUMABLE = new Set([
@@ -206,7 +209,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
       throw new UsageError(
         `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
           "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
-          "checkpoint file) --out, --name, --augment, --lr-g and --lr-d can change.",
+          "checkpoint file) --out, --name, --augment, --r1, --lr-g and --lr-d can change.",
       );
     }
     return {
@@ -218,6 +221,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
           lrG: real("lr-g"),
           lrD: real("lr-d"),
           augment: augmentFlag(values.augment as string | undefined),
+          r1Gamma: real("r1"),
         }),
       },
       changesSettings: CONTINUATION_SETTINGS.some((k) => values[k] !== undefined),
@@ -269,6 +273,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
       seed,
       loss: values.loss as TrainConfig["loss"] | undefined,
       augment: augmentFlag(values.augment as string | undefined),
+      r1Gamma: real("r1"),
       emaImages: int("ema-images"),
     }),
     network,
@@ -301,7 +306,6 @@ function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {
   >;
 }
 
-/** Loads the configured data, printing progress and the skipped-files warning. */
 /** Runs the command; returns the exit status. */
 export function main(args: string[]): Promise<number> {
   return runCommandLine({ usage: USAGE, parse: parseTrainArgs, run: runCommand }, args);
@@ -316,7 +320,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
   } else if (command.kind === "resume") {
     if (command.name !== undefined || command.out !== "runs" || command.changesSettings) {
       throw new RunFolderError(
-        "--out, --name, --augment, --lr-g and --lr-d apply when --resume names a checkpoint " +
+        "--out, --name, --augment, --r1, --lr-g and --lr-d apply when --resume names a checkpoint " +
           `file (continued in a new run folder); ${command.run} is not one.`,
       );
     }

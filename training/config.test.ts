@@ -19,6 +19,7 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
     ["loss", { loss: "wasserstein" as "hinge" }],
     ["network.architecture", { network: { architecture: "stylegan" as "dcgan" } }],
     ["augment", { augment: ["rotation" as "color"] }],
+    ["r1Gamma", { r1Gamma: -0.1 }],
     ["emaImages", { emaImages: -1 }],
     ["lrG", { lrG: -1 }],
     ["beta1", { beta1: 1 }],

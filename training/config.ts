@@ -181,6 +181,11 @@ export interface TrainConfig {
   /** What the discriminator's inputs go through (empty: none). */
   augment: Augmentation[];
   /**
+   * gamma of the R1 penalty on the discriminator's gradients at real images
+   * (estimated by a finite difference along a random direction; 0: none).
+   */
+  r1Gamma: number;
+  /**
    * Half-life, in images, of the exponential moving average of the
    * generator's weights that samples and export use (0: no average; they
    * use the trained weights).
@@ -227,6 +232,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   loss: "nonsaturating",
   // DiffAugment slowed convergence at the budgets measured (docs/RESULTS.md): off by default.
   augment: [],
+  r1Gamma: 0,
   emaImages: 10000,
   lrG: 2e-4,
   lrD: 2e-4,
@@ -308,6 +314,9 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
     throw new ConfigError(
       `augment takes a list of ${AUGMENTATIONS.join(", ")}, got ${JSON.stringify(config.augment)}.`,
     );
+  }
+  if (!(config.r1Gamma >= 0 && Number.isFinite(config.r1Gamma))) {
+    throw new ConfigError(`r1Gamma must be a number >= 0, got ${config.r1Gamma}.`);
   }
   if (!(config.emaImages >= 0 && Number.isFinite(config.emaImages))) {
     throw new ConfigError(`emaImages must be a number >= 0, got ${config.emaImages}.`);

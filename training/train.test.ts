@@ -95,7 +95,13 @@ Deno.test("a tiny GAN trains on the synthetic faces: finite, changing losses and
   }
 });
 
-for (const [kind, config] of [["baseline", TINY], ["interpretable", TINY_INTERPRETABLE]] as const) {
+for (
+  const [kind, config] of [
+    ["baseline", TINY],
+    ["interpretable", TINY_INTERPRETABLE],
+    ["baseline with R1", { ...TINY, r1Gamma: 1 }],
+  ] as const
+) {
   Deno.test(`${kind}: checkpoint then resume gives the same next-step losses as an uninterrupted run`, async () => {
     await checkResume(config);
   });

@@ -31,8 +31,11 @@ export interface LogRecord {
   step: number;
   /** Training time so far in seconds, over all sittings. */
   seconds: number;
+  /** D's loss, its R1 penalty included. */
   lossD: number;
   lossG: number;
+  /** D's R1 penalty (`config.r1Gamma` > 0 only). */
+  r1?: number;
   /** Training images per second since the previous record. */
   imagesPerSecond: number;
   /** Device bytes held by live tensors (GPU buffers, or host arrays on the CPU backend). */
@@ -89,20 +92,22 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
     while (trainer.step < end && !signal?.aborted) {
       const logNow = (trainer.step + 1) % config.logEvery === 0 || trainer.step + 1 === end;
       const losses = await asyncScope(async () => {
-        const { lossD, lossG } = trainer.trainStep();
-        return logNow ? [await lossD.item(), await lossG.item()] : null;
+        const { lossD, lossG, r1 } = trainer.trainStep();
+        if (!logNow) return null;
+        return { lossD: await lossD.item(), lossG: await lossG.item(), r1: await r1?.item() };
       });
       const step = trainer.step;
       // Lets signal handlers run between steps that do not wait for the GPU.
       await new Promise((resolve) => setTimeout(resolve, 0));
       if (losses) {
-        const [lossD, lossG] = losses;
+        const { lossD, lossG, r1 } = losses;
         const seconds = trainer.seconds;
         last = {
           step,
           seconds: round(seconds, 3),
           lossD: round(lossD, 5),
           lossG: round(lossG, 5),
+          ...(r1 === undefined ? {} : { r1: round(r1, 5) }),
           imagesPerSecond: round(((step - mark.step) * config.batch) / (seconds - mark.seconds), 2),
           gpuBytes: memoryStats().liveBytes,
         };
@@ -118,7 +123,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
                 : "No checkpoint was written yet; lower the learning rates and start again."),
           );
         }
-        lossText = `D ${lossD.toFixed(3)} G ${lossG.toFixed(3)}`;
+        lossText = `D ${lossD.toFixed(3)} G ${lossG.toFixed(3)}` +
+          (r1 === undefined ? "" : ` R1 ${r1.toFixed(3)}`);
       }
       if (trainer.interpretabilityDue) {
         const report = await trainer.interpretabilityStep();

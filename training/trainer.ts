@@ -53,7 +53,7 @@ import {
 } from "./interpretable/module.ts";
 
 /** Streams of the run's seed: each use of randomness draws from its own. */
-const STREAM = { weights: 0, latents: 1, sampleLatents: 2 } as const;
+const STREAM = { weights: 0, latents: 1, sampleLatents: 2, r1Directions: 3 } as const;
 
 /** Key of the host stream of DiffAugment's draws (with the seed and the step). */
 const AUGMENT_KEY = 7;
@@ -137,6 +137,7 @@ export class GanTrainer {
   trainStep(): GanLosses {
     const { real, z, options } = this.#nextBatch(
       hostRandom(this.config.seed, AUGMENT_KEY, this.#step),
+      2 * this.#step,
     );
     const losses = ganStep(
       {
@@ -163,35 +164,45 @@ export class GanTrainer {
    * belongs to the caller's scope.
    */
   discriminatorWarmupStep(): Tensor {
-    const random = hostRandom(this.config.seed, WARMUP_AUGMENT_KEY, this.#warmupSteps++);
-    const { real, z, options } = this.#nextBatch(random);
+    const random = hostRandom(this.config.seed, WARMUP_AUGMENT_KEY, this.#warmupSteps);
+    const { real, z, options } = this.#nextBatch(random, 2 * this.#warmupSteps++ + 1);
     const fake = this.generator.forward(z, { training: true });
     return discriminatorUpdate(
       { discriminator: this.discriminator, optD: this.optD },
       real,
       fake,
       options,
-    );
+    ).loss;
   }
 
   /**
-   * The next real batch and latents, and the loss and augmentation (drawing
-   * from `random`) of the step that takes them.
+   * The next real batch and latents, and the loss, augmentation (drawing
+   * from `random`) and R1 probe directions (the `probes`-th batch of them in
+   * the seed's stream) of the step that takes them.
    */
   #nextBatch(
     random: () => number,
-  ): { real: Tensor; z: Tensor; options: Pick<GanStepOptions, "loss" | "augment"> } {
-    const { batch, network, augment: kinds } = this.config;
+    probes: number,
+  ): { real: Tensor; z: Tensor; options: Pick<GanStepOptions, "loss" | "augment" | "r1"> } {
+    const { batch, network, augment: kinds, r1Gamma, seed } = this.config;
     const selection = this.#sampler.next(batch);
     const s = network.resolution;
-    const real = tensor(batchPixels(this.#set, selection), [batch, 3, s, s]);
+    const shape = [batch, 3, s, s];
+    const real = tensor(batchPixels(this.#set, selection), shape);
     const z = this.#latentRng.normal([batch, network.latent]);
+    // Positions fixed by the step, so a resumed run draws the same directions without stored state.
+    const directions = () =>
+      RandomStream.fromState({
+        seed: seed * 4 + STREAM.r1Directions,
+        offset: probes * real.size,
+      }).normal(shape);
     return {
       real,
       z,
       options: {
         loss: this.config.loss,
         augment: kinds.length > 0 ? (images) => augment(images, kinds, random) : undefined,
+        r1: r1Gamma > 0 ? { gamma: r1Gamma, directions: directions() } : undefined,
       },
     };
   }

@@ -7,10 +7,11 @@
  * et al. 2016), with real and generated images normalised in separate
  * batches, plus DCGAN's Adam settings (lr 2e-4, beta1 0.5). It is the recipe
  * with the longest record at this size on 64x64 faces, and it costs one fused
- * pass per layer. An R1 penalty was ruled out because it needs gradients of
- * gradients, which the engine's autograd does not record; spectral norm (a
- * power iteration per layer and step) is the next thing to add if a data set
- * makes this recipe diverge, which the loop reports as non-finite losses.
+ * pass per layer. An R1 penalty (`--r1`) is estimated by finite differences
+ * (`losses.ts`), since the engine's autograd records no gradients of
+ * gradients; spectral norm (a power iteration per layer and step) is the
+ * next thing to add if a data set makes this recipe diverge, which the loop
+ * reports as non-finite losses.
  *
  * @module
  */
