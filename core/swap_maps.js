@@ -12,6 +12,13 @@
 export const REGION_THRESHOLD = 0.2;
 
 /**
+ * How far mode "wide" grows the region, in positions of the (square) maps
+ * along each axis: 2 at the 32x32 target layer is 4 pixels of a 64x64 image,
+ * enough to carry the contour around a face (docs/RESULTS.md, eleventh sitting).
+ */
+export const WIDE_MARGIN = 2;
+
+/**
  * The centre [K] of `channels` of one image's maps [M, K]: the mean of their
  * maps (zeros for none).
  *
@@ -39,15 +46,17 @@ export function channelsCentre(maps, channels, k) {
  * The chosen groups' region over the K positions of the maps: 1 where any
  * group's centre reaches the region threshold of its peak, in either image.
  * It is the union of each group's own region: one centre of all groups over
- * the largest peak would lose the weaker groups.
+ * the largest peak would lose the weaker groups. For mode "wide" it is grown
+ * by {@link WIDE_MARGIN} positions (the maps must be square).
  *
  * @param {Float32Array} targetMaps
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
+ * @param {"groups" | "region" | "wide"} [mode]
  * @returns {Uint8Array}
  */
-export function swapRegion(targetMaps, sourceMaps, groups, k) {
+export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
   const region = new Uint8Array(k);
   for (const group of groups) {
     if (group.peak <= 0) continue;
@@ -56,20 +65,49 @@ export function swapRegion(targetMaps, sourceMaps, groups, k) {
       for (let p = 0; p < k; p++) if (centre[p] >= REGION_THRESHOLD * group.peak) region[p] = 1;
     }
   }
-  return region;
+  return mode === "wide" ? grownRegion(region, WIDE_MARGIN) : region;
+}
+
+/**
+ * `region` over a square grid, grown by `margin` positions along each axis
+ * (every position within a (2 margin + 1)-square of one inside it).
+ *
+ * @param {Uint8Array} region
+ * @param {number} margin
+ * @returns {Uint8Array}
+ */
+export function grownRegion(region, margin) {
+  const side = Math.round(Math.sqrt(region.length));
+  if (side * side !== region.length) {
+    throw new RangeError(`a region to grow must be square, got ${region.length} positions.`);
+  }
+  const grown = new Uint8Array(region.length);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      if (!region[y * side + x]) continue;
+      for (let yy = Math.max(0, y - margin); yy <= Math.min(side - 1, y + margin); yy++) {
+        grown.fill(
+          1,
+          yy * side + Math.max(0, x - margin),
+          yy * side + Math.min(side - 1, x + margin) + 1,
+        );
+      }
+    }
+  }
+  return grown;
 }
 
 /**
  * The target's maps [M, K] after a swap of `groups` from the source's.
  * Mode "groups" (the paper's) copies the groups' filters everywhere;
- * "region" also copies every filter inside `region` ({@link swapRegion}'s,
- * computed here when not given).
+ * "region" and "wide" also copy every filter inside `region`
+ * ({@link swapRegion}'s for the mode, computed here when not given).
  *
  * @param {Float32Array} targetMaps
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
- * @param {"groups" | "region"} [mode]
+ * @param {"groups" | "region" | "wide"} [mode]
  * @param {Uint8Array} [region]
  * @returns {Float32Array}
  */
@@ -81,7 +119,7 @@ export function swapMaps(targetMaps, sourceMaps, groups, k, mode = "groups", reg
     }
   }
   if (mode === "groups") return swapped;
-  const inside = region ?? swapRegion(targetMaps, sourceMaps, groups, k);
+  const inside = region ?? swapRegion(targetMaps, sourceMaps, groups, k, mode);
   for (let base = 0; base < swapped.length; base += k) {
     for (let p = 0; p < k; p++) if (inside[p]) swapped[base + p] = sourceMaps[base + p];
   }

@@ -16,9 +16,9 @@
  *    source image p + N/2): judged the source's person, the target's, closer
  *    to which; beside them a feathered pixel paste of the source's face, and
  *    how often two different generated faces are already judged one person;
- * 4. locality: for mouth, eyes, nose, chin and every named group, P swaps of
- *    its groups, Out-MSE / In-MSE and the transfer inside the part's mask on
- *    the target.
+ * 4. locality: for the face swaps (the face's inner parts as the mask), then
+ *    for mouth, eyes, nose, chin and every named group, P swaps of its groups,
+ *    Out-MSE / In-MSE and the transfer inside the part's mask on the target.
  *
  * @module
  */
@@ -300,6 +300,28 @@ export async function evaluateFaces(
     const targetOf = (p: number) => p % n, sourceOf = (p: number) => (p + Math.floor(n / 2)) % n;
     const concepts = localityConcepts(named);
     const sums = concepts.map(() => ({ inMse: 0, outMse: 0, before: 0, after: 0, count: 0 }));
+    const faceSums = { inMse: 0, outMse: 0, before: 0, after: 0, count: 0 };
+    const imageOf = (i: number) => slice(generated, i, 1);
+    /** Adds the errors of a swap of pair `p` (its image `i` of `images`) inside `mask` to `total`. */
+    const addErrors = (
+      total: typeof faceSums,
+      p: number,
+      images: Float32Array,
+      i: number,
+      mask: Float32Array,
+    ) => {
+      const errors = swapErrors(
+        imageOf(targetOf(p)),
+        slice(images, i, 1),
+        imageOf(sourceOf(p)),
+        mask,
+      );
+      total.inMse += errors.inMse;
+      total.outMse += errors.outMse;
+      total.before += errors.before;
+      total.after += errors.after;
+      total.count++;
+    };
     const swapDescriptors: Float32Array[] = [], pasteDescriptors: Float32Array[] = [];
     const feather = Math.max(1, Math.round(size / 32));
     progress?.("swaps", 0, pairs);
@@ -316,11 +338,14 @@ export async function evaluateFaces(
         );
         return await sessions.tail(concatArrays(Float32Array, rows), count);
       };
-      const imageOf = (i: number) => slice(generated, i, 1);
       const labelsOf = (i: number) => labels.subarray(i * pixels, (i + 1) * pixels);
       if (face.length > 0) {
         const faceSwaps = await swapped(face);
         swapDescriptors.push(await analyzer.descriptors(faceSwaps, count, size));
+        pairIds.forEach((p, i) => {
+          const mask = partMask(labelsOf(targetOf(p)), [...FACE_INNER_PARTS]);
+          if (mask.some((v) => v > 0)) addErrors(faceSums, p, faceSwaps, i, mask);
+        });
         const pastes = concatArrays(
           Float32Array,
           pairIds.map((p) => {
@@ -338,15 +363,9 @@ export async function evaluateFaces(
         if (concept.groups.length === 0) continue;
         const images = await swapped(concept.groups);
         pairIds.forEach((p, i) => {
-          const target = imageOf(targetOf(p)), source = imageOf(sourceOf(p));
           const mask = partMask(labelsOf(targetOf(p)), [concept.part]);
-          if (!mask.some((v) => v > 0)) return; // the part is not drawn on this face
-          const errors = swapErrors(target, slice(images, i, 1), source, mask), total = sums[c];
-          total.inMse += errors.inMse;
-          total.outMse += errors.outMse;
-          total.before += errors.before;
-          total.after += errors.after;
-          total.count++;
+          // Only where the part is drawn on the target.
+          if (mask.some((v) => v > 0)) addErrors(sums[c], p, images, i, mask);
         });
       }
       progress?.("swaps", from + count, pairs);
@@ -363,8 +382,10 @@ export async function evaluateFaces(
       sourceOf,
       realJudgedSame: different.filter((d) => d < verifier.threshold).length / different.length,
     });
-    const locality: LocalityRow[] = concepts.map((concept, c) => {
-      const { count, ...total } = sums[c];
+    const localityRow = (
+      concept: { name: string; part: string; groups: number[] },
+      { count, ...total }: typeof faceSums,
+    ): LocalityRow => {
       const mean = localityOf({
         inMse: total.inMse / count,
         outMse: total.outMse / count,
@@ -381,7 +402,15 @@ export async function evaluateFaces(
         inMse: known(mean.inMse),
         outMse: known(mean.outMse),
       };
-    });
+    };
+    // The face swap's own row first: how much it changes around the face (its mask: the face's
+    // inner parts on the target).
+    const locality: LocalityRow[] = [
+      ...(face.length > 0
+        ? [localityRow({ name: "face", part: "face", groups: face }, faceSums)]
+        : []),
+      ...concepts.map((concept, c) => localityRow(concept, sums[c])),
+    ];
     return {
       images: n,
       pairs,

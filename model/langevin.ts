@@ -75,7 +75,7 @@ export async function pairEnergy(
   const masks: Float32Array[] = [], swapped = new Float32Array(rows * size);
   for (let i = 0; i < pairs; i++) {
     const [a, b] = [row(i), row(pairs + i)];
-    const region = swapRegion(a, b, swap.groups, k);
+    const region = swapRegion(a, b, swap.groups, k, swap.mode);
     // 1 where a swapped image's value comes from the other image.
     masks.push(swapMaps(new Float32Array(size), ones, swap.groups, k, swap.mode, region));
     swapped.set(swapMaps(a, b, swap.groups, k, swap.mode, region), i * size);

@@ -1,5 +1,5 @@
-import { deepEqual } from "node:assert/strict";
-import { swapMaps, swapRegion } from "./swap.ts";
+import { deepEqual, throws } from "node:assert/strict";
+import { grownRegion, swapMaps, swapRegion } from "./swap.ts";
 
 // Three filters over four positions; group A is filter 0, which fires at position 1 in the
 // target and position 2 in the source (peak 1: the region threshold is 0.2).
@@ -21,5 +21,41 @@ Deno.test("swapMaps: groups exchanges the groups' filters; region also every fil
   deepEqual(
     [...swapMaps(target, source, [A], K, "region")],
     [0, 0, 0.5, 0.125, 10, 31, 32, 13, 20, 41, 42, 23],
+  );
+});
+
+Deno.test("grownRegion: every position within the margin of one inside, clipped at the edges", () => {
+  // A 5x5 grid with one position inside at (1, 3).
+  const region = new Uint8Array(25);
+  region[1 * 5 + 3] = 1;
+  deepEqual(
+    [...grownRegion(region, 1)],
+    [
+      ...[0, 0, 1, 1, 1],
+      ...[0, 0, 1, 1, 1],
+      ...[0, 0, 1, 1, 1],
+      ...[0, 0, 0, 0, 0],
+      ...[0, 0, 0, 0, 0],
+    ],
+  );
+  deepEqual([...grownRegion(region, 0)], [...region]);
+  deepEqual([...grownRegion(new Uint8Array(25), 2)], new Array(25).fill(0));
+  throws(() => grownRegion(new Uint8Array(6), 1), /must be square/);
+});
+
+Deno.test("swapMaps: wide exchanges every filter inside the grown region", () => {
+  // Two filters over 16 positions (4x4). The group (filter 0) fires at (0, 0) in the target only,
+  // so "region" is that position and "wide" (a margin of 2) the 3x3 block at the corner; filter 1
+  // is 0 in the target and 7 in the source.
+  const k = 16;
+  const target = new Float32Array(2 * k), source = new Float32Array(2 * k).fill(7, k);
+  target[0] = 1;
+  const group = { channels: [0], peak: 1 };
+  deepEqual([...swapRegion(target, source, [group], k, "region")].filter(Boolean).length, 1);
+  const wide = swapRegion(target, source, [group], k, "wide");
+  deepEqual([...wide], [1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]);
+  deepEqual(
+    [...swapMaps(target, source, [group], k, "wide")],
+    [...new Array(k).fill(0), ...[...wide].map((v) => 7 * v)],
   );
 });

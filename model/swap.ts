@@ -8,7 +8,10 @@
  *   region (where a group's centre reaches the region threshold of its peak,
  *   in the target or the source), so that what the other filters draw there
  *   (the skin's shading under a mouth, the eyes inside a face) travels with
- *   the part; the tail renders the seams.
+ *   the part; the tail renders the seams;
+ * - "wide": "region" grown by `WIDE_MARGIN` positions (4 pixels at 64x64),
+ *   so that a face swap carries the face's contour too (its identity), at
+ *   the cost of a part swap's locality.
  *
  * A swap runs the head once on [target, source] and the tail once on the
  * swapped maps (with the originals in the same run when the answer shows them).
@@ -19,7 +22,7 @@
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
-import { swapMaps, swapRegion } from "../core/swap_maps.js";
+import { grownRegion, swapMaps, swapRegion, WIDE_MARGIN } from "../core/swap_maps.js";
 import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
@@ -29,12 +32,12 @@ import { differenceMap, normalisedMap, tintMask } from "./render.ts";
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
 
 /** How a swap exchanges maps (see the module notes); "groups" is the paper's and the default. */
-export const SWAP_MODES = ["groups", "region"] as const;
+export const SWAP_MODES = ["groups", "region", "wide"] as const;
 
 /** One of {@link SWAP_MODES}. */
 export type SwapMode = typeof SWAP_MODES[number];
 
-export { swapMaps, swapRegion };
+export { grownRegion, swapMaps, swapRegion, WIDE_MARGIN };
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {
@@ -75,7 +78,7 @@ export async function swapPictures(
   const [targetMaps, sourceMaps] = [mapsOf(model, maps, 0), mapsOf(model, maps, 1)];
   const { height, width } = model.manifest.target;
   const k = height * width;
-  const region = swapRegion(targetMaps, sourceMaps, groups, k);
+  const region = swapRegion(targetMaps, sourceMaps, groups, k, request.mode);
   const swappedMaps = swapMaps(targetMaps, sourceMaps, groups, k, request.mode, region);
   const needTarget = extras.has("difference") || extras.has("mask") || extras.has("originals");
   const rows = [

@@ -249,7 +249,7 @@ Deno.test("a swap changes pixels inside the swapped concept's region more than o
   deepEqual(nothing, target, "swapping an image with itself changes nothing");
 });
 
-Deno.test("mode=region also carries every filter inside the region: closer to the source there", async () => {
+Deno.test("mode=region also carries every filter inside the region: closer to the source there; wide a larger region", async () => {
   const concepts = bigGroups.split(",").map(Number);
   const swap = async (mode: string) => {
     const response = await postJson("/v1/swap", {
@@ -287,6 +287,21 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
     await app.request(`/v1/swap/21/22.png?concepts=${bigGroups}&mode=region`),
   );
   deepEqual(get, region.swapped, "GET takes the mode too");
+  // "wide" swaps the region grown by a margin: its mask holds the region's and more.
+  const wide = await swap("wide");
+  const masked = (r: typeof wide) =>
+    Array.from(
+      { length: r.mask.width * r.mask.height },
+      (_, p) =>
+        r.mask.data[p * 3] !== r.target.data[p * 3] ||
+        r.mask.data[p * 3 + 1] !== r.target.data[p * 3 + 1],
+    );
+  const [inRegion, inWide] = [masked(region), masked(wide)];
+  ok(inRegion.every((m, p) => !m || inWide[p]), "the wide mask holds the region's");
+  ok(
+    inWide.filter(Boolean).length > inRegion.filter(Boolean).length,
+    "and more",
+  );
 });
 
 Deno.test("a multi-group swap's mask is the union of its groups' masks", async () => {

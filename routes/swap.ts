@@ -46,7 +46,9 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
   const mode = z.enum(SWAP_MODES).default(defaultMode).describe(
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
       "also every other filter inside the chosen groups' region, so that what the rest of the " +
-      `layer draws there travels with the part (default for this model: ${defaultMode}, the ` +
+      "layer draws there travels with the part; wide: region grown by a margin (4 pixels at " +
+      "64x64), which carries a face's contour too, at the cost of a part swap's locality " +
+      `(default for this model: ${defaultMode}, the ` +
       "mode its face measurements used)",
   );
   return [

@@ -401,7 +401,7 @@ async function swapInBrowser(target, source, groups, mode) {
   const { resolution: side, target: layer } = state.manifest;
   const k = layer.height * layer.width;
   const [targetMaps, sourceMaps] = await runHead([target, source]);
-  const region = swapRegion(targetMaps, sourceMaps, groups, k);
+  const region = swapRegion(targetMaps, sourceMaps, groups, k, mode);
   const swapped = swapMaps(targetMaps, sourceMaps, groups, k, mode, region);
   const images = await runTail([targetMaps, swapped]);
   const before = rgba(images, 0, side), after = rgba(images, 1, side);

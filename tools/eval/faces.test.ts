@@ -155,6 +155,11 @@ Deno.test("evaluateFaces measures the embedded bundle end to end (stand-in face 
       "a paste of the source's face shares its pixels",
     );
     ok(identity.samePairs > 0 && identity.differentPairs > 0);
+    // The face swap's own locality row comes first, over the face's groups.
+    const face = e.locality[0];
+    equal(face.concept, "face");
+    equal(face.groups.join(), identity.face.join());
+    ok(face.ratio !== null && face.ratio > 0 && face.transfer !== null, JSON.stringify(face));
   } finally {
     await Deno.remove(root, { recursive: true });
   }
