@@ -22,7 +22,7 @@
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
-import { grownRegion, swapMaps, swapRegion, WIDE_MARGIN } from "../core/swap_maps.js";
+import { grownRegion, swapMaps, swapRegion } from "../core/swap_maps.js";
 import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
@@ -37,7 +37,7 @@ export const SWAP_MODES = ["groups", "region", "wide"] as const;
 /** One of {@link SWAP_MODES}. */
 export type SwapMode = typeof SWAP_MODES[number];
 
-export { grownRegion, swapMaps, swapRegion, WIDE_MARGIN };
+export { grownRegion, swapMaps, swapRegion };
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {
@@ -49,7 +49,7 @@ export interface SwapPictures {
   difference?: RgbImage;
   /**
    * The swapped region on the target: where any chosen group reaches the region threshold of its
-   * own peak, in the target or the source.
+   * own peak, in the target or the source (grown by the margin in mode "wide").
    */
   mask?: RgbImage;
 }

@@ -269,11 +269,18 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
       mask: decode(body.mask),
     };
   };
+  /** Whether each pixel is inside a swap's mask (tinted, so unlike the target there). */
+  const masked = (r: Awaited<ReturnType<typeof swap>>) =>
+    Array.from(
+      { length: r.mask.width * r.mask.height },
+      (_, p) =>
+        r.mask.data[p * 3] !== r.target.data[p * 3] ||
+        r.mask.data[p * 3 + 1] !== r.target.data[p * 3 + 1],
+    );
   const [groups, region] = [await swap("groups"), await swap("region")];
   deepEqual(region.mask, groups.mask, "both modes swap the same region");
-  const inside = (p: number) =>
-    region.mask.data[p * 3] !== region.target.data[p * 3] ||
-    region.mask.data[p * 3 + 1] !== region.target.data[p * 3 + 1];
+  const inRegion = masked(region);
+  const inside = (p: number) => inRegion[p];
   const [toSourceGroups, toSourceRegion] = [groups, region].map((r) =>
     meanSquared(r.swapped, r.source, inside)
   );
@@ -288,15 +295,7 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
   );
   deepEqual(get, region.swapped, "GET takes the mode too");
   // "wide" swaps the region grown by a margin: its mask holds the region's and more.
-  const wide = await swap("wide");
-  const masked = (r: typeof wide) =>
-    Array.from(
-      { length: r.mask.width * r.mask.height },
-      (_, p) =>
-        r.mask.data[p * 3] !== r.target.data[p * 3] ||
-        r.mask.data[p * 3 + 1] !== r.target.data[p * 3 + 1],
-    );
-  const [inRegion, inWide] = [masked(region), masked(wide)];
+  const inWide = masked(await swap("wide"));
   ok(inRegion.every((m, p) => !m || inWide[p]), "the wide mask holds the region's");
   ok(
     inWide.filter(Boolean).length > inRegion.filter(Boolean).length,
