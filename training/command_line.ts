@@ -41,7 +41,8 @@ export function integerFlag(flag: string, text: string | undefined): number | un
 export function swapModeFlag(text: string | undefined): SwapMode | undefined {
   if (text === undefined) return undefined;
   if (!(SWAP_MODES as readonly string[]).includes(text)) {
-    throw new UsageError(`--swap-mode takes ${SWAP_MODES.join(" or ")}, got "${text}".`);
+    const modes = `${SWAP_MODES.slice(0, -1).join(", ")} or ${SWAP_MODES.at(-1)}`;
+    throw new UsageError(`--swap-mode takes ${modes}, got "${text}".`);
   }
   return text as SwapMode;
 }

@@ -50,8 +50,8 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --pairs <n>             P, pairs for the face swap and for each concept's locality [500]
   --seed <n>              first seed of the generated images [1000000]
   --swap-mode <mode>      how swaps exchange maps, as the swap endpoints' mode: groups (the
-                          paper's: the groups' filters only) or region (also every filter inside
-                          the groups' region) [groups]
+                          paper's: the groups' filters only), region (also every filter inside
+                          the groups' region) or wide (the region grown by a margin) [groups]
   --write                 store the labels (with their scores), the face and every figure in
                           the bundle's manifest, as deno task export does (not with --run)
   -h, --help              this text`;

@@ -45,5 +45,5 @@ Deno.test("deno task figures draws the samples, concept maps and the named conce
 Deno.test("deno task figures: a bad command line is one error line and exit 2", async () => {
   const { code, stderr } = await figures(["--model", bundle, "--out", "x", "--swap-mode", "all"]);
   equal(code, 2);
-  match(stderr, /^error: --swap-mode takes groups or region, got "all"/);
+  match(stderr, /^error: --swap-mode takes groups, region or wide, got "all"/);
 });

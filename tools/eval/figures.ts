@@ -31,7 +31,7 @@ const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [
 
   --seed <n>          first seed of the faces [1000]
   --size <n>          side of each picture in pixels [the model's resolution]
-  --swap-mode <mode>  groups or region, as the swap endpoints' mode [the model's default mode]
+  --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default mode]
   -h, --help          this text`;
 
 /** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */

@@ -50,7 +50,7 @@ const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options
   --pairs <n>             P, face-swap pairs [200]
   --steps <n>             T, Langevin steps [the model's training setting]
   --seed <n>              first seed of the generated images [1000000]
-  --swap-mode <mode>      groups or region [the mode of the manifest's face figures]
+  --swap-mode <mode>      groups, region or wide [the mode of the manifest's face figures]
   -h, --help              this text`;
 
 /** The parsed command line. */

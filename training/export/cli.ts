@@ -35,8 +35,8 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
   --groups <n>            C for a baseline run's GMM fitted at export [24]
   --no-part-labels        on the synthetic faces, skip the part segmenter (no labels, no face)
   --no-faces              on a folder of faces, skip eval:faces (no automatic names, no figures)
-  --swap-mode <mode>      groups or region: how that measurement swaps, which the manifest records
-                          and the swap endpoints then default to for this model [groups]
+  --swap-mode <mode>      groups, region or wide: how that measurement swaps, which the manifest
+                          records and the swap endpoints then default to for this model [groups]
   --face-images <n>       N of that measurement [1000]
   --face-pairs <n>        P of that measurement [500]
   --identities <file>     the identity list of the run's data [<data>-identity.txt beside it]
