@@ -26,6 +26,7 @@ import {
   evaluateFaces,
   type FaceEvaluation,
   type IdentityRow,
+  type LocalityRow,
   manifestWithFaces,
   MIN_IMAGES,
   PAPER_LOCALITY,
@@ -162,10 +163,15 @@ export function formatTable(e: FaceEvaluation, label: string): string {
     );
   } else lines.push("", "identity: the model has no face groups; nothing to swap");
   const paper = Object.entries(PAPER_LOCALITY);
+  const groupsText = (row: LocalityRow) => row.groups.join(",") || "(none)";
+  // As wide as the longest list (the face's), so that the columns stay aligned.
+  const groupsWidth = Math.max(14, ...e.locality.map((row) => groupsText(row).length));
   lines.push(
     "",
     "locality (Out-MSE / In-MSE, lower is better; transfer inside the mask, 1 = the source's)",
-    `  concept      groups          ratio   transfer   ${paper.map(([name]) => name).join("  ")}`,
+    `  concept      ${"groups".padEnd(groupsWidth)}  ratio   transfer   ${
+      paper.map(([name]) => name).join("  ")
+    }`,
   );
   for (const row of e.locality) {
     const reference = paper.map(([name, figures]) =>
@@ -174,7 +180,7 @@ export function formatTable(e: FaceEvaluation, label: string): string {
       )
     ).join("  ");
     lines.push(
-      `  ${row.concept.padEnd(12)} ${(row.groups.join(",") || "(none)").padEnd(14)} ` +
+      `  ${row.concept.padEnd(12)} ${groupsText(row).padEnd(groupsWidth)} ` +
         `${fixed(row.ratio).padStart(7)} ${fixed(row.transfer, 3).padStart(9)}   ${reference}`,
     );
   }
