@@ -60,9 +60,13 @@ const AUGMENT_KEY = 7;
 /** The key of a discriminator warm-up step's augmentation draws (by warm-up step). */
 const WARMUP_AUGMENT_KEY = 8;
 
-/** The random stream `stream` of the run's `seed`. */
-export function seededStream(seed: number, stream: keyof typeof STREAM): RandomStream {
-  return new RandomStream(seed * 4 + STREAM[stream]);
+/** The random stream `stream` of the run's `seed`, from position `offset` on. */
+export function seededStream(
+  seed: number,
+  stream: keyof typeof STREAM,
+  offset = 0,
+): RandomStream {
+  return RandomStream.fromState({ seed: seed * 4 + STREAM[stream], offset });
 }
 
 /** Networks, optimisers and data order of one run. */
@@ -190,19 +194,19 @@ export class GanTrainer {
     const shape = [batch, 3, s, s];
     const real = tensor(batchPixels(this.#set, selection), shape);
     const z = this.#latentRng.normal([batch, network.latent]);
-    // Positions fixed by the step, so a resumed run draws the same directions without stored state.
-    const directions = () =>
-      RandomStream.fromState({
-        seed: seed * 4 + STREAM.r1Directions,
-        offset: probes * real.size,
-      }).normal(shape);
     return {
       real,
       z,
       options: {
         loss: this.config.loss,
         augment: kinds.length > 0 ? (images) => augment(images, kinds, random) : undefined,
-        r1: r1Gamma > 0 ? { gamma: r1Gamma, directions: directions() } : undefined,
+        // Positions fixed by the step: a resumed run draws the same directions without stored state.
+        r1: r1Gamma > 0
+          ? {
+            gamma: r1Gamma,
+            directions: seededStream(seed, "r1Directions", probes * real.size).normal(shape),
+          }
+          : undefined,
       },
     };
   }
