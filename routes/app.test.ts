@@ -40,6 +40,11 @@ function postJson(path: string, body: unknown, headers: Record<string, string> =
 }
 
 /** Mean squared RGB difference of two images over the pixels where `where` holds. */
+/** A PNG of a JSON answer, decoded. */
+function decode(base64: string): RgbImage {
+  return decodeImage(Uint8Array.fromBase64(base64));
+}
+
 function meanSquared(a: RgbImage, b: RgbImage, where: (p: number) => boolean): number {
   let sum = 0, count = 0;
   for (let p = 0; p < a.width * a.height; p++) {
@@ -108,9 +113,7 @@ Deno.test("POST /v1/generate: one image as PNG, several as JSON, explicit latent
   equal(several.headers.get("content-type"), "application/json");
   const { images } = await several.json();
   deepEqual(images.map((i: { seed: number }) => i.seed), [7, 8, 9]);
-  const decoded = images.map((i: { png: string }) =>
-    decodeImage(Uint8Array.from(atob(i.png), (c) => c.charCodeAt(0)))
-  );
+  const decoded = images.map((i: { png: string }) => decode(i.png));
   deepEqual(decoded.map((d: RgbImage) => d.width), [32, 32, 32]);
   notDeepEqual(decoded[0].data, decoded[1].data);
 });
@@ -224,7 +227,6 @@ Deno.test("a swap changes pixels inside the swapped concept's region more than o
   const after = model.stats;
   equal(after.runs - runs.runs, 2, "one head run on [target, source], one tail run");
   const body = await response.json();
-  const decode = (b64: string) => decodeImage(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
   const [swapped, target, mask] = [decode(body.swapped), decode(body.target), decode(body.mask)];
   deepEqual(target, await png(await app.request("/v1/images/11.png")));
   // The mask picture is the target tinted red over the swapped region.
@@ -261,7 +263,6 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
     });
     equal(response.status, 200);
     const body = await response.json();
-    const decode = (b64: string) => decodeImage(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
     return {
       swapped: decode(body.swapped),
       target: decode(body.target),
