@@ -79,3 +79,37 @@ Deno.test("manifestWithFaces stores labels, their scores, the face and the figur
   equal(stored.faces?.realism.fd, 1);
   equal(stored.faces?.locality[0].transfer, 0.5);
 });
+
+Deno.test("manifestWithFaces: a label read back from the manifest keeps how it was found", () => {
+  const manifest = ManifestSchema.parse(
+    JSON.parse(Deno.readTextFileSync(new URL("../model/default/manifest.json", import.meta.url))),
+  ) as Manifest;
+  const eyes = manifest.groups.find((g) => g.label === "eyes")!;
+  const unnamed = manifest.groups.find((g) => g.label === null)!;
+  const original = { ...eyes, naming: { ...eyes.naming!, source: "given" as const } };
+  const before = {
+    ...manifest,
+    groups: manifest.groups.map((g) => g.id === eyes.id ? original : g),
+  };
+  const groups = before.groups.map((g) =>
+    g.id === eyes.id
+      ? named(g.id, "eyes", "manifest")
+      : g.id === unnamed.id
+      ? named(g.id, "mouth", "found")
+      : named(g.id, null, "none")
+  );
+  const stored = manifestWithFaces(before, {
+    images: 1,
+    pairs: 1,
+    seed: 1,
+    swapMode: "region",
+    realism: before.faces!.realism,
+    naming: { groups, face: [eyes.id] },
+    identity: null,
+    locality: [],
+    seconds: 1,
+  });
+  equal(stored.groups[eyes.id].naming?.source, "given");
+  equal(stored.groups[unnamed.id].naming?.source, "found");
+  equal(stored.groups[unnamed.id].label, "mouth");
+});

@@ -435,7 +435,11 @@ export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Ma
     groups: manifest.groups.map((group) => {
       const found = naming.get(group.id);
       if (!found) return group;
-      const { bestPart, score, lift, insideFace, source } = found;
+      const { bestPart, score, lift, insideFace } = found;
+      // A label read back from this manifest keeps how it was first found.
+      const source = found.source === "manifest" && group.naming
+        ? group.naming.source
+        : found.source;
       return {
         ...group,
         label: found.used,
