@@ -85,7 +85,7 @@ Deno.test("manifestWithFaces: a label read back from the manifest keeps how it w
     JSON.parse(Deno.readTextFileSync(new URL("../model/default/manifest.json", import.meta.url))),
   ) as Manifest;
   const eyes = manifest.groups.find((g) => g.label === "eyes")!;
-  const unnamed = manifest.groups.find((g) => g.label === null)!;
+  const [unnamed, handWritten] = manifest.groups.filter((g) => g.label === null);
   const original = { ...eyes, naming: { ...eyes.naming!, source: "given" as const } };
   const before = {
     ...manifest,
@@ -96,6 +96,8 @@ Deno.test("manifestWithFaces: a label read back from the manifest keeps how it w
       ? named(g.id, "eyes", "manifest")
       : g.id === unnamed.id
       ? named(g.id, "mouth", "found")
+      : g.id === handWritten.id // labelled in the manifest by hand: its naming says "none"
+      ? named(g.id, "hair", "manifest")
       : named(g.id, null, "none")
   );
   const stored = manifestWithFaces(before, {
@@ -112,4 +114,5 @@ Deno.test("manifestWithFaces: a label read back from the manifest keeps how it w
   equal(stored.groups[eyes.id].naming?.source, "given");
   equal(stored.groups[unnamed.id].naming?.source, "found");
   equal(stored.groups[unnamed.id].label, "mouth");
+  equal(stored.groups[handWritten.id].naming?.source, "manifest");
 });

@@ -436,9 +436,11 @@ export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Ma
       const found = naming.get(group.id);
       if (!found) return group;
       const { bestPart, score, lift, insideFace } = found;
-      // A label read back from this manifest keeps how it was first found.
-      const source = found.source === "manifest" && group.naming
-        ? group.naming.source
+      // A label read back from this manifest keeps how it was first found (a label the
+      // earlier naming did not give, e.g. one written by hand, stays "manifest").
+      const earlier = group.naming?.source;
+      const source = found.source === "manifest" && earlier && earlier !== "none"
+        ? earlier
         : found.source;
       return {
         ...group,

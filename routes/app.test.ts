@@ -39,12 +39,12 @@ function postJson(path: string, body: unknown, headers: Record<string, string> =
   });
 }
 
-/** Mean squared RGB difference of two images over the pixels where `where` holds. */
 /** A PNG of a JSON answer, decoded. */
 function decode(base64: string): RgbImage {
   return decodeImage(Uint8Array.fromBase64(base64));
 }
 
+/** Mean squared RGB difference of two images over the pixels where `where` holds. */
 function meanSquared(a: RgbImage, b: RgbImage, where: (p: number) => boolean): number {
   let sum = 0, count = 0;
   for (let p = 0; p < a.width * a.height; p++) {
