@@ -299,8 +299,8 @@ export async function evaluateFaces(
     // 5. Swaps: the face (identity) and each concept (locality), pair batch by pair batch.
     const targetOf = (p: number) => p % n, sourceOf = (p: number) => (p + Math.floor(n / 2)) % n;
     const concepts = localityConcepts(named);
-    const sums = concepts.map(() => ({ inMse: 0, outMse: 0, before: 0, after: 0, count: 0 }));
-    const faceSums = { inMse: 0, outMse: 0, before: 0, after: 0, count: 0 };
+    const noErrors = () => ({ inMse: 0, outMse: 0, before: 0, after: 0, count: 0 });
+    const sums = concepts.map(noErrors), faceSums = noErrors();
     const imageOf = (i: number) => slice(generated, i, 1);
     /** Adds the errors of a swap of pair `p` (its image `i` of `images`) inside `mask` to `total`. */
     const addErrors = (

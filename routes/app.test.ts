@@ -44,6 +44,15 @@ function decode(base64: string): RgbImage {
   return decodeImage(Uint8Array.fromBase64(base64));
 }
 
+/** Whether each pixel of a mask picture is tinted (the swapped region), i.e. unlike the target. */
+function tintedPixels(mask: RgbImage, target: RgbImage): boolean[] {
+  return Array.from(
+    { length: mask.width * mask.height },
+    (_, p) =>
+      mask.data[p * 3] !== target.data[p * 3] || mask.data[p * 3 + 1] !== target.data[p * 3 + 1],
+  );
+}
+
 /** Mean squared RGB difference of two images over the pixels where `where` holds. */
 function meanSquared(a: RgbImage, b: RgbImage, where: (p: number) => boolean): number {
   let sum = 0, count = 0;
@@ -230,8 +239,8 @@ Deno.test("a swap changes pixels inside the swapped concept's region more than o
   const [swapped, target, mask] = [decode(body.swapped), decode(body.target), decode(body.mask)];
   deepEqual(target, await png(await app.request("/v1/images/11.png")));
   // The mask picture is the target tinted red over the swapped region.
-  const inside = (p: number) =>
-    mask.data[p * 3] !== target.data[p * 3] || mask.data[p * 3 + 1] !== target.data[p * 3 + 1];
+  const tinted = tintedPixels(mask, target);
+  const inside = (p: number) => tinted[p];
   const insideCount = Array.from({ length: S * S }, (_, p) => p).filter(inside).length;
   ok(insideCount > 0 && insideCount < S * S, `the region has ${insideCount} of ${S * S} pixels`);
   const [within, outside] = [
@@ -270,17 +279,9 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
       mask: decode(body.mask),
     };
   };
-  /** Whether each pixel is inside a swap's mask (tinted, so unlike the target there). */
-  const masked = (r: Awaited<ReturnType<typeof swap>>) =>
-    Array.from(
-      { length: r.mask.width * r.mask.height },
-      (_, p) =>
-        r.mask.data[p * 3] !== r.target.data[p * 3] ||
-        r.mask.data[p * 3 + 1] !== r.target.data[p * 3 + 1],
-    );
   const [groups, region] = [await swap("groups"), await swap("region")];
   deepEqual(region.mask, groups.mask, "both modes swap the same region");
-  const inRegion = masked(region);
+  const inRegion = tintedPixels(region.mask, region.target);
   const inside = (p: number) => inRegion[p];
   const [toSourceGroups, toSourceRegion] = [groups, region].map((r) =>
     meanSquared(r.swapped, r.source, inside)
@@ -296,7 +297,8 @@ Deno.test("mode=region also carries every filter inside the region: closer to th
   );
   deepEqual(get, region.swapped, "GET takes the mode too");
   // "wide" swaps the region grown by a margin: its mask holds the region's and more.
-  const inWide = masked(await swap("wide"));
+  const wide = await swap("wide");
+  const inWide = tintedPixels(wide.mask, wide.target);
   ok(inRegion.every((m, p) => !m || inWide[p]), "the wide mask holds the region's");
   ok(
     inWide.filter(Boolean).length > inRegion.filter(Boolean).length,
@@ -310,11 +312,8 @@ Deno.test("a multi-group swap's mask is the union of its groups' masks", async (
       png(await app.request("/v1/images/42.png")),
       png(await app.request(`/v1/swap/42/7.png?concepts=${concepts}&view=mask`)),
     ]);
-    return new Set(
-      Array.from({ length: S * S }, (_, p) => p).filter((p) =>
-        mask.data[p * 3] !== target.data[p * 3] || mask.data[p * 3 + 1] !== target.data[p * 3 + 1]
-      ),
-    );
+    const inside = tintedPixels(mask, target);
+    return new Set(Array.from({ length: S * S }, (_, p) => p).filter((p) => inside[p]));
   };
   const ids = bigGroups.split(",");
   const union = await tinted(bigGroups);
