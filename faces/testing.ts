@@ -1,9 +1,13 @@
 /**
- * A synthetic 68-point face for tests: landmarks of a front-facing face
- * centred in a 64 x 64 image, at the places the iBUG layout puts them.
+ * Synthetic faces for tests: 68 landmarks of a front-facing face centred in
+ * a 64 x 64 image, at the places the iBUG layout puts them, and target-layer
+ * maps whose filters draw known parts of such faces.
  *
  * @module
  */
+
+import type { TargetMaps } from "../core/concepts.ts";
+import { FACE_PARTS, partLabels } from "./parts.ts";
 
 /** Landmarks [x0, y0, ...] of a face in a 64 x 64 image, shifted by (dx, dy). */
 export function templateLandmarks(dx = 0, dy = 0): number[] {
@@ -36,4 +40,32 @@ export function templateLandmarks(dx = 0, dy = 0): number[] {
     p.push([32 + 4 * Math.cos(angle), 48 + 1 * Math.sin(angle)]);
   }
   return p.flatMap(([x, y]) => [x + dx, y + dy]);
+}
+
+/**
+ * Synthetic faces whose parts are known: N images of 64 x 64 from the
+ * template landmarks shifted about, and maps [N, 4, 16, 16] whose filters
+ * fire on the mouth (filters 0, 1), the eyes (2) and everywhere a little (3).
+ */
+export function syntheticPartMaps(n: number): {
+  maps: TargetMaps;
+  labels: Uint8Array;
+} {
+  const size = 64, h = 16, labels = new Uint8Array(n * size * size);
+  const maps = new Float32Array(n * 4 * h * h);
+  for (let i = 0; i < n; i++) {
+    const image = partLabels(templateLandmarks((i % 3) - 1, (i % 2) * 2 - 1), size);
+    labels.set(image, i * size * size);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < h; x++) {
+        // The part at the centre of this map cell.
+        const part = FACE_PARTS[image[(y * 4 + 2) * size + x * 4 + 2]];
+        const at = (j: number) => ((i * 4 + j) * h + y) * h + x;
+        maps[at(0)] = maps[at(1)] = part === "mouth" ? 1 : 0;
+        maps[at(2)] = part === "eyes" ? 1 : 0;
+        maps[at(3)] = 0.5 + 0.5 * (((x * 7 + y * 3 + i) % 5) / 4);
+      }
+    }
+  }
+  return { maps: { data: maps, shape: [n, 4, h, h] }, labels };
 }

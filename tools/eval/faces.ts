@@ -241,7 +241,7 @@ async function measure(command: FacesCommand): Promise<number> {
 }
 
 /** Exports a run's checkpoint to a temporary bundle; also says the run's data folder. */
-async function exportForEvaluation(
+export async function exportForEvaluation(
   run: string,
   checkpoint: string | undefined,
 ): Promise<{ folder: string; data: string | null }> {
