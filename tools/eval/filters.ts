@@ -149,6 +149,7 @@ async function measure(command: FiltersCommand): Promise<number> {
       }
     } finally {
       progress.finish();
+      await sessions.release();
     }
     const groupOf = new Int32Array(channels).fill(-1);
     for (const g of manifest.groups) for (const c of g.channels) groupOf[c] = g.id;
