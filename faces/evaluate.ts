@@ -36,7 +36,7 @@ import type {
   Manifest,
   RealismSchema,
 } from "../model/manifest.ts";
-import { latentForSeed } from "../model/latents.ts";
+import { latentsForSeeds } from "../model/latents.ts";
 import { GeneratorSessions } from "../model/sessions.ts";
 import { swapMaps, type SwapMode } from "../model/swap.ts";
 import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
@@ -187,7 +187,7 @@ export async function evaluateFaces(
     // Generated image i is seed + i's; the swaps recompute their maps from the latents rather
     // than keep N images' maps.
     const latentsOf = (images: readonly number[]) =>
-      concatArrays(Float32Array, images.map((i) => latentForSeed(seed + i, manifest.latent)));
+      latentsForSeeds(images.map((i) => seed + i), manifest.latent);
     const centres = new Float32Array(n * groups * k);
     const generated = await inBatches(
       "generating",

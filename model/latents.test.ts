@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { latentForSeed, MAX_SEED } from "./latents.ts";
+import { latentForSeed, latentsForSeeds, MAX_SEED } from "./latents.ts";
 
 Deno.test("a seed always gives the same latent, and different seeds different ones", () => {
   deepEqual(latentForSeed(42, 7), latentForSeed(42, 7));
@@ -24,4 +24,12 @@ Deno.test("latents are standard normal, and truncation scales them", () => {
 
 Deno.test("seeds outside 0..2^32-1 are refused", () => {
   for (const seed of [-1, 1.5, MAX_SEED + 1, NaN]) throws(() => latentForSeed(seed, 4), RangeError);
+});
+
+Deno.test("latentsForSeeds lays the seeds' latents one after another", () => {
+  const both = latentsForSeeds([7, 3], 5);
+  equal(both.length, 10);
+  deepEqual(both.subarray(0, 5), latentForSeed(7, 5));
+  deepEqual(both.subarray(5), latentForSeed(3, 5));
+  equal(latentsForSeeds([], 5).length, 0);
 });

@@ -32,3 +32,10 @@ export function latentForSeed(seed: number, size: number, truncation = 1): Float
   }
   return z;
 }
+
+/** The latents of `seeds`, one after another: `[seeds.length, size]`, row-major. */
+export function latentsForSeeds(seeds: readonly number[], size: number): Float32Array {
+  const out = new Float32Array(seeds.length * size);
+  seeds.forEach((seed, i) => out.set(latentForSeed(seed, size), i * size));
+  return out;
+}

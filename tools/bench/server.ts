@@ -36,8 +36,7 @@
 
 import { join } from "node:path";
 import { readBundle } from "../../model/bundle.ts";
-import { latentForSeed } from "../../model/latents.ts";
-import { concatArrays } from "../../core/concat.ts";
+import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
@@ -112,10 +111,7 @@ const SCENARIOS: Scenario[] = [
 /** Median milliseconds of onnxruntime work for one request of `scenario`, in this process. */
 async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): Promise<number> {
   const { latent } = sessions.manifest;
-  const z = concatArrays(
-    Float32Array,
-    Array.from({ length: scenario.head }, (_, k) => latentForSeed(k + 1, latent)),
-  );
+  const z = latentsForSeeds(Array.from({ length: scenario.head }, (_, k) => k + 1), latent);
   const once = async () => {
     const maps = await sessions.head(z, scenario.head);
     await sessions.tail(

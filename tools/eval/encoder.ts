@@ -22,7 +22,7 @@ import { identityFigures, reconstructionFigures } from "../../faces/reconstructi
 import { concatArrays } from "../../core/concat.ts";
 import { swapMaps } from "../../core/swap_maps.js";
 import { BundleError } from "../../model/bundle.ts";
-import { latentForSeed } from "../../model/latents.ts";
+import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "../../model/refine.ts";
 import { NoEncoderError } from "../../model/sessions.ts";
@@ -132,9 +132,9 @@ async function faceSwapsWith(
     );
   }
   const mode = manifest.faces?.swapMode ?? "groups";
-  const latents = concatArrays(
-    Float32Array,
-    Array.from({ length: n }, (_, i) => latentForSeed(seed + i, manifest.latent)),
+  const latents = latentsForSeeds(
+    Array.from({ length: n }, (_, i) => seed + i),
+    manifest.latent,
   );
   const generated = await inRuns(latents, n, (z, count) => model.maps(z, count, signal));
   return (maps) => {

@@ -12,10 +12,9 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { concatArrays } from "../../core/concat.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { readBundle } from "../../model/bundle.ts";
-import { latentForSeed } from "../../model/latents.ts";
+import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { type FilterParts, filterParts, filtersOfPart } from "../../faces/filter_parts.ts";
@@ -128,12 +127,9 @@ async function measure(command: FiltersCommand): Promise<number> {
     try {
       for (let from = 0; from < n; from += BATCH) {
         const count = Math.min(BATCH, n - from);
-        const latents = concatArrays(
-          Float32Array,
-          Array.from(
-            { length: count },
-            (_, i) => latentForSeed(command.seed + from + i, manifest.latent),
-          ),
+        const latents = latentsForSeeds(
+          Array.from({ length: count }, (_, i) => command.seed + from + i),
+          manifest.latent,
         );
         const batchMaps = await sessions.head(latents, count);
         maps.set(batchMaps, from * channels * k);

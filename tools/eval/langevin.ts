@@ -28,7 +28,7 @@ import { imageFiles, readRealFaces } from "../../faces/real_faces.ts";
 import { swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
-import { latentForSeed } from "../../model/latents.ts";
+import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
 import { NoGradientsError } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
@@ -124,8 +124,7 @@ async function run(command: LangevinCommand): Promise<void> {
     const { images: n, pairs, seed } = command;
     const s = manifest.resolution, plane = 3 * s * s, Z = manifest.latent;
     const signal = new AbortController().signal;
-    const latents = (ids: number[]) =>
-      concatArrays(Float32Array, ids.map((i) => latentForSeed(seed + i, Z)));
+    const latents = (ids: number[]) => latentsForSeeds(ids.map((i) => seed + i), Z);
     const imagesOf = async (z: Float32Array, count: number) =>
       await model.images(await model.maps(z, count, signal), count, signal);
     const descriptors = (images: Float32Array, count: number) =>
