@@ -35,6 +35,7 @@ import { BUNDLE_FILES } from "../../model/manifest.ts";
 import { writeTextFileAtomic } from "../../training/atomic_file.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { defaultIdentities } from "../../faces/verification.ts";
+import { DEFAULT_MODEL } from "../../routes/config.ts";
 
 /** The folder of real faces when none is given. */
 export const DEFAULT_DATA = "../shared/data/celeba";
@@ -202,7 +203,7 @@ async function measure(command: FacesCommand): Promise<number> {
   });
   if (!analyzer) return 1;
   try {
-    let folder = command.model ?? fileURLToPath(new URL("../../model/default", import.meta.url));
+    let folder = command.model ?? fileURLToPath(DEFAULT_MODEL);
     let data = command.data ?? DEFAULT_DATA;
     if (command.run) {
       const exported = await exportForEvaluation(command.run, command.checkpoint);

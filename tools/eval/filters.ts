@@ -11,7 +11,6 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
 import { readBundle } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
@@ -26,6 +25,7 @@ import {
   runCommandLine,
   UsageError,
 } from "../../training/command_line.ts";
+import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { exportForEvaluation } from "./faces.ts";
 
 const USAGE =
@@ -111,7 +111,7 @@ async function measure(command: FiltersCommand): Promise<number> {
   });
   if (!analyzer) return 1;
   const progress = stagedProgress({ unit: "img" });
-  let folder = command.model ?? fileURLToPath(new URL("../../model/default", import.meta.url));
+  let folder: string | URL = command.model ?? DEFAULT_MODEL;
   let temporary: string | null = null;
   try {
     if (command.run) {
