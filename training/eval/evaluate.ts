@@ -22,7 +22,12 @@ import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
-import { CheckpointError, checkpointState, loadServingGenerator } from "../checkpoint.ts";
+import {
+  checkpointConfig,
+  CheckpointError,
+  checkpointState,
+  loadServingGenerator,
+} from "../checkpoint.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
 import { conceptMaps } from "../../core/concept_map.ts";
@@ -91,11 +96,12 @@ export async function evaluateRun(
   dir: string,
   options: EvaluateOptions = {},
 ): Promise<RunEvaluation> {
-  const { run, config } = await openRun(dir);
+  const { run } = await openRun(dir);
   const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
   if (!file) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
   const checkpoint = await readCheckpoint(file);
   const state = checkpointState(checkpoint);
+  const config = checkpointConfig(checkpoint, file);
   const images = options.images ?? 64, seed = options.seed ?? 1234;
   const generator = new GanGenerator(new RandomStream(0), config.network);
   try {

@@ -251,6 +251,22 @@ Deno.test("export refuses unknown group ids and runs without checkpoints", async
   await rejects(exportBundle({ run: empty.dir, out: join(root, "none") }), /no checkpoint/);
 });
 
+Deno.test("a checkpoint exported through another run's folder is described by its own config", async () => {
+  const otherDir = await trainTinyRun(root, "other", { steps: 2, batch: 2, checkpointEvery: 2 });
+  const [other] = await listCheckpoints(new RunFolder(otherDir));
+  const { manifest } = await exportBundle({
+    run: runDir,
+    checkpoint: other.file,
+    out: join(root, "other-bundle"),
+    images: 8,
+    groups: 3,
+    partLabels: false,
+  });
+  equal(manifest.training.steps, 2);
+  equal(manifest.training.plannedSteps, 2, "the other run's steps, not this run's 3");
+  match(manifest.model.description, /batch 2,.* 2 of 2 steps/);
+});
+
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 
 Deno.test("the manifest drops empty groups, renumbers the rest and keeps the user's ids", () => {

@@ -28,6 +28,7 @@ import {
   readRunConfig,
 } from "../run_folder.ts";
 import {
+  checkpointConfig,
   CheckpointError,
   checkpointState,
   hasAverage,
@@ -142,11 +143,13 @@ const SYNTHETIC_FACE_PARTS: ReadonlySet<string> = new Set(
 /** Writes the bundle of `options.run` to `options.out`; returns it as read back. */
 export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const status = options.onStatus ?? (() => {});
-  const { run, config } = await openRun(options.run);
+  const { run } = await openRun(options.run);
   const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
   if (!file) throw new CheckpointError(`${options.run} has no checkpoint to export.`);
   const { checkpoint, sha256: checkpointSha256 } = await readHashedCheckpoint(file);
   const state = checkpointState(checkpoint);
+  // A --checkpoint from elsewhere (another run, a committed file) is described by its own config.
+  const config = checkpointConfig(checkpoint, file);
   checkGroupIds(options, groupCount(config, options.groups));
 
   const trained = options.partLabels === false ? null : await segmenterForRun(config);
