@@ -71,6 +71,28 @@ export class OnnxGraph {
     return name;
   }
 
+  /**
+   * Adds a constant tensor stored in half precision and read back as f32 by
+   * a Cast node (for large weights where f16's rounding is immaterial);
+   * returns the f32 value's name.
+   */
+  halfConstant(name: string, shape: readonly number[], data: Float32Array): string {
+    if (shape.reduce((a, b) => a * b, 1) !== data.length) {
+      throw new RangeError(`constant "${name}" has shape [${shape}] but ${data.length} values.`);
+    }
+    const bytes = new Uint8Array(data.length * 2);
+    const view = new DataView(bytes.buffer);
+    for (let k = 0; k < data.length; k++) view.setFloat16(2 * k, data[k], true);
+    const stored = this.#claim(`${name}_f16`);
+    this.#initializers.push({
+      name: stored,
+      dims: [...shape],
+      dataType: onnx.TensorProto.DataType.FLOAT16,
+      rawData: bytes,
+    });
+    return this.node("Cast", [stored], name, { to: onnx.TensorProto.DataType.FLOAT });
+  }
+
   /** Adds a constant int64 tensor (shapes, axes); returns its name. */
   int64Constant(name: string, values: readonly number[]): string {
     this.#initializers.push({
