@@ -59,9 +59,7 @@ export class OnnxGraph {
 
   /** Adds a constant f32 tensor (weights); returns its name. */
   constant(name: string, shape: readonly number[], data: Float32Array): string {
-    if (shape.reduce((a, b) => a * b, 1) !== data.length) {
-      throw new RangeError(`constant "${name}" has shape [${shape}] but ${data.length} values.`);
-    }
+    checkConstantShape(name, shape, data.length);
     this.#initializers.push({
       name: this.#claim(name),
       dims: [...shape],
@@ -77,9 +75,7 @@ export class OnnxGraph {
    * returns the f32 value's name.
    */
   halfConstant(name: string, shape: readonly number[], data: Float32Array): string {
-    if (shape.reduce((a, b) => a * b, 1) !== data.length) {
-      throw new RangeError(`constant "${name}" has shape [${shape}] but ${data.length} values.`);
-    }
+    checkConstantShape(name, shape, data.length);
     const bytes = new Uint8Array(data.length * 2);
     const view = new DataView(bytes.buffer);
     for (let k = 0; k < data.length; k++) view.setFloat16(2 * k, data[k], true);
@@ -166,6 +162,12 @@ function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttribu
 }
 
 /** The bytes of `data` in little-endian order, as ONNX's raw_data wants them. */
+function checkConstantShape(name: string, shape: readonly number[], length: number): void {
+  if (shape.reduce((a, b) => a * b, 1) !== length) {
+    throw new RangeError(`constant "${name}" has shape [${shape}] but ${length} values.`);
+  }
+}
+
 function littleEndianBytes(data: Float32Array): Uint8Array {
   const bytes = new Uint8Array(data.length * 4);
   const view = new DataView(bytes.buffer);
