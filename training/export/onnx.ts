@@ -161,13 +161,14 @@ function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttribu
     : { name, type: types.FLOAT, f: value };
 }
 
-/** The bytes of `data` in little-endian order, as ONNX's raw_data wants them. */
+/** Throws unless `shape` holds exactly `length` values. */
 function checkConstantShape(name: string, shape: readonly number[], length: number): void {
   if (shape.reduce((a, b) => a * b, 1) !== length) {
     throw new RangeError(`constant "${name}" has shape [${shape}] but ${length} values.`);
   }
 }
 
+/** The bytes of `data` in little-endian order, as ONNX's raw_data wants them. */
 function littleEndianBytes(data: Float32Array): Uint8Array {
   const bytes = new Uint8Array(data.length * 4);
   const view = new DataView(bytes.buffer);
