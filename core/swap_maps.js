@@ -12,6 +12,15 @@
 export const REGION_THRESHOLD = 0.2;
 
 /**
+ * Where a swap's region ends (modes "region" and "wide"), as a fraction of a
+ * group's peak. Above {@link REGION_THRESHOLD}: at 0.2 a part's region takes in
+ * the skin around it, and the mouth's swap changed twice as much outside the
+ * mouth; at 0.3 the mouth and eye swaps are as local as the paper's and still
+ * carry most of the part (docs/RESULTS.md, fifteenth sitting).
+ */
+export const SWAP_REGION_THRESHOLD = 0.3;
+
+/**
  * How far mode "wide" grows the region, in positions of the (square) maps
  * along each axis: 2 at the 32x32 target layer is 4 pixels of a 64x64 image,
  * enough to carry the contour around a face (docs/RESULTS.md, eleventh sitting).
@@ -44,7 +53,7 @@ export function channelsCentre(maps, channels, k) {
 
 /**
  * The chosen groups' region over the K positions of the maps: 1 where any
- * group's centre reaches the region threshold of its peak, in either image.
+ * group's centre reaches {@link SWAP_REGION_THRESHOLD} of its peak, in either image.
  * It is the union of each group's own region: one centre of all groups over
  * the largest peak would lose the weaker groups. For mode "wide" it is grown
  * by {@link WIDE_MARGIN} positions (the maps must be square).
@@ -53,7 +62,7 @@ export function channelsCentre(maps, channels, k) {
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
- * @param {"groups" | "region" | "wide"} [mode]
+ * @param {SwapModeName} [mode]
  * @returns {Uint8Array}
  */
 export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
@@ -62,11 +71,33 @@ export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
     if (group.peak <= 0) continue;
     for (const maps of [targetMaps, sourceMaps]) {
       const centre = channelsCentre(maps, group.channels, k);
-      for (let p = 0; p < k; p++) if (centre[p] >= REGION_THRESHOLD * group.peak) region[p] = 1;
+      for (let p = 0; p < k; p++) {
+        if (centre[p] >= SWAP_REGION_THRESHOLD * group.peak) region[p] = 1;
+      }
     }
   }
   return mode === "wide" ? grownRegion(region, WIDE_MARGIN) : region;
 }
+
+/**
+ * A swap's mode when the request names none: the model's measured one
+ * (`faces.swapMode` of its manifest), or for a face swap (exactly the face's
+ * groups) its face-swap mode (`faces.faceSwapMode`) where the model has one.
+ * "groups", the paper's, for a model without measurements.
+ *
+ * @param {{ swapMode?: SwapModeName; faceSwapMode?: SwapModeName } | null | undefined} faces
+ * @param {readonly number[] | null | undefined} face the face's group ids
+ * @param {readonly number[]} groups the swapped group ids
+ * @returns {SwapModeName}
+ */
+export function defaultSwapMode(faces, face, groups) {
+  const mode = faces?.swapMode ?? "groups";
+  const isFace = !!face && face.length > 0 && face.length === new Set(groups).size &&
+    face.every((id) => groups.includes(id));
+  return isFace ? faces?.faceSwapMode ?? mode : mode;
+}
+
+/** @typedef {"groups" | "region" | "wide"} SwapModeName */
 
 /**
  * `region` over a square grid, grown by `margin` positions along each axis
@@ -107,7 +138,7 @@ export function grownRegion(region, margin) {
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
- * @param {"groups" | "region" | "wide"} [mode]
+ * @param {SwapModeName} [mode]
  * @param {Uint8Array} [region]
  * @returns {Float32Array}
  */

@@ -47,6 +47,7 @@ Deno.test("manifestWithFaces stores labels, their scores, the face and the figur
     pairs: 5,
     seed: 7,
     swapMode: "region",
+    faceSwapMode: "wide",
     realism: {
       fd: 1,
       kid: 0.1,
@@ -78,6 +79,11 @@ Deno.test("manifestWithFaces stores labels, their scores, the face and the figur
   deepEqual(stored.face, [0, 1]);
   equal(stored.faces?.realism.fd, 1);
   equal(stored.faces?.locality[0].transfer, 0.5);
+  equal(stored.faces?.swapMode, "region");
+  equal(stored.faces?.faceSwapMode, "wide");
+  // One mode for both is stored once.
+  const same = manifestWithFaces(manifest, { ...evaluation, faceSwapMode: "region" });
+  equal(same.faces?.faceSwapMode, undefined);
 });
 
 Deno.test("manifestWithFaces: a label read back from the manifest keeps how it was found", () => {
@@ -105,6 +111,7 @@ Deno.test("manifestWithFaces: a label read back from the manifest keeps how it w
     pairs: 1,
     seed: 1,
     swapMode: "region",
+    faceSwapMode: "region",
     realism: before.faces!.realism,
     naming: { groups, face: [eyes.id] },
     identity: null,

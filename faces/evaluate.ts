@@ -67,6 +67,8 @@ export interface FaceEvaluationOptions {
   seed?: number;
   /** How the swaps exchange maps (default "groups", the paper's). */
   swapMode?: SwapMode;
+  /** How the face swap exchanges maps (default: as `swapMode`). */
+  faceSwapMode?: SwapMode;
   /** Labels by group id that win over the manifest's and the automatic ones. */
   labels?: Record<number, string>;
   /** The face's groups, winning over the manifest's and the automatic ones. */
@@ -100,6 +102,8 @@ export interface FaceEvaluation {
   pairs: number;
   seed: number;
   swapMode: SwapMode;
+  /** The face swap's mode (the face's identity and locality rows). */
+  faceSwapMode: SwapMode;
   realism: RealismFigures;
   naming: { groups: NamedGroup[]; face: number[] };
   identity: IdentityFigures | null;
@@ -151,6 +155,7 @@ export async function evaluateFaces(
   const started = performance.now();
   const n = options.images ?? 1000, pairs = options.pairs ?? 500, seed = options.seed ?? 1_000_000;
   const swapMode = options.swapMode ?? "groups";
+  const faceSwapMode = options.faceSwapMode ?? swapMode;
   if (n < MIN_IMAGES) {
     throw new RangeError(`the measurement needs at least ${MIN_IMAGES} images, got ${n}.`);
   }
@@ -331,16 +336,14 @@ export async function evaluateFaces(
       const z = latentsOf([...pairIds.map(targetOf), ...pairIds.map(sourceOf)]);
       const maps = await sessions.head(z, 2 * count);
       const mapsOf = (row: number) => maps.subarray(row * channels * k, (row + 1) * channels * k);
-      const swapped = async (swappedGroups: readonly number[]) => {
+      const swapped = async (swappedGroups: readonly number[], mode: SwapMode) => {
         const groups = swappedGroups.map((g) => manifest.groups[g]);
-        const rows = pairIds.map((_, i) =>
-          swapMaps(mapsOf(i), mapsOf(count + i), groups, k, swapMode)
-        );
+        const rows = pairIds.map((_, i) => swapMaps(mapsOf(i), mapsOf(count + i), groups, k, mode));
         return await sessions.tail(concatArrays(Float32Array, rows), count);
       };
       const labelsOf = (i: number) => labels.subarray(i * pixels, (i + 1) * pixels);
       if (face.length > 0) {
-        const faceSwaps = await swapped(face);
+        const faceSwaps = await swapped(face, faceSwapMode);
         swapDescriptors.push(await analyzer.descriptors(faceSwaps, count, size));
         pairIds.forEach((p, i) => {
           const mask = partMask(labelsOf(targetOf(p)), [...FACE_INNER_PARTS]);
@@ -361,7 +364,7 @@ export async function evaluateFaces(
       }
       for (const [c, concept] of concepts.entries()) {
         if (concept.groups.length === 0) continue;
-        const images = await swapped(concept.groups);
+        const images = await swapped(concept.groups, swapMode);
         pairIds.forEach((p, i) => {
           const mask = partMask(labelsOf(targetOf(p)), [concept.part]);
           // Only where the part is drawn on the target.
@@ -416,6 +419,7 @@ export async function evaluateFaces(
       pairs,
       seed,
       swapMode,
+      faceSwapMode,
       realism,
       naming: { groups: named, face },
       identity,
@@ -454,6 +458,7 @@ export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Ma
       pairs: faces.pairs,
       seed: faces.seed,
       swapMode: faces.swapMode,
+      ...(faces.faceSwapMode !== faces.swapMode ? { faceSwapMode: faces.faceSwapMode } : {}),
       realism: faces.realism,
       identity: faces.identity,
       locality: faces.locality,

@@ -111,7 +111,11 @@ export const FaceFiguresSchema = z.object({
   pairs: positiveInt.describe("P, pairs per swap measurement"),
   seed: z.number().int().nonnegative().describe("first seed of the generated images"),
   swapMode: z.enum(SWAP_MODES).default("groups").describe(
-    "how the measured swaps exchanged maps (the swap endpoints' mode)",
+    "how the measured swaps exchanged maps (the swap endpoints' default mode)",
+  ),
+  faceSwapMode: z.enum(SWAP_MODES).optional().describe(
+    "how the measured face swaps exchanged maps, where not as swapMode (the swap endpoints' " +
+      "default mode for the face)",
   ),
   realism: RealismSchema,
   identity: IdentitySchema.nullable(),

@@ -1,11 +1,12 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { grownRegion, swapMaps, swapRegion } from "./swap.ts";
+import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "./swap.ts";
 
 // Three filters over four positions; group A is filter 0, which fires at position 1 in the
-// target and position 2 in the source (peak 1: the region threshold is 0.2).
+// target and position 2 in the source (peak 1: the swap's threshold is 0.3, so the source's 0.25
+// at position 3 is outside).
 const K = 4;
 const target = Float32Array.from([0, 1, 0, 0, /**/ 10, 11, 12, 13, /**/ 20, 21, 22, 23]);
-const source = Float32Array.from([0, 0, 0.5, 0.125, /**/ 30, 31, 32, 33, /**/ 40, 41, 42, 43]);
+const source = Float32Array.from([0, 0, 0.5, 0.25, /**/ 30, 31, 32, 33, /**/ 40, 41, 42, 43]);
 const A = { channels: [0], peak: 1 };
 
 Deno.test("swapRegion: where a group reaches the threshold of its peak, in either image", () => {
@@ -16,11 +17,11 @@ Deno.test("swapRegion: where a group reaches the threshold of its peak, in eithe
 Deno.test("swapMaps: groups exchanges the groups' filters; region also every filter inside", () => {
   deepEqual(
     [...swapMaps(target, source, [A], K, "groups")],
-    [0, 0, 0.5, 0.125, 10, 11, 12, 13, 20, 21, 22, 23],
+    [0, 0, 0.5, 0.25, 10, 11, 12, 13, 20, 21, 22, 23],
   );
   deepEqual(
     [...swapMaps(target, source, [A], K, "region")],
-    [0, 0, 0.5, 0.125, 10, 31, 32, 13, 20, 41, 42, 23],
+    [0, 0, 0.5, 0.25, 10, 31, 32, 13, 20, 41, 42, 23],
   );
 });
 
@@ -58,4 +59,15 @@ Deno.test("swapMaps: wide exchanges every filter inside the grown region", () =>
     [...swapMaps(target, source, [group], k, "wide")],
     [...new Array(k).fill(0), ...[...wide].map((v) => 7 * v)],
   );
+});
+
+Deno.test("defaultSwapMode: the model's mode, its face-swap mode for exactly the face", () => {
+  const faces = { swapMode: "region", faceSwapMode: "wide" } as const;
+  const face = [2, 5, 7];
+  deepEqual(defaultSwapMode(faces, face, [7, 2, 5]), "wide");
+  deepEqual(defaultSwapMode(faces, face, [2, 5]), "region", "part of the face");
+  deepEqual(defaultSwapMode(faces, face, [2, 5, 7, 9]), "region", "the face and more");
+  deepEqual(defaultSwapMode({ swapMode: "region" }, face, face), "region", "no face-swap mode");
+  deepEqual(defaultSwapMode(faces, [], []), "region", "a model without a face");
+  deepEqual(defaultSwapMode(null, face, face), "groups", "a model without measurements");
 });

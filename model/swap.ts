@@ -5,8 +5,8 @@
  * ({@link SWAP_MODES}):
  * - "groups", the paper's: only the chosen groups' channels, everywhere;
  * - "region": those, and every other channel too inside the chosen groups'
- *   region (where a group's centre reaches the region threshold of its peak,
- *   in the target or the source), so that what the other filters draw there
+ *   region (where a group's centre reaches `SWAP_REGION_THRESHOLD` of its
+ *   peak, in the target or the source), so that what the other filters draw there
  *   (the skin's shading under a mouth, the eyes inside a face) travels with
  *   the part; the tail renders the seams;
  * - "wide": "region" grown by `WIDE_MARGIN` positions (4 pixels at 64x64),
@@ -22,7 +22,7 @@
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
-import { grownRegion, swapMaps, swapRegion } from "../core/swap_maps.js";
+import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "../core/swap_maps.js";
 import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
@@ -31,13 +31,16 @@ import { differenceMap, normalisedMap, tintMask } from "./render.ts";
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
 
-/** How a swap exchanges maps (see the module notes); "groups" is the paper's and the default. */
+/**
+ * How a swap exchanges maps (see the module notes); "groups" is the paper's. A request without
+ * one gets {@link defaultSwapMode}'s: the model's measured modes.
+ */
 export const SWAP_MODES = ["groups", "region", "wide"] as const;
 
 /** One of {@link SWAP_MODES}. */
 export type SwapMode = typeof SWAP_MODES[number];
 
-export { grownRegion, swapMaps, swapRegion };
+export { defaultSwapMode, grownRegion, swapMaps, swapRegion };
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {
@@ -48,7 +51,7 @@ export interface SwapPictures {
   /** Squared RGB difference between the target and the swapped image. */
   difference?: RgbImage;
   /**
-   * The swapped region on the target: where any chosen group reaches the region threshold of its
+   * The swapped region on the target: where any chosen group reaches the swap threshold of its
    * own peak, in the target or the source (grown by the margin in mode "wide").
    */
   mask?: RgbImage;

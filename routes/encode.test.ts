@@ -245,10 +245,10 @@ Deno.test("refine or fit without the model's gradient files is a 501; out of ran
   });
 });
 
-Deno.test("the swap mode defaults to the one the model's manifest measured its faces in", async () => {
+Deno.test("the swap mode defaults to the ones the model's manifest measured its swaps in", async () => {
   const faces = bundle.manifest.faces!;
   const regional = ServedModel.fromRunner(
-    { ...generatorOnly, faces: { ...faces, swapMode: "region" } },
+    { ...generatorOnly, faces: { ...faces, swapMode: "region", faceSwapMode: undefined } },
     (kind, input, rows) =>
       kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
     () => Promise.resolve(),
@@ -264,9 +264,34 @@ Deno.test("the swap mode defaults to the one the model's manifest measured its f
   deepEqual(await bytes(regionApp, path), await bytes(regionApp, `${path}&mode=region`));
   deepEqual(
     await bytes(appOf(plain), path),
-    await bytes(appOf(plain), `${path}&mode=${faces.swapMode}`),
+    await bytes(appOf(plain), `${path}&mode=${faces.faceSwapMode ?? faces.swapMode}`),
   );
   notDeepEqual(await bytes(regionApp, path), await bytes(regionApp, `${path}&mode=groups`));
+
+  // A face-swap mode of its own applies to the face alone; a part keeps the model's mode.
+  const wideFace = appOf(
+    ServedModel.fromRunner(
+      { ...generatorOnly, faces: { ...faces, swapMode: "region", faceSwapMode: "wide" } },
+      (kind, input, rows) =>
+        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+      () => Promise.resolve(),
+      schedule,
+    ),
+  );
+  const part = `/v1/swap/3/9.png?concepts=${bundle.manifest.face![0]}`;
+  deepEqual(await bytes(wideFace, path), await bytes(wideFace, `${path}&mode=wide`));
+  notDeepEqual(await bytes(wideFace, path), await bytes(wideFace, `${path}&mode=region`));
+  deepEqual(await bytes(wideFace, part), await bytes(wideFace, `${part}&mode=region`));
+  const swapped = async (mode?: string) => {
+    const response = await wideFace.request("/v1/swap", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ target: 3, source: 9, concepts: ["face"], ...(mode ? { mode } : {}) }),
+    });
+    equal(response.status, 200);
+    return (await response.json()).swapped;
+  };
+  deepEqual(await swapped(), await swapped("wide"));
 });
 
 Deno.test("a model without an encoder answers 501 for photos", async () => {

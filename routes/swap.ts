@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
 import type { Renderer } from "../model/renderer.ts";
-import { SWAP_EXTRAS, SWAP_MODES } from "../model/swap.ts";
+import { defaultSwapMode, SWAP_EXTRAS, SWAP_MODES, type SwapMode } from "../model/swap.ts";
 import { conceptIdsField, pngBase64Of, pngResponse } from "./respond.ts";
 import {
   conceptsArray,
@@ -40,16 +40,20 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     latents: z.object({ target: z.array(z.number()), source: z.array(z.number()) }).optional()
       .describe("with refine: the revised latents"),
   });
-  // The model's own measured mode (its manifest's eval:faces figures) is the default: the mode
-  // in which its swaps were shown to carry the source's parts.
-  const defaultMode = model.manifest.faces?.swapMode ?? "groups";
-  const mode = z.enum(SWAP_MODES).default(defaultMode).describe(
+  // The model's own measured modes (its manifest's eval:faces figures) are the default: the
+  // modes in which its swaps were shown to carry the source's parts and face.
+  const { faces, face } = model.manifest;
+  const partMode = defaultSwapMode(faces, face, []);
+  const faceMode = defaultSwapMode(faces, face, face ?? []);
+  const modeOf = (groups: number[], asked: SwapMode | undefined) =>
+    asked ?? defaultSwapMode(faces, face, groups);
+  const mode = z.enum(SWAP_MODES).optional().describe(
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
       "also every other filter inside the chosen groups' region, so that what the rest of the " +
       "layer draws there travels with the part; wide: region grown by a margin (4 pixels at " +
       "64x64), which carries a face's contour too, at the cost of a part swap's locality " +
-      `(default for this model: ${defaultMode}, the ` +
-      "mode its face measurements used)",
+      `(default for this model: ${partMode}, and ${faceMode} for the face; the modes its face ` +
+      "measurements used)",
   );
   return [
     defineRoute({
@@ -74,12 +78,13 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       responses: PICTURE_RESPONSES,
       handler: async ({ params, query, signal }) => {
         const strip = query.view === "strip";
+        const groups = conceptIdsField(model, query.concepts, "query.concepts");
         const pictures = await renderer.run({
           kind: "swap",
           target: params.target,
           source: params.source,
-          groups: conceptIdsField(model, query.concepts, "query.concepts"),
-          mode: query.mode,
+          groups,
+          mode: modeOf(groups, query.mode),
           truncation: query.truncation,
           size: query.size ?? limits.resolution,
           extras: query.view === "strip"
@@ -130,7 +135,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
           target: body.target,
           source: body.source,
           groups,
-          mode: body.mode,
+          mode: modeOf(groups, body.mode),
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
           extras: [...new Set(body.include)],

@@ -10,7 +10,13 @@
  * the server needs one, is kept in this page's memory only.
  */
 
-import { channelsCentre, REGION_THRESHOLD, swapMaps, swapRegion } from "../core/swap_maps.js";
+import {
+  channelsCentre,
+  defaultSwapMode,
+  REGION_THRESHOLD,
+  swapMaps,
+  swapRegion,
+} from "../core/swap_maps.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -360,12 +366,18 @@ function groupsOf(concepts) {
   return groups.filter((g) => ids.has(g.id));
 }
 
+/** The chosen swap mode, or the one the server defaults to for these concepts. */
+function swapModeFor(concepts) {
+  const { faces, face } = state.manifest;
+  return $("swap-mode").value || defaultSwapMode(faces, face, groupsOf(concepts).map((g) => g.id));
+}
+
 async function swap() {
   const { target, source } = state;
   if (target === null || source === null) throw new Error("pick a target and a source first.");
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
-  const mode = $("swap-mode").value;
+  const mode = swapModeFor(concepts);
   const query = `concepts=${concepts.join(",")}&mode=${mode}`;
   const path = (view) => `/v1/swap/${target}/${source}.png?${query}&view=${view}`;
   const views = [
@@ -595,7 +607,7 @@ async function swapPhoto() {
       target: state.target,
       source: state.photo,
       concepts,
-      mode: $("swap-mode").value,
+      mode: swapModeFor(concepts),
     }),
   })).json();
   const caption = `target ${state.target} with your photo's ${concepts.join(", ")}`;
@@ -615,8 +627,6 @@ async function swapPhoto() {
 
 async function start() {
   state.manifest = await (await api("/v1/model")).json();
-  // The mode the model's face measurements used, as the swap endpoints default to it.
-  $("swap-mode").value = state.manifest.faces?.swapMode ?? "groups";
   $("model-name").textContent = `${state.manifest.model.name} ${state.manifest.model.version}`;
   modelCard();
   groupControls();

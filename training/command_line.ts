@@ -37,12 +37,18 @@ export function integerFlag(flag: string, text: string | undefined): number | un
   return n;
 }
 
-/** `--swap-mode`'s value, one of {@link SWAP_MODES} (undefined when absent); throws {@link UsageError}. */
-export function swapModeFlag(text: string | undefined): SwapMode | undefined {
+/**
+ * A swap-mode flag's value (`--swap-mode` unless `flag` names another), one of
+ * {@link SWAP_MODES} (undefined when absent); throws {@link UsageError}.
+ */
+export function swapModeFlag(
+  text: string | undefined,
+  flag = "swap-mode",
+): SwapMode | undefined {
   if (text === undefined) return undefined;
   if (!(SWAP_MODES as readonly string[]).includes(text)) {
     const modes = `${SWAP_MODES.slice(0, -1).join(", ")} or ${SWAP_MODES.at(-1)}`;
-    throw new UsageError(`--swap-mode takes ${modes}, got "${text}".`);
+    throw new UsageError(`--${flag} takes ${modes}, got "${text}".`);
   }
   return text as SwapMode;
 }

@@ -6,7 +6,7 @@
  * reconstructions and the share that the `eval:faces` verifier (the
  * manifest's threshold) judges the photo's person; and the edit a user makes
  * of a photo, a face swap with generated faces (seeds from `--seed`) in the
- * bundle's swap mode, both ways: the photo's face on a generated head (how
+ * bundle's face-swap mode, both ways: the photo's face on a generated head (how
  * often still judged the photo's person) and a generated face on the photo
  * (how often still judged the photo's person: lower is a carried face). One
  * JSON line per level, the last line all of them.
@@ -20,7 +20,7 @@ import { openFaceApi } from "../../faces/face_api.ts";
 import { descriptorsInBatches } from "../../faces/analyzer.ts";
 import { identityFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
 import { concatArrays } from "../../core/concat.ts";
-import { swapMaps } from "../../core/swap_maps.js";
+import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
 import { BundleError } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
@@ -131,7 +131,7 @@ async function faceSwapsWith(
         "bundle with --face <group ids>).",
     );
   }
-  const mode = manifest.faces?.swapMode ?? "groups";
+  const mode = defaultSwapMode(manifest.faces, manifest.face, manifest.face ?? []);
   const latents = latentsForSeeds(
     Array.from({ length: n }, (_, i) => seed + i),
     manifest.latent,

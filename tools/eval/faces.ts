@@ -54,6 +54,7 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --swap-mode <mode>      how swaps exchange maps, as the swap endpoints' mode: groups (the
                           paper's: the groups' filters only), region (also every filter inside
                           the groups' region) or wide (the region grown by a margin) [groups]
+  --face-swap-mode <mode> the same for the face swap alone [as --swap-mode]
   --write                 store the labels (with their scores), the face and every figure in
                           the bundle's manifest, as deno task export does (not with --run)
   -h, --help              this text`;
@@ -69,6 +70,7 @@ export interface FacesCommand {
   pairs?: number;
   seed?: number;
   swapMode?: SwapMode;
+  faceSwapMode?: SwapMode;
   write: boolean;
 }
 
@@ -84,6 +86,7 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
     pairs: { type: "string" },
     seed: { type: "string" },
     "swap-mode": { type: "string" },
+    "face-swap-mode": { type: "string" },
     write: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -108,6 +111,7 @@ export function parseFacesArgs(args: string[]): FacesCommand | "help" {
     pairs: atLeast("pairs", 1),
     seed: integerFlag("seed", values.seed),
     swapMode: swapModeFlag(values["swap-mode"]),
+    faceSwapMode: swapModeFlag(values["face-swap-mode"], "face-swap-mode"),
     write: values.write ?? false,
   };
 }
@@ -118,7 +122,8 @@ const fixed = (v: number | null, digits = 4) => (v === null ? "-" : v.toFixed(di
 /** The table of an evaluation. */
 export function formatTable(e: FaceEvaluation, label: string): string {
   const lines = [
-    `${label}: N = ${e.images}, P = ${e.pairs}, seeds from ${e.seed}, swap mode ${e.swapMode}`,
+    `${label}: N = ${e.images}, P = ${e.pairs}, seeds from ${e.seed}, swap mode ${e.swapMode}` +
+    (e.faceSwapMode !== e.swapMode ? `, face swaps ${e.faceSwapMode}` : ""),
   ];
   const r = e.realism;
   lines.push(
@@ -218,6 +223,7 @@ async function measure(command: FacesCommand): Promise<number> {
       pairs: command.pairs,
       seed: command.seed,
       swapMode: command.swapMode,
+      faceSwapMode: command.faceSwapMode,
       onProgress: progress.update,
     });
     progress.finish();

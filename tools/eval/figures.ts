@@ -18,7 +18,13 @@ import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
 import { generatePictures } from "../../model/generation.ts";
 import { conceptMapPicture } from "../../model/maps.ts";
 import { ServedModel, UnknownConceptError } from "../../model/model.ts";
-import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "../../model/swap.ts";
+import {
+  defaultSwapMode,
+  SWAP_EXTRAS,
+  type SwapMode,
+  swapPictures,
+  swapStrip,
+} from "../../model/swap.ts";
 import {
   integerFlag,
   parseFlags,
@@ -31,7 +37,7 @@ const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [
 
   --seed <n>          first seed of the faces [1000]
   --size <n>          side of each picture in pixels [the model's resolution]
-  --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default mode]
+  --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default for each concept]
   -h, --help          this text`;
 
 /** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */
@@ -108,7 +114,8 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
           target: command.seed + 2 * k,
           source: command.seed + 2 * k + 1,
           groups,
-          mode: command.swapMode ?? model.manifest.faces?.swapMode ?? "groups",
+          mode: command.swapMode ??
+            defaultSwapMode(model.manifest.faces, model.manifest.face, groups.map((g) => g.id)),
           size,
           extras: new Set(SWAP_EXTRAS),
         }, signal);

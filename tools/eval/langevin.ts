@@ -39,7 +39,7 @@ import {
   swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
-import type { SwapMode } from "../../model/swap.ts";
+import { defaultSwapMode, type SwapMode } from "../../model/swap.ts";
 import { DEFAULT_DATA } from "./faces.ts";
 
 const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options]
@@ -50,7 +50,7 @@ const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options
   --pairs <n>             P, face-swap pairs [200]
   --steps <n>             T, Langevin steps [the model's training setting]
   --seed <n>              first seed of the generated images [1000000]
-  --swap-mode <mode>      groups, region or wide [the mode of the manifest's face figures]
+  --swap-mode <mode>      groups, region or wide [the face swap's mode of the manifest's figures]
   -h, --help              this text`;
 
 /** The parsed command line. */
@@ -114,7 +114,7 @@ async function run(command: LangevinCommand): Promise<void> {
     }
     const threshold = manifest.faces?.identity?.threshold;
     const face = manifest.face ?? [];
-    const mode = command.swapMode ?? manifest.faces?.swapMode ?? "groups";
+    const mode = command.swapMode ?? defaultSwapMode(manifest.faces, face, face);
     const settings: LangevinSettings = {
       steps: command.steps ?? trained.steps,
       stepSize: trained.stepSize,

@@ -366,6 +366,7 @@ Deno.test("export's command line", () => {
     trainedWeights: false,
     encoder: undefined,
     swapMode: undefined,
+    faceSwapMode: undefined,
     name: undefined,
     version: undefined,
     description: undefined,
@@ -391,11 +392,19 @@ Deno.test("export's command line", () => {
     "50",
     "--identities",
     "ids.txt",
+    "--swap-mode",
+    "region",
+    "--face-swap-mode",
+    "wide",
   ]);
   equal(measured !== "help" && measured.faces, false);
   deepEqual(
     measured !== "help" && [measured.faceImages, measured.facePairs, measured.identities],
     [200, 50, "ids.txt"],
+  );
+  deepEqual(
+    measured !== "help" && [measured.swapMode, measured.faceSwapMode],
+    ["region", "wide"],
   );
   for (
     const [args, message] of [
@@ -405,6 +414,7 @@ Deno.test("export's command line", () => {
       [["--run", "r", "--out", "o", "--face", "1;2"], /group ids/],
       [["--run", "r", "--out", "o", "--images", "0"], /at least 1/],
       [["--run", "r", "--out", "o", "--bogus"], /bogus/],
+      [["--run", "r", "--out", "o", "--face-swap-mode", "face"], /--face-swap-mode takes/],
     ] as const
   ) {
     throws(

@@ -113,6 +113,8 @@ export interface ExportOptions {
    * records it, and the swap endpoints default to it for this model.
    */
   swapMode?: SwapMode;
+  /** The same for face swaps alone (default: as `swapMode`). */
+  faceSwapMode?: SwapMode;
   /** N and P of that measurement (defaults those of `eval:faces`). */
   faceImages?: number;
   facePairs?: number;
@@ -233,6 +235,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
       labels: options.labels,
       face: options.face,
       swapMode: options.swapMode,
+      faceSwapMode: options.faceSwapMode,
       onProgress: options.onProgress,
     });
     measured = manifestWithFaces(manifest, faces);

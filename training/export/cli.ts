@@ -37,6 +37,7 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
   --no-faces              on a folder of faces, skip eval:faces (no automatic names, no figures)
   --swap-mode <mode>      groups, region or wide: how that measurement swaps, which the manifest
                           records and the swap endpoints then default to for this model [groups]
+  --face-swap-mode <mode> the same for face swaps (the face's groups) alone [as --swap-mode]
   --face-images <n>       N of that measurement [1000]
   --face-pairs <n>        P of that measurement [500]
   --identities <file>     the identity list of the run's data [<data>-identity.txt beside it]
@@ -68,6 +69,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     "face-images": { type: "string" },
     "face-pairs": { type: "string" },
     "swap-mode": { type: "string" },
+    "face-swap-mode": { type: "string" },
     identities: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
@@ -114,6 +116,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     faceImages: faceImages(integer("face-images")),
     facePairs: integer("face-pairs"),
     swapMode: swapModeFlag(values["swap-mode"]),
+    faceSwapMode: swapModeFlag(values["face-swap-mode"], "face-swap-mode"),
     identities: values.identities,
   };
 }
