@@ -37,7 +37,8 @@ const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [
 
   --seed <n>          first seed of the faces [1000]
   --size <n>          side of each picture in pixels [the model's resolution]
-  --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default for each concept]
+  --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default
+                      for each concept: its face-swap mode for the face]
   -h, --help          this text`;
 
 /** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */
