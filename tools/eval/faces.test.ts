@@ -17,6 +17,7 @@ import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { evaluateFaces } from "../../faces/evaluate.ts";
 import { templateLandmarks } from "../../faces/testing.ts";
 import { runEvalTool } from "./testing.ts";
+import { modesToMeasure } from "./faces.ts";
 
 const evalFaces = (args: string[]) => runEvalTool("faces.ts", args);
 
@@ -163,4 +164,16 @@ Deno.test("evaluateFaces measures the embedded bundle end to end (stand-in face 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("eval:faces measures the flags' modes, else the bundle's own, else groups", () => {
+  const measured = { swapMode: "region", faceSwapMode: "wide" } as const;
+  const modes = (command: Parameters<typeof modesToMeasure>[0], m = measured) =>
+    Object.values(modesToMeasure(command, m)).join(" ");
+  equal(modes({}), "region wide");
+  equal(modes({ swapMode: "groups" }), "groups groups", "--swap-mode alone sets both");
+  equal(modes({ faceSwapMode: "region" }), "region region");
+  equal(modes({ swapMode: "wide", faceSwapMode: "groups" }), "wide groups");
+  equal(Object.values(modesToMeasure({}, null)).join(" "), "groups groups");
+  equal(Object.values(modesToMeasure({}, { swapMode: "region" })).join(" "), "region region");
 });

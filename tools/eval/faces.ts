@@ -53,8 +53,10 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --seed <n>              first seed of the generated images [1000000]
   --swap-mode <mode>      how swaps exchange maps, as the swap endpoints' mode: groups (the
                           paper's: the groups' filters only), region (also every filter inside
-                          the groups' region) or wide (the region grown by a margin) [groups]
-  --face-swap-mode <mode> the same for the face swap alone [as --swap-mode]
+                          the groups' region) or wide (the region grown by a margin) [the
+                          bundle's measured mode, as the endpoints default to it; groups]
+  --face-swap-mode <mode> the same for the face swap alone [as --swap-mode when given, else the
+                          bundle's measured face-swap mode]
   --write                 store the labels (with their scores), the face and every figure in
                           the bundle's manifest, as deno task export does (not with --run)
   -h, --help              this text`;
@@ -194,6 +196,20 @@ export function formatTable(e: FaceEvaluation, label: string): string {
   return lines.join("\n");
 }
 
+/**
+ * The modes to measure: the flags', else the bundle's own measured ones (what the swap endpoints
+ * default to for it), else the paper's `groups`. A `--swap-mode` alone sets the face's too.
+ */
+export function modesToMeasure(
+  command: Pick<FacesCommand, "swapMode" | "faceSwapMode">,
+  measured: { swapMode?: SwapMode; faceSwapMode?: SwapMode } | null | undefined,
+): { swapMode: SwapMode; faceSwapMode: SwapMode } {
+  const swapMode = command.swapMode ?? measured?.swapMode ?? "groups";
+  const faceSwapMode = command.faceSwapMode ??
+    (command.swapMode ? swapMode : measured?.faceSwapMode ?? swapMode);
+  return { swapMode, faceSwapMode };
+}
+
 /** Runs the command; returns the exit status. */
 export function main(args: string[]): Promise<number> {
   return runCommandLine({ usage: USAGE, parse: parseFacesArgs, run: measure }, args);
@@ -222,8 +238,7 @@ async function measure(command: FacesCommand): Promise<number> {
       images: command.images,
       pairs: command.pairs,
       seed: command.seed,
-      swapMode: command.swapMode,
-      faceSwapMode: command.faceSwapMode,
+      ...modesToMeasure(command, bundle.manifest.faces),
       onProgress: progress.update,
     });
     progress.finish();
