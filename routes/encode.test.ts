@@ -48,12 +48,17 @@ const encoding = ServedModel.fromRunner(
   () => Promise.resolve(),
   schedule,
 );
-const plain = ServedModel.fromRunner(
-  generatorOnly,
-  (kind, input, rows) => kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
-  () => Promise.resolve(),
-  schedule,
-);
+/** A model of `manifest` that runs the default bundle's generator alone. */
+function generatorModel(manifest: Manifest): ServedModel {
+  return ServedModel.fromRunner(
+    manifest,
+    (kind, input, rows) =>
+      kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
+    () => Promise.resolve(),
+    schedule,
+  );
+}
+const plain = generatorModel(generatorOnly);
 
 function appOf(model: ServedModel, config: Partial<ServerConfig> = {}) {
   return createApp({ model, config: { ...DEFAULT_SERVER_CONFIG, ...config } });
@@ -247,13 +252,10 @@ Deno.test("refine or fit without the model's gradient files is a 501; out of ran
 
 Deno.test("the swap mode defaults to the ones the model's manifest measured its swaps in", async () => {
   const faces = bundle.manifest.faces!;
-  const regional = ServedModel.fromRunner(
-    { ...generatorOnly, faces: { ...faces, swapMode: "region", faceSwapMode: undefined } },
-    (kind, input, rows) =>
-      kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
-    () => Promise.resolve(),
-    schedule,
-  );
+  const regional = generatorModel({
+    ...generatorOnly,
+    faces: { ...faces, swapMode: "region", faceSwapMode: undefined },
+  });
   const bytes = async (target: ReturnType<typeof appOf>, path: string) => {
     const response = await target.request(path);
     equal(response.status, 200);
@@ -270,13 +272,10 @@ Deno.test("the swap mode defaults to the ones the model's manifest measured its 
 
   // A face-swap mode of its own applies to the face alone; a part keeps the model's mode.
   const wideFace = appOf(
-    ServedModel.fromRunner(
-      { ...generatorOnly, faces: { ...faces, swapMode: "region", faceSwapMode: "wide" } },
-      (kind, input, rows) =>
-        kind === "head" ? sessions.head(input, rows) : sessions.tail(input, rows),
-      () => Promise.resolve(),
-      schedule,
-    ),
+    generatorModel({
+      ...generatorOnly,
+      faces: { ...faces, swapMode: "region", faceSwapMode: "wide" },
+    }),
   );
   const part = `/v1/swap/3/9.png?concepts=${bundle.manifest.face![0]}`;
   deepEqual(await bytes(wideFace, path), await bytes(wideFace, `${path}&mode=wide`));
