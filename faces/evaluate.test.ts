@@ -1,7 +1,9 @@
 import { deepEqual, equal } from "node:assert/strict";
+import { DESCRIPTOR_SIZE } from "./analyzer.ts";
 import { type Manifest, manifestInconsistencies, ManifestSchema } from "../model/manifest.ts";
 import {
   type FaceEvaluation,
+  identityFigures,
   localityConcepts,
   manifestWithFaces,
   type NamedGroup,
@@ -122,4 +124,32 @@ Deno.test("manifestWithFaces: a label read back from the manifest keeps how it w
   equal(stored.groups[unnamed.id].naming?.source, "found");
   equal(stored.groups[unnamed.id].label, "mouth");
   equal(stored.groups[handWritten.id].naming?.source, "manifest");
+});
+
+Deno.test("identityFigures: judged the target's among the pairs told apart", () => {
+  // One descriptor value per face (the rest 0): distance |a - b|, threshold 0.5.
+  const descriptors = (values: number[]) => {
+    const data = new Float32Array(values.length * DESCRIPTOR_SIZE);
+    values.forEach((v, i) => data[i * DESCRIPTOR_SIZE] = v);
+    return data;
+  };
+  // Pairs p: target p, source p + 3. Pair 0's faces are alike (0 and 0.2), pairs 1 and 2 differ.
+  const generated = descriptors([0, 10, 20, 0.2, 13, 23]);
+  // Swap 0 draws its source (so the target's too), swap 1 its target, swap 2 its source.
+  const swaps = descriptors([0.2, 10, 23]);
+  const figures = identityFigures({
+    face: [0],
+    verifier: { threshold: 0.5, accuracy: 1, pairs: { same: 1, different: 1 } },
+    generatedDescriptors: generated,
+    swaps,
+    pastes: swaps,
+    pairs: 3,
+    targetOf: (p) => p,
+    sourceOf: (p) => p + 3,
+    realJudgedSame: 0,
+  });
+  equal(figures.generatedJudgedSame, 1 / 3);
+  equal(figures.swap.judgedTarget, 2 / 3);
+  equal(figures.swap.judgedTargetDistinct, 1 / 2);
+  equal(figures.swap.judgedSource, 2 / 3);
 });

@@ -504,8 +504,14 @@ export function localityConcepts(named: readonly NamedGroup[]): LocalityConcept[
   return rows;
 }
 
-/** The identity figures of face swaps and pastes of P pairs. */
-function identityFigures(input: {
+/**
+ * The identity figures of face swaps and pastes of P pairs. Where the
+ * verifier already judges a pair's two faces one person, even a swap that
+ * draws the source exactly is judged the target's; `judgedTargetDistinct`
+ * counts only the pairs it tells apart, where judged the target's means the
+ * swap kept the target's likeness.
+ */
+export function identityFigures(input: {
   face: number[];
   verifier: ReturnType<typeof calibrateThreshold>;
   generatedDescriptors: Float32Array;
@@ -518,13 +524,19 @@ function identityFigures(input: {
 }): IdentityFigures {
   const { verifier, generatedDescriptors: g, pairs, targetOf, sourceOf } = input;
   const d = DESCRIPTOR_SIZE, t = verifier.threshold;
+  const alike = Array.from(
+    { length: pairs },
+    (_, p) => descriptorDistance(g, targetOf(p), g, sourceOf(p), d) < t,
+  );
+  const generatedSame = alike.filter(Boolean).length, distinct = pairs - generatedSame;
   const row = (edited: Float32Array): IdentityRow => {
-    let source = 0, target = 0, closer = 0, toSource = 0, toTarget = 0;
+    let source = 0, target = 0, targetDistinct = 0, closer = 0, toSource = 0, toTarget = 0;
     for (let p = 0; p < pairs; p++) {
       const ds = descriptorDistance(edited, p, g, sourceOf(p), d);
       const dt = descriptorDistance(edited, p, g, targetOf(p), d);
       if (ds < t) source++;
       if (dt < t) target++;
+      if (dt < t && !alike[p]) targetDistinct++;
       if (ds < dt) closer++;
       toSource += ds;
       toTarget += dt;
@@ -532,15 +544,12 @@ function identityFigures(input: {
     return {
       judgedSource: source / pairs,
       judgedTarget: target / pairs,
+      judgedTargetDistinct: distinct > 0 ? targetDistinct / distinct : null,
       closerToSource: closer / pairs,
       meanToSource: toSource / pairs,
       meanToTarget: toTarget / pairs,
     };
   };
-  let generatedSame = 0;
-  for (let p = 0; p < pairs; p++) {
-    if (descriptorDistance(g, targetOf(p), g, sourceOf(p), d) < t) generatedSame++;
-  }
   return {
     threshold: t,
     accuracy: verifier.accuracy,

@@ -72,6 +72,10 @@ export const RealismSchema = z.object({
 export const IdentityRowSchema = z.object({
   judgedSource: share.describe("share judged the source's person"),
   judgedTarget: share.describe("share judged the target's person"),
+  judgedTargetDistinct: share.nullable().optional().describe(
+    "share judged the target's person among the pairs whose two faces the verifier tells apart " +
+      "(null when it tells none apart; absent in bundles measured before it was recorded)",
+  ),
   closerToSource: share.describe("share closer to the source than to the target"),
   meanToSource: z.number(),
   meanToTarget: z.number(),

@@ -503,10 +503,17 @@ function modelCard() {
     }.`,
   ];
   if (faces.identity) {
-    const s = faces.identity.swap;
+    const { swap: s, generatedJudgedSame } = faces.identity;
+    // The target's share beside the verifier's own confusion of two generated faces, and among
+    // the pairs it tells apart, where it means the swap kept the target's likeness.
+    const distinct = s.judgedTargetDistinct == null
+      ? ""
+      : `; ${percent(s.judgedTargetDistinct)} of the pairs it tells apart`;
     lines.push(
       `Face swap: judged the source's person ${percent(s.judgedSource)}, the target's ` +
-        `${percent(s.judgedTarget)}, closer to the source ${percent(s.closerToSource)}.`,
+        `${percent(s.judgedTarget)} (two different generated faces: ` +
+        `${percent(generatedJudgedSame)}${distinct}), closer to the source ` +
+        `${percent(s.closerToSource)}.`,
     );
   }
   for (const row of faces.locality) {

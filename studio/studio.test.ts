@@ -126,6 +126,19 @@ Deno.test({
       await page.goto(`${origin}/`);
       equal(await settled(page), "", "the model and faces load");
       equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+      // The model card puts the face swap's target share beside two unrelated faces'.
+      const identity = model.manifest.faces?.identity;
+      if (identity) {
+        const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
+        const card = await page.$eval("#model-card", (e) => e.textContent ?? "");
+        ok(
+          card.includes(
+            `the target's ${percent(identity.swap.judgedTarget)} (two different generated ` +
+              `faces: ${percent(identity.generatedJudgedSame)}`,
+          ),
+          card,
+        );
+      }
       const alts = await page.$$eval("#faces img", (images) => images.map((i) => i.alt));
       ok(alts.every((a) => /^generated face of seed \d+$/.test(a)), alts.join());
       // The largest group: a concept big enough to change the picture.

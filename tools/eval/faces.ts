@@ -169,6 +169,12 @@ export function formatTable(e: FaceEvaluation, label: string): string {
       `  different faces judged one person: generated ${percent(id.generatedJudgedSame)}, ` +
         `real ${percent(id.realJudgedSame)}`,
     );
+    const distinct = (v: IdentityRow) =>
+      v.judgedTargetDistinct == null ? "-" : percent(v.judgedTargetDistinct);
+    lines.push(
+      `  judged the target's among the pairs told apart: face swap ${distinct(id.swap)}, ` +
+        `pixel paste ${distinct(id.paste)}`,
+    );
   } else lines.push("", "identity: the model has no face groups; nothing to swap");
   const paper = Object.entries(PAPER_LOCALITY);
   const groupsText = (row: LocalityRow) => row.groups.join(",") || "(none)";
