@@ -154,9 +154,17 @@ export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options
 }
 
 /**
+ * Signals closer than this to the first are the same request to stop: under
+ * `deno task` a terminal's Ctrl-C (or a SIGTERM to the process group, as
+ * `timeout` sends) reaches the command twice, from the terminal and passed on
+ * by the task runner, and the copy must not quit before the checkpoint.
+ */
+export const REPEATED_SIGNAL_MS = 1000;
+
+/**
  * Runs long work with a signal that the first Ctrl-C (or SIGTERM) aborts, so
- * that the work can stop after writing a checkpoint; a second one quits at
- * once with status 130.
+ * that the work can stop after writing a checkpoint; another one, a moment
+ * later ({@link REPEATED_SIGNAL_MS}), quits at once with status 130.
  */
 export async function withStopSignal<T>(
   progress: Progress,
@@ -164,8 +172,13 @@ export async function withStopSignal<T>(
 ): Promise<T> {
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let firstAt = 0;
   const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(130);
+    if (controller.signal.aborted) {
+      if (performance.now() - firstAt < REPEATED_SIGNAL_MS) return;
+      Deno.exit(130);
+    }
+    firstAt = performance.now();
     progress.message(
       "stopping: finishing this step and writing a checkpoint (press Ctrl-C again to quit now)",
     );

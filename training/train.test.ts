@@ -293,8 +293,11 @@ Deno.test("deno task train: Ctrl-C writes a checkpoint and exits 130; --resume c
   const flags = ["--synthetic", "--synthetic-count", "16", "--resolution", "32", "--width", "4"];
   flags.push("--target-channels", "8", "--latent", "8", "--batch", "4", "--log-every", "1");
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, ...flags, "--steps", "100000", "--out", root],
+    // `deno task train` in a process group of its own, so that the Ctrl-C below reaches the task
+    // runner and the trainer alike, as a terminal's does (the runner passes it on too).
+    const child = new Deno.Command("setsid", {
+      args: [Deno.execPath(), "task", "train", ...flags, "--steps", "100000", "--out", root],
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
       stdout: "null",
       stderr: "piped",
     }).spawn();
@@ -305,7 +308,7 @@ Deno.test("deno task train: Ctrl-C writes a checkpoint and exits 130; --resume c
       if (done) break;
       stderr += value;
     }
-    child.kill("SIGINT");
+    Deno.kill(-child.pid, "SIGINT");
     for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
     const { code } = await child.status;
     equal(code, 130, stderr);
