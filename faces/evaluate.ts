@@ -15,7 +15,8 @@
  *    person and of two (an identity list), then P face swaps (target image p,
  *    source image p + N/2): judged the source's person, the target's, closer
  *    to which; beside them a feathered pixel paste of the source's face, and
- *    how often two different generated faces are already judged one person;
+ *    how often two different generated faces are already judged one person
+ *    (and the target's share among the pairs the verifier tells apart);
  * 4. locality: for the face swaps (the face's inner parts as the mask), then
  *    for mouth, eyes, nose, chin and every named group, P swaps of its groups,
  *    Out-MSE / In-MSE and the transfer inside the part's mask on the target.

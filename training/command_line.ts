@@ -163,8 +163,8 @@ export const REPEATED_SIGNAL_MS = 1000;
 
 /**
  * Runs long work with a signal that the first Ctrl-C (or SIGTERM) aborts, so
- * that the work can stop after writing a checkpoint; another one, a moment
- * later ({@link REPEATED_SIGNAL_MS}), quits at once with status 130.
+ * that the work can stop after writing a checkpoint; another one, at least
+ * {@link REPEATED_SIGNAL_MS} after the first, quits at once with status 130.
  */
 export async function withStopSignal<T>(
   progress: Progress,
