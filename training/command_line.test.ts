@@ -1,5 +1,6 @@
 import { equal, match } from "node:assert/strict";
 import { REPEATED_SIGNAL_MS } from "./command_line.ts";
+import { ChildOutput } from "./testing/child_output.ts";
 
 /**
  * Runs work under `withStopSignal` in a child that says "ready", then sends it
@@ -27,19 +28,14 @@ async function stopWith(
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
-  while (!stdout.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stdout += value;
-  }
+  const output = new ChildOutput(child.stdout);
+  await output.until(/ready/);
   const started = performance.now();
   for (const delay of delaysMs) {
     await new Promise((r) => setTimeout(r, Math.max(0, started + delay - performance.now())));
     child.kill("SIGINT");
   }
-  for (let r = await reader.read(); !r.done; r = await reader.read()) stdout += r.value;
+  const stdout = await output.rest();
   return { code: (await child.status).code, stdout };
 }
 

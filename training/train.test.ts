@@ -21,6 +21,7 @@ import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
 import { silentProgress, TINY_RUN, tinyFaces } from "./testing/tiny_run.ts";
+import { ChildOutput } from "./testing/child_output.ts";
 
 await initEngine();
 
@@ -301,15 +302,10 @@ Deno.test("deno task train: Ctrl-C writes a checkpoint and exits 130; --resume c
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    let stderr = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    while (!/step 3\//.test(stderr)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
+    const output = new ChildOutput(child.stderr);
+    await output.until(/step 3\//);
     Deno.kill(-child.pid, "SIGINT");
-    for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
+    const stderr = await output.rest();
     const { code } = await child.status;
     equal(code, 130, stderr);
     match(stderr, /interrupted at step \d+; checkpoint .*step-0000\d\d\.safetensors/);
