@@ -23,6 +23,11 @@
  * down for seconds at a time then moves both sides alike. Each figure is
  * the median over rounds of the round's own ratio.
  *
+ * On Linux the servers' threads' CPU time (`thread_cpu.ts`) is read around
+ * each load at the top concurrency, which splits the throughput ratio into
+ * how many cores each server kept busy and what a request cost in CPU: the
+ * one-worker server's serving thread already uses part of a second core.
+ *
  * `--overload` instead runs bursts a user once sent: 200 concurrent
  * `POST /v1/swap` at 512 px with every extra, and 200 concurrent
  * `POST /v1/generate` of 16 seeds, while `/healthz` is polled every 50 ms;
@@ -41,6 +46,7 @@ import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { START, startServerProcess } from "../server_process.ts";
 import { scriptFlags } from "../../training/command_line.ts";
+import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
 
 const USAGE =
   "usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]";
@@ -146,6 +152,8 @@ interface LoadResult {
   errors: number;
   /** Mean of the answers' `Server-Timing` inference (the networks' runs), where asked for. */
   inferenceMs?: number;
+  /** What the load cost the server's threads, where measured (Linux). */
+  cpu?: LoadCpu;
 }
 
 /**
@@ -172,13 +180,15 @@ end
 
 /**
  * Runs wrk with `connections` against `scenario`; with `timed`, also reads
- * each answer's `Server-Timing` (Lua per answer: kept off the throughput runs).
+ * each answer's `Server-Timing` (Lua per answer: kept off the throughput runs);
+ * with `pid`, also what the load cost that server's threads.
  */
 async function runWrk(
   port: number,
   scenario: Scenario,
   connections: number,
   timed = false,
+  pid?: number,
 ): Promise<LoadResult> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(script, scenario.lua + (timed ? TIMING_LUA : ""));
@@ -196,9 +206,13 @@ async function runWrk(
       script,
       `http://127.0.0.1:${port}`,
     ];
+    const cpuBefore = pid === undefined ? null : await threadCpu(pid);
+    const started = performance.now();
     const result = await new Deno.Command(command[0], {
       args: command.slice(1),
     }).output();
+    const wallSeconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuBefore && pid !== undefined ? await threadCpu(pid) : null;
     const text = new TextDecoder().decode(result.stdout);
     if (!result.success) throw new Error(`wrk failed: ${new TextDecoder().decode(result.stderr)}`);
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
@@ -218,6 +232,9 @@ async function runWrk(
     if (timed && !inference) throw new Error(`no Server-Timing in the answers:\n${text}`);
     return {
       ...(inference ? { inferenceMs: Number(inference[1]) } : {}),
+      ...(cpuBefore && cpuAfter
+        ? { cpu: loadCpu(cpuBefore, cpuAfter, wallSeconds, Number(requests[1])) }
+        : {}),
       requestsPerSecond: Number(rps[1]),
       requests: Number(requests[1]),
       meanMs: milliseconds(mean[1]),
@@ -298,14 +315,22 @@ try {
       raw[scenario.name] = await rawInferenceMs(sessions, scenario);
       for (const c of concurrencies) {
         for (const { workers, server } of servers) {
-          const load = await runWrk(server.port, scenario, c, c === 1);
+          const atTop = c === concurrencies.at(-1);
+          const load = await runWrk(
+            server.port,
+            scenario,
+            c,
+            c === 1,
+            atTop ? server.child.pid : undefined,
+          );
           (results[`workers${workers}`][scenario.name] ??= {})[`c${c}`] = load;
           console.error(
             `round ${round} workers ${workers} ${scenario.name.padEnd(10)} c=${
               String(c).padEnd(2)
             } ${load.requestsPerSecond.toFixed(1)} req/s, mean ${load.meanMs.toFixed(2)} ms, ` +
               `p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms` +
-              (load.errors ? `, ${load.errors} errors` : ""),
+              (load.errors ? `, ${load.errors} errors` : "") +
+              (load.cpu ? `; ${cpuText(load.cpu)}` : ""),
           );
         }
       }
@@ -345,7 +370,32 @@ const perRound = measured.map(({ raw, results }) => ({
       2,
     ),
   ])),
+  // The same ratio from the servers' CPU: cores busy times cost a request (where /proc was read).
+  ...(results.workers1[SCENARIOS[0].name][top].cpu
+    ? {
+      cores_busy_all_over_one_worker: Object.fromEntries(SCENARIOS.map(({ name }) => [
+        name,
+        round1(cpuFactors(results, name).cores, 2),
+      ])),
+      cost_per_request_one_over_all_workers: Object.fromEntries(SCENARIOS.map(({ name }) => [
+        name,
+        round1(cpuFactors(results, name).costPerRequest, 2),
+      ])),
+    }
+    : {}),
 }));
+/** Throughput of all workers over one at the top concurrency, from the servers' CPU. */
+function cpuFactors(results: Round["results"], name: string) {
+  return throughputFactors(results.workers1[name][top].cpu!, results[most][name][top].cpu!);
+}
+/** A load's CPU as a log's words. */
+function cpuText(cpu: LoadCpu): string {
+  const ms = cpu.msPerRequest;
+  return `${cpu.coresBusy.toFixed(2)} cores busy, CPU ${ms.all.toFixed(2)} ms a request ` +
+    `(serving thread ${ms.serving.toFixed(2)}, workers ${ms.workers.toFixed(2)}, other ${
+      ms.other.toFixed(2)
+    })`;
+}
 /** The median of `values` (the mean of the middle two for an even count). */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b), middle = sorted.length / 2;
@@ -360,11 +410,14 @@ const raw = Object.fromEntries(
 );
 const figure = (key: keyof typeof perRound[number]) =>
   Object.fromEntries(
-    SCENARIOS.map(({ name }) => [name, round1(median(perRound.map((r) => r[key][name])), 2)]),
+    SCENARIOS.map(({ name }) => [name, round1(median(perRound.map((r) => r[key]![name])), 2)]),
   );
 const overheadPct = figure("overhead_pct_c1");
 const overheadOverRawPct = figure("overhead_over_raw_pct_c1");
 const scaling = figure("throughput_all_over_one_worker");
+const cpuMeasured = perRound.every((r) => r.cores_busy_all_over_one_worker);
+const coresFactor = cpuMeasured ? figure("cores_busy_all_over_one_worker") : null;
+const costFactor = cpuMeasured ? figure("cost_per_request_one_over_all_workers") : null;
 /** Median over rounds of each load figure, per server, scenario and concurrency. */
 const results = Object.fromEntries(workerCounts.map((workers) => {
   const key = `workers${workers}`;
@@ -373,7 +426,7 @@ const results = Object.fromEntries(workerCounts.map((workers) => {
     Object.fromEntries(SCENARIOS.map(({ name }) => [
       name,
       Object.fromEntries(concurrencies.map((c) => {
-        const pick = (f: Exclude<keyof LoadResult, "inferenceMs">) =>
+        const pick = (f: Exclude<keyof LoadResult, "inferenceMs" | "cpu">) =>
           overRounds((r) => r.results[key][name][`c${c}`][f]);
         return [`c${c}`, {
           requestsPerSecond: round1(pick("requestsPerSecond"), 2),
@@ -390,11 +443,29 @@ const results = Object.fromEntries(workerCounts.map((workers) => {
               ),
             }
             : {}),
+          ...(`c${c}` === top && cpuMeasured
+            ? { cpu: medianCpu(measured.map((r) => r.results[key][name][top].cpu!)) }
+            : {}),
         }];
       })),
     ])),
   ];
 }));
+
+/** Medians of loads' CPU figures, rounded. */
+function medianCpu(loads: LoadCpu[]): LoadCpu {
+  const ms = (k: keyof LoadCpu["msPerRequest"]) =>
+    round1(median(loads.map((l) => l.msPerRequest[k])), 2);
+  return {
+    coresBusy: round1(median(loads.map((l) => l.coresBusy)), 2),
+    msPerRequest: {
+      all: ms("all"),
+      serving: ms("serving"),
+      workers: ms("workers"),
+      other: ms("other"),
+    },
+  };
+}
 
 console.log(
   `\nmedians of ${rounds} rounds\n` +
@@ -426,6 +497,19 @@ console.log(
   `throughput at ${top} of ${workerCounts.at(-1)} workers over 1 (median of the rounds' ratios): ` +
     SCENARIOS.map((s) => `${s.name} ${scaling[s.name]}x`).join(", "),
 );
+if (coresFactor && costFactor) {
+  console.log(
+    `the same ratio from the servers' CPU (cores busy over one worker's x one worker's CPU a ` +
+      `request over theirs): ` +
+      SCENARIOS.map((s) => `${s.name} ${coresFactor[s.name]} x ${costFactor[s.name]}`).join(", "),
+  );
+  for (const scenario of SCENARIOS) {
+    for (const workers of workerCounts) {
+      const cpu = results[`workers${workers}`][scenario.name][top].cpu!;
+      console.log(`  ${scenario.name} at ${top}, ${workers} workers: ${cpuText(cpu)}`);
+    }
+  }
+}
 for (const [k, r] of perRound.entries()) {
   console.log(
     `round ${k + 1}: overhead ${JSON.stringify(r.overhead_pct_c1)} (over raw ${
@@ -449,6 +533,12 @@ console.log(JSON.stringify({
   overhead_pct_c1: overheadPct,
   overhead_over_raw_pct_c1: overheadOverRawPct,
   throughput_all_over_one_worker: scaling,
+  ...(coresFactor
+    ? {
+      cores_busy_all_over_one_worker: coresFactor,
+      cost_per_request_one_over_all_workers: costFactor,
+    }
+    : {}),
   per_round: perRound,
   wrk_pinned: pinned,
   server_rss_mib: Object.fromEntries(servers.map((s) => [`workers${s.workers}`, s.memory])),

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { ChildOutput } from "../../training/testing/child_output.ts";
+import { loadCpu, parseThreadStat, threadCpu, throughputFactors } from "./thread_cpu.ts";
+
+Deno.test("parseThreadStat: the name, even with spaces and parentheses, and user + system time", () => {
+  const rest = "S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0 100 0 0";
+  assert.deepEqual(parseThreadStat(`4242 (worker-1) ${rest}`), { name: "worker-1", seconds: 3 });
+  assert.deepEqual(parseThreadStat(`4243 (a (b) c) ${rest}`), { name: "a (b) c", seconds: 3 });
+  assert.throws(() => parseThreadStat("not a stat line"), RangeError);
+  assert.throws(() => parseThreadStat("1 (x) S 1 2"), RangeError);
+});
+
+/** A child whose main thread and one worker each spin for 300 ms, then wait to be measured. */
+const SPINNING_CHILD = `
+const spin = "const end = performance.now() + 300; while (performance.now() < end);";
+const worker = new Worker("data:text/javascript," + encodeURIComponent(spin + "postMessage(0);"), {
+  type: "module",
+});
+await new Promise((resolve) => worker.onmessage = resolve);
+eval(spin);
+console.log("spun");
+setTimeout(() => {}, 60_000);
+`;
+
+Deno.test("threadCpu: a child's main thread as the serving one, its worker's thread apart", async (t) => {
+  if (Deno.build.os !== "linux") {
+    await t.step({ name: "needs Linux's /proc", ignore: true, fn: () => {} });
+    return;
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", SPINNING_CHILD],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    await new ChildOutput(child.stdout).until(/spun/);
+    const cpu = await threadCpu(child.pid);
+    assert.ok(cpu);
+    // Each spun 0.3 s (the main thread also started the runtime); ticks are 10 ms.
+    assert.ok(cpu.serving >= 0.25 && cpu.serving <= 1, `main thread ${cpu.serving} s`);
+    assert.ok(cpu.workers >= 0.25 && cpu.workers <= 0.5, `worker ${cpu.workers} s`);
+  } finally {
+    child.kill();
+    await child.status;
+  }
+  assert.equal(await threadCpu(2 ** 22 + 1), null);
+});
+
+Deno.test("loadCpu and throughputFactors: cores busy, cost a request, and their product", () => {
+  const one = loadCpu(
+    { serving: 1, workers: 10, other: 0 },
+    { serving: 1.8, workers: 20, other: 0.3 },
+    10,
+    1000,
+  );
+  assert.ok(Math.abs(one.coresBusy - 1.11) < 1e-9);
+  assert.ok(Math.abs(one.msPerRequest.all - 11.1) < 1e-9);
+  assert.ok(Math.abs(one.msPerRequest.workers - 10) < 1e-9);
+  const two = loadCpu(
+    { serving: 0, workers: 0, other: 0 },
+    { serving: 1.2, workers: 18.5, other: 0.3 },
+    10,
+    1600,
+  );
+  const f = throughputFactors(one, two);
+  assert.ok(Math.abs(f.cores - 2 / 1.11) < 1e-9);
+  assert.ok(Math.abs(f.costPerRequest - 11.1 / 12.5) < 1e-9);
+  // The product is the throughput ratio itself: 160 requests/s over 100.
+  assert.ok(Math.abs(f.product - 1.6) < 1e-9);
+});
