@@ -1,8 +1,8 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "./config.ts";
-import { parseTrainArgs } from "./cli.ts";
+import { ConfigError, resolveConfig } from "./config.ts";
+import { continuedConfig, parseTrainArgs } from "./cli.ts";
 import { UsageError } from "./command_line.ts";
 
 Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
@@ -126,7 +126,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
@@ -166,9 +166,49 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name
       cacheDir: undefined,
     },
   );
+  deepEqual(parseTrainArgs(["--resume", "c.safetensors", "--lambda1", "1", "--lambda2-g", "0.5"]), {
+    kind: "resume",
+    run: "c.safetensors",
+    overrides: { interpretable: { lambda1: 1, lambda2G: 0.5 } },
+    changesSettings: true,
+    out: "runs",
+    name: undefined,
+    cacheDir: undefined,
+  });
   throws(
     () => parseTrainArgs(["--resume", "r", "--width", "8"]),
     /--width cannot be combined with --resume/,
+  );
+  throws(
+    () => parseTrainArgs(["--resume", "r", "--groups", "8"]),
+    /--groups cannot be combined with --resume/,
+  );
+});
+
+Deno.test("continuedConfig: the run's settings with the changes, interpretable ones merged", () => {
+  const interpretable = resolveConfig({
+    interpretable: { groups: 4, lambda1: 2, lambda2G: 1 },
+    lrG: 2e-4,
+  });
+  const continued = continuedConfig(
+    interpretable,
+    { steps: 900, lrG: 1e-4, interpretable: { lambda1: 0.5 } },
+    "c.safetensors",
+  );
+  equal(continued.steps, 900);
+  equal(continued.lrG, 1e-4);
+  deepEqual(continued.interpretable, { ...interpretable.interpretable!, lambda1: 0.5 });
+  deepEqual(continuedConfig(interpretable, {}, "c.safetensors"), interpretable);
+  const plain = resolveConfig();
+  deepEqual(continuedConfig(plain, { r1Gamma: 0.1 }, "p.safetensors").interpretable, null);
+  throws(
+    () => continuedConfig(plain, { interpretable: { lambda1: 1 } }, "p.safetensors"),
+    (e) => e instanceof ConfigError && /p\.safetensors is a plain GAN's/.test(e.message),
+  );
+  // The merged settings are checked as a new run's are.
+  throws(
+    () => continuedConfig(interpretable, { interpretable: { lambda1: -1 } }, "c.safetensors"),
+    ConfigError,
   );
 });
 
@@ -368,6 +408,14 @@ Deno.test("deno task train: a checkpoint file continues with DiffAugment turned 
     const logged = Deno.readTextFileSync(join(folder, "log.jsonl")).trim().split("\n")
       .map((line) => JSON.parse(line)).filter((r) => "lossD" in r).map((r) => r.step);
     deepEqual(logged.at(-1), 6);
+    // Loss weights of the interpretable GAN: one error line for this plain GAN's checkpoint.
+    const plain = await runCli(["--resume", checkpoint, "--lambda1", "1", "--out", out]);
+    equal(plain.code, 1, plain.stderr);
+    match(
+      plain.stderr,
+      /error: --lambda1 and --lambda2-g change an interpretable run's settings; .* is a plain GAN's\./,
+    );
+    ok(!/\n\s+at /.test(plain.stderr), plain.stderr);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -19,6 +19,7 @@ import {
 } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
 import {
+  ConfigError,
   type InterpretableConfig,
   type PartialConfig,
   resolveConfig,
@@ -49,10 +50,12 @@ export const USAGE = `Usage:
   deno task train --resume <run-folder> [--steps N]   continue a run
   deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
                 [--augment <list|none>] [--r1 <gamma>] [--lr-g <x>] [--lr-d <x>]
+                [--lambda1 <x>] [--lambda2-g <x>]
                                                 continue a run from its checkpoint file alone
                                                 (e.g. one committed to a repository), in a new
-                                                run folder, optionally with DiffAugment, R1 or
-                                                learning rates changed from then on
+                                                run folder, optionally with DiffAugment, R1,
+                                                learning rates or (an interpretable run's) loss
+                                                weights changed from then on
 
 Options (defaults in brackets):
   --out <folder>            where run folders are created [runs]
@@ -108,7 +111,10 @@ export type TrainCommand =
     kind: "resume";
     /** A run folder, or a checkpoint file to continue in a new run folder under `out`. */
     run: string;
-    overrides: Partial<TrainConfig>;
+    /** Settings changed; `interpretable`'s are merged into the run's own. */
+    overrides: Omit<Partial<TrainConfig>, "interpretable"> & {
+      interpretable?: Partial<InterpretableConfig>;
+    };
     /** Whether it changes a training setting (see `CONTINUATION_SETTINGS`): checkpoint files only. */
     changesSettings: boolean;
     out: string;
@@ -164,7 +170,7 @@ const OPTIONS = {
  * the run folder's config records them. A run folder's own resume keeps its
  * settings, so that its config describes every step it logged.
  */
-const CONTINUATION_SETTINGS = ["augment", "r1", "lr-g", "lr-d"];
+const CONTINUATION_SETTINGS = ["augment", "r1", "lr-g", "lr-d", "lambda1", "lambda2-g"];
 
 /** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
 const RESUMABLE = new Set([
@@ -209,7 +215,8 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
       throw new UsageError(
         `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
           "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
-          "checkpoint file) --out, --name, --augment, --r1, --lr-g and --lr-d can change.",
+          "checkpoint file) --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1 and " +
+          "--lambda2-g can change.",
       );
     }
     return {
@@ -223,6 +230,11 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
           augment: augmentFlag(values.augment as string | undefined),
           r1Gamma: real("r1"),
         }),
+        ...(values.lambda1 !== undefined || values["lambda2-g"] !== undefined
+          ? {
+            interpretable: definedOnly({ lambda1: real("lambda1"), lambda2G: real("lambda2-g") }),
+          }
+          : {}),
       },
       changesSettings: CONTINUATION_SETTINGS.some((k) => values[k] !== undefined),
       out: (values.out as string | undefined) ?? "runs",
@@ -316,16 +328,21 @@ async function runCommand(command: TrainCommand): Promise<number> {
   let fromFile: Safetensors | null = null;
   if (command.kind === "resume" && (await isFile(command.run))) {
     fromFile = await readCheckpoint(command.run);
-    config = resolveConfig({ ...checkpointConfig(fromFile, command.run), ...command.overrides });
+    config = continuedConfig(
+      checkpointConfig(fromFile, command.run),
+      command.overrides,
+      command.run,
+    );
   } else if (command.kind === "resume") {
     if (command.name !== undefined || command.out !== "runs" || command.changesSettings) {
       throw new RunFolderError(
-        "--out, --name, --augment, --r1, --lr-g and --lr-d apply when --resume names a checkpoint " +
+        "--out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1 and --lambda2-g apply when " +
+          "--resume names a checkpoint " +
           `file (continued in a new run folder); ${command.run} is not one.`,
       );
     }
     const opened = await openRun(command.run);
-    config = resolveConfig({ ...opened.config, ...command.overrides });
+    config = continuedConfig(opened.config, command.overrides, command.run);
     resumed = opened.run;
   } else {
     config = command.config;
@@ -373,6 +390,29 @@ async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder
   await writeConfig(run, trainer.config);
   console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);
   return run;
+}
+
+/**
+ * The config of a run continued from `config` with `overrides`; the
+ * interpretable settings are merged into the run's own, which a plain GAN's
+ * run does not have.
+ */
+export function continuedConfig(
+  config: TrainConfig,
+  overrides: Extract<TrainCommand, { kind: "resume" }>["overrides"],
+  run: string,
+): TrainConfig {
+  const { interpretable, ...rest } = overrides;
+  if (interpretable && !config.interpretable) {
+    throw new ConfigError(
+      `--lambda1 and --lambda2-g change an interpretable run's settings; ${run} is a plain GAN's.`,
+    );
+  }
+  return resolveConfig({
+    ...config,
+    ...rest,
+    interpretable: config.interpretable && { ...config.interpretable, ...interpretable },
+  });
 }
 
 /**
