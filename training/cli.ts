@@ -172,6 +172,12 @@ const OPTIONS = {
  */
 const CONTINUATION_SETTINGS = ["augment", "r1", "lr-g", "lr-d", "lambda1", "lambda2-g"];
 
+/** The flags only a continuation from a checkpoint file takes, as messages name them. */
+const FILE_ONLY_FLAGS = ["out", "name", ...CONTINUATION_SETTINGS].map((f) => `--${f}`);
+const FILE_ONLY_FLAGS_TEXT = `${FILE_ONLY_FLAGS.slice(0, -1).join(", ")} and ${
+  FILE_ONLY_FLAGS.at(-1)
+}`;
+
 /** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
 const RESUMABLE = new Set([
   "resume",
@@ -215,8 +221,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
       throw new UsageError(
         `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
           "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
-          "checkpoint file) --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1 and " +
-          "--lambda2-g can change.",
+          `checkpoint file) ${FILE_ONLY_FLAGS_TEXT} can change.`,
       );
     }
     return {
@@ -336,9 +341,8 @@ async function runCommand(command: TrainCommand): Promise<number> {
   } else if (command.kind === "resume") {
     if (command.name !== undefined || command.out !== "runs" || command.changesSettings) {
       throw new RunFolderError(
-        "--out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1 and --lambda2-g apply when " +
-          "--resume names a checkpoint " +
-          `file (continued in a new run folder); ${command.run} is not one.`,
+        `${FILE_ONLY_FLAGS_TEXT} apply when --resume names a checkpoint file (continued in a ` +
+          `new run folder); ${command.run} is not one.`,
       );
     }
     const opened = await openRun(command.run);
