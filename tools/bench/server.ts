@@ -370,23 +370,35 @@ const perRound = measured.map(({ raw, results }) => ({
       2,
     ),
   ])),
-  // The same ratio from the servers' CPU: cores busy times cost a request (where /proc was read).
-  ...(results.workers1[SCENARIOS[0].name][top].cpu
-    ? {
-      cores_busy_all_over_one_worker: Object.fromEntries(SCENARIOS.map(({ name }) => [
-        name,
-        round1(cpuFactors(results, name).cores, 2),
-      ])),
-      cost_per_request_one_over_all_workers: Object.fromEntries(SCENARIOS.map(({ name }) => [
-        name,
-        round1(cpuFactors(results, name).costPerRequest, 2),
-      ])),
-    }
-    : {}),
+  ...cpuFactorFigures(results),
 }));
-/** Throughput of all workers over one at the top concurrency, from the servers' CPU. */
-function cpuFactors(results: Round["results"], name: string) {
-  return throughputFactors(results.workers1[name][top].cpu!, results[most][name][top].cpu!);
+/**
+ * The same ratio from the servers' CPU, as its two factors per scenario: cores busy, and the
+ * cost a request (where /proc was read).
+ */
+function cpuFactorFigures(
+  results: Round["results"],
+): Partial<
+  Record<
+    "cores_busy_all_over_one_worker" | "cost_per_request_one_over_all_workers",
+    Record<string, number>
+  >
+> {
+  if (!results.workers1[SCENARIOS[0].name][top].cpu) return {};
+  const factors = SCENARIOS.map(({ name }) =>
+    [
+      name,
+      throughputFactors(results.workers1[name][top].cpu!, results[most][name][top].cpu!),
+    ] as const
+  );
+  return {
+    cores_busy_all_over_one_worker: Object.fromEntries(
+      factors.map(([name, f]) => [name, round1(f.cores, 2)]),
+    ),
+    cost_per_request_one_over_all_workers: Object.fromEntries(
+      factors.map(([name, f]) => [name, round1(f.costPerRequest, 2)]),
+    ),
+  };
 }
 /** A load's CPU as a log's words. */
 function cpuText(cpu: LoadCpu): string {

@@ -66,5 +66,5 @@ Deno.test("loadCpu and throughputFactors: cores busy, cost a request, and their 
   assert.ok(Math.abs(f.cores - 2 / 1.11) < 1e-9);
   assert.ok(Math.abs(f.costPerRequest - 11.1 / 12.5) < 1e-9);
   // The product is the throughput ratio itself: 160 requests/s over 100.
-  assert.ok(Math.abs(f.product - 1.6) < 1e-9);
+  assert.ok(Math.abs(f.cores * f.costPerRequest - 1.6) < 1e-9);
 });

@@ -103,8 +103,9 @@ export function loadCpu(
 export function throughputFactors(
   a: LoadCpu,
   b: LoadCpu,
-): { cores: number; costPerRequest: number; product: number } {
-  const cores = b.coresBusy / a.coresBusy;
-  const costPerRequest = a.msPerRequest.all / b.msPerRequest.all;
-  return { cores, costPerRequest, product: cores * costPerRequest };
+): { cores: number; costPerRequest: number } {
+  return {
+    cores: b.coresBusy / a.coresBusy,
+    costPerRequest: a.msPerRequest.all / b.msPerRequest.all,
+  };
 }
