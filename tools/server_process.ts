@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { ChildOutput } from "../core/child_output.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -46,33 +47,32 @@ export async function startServerProcess(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-    const match = ready.exec(text);
-    if (match) {
-      // Drains stderr so that the server never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done);
-      })();
-      return {
-        child,
-        port: Number(match[1]),
-        startup: text,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await child.status;
-        },
-      };
+  const output = new ChildOutput(child.stderr);
+  // A server that neither gets ready nor exits is stopped at the deadline, which ends its stderr.
+  const timer = setTimeout(() => child.kill(), timeoutMs);
+  const startup = await output.until(ready);
+  clearTimeout(timer);
+  const match = ready.exec(startup);
+  if (!match) {
+    try {
+      child.kill();
+    } catch {
+      // It has exited already.
     }
+    await child.status;
+    throw new Error(`the server did not start:\n${startup}`);
   }
-  child.kill();
-  await child.status;
-  throw new Error(`the server did not start:\n${text}`);
+  // Drains stderr so that the server never blocks on a full pipe.
+  output.drain();
+  return {
+    child,
+    port: Number(match[1]),
+    startup,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
 }
 
 /** The `deno task start` command and the line it prints when it listens. */

@@ -1,6 +1,6 @@
 import { equal, match } from "node:assert/strict";
 import { REPEATED_SIGNAL_MS } from "./command_line.ts";
-import { ChildOutput } from "./testing/child_output.ts";
+import { ChildOutput } from "../core/child_output.ts";
 
 /**
  * Runs work under `withStopSignal` in a child that says "ready", then sends it

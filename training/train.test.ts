@@ -21,7 +21,7 @@ import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
 import { silentProgress, TINY_RUN, tinyFaces } from "./testing/tiny_run.ts";
-import { ChildOutput } from "./testing/child_output.ts";
+import { ChildOutput } from "../core/child_output.ts";
 
 await initEngine();
 

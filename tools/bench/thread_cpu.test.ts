@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ChildOutput } from "../../training/testing/child_output.ts";
+import { ChildOutput } from "../../core/child_output.ts";
 import { loadCpu, parseThreadStat, threadCpu, throughputFactors } from "./thread_cpu.ts";
 
 Deno.test("parseThreadStat: the name, even with spaces and parentheses, and user + system time", () => {

@@ -1,6 +1,7 @@
 /**
- * A child process's output stream read as text, for tests that act when the
- * child has printed something and then check all it printed.
+ * A child process's output stream read as text, for code that acts when the
+ * child has printed something (a server's ready line, a trainer's step) and
+ * then reads or checks all it printed.
  *
  * @module
  */
@@ -31,5 +32,14 @@ export class ChildOutput {
       this.text += r.value;
     }
     return this.text;
+  }
+
+  /**
+   * Reads to the end of the stream, keeping none of it: a long-running child
+   * (a server under load) never blocks on a full pipe, and its log does not
+   * pile up here.
+   */
+  async drain(): Promise<void> {
+    while (!(await this.#reader.read()).done);
   }
 }
