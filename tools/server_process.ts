@@ -48,17 +48,20 @@ export async function startServerProcess(
     stderr: "piped",
   }).spawn();
   const output = new ChildOutput(child.stderr);
-  // A server that neither gets ready nor exits is stopped at the deadline, which ends its stderr.
-  const timer = setTimeout(() => child.kill(), timeoutMs);
-  const startup = await output.until(ready);
-  clearTimeout(timer);
-  const match = ready.exec(startup);
-  if (!match) {
+  const kill = () => {
     try {
       child.kill();
     } catch {
       // It has exited already.
     }
+  };
+  // A server that neither gets ready nor exits is stopped at the deadline, which ends its stderr.
+  const timer = setTimeout(kill, timeoutMs);
+  const startup = await output.until(ready);
+  clearTimeout(timer);
+  const match = ready.exec(startup);
+  if (!match) {
+    kill();
     await child.status;
     throw new Error(`the server did not start:\n${startup}`);
   }
