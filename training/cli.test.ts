@@ -2,7 +2,7 @@ import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, resolveConfig } from "./config.ts";
-import { continuedConfig, parseTrainArgs } from "./cli.ts";
+import { continuedConfig, parseTrainArgs, type TrainCommand } from "./cli.ts";
 import { UsageError } from "./command_line.ts";
 
 Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
@@ -126,7 +126,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g, --freeze-head for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
@@ -175,6 +175,21 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name
     name: undefined,
     cacheDir: undefined,
   });
+  deepEqual(parseTrainArgs(["--resume", "c.safetensors", "--freeze-head"]), {
+    kind: "resume",
+    run: "c.safetensors",
+    overrides: { freezeHead: true },
+    changesSettings: true,
+    out: "runs",
+    name: undefined,
+    cacheDir: undefined,
+  });
+  const trainHead = parseTrainArgs(["--resume", "c.safetensors", "--train-head"]);
+  equal((trainHead as Extract<TrainCommand, { kind: "resume" }>).overrides.freezeHead, false);
+  throws(
+    () => parseTrainArgs(["--resume", "c.safetensors", "--freeze-head", "--train-head"]),
+    /give --freeze-head or --train-head, not both/,
+  );
   throws(
     () => parseTrainArgs(["--resume", "r", "--width", "8"]),
     /--width cannot be combined with --resume/,

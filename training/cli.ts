@@ -50,12 +50,16 @@ export const USAGE = `Usage:
   deno task train --resume <run-folder> [--steps N]   continue a run
   deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
                 [--augment <list|none>] [--r1 <gamma>] [--lr-g <x>] [--lr-d <x>]
-                [--lambda1 <x>] [--lambda2-g <x>]
+                [--lambda1 <x>] [--lambda2-g <x>] [--freeze-head | --train-head]
                                                 continue a run from its checkpoint file alone
                                                 (e.g. one committed to a repository), in a new
                                                 run folder, optionally with DiffAugment, R1,
                                                 learning rates or (an interpretable run's) loss
-                                                weights changed from then on
+                                                weights changed from then on, or with only the
+                                                generator's tail and D trained (--freeze-head:
+                                                the head stays at its weight average, so the
+                                                target layer's maps and groups do not change;
+                                                --train-head trains the whole generator again)
 
 Options (defaults in brackets):
   --out <folder>            where run folders are created [runs]
@@ -161,6 +165,8 @@ const OPTIONS = {
   "init-from": { type: "string" },
   "init-discriminator": { type: "boolean" },
   "discriminator-warmup": { type: "string" },
+  "freeze-head": { type: "boolean" },
+  "train-head": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -170,7 +176,16 @@ const OPTIONS = {
  * the run folder's config records them. A run folder's own resume keeps its
  * settings, so that its config describes every step it logged.
  */
-const CONTINUATION_SETTINGS = ["augment", "r1", "lr-g", "lr-d", "lambda1", "lambda2-g"];
+const CONTINUATION_SETTINGS = [
+  "augment",
+  "r1",
+  "lr-g",
+  "lr-d",
+  "lambda1",
+  "lambda2-g",
+  "freeze-head",
+  "train-head",
+];
 
 /** The flags only a continuation from a checkpoint file takes, as messages name them. */
 const FILE_ONLY_FLAGS = ["out", "name", ...CONTINUATION_SETTINGS].map((f) => `--${f}`);
@@ -234,6 +249,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
           lrD: real("lr-d"),
           augment: augmentFlag(values.augment as string | undefined),
           r1Gamma: real("r1"),
+          freezeHead: headFlag(values["freeze-head"], values["train-head"]),
         }),
         ...(values.lambda1 !== undefined || values["lambda2-g"] !== undefined
           ? {
@@ -315,6 +331,14 @@ function augmentFlag(text: string | undefined): TrainConfig["augment"] | undefin
   if (text === undefined) return undefined;
   if (text === "none") return [];
   return text.split(",").map((a) => a.trim()) as TrainConfig["augment"];
+}
+
+/** `freezeHead` from --freeze-head or --train-head (not both); undefined: the run's own. */
+function headFlag(freeze: unknown, train: unknown): boolean | undefined {
+  if (freeze && train) {
+    throw new UsageError("give --freeze-head or --train-head, not both.");
+  }
+  return freeze ? true : train ? false : undefined;
 }
 
 function definedOnly<T extends Record<string, unknown>>(record: T): Partial<T> {

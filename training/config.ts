@@ -176,6 +176,15 @@ export interface TrainConfig {
    * gradients to the generator are not noise). 0: none.
    */
   discriminatorWarmup: number;
+  /**
+   * Train only the generator's tail (after the target layer) and the
+   * discriminator: the head stays at its weight average, so the target
+   * layer's maps, and the groups fitted on them, stay as they are, and no
+   * interpretability step or energy term is taken (they act on the head
+   * alone). A last stage after interpretable fine-tuning: the tail learns to
+   * render the fixed maps better.
+   */
+  freezeHead: boolean;
   data: DataConfig;
   loss: GanLoss;
   /** What the discriminator's inputs go through (empty: none). */
@@ -228,6 +237,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   initFrom: null,
   initDiscriminator: false,
   discriminatorWarmup: 0,
+  freezeHead: false,
   data: { kind: "synthetic", count: 4096, seed: 0 },
   loss: "nonsaturating",
   // DiffAugment slowed convergence at the budgets measured (docs/RESULTS.md): off by default.
@@ -336,6 +346,7 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   }
   positiveInteger("keepCheckpoints", config.keepCheckpoints);
   trueOrFalse("initDiscriminator", config.initDiscriminator);
+  trueOrFalse("freezeHead", config.freezeHead);
   if (config.initDiscriminator && !config.initFrom) {
     throw new ConfigError("initDiscriminator needs initFrom: a checkpoint to take D from.");
   }

@@ -19,7 +19,8 @@ import {
 } from "./run_folder.ts";
 import { GanTrainer } from "./trainer.ts";
 import { type LogRecord, trainLoop } from "./train.ts";
-import type { InterpretabilityReport } from "./interpretable/module.ts";
+import { ENERGY_WEIGHT, GMM_MEANS, type InterpretabilityReport } from "./interpretable/module.ts";
+import type { Safetensors } from "./safetensors.ts";
 import { silentProgress, TINY_RUN, tinyFaces } from "./testing/tiny_run.ts";
 import { ChildOutput } from "../core/child_output.ts";
 
@@ -101,6 +102,7 @@ for (
     ["baseline", TINY],
     ["interpretable", TINY_INTERPRETABLE],
     ["baseline with R1", { ...TINY, r1Gamma: 1 }],
+    ["interpretable with its head frozen", { ...TINY_INTERPRETABLE, freezeHead: true }],
   ] as const
 ) {
   Deno.test(`${kind}: checkpoint then resume gives the same next-step losses as an uninterrupted run`, async () => {
@@ -253,6 +255,59 @@ Deno.test("a fine-tune's discriminator warm-up moves D alone, before the first g
   } finally {
     tuned.dispose();
     baseline.trainer.dispose();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a frozen head takes its average's weights and keeps them; the tail and D train, the groups stay", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-runs-" });
+  const interpretable = await tinyRun(root, 4, TINY_INTERPRETABLE);
+  const config = { ...TINY_INTERPRETABLE, freezeHead: true };
+  const frozen = new GanTrainer(config, SET);
+  try {
+    const checkpoint = await readCheckpoint(interpretable.outcome.checkpoint);
+    frozen.restore(checkpoint);
+    const head = frozen.generator.headParameters().map((p) => p.name);
+    const tail = frozen.generator.tailParameters().map((p) => p.name);
+    const saved = (name: string) => checkpoint.tensors[name].data;
+    ok(
+      head.some((n) =>
+        saved(`generator.${n}`).some((v, i) => v !== saved(`generator_ema.${n}`)[i])
+      ),
+      "the trained head differs from its average before the freeze",
+    );
+    const run = await createRun(root, "frozen", config);
+    const reports: InterpretabilityReport[] = [];
+    await trainLoop({
+      trainer: frozen,
+      run,
+      progress: quiet(),
+      onInterpretability: (r) => reports.push(r),
+    });
+    equal(frozen.step, 8);
+    equal(reports.length, 0, "no interpretability step with the head frozen");
+    const snapshot = await frozen.snapshot();
+    const after = snapshot.tensors;
+    for (const n of head) {
+      deepEqual(after[`generator.${n}`].data, saved(`generator_ema.${n}`), `generator.${n}`);
+      deepEqual(
+        after[`generator_ema.${n}`].data,
+        saved(`generator_ema.${n}`),
+        `generator_ema.${n}`,
+      );
+    }
+    const moved = (name: string) => after[name].data.some((v, i) => v !== saved(name)[i]);
+    ok(tail.every((n) => moved(`generator.${n}`)), "every tail parameter trains");
+    ok(tail.every((n) => moved(`generator_ema.${n}`)), "the tail's average follows");
+    ok(Object.keys(after).some((n) => n.startsWith("discriminator.") && moved(n)), "D trains");
+    for (const n of [ENERGY_WEIGHT, GMM_MEANS]) {
+      deepEqual(after[n].data, saved(n), `${n} does not change`);
+    }
+    const groups = (c: Safetensors) => JSON.parse(c.metadata.state).interpretability;
+    deepEqual(groups(snapshot), groups(checkpoint), "W's assignment and the GMM stay");
+  } finally {
+    frozen.dispose();
+    interpretable.trainer.dispose();
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -17,7 +17,12 @@ import { RandomStream } from "./engine/random.ts";
 import { type Tensor, tensor } from "./engine/tensor.ts";
 import { augment } from "./augment.ts";
 import { hostRandom } from "../core/host_random.ts";
-import { averageDecay, recalibrateNorms, updateAverage } from "./networks/average.ts";
+import {
+  averageDecay,
+  blendParameters,
+  recalibrateNorms,
+  updateAverage,
+} from "./networks/average.ts";
 import {
   adamUpdate,
   AVERAGE_PREFIX,
@@ -41,6 +46,7 @@ import {
   ganStep,
   type GanStepOptions,
   type Generate,
+  type Network,
 } from "./gan_step.ts";
 import { GanDiscriminator } from "./networks/discriminator.ts";
 import { GanGenerator } from "./networks/generator.ts";
@@ -145,7 +151,7 @@ export class GanTrainer {
     );
     const losses = ganStep(
       {
-        generator: this.generator,
+        generator: this.#trainedGenerator(),
         discriminator: this.discriminator,
         optG: this.optG,
         optD: this.optD,
@@ -216,10 +222,31 @@ export class GanTrainer {
     if (this.average) updateAverage(this.average, this.generator, 0);
   }
 
+  /** The generator as its GAN step sees it: with only the tail's parameters when the head is frozen. */
+  #trainedGenerator(): Network {
+    const generator = this.generator;
+    if (!this.config.freezeHead) return generator;
+    return {
+      forward: (z, ctx) => generator.forward(z, ctx),
+      parameters: () => generator.tailParameters(),
+    };
+  }
+
+  /**
+   * A frozen head is the average's (`config.freezeHead`): the maps the tail
+   * learns to render are those that samples and export draw. Copying again
+   * changes nothing, since the average of a frozen head stays where it is.
+   */
+  #holdHead(): void {
+    if (this.config.freezeHead && this.average) {
+      blendParameters(this.generator.headParameters(), this.average.headParameters(), 0);
+    }
+  }
+
   /** The generator's forward for GAN steps: with the energy term when the config asks for it. */
   #generate(): Generate | undefined {
     const module = this.interpretability;
-    if (!module?.config.energyEveryStep) return undefined;
+    if (!module?.config.energyEveryStep || this.config.freezeHead) return undefined;
     const generator = this.generator;
     return (z, ctx) => {
       const maps = generator.head(z, ctx);
@@ -230,6 +257,7 @@ export class GanTrainer {
   /** Whether an interpretability step is due after the current step. */
   get interpretabilityDue(): boolean {
     const every = this.config.interpretable?.every;
+    if (this.config.freezeHead) return false;
     return every !== undefined && this.#step > 0 && this.#step % every === 0;
   }
 
@@ -317,6 +345,7 @@ export class GanTrainer {
     this.#secondsBefore = state.seconds;
     this.#hardwareBefore = state.hardware ?? [];
     this.#sittingStart = performance.now();
+    this.#holdHead();
   }
 
   #collectUpdates(

@@ -332,6 +332,16 @@ Deno.test("the manifest drops empty groups, renumbers the rest and keeps the use
     facts,
   );
   match(withD.model.description, /step-000500\.safetensors with its discriminator\.$/);
+  const tailTrained = buildManifest(
+    { run: "runs/x", out: "o" },
+    { ...config, freezeHead: true },
+    evaluation,
+    facts,
+  );
+  match(
+    tailTrained.model.description,
+    /2\.0 h\. Its last steps trained the generator's tail alone/,
+  );
   // Labels and face given by the user name the run's group ids (as eval:concepts prints them).
   const named = buildManifest(
     { run: "runs/x", out: "o", labels: { 2: "mouth" }, face: [2, 1] },

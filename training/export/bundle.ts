@@ -450,7 +450,10 @@ export function buildManifest(
       (config.initFrom
         ? `, fine-tuned from ${config.initFrom}` +
           (config.initDiscriminator ? " with its discriminator." : ".")
-        : ".");
+        : ".") +
+      (config.freezeHead
+        ? " Its last steps trained the generator's tail alone, the head frozen at its average."
+        : "");
   return {
     format: BUNDLE_FORMAT,
     model: {

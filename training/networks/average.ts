@@ -11,6 +11,7 @@
 import { runUpdate } from "../engine/optim/common.ts";
 import { RandomStream } from "../engine/random.ts";
 import { empty, scope } from "../engine/tensor.ts";
+import type { Parameter } from "../engine/optim/parameter.ts";
 import type { GanGenerator } from "./generator.ts";
 
 /** The average's per-step decay for a half-life of `halfLifeImages` at `batch` images a step. */
@@ -23,7 +24,14 @@ export function averageDecay(batch: number, halfLifeImages: number): number {
  * parameter (one fused map each); decay 0 copies `current`.
  */
 export function updateAverage(average: GanGenerator, current: GanGenerator, decay: number): void {
-  const targets = average.parameters(), sources = current.parameters();
+  blendParameters(average.parameters(), current.parameters(), decay);
+}
+
+/**
+ * targets[k] <- decay * targets[k] + (1 - decay) * sources[k] for parameters
+ * of the same shapes; decay 0 copies `sources`.
+ */
+export function blendParameters(targets: Parameter[], sources: Parameter[], decay: number): void {
   scope(() => {
     targets.forEach((target, k) => {
       const next = empty(target.shape);

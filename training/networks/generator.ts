@@ -134,12 +134,13 @@ export class GanGenerator implements Layer {
     return blockParameters(this.blocks);
   }
 
+  /** The parameters of {@link tail}: everything after the target layer. */
+  tailParameters(): Parameter[] {
+    return [...blockParameters(this.tailBlocks), ...this.rgb.parameters()];
+  }
+
   parameters(): Parameter[] {
-    return [
-      ...this.headParameters(),
-      ...blockParameters(this.tailBlocks),
-      ...this.rgb.parameters(),
-    ];
+    return [...this.headParameters(), ...this.tailParameters()];
   }
 
   dispose(): void {
