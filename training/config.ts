@@ -178,7 +178,8 @@ export interface TrainConfig {
   discriminatorWarmup: number;
   /**
    * Train only the generator's tail (after the target layer) and the
-   * discriminator: the head stays at its weight average, so the target
+   * discriminator: the head stays at its weight average (at its trained
+   * weights in a run without one, `emaImages` 0), so the target
    * layer's maps, and the groups fitted on them, stay as they are, and no
    * interpretability step or energy term is taken (they act on the head
    * alone). A last stage after interpretable fine-tuning: the tail learns to
