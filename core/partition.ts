@@ -1,6 +1,7 @@
 /**
  * Host-side helpers of a filter partition (q_j for each of M filters, into C
- * groups): group sizes and members, per-image group centres, and each channel's peak.
+ * groups): group sizes and members, per-image group centres, and each channel's peak
+ * (the largest value, or a percentile of the images' own).
  *
  * @module
  */
@@ -57,6 +58,37 @@ export function channelPeaks(
       const base = (i * count + j) * k;
       for (let p = 0; p < k; p++) if (data[base + p] > peaks[j]) peaks[j] = data[base + p];
     }
+  }
+  return peaks;
+}
+
+/**
+ * Each of `count` channels' typical peak over N images of `data` [N, count, K]: the `percentile`
+ * (nearest rank) of the images' own largest values. At 100 it is {@link channelPeaks}; below, a
+ * few outlier images cannot raise it, where the largest value over all images grows with N and
+ * follows the one image that has it.
+ */
+export function percentilePeaks(
+  data: Float32Array,
+  n: number,
+  count: number,
+  k: number,
+  percentile: number,
+): Float32Array {
+  if (!(percentile > 0 && percentile <= 100)) {
+    throw new RangeError(`a peak's percentile must be in (0, 100], got ${percentile}.`);
+  }
+  const rank = Math.max(1, Math.ceil((percentile / 100) * n));
+  const peaks = new Float32Array(count);
+  const imagePeaks = new Float32Array(n);
+  for (let j = 0; j < count; j++) {
+    for (let i = 0; i < n; i++) {
+      const base = (i * count + j) * k;
+      let peak = 0;
+      for (let p = 0; p < k; p++) if (data[base + p] > peak) peak = data[base + p];
+      imagePeaks[i] = peak;
+    }
+    if (n > 0) peaks[j] = imagePeaks.sort()[rank - 1];
   }
   return peaks;
 }

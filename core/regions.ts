@@ -12,21 +12,24 @@ import { REGION_THRESHOLD } from "./swap_maps.js";
 
 export { REGION_THRESHOLD };
 
-/** Binary regions of `count` maps per image: value >= threshold x the map's max over all images. */
+/**
+ * Binary regions of `count` maps per image: value >= threshold x the map's peak, by default its
+ * largest value over all images (`peaks` gives others, e.g. `percentilePeaks`'s).
+ */
 export function regions(
   data: Float32Array,
   n: number,
   count: number,
   k: number,
   threshold: number,
+  peaks: Float32Array = channelPeaks(data, n, count, k),
 ): Uint8Array {
-  const max = channelPeaks(data, n, count, k);
   const out = new Uint8Array(data.length);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < count; j++) {
       const base = (i * count + j) * k;
-      const cut = threshold * max[j];
-      if (max[j] <= 0) continue; // a dead filter has no region
+      const cut = threshold * peaks[j];
+      if (peaks[j] <= 0) continue; // a dead filter has no region
       for (let p = 0; p < k; p++) out[base + p] = data[base + p] >= cut ? 1 : 0;
     }
   }

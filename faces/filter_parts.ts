@@ -1,7 +1,8 @@
 /**
  * Which face part each target-layer filter draws: the overlap measure that
  * names groups (`naming.ts`: mean IoU over images of a region with a part's
- * landmark mask) applied to single filters. Groups are made of filters, so
+ * landmark mask, the regions measured against a percentile of the images' peaks) applied to
+ * single filters. Groups are made of filters, so
  * a part that no filter overlaps more than its neighbours cannot get a group
  * of its own by regrouping; the generator would have to learn it.
  *
@@ -9,7 +10,7 @@
  */
 
 import { partOverlaps, type TargetMaps } from "../core/concepts.ts";
-import { REGION_THRESHOLD, regions } from "../core/regions.ts";
+import { partRegions } from "./naming.ts";
 import { FACE_PARTS, type FacePart } from "./parts.ts";
 
 /** What one filter's regions overlap. */
@@ -42,7 +43,7 @@ export function filterParts(
   if (groupOf.length !== filters) {
     throw new RangeError(`groupOf names ${groupOf.length} filters, the maps hold ${filters}.`);
   }
-  const filterRegions = regions(maps.data, n, filters, h * w, REGION_THRESHOLD);
+  const filterRegions = partRegions(maps.data, n, filters, h * w);
   const parts = { masks: labels, size, names: FACE_PARTS };
   return Array.from({ length: filters }, (_, filter) => {
     const overlaps = partOverlaps(filterRegions, filter, filters, [n, h, w], parts);
