@@ -1,10 +1,10 @@
 /**
  * Which face part each target-layer filter draws: the overlap measure that
  * names groups (`naming.ts`: mean IoU over images of a region with a part's
- * landmark mask, the regions measured against a percentile of the images' peaks) applied to
- * single filters. Groups are made of filters, so
- * a part that no filter overlaps more than its neighbours cannot get a group
- * of its own by regrouping; the generator would have to learn it.
+ * landmark mask, the regions measured against a percentile of the images'
+ * peaks) applied to single filters. Groups are made of filters, so a part that
+ * no filter overlaps more than its neighbours cannot get a group of its own by
+ * regrouping; the generator would have to learn it.
  *
  * @module
  */

@@ -7,11 +7,11 @@
  * largest value over all of them: that one grows with N and follows a single
  * image, which then shrinks every other image's region (the default's hair
  * group scored 0.129 to 0.165 on four sets of 1,000 seeds as its largest value
- * went from 9.0 to 7.2), so names would depend on which images were drawn. A group takes the
- * name of the part it overlaps most (mean IoU) when that overlap reaches a
- * threshold and the region is concentrated on the part: the share of its
- * pixels inside the part is at least `minLift` times the part's share of all
- * pixels (so a group that fires everywhere is not named after the largest
+ * went from 9.0 to 7.2), so names would depend on which images were drawn.
+ * A group takes the name of the part it overlaps most (mean IoU) when that
+ * overlap reaches a threshold and the region is concentrated on the part: the
+ * share of its pixels inside the part is at least `minLift` times the part's
+ * share of all pixels (so a group that fires everywhere is not named after the largest
  * part). The face is the set of groups whose regions lie mostly inside it.
  *
  * @module
