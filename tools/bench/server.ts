@@ -44,6 +44,7 @@ import { readBundle } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
+import { commandSucceeds } from "../command.ts";
 import { START, startServerProcess } from "../server_process.ts";
 import { scriptFlags } from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
@@ -70,13 +71,7 @@ const seconds = positiveFlag("seconds", values.seconds);
 const rounds = positiveFlag("rounds", values.rounds);
 const concurrencies = values.quick ? [1, 8] : [1, 8, 32];
 
-const wrkFound = await new Deno.Command("wrk", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then(() => true, () => false);
-if (!wrkFound) {
+if (!await commandSucceeds("wrk", ["--version"])) {
   console.error("error: this benchmark drives the server with wrk: apt-get install wrk");
   Deno.exit(1);
 }
@@ -267,9 +262,7 @@ if (values.model) baseEnv.IGAN_MODEL = join(Deno.cwd(), values.model);
 // by half on 2 cores. The server stays free to use every CPU (pinned to one, its garbage
 // collector's threads competed with it and tripled p99 at concurrency 1).
 const cpus = navigator.hardwareConcurrency;
-const tasksetFound = await new Deno.Command("taskset", { args: ["--version"], stdout: "null" })
-  .output().then((r) => r.success, () => false);
-const pinned = tasksetFound && cpus >= 2;
+const pinned = cpus >= 2 && await commandSucceeds("taskset", ["--version"]);
 const wrkPrefix = pinned ? ["taskset", "-c", "0"] : [];
 console.error(pinned ? "wrk pinned to CPU 0" : "wrk not pinned (no taskset or one CPU)");
 

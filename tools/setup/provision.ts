@@ -12,6 +12,8 @@
  * @module
  */
 
+import { commandSucceeds } from "../command.ts";
+
 /** The browser the studio's test drives: `$IGAN_CHROMIUM`, or Debian's `chromium`. */
 export const CHROMIUM = Deno.env.get("IGAN_CHROMIUM") ?? "/usr/bin/chromium";
 
@@ -126,31 +128,11 @@ export function planProvision(facts: MachineFacts): ProvisionPlan {
   return { kind: "install", installs: absent.map((need) => need.install) };
 }
 
-/** Runs a command quietly; true when it exits 0. */
-async function succeeds(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<boolean> {
-  try {
-    const { code } = await new Deno.Command(command, {
-      args,
-      env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return code === 0;
-  } catch {
-    return false; // not installed
-  }
-}
-
 /** Whether a fresh Deno process finds a WebGPU adapter on the Vulkan backend. */
 export function probeAdapter(): Promise<boolean> {
   // A fresh process: wgpu enumerates adapters once per process, so one that probed before
   // Mesa was installed would never see it. Vulkan only, as the engine does on Linux.
-  return succeeds(Deno.execPath(), [
+  return commandSucceeds(Deno.execPath(), [
     "eval",
     "const a = await navigator.gpu?.requestAdapter(); Deno.exit(a ? 0 : 1)",
   ], { DENO_WEBGPU_BACKEND: "vulkan" });
@@ -158,7 +140,7 @@ export function probeAdapter(): Promise<boolean> {
 
 /** Whether a fresh Deno process loads OpenBLAS through FFI, as the CPU backend does. */
 export function probeOpenBlas(): Promise<boolean> {
-  return succeeds(Deno.execPath(), ["eval", "Deno.dlopen('libopenblas.so.0', {}).close()"]);
+  return commandSucceeds(Deno.execPath(), ["eval", "Deno.dlopen('libopenblas.so.0', {}).close()"]);
 }
 
 /** Probes everything {@link planProvision} decides on. */
@@ -171,10 +153,10 @@ export async function probeMachine(): Promise<MachineFacts> {
   const root = Deno.build.os === "linux" && Deno.uid() === 0;
   return {
     hasAdapter: await probeAdapter(),
-    hasPythonOnnx: await succeeds("/usr/bin/python3", ["-c", "import onnx"]),
+    hasPythonOnnx: await commandSucceeds("/usr/bin/python3", ["-c", "import onnx"]),
     hasOpenBlas: await probeOpenBlas(),
-    hasChromium: await succeeds(CHROMIUM, ["--version"]),
-    canInstall: root && await succeeds("apt-get", ["--version"]),
+    hasChromium: await commandSucceeds(CHROMIUM, ["--version"]),
+    canInstall: root && await commandSucceeds("apt-get", ["--version"]),
     codename,
   };
 }
@@ -189,14 +171,16 @@ async function aptUpdate(installs: readonly AptInstall[]): Promise<boolean> {
       "deb http://deb.debian.org/debian bookworm-backports main\n",
     );
   }
-  return await succeeds("apt-get", ["update", "-qq"], APT_ENV);
+  return await commandSucceeds("apt-get", ["update", "-qq"], APT_ENV);
 }
 
 /** Tries the install's attempts in order; true when one succeeds. */
 async function aptInstall(install: AptInstall, log: (line: string) => void): Promise<boolean> {
   log(`installing ${install.purpose}`);
   for (const attempt of install.attempts) {
-    if (await succeeds("apt-get", ["install", "-y", "-qq", ...attempt], APT_ENV)) return true;
+    if (await commandSucceeds("apt-get", ["install", "-y", "-qq", ...attempt], APT_ENV)) {
+      return true;
+    }
   }
   return false;
 }
