@@ -6,15 +6,15 @@
  */
 
 /**
- * Runs `command` with `args` quietly; true when it exits 0, false when it fails or is not
- * installed. Deno throws at once, not through the promise, when the program cannot be spawned,
- * so a `.then(ok, fail)` on `output()` does not catch a missing program.
+ * Runs `command` with `args` quietly; its exit code, or null when it is not installed. Deno
+ * throws at once, not through the promise, when a program cannot be spawned, so a
+ * `.then(ok, fail)` on `output()` does not catch a missing one.
  */
-export async function commandSucceeds(
+export async function commandStatus(
   command: string,
   args: string[],
   env: Record<string, string> = {},
-): Promise<boolean> {
+): Promise<number | null> {
   try {
     const { code } = await new Deno.Command(command, {
       args,
@@ -23,8 +23,17 @@ export async function commandSucceeds(
       stdout: "null",
       stderr: "null",
     }).output();
-    return code === 0;
+    return code;
   } catch {
-    return false; // not installed
+    return null;
   }
+}
+
+/** Whether `command` with `args` runs and exits 0 (see {@link commandStatus}). */
+export async function commandSucceeds(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<boolean> {
+  return await commandStatus(command, args, env) === 0;
 }
