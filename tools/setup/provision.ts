@@ -143,6 +143,11 @@ export function probeOpenBlas(): Promise<boolean> {
   return commandSucceeds(Deno.execPath(), ["eval", "Deno.dlopen('libopenblas.so.0', {}).close()"]);
 }
 
+/** Whether Debian's Python (`/usr/bin/python3`) imports onnx (python3-onnx), for the onnx.checker test. */
+export function probePythonOnnx(): Promise<boolean> {
+  return commandSucceeds("/usr/bin/python3", ["-c", "import onnx"]);
+}
+
 /** Probes everything {@link planProvision} decides on. */
 export async function probeMachine(): Promise<MachineFacts> {
   let codename = "";
@@ -153,7 +158,7 @@ export async function probeMachine(): Promise<MachineFacts> {
   const root = Deno.build.os === "linux" && Deno.uid() === 0;
   return {
     hasAdapter: await probeAdapter(),
-    hasPythonOnnx: await commandSucceeds("/usr/bin/python3", ["-c", "import onnx"]),
+    hasPythonOnnx: await probePythonOnnx(),
     hasOpenBlas: await probeOpenBlas(),
     hasChromium: await commandSucceeds(CHROMIUM, ["--version"]),
     canInstall: root && await commandSucceeds("apt-get", ["--version"]),

@@ -36,6 +36,7 @@ import { UsageError } from "../command_line.ts";
 import type { RunEvaluation } from "../eval/evaluate.ts";
 import { IR_VERSION, OPSET } from "./onnx.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
+import { probePythonOnnx } from "../../tools/setup/provision.ts";
 
 await initEngine();
 
@@ -69,12 +70,7 @@ async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: number[]) {
   return await runOnnxWith(bytes, { [name]: [input, dims] });
 }
 
-/** Whether Debian's Python has the onnx package (python3-onnx). */
-const pythonOnnx = await new Deno.Command("/usr/bin/python3", {
-  args: ["-c", "import onnx"],
-  stdout: "null",
-  stderr: "null",
-}).output().then((r) => r.success, () => false);
+const pythonOnnx = await probePythonOnnx();
 
 const root = await Deno.makeTempDir({ prefix: "igan-export-" });
 // Three steps, so that batch norm's running statistics are not the initial ones.
