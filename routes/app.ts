@@ -101,6 +101,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => {
+    // When the time limit (or the client's leaving) answers first, the handler still fails
+    // later, through this handler again: that request is answered and logged already.
+    if (c.get("answered")) return c.res;
+    c.set("answered", true);
     const path = new URL(c.req.url).pathname;
     if (error instanceof HttpProblem) return problemResponse(error, path);
     if (error instanceof OverloadError) {

@@ -84,6 +84,9 @@ export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends 
 /**
  * The app's per-request variables: `signal` aborts at the request's time
  * limit (or when the client goes away); `readingBody` is true while the body
- * is still arriving, so that a time limit then is a 408, not a 503.
+ * is still arriving, so that a time limit then is a 408, not a 503;
+ * `answered` is set once the error handler has answered the request.
  */
-export type AppEnv = { Variables: { signal: AbortSignal; readingBody: boolean } };
+export type AppEnv = {
+  Variables: { signal: AbortSignal; readingBody: boolean; answered: boolean };
+};
