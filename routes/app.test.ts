@@ -325,6 +325,34 @@ Deno.test("a multi-group swap's mask is the union of its groups' masks", async (
   ok(union.size > 0 && union.size < S * S, `the union has ${union.size} of ${S * S} pixels`);
 });
 
+Deno.test("a label of two words names its groups, in queries, paths and bodies", async () => {
+  const label = manifest.groups.find((g) => g.label?.includes(" "))?.label;
+  ok(label, "the default bundle has a two-word label");
+  const ids = manifest.groups.filter((g) => g.label === label).map((g) => g.id).join(",");
+  const bytes = async (path: string) => {
+    const response = await app.request(path);
+    equal(response.status, 200, `${path}: ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const named = encodeURIComponent(label);
+  deepEqual(
+    await bytes(`/v1/swap/42/7.png?concepts=${named}`),
+    await bytes(`/v1/swap/42/7.png?concepts=${ids}`),
+  );
+  deepEqual(
+    await bytes(`/v1/swap/42/7.png?concepts=mouth,%20${named}`),
+    await bytes(`/v1/swap/42/7.png?concepts=mouth,${named}`),
+  );
+  ok((await bytes(`/v1/images/42/concepts/${named}.png`)).length > 0);
+  const body = await app.request("/v1/swap", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ target: 42, source: 7, concepts: [label] }),
+  });
+  equal(body.status, 200);
+  deepEqual((await body.json()).groups, ids.split(",").map(Number));
+});
+
 /** [method, path, body (or raw string), status, field or detail pattern]. */
 const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/nothing", undefined, 404, /there is no \/v1\/nothing/],

@@ -13,6 +13,7 @@ import type { PictureJob } from "../model/jobs.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { conceptIdsField, pngResponse } from "./respond.ts";
 import {
+  groupName,
   imageSource,
   integerString,
   type Limits,
@@ -126,7 +127,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
         kernel: z.number().int().min(0).max(channels - 1).optional().describe(
           "with view=kernel: the kernel (channel)",
         ),
-        group: z.union([z.string().regex(/^[\w-]+$/), z.number().int().min(0)]).optional()
+        group: z.union([groupName, z.number().int().min(0)]).optional()
           .describe("with view=group: a group id or label"),
         style: z.enum(["heat", "overlay", "contour", "map"]).optional().describe(
           "heat, overlay or contour (kernel, kernels, group; default heat); map or overlay " +
@@ -184,9 +185,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       summary: "One concept group's centre (the mean of its kernels' maps)",
       description: "A group id, or a label (all groups with that label together).",
       params: seedPath.extend({
-        group: z.string().regex(/^[\w-]+$/, "must be a group id or label").describe(
-          "group id or label",
-        ),
+        group: groupName.describe("group id or label"),
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,

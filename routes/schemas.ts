@@ -109,15 +109,29 @@ export function imageSource(limits: Limits) {
   );
 }
 
+/** One concept's name: a group id, `face`, or a label, whose words a space may join ("face skin"). */
+const CONCEPT_NAME = String.raw`[\w-]+(?: [\w-]+)*`;
+
+/** A group id or label (a label names all its groups together). */
+export const groupName = z.string().regex(
+  new RegExp(`^${CONCEPT_NAME}$`),
+  "must be a group id or label",
+);
+
 /** A concept list in a query: group ids, labels or `face`, comma-separated. */
 export const conceptsString = z.string()
-  .regex(/^[\w-]+(,[\w-]+)*$/, "must be group ids, labels or face, separated by commas")
-  .transform((text) => text.split(","))
-  .describe("concept groups: ids, labels or face, comma-separated (e.g. face, or 3,7)");
+  .regex(
+    new RegExp(`^ *${CONCEPT_NAME} *(?:, *${CONCEPT_NAME} *)*$`),
+    "must be group ids, labels or face, separated by commas",
+  )
+  .transform((text) => text.split(",").map((name) => name.trim()))
+  .describe(
+    "concept groups: ids, labels or face, comma-separated (e.g. face, 3,7 or mouth,face skin)",
+  );
 
 /** A concept list in a JSON body. */
 export const conceptsArray = z.array(
-  z.union([z.string().regex(/^[\w-]+$/), z.number().int().min(0)]),
+  z.union([groupName, z.number().int().min(0)]),
 )
   .min(1)
   .transform((names) => names.map(String))
