@@ -130,6 +130,61 @@ Deno.test("encodePng round-trips small (stored) and large (deflated) pictures ex
   }
 });
 
+Deno.test("PNG: 1-, 2- and 4-bit grey and palette files decode to RGB", async (t) => {
+  // Three pixels a row and two rows: each row's packed samples start on a byte.
+  const levels = { 1: [1, 0, 1, 0, 1, 1], 2: [3, 0, 2, 1, 3, 0], 4: [15, 0, 8, 5, 10, 1] } as const;
+  const pack = (depth: 1 | 2 | 4, samples: readonly number[]) => {
+    const rowBytes = Math.ceil((3 * depth) / 8);
+    const bytes = new Uint8Array(2 * rowBytes);
+    samples.forEach((v, k) => {
+      const [y, x] = [Math.floor(k / 3), k % 3];
+      bytes[y * rowBytes + ((x * depth) >> 3)] |= v << (8 - depth - ((x * depth) & 7));
+    });
+    return bytes;
+  };
+  for (const depth of [1, 2, 4] as const) {
+    const samples = levels[depth];
+    await t.step(`${depth}-bit grey`, () => {
+      const file = encodePngFile({
+        width: 3,
+        height: 2,
+        channels: 1,
+        depth,
+        data: pack(depth, samples),
+      });
+      const grey = samples.map((v) => Math.round((v * 255) / (2 ** depth - 1)));
+      deepEqual([...decodeImage(file).data], grey.flatMap((v) => [v, v, v]));
+    });
+    await t.step(`${depth}-bit palette`, () => {
+      const palette = Array.from({ length: 2 ** depth }, (_, i) => [i, 100 + i, 200 - i]);
+      const file = encodePngFile({
+        width: 3,
+        height: 2,
+        channels: 1,
+        depth,
+        data: pack(depth, samples),
+        palette: palette as [number, number, number][],
+      });
+      deepEqual([...decodeImage(file).data], samples.flatMap((i) => palette[i]));
+    });
+  }
+});
+
+Deno.test("PNG: a file without pixels is refused, by its header and by decoding", () => {
+  const empty = encodePngFile({
+    width: 4,
+    height: 1,
+    channels: 3,
+    depth: 8,
+    data: new Uint8Array(12),
+  });
+  // The same file with its height (IHDR bytes 20..23) set to 0; CRCs are not checked.
+  const zero = empty.slice();
+  new DataView(zero.buffer).setUint32(20, 0);
+  throws(() => readImageHeader(zero), /no pixels/);
+  throws(() => decodeImage(zero), /no pixels/);
+});
+
 Deno.test("readImageHeader reads a PNG's and a JPEG's size without decoding, and refuses others", () => {
   const jpegBytes = jpeg.encode(
     { width: 5, height: 3, data: new Uint8Array(5 * 3 * 4) },

@@ -23,6 +23,8 @@ export class ImageDecodeError extends Error {
   override name = "ImageDecodeError";
 }
 
+const NO_PIXELS = "the PNG has no pixels: its width or height is 0";
+
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
 
@@ -66,7 +68,9 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
     if (bytes.length < 24 || ihdr !== "IHDR") {
       throw new ImageDecodeError("truncated PNG: its header (IHDR) is cut off");
     }
-    return { format: "png", width: view.getUint32(16), height: view.getUint32(20) };
+    const width = view.getUint32(16), height = view.getUint32(20);
+    if (width === 0 || height === 0) throw new ImageDecodeError(NO_PIXELS);
+    return { format: "png", width, height };
   }
   if (startsWith(bytes, JPEG_SIGNATURE)) {
     let at = 2;
@@ -112,22 +116,42 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     }
     if (startsWith(bytes, PNG_SIGNATURE)) return pngToRgb(decodePngFile(bytes));
   } catch (error) {
-    throw new ImageDecodeError(`corrupt image: ${(error as Error).message}`);
+    if (error instanceof ImageDecodeError) throw error;
+    // The decoders' messages can end in an empty cause ("... the data:").
+    const why = (error as Error).message.replace(/[:\s]+$/, "");
+    throw new ImageDecodeError(`corrupt image: ${why}`);
   }
   throw new ImageDecodeError("not a JPEG or PNG file");
 }
 
 function pngToRgb(png: ReturnType<typeof decodePngFile>): RgbImage {
-  const { width, height, channels, depth } = png;
-  if (png.palette) throw new ImageDecodeError("palette PNGs are not supported");
+  const { width, height, channels, depth, palette } = png;
+  if (width === 0 || height === 0) throw new ImageDecodeError(NO_PIXELS);
   const src = png.data;
-  const max = depth === 16 ? 65535 : depth === 8 ? 255 : 2 ** depth - 1;
+  const rowSamples = width * channels;
+  // Depths under 8 pack the samples of a row into bytes, each row starting on a byte.
+  const rowBytes = Math.ceil((rowSamples * depth) / 8);
+  const lowBits = (1 << depth) - 1;
+  const sample = (y: number, i: number) => {
+    if (depth >= 8) return src[y * rowSamples + i];
+    const bit = i * depth;
+    return (src[y * rowBytes + (bit >> 3)] >> (8 - depth - (bit & 7))) & lowBits;
+  };
+  const max = depth === 16 ? 65535 : 2 ** depth - 1;
   const data = new Uint8Array(width * height * 3);
   const gray = channels <= 2;
-  for (let p = 0; p < width * height; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = src[p * channels + (gray ? 0 : c)];
-      data[p * 3 + c] = Math.round((v * 255) / max);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      if (palette) {
+        const colour = palette[sample(y, x)];
+        if (!colour) throw new ImageDecodeError("corrupt PNG: a pixel's palette index is unused");
+        data.set(colour.slice(0, 3), p * 3);
+        continue;
+      }
+      for (let c = 0; c < 3; c++) {
+        data[p * 3 + c] = Math.round((sample(y, x * channels + (gray ? 0 : c)) * 255) / max);
+      }
     }
   }
   return { width, height, data };
