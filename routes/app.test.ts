@@ -90,6 +90,15 @@ Deno.test("GET /v1/images/{seed}.png: deterministic bytes, sizes, truncation, st
   equal(await cached.text(), "");
   equal(cached.headers.get("etag"), etag);
   equal(model.stats.runs, runs, "a 304 runs no inference");
+  const weak = await app.request("/v1/images/7.png", { headers: { "if-none-match": `W/${etag}` } });
+  equal(weak.status, 304, "If-None-Match compares weakly");
+  equal(model.stats.runs, runs);
+  // `*`: 304 only for a picture that exists; a bad concept stays a 400.
+  const star = { headers: { "if-none-match": "*" } };
+  equal((await app.request("/v1/images/7.png", star)).status, 304);
+  const badConcept = await app.request("/v1/swap/1/2.png?concepts=nosuch", star);
+  equal(badConcept.status, 400);
+  equal(badConcept.headers.get("cache-control"), null);
   notDeepEqual((await app.request("/v1/images/8.png")).headers.get("etag"), etag);
   const big = await png(await app.request("/v1/images/7.png?size=160"));
   deepEqual([big.width, big.height], [160, 160]);
@@ -467,6 +476,10 @@ Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async
   equal(bearer.headers.get("access-control-allow-origin"), "https://app.example");
   match(bearer.headers.get("access-control-expose-headers") ?? "", /Server-Timing/);
   equal((await guarded.request("/healthz")).status, 200, "probes need no key");
+  const picture = await guarded.request("/v1/images/3.png", { headers: { "x-api-key": "s3cret" } });
+  equal(picture.status, 200);
+  match(picture.headers.get("cache-control")!, /^private, /, "no shared cache serves it keyless");
+  match((await app.request("/v1/images/3.png")).headers.get("cache-control")!, /^public, /);
   const other = await guarded.request("/healthz", { headers: { origin: "https://evil.example" } });
   equal(other.headers.get("access-control-allow-origin"), null);
   equal(

@@ -254,6 +254,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     contentId: model.contentId,
     maxPhotoPixels: config.maxPhotoPixels,
     timingOf: (signal) => renderer.timingOf(signal),
+    behindKey: config.apiKey !== null,
   });
   app.get("/openapi.json", (c) => c.json(document));
   app.get("/docs", (c) => c.html(docsPage(document)));

@@ -1,8 +1,8 @@
 /**
  * Caching of immutable GET responses (they depend only on the URL and the
  * model): a strong ETag of the model's content and the canonical URL, a
- * year-long Cache-Control, and `If-None-Match` answered with 304 before any
- * inference.
+ * year-long Cache-Control (private behind an API key), and `If-None-Match`
+ * with the ETag answered with 304 before any inference.
  *
  * @module
  */
@@ -17,11 +17,23 @@ export function immutableEtag(contentId: string, url: URL): string {
   }"`;
 }
 
-/** Whether an If-None-Match header names `etag` (or `*`). */
-export function etagMatches(header: string | undefined, etag: string): boolean {
+/**
+ * Whether an If-None-Match header names `etag`, compared weakly as RFC 9110
+ * asks (`W/"x"` matches `"x"`). `*` matches any existing representation, so
+ * only `anyExists` tells whether it does: true once the response is known.
+ */
+export function etagMatches(header: string | undefined, etag: string, anyExists = false): boolean {
   if (!header) return false;
-  return header.split(",").map((t) => t.trim()).some((t) => t === "*" || t === etag);
+  return header.split(",").map((t) => t.trim().replace(/^W\//, "")).some((t) =>
+    t === "*" ? anyExists : t === etag
+  );
 }
 
-/** Cache-Control of immutable responses: one year, never revalidated. */
-export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+/**
+ * Cache-Control of immutable responses: one year, never revalidated;
+ * `private` where an API key guards them, so that no shared cache serves
+ * them to clients without the key.
+ */
+export function immutableCacheControl(behindKey: boolean): string {
+  return `${behindKey ? "private" : "public"}, max-age=31536000, immutable`;
+}

@@ -8,7 +8,7 @@
 
 import type { Hono } from "hono";
 import type { JobTiming } from "../model/renderer.ts";
-import { etagMatches, IMMUTABLE_CACHE_CONTROL, immutableEtag } from "./etag.ts";
+import { etagMatches, immutableCacheControl, immutableEtag } from "./etag.ts";
 import { honoPath, parsePath, pathParams } from "./paths.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { parseWith, queryObject, readJsonBody } from "./validation.ts";
@@ -22,6 +22,8 @@ export interface RegisterOptions {
   maxPhotoPixels: number;
   /** The timing of the picture jobs run for a request's signal, if any ran. */
   timingOf: (signal: AbortSignal) => JobTiming | undefined;
+  /** Whether an API key guards the API (its responses are then cached privately only). */
+  behindKey: boolean;
 }
 
 /** A `Server-Timing` header value of `timing` (durations in milliseconds). */
@@ -49,25 +51,28 @@ export function registerRoutes(
         pathParams(segments, (name) => c.req.param(name)),
       );
       const query = parseWith(spec.query, "query", queryObject(c));
-      let etag: string | undefined;
-      if (spec.immutable) {
-        etag = immutableEtag(options.contentId, new URL(c.req.url));
-        if (etagMatches(c.req.header("if-none-match"), etag)) {
-          return new Response(null, {
-            status: 304,
-            headers: { etag, "cache-control": IMMUTABLE_CACHE_CONTROL },
-          });
-        }
-      }
+      const etag = spec.immutable
+        ? immutableEtag(options.contentId, new URL(c.req.url))
+        : undefined;
+      const cacheControl = immutableCacheControl(options.behindKey);
+      const notModified = () =>
+        new Response(null, {
+          status: 304,
+          headers: { etag: etag!, "cache-control": cacheControl },
+        });
+      // A named ETag was given for a response of this URL, so it is valid: no inference needed.
+      if (etag && etagMatches(c.req.header("if-none-match"), etag)) return notModified();
       const body = spec.body ? parseWith(spec.body, "body", await readJsonBody(c)) : undefined;
       const photo = spec.upload ? await readPhotoUpload(c, options.maxPhotoPixels) : undefined;
       const signal = c.get("signal");
       const response = await spec.handler({ params, query, body, photo, signal });
       const timing = options.timingOf(signal);
       if (timing) response.headers.set("server-timing", serverTiming(timing));
-      if (etag) {
+      if (etag && response.ok) {
+        // `*` asks whether the picture exists: known only now that it was drawn.
+        if (etagMatches(c.req.header("if-none-match"), etag, true)) return notModified();
         response.headers.set("etag", etag);
-        response.headers.set("cache-control", IMMUTABLE_CACHE_CONTROL);
+        response.headers.set("cache-control", cacheControl);
       }
       return response;
     });
