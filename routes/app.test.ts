@@ -368,6 +368,8 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/7.jpg", undefined, 404, /there is no/],
   ["DELETE", "/v1/images/7.png", undefined, 405, /use GET/],
   ["GET", "/v1/generate", undefined, 405, /use POST/],
+  ["POST", "/docs", undefined, 405, /use GET or HEAD/],
+  ["POST", "/studio/ort/ort.wasm.bundle.min.mjs", undefined, 405, /use GET or HEAD/],
   ["GET", "/v1/images/-1.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/7.png?=64", undefined, 400, /empty name/],
@@ -474,6 +476,11 @@ Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async
   });
   equal(bearer.status, 200);
   equal(bearer.headers.get("access-control-allow-origin"), "https://app.example");
+  const preflight = await guarded.request("/v1/swap", {
+    method: "OPTIONS",
+    headers: { origin: "https://app.example", "access-control-request-method": "POST" },
+  });
+  equal(preflight.headers.get("access-control-allow-methods"), "GET,HEAD,POST");
   match(bearer.headers.get("access-control-expose-headers") ?? "", /Server-Timing/);
   equal((await guarded.request("/healthz")).status, 200, "probes need no key");
   const picture = await guarded.request("/v1/images/3.png", { headers: { "x-api-key": "s3cret" } });

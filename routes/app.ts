@@ -19,7 +19,7 @@
  * @module
  */
 
-import { registerStudio } from "./studio.ts";
+import { registerStudio, STUDIO_PATHS } from "./studio.ts";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -43,6 +43,9 @@ import { refineRoutes } from "./refine.ts";
 import { ImageDecodeError } from "../core/image.ts";
 import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { ClientGoneError } from "./validation.ts";
+
+/** The pages beside the API (GET only): its description, its docs and the studio. */
+const PAGE_PATHS = ["/openapi.json", "/docs", ...STUDIO_PATHS];
 
 /**
  * What the app needs: the loaded model (its manifest and concept names), the
@@ -172,11 +175,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.notFound((c) => {
     const url = new URL(c.req.url);
-    const allowed = [
-      ...new Set(
-        specs.filter((s) => matchesPath(s.path, url.pathname)).map((s) => s.method.toUpperCase()),
-      ),
+    const methods = [
+      ...specs.filter((s) => matchesPath(s.path, url.pathname)).map((s) => s.method.toUpperCase()),
+      ...(PAGE_PATHS.some((p) => matchesPath(p, url.pathname)) ? ["GET"] : []),
     ];
+    // Every GET route answers HEAD too.
+    const allowed = [...new Set(methods.flatMap((m) => m === "GET" ? ["GET", "HEAD"] : [m]))];
     if (allowed.length > 0) {
       return problemResponse(
         new HttpProblem(
@@ -200,6 +204,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       "*",
       cors({
         origin: config.corsOrigins.includes("*") ? "*" : config.corsOrigins,
+        allowMethods: ["GET", "HEAD", "POST"],
         allowHeaders: ["Content-Type", "Authorization", "X-API-Key", "If-None-Match"],
         exposeHeaders: ["ETag", "Retry-After", "Server-Timing"],
         maxAge: 86400,

@@ -46,6 +46,9 @@ function runtimeFolder(): string {
   return dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")));
 }
 
+/** The URL paths the studio serves (GET), in the route specs' path syntax. */
+export const STUDIO_PATHS: readonly string[] = [...Object.keys(PAGE_FILES), "/studio/ort/{file}"];
+
 const typeOf = (name: string) => name.endsWith(".wasm") ? "application/wasm" : "text/javascript";
 
 /** Registers the studio's routes on `app`. */
