@@ -369,6 +369,8 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["DELETE", "/v1/images/7.png", undefined, 405, /use GET/],
   ["GET", "/v1/generate", undefined, 405, /use POST/],
   ["POST", "/docs", undefined, 405, /use GET or HEAD/],
+  ["GET", "/v1/model?foo=1", undefined, 400, /query\.foo/],
+  ["POST", "/v1/generate?foo=1", { seeds: [1] }, 400, /query\.foo/],
   ["POST", "/studio/ort/ort.wasm.bundle.min.mjs", undefined, 405, /use GET or HEAD/],
   ["GET", "/v1/images/-1.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],

@@ -7,12 +7,16 @@
  */
 
 import type { Hono } from "hono";
+import { z } from "zod";
 import type { JobTiming } from "../model/renderer.ts";
 import { etagMatches, immutableCacheControl, immutableEtag } from "./etag.ts";
 import { honoPath, parsePath, pathParams } from "./paths.ts";
 import type { AppEnv, RouteSpec } from "./route.ts";
 import { parseWith, queryObject, readJsonBody } from "./validation.ts";
 import { readPhotoUpload } from "./photos.ts";
+
+/** The query of a route that takes no parameters. */
+const NO_QUERY = z.strictObject({});
 
 /** How registration reaches the app's shared services. */
 export interface RegisterOptions {
@@ -50,7 +54,8 @@ export function registerRoutes(
         "path",
         pathParams(segments, (name) => c.req.param(name)),
       );
-      const query = parseWith(spec.query, "query", queryObject(c));
+      // A route without query parameters refuses any, as the others refuse unknown ones.
+      const query = parseWith(spec.query ?? NO_QUERY, "query", queryObject(c));
       const etag = spec.immutable
         ? immutableEtag(options.contentId, new URL(c.req.url))
         : undefined;
