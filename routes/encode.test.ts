@@ -196,14 +196,23 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
     );
   });
   await t.step("a photo field that is not base64, or not an image", async () => {
-    for (const image of ["***", btoa("hello")]) {
+    // The photo's own field and what is wrong with it, not the seed alternative's "expected number".
+    for (
+      const [image, why] of [
+        ["***", /base64/i],
+        [btoa("hello"), /not a JPEG or PNG/],
+        ["", /not a JPEG or PNG/],
+      ] as const
+    ) {
       const response = await app.request("/v1/swap", {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ target: 3, source: { image }, concepts: ["face"] }),
       });
       equal(response.status, 400, await response.clone().text());
-      match((await response.json()).errors.map((e: { field: string }) => e.field).join(), /source/);
+      const [error] = (await response.json()).errors;
+      equal(error.field, "body.source.image");
+      match(error.message, why);
     }
   });
 });

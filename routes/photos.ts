@@ -115,7 +115,12 @@ export function photoObject(maxPixels: number) {
       return { photo: checkPhoto(bytes, "image", maxPixels), fit };
     } catch (error) {
       if (!(error instanceof HttpProblem)) throw error;
-      ctx.addIssue({ code: "custom", message: error.errors?.[0].message ?? error.message });
+      // At the base64 field: the union's error then names it rather than the seed's alternative.
+      ctx.addIssue({
+        code: "custom",
+        path: ["image"],
+        message: error.errors?.[0].message ?? error.message,
+      });
       return z.NEVER;
     }
   }).describe(
