@@ -239,5 +239,12 @@ export function checkpointState(checkpoint: Safetensors): TrainerState {
       `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
     );
   }
-  return JSON.parse(checkpoint.metadata.state) as TrainerState;
+  try {
+    return JSON.parse(checkpoint.metadata.state) as TrainerState;
+  } catch {
+    throw new CheckpointError(
+      "the checkpoint's training state (its metadata's state) is missing or not JSON: the file " +
+        "was not written by deno task train.",
+    );
+  }
 }

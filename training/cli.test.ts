@@ -270,11 +270,11 @@ async function runCli(args: string[]): Promise<{ code: number; stderr: string; s
 }
 
 Deno.test("deno task train: bad input gives one clear message and no stack trace", async (t) => {
-  await t.step("unknown flag: exit 2 with the usage", async () => {
+  await t.step("unknown flag: exit 2 with a hint of --help", async () => {
     const { code, stderr } = await runCli(["--synthetic", "--bogus"]);
     equal(code, 2);
     match(stderr, /^error: Unknown option '--bogus'/);
-    match(stderr, /Usage:/);
+    match(stderr, /\n\(--help prints the usage\)\n$/);
     ok(!/\n\s+at /.test(stderr), stderr);
   });
   await t.step("missing data folder: exit 1 naming the folder", async () => {
@@ -309,6 +309,29 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
     const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--augment", "color"]);
     equal(code, 1);
     match(stderr, /error: .*--augment.* apply when --resume names a checkpoint file/);
+  });
+  await t.step("--freeze-head on a new run, a negative --steps: exit 2 saying why", async () => {
+    const head = await runCli(["--synthetic", "--freeze-head"]);
+    equal(head.code, 2);
+    match(head.stderr, /^error: --freeze-head and --train-head continue a run/);
+    const negative = await runCli(["--synthetic", "--steps", "-5"]);
+    equal(negative.code, 2);
+    match(negative.stderr, /^error: --steps takes a non-negative integer, got "-5"/);
+  });
+  await t.step("a folder as --init-from, a file as a run folder: exit 1 saying so", async () => {
+    const folder = await Deno.makeTempDir();
+    const file = await Deno.makeTempFile();
+    try {
+      const init = await runCli(["--synthetic", "--init-from", folder]);
+      equal(init.code, 1, init.stderr);
+      match(init.stderr, /error: .* is a folder; pass a checkpoint file/);
+      const { code, stderr } = await runCli(["--resume", file, "--out", folder]);
+      equal(code, 1, stderr);
+      ok(!/\n\s+at /.test(stderr), stderr);
+    } finally {
+      await Deno.remove(folder);
+      await Deno.remove(file);
+    }
   });
   await t.step("--help prints the usage and exits 0", async () => {
     const { code, stdout } = await runCli(["--help"]);
@@ -360,7 +383,10 @@ Deno.test("deno task train: corrupt checkpoints are named, and --resume takes th
       flipByte(join(checkpoints, "step-000004.safetensors"));
       const { code, stderr } = await runCli(["--resume", run, "--steps", "6"]);
       equal(code, 0, stderr);
-      match(stderr, /warning: step-000004\.safetensors is not a readable checkpoint: .*checksum/);
+      match(
+        stderr,
+        /warning: \S*step-000004\.safetensors is not a readable checkpoint: .*checksum/,
+      );
       match(stderr, /resuming .* at step 2 of 6/);
       ok(!/\n\s+at /.test(stderr), stderr);
     });
@@ -431,6 +457,15 @@ Deno.test("deno task train: a checkpoint file continues with DiffAugment turned 
       /error: --lambda1 and --lambda2-g change an interpretable run's settings; .* is a plain GAN's\./,
     );
     ok(!/\n\s+at /.test(plain.stderr), plain.stderr);
+    // Nothing left to train: the checkpoint and the run folder are at step 4, the run's end.
+    for (const target of [checkpoint, run]) {
+      const done = await runCli(["--resume", target]);
+      equal(done.code, 1, done.stderr);
+      match(
+        done.stderr,
+        /error: .* is at step 4 already, and the run is to end at step 4: give --steps above 4/,
+      );
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }

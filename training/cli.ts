@@ -38,7 +38,7 @@ import {
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { checkpointConfig } from "./checkpoint.ts";
+import { checkpointConfig, checkpointState } from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, trainLoop } from "./train.ts";
@@ -268,6 +268,11 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   if ((data === undefined) === !values.synthetic) {
     throw new UsageError("give exactly one of --data <folder>, --synthetic or --resume <run>.");
   }
+  if (values["freeze-head"] || values["train-head"]) {
+    throw new UsageError(
+      "--freeze-head and --train-head continue a run: give them with --resume <checkpoint file>.",
+    );
+  }
   const network = definedOnly({
     architecture: values.architecture as TrainConfig["network"]["architecture"] | undefined,
     resolution: int("resolution") as 32 | 64 | undefined,
@@ -362,6 +367,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
       command.overrides,
       command.run,
     );
+    requireStepsAhead(checkpointState(fromFile).step, config.steps, command.run);
   } else if (command.kind === "resume") {
     if (command.name !== undefined || command.out !== "runs" || command.changesSettings) {
       throw new RunFolderError(
@@ -410,9 +416,20 @@ async function runCommand(command: TrainCommand): Promise<number> {
   }
 }
 
+/** Refuses to continue `source`, at checkpoint `step`, to `steps` steps when there is nothing to train. */
+function requireStepsAhead(step: number, steps: number, source: string): void {
+  if (step >= steps) {
+    throw new ConfigError(
+      `${source} is at step ${step} already, and the run is to end at step ${steps}: give ` +
+        `--steps above ${step} to train on.`,
+    );
+  }
+}
+
 /** Restores the newest readable checkpoint of `run` into `trainer`. */
 async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder> {
   const contents = await readNewestCheckpoint(run, (warning) => console.error(warning));
+  requireStepsAhead(checkpointState(contents).step, trainer.config.steps, run.dir);
   trainer.restore(contents);
   await truncateLog(run, trainer.step);
   await writeConfig(run, trainer.config);

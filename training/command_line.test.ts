@@ -1,5 +1,12 @@
-import { equal, match } from "node:assert/strict";
-import { REPEATED_SIGNAL_MS } from "./command_line.ts";
+import { deepEqual, equal, match, throws } from "node:assert/strict";
+import {
+  integerFlag,
+  parseFlags,
+  REPEATED_SIGNAL_MS,
+  runCommandLine,
+  USAGE_HINT,
+  UsageError,
+} from "./command_line.ts";
 import { ChildOutput } from "../core/child_output.ts";
 
 /**
@@ -51,4 +58,43 @@ Deno.test("withStopSignal: another signal after the repeat window quits at once 
   const { code, stdout } = await stopWith([0, REPEATED_SIGNAL_MS + 200], REPEATED_SIGNAL_MS + 3000);
   equal(code, 130, stdout);
   equal(stdout.includes("stopped cleanly"), false, stdout);
+});
+
+Deno.test("parseFlags: a negative number after a flag is its value, for the flag's check to refuse", () => {
+  const options = { steps: { type: "string" }, quiet: { type: "boolean" } } as const;
+  const { steps } = parseFlags(["--steps", "-5", "--quiet"], options);
+  equal(steps, "-5");
+  throws(() => integerFlag("steps", steps), /--steps takes a non-negative integer, got "-5"/);
+  deepEqual(parseFlags(["--steps=3"], options), { steps: "3" });
+  throws(() => parseFlags(["--bogus"], options), UsageError);
+});
+
+Deno.test("runCommandLine: a usage error is one line and a hint; a path error one line", async () => {
+  const lines: string[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+  try {
+    const program = (run: () => Promise<void>) => ({
+      usage: "Usage: a long text\n".repeat(40),
+      parse: (args: string[]) => {
+        if (args.length > 0) throw new UsageError(`unknown ${args[0]}.`);
+        return {};
+      },
+      run,
+    });
+    equal(await runCommandLine(program(() => Promise.resolve()), ["--x"]), 2);
+    deepEqual(lines.splice(0), [`error: unknown --x.\n${USAGE_HINT}`]);
+    // An output folder that is a file, as Deno.mkdir reports it.
+    const file = await Deno.makeTempFile();
+    try {
+      const mkdir = () => Deno.mkdir(file, { recursive: true });
+      equal(await runCommandLine(program(mkdir), []), 1);
+      equal(lines.length, 1);
+      match(lines[0], new RegExp(`^error: .*${file}`));
+    } finally {
+      await Deno.remove(file);
+    }
+  } finally {
+    console.error = consoleError;
+  }
 });

@@ -22,7 +22,7 @@ import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { SWAP_MODES, type SwapMode } from "../model/swap.ts";
 import type { Progress } from "../core/progress.ts";
 
-/** A command line that cannot be used; printed with the usage. */
+/** A command line that cannot be used; printed with a hint of `--help`. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -70,10 +70,26 @@ const USER_ERRORS = [
   NoGradientsError,
 ];
 
+/**
+ * File-system errors, which at a command line come of the paths the user gave
+ * (an output folder that is a file, a missing folder to write into); Deno's
+ * message names the path.
+ */
+const PATH_ERRORS = [
+  Deno.errors.NotFound,
+  Deno.errors.AlreadyExists,
+  Deno.errors.IsADirectory,
+  Deno.errors.NotADirectory,
+  Deno.errors.PermissionDenied,
+];
+
 /** Whether `error` is one of the errors a command prints as one `error:` line. */
 export function isUserError(error: unknown): error is Error {
-  return USER_ERRORS.some((type) => error instanceof type);
+  return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type);
 }
+
+/** The line after a usage error: the usage itself would push the error off the screen. */
+export const USAGE_HINT = "(--help prints the usage)";
 
 /** A command-line program: its usage text, how it reads its arguments, and what it does. */
 export interface CommandLine<C> {
@@ -86,7 +102,7 @@ export interface CommandLine<C> {
 
 /**
  * Runs `program` on `args` and returns its exit status: 2 with the error and
- * the usage for a command line that cannot be used, 0 after printing the
+ * {@link USAGE_HINT} for a command line that cannot be used, 0 after printing the
  * usage for --help, 1 with one `error:` line for a user error (see
  * {@link isUserError}); anything else is a bug and propagates.
  */
@@ -96,7 +112,7 @@ export async function runCommandLine<C>(program: CommandLine<C>, args: string[])
     command = program.parse(args);
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof ConfigError)) throw error;
-    console.error(`error: ${error.message}\n\n${program.usage}`);
+    console.error(`error: ${error.message}\n${USAGE_HINT}`);
     return 2;
   }
   if (command === "help") {
@@ -117,8 +133,18 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
   args: string[],
   options: O,
 ) {
+  // "--steps -5" would read as a flag "-5": passed as "--steps=-5", the flag's own check says
+  // what it takes.
+  const joined: string[] = [];
+  for (let k = 0; k < args.length; k++) {
+    const next = args[k + 1];
+    if (/^--[^=]+$/.test(args[k]) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${args[k]}=${next}`);
+      k++;
+    } else joined.push(args[k]);
+  }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joined, options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -127,8 +153,8 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
 /**
  * The flags of a script's command line (a benchmark's): as {@link parseFlags}
  * with `--help` (`-h`) added, which prints `usage` and exits with status 0; a
- * command line that cannot be used prints one `error:` line and `usage`, and
- * exits with status 2.
+ * command line that cannot be used prints one `error:` line and
+ * {@link USAGE_HINT}, and exits with status 2.
  */
 export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
@@ -142,7 +168,7 @@ export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options
   try {
     values = parseFlags(args, withHelp);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}\n${usage}`);
+    console.error(`error: ${(error as Error).message}\n${USAGE_HINT}`);
     Deno.exit(2);
   }
   // Inside the generic function the parsed type is not resolved: read the flag it added.

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { type PartialConfig, resolveStoredConfig, type TrainConfig } from "./config.ts";
 import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
@@ -99,7 +99,14 @@ export async function readRunConfig(dir: string): Promise<{ run: RunFolder; json
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new RunFolderError(
-        `${dir} is not a run folder (it has no config.json); pass a folder made by deno task train.`,
+        `${dir} is not a run folder (it has no config.json); pass a folder made by deno task ` +
+          "train or train:encoder.",
+      );
+    }
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new RunFolderError(
+        `${dir} is a file, not a run folder; pass the folder a training run wrote (a ` +
+          "checkpoint file goes with --resume or --checkpoint).",
       );
     }
     throw error;
@@ -209,8 +216,13 @@ export async function readHashedCheckpoint(
     if (error instanceof Deno.errors.NotFound) {
       throw new CheckpointError(`the checkpoint ${file} does not exist.`);
     }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new CheckpointError(
+        `${file} is a folder; pass a checkpoint file (a run's checkpoints/step-*.safetensors).`,
+      );
+    }
     if (error instanceof SafetensorsError) {
-      throw new CheckpointError(`${basename(file)} is not a readable checkpoint: ${error.message}`);
+      throw new CheckpointError(`${file} is not a readable checkpoint: ${error.message}`);
     }
     throw error;
   }
@@ -262,7 +274,7 @@ export async function readNewestCheckpoint(
       return await readCheckpoint(file);
     } catch (error) {
       if (!(error instanceof CheckpointError)) throw error;
-      warn(`warning: ${error.message}; trying an older checkpoint`);
+      warn(`warning: ${error.message.replace(/\.$/, "")}; trying an older checkpoint`);
     }
   }
   throw new CheckpointError(
