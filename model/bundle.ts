@@ -71,7 +71,13 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
     return await Deno.readFile(url);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new BundleError(display(url), "the file is missing from the bundle.");
+      // Without its manifest the folder is likely no bundle at all.
+      throw new BundleError(
+        display(url),
+        name === BUNDLE_FILES.manifest
+          ? "the file is missing from the bundle; a bundle is a folder written by deno task export."
+          : "the file is missing from the bundle.",
+      );
     }
     throw new BundleError(display(url), `cannot be read: ${(error as Error).message}`);
   }

@@ -46,7 +46,7 @@ Deno.test("a broken IGAN_MODEL or setting stops start-up with one error line and
     const [env, pattern] of [
       [
         { IGAN_MODEL: "/nonexistent/bundle" },
-        /^error: \/nonexistent\/bundle\/manifest\.json: the file is missing from the bundle\.$/,
+        /^error: \/nonexistent\/bundle\/manifest\.json: the file is missing from the bundle; a bundle is a folder written by deno task export\.$/,
       ],
       [
         { IGAN_MAX_BATCH: "lots" },

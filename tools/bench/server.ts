@@ -39,8 +39,8 @@
  * @module
  */
 
-import { join } from "node:path";
-import { readBundle } from "../../model/bundle.ts";
+import { resolve } from "node:path";
+import { BundleError, readBundle } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
@@ -50,7 +50,13 @@ import { scriptFlags } from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
 
 const USAGE =
-  "usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]";
+  `usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
+
+  --seconds <n>     seconds of each load [5]
+  --rounds <n>      interleaved rounds of one and all workers; figures are their medians [3]
+  --model <bundle>  the bundle to serve [model/default]
+  --quick           concurrency 1 and 8 only (no 32)
+  --overload        the overload bursts instead (200 swaps at 512 px, 200 generates of 16)`;
 const values = scriptFlags(Deno.args, {
   seconds: { type: "string", default: "5" },
   rounds: { type: "string", default: "3" },
@@ -255,10 +261,17 @@ async function rssMiB(pid: number): Promise<number | null> {
 }
 
 const modelFolder = values.model ?? DEFAULT_MODEL;
-const bundle = await readBundle(modelFolder);
+let bundle;
+try {
+  bundle = await readBundle(modelFolder);
+} catch (error) {
+  if (!(error instanceof BundleError)) throw error;
+  console.error(`error: ${error.message}`);
+  Deno.exit(1);
+}
 
 const baseEnv: Record<string, string> = { PORT: "0", HOST: "127.0.0.1", IGAN_MAX_QUEUE: "100000" };
-if (values.model) baseEnv.IGAN_MODEL = join(Deno.cwd(), values.model);
+if (values.model) baseEnv.IGAN_MODEL = resolve(values.model);
 // With two CPUs or more, wrk runs on the first: unpinned, p50 latencies of identical runs varied
 // by half on 2 cores. The server stays free to use every CPU (pinned to one, its garbage
 // collector's threads competed with it and tripled p99 at concurrency 1).
