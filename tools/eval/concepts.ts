@@ -59,6 +59,12 @@ function parse(args: string[]): ConceptsCommand | "help" {
   });
   if (values.help) return "help";
   if (!values.run) throw new UsageError("--run <run-folder> is required.");
+  if (values["baseline-checkpoint"] !== undefined && values.baseline === undefined) {
+    throw new UsageError("--baseline-checkpoint needs --baseline <run-folder>.");
+  }
+  if (integerFlag("images", values.images) === 0) {
+    throw new UsageError("--images must be at least 1.");
+  }
   return {
     run: values.run,
     baseline: values.baseline,

@@ -1,6 +1,6 @@
-import { deepEqual, equal, notDeepEqual, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, notDeepEqual, ok, rejects, throws } from "node:assert/strict";
 import { initEngine } from "../engine/engine.ts";
-import { resolveConfig } from "../config.ts";
+import { ConfigError, resolveConfig } from "../config.ts";
 import { TINY_RUN, trainTinyRun } from "../testing/tiny_run.ts";
 import { createRun, listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
 import { CheckpointError, loadServingGenerator } from "../checkpoint.ts";
@@ -9,7 +9,7 @@ import { asyncScope } from "../engine/tensor.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
-import { evaluateRun } from "./evaluate.ts";
+import { evaluateRun, groupCount } from "./evaluate.ts";
 
 await initEngine();
 
@@ -89,3 +89,16 @@ async function unitRmsPartition(dir: string, images: number, groups: number): Pr
     generator.dispose();
   }
 }
+
+Deno.test("groupCount: a requested C must lie within 1..M, said as a ConfigError", () => {
+  const config = resolveConfig({ network: { targetChannels: 16 } });
+  equal(groupCount(config, 16), 16);
+  equal(groupCount(config), 16, "the default (24) at most M");
+  equal(groupCount(resolveConfig({ network: { targetChannels: 128 } })), 24);
+  for (const bad of [0, 17]) {
+    throws(
+      () => groupCount(config, bad),
+      (e) => e instanceof ConfigError && /1 to 16/.test(e.message),
+    );
+  }
+});

@@ -17,7 +17,7 @@
 
 import { RandomStream } from "../engine/random.ts";
 import { asyncScope, tensor } from "../engine/tensor.ts";
-import { DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
+import { ConfigError, DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
@@ -79,10 +79,17 @@ export interface EvaluateOptions {
 
 /**
  * C of a run's evaluation: an interpretable run's own; for a baseline, whose
- * GMM is fitted at evaluation, `requested` or the interpretable default (24).
+ * GMM is fitted at evaluation, `requested` (1 to M) or the interpretable
+ * default (24, or M where that is fewer).
  */
 export function groupCount(config: TrainConfig, requested?: number): number {
-  return config.interpretable?.groups ?? requested ?? DEFAULT_INTERPRETABLE.groups;
+  const m = config.network.targetChannels;
+  if (requested !== undefined && (requested < 1 || requested > m)) {
+    throw new ConfigError(
+      `--groups ${requested} is out of range: a run with M = ${m} target filters has 1 to ${m} groups.`,
+    );
+  }
+  return config.interpretable?.groups ?? requested ?? Math.min(DEFAULT_INTERPRETABLE.groups, m);
 }
 
 /** The block size of {@link RunEvaluation.blockMetrics}. */
