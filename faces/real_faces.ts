@@ -58,7 +58,7 @@ export function disjointSubsets(
   if (files.length < needed) {
     throw new RealFacesError(
       `the folder holds ${files.length} images; this measurement needs ${needed} ` +
-        "(lower --images or --pairs).",
+        "(measure fewer images or pairs).",
     );
   }
   const order = permutation(files.length, random);

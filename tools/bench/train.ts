@@ -14,28 +14,41 @@
 
 import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
 import { scope } from "../../training/engine/tensor.ts";
-import { parseTrainArgs, USAGE } from "../../training/cli.ts";
-import { UsageError } from "../../training/command_line.ts";
+import { parseTrainArgs } from "../../training/cli.ts";
+import { USAGE_HINT, UsageError } from "../../training/command_line.ts";
 import { ConfigError } from "../../training/config.ts";
 import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { GanTrainer } from "../../training/trainer.ts";
 
-const usage = "usage: deno task bench:train [--timed-steps N] [model flags of deno task train]";
+const usage = `usage: deno task bench:train [--timed-steps N] [model flags of deno task train]
+
+  --timed-steps <n>   steps timed after the first [5]
+  model flags         --width, --batch, --resolution, --target-channels, --interpretable, ...
+                      as deno task train takes them (deno task train --help); the data is
+                      always 512 synthetic faces`;
 
 function fail(message: string): never {
-  console.error(`error: ${message}\n${usage}\n\n${USAGE}`);
+  console.error(`error: ${message}\n${USAGE_HINT}`);
   Deno.exit(2);
 }
 
 const args = [...Deno.args];
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(usage);
+  Deno.exit(0);
+}
+const given = args.find((a) => /^--(data|synthetic|resume)(=|$)/.test(a));
+if (given) fail(`${given} does not apply: the benchmark trains on 512 synthetic faces.`);
 let timedSteps = 5;
-const at = args.indexOf("--timed-steps");
+const at = args.findIndex((a) => /^--timed-steps(=|$)/.test(a));
 if (at >= 0) {
-  timedSteps = Number(args[at + 1]);
-  if (!Number.isInteger(timedSteps) || timedSteps < 1) {
-    fail(`--timed-steps takes a positive integer, got "${args[at + 1]}".`);
+  const inline = /^--timed-steps=(.*)$/.exec(args[at])?.[1];
+  const text = inline ?? args[at + 1] ?? "";
+  timedSteps = Number(text);
+  if (text === "" || !Number.isInteger(timedSteps) || timedSteps < 1) {
+    fail(`--timed-steps takes a positive integer, got "${text}".`);
   }
-  args.splice(at, 2);
+  args.splice(at, inline === undefined ? 2 : 1);
 }
 let command;
 try {
@@ -44,9 +57,7 @@ try {
   if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
   throw error;
 }
-if (command === "help" || command.kind !== "new") {
-  fail("--help and --resume do not apply to the benchmark.");
-}
+if (command === "help" || command.kind !== "new") throw new Error("unreachable: a new run");
 const { config } = command;
 
 const log = (text: string) => console.error(text);

@@ -46,4 +46,7 @@ Deno.test("deno task figures: a bad command line is one error line and exit 2", 
   const { code, stderr } = await figures(["--model", bundle, "--out", "x", "--swap-mode", "all"]);
   equal(code, 2);
   match(stderr, /^error: --swap-mode takes groups, region or wide, got "all"/);
+  const tiny = await figures(["--model", bundle, "--out", "x", "--size", "0"]);
+  equal(tiny.code, 2);
+  match(tiny.stderr, /^error: --size takes 16 to 1024 pixels, got 0\./);
 });

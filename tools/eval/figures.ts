@@ -36,10 +36,13 @@ import {
 const USAGE = `Usage: deno task figures --model <bundle-folder> --out <folder> [options]
 
   --seed <n>          first seed of the faces [1000]
-  --size <n>          side of each picture in pixels [the model's resolution]
+  --size <n>          side of each picture in pixels, 16 to 1024 [the model's resolution]
   --swap-mode <mode>  groups, region or wide, as the swap endpoints' mode [the model's default
                       for each concept: its face-swap mode for the face]
   -h, --help          this text`;
+
+/** The sides a picture may have: a strip of 16-pixel tiles is still legible, 1024 is poster size. */
+const PICTURE_SIZES = { min: 16, max: 1024 };
 
 /** Concepts whose swaps are drawn, when the manifest names them ("face": its face groups). */
 const SWAPPED = ["mouth", "eyes", "nose", "face"] as const;
@@ -63,11 +66,17 @@ function parse(args: string[]): FiguresCommand | "help" {
   });
   if (values.help) return "help";
   if (!values.model || !values.out) throw new UsageError("--model and --out are required.");
+  const size = integerFlag("size", values.size);
+  if (size !== undefined && (size < PICTURE_SIZES.min || size > PICTURE_SIZES.max)) {
+    throw new UsageError(
+      `--size takes ${PICTURE_SIZES.min} to ${PICTURE_SIZES.max} pixels, got ${size}.`,
+    );
+  }
   return {
     model: values.model,
     out: values.out,
     seed: integerFlag("seed", values.seed) ?? 1000,
-    size: integerFlag("size", values.size),
+    size,
     swapMode: swapModeFlag(values["swap-mode"]),
   };
 }

@@ -5,6 +5,8 @@
  */
 
 import { equal, match } from "node:assert/strict";
+import { join } from "node:path";
+import { encodePng } from "../../core/image.ts";
 import { defaultBundleWithout, runEvalTool } from "./testing.ts";
 
 Deno.test("eval:langevin: a bad flag is a usage error, a bundle without energy one error line", async () => {
@@ -18,4 +20,22 @@ Deno.test("eval:langevin: a bad flag is a usage error, a bundle without energy o
   equal(refused.lines.length, 1, refused.lines.join("\n"));
   match(refused.lines[0], /^error: this bundle has no energy model/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval:langevin: a folder of fewer real faces than N is one error line, before any refining", async () => {
+  const data = await Deno.makeTempDir();
+  try {
+    for (let k = 0; k < 3; k++) {
+      const face = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40 * k) };
+      await Deno.writeFile(join(data, `${k}.png`), encodePng(face));
+    }
+    const r = await runEvalTool("langevin.ts", ["--data", data, "--images", "20"]);
+    equal(r.code, 1, r.lines.join("\n"));
+    match(
+      r.lines.at(-1)!,
+      /^error: .* holds 3 images; realism against N = 20 .* \(lower --images\)/,
+    );
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
 });

@@ -24,7 +24,7 @@ import { DESCRIPTOR_SIZE, descriptorsInBatches } from "../../faces/analyzer.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { frechetDistance } from "../../faces/feature_distances.ts";
 import { FACE_INNER_PARTS, partLabels, partMask } from "../../faces/parts.ts";
-import { imageFiles, readRealFaces } from "../../faces/real_faces.ts";
+import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_faces.ts";
 import { swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
@@ -130,6 +130,14 @@ async function run(command: LangevinCommand): Promise<void> {
     const descriptors = (images: Float32Array, count: number) =>
       descriptorsInBatches(analyzer, images, count, s);
 
+    // The real faces first: a folder short of N ends the run before the refining does.
+    const files = await imageFiles(command.data);
+    if (files.length < n) {
+      throw new RealFacesError(
+        `${command.data} holds ${files.length} images; realism against N = ${n} generated ` +
+          "images needs as many real ones (lower --images).",
+      );
+    }
     // Realism before and after.
     const progress = new Progress("refining", n, { unit: "img" });
     const before: Float32Array[] = [], after: Float32Array[] = [];
@@ -142,7 +150,6 @@ async function run(command: LangevinCommand): Promise<void> {
       progress.update(from + count);
     }
     progress.finish();
-    const files = await imageFiles(command.data);
     const real = await readRealFaces(files.slice(0, n), s);
     const realSet = { data: await descriptors(real.images, n), n, d: DESCRIPTOR_SIZE };
     const set = (parts: Float32Array[]) => ({

@@ -9,7 +9,7 @@
  */
 
 import { asyncScope, type Tensor, tensor } from "../engine/tensor.ts";
-import type { ImageSet } from "../data/image_set.ts";
+import { DataError, type ImageSet } from "../data/image_set.ts";
 import { batchPixels } from "../data/sampler.ts";
 import { encodePng, imageGrid, imagesFromPlanar } from "../../core/image.ts";
 import type { Progress } from "../../core/progress.ts";
@@ -54,6 +54,12 @@ export interface EncoderLoopOptions {
 
 /** The held-out photos of `set` (its last `holdout` images), planar in [-1, 1]. */
 export function holdoutPhotos(set: ImageSet, holdout: number): Float32Array {
+  if (!Number.isInteger(holdout) || holdout < 1 || holdout > set.count) {
+    throw new DataError(
+      `cannot hold out ${holdout} images of a data set of ${set.count}: --holdout takes 1 to ` +
+        `${set.count}.`,
+    );
+  }
   const indices = Array.from({ length: holdout }, (_, k) => set.count - holdout + k);
   return batchPixels(set, { indices, flips: indices.map(() => false) });
 }
