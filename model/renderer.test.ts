@@ -30,6 +30,18 @@ Deno.test("the cost model takes its first measurement, then a running average", 
   deepEqual(costs.snapshot(), { kernel: 40 });
 });
 
+Deno.test("a job the time limit cuts off still teaches the cost model its lower bound", async () => {
+  const costs = new CostModel(64, 8);
+  const renderer = new Renderer([standIn(300, [], "a")], costs, {
+    timeoutMs: 10_000,
+    maxQueuedImages: 100,
+  });
+  await rejects(renderer.run(JOB, AbortSignal.timeout(100)));
+  ok(costs.estimate(JOB) >= 90, `learned ${costs.estimate(JOB)} ms, at least the 100 it ran`);
+  costs.observeAtLeast(JOB, 10);
+  ok(costs.estimate(JOB) >= 90, "a shorter cut-off run lowers nothing");
+});
+
 Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {
   const ran: string[] = [];
   const renderer = new Renderer([standIn(100, ran, "a")], new CostModel(64, 8), {

@@ -71,6 +71,16 @@ export class CostModel {
     );
   }
 
+  /**
+   * Takes in that `job` ran `ms` before it was given up: it costs at least
+   * that, so an estimate under it rises as if `ms` had been measured. Without
+   * it, a kind whose every run the time limit cuts off would never be learned
+   * and never refused.
+   */
+  observeAtLeast(job: PictureJob, ms: number): void {
+    if (this.estimate(job) < ms) this.observe(job, ms);
+  }
+
   /** Expected milliseconds of the smallest job: one work unit of the cheapest kind measured. */
   smallestMs(): number {
     return this.#msPerUnit.size === 0 ? INITIAL_MS_PER_UNIT : Math.min(...this.#msPerUnit.values());
@@ -107,6 +117,8 @@ export interface JobTiming {
 class Lane {
   readonly run: LaneRunner;
   readonly inFlight: number;
+  /** Told how long a job ran before its signal gave it up. */
+  readonly #onGivenUp: (job: PictureJob, ms: number) => void;
   /** Expected milliseconds of the jobs waiting or running here. */
   pendingMs = 0;
   jobs = 0;
@@ -114,9 +126,14 @@ class Lane {
   /** The last `inFlight` jobs' ends: a new job is handed over when the first of them has ended. */
   readonly #recent: Promise<unknown>[] = [];
 
-  constructor(run: LaneRunner, inFlight: number) {
+  constructor(
+    run: LaneRunner,
+    inFlight: number,
+    onGivenUp: (job: PictureJob, ms: number) => void,
+  ) {
     this.run = run;
     this.inFlight = inFlight;
+    this.#onGivenUp = onGivenUp;
   }
 
   /**
@@ -147,8 +164,14 @@ class Lane {
     const started = turn.then(async () => {
       signal.throwIfAborted();
       running = true;
-      const rendered = await this.run(job, signal);
-      return { ...rendered, waitMs: performance.now() - queued - rendered.renderMs };
+      const ran = performance.now();
+      try {
+        const rendered = await this.run(job, signal);
+        return { ...rendered, waitMs: performance.now() - queued - rendered.renderMs };
+      } catch (error) {
+        if (signal.aborted) this.#onGivenUp(job, performance.now() - ran);
+        throw error;
+      }
     });
     const done = started.finally(() => {
       signal.removeEventListener("abort", onAbort);
@@ -192,7 +215,9 @@ export class Renderer {
     limits: { timeoutMs: number; maxQueuedImages: number; inFlightPerLane?: number },
     close: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.#lanes = runners.map((run) => new Lane(run, limits.inFlightPerLane ?? 1));
+    this.#lanes = runners.map((run) =>
+      new Lane(run, limits.inFlightPerLane ?? 1, (job, ms) => costs.observeAtLeast(job, ms))
+    );
     this.#costs = costs;
     this.#timeoutMs = limits.timeoutMs;
     this.#maxQueuedImages = limits.maxQueuedImages;
