@@ -149,6 +149,13 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
         };
+        // A field of another view is a mistake, not something to ignore.
+        if (body.kernel !== undefined && body.view !== "kernel") {
+          throw invalidField("body.kernel", `applies to view=kernel, not view=${body.view}`);
+        }
+        if (body.group !== undefined && body.view !== "group") {
+          throw invalidField("body.group", `applies to view=group, not view=${body.view}`);
+        }
         const style = body.style ?? (body.view === "concepts" ? "map" : "heat");
         if (body.view === "concepts") {
           if (style !== "map" && style !== "overlay") {
@@ -160,11 +167,17 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
           throw invalidField("body.style", `is heat, overlay or contour for view=${body.view}`);
         }
         if (body.view === "kernels") {
+          if (body.size !== undefined && body.size > maxTile) {
+            throw invalidField(
+              "body.size",
+              `is at most ${maxTile} for view=kernels (a tile's side)`,
+            );
+          }
           return picture({
             kind: "kernel-grid",
             ...common,
             style,
-            size: Math.min(body.size ?? limits.resolution, maxTile),
+            size: body.size ?? Math.min(limits.resolution, maxTile),
           }, signal);
         }
         if (body.view === "kernel") {

@@ -35,7 +35,11 @@ function fieldErrors(
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
     return keys.map((key) => ({
       field: [...at, ...(key ? [key] : [])].map(String).join("."),
-      message: issue.code === "unrecognized_keys" ? "is not a known parameter" : issue.message,
+      message: issue.code === "unrecognized_keys"
+        ? "is not a known parameter"
+        : issue.code === "invalid_type" && /received undefined$/.test(issue.message)
+        ? "is required"
+        : issue.message,
     }));
   });
 }
