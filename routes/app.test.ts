@@ -559,6 +559,11 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
   equal(body.properties.seeds.maxItems, 16);
   equal(body.properties.latents.items.minItems, manifest.latent);
   equal(body.additionalProperties, false);
+  deepEqual(
+    Object.keys(document.paths["/v1/generate"].post.responses["200"].content),
+    ["application/json", "image/png"],
+    "one seed answers a PNG",
+  );
   for (
     const path of [
       "/v1/swap",

@@ -99,6 +99,7 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
           description: "the image (image/png) or images (application/json)",
           contentType: "application/json",
           schema: generated,
+          otherContentType: "image/png",
         },
         400: PROBLEM_RESPONSE,
         413: PROBLEM_RESPONSE,

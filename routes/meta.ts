@@ -52,6 +52,7 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       responses: {
         200: { description: "the ONNX model", contentType: "application/octet-stream" },
         304: { description: "not modified" },
+        400: PROBLEM_RESPONSE,
         404: PROBLEM_RESPONSE,
       },
       handler: ({ params }) => {

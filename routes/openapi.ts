@@ -43,7 +43,12 @@ export function openApiDocument(
       Object.entries(spec.responses).map(([status, r]) => [status, {
         description: r.description,
         ...(r.contentType
-          ? { content: { [r.contentType]: r.schema ? { schema: jsonSchema(r.schema) } : {} } }
+          ? {
+            content: {
+              [r.contentType]: r.schema ? { schema: jsonSchema(r.schema) } : {},
+              ...(r.otherContentType ? { [r.otherContentType]: {} } : {}),
+            },
+          }
           : {}),
       }]),
     );

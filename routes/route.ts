@@ -16,6 +16,8 @@ export interface ResponseSpec {
   /** Content type; JSON responses may give a schema. */
   contentType?: string;
   schema?: z.ZodType;
+  /** Another content type the same status may have (as a single image's PNG), without a schema. */
+  otherContentType?: string;
 }
 
 /** The response of a request that fails (see `problem.ts`). */
