@@ -96,15 +96,21 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   }
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--energy-pool", "0"]),
-    (e) => e instanceof ConfigError && /energyPool must be a positive integer/.test(e.message),
+    (e) =>
+      e instanceof ConfigError &&
+      /^--energy-pool \(interpretable\.energyPool\) must be a positive integer/.test(e.message),
   );
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--other-groups", "max"]),
-    (e) => e instanceof ConfigError && /otherGroups must be one of sum, mean/.test(e.message),
+    (e) =>
+      e instanceof ConfigError &&
+      /^--other-groups \(interpretable\.otherGroups\) must be one of sum, mean/.test(e.message),
   );
   throws(
     () => parseTrainArgs(["--synthetic", "--init-discriminator"]),
-    (e) => e instanceof ConfigError && /initDiscriminator needs initFrom/.test(e.message),
+    (e) =>
+      e instanceof ConfigError &&
+      /^--init-discriminator \(initDiscriminator\) needs initFrom/.test(e.message),
   );
   const warmed = parseTrainArgs([
     "--synthetic",
@@ -118,7 +124,9 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   equal(baseline.config.discriminatorWarmup, 0);
   throws(
     () => parseTrainArgs(["--synthetic", "--discriminator-warmup", "200"]),
-    (e) => e instanceof ConfigError && /discriminatorWarmup needs initFrom/.test(e.message),
+    (e) =>
+      e instanceof ConfigError &&
+      /--discriminator-warmup \(discriminatorWarmup\) needs initFrom/.test(e.message),
   );
   throws(
     () => parseTrainArgs(["--synthetic", "--interpretable", "--groups", "999"]),
@@ -249,7 +257,7 @@ Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErr
     () => parseTrainArgs(["--synthetic", "--architecture", "stylegan"]),
     (e) =>
       e instanceof ConfigError &&
-      /network\.architecture must be one of upsample, dcgan/.test(e.message),
+      /^--architecture \(network\.architecture\) must be one of upsample, dcgan/.test(e.message),
   );
   throws(
     () => parseTrainArgs(["--synthetic", "--augment", "color,rotate"]),

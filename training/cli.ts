@@ -323,12 +323,62 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   if (data !== undefined && values["synthetic-count"] !== undefined) {
     throw new UsageError("--synthetic-count only applies with --synthetic.");
   }
-  const config = resolveConfig(partial);
+  const config = withFlagNames(() => resolveConfig(partial));
   const name = (values.name as string | undefined) ??
     `${
       data !== undefined ? basename(data.replace(/\/+$/, "")) || "data" : "synthetic"
     }-${config.network.resolution}`;
   return { kind: "new", config, out: (values.out as string | undefined) ?? "runs", name, cacheDir };
+}
+
+/** The flag of each config field a command line sets, for resolveConfig's messages. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  "network.architecture": "--architecture",
+  "network.resolution": "--resolution",
+  "network.latent": "--latent",
+  "network.width": "--width",
+  "network.targetChannels": "--target-channels",
+  "data.count": "--synthetic-count",
+  "interpretable.groups": "--groups",
+  "interpretable.every": "--interp-every",
+  "interpretable.lambda1": "--lambda1",
+  "interpretable.lambda2G": "--lambda2-g",
+  "interpretable.otherGroups": "--other-groups",
+  "interpretable.energyPool": "--energy-pool",
+  loss: "--loss",
+  augment: "--augment",
+  r1Gamma: "--r1",
+  emaImages: "--ema-images",
+  lrG: "--lr-g",
+  lrD: "--lr-d",
+  batch: "--batch",
+  steps: "--steps",
+  seed: "--seed",
+  logEvery: "--log-every",
+  sampleEvery: "--sample-every",
+  checkpointEvery: "--checkpoint-every",
+  keepCheckpoints: "--keep-checkpoints",
+  initDiscriminator: "--init-discriminator",
+  initFrom: "--init-from",
+  discriminatorWarmup: "--discriminator-warmup",
+};
+
+/** `resolve()`, whose ConfigError names the command line's flag before the config's field. */
+function withFlagNames<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      error.message.replace(
+        /^[\w.]+/,
+        (field) => {
+          const flag = FLAG_OF_FIELD[field];
+          return !flag ? field : flag === `--${field}` ? flag : `${flag} (${field})`;
+        },
+      ),
+    );
+  }
 }
 
 /** `--augment`: a comma-separated list, or "none"; checked by resolveConfig. */
@@ -453,11 +503,13 @@ export function continuedConfig(
       `--lambda1 and --lambda2-g change an interpretable run's settings; ${run} is a plain GAN's.`,
     );
   }
-  return resolveConfig({
-    ...config,
-    ...rest,
-    interpretable: config.interpretable && { ...config.interpretable, ...interpretable },
-  });
+  return withFlagNames(() =>
+    resolveConfig({
+      ...config,
+      ...rest,
+      interpretable: config.interpretable && { ...config.interpretable, ...interpretable },
+    })
+  );
 }
 
 /**
