@@ -102,7 +102,8 @@ Options (defaults in brackets):
   --init-discriminator      with --init-from, also start from its discriminator
   --discriminator-warmup <n>  with --init-from, n discriminator updates alone (the generator
                             not moving) before the first generator step [0]
-  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
+  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR, $XDG_CACHE_HOME/interpretable-gan
+                            or ~/.cache/interpretable-gan]
   -h, --help                this text
 
 Environment: IGAN_ADAPTER=software|hardware, IGAN_KERNELS=cpu|gpu pick the WebGPU adapter
