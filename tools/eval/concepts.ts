@@ -11,7 +11,8 @@ import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../core/image.ts";
 import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
-import { openRun } from "../../training/run_folder.ts";
+import { openRun, readCheckpoint } from "../../training/run_folder.ts";
+import { dirname, resolve } from "node:path";
 import {
   integerFlag,
   parseFlags,
@@ -31,7 +32,8 @@ const USAGE = `Usage: deno task eval:concepts --run <run-folder> [options]
   --seed <n>                seed of the evaluation latents [1234]
   --figure <file.png>       also write 8 generated images above their concept maps (each
                             position coloured by its strongest group); with --baseline, its
-                            rows follow`;
+                            rows follow
+  -h, --help                this text`;
 
 /** The parsed command line. */
 interface ConceptsCommand {
@@ -80,6 +82,12 @@ function parse(args: string[]): ConceptsCommand | "help" {
 async function evaluate(command: ConceptsCommand): Promise<void> {
   await initEngine();
   const { config } = await openRun(command.run);
+  // The other inputs first: the segmenter trains, and the runs are measured, for minutes.
+  if (command.baseline) await openRun(command.baseline);
+  for (const file of [command.checkpoint, command.baselineCheckpoint]) {
+    if (file) await readCheckpoint(file);
+  }
+  if (command.figure) await Deno.stat(dirname(resolve(command.figure)));
   if (config.data.kind === "synthetic") {
     console.error("training the part segmenter on the synthetic faces ...");
   }

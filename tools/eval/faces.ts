@@ -35,6 +35,7 @@ import { BUNDLE_FILES } from "../../model/manifest.ts";
 import { writeTextFileAtomic } from "../../training/atomic_file.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { defaultIdentities } from "../../faces/verification.ts";
+import { imageFiles } from "../../faces/real_faces.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 
 /** The folder of real faces when none is given. */
@@ -233,6 +234,8 @@ async function measure(command: FacesCommand): Promise<number> {
     let folder = command.model ?? fileURLToPath(DEFAULT_MODEL);
     let data = command.data ?? DEFAULT_DATA;
     if (command.run) {
+      // A --data that is not there ends the run before the export, not after it.
+      if (command.data) await imageFiles(command.data);
       const exported = await exportForEvaluation(command.run, command.checkpoint);
       [folder, temporary] = [exported.folder, exported.folder];
       data = command.data ?? exported.data ?? DEFAULT_DATA;

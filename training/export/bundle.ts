@@ -153,6 +153,15 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   // A --checkpoint from elsewhere (another run, a committed file) is described by its own config.
   const config = checkpointConfig(checkpoint, file);
   checkGroupIds(options, groupCount(config, options.groups));
+  // What can be wrong with the command's other inputs shows before minutes of measuring.
+  const encoder = options.encoder
+    ? await encoderForExport(
+      options.encoder,
+      { file, sha256: checkpointSha256 },
+      options.trainedWeights ?? false,
+    )
+    : null;
+  await Deno.mkdir(options.out, { recursive: true });
 
   const trained = options.partLabels === false ? null : await segmenterForRun(config);
   if (trained) status(`part segmenter for group labels: final loss ${trained.loss.toFixed(3)}`);
@@ -184,13 +193,6 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     generator.dispose();
   }
 
-  const encoder = options.encoder
-    ? await encoderForExport(
-      options.encoder,
-      { file, sha256: checkpointSha256 },
-      options.trainedWeights ?? false,
-    )
-    : null;
   const energy = energyForExport(config, checkpoint, basename(file));
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
@@ -205,7 +207,6 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     energy: energy && { ...energy.info, sha256: sha256Hex(energy.onnx) },
     encoder: encoder && { ...encoder.info, sha256: sha256Hex(encoder.onnx) },
   });
-  await Deno.mkdir(options.out, { recursive: true });
   // The manifest goes last: a bundle interrupted mid-write fails its hash check.
   await writeFileAtomic(join(options.out, BUNDLE_FILES.head), onnx.head);
   await writeFileAtomic(join(options.out, BUNDLE_FILES.tail), onnx.tail);
