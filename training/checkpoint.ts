@@ -114,7 +114,8 @@ export function loadCheckpointTensors(
     if (host.shape.join() !== shape.join()) {
       throw new CheckpointError(
         `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
-          "this model: the checkpoint belongs to other network sizes.",
+          "this model: the checkpoint belongs to other network sizes (give --width, " +
+          "--target-channels, --latent and --architecture as the checkpoint's run had them).",
       );
     }
     const t = keep(tensor(host.data, host.shape));
@@ -236,7 +237,10 @@ export function checkpointConfig(checkpoint: Safetensors, file: string): TrainCo
 export function checkpointState(checkpoint: Safetensors): TrainerState {
   if (checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(
-      `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}".`,
+      `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}"` +
+        (/encoder/.test(checkpoint.metadata.format ?? "")
+          ? ": it is an encoder's (deno task train:encoder), not a GAN's."
+          : "."),
     );
   }
   try {

@@ -137,7 +137,8 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
     const others = Object.keys(v).filter((k) => !["resume", "steps", "cache-dir"].includes(k));
     if (others.length > 0) {
       throw new UsageError(
-        `--resume continues a run as configured; only --steps may change (got --${others[0]}).`,
+        "--resume continues a run as configured; only --steps and --cache-dir may change " +
+          `(got --${others[0]}).`,
       );
     }
     return { kind: "resume", run: v.resume, steps, cacheDir: v["cache-dir"] };

@@ -141,7 +141,7 @@ Deno.test("train:encoder", async (t) => {
       assertMatch(changed.errors, /error: .*(not the checkpoint this encoder run|checksum)/);
       const usage = await run(["--resume", dir, "--lr", "0.1"]);
       assertEquals(usage.status, 2);
-      assertMatch(usage.errors, /only --steps may change/);
+      assertMatch(usage.errors, /only --steps and --cache-dir may change/);
     },
   );
   await Deno.remove(root, { recursive: true });

@@ -391,7 +391,6 @@ Deno.test("export's command line", () => {
     "r",
     "--out",
     "o",
-    "--no-faces",
     "--face-images",
     "200",
     "--face-pairs",
@@ -403,7 +402,7 @@ Deno.test("export's command line", () => {
     "--face-swap-mode",
     "wide",
   ]);
-  equal(measured !== "help" && measured.faces, false);
+  equal(measured !== "help" && measured.faces, true);
   deepEqual(
     measured !== "help" && [measured.faceImages, measured.facePairs, measured.identities],
     [200, 50, "ids.txt"],
@@ -421,6 +420,7 @@ Deno.test("export's command line", () => {
       [["--run", "r", "--out", "o", "--images", "0"], /at least 1/],
       [["--run", "r", "--out", "o", "--bogus"], /bogus/],
       [["--run", "r", "--out", "o", "--face-swap-mode", "face"], /--face-swap-mode takes/],
+      [["--run", "r", "--out", "o", "--no-faces", "--face-pairs", "50"], /which --no-faces skips/],
     ] as const
   ) {
     throws(

@@ -91,6 +91,15 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     if (!match) throw new UsageError(`--label takes <id>=<name>, got "${text}".`);
     labels[Number(match[1])] = match[2];
   }
+  if (values["no-faces"]) {
+    const measured = ["identities", "face-images", "face-pairs", "swap-mode", "face-swap-mode"]
+      .filter((flag) => values[flag as keyof typeof values] !== undefined);
+    if (measured.length > 0) {
+      throw new UsageError(
+        `--${measured[0]} sets the face measurement, which --no-faces skips; leave one out.`,
+      );
+    }
+  }
   let face: number[] | undefined;
   if (values.face !== undefined) {
     if (!/^\d+(,\d+)*$/.test(values.face)) {
