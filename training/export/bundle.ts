@@ -63,7 +63,8 @@ import { encoderOnnx } from "./encoder_onnx.ts";
 import { energyOnnx } from "./energy_onnx.ts";
 import { ENERGY_WEIGHT } from "../interpretable/module.ts";
 import type { Safetensors } from "../safetensors.ts";
-import { defaultIdentities } from "../../faces/verification.ts";
+import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
+import { RealFacesError } from "../../faces/real_faces.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 
 /** The version of the export code, written into the ONNX files. */
@@ -249,6 +250,12 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
         faces.identity?.threshold ?? null,
       );
     }
+  } catch (error) {
+    if (!(error instanceof RealFacesError || error instanceof IdentityListError)) throw error;
+    throw new ExportError(
+      `${options.out} was written, without face figures or names: ` +
+        `${error.message.replace(/\.$/, "")}; --no-faces skips the measurement.`,
+    );
   } finally {
     analyzer.dispose();
   }
