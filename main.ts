@@ -58,8 +58,9 @@ async function startApp() {
       })
       : undefined;
     if (renderer) exitOnSignals(() => renderer.close());
+    // The description runs to paragraphs; its first sentence says what the model is.
     const { name, version, description } = model.manifest.model;
-    console.error(`model: ${name} ${version}: ${description}`);
+    console.error(`model: ${name} ${version}: ${description.split(/\.\s/)[0]} (GET /v1/model)`);
     console.error(
       config.workers > 0 ? `render workers: ${config.workers}` : "drawing in the serving thread",
     );
