@@ -16,7 +16,7 @@
  * @module
  */
 
-import { scriptFlags } from "../../training/command_line.ts";
+import { scriptFlags, USAGE_HINT } from "../../training/command_line.ts";
 import { valueAndGrad } from "../../training/engine/autograd.ts";
 import {
   getEngine,
@@ -50,7 +50,13 @@ const CONFIGS = {
 const QUICK: readonly ConfigName[] = ["W16_b64", "W32_b64"];
 type ConfigName = keyof typeof CONFIGS;
 
-const usage = "usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]";
+const usage = `usage: deno task bench:engine [--quick] [--steps N] [--no-torch] [--profile]
+
+  --quick      the W16_b64 and W32_b64 training steps only
+  --steps <n>  at least this many DCGAN steps in each timed batch (more until a batch takes
+               0.3 s; each figure is the median of the batches) [1]
+  --no-torch   skip PyTorch's side-by-side figures
+  --profile    also the time and launch count of every kernel of one step of each`;
 const args = scriptFlags(Deno.args, {
   quick: { type: "boolean", default: false },
   steps: { type: "string" },
@@ -60,7 +66,7 @@ const args = scriptFlags(Deno.args, {
 const steps = args.steps === undefined ? undefined : Number(args.steps);
 const profile = args.profile;
 if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
-  console.error(`error: --steps must be a positive integer, got ${args.steps}.\n${usage}`);
+  console.error(`error: --steps must be a positive integer, got ${args.steps}.\n${USAGE_HINT}`);
   Deno.exit(2);
 }
 
