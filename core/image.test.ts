@@ -142,30 +142,26 @@ Deno.test("PNG: 1-, 2- and 4-bit grey and palette files decode to RGB", async (t
     });
     return bytes;
   };
+  /** A 3 x 2 one-channel file of `samples` at `depth`, indexing `palette` if given. */
+  const file = (depth: 1 | 2 | 4, samples: readonly number[], palette?: number[][]) =>
+    encodePngFile({
+      width: 3,
+      height: 2,
+      channels: 1,
+      depth,
+      data: pack(depth, samples),
+      ...(palette ? { palette: palette as [number, number, number][] } : {}),
+    });
   for (const depth of [1, 2, 4] as const) {
     const samples = levels[depth];
     await t.step(`${depth}-bit grey`, () => {
-      const file = encodePngFile({
-        width: 3,
-        height: 2,
-        channels: 1,
-        depth,
-        data: pack(depth, samples),
-      });
       const grey = samples.map((v) => Math.round((v * 255) / (2 ** depth - 1)));
-      deepEqual([...decodeImage(file).data], grey.flatMap((v) => [v, v, v]));
+      deepEqual([...decodeImage(file(depth, samples)).data], grey.flatMap((v) => [v, v, v]));
     });
     await t.step(`${depth}-bit palette`, () => {
       const palette = Array.from({ length: 2 ** depth }, (_, i) => [i, 100 + i, 200 - i]);
-      const file = encodePngFile({
-        width: 3,
-        height: 2,
-        channels: 1,
-        depth,
-        data: pack(depth, samples),
-        palette: palette as [number, number, number][],
-      });
-      deepEqual([...decodeImage(file).data], samples.flatMap((i) => palette[i]));
+      const decoded = decodeImage(file(depth, samples, palette));
+      deepEqual([...decoded.data], samples.flatMap((i) => palette[i]));
     });
   }
 });
