@@ -64,15 +64,32 @@ async function api(path, init = {}) {
   return response;
 }
 
-/** Runs `work`, reporting its failure in the status line. */
+/** How many tasks have written the status line: the last one clears it. */
+let statusWrites = 0;
+
+/**
+ * Runs `work`, reporting its failure in the status line. Its end clears the
+ * line only if no task started since, whose progress the line now shows.
+ */
 async function attempt(what, work) {
+  const write = ++statusWrites;
   try {
     setStatus(`${what} ...`);
     await work();
-    setStatus("");
+    if (statusWrites === write) setStatus("");
   } catch (error) {
     setStatus(`${what} failed: ${error.message}`, true);
   }
+}
+
+/** The latest run of each redrawn section: an older run stops drawing once a newer one starts. */
+const latestRun = new Map();
+
+/** Starts a run of `section`; the returned function says whether it is still the latest. */
+function newRun(section) {
+  const id = (latestRun.get(section) ?? 0) + 1;
+  latestRun.set(section, id);
+  return () => latestRun.get(section) === id;
 }
 
 /** A picture of the API as an object URL, replacing the one shown under `slot`. */
@@ -149,16 +166,20 @@ const groupName = (g) => (g.label ? `${g.id} ${g.label}` : `group ${g.id}`);
 
 async function showFaces() {
   const seeds = $("seeds").value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (seeds.length === 0) throw new Error("enter at least one seed.");
   if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 32 - 1)) {
     throw new Error("seeds are integers from 0 to 4294967295, separated by commas.");
   }
+  const current = newRun("faces");
   state.seeds = seeds.map(Number);
   const faces = $("faces");
   faces.replaceChildren();
   for (const seed of state.seeds) {
     const path = `/v1/images/${seed}.png`;
+    const url = await pictureUrl(path, `face-${seed}`);
+    if (!current()) return;
     const face = figure({
-      picture: image(await pictureUrl(path, `face-${seed}`), `generated face of seed ${seed}`),
+      picture: image(url, `generated face of seed ${seed}`),
       caption: `seed ${seed}`,
       path,
       filename: `face-${seed}.png`,
@@ -176,6 +197,9 @@ async function showFaces() {
     }
     faces.append(face);
   }
+  // A target or source no longer shown gives way to the new faces, as on the first load.
+  if (!state.seeds.includes(state.source)) choose("source", state.seeds[1] ?? state.seeds[0]);
+  if (!state.seeds.includes(state.target)) choose("target", state.seeds[0]);
 }
 
 function choose(role, seed) {
@@ -397,10 +421,12 @@ async function swap() {
       const picture = pictures[i];
       if (picture instanceof HTMLImageElement) picture.alt = caption;
       else picture.setAttribute("aria-label", caption);
+      // The page draws its own difference and mask, unlike the server's: no server URL for them.
+      const drawnHere = state.runMode === "browser" && (name === "difference" || name === "mask");
       return figure({
         picture,
-        caption: name,
-        path: p,
+        caption: drawnHere ? `${name} (drawn in the page)` : name,
+        path: drawnHere ? undefined : p,
         filename: `swap-${target}-${source}-${name}.png`,
       });
     }),
@@ -441,19 +467,29 @@ async function showKernels() {
   const seed = state.target;
   if (seed === null) throw new Error("pick a target first.");
   const style = $("kernel-style").value;
+  const current = newRun("kernels");
   const container = $("kernels");
   container.replaceChildren();
+  const caption = document.createElement("p");
+  caption.textContent = `seed ${seed}, ${style}`;
+  container.append(caption);
   for (const group of state.manifest.groups) {
     const heading = document.createElement("h3");
-    heading.append(chip(group.color), `${groupName(group)} (${group.channels.length} kernels)`);
+    const count = group.channels.length;
+    heading.append(
+      chip(group.color),
+      `${groupName(group)} (${count} kernel${count === 1 ? "" : "s"})`,
+    );
     const row = document.createElement("div");
     row.className = "row";
     container.append(heading, row);
     for (const kernel of group.channels) {
       const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=64`;
       const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
+      const url = await pictureUrl(path, `kernel-${kernel}`);
+      if (!current()) return;
       row.append(figure({
-        picture: image(await pictureUrl(path, `kernel-${kernel}`), alt),
+        picture: image(url, alt),
         caption: `kernel ${kernel}`,
         path,
         filename: `seed-${seed}-kernel-${kernel}-${style}.png`,
@@ -617,7 +653,10 @@ async function swapPhoto() {
       mode: swapModeFor(concepts),
     }),
   })).json();
-  const caption = `target ${state.target} with your photo's ${concepts.join(", ")}`;
+  const names = concepts.map((c) =>
+    c === "face" ? "face" : groupName(state.manifest.groups.find((g) => g.id === Number(c)))
+  );
+  const caption = `target ${state.target} with your photo's ${names.join(", ")}`;
   const result = $("photo-result");
   result.querySelector("figure.photo-swap")?.remove();
   const swapped = figure({
@@ -642,8 +681,6 @@ async function start() {
   $("photo-fit").disabled = !state.manifest.files.tailVjp;
   $("photo-unavailable").hidden = encodes;
   await showFaces();
-  choose("target", state.seeds[0]);
-  choose("source", state.seeds[1] ?? state.seeds[0]);
 }
 
 $("key-form").addEventListener("submit", (event) => {
@@ -670,6 +707,13 @@ $("swap").addEventListener("click", () => attempt("swapping", swap));
 $("photo-form").addEventListener("submit", (event) => {
   event.preventDefault();
   attempt("encoding the photo", encodePhoto);
+});
+// A new photo replaces the encoded one only once it is encoded: until then nothing stands for it.
+$("photo-file").addEventListener("change", () => {
+  state.photo = null;
+  $("photo-result").replaceChildren();
+  $("photo-swap").disabled = true;
+  setStatus("");
 });
 $("photo-swap").addEventListener(
   "click",

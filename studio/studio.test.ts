@@ -7,7 +7,7 @@
  * saves screenshots (to `$IGAN_STUDIO_SCREENSHOTS`, a folder, when set).
  */
 
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { decodeImage } from "../core/image.ts";
@@ -229,6 +229,37 @@ Deno.test({
 
 Deno.test({
   name:
+    "the studio: two quick redraws show the last one's faces once, the target follows; no seed is an error",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withStudio({}, async (page, origin, errors) => {
+      await page.goto(`${origin}/`);
+      equal(await settled(page), "");
+      await page.click("#random-seeds");
+      await page.click("#random-seeds");
+      equal(await settled(page), "");
+      const seeds = (await page.$eval("#seeds", (e) => (e as HTMLInputElement).value)).split(",");
+      const captions = await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent));
+      deepEqual(captions, seeds.map((s) => `seed ${s}`), "the second set, once");
+      const pressed = await page.$$eval(
+        'button[aria-pressed="true"]',
+        (b) =>
+          b.map((e) => `${(e as HTMLElement).dataset.role} ${(e as HTMLElement).dataset.seed}`),
+      );
+      deepEqual(pressed.sort(), [`source ${seeds[1]}`, `target ${seeds[0]}`]);
+      equal(await page.$eval("#overlay-caption", (e) => e.textContent), `target seed ${seeds[0]}`);
+      await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = " , "));
+      await page.click('#seed-form button[type="submit"]');
+      match(await settled(page), /drawing faces failed: enter at least one seed/);
+      equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
+      deepEqual(errors, []);
+    });
+  },
+});
+
+Deno.test({
+  name:
     "the studio encodes an uploaded photo, refined and fitted, and swaps its face into the target",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -263,6 +294,12 @@ Deno.test({
       await page.click("#photo-swap");
       equal(await settled(page), "", "swapping the photo's face");
       equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+      // Another file, not yet encoded: nothing of the last photo stands for it.
+      const other = join(folder, "other.png");
+      await Deno.copyFile(photo, other);
+      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(other);
+      equal(await page.$$eval("#photo-result figure", (f) => f.length), 0);
+      equal(await page.$eval("#photo-swap", (b) => (b as HTMLButtonElement).disabled), true);
       equal(errors.length, 0, errors.join("\n"));
       await Deno.remove(folder, { recursive: true });
     });
