@@ -16,6 +16,7 @@
 
 import { imagesFromPlanar, type RgbImage } from "../core/image.ts";
 import { REGION_THRESHOLD } from "../core/regions.ts";
+import { heatColor, resizePlanes } from "../core/pictures.js";
 
 /** How a map is drawn. */
 export const MAP_STYLES = ["heat", "overlay", "contour"] as const;
@@ -27,46 +28,6 @@ export type MapStyle = typeof MAP_STYLES[number];
 export function planarImage(values: Float32Array, index: number, size: number): RgbImage {
   const stride = 3 * size * size;
   return imagesFromPlanar(values.subarray(index * stride, (index + 1) * stride), 1, size)[0];
-}
-
-/** Bilinear sampling positions (half-pixel centres) of `out` pixels from `input` pixels. */
-function samplingAxis(
-  input: number,
-  out: number,
-): { lo: Int32Array; hi: Int32Array; t: Float32Array } {
-  const lo = new Int32Array(out), hi = new Int32Array(out), t = new Float32Array(out);
-  for (let k = 0; k < out; k++) {
-    const x = Math.min(Math.max(((k + 0.5) * input) / out - 0.5, 0), input - 1);
-    lo[k] = Math.floor(x);
-    hi[k] = Math.min(lo[k] + 1, input - 1);
-    t[k] = x - lo[k];
-  }
-  return { lo, hi, t };
-}
-
-/** A `height` x `width` plane of `channels` interleaved values resized to `size` x `size`. */
-function resizePlanes(
-  data: ArrayLike<number>,
-  height: number,
-  width: number,
-  channels: number,
-  size: number,
-): Float32Array {
-  const ys = samplingAxis(height, size), xs = samplingAxis(width, size);
-  const out = new Float32Array(size * size * channels);
-  for (let y = 0; y < size; y++) {
-    const r0 = ys.lo[y] * width, r1 = ys.hi[y] * width, ty = ys.t[y];
-    for (let x = 0; x < size; x++) {
-      const c0 = xs.lo[x], c1 = xs.hi[x], tx = xs.t[x];
-      for (let c = 0; c < channels; c++) {
-        const a = data[(r0 + c0) * channels + c], b = data[(r0 + c1) * channels + c];
-        const d = data[(r1 + c0) * channels + c], e = data[(r1 + c1) * channels + c];
-        const top = a + (b - a) * tx, bottom = d + (e - d) * tx;
-        out[(y * size + x) * channels + c] = top + (bottom - top) * ty;
-      }
-    }
-  }
-  return out;
 }
 
 /** `image` resized to `size` x `size` (bilinear); the same image when it already has that size. */
@@ -95,17 +56,6 @@ export function normalisedMap(
     }
   }
   return resizePlanes(plane, h, w, 1, size);
-}
-
-/** Anchors of the heat colour scale, at 0, 1/3, 2/3 and 1. */
-const HEAT_ANCHORS = [[0, 0, 0], [190, 30, 45], [250, 200, 40], [255, 255, 255]] as const;
-
-/** The heat colour of `v` in [0, 1]. */
-export function heatColor(v: number): [number, number, number] {
-  const x = Math.min(Math.max(v, 0), 1) * (HEAT_ANCHORS.length - 1);
-  const k = Math.min(Math.floor(x), HEAT_ANCHORS.length - 2), t = x - k;
-  const [a, b] = [HEAT_ANCHORS[k], HEAT_ANCHORS[k + 1]];
-  return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * t)) as [number, number, number];
 }
 
 /** A map in [0, 1] (`size` x `size`) drawn in `style` over `image` (same size). */
@@ -137,41 +87,6 @@ export function drawMap(map: Float32Array, image: RgbImage, style: MapStyle): Rg
     }
   }
   return { width: size, height: size, data };
-}
-
-/**
- * The per-pixel squared RGB difference of two images of one size as a heat
- * map (as in the paper's Fig. 5), scaled so that the largest difference is white.
- */
-export function differenceMap(a: RgbImage, b: RgbImage): RgbImage {
-  const pixels = a.width * a.height;
-  const squared = new Float32Array(pixels);
-  let max = 0;
-  for (let p = 0; p < pixels; p++) {
-    let sum = 0;
-    for (let c = 0; c < 3; c++) sum += (a.data[p * 3 + c] - b.data[p * 3 + c]) ** 2;
-    squared[p] = sum;
-    if (sum > max) max = sum;
-  }
-  const data = new Uint8Array(pixels * 3);
-  for (let p = 0; p < pixels; p++) data.set(heatColor(max > 0 ? squared[p] / max : 0), p * 3);
-  return { width: a.width, height: a.height, data };
-}
-
-/** `image` with the positions where `mask` (values in [0, 1], same size) is set tinted in `color`. */
-export function tintMask(
-  image: RgbImage,
-  mask: Float32Array,
-  color: readonly [number, number, number] = [255, 0, 0],
-): RgbImage {
-  const data = new Uint8Array(image.data.length);
-  for (let p = 0; p < mask.length; p++) {
-    const alpha = 0.6 * Math.min(Math.max(mask[p], 0), 1);
-    for (let c = 0; c < 3; c++) {
-      data[p * 3 + c] = Math.round(image.data[p * 3 + c] * (1 - alpha) + color[c] * alpha);
-    }
-  }
-  return { width: image.width, height: image.height, data };
 }
 
 /** `colors` (same size) blended over `image` wherever it is not black (concept maps). */

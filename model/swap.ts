@@ -26,7 +26,7 @@ import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "../core/swap
 import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
-import { differenceMap, normalisedMap, tintMask } from "./render.ts";
+import { differenceMap, regionMask } from "../core/pictures.js";
 
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
@@ -97,10 +97,7 @@ export async function swapPictures(
     Object.assign(result, { target, source: picture(model, images, 2, size) });
   }
   if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
-  if (extras.has("mask")) {
-    const smooth = normalisedMap(Float32Array.from(region), 0, [height, width], 1, size);
-    result.mask = tintMask(target, smooth.map((v) => (v >= 0.5 ? 1 : 0)));
-  }
+  if (extras.has("mask")) result.mask = regionMask(target, region, height, width);
   return result;
 }
 

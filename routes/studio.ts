@@ -1,8 +1,8 @@
 /**
  * The studio (`GET /`): a single page with its script, the swap arithmetic
- * it shares with the server (`core/swap_maps.js`), and onnxruntime-web's
- * browser builds from the npm package the server runs, so the page needs
- * nothing from elsewhere. The page and its files are public; the API calls
+ * and pictures it shares with the server (`core/swap_maps.js`,
+ * `core/pictures.js`), and onnxruntime-web's browser builds from the npm
+ * package the server runs, so the page needs nothing from elsewhere. The page and its files are public; the API calls
  * it makes carry the key when the server needs one.
  *
  * @module
@@ -24,6 +24,10 @@ const PAGE_FILES: Record<string, { url: URL; type: string }> = {
   // At the same relative path as in the repository, so the page's import works from both.
   "/core/swap_maps.js": {
     url: new URL("../core/swap_maps.js", import.meta.url),
+    type: "text/javascript; charset=utf-8",
+  },
+  "/core/pictures.js": {
+    url: new URL("../core/pictures.js", import.meta.url),
     type: "text/javascript; charset=utf-8",
   },
 };

@@ -17,6 +17,7 @@ import {
   swapMaps,
   swapRegion,
 } from "../core/swap_maps.js";
+import { differenceMap, regionMask } from "../core/pictures.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -355,23 +356,31 @@ async function runTail(rows) {
   return out.image.data;
 }
 
-/** Image `index` of planar images as RGBA bytes, rounded as the server rounds. */
-function rgba(images, index, side) {
-  const plane = side * side, data = new Uint8ClampedArray(plane * 4);
+/**
+ * Image `index` of planar images [n, 3, side, side] in [-1, 1] as an RGB
+ * picture, its bytes rounded as the server's are.
+ */
+function rgbPicture(images, index, side) {
+  const plane = side * side, data = new Uint8Array(plane * 3);
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < 3; c++) {
-      data[4 * p + c] = Math.round((images[(index * 3 + c) * plane + p] + 1) * 127.5);
+      const v = Math.round((images[(index * 3 + c) * plane + p] + 1) * 127.5);
+      data[3 * p + c] = Math.min(Math.max(v, 0), 255);
     }
-    data[4 * p + 3] = 255;
   }
-  return data;
+  return { width: side, height: side, data };
 }
 
-/** A picture's canvas; its label is set where it is shown. */
-function canvasOf(data, side) {
+/** An RGB picture's canvas; its label is set where it is shown. */
+function canvasOf({ width, height, data }) {
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    rgba.set(data.subarray(3 * p, 3 * p + 3), 4 * p);
+    rgba[4 * p + 3] = 255;
+  }
   const canvas = document.createElement("canvas");
-  [canvas.width, canvas.height] = [side, side];
-  canvas.getContext("2d").putImageData(new ImageData(data, side, side), 0, 0);
+  [canvas.width, canvas.height] = [width, height];
+  canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
   canvas.setAttribute("role", "img");
   return canvas;
 }
@@ -421,12 +430,10 @@ async function swap() {
       const picture = pictures[i];
       if (picture instanceof HTMLImageElement) picture.alt = caption;
       else picture.setAttribute("aria-label", caption);
-      // The page draws its own difference and mask, unlike the server's: no server URL for them.
-      const drawnHere = state.runMode === "browser" && (name === "difference" || name === "mask");
       return figure({
         picture,
-        caption: drawnHere ? `${name} (drawn in the page)` : name,
-        path: drawnHere ? undefined : p,
+        caption: name,
+        path: p,
         filename: `swap-${target}-${source}-${name}.png`,
       });
     }),
@@ -434,7 +441,7 @@ async function swap() {
   globalThis.studio.lastSwap = { mode: state.runMode, target, source, concepts, swapMode: mode };
 }
 
-/** Before, after, difference and mask, computed in the page. */
+/** Before, after, difference and mask, computed in the page and drawn as the server draws them. */
 async function swapInBrowser(target, source, groups, mode) {
   const { resolution: side, target: layer } = state.manifest;
   const k = layer.height * layer.width;
@@ -442,23 +449,13 @@ async function swapInBrowser(target, source, groups, mode) {
   const region = swapRegion(targetMaps, sourceMaps, groups, k, mode);
   const swapped = swapMaps(targetMaps, sourceMaps, groups, k, mode, region);
   const images = await runTail([targetMaps, swapped]);
-  const before = rgba(images, 0, side), after = rgba(images, 1, side);
-  const difference = new Uint8ClampedArray(before.length), mask = new Uint8ClampedArray(before);
-  const squared = new Float32Array(side * side);
-  for (let p = 0; p < squared.length; p++) {
-    for (let c = 0; c < 3; c++) squared[p] += (after[4 * p + c] - before[4 * p + c]) ** 2;
-  }
-  const most = Math.max(1, ...squared);
-  const scale = side / layer.width;
-  for (let p = 0; p < squared.length; p++) {
-    const v = Math.round(255 * Math.sqrt(squared[p] / most));
-    difference.set([v, v >> 2, 0, 255], 4 * p);
-    const [y, x] = [Math.floor(p / side / scale), Math.floor((p % side) / scale)];
-    if (region[y * layer.width + x]) {
-      mask.set([255, mask[4 * p + 1] >> 1, mask[4 * p + 2] >> 1], 4 * p);
-    }
-  }
-  return [before, after, difference, mask].map((d) => canvasOf(d, side));
+  const before = rgbPicture(images, 0, side), after = rgbPicture(images, 1, side);
+  return [
+    before,
+    after,
+    differenceMap(before, after),
+    regionMask(before, region, layer.height, layer.width),
+  ].map(canvasOf);
 }
 
 // ---------------------------------------------------------------- kernel maps

@@ -182,6 +182,19 @@ Deno.test({
       const gap = distance(inPage, Array.from(served.data));
       console.error(`page (${backend}) vs server: ${JSON.stringify(gap)}`);
       ok(gap.max <= TOLERANCE.max && gap.mean <= TOLERANCE.mean, JSON.stringify(gap));
+      // The difference and the mask too: the page draws them with the server's code.
+      for (const [index, view] of [[2, "difference"], [3, "mask"]] as const) {
+        const path = `/v1/swap/1/2.png?concepts=${biggest.id}&view=${view}`;
+        const server = decodeImage(
+          new Uint8Array(await (await fetch(`${origin}${path}`)).arrayBuffer()),
+        );
+        const viewGap = distance(await resultPixels(page, index), Array.from(server.data));
+        console.error(`page (${backend}) vs server, ${view}: ${JSON.stringify(viewGap)}`);
+        ok(
+          viewGap.max <= TOLERANCE.max && viewGap.mean <= TOLERANCE.mean,
+          `${view}: ${JSON.stringify(viewGap)}`,
+        );
+      }
 
       // A phone-sized window: nothing wider than the screen.
       await page.setViewport({ width: 390, height: 844 });
