@@ -341,6 +341,11 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
       await Deno.remove(file);
     }
   });
+  await t.step("a missing --init-from: exit 1 naming it, before the data load", async () => {
+    const { code, stderr } = await runCli(["--data", "/nonexistent/faces", "--init-from", "/no/x"]);
+    equal(code, 1, stderr);
+    match(stderr, /^error: the checkpoint \/no\/x \(--init-from\) does not exist\./);
+  });
   await t.step("--help prints the usage and exits 0", async () => {
     const { code, stdout } = await runCli(["--help"]);
     equal(code, 0);

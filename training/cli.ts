@@ -38,7 +38,7 @@ import {
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { checkpointConfig, checkpointState } from "./checkpoint.ts";
+import { checkpointConfig, CheckpointError, checkpointState } from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, trainLoop } from "./train.ts";
@@ -431,6 +431,15 @@ async function runCommand(command: TrainCommand): Promise<number> {
     resumed = opened.run;
   } else {
     config = command.config;
+    // A checkpoint that is not there ends the run before the data load, not after it.
+    if (config.initFrom) {
+      await Deno.stat(config.initFrom).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        throw new CheckpointError(
+          `the checkpoint ${config.initFrom} (--init-from) does not exist.`,
+        );
+      });
+    }
   }
   const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
   const engine = await initEngine();
