@@ -564,6 +564,11 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
     ["application/json", "image/png"],
     "one seed answers a PNG",
   );
+  const statuses = (document: { paths: Record<string, { post: { responses: object } }> }) =>
+    Object.keys(document.paths["/v1/generate"].post.responses).sort();
+  deepEqual(statuses(document), ["200", "400", "408", "413", "415", "503"]);
+  const keyed = await (await appWith({ apiKey: "k" }).request("/openapi.json")).json();
+  deepEqual(statuses(keyed), ["200", "400", "401", "408", "413", "415", "503"]);
   for (
     const path of [
       "/v1/swap",

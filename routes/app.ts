@@ -100,7 +100,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     version: manifest.model.version,
     description: `${manifest.model.name}: ${manifest.model.description} Images, per-kernel ` +
       "feature maps of the target layer, and concept swaps between images.",
-  });
+  }, config.apiKey !== null);
 
   const app = new Hono<AppEnv>();
   app.onError((error, c) => {

@@ -6,7 +6,7 @@
  */
 
 import { z } from "zod";
-import type { RouteSpec } from "./route.ts";
+import { PROBLEM_RESPONSE, type ResponseSpec, type RouteSpec } from "./route.ts";
 import { PHOTO_TYPES } from "./photos.ts";
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -32,15 +32,34 @@ function parameters(schema: z.ZodType | undefined, location: "path" | "query") {
   });
 }
 
-/** The OpenAPI 3.1 document of `specs`. */
+/**
+ * What any API route may answer besides its own responses: a missing or
+ * wrong key where the server has one (401), a body still arriving at the
+ * time limit (408), and admission or the time limit (503).
+ */
+function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, ResponseSpec> {
+  const common: Record<number, ResponseSpec> = {};
+  if (!spec.path.startsWith("/v1/")) return common;
+  const problem = (description: string) => ({ ...PROBLEM_RESPONSE, description });
+  if (behindKey) common[401] = problem("the API key is missing or wrong");
+  if (spec.body || spec.upload) {
+    common[408] = problem("the body did not arrive within the time limit");
+  }
+  common[503] = problem("overloaded or over the time limit: try again after Retry-After seconds");
+  return common;
+}
+
+/** The OpenAPI 3.1 document of `specs`; `behindKey`: the server asks for an API key. */
 export function openApiDocument(
   specs: readonly RouteSpec[],
   info: { title: string; version: string; description: string },
+  behindKey = false,
 ): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of specs) {
+    const all = { ...commonResponses(spec, behindKey), ...spec.responses };
     const responses = Object.fromEntries(
-      Object.entries(spec.responses).map(([status, r]) => [status, {
+      Object.entries(all).map(([status, r]) => [status, {
         description: r.description,
         ...(r.contentType
           ? {
