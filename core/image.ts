@@ -9,6 +9,7 @@ import { decode as decodePngFile } from "fast-png";
 import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
 import { concatArrays } from "./concat.ts";
+import { planarPicture } from "./pictures.js";
 
 /** Interleaved 8-bit RGB pixels, row by row. */
 export interface RgbImage {
@@ -193,19 +194,7 @@ export function centerCropResize(image: RgbImage, size: number): RgbImage {
  * outside are clipped).
  */
 export function imagesFromPlanar(values: Float32Array, count: number, size: number): RgbImage[] {
-  const plane = size * size;
-  return Array.from({ length: count }, (_, n) => {
-    const data = new Uint8Array(plane * 3);
-    for (let c = 0; c < 3; c++) {
-      const base = (n * 3 + c) * plane;
-      for (let p = 0; p < plane; p++) {
-        // Math.round((v + 1) * 127.5) clipped to 0..255, without a call per value (a server hot path).
-        const y = (values[base + p] + 1) * 127.5 + 0.5;
-        data[p * 3 + c] = y >= 256 ? 255 : y > 0 ? y | 0 : 0;
-      }
-    }
-    return { width: size, height: size, data };
-  });
+  return Array.from({ length: count }, (_, n) => planarPicture(values, n, size));
 }
 
 /** Tiles same-sized images into rows of `columns`, separated by `gap` black pixels. */

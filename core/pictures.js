@@ -1,8 +1,9 @@
 /**
  * The swap's pictures that the server (`model/render.ts`, `model/swap.ts`)
  * and the studio page in a browser (`studio/`) both draw, in plain
- * JavaScript so that they run this one copy: the heat colour scale, bilinear
- * resizing, the difference of two images and the swapped region's mask.
+ * JavaScript so that they run this one copy: generated images as bytes, the
+ * heat colour scale, bilinear resizing, the difference of two images and the
+ * swapped region's mask.
  *
  * Pictures are 8-bit RGB, `{ width, height, data }` with `data` of
  * `width * height * 3` bytes, row by row.
@@ -11,6 +12,28 @@
  */
 
 /** @typedef {{ width: number; height: number; data: Uint8Array }} RgbPicture */
+
+/**
+ * Image `index` of planar images [n, 3, size, size] in [-1, 1] as an RGB
+ * picture: each value v as Math.round((v + 1) * 127.5), clipped to 0..255.
+ *
+ * @param {ArrayLike<number>} values
+ * @param {number} index
+ * @param {number} size
+ * @returns {RgbPicture}
+ */
+export function planarPicture(values, index, size) {
+  const plane = size * size, data = new Uint8Array(plane * 3);
+  for (let c = 0; c < 3; c++) {
+    const base = (index * 3 + c) * plane;
+    for (let p = 0; p < plane; p++) {
+      // The rounding and clipping without a call per value (a server hot path).
+      const y = (values[base + p] + 1) * 127.5 + 0.5;
+      data[p * 3 + c] = y >= 256 ? 255 : y > 0 ? y | 0 : 0;
+    }
+  }
+  return { width: size, height: size, data };
+}
 
 /** Anchors of the heat colour scale, at 0, 1/3, 2/3 and 1. */
 const HEAT_ANCHORS = [[0, 0, 0], [190, 30, 45], [250, 200, 40], [255, 255, 255]];

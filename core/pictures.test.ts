@@ -1,10 +1,23 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { differenceMap, heatColor, regionMask, resizePlanes, tintMask } from "./pictures.js";
+import {
+  differenceMap,
+  heatColor,
+  planarPicture,
+  regionMask,
+  resizePlanes,
+  tintMask,
+} from "./pictures.js";
 
 const gray = (size: number, v: number) => ({
   width: size,
   height: size,
   data: new Uint8Array(size * size * 3).fill(v),
+});
+
+Deno.test("planarPicture maps image `index` of [-1, 1] planes to 8-bit RGB, rounded and clipped", () => {
+  // Two 1x1 images: the second is red (1, -1, -1); then one past the ends and one half-way.
+  deepEqual([...planarPicture(Float32Array.of(0, 0, 0, 1, -1, -1), 1, 1).data], [255, 0, 0]);
+  deepEqual([...planarPicture(Float32Array.of(-3, 3, 0), 0, 1).data], [0, 255, 128]);
 });
 
 Deno.test("heatColor runs from black through red and yellow to white, clipped to [0, 1]", () => {

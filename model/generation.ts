@@ -11,7 +11,8 @@ import { centerCropResize, decodeImage, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "./latents.ts";
 import type { ServedModel } from "./model.ts";
 import { DEFAULT_FIT_STEPS, fitMapsToPhotos } from "./refine.ts";
-import { planarImage, resizeImage } from "./render.ts";
+import { resizeImage } from "./render.ts";
+import { planarPicture } from "../core/pictures.js";
 
 /**
  * An image named in a request: a seed, an explicit latent, or a photo (JPEG
@@ -145,7 +146,7 @@ export function picture(
   index: number,
   size: number,
 ): RgbImage {
-  return resizeImage(planarImage(images, index, model.manifest.resolution), size);
+  return resizeImage(planarPicture(images, index, model.manifest.resolution), size);
 }
 
 /** The maps [M, H, W] of image `index` of maps [n, M, H, W]. */

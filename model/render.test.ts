@@ -1,16 +1,10 @@
 import { deepEqual, ok } from "node:assert/strict";
-import { blendColors, drawMap, normalisedMap, planarImage, resizeImage } from "./render.ts";
+import { blendColors, drawMap, normalisedMap, resizeImage } from "./render.ts";
 
 const gray = (size: number, v: number) => ({
   width: size,
   height: size,
   data: new Uint8Array(size * size * 3).fill(v),
-});
-
-Deno.test("planarImage maps [-1, 1] planes to 8-bit RGB", () => {
-  // Two 1x1 images: the second is red (1, -1, -1).
-  const image = planarImage(Float32Array.of(0, 0, 0, 1, -1, -1), 1, 1);
-  deepEqual([...image.data], [255, 0, 0]);
 });
 
 Deno.test("resizeImage interpolates bilinearly and keeps constant images constant", () => {

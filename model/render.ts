@@ -14,7 +14,7 @@
  * @module
  */
 
-import { imagesFromPlanar, type RgbImage } from "../core/image.ts";
+import type { RgbImage } from "../core/image.ts";
 import { REGION_THRESHOLD } from "../core/regions.ts";
 import { heatColor, resizePlanes } from "../core/pictures.js";
 
@@ -23,12 +23,6 @@ export const MAP_STYLES = ["heat", "overlay", "contour"] as const;
 
 /** One of {@link MAP_STYLES}. */
 export type MapStyle = typeof MAP_STYLES[number];
-
-/** Image `index` of planar images [n, 3, s, s] in [-1, 1], as 8-bit RGB. */
-export function planarImage(values: Float32Array, index: number, size: number): RgbImage {
-  const stride = 3 * size * size;
-  return imagesFromPlanar(values.subarray(index * stride, (index + 1) * stride), 1, size)[0];
-}
 
 /** `image` resized to `size` x `size` (bilinear); the same image when it already has that size. */
 export function resizeImage(image: RgbImage, size: number): RgbImage {

@@ -46,6 +46,7 @@ export function registerRoutes(
   specs: readonly RouteSpec[],
   options: RegisterOptions,
 ): void {
+  const cacheControl = immutableCacheControl(options.behindKey);
   for (const spec of specs) {
     const segments = parsePath(spec.path);
     app.on(spec.method.toUpperCase(), honoPath(spec.path), async (c) => {
@@ -59,7 +60,6 @@ export function registerRoutes(
       const etag = spec.immutable
         ? immutableEtag(options.contentId, new URL(c.req.url))
         : undefined;
-      const cacheControl = immutableCacheControl(options.behindKey);
       const notModified = () =>
         new Response(null, {
           status: 304,

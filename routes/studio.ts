@@ -2,8 +2,9 @@
  * The studio (`GET /`): a single page with its script, the swap arithmetic
  * and pictures it shares with the server (`core/swap_maps.js`,
  * `core/pictures.js`), and onnxruntime-web's browser builds from the npm
- * package the server runs, so the page needs nothing from elsewhere. The page and its files are public; the API calls
- * it makes carry the key when the server needs one.
+ * package the server runs, so the page needs nothing from elsewhere. The
+ * page and its files are public; the API calls it makes carry the key when
+ * the server needs one.
  *
  * @module
  */

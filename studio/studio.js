@@ -17,7 +17,7 @@ import {
   swapMaps,
   swapRegion,
 } from "../core/swap_maps.js";
-import { differenceMap, regionMask } from "../core/pictures.js";
+import { differenceMap, planarPicture, regionMask } from "../core/pictures.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -356,21 +356,6 @@ async function runTail(rows) {
   return out.image.data;
 }
 
-/**
- * Image `index` of planar images [n, 3, side, side] in [-1, 1] as an RGB
- * picture, its bytes rounded as the server's are.
- */
-function rgbPicture(images, index, side) {
-  const plane = side * side, data = new Uint8Array(plane * 3);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = Math.round((images[(index * 3 + c) * plane + p] + 1) * 127.5);
-      data[3 * p + c] = Math.min(Math.max(v, 0), 255);
-    }
-  }
-  return { width: side, height: side, data };
-}
-
 /** An RGB picture's canvas; its label is set where it is shown. */
 function canvasOf({ width, height, data }) {
   const rgba = new Uint8ClampedArray(width * height * 4);
@@ -449,7 +434,7 @@ async function swapInBrowser(target, source, groups, mode) {
   const region = swapRegion(targetMaps, sourceMaps, groups, k, mode);
   const swapped = swapMaps(targetMaps, sourceMaps, groups, k, mode, region);
   const images = await runTail([targetMaps, swapped]);
-  const before = rgbPicture(images, 0, side), after = rgbPicture(images, 1, side);
+  const before = planarPicture(images, 0, side), after = planarPicture(images, 1, side);
   return [
     before,
     after,
