@@ -98,3 +98,21 @@ Deno.test("runCommandLine: a usage error is one line and a hint; a path error on
     console.error = consoleError;
   }
 });
+
+Deno.test("positiveScriptFlag: a value, or one error line, the hint and status 2", async () => {
+  const module = new URL("./command_line.ts", import.meta.url).href;
+  const run = async (text: string) => {
+    const script = `import { positiveScriptFlag } from ${JSON.stringify(module)};
+      console.log(positiveScriptFlag("rounds", ${JSON.stringify(text)}));`;
+    const out = await new Deno.Command(Deno.execPath(), { args: ["eval", script] }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  const good = await run("3");
+  deepEqual([good.code, good.stdout], [0, "3\n"]);
+  for (const bad of ["0", "-1", "1.5", "x", ""]) {
+    const r = await run(bad);
+    equal(r.code, 2, bad);
+    equal(r.stderr, `error: --rounds takes a positive integer, got "${bad}".\n${USAGE_HINT}\n`);
+  }
+});

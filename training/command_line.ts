@@ -168,8 +168,7 @@ export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options
   try {
     values = parseFlags(args, withHelp);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}\n${USAGE_HINT}`);
-    Deno.exit(2);
+    exitWithUsageError((error as Error).message);
   }
   // Inside the generic function the parsed type is not resolved: read the flag it added.
   if ((values as { help?: boolean }).help) {
@@ -177,6 +176,24 @@ export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options
     Deno.exit(0);
   }
   return values;
+}
+
+/**
+ * Ends a script (a benchmark) whose command line cannot be used: one `error:`
+ * line, {@link USAGE_HINT}, status 2.
+ */
+export function exitWithUsageError(message: string): never {
+  console.error(`error: ${message}\n${USAGE_HINT}`);
+  Deno.exit(2);
+}
+
+/** A script's positive integer flag `--name` from `text`; a bad one ends it ({@link exitWithUsageError}). */
+export function positiveScriptFlag(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    exitWithUsageError(`--${name} takes a positive integer, got "${text}".`);
+  }
+  return value;
 }
 
 /**

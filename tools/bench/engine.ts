@@ -16,7 +16,7 @@
  * @module
  */
 
-import { scriptFlags, USAGE_HINT } from "../../training/command_line.ts";
+import { positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
 import { valueAndGrad } from "../../training/engine/autograd.ts";
 import {
   getEngine,
@@ -63,12 +63,8 @@ const args = scriptFlags(Deno.args, {
   "no-torch": { type: "boolean", default: false },
   profile: { type: "boolean", default: false },
 }, usage);
-const steps = args.steps === undefined ? undefined : Number(args.steps);
+const steps = args.steps === undefined ? undefined : positiveScriptFlag("steps", args.steps);
 const profile = args.profile;
-if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
-  console.error(`error: --steps must be a positive integer, got ${args.steps}.\n${USAGE_HINT}`);
-  Deno.exit(2);
-}
 
 const log = (message: string) => console.error(`[bench] ${message}`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;

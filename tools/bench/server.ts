@@ -46,7 +46,7 @@ import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { commandStatus, commandSucceeds } from "../command.ts";
 import { START, startServerProcess } from "../server_process.ts";
-import { scriptFlags } from "../../training/command_line.ts";
+import { positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
 
 const USAGE =
@@ -64,17 +64,8 @@ const values = scriptFlags(Deno.args, {
   quick: { type: "boolean" },
   overload: { type: "boolean" },
 }, USAGE);
-/** A positive integer flag's value; a bad one ends the run with one error line. */
-function positiveFlag(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`error: --${name} takes a positive integer, got "${text}".`);
-    Deno.exit(2);
-  }
-  return value;
-}
-const seconds = positiveFlag("seconds", values.seconds);
-const rounds = positiveFlag("rounds", values.rounds);
+const seconds = positiveScriptFlag("seconds", values.seconds);
+const rounds = positiveScriptFlag("rounds", values.rounds);
 const concurrencies = values.quick ? [1, 8] : [1, 8, 32];
 
 // wrk --version exits 1: that it runs at all is what counts.

@@ -15,7 +15,7 @@
 import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
 import { scope } from "../../training/engine/tensor.ts";
 import { parseTrainArgs } from "../../training/cli.ts";
-import { USAGE_HINT, UsageError } from "../../training/command_line.ts";
+import { exitWithUsageError, positiveScriptFlag, UsageError } from "../../training/command_line.ts";
 import { ConfigError } from "../../training/config.ts";
 import { syntheticFaces } from "../../training/data/synthetic.ts";
 import { GanTrainer } from "../../training/trainer.ts";
@@ -27,34 +27,29 @@ const usage = `usage: deno task bench:train [--timed-steps N] [model flags of de
                       as deno task train takes them (deno task train --help); the data is
                       always 512 synthetic faces`;
 
-function fail(message: string): never {
-  console.error(`error: ${message}\n${USAGE_HINT}`);
-  Deno.exit(2);
-}
-
 const args = [...Deno.args];
 if (args.includes("--help") || args.includes("-h")) {
   console.log(usage);
   Deno.exit(0);
 }
 const given = args.find((a) => /^--(data|synthetic|resume)(=|$)/.test(a));
-if (given) fail(`${given} does not apply: the benchmark trains on 512 synthetic faces.`);
+if (given) {
+  exitWithUsageError(`${given} does not apply: the benchmark trains on 512 synthetic faces.`);
+}
 let timedSteps = 5;
 const at = args.findIndex((a) => /^--timed-steps(=|$)/.test(a));
 if (at >= 0) {
   const inline = /^--timed-steps=(.*)$/.exec(args[at])?.[1];
-  const text = inline ?? args[at + 1] ?? "";
-  timedSteps = Number(text);
-  if (text === "" || !Number.isInteger(timedSteps) || timedSteps < 1) {
-    fail(`--timed-steps takes a positive integer, got "${text}".`);
-  }
+  timedSteps = positiveScriptFlag("timed-steps", inline ?? args[at + 1] ?? "");
   args.splice(at, inline === undefined ? 2 : 1);
 }
 let command;
 try {
   command = parseTrainArgs(["--synthetic", "--synthetic-count", "512", ...args]);
 } catch (error) {
-  if (error instanceof UsageError || error instanceof ConfigError) fail(error.message);
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    exitWithUsageError(error.message);
+  }
   throw error;
 }
 if (command === "help" || command.kind !== "new") throw new Error("unreachable: a new run");
