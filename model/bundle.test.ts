@@ -3,8 +3,9 @@
  * bundle fails with one error that names the file and the problem.
  */
 
-import { equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
+import onnxProto from "onnx-proto";
 import { OnnxGraph } from "../training/export/onnx.ts";
 import { type Bundle, BundleError, readBundle, sha256Hex } from "./bundle.ts";
 import { BUNDLE_FILES } from "./manifest.ts";
@@ -71,6 +72,97 @@ Deno.test("a format-1 bundle loads, as one without encoder, gradients and energy
   await Deno.remove(dir, { recursive: true });
 });
 
+/** `model` with every weight it reads from `source` (ONNX external data) stored in it instead. */
+function withOwnWeights(model: Uint8Array, source: Uint8Array): Uint8Array {
+  const { onnx } = onnxProto;
+  const decoded = onnx.ModelProto.decode(model);
+  for (const tensor of decoded.graph!.initializer!) {
+    if (tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const at = Object.fromEntries(tensor.externalData!.map((e) => [e.key, e.value]));
+    const offset = Number(at.offset);
+    tensor.rawData = source.slice(offset, offset + Number(at.length));
+    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    tensor.externalData = [];
+  }
+  return onnx.ModelProto.encode(decoded).finish();
+}
+
+Deno.test("a format-2 bundle, whose VJPs hold their own weights, loads and computes the same", async () => {
+  const dir = await copyOfDefault();
+  const before = await GeneratorSessions.open(await readBundle(dir));
+  const hashes: Record<string, string> = {};
+  for (const [part, source] of [["headVjp", "head"], ["tailVjp", "tail"]] as const) {
+    const file = join(dir, BUNDLE_FILES[part]);
+    const model = await Deno.readFile(file);
+    const own = withOwnWeights(model, await Deno.readFile(join(dir, BUNDLE_FILES[source])));
+    ok(own.length > model.length, `${part} now holds weights: ${own.length} > ${model.length}`);
+    await Deno.writeFile(file, own);
+    hashes[part] = sha256Hex(own);
+  }
+  await editManifest(dir, (m) => {
+    m.format = "interpretable-gan-bundle/2";
+    const files = m.files as Record<string, { sha256: string }>;
+    for (const [part, hash] of Object.entries(hashes)) files[part].sha256 = hash;
+  });
+  const after = await GeneratorSessions.open(await readBundle(dir));
+  try {
+    const { latent, target: { channels, height, width } } = after.manifest;
+    const z = Float32Array.from({ length: 2 * latent }, (_, k) => Math.sin(k));
+    const maps = await before.head(z, 2);
+    const u = maps.map((_, k) => Math.cos(k));
+    equal(maps.length, 2 * channels * height * width);
+    deepEqual(await after.headVjp(z, u, 2), await before.headVjp(z, u, 2));
+    const v = (await before.tail(maps, 2)).map((_, k) => Math.cos(k));
+    deepEqual(await after.tailVjp(maps, v, 2), await before.tailVjp(maps, v, 2));
+  } finally {
+    await Promise.all([before.release(), after.release()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("two bundles opened at once each read their VJPs' weights from their own files", async () => {
+  // A copy whose head draws other maps: its first weight's bytes, all else equal.
+  const dir = await copyOfDefault();
+  const headFile = join(dir, BUNDLE_FILES.head);
+  const head = await Deno.readFile(headFile);
+  const first = onnxProto.onnx.ModelProto.decode(head).graph!.initializer!
+    .find((t) => (t.rawData?.length ?? 0) > 0)!.rawData!;
+  head.fill(0, first.byteOffset, first.byteOffset + first.length);
+  await Deno.writeFile(headFile, head);
+  await editManifest(
+    dir,
+    (m) => (m.files as { head: { sha256: string } }).head.sha256 = sha256Hex(head),
+  );
+  const gradients = async (sessions: GeneratorSessions) => {
+    try {
+      const { latent, target: { channels, height, width } } = sessions.manifest;
+      const z = Float32Array.from({ length: latent }, (_, k) => Math.sin(k));
+      const u = Float32Array.from({ length: channels * height * width }, (_, k) => Math.cos(k));
+      return await sessions.headVjp(z, u, 1);
+    } finally {
+      await sessions.release();
+    }
+  };
+  try {
+    const [defaultAlone, copyAlone] = [
+      await gradients(await GeneratorSessions.open(await readBundle(DEFAULT_MODEL))),
+      await gradients(await GeneratorSessions.open(await readBundle(dir))),
+    ];
+    ok(defaultAlone.some((x, k) => x !== copyAlone[k]), "the two heads differ");
+    // A race shows only where two creations overlap: three rounds.
+    for (let round = 0; round < 3; round++) {
+      const [defaultAtOnce, copyAtOnce] = await Promise.all(
+        [DEFAULT_MODEL, dir].map(async (d) =>
+          gradients(await GeneratorSessions.open(await readBundle(d)))
+        ),
+      );
+      deepEqual([defaultAtOnce, copyAtOnce], [defaultAlone, copyAlone], `round ${round}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loading a bundle names the file and the problem", async (t) => {
   const dirs: string[] = [];
   const fresh = async () => {
@@ -97,7 +189,7 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
       await rejectsNaming(
         dir,
         BUNDLE_FILES.manifest,
-        /interpretable-gan-bundle\/99.*reads "interpretable-gan-bundle\/1" and "interpretable-gan-bundle\/2"/,
+        /interpretable-gan-bundle\/99.*reads "interpretable-gan-bundle\/1", "interpretable-gan-bundle\/2", "interpretable-gan-bundle\/3"/,
       );
     });
     await t.step(
@@ -145,6 +237,34 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
           dir,
           BUNDLE_FILES.tail,
           new RegExp(`\\[N, ${channels + 1}, ${height}, ${width}\\] but the manifest makes it`),
+        );
+      },
+    );
+    await t.step(
+      "a head of the right shapes from another export: its VJP cannot load",
+      async () => {
+        const dir = await fresh();
+        const { manifest } = await readBundle(dir);
+        const { channels, height, width } = manifest.target;
+        const graph = new OnnxGraph();
+        const z = graph.input("z", [manifest.latent]);
+        const z4 = graph.node("Reshape", [
+          z,
+          graph.int64Constant("shape", [-1, channels, 1, 1]),
+        ], "z4");
+        graph.node("Tile", [z4, graph.int64Constant("repeats", [1, 1, height, width])], "maps");
+        graph.output("maps", [channels, height, width]);
+        const head = graph.encode({ name: "head", doc: "another head", producerVersion: "test" });
+        await Deno.writeFile(join(dir, BUNDLE_FILES.head), head);
+        const hash = sha256Hex(head);
+        await editManifest(
+          dir,
+          (m) => (m.files as { head: { sha256: string } }).head.sha256 = hash,
+        );
+        await rejectsNaming(
+          dir,
+          BUNDLE_FILES.headVjp,
+          /onnxruntime cannot load it \(it reads its weights from head\.onnx, which must come from the same export\)/,
         );
       },
     );

@@ -96,7 +96,7 @@ export function parseManifest(text: string, file: string): Manifest {
     throw new BundleError(
       file,
       `has format ${JSON.stringify(format)}; this server reads ${
-        READABLE_BUNDLE_FORMATS.map((f) => `"${f}"`).join(" and ")
+        READABLE_BUNDLE_FORMATS.map((f) => `"${f}"`).join(", ")
       } ` +
         "(re-export the model with this version's deno task export).",
     );

@@ -11,16 +11,18 @@ import { SWAP_MODES } from "./swap.ts";
 import { z } from "zod";
 
 /** The format tag of bundles this code writes. */
-export const BUNDLE_FORMAT = "interpretable-gan-bundle/2";
+export const BUNDLE_FORMAT = "interpretable-gan-bundle/3";
 
 /**
  * The format tags this code reads: version 2 added the optional encoder
  * (`encoder.onnx`) and the generator's vector-Jacobian products
  * (`head_vjp.onnx`, `tail_vjp.onnx`); a version-1 bundle is read as one
- * without them.
+ * without them. In version 3 the VJPs read their weights from the forward
+ * models' files ({@link WEIGHT_SOURCES}) rather than holding a copy.
  */
 export const READABLE_BUNDLE_FORMATS: readonly string[] = [
   "interpretable-gan-bundle/1",
+  "interpretable-gan-bundle/2",
   BUNDLE_FORMAT,
 ];
 
@@ -37,6 +39,16 @@ export const BUNDLE_FILES = {
 
 /** The bundle's ONNX files, by the manifest's `files` keys. */
 export type BundlePart = Exclude<keyof typeof BUNDLE_FILES, "manifest">;
+
+/**
+ * The parts whose ONNX files take their weights from another part's file
+ * (ONNX external data whose location is that file's name): each VJP reads
+ * the weights of the forward model it differentiates.
+ */
+export const WEIGHT_SOURCES: Partial<Record<BundlePart, BundlePart>> = {
+  headVjp: "head",
+  tailVjp: "tail",
+};
 
 const positiveInt = z.number().int().positive();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 as 64 lowercase hex digits");

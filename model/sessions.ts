@@ -12,7 +12,7 @@
 import * as ort from "onnxruntime-web";
 import { fileURLToPath } from "node:url";
 import { type Bundle, BundleError } from "./bundle.ts";
-import { BUNDLE_FILES, type BundlePart, type Manifest } from "./manifest.ts";
+import { BUNDLE_FILES, type BundlePart, type Manifest, WEIGHT_SOURCES } from "./manifest.ts";
 
 /** Options of {@link GeneratorSessions.open}. */
 export interface SessionOptions {
@@ -87,20 +87,31 @@ export class GeneratorSessions {
     this.#energy = energy;
   }
 
-  /** Opens both sessions and checks their shapes; throws {@link BundleError}. */
+  /** Opens the bundle's sessions and checks their shapes; throws {@link BundleError}. */
   static async open(bundle: Bundle, options: SessionOptions = {}): Promise<GeneratorSessions> {
     configureRuntime(options.threads ?? 1);
     const { manifest } = bundle;
     const { channels, height, width } = manifest.target;
     const maps = ["N", channels, height, width];
+    const image = ["N", 3, manifest.resolution, manifest.resolution];
     const opened: ort.InferenceSession[] = [];
     try {
+      // The halves are checked before the VJPs open, which read their weights.
       const head = await createSession(bundle, "head");
       opened.push(head);
+      checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
+      checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
       const tail = await createSession(bundle, "tail");
       opened.push(tail);
+      checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
+      checkShape(bundle, "tail", "output", tail.outputMetadata, image, "image");
       const encoder = bundle.encoder ? await createSession(bundle, "encoder") : null;
-      if (encoder) opened.push(encoder);
+      if (encoder) {
+        opened.push(encoder);
+        checkShape(bundle, "encoder", "input", encoder.inputMetadata, image, "image");
+        const z = ["N", manifest.latent];
+        checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
+      }
       let vjp = null;
       if (bundle.headVjp && bundle.tailVjp) {
         const headVjp = await createSession(bundle, "headVjp");
@@ -111,16 +122,6 @@ export class GeneratorSessions {
       }
       const energy = bundle.energy ? await createSession(bundle, "energy") : null;
       if (energy) opened.push(energy);
-      checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
-      checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
-      checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
-      const image = ["N", 3, manifest.resolution, manifest.resolution];
-      checkShape(bundle, "tail", "output", tail.outputMetadata, image, "image");
-      if (encoder) {
-        checkShape(bundle, "encoder", "input", encoder.inputMetadata, image, "image");
-        const z = ["N", manifest.latent];
-        checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
-      }
       return new GeneratorSessions(manifest, head, tail, encoder, vjp, energy);
     } catch (error) {
       await Promise.all(opened.map((session) => session.release()));
@@ -243,13 +244,31 @@ function fileOf(bundle: Bundle, part: BundlePart): string {
   return url.protocol === "file:" ? fileURLToPath(url) : url.href;
 }
 
+/**
+ * The newest session creation of this realm. Creations run one at a time:
+ * onnxruntime-web keeps the external data files they are given in one table
+ * per realm and empties it when any creation ends, so two at once would read
+ * each other's files (a VJP would take another bundle's weights).
+ */
+let lastCreation: Promise<unknown> = Promise.resolve();
+
 async function createSession(bundle: Bundle, part: BundlePart) {
+  const source = WEIGHT_SOURCES[part];
+  const options: ort.InferenceSession.SessionOptions = source && bundle[source]
+    ? { externalData: [{ path: BUNDLE_FILES[source], data: bundle[source] }] }
+    : {};
+  const create = () => ort.InferenceSession.create(bundle[part]!, options);
+  const creation = lastCreation.then(create, create);
+  lastCreation = creation.catch(() => {});
   try {
-    return await ort.InferenceSession.create(bundle[part]!);
+    return await creation;
   } catch (error) {
+    const reads = source && bundle[source]
+      ? ` (it reads its weights from ${BUNDLE_FILES[source]}, which must come from the same export)`
+      : "";
     throw new BundleError(
       fileOf(bundle, part),
-      `onnxruntime cannot load it: ${(error as Error).message}`,
+      `onnxruntime cannot load it${reads}: ${(error as Error).message}`,
     );
   }
 }

@@ -45,8 +45,9 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       tag: "model",
       summary: "The generator's head or tail as ONNX, to run in a client",
       description: "head: z [N, Z] -> target-layer maps [N, M, H, W]; tail: maps -> image " +
-        "[N, 3, S, S] in [-1, 1]. Their SHA-256 are the manifest's `files`. The studio's " +
-        "in-browser mode runs them with onnxruntime-web.",
+        "[N, 3, S, S] in [-1, 1]; each whole in one file (weights usually stored in half " +
+        "precision and cast to f32 by the graph). Their SHA-256 are the manifest's `files`. The " +
+        "studio's in-browser mode runs them with onnxruntime-web.",
       params: z.object({ part: z.enum(["head", "tail"]).describe("which half") }),
       immutable: true,
       responses: {

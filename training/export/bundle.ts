@@ -50,6 +50,7 @@ import { GeneratorSessions } from "../../model/sessions.ts";
 import { ServedModel } from "../../model/model.ts";
 import { reconstructPhotos } from "../../model/refine.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
+import type { WeightPrecision } from "./onnx.ts";
 import { evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
 import type { SwapMode } from "../../model/swap.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
@@ -127,6 +128,11 @@ export interface ExportOptions {
    * its held-out photos with the face measurement.
    */
   encoder?: string;
+  /**
+   * How the ONNX files store their weights (default "f16": half the size;
+   * "f32" keeps the trained values exactly).
+   */
+  weights?: WeightPrecision;
   /** Status lines for the console. */
   onStatus?: (line: string) => void;
   /** Progress of the face measurement. */
@@ -160,6 +166,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
       options.encoder,
       { file, sha256: checkpointSha256 },
       options.trainedWeights ?? false,
+      options.weights,
     )
     : null;
   await Deno.mkdir(options.out, { recursive: true });
@@ -189,12 +196,12 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
       doc: `${name}: the generator of ${basename(file)}, split at its target layer`,
       producerVersion: EXPORTER_VERSION,
       metadata: { run: basename(run.dir), checkpoint: basename(file) },
-    });
+    }, options.weights);
   } finally {
     generator.dispose();
   }
 
-  const energy = energyForExport(config, checkpoint, basename(file));
+  const energy = energyForExport(config, checkpoint, basename(file), options.weights);
   const manifest = buildManifest(options, config, evaluation, {
     steps: state.step,
     ema: hasAverage(checkpoint) && !options.trainedWeights,
@@ -271,6 +278,7 @@ function energyForExport(
   config: TrainConfig,
   checkpoint: Safetensors,
   checkpointName: string,
+  precision: WeightPrecision | undefined,
 ): { onnx: Uint8Array; info: EnergyInfo } | null {
   const c = config.interpretable;
   const trained = checkpointState(checkpoint).interpretability;
@@ -287,7 +295,7 @@ function energyForExport(
   }, {
     doc: `g_W of ${checkpointName} and its gradient in the target layer's maps`,
     producerVersion: EXPORTER_VERSION,
-  });
+  }, precision);
   return {
     onnx,
     info: {
@@ -305,6 +313,7 @@ async function encoderForExport(
   dir: string,
   gan: { file: string; sha256: string },
   trainedWeights: boolean,
+  precision: WeightPrecision | undefined,
 ): Promise<{ onnx: Uint8Array; config: EncoderConfig; info: EncoderFacts }> {
   const { run, json } = await readRunConfig(dir);
   if ((json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
@@ -340,7 +349,7 @@ async function encoderForExport(
       doc: `the encoder of ${basename(run.dir)}, ${basename(newest.file)}`,
       producerVersion: EXPORTER_VERSION,
       metadata: { run: basename(run.dir), checkpoint: basename(newest.file) },
-    });
+    }, precision);
     const steps = (JSON.parse(checkpoint.metadata.state) as { step: number }).step;
     return { onnx, config, info: { run: basename(run.dir), steps, width: config.width } };
   } finally {

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "../command_line.ts";
 import { exportBundle, type ExportOptions } from "./bundle.ts";
+import { WEIGHT_PRECISIONS, type WeightPrecision } from "./onnx.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
 
@@ -41,6 +42,8 @@ export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-f
   --face-images <n>       N of that measurement [1000]
   --face-pairs <n>        P of that measurement [500]
   --identities <file>     the identity list of the run's data [<data>-identity.txt beside it]
+  --weights <f16|f32>     how the ONNX files store weights: f16 (half the size, rounding far
+                          below what a picture shows) or f32 (the trained values exactly) [f16]
   -h, --help              this text
 
 A baseline run's groups are fitted at export; an interpretable run's are its trained partition.
@@ -71,6 +74,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     "swap-mode": { type: "string" },
     "face-swap-mode": { type: "string" },
     identities: { type: "string" },
+    weights: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) return "help";
@@ -100,6 +104,10 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
       );
     }
   }
+  const weights = values.weights as WeightPrecision | undefined;
+  if (weights !== undefined && !WEIGHT_PRECISIONS.includes(weights)) {
+    throw new UsageError(`--weights takes f16 or f32, got "${values.weights}".`);
+  }
   let face: number[] | undefined;
   if (values.face !== undefined) {
     if (!/^\d+(,\d+)*$/.test(values.face)) {
@@ -127,6 +135,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     swapMode: swapModeFlag(values["swap-mode"]),
     faceSwapMode: swapModeFlag(values["face-swap-mode"], "face-swap-mode"),
     identities: values.identities,
+    weights,
   };
 }
 

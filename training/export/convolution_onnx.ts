@@ -85,7 +85,7 @@ export async function addConvolution(
 ): Promise<ConvolutionStep> {
   const folded = await foldConv(kernel, OUTPUT_AXIS[op], layer.bias?.value, norm);
   const k = folded.shape[2], p = layer.padding, s = layer.stride;
-  const weight = graph.constant(`${name}.weight`, folded.shape, folded.weight);
+  const weight = graph.weight(`${name}.weight`, folded.shape, folded.weight);
   const output = graph.node(
     op,
     [input, weight, graph.constant(`${name}.bias`, [folded.shape[OUTPUT_AXIS[op]]], folded.bias)],

@@ -13,7 +13,7 @@
 import { asyncScope } from "../engine/tensor.ts";
 import { LEAKY_SLOPE } from "../networks/downsampling.ts";
 import type { GanEncoder } from "../networks/encoder.ts";
-import { type ModelInfo, OnnxGraph } from "./onnx.ts";
+import { type ModelInfo, OnnxGraph, type WeightPrecision } from "./onnx.ts";
 import { addConvolution } from "./convolution_onnx.ts";
 import { ONNX_NAMES } from "./generator_onnx.ts";
 
@@ -21,9 +21,10 @@ import { ONNX_NAMES } from "./generator_onnx.ts";
 export async function encoderOnnx(
   encoder: GanEncoder,
   info: Omit<ModelInfo, "name">,
+  precision?: WeightPrecision,
 ): Promise<Uint8Array> {
   const { resolution, latent } = encoder.sizes;
-  const graph = new OnnxGraph();
+  const graph = new OnnxGraph(precision);
   let h = graph.input(ONNX_NAMES.image, [3, resolution, resolution]);
   for (const [k, { conv, norm }] of encoder.blocks.entries()) {
     const name = `block${resolution / 2 ** (k + 1)}`;

@@ -19,7 +19,7 @@
  */
 
 import { groupAveraging, RMS_FLOOR_SQUARED } from "../interpretable/energy.ts";
-import { type ModelInfo, OnnxGraph } from "./onnx.ts";
+import { type ModelInfo, OnnxGraph, type WeightPrecision } from "./onnx.ts";
 import { ONNX_NAMES } from "./generator_onnx.ts";
 
 /** Input and output names of the energy model. */
@@ -39,11 +39,15 @@ export interface EnergySpec {
 }
 
 /** Serialises g_W and its gradient in the maps. */
-export function energyOnnx(spec: EnergySpec, info: Omit<ModelInfo, "name">): Uint8Array {
+export function energyOnnx(
+  spec: EnergySpec,
+  info: Omit<ModelInfo, "name">,
+  precision?: WeightPrecision,
+): Uint8Array {
   const [m, h, w] = spec.maps;
   const { pool: p, groups: c } = spec;
   const k = (h / p) * (w / p);
-  const graph = new OnnxGraph();
+  const graph = new OnnxGraph(precision);
   const maps = graph.input(ONNX_NAMES.maps, [m, h, w]);
   const axes = (name: string, values: number[]) => graph.int64Constant(name, values);
   const scalar = (name: string, value: number) => graph.constant(name, [1], Float32Array.of(value));
@@ -72,9 +76,9 @@ export function energyOnnx(spec: EnergySpec, info: Omit<ModelInfo, "name">): Uin
   }
   const A = graph.constant("averaging", [c, m], averaging);
   const AT = graph.constant("averaging_t", [m, c], averagingT);
-  // W is most of the file (16.8 MB at 32x32 maps, M = 128, C = 32): stored in half precision,
-  // whose rounding (1e-3 relative) is far below what Langevin's noise moves.
-  const W = graph.halfConstant("energy_weight", [k, m, c], spec.weight);
+  // W is most of the file (16.8 MB in f32 at 32x32 maps, M = 128, C = 32); half precision's
+  // rounding is far below what Langevin's noise moves.
+  const W = graph.weight("energy_weight", [k, m, c], spec.weight);
   // Transposed by a node, not stored twice: W is most of the file.
   const WT = graph.node("Transpose", [W], "energy_weight_t", { perm: [0, 2, 1] });
 

@@ -14,7 +14,9 @@
  * vector-Jacobian products (`gradient_onnx.ts`) rerun that forward pass and
  * then its steps' transposes in reverse, so that a server takes gradient
  * steps in the latent (refining an encoded photo, Langevin dynamics) with
- * onnxruntime alone.
+ * onnxruntime alone. A VJP stores none of the forward pass's weights: it
+ * reads them from its forward model's file (`WEIGHT_SOURCES` of the bundle
+ * format), so the bundle holds each weight once.
  *
  * @module
  */
@@ -22,7 +24,8 @@
 import { Conv2d } from "../engine/nn.ts";
 import { asyncScope } from "../engine/tensor.ts";
 import type { GanGenerator, UpBlock } from "../networks/generator.ts";
-import { type ModelInfo, OnnxGraph } from "./onnx.ts";
+import { type ModelInfo, OnnxGraph, type WeightPrecision } from "./onnx.ts";
+import { BUNDLE_FILES } from "../../model/manifest.ts";
 import { addConvolution } from "./convolution_onnx.ts";
 import { addBackward, type ForwardStep } from "./gradient_onnx.ts";
 
@@ -97,21 +100,26 @@ async function addTail(graph: OnnxGraph, generator: GanGenerator): Promise<Forwa
   return steps;
 }
 
-/** Serialises `generator`'s head, tail and their VJPs (its current weights and running statistics). */
+/**
+ * Serialises `generator`'s head, tail and their VJPs (its current weights and
+ * running statistics), the VJPs reading their weights from the head's and
+ * the tail's files as a bundle names them.
+ */
 export async function generatorOnnx(
   generator: GanGenerator,
   info: Omit<ModelInfo, "name">,
+  precision?: WeightPrecision,
 ): Promise<GeneratorOnnx> {
   const { latent, targetChannels, resolution } = generator.config;
   const half = resolution / 2;
   const mapsShape = [targetChannels, half, half];
   const imageShape = [3, resolution, resolution];
 
-  const head = new OnnxGraph();
+  const head = new OnnxGraph(precision);
   await addHead(head, generator);
   head.output(ONNX_NAMES.maps, mapsShape);
 
-  const tail = new OnnxGraph();
+  const tail = new OnnxGraph(precision);
   await addTail(tail, generator);
   tail.output(ONNX_NAMES.image, imageShape);
 
@@ -122,7 +130,7 @@ export async function generatorOnnx(
     output: string,
     outputShape: number[],
   ) => {
-    const graph = new OnnxGraph();
+    const graph = new OnnxGraph(precision);
     const steps = await addForward(graph, generator);
     addBackward(graph, steps, graph.input(ONNX_NAMES.upstream, upstreamShape), output);
     graph.output(output, outputShape);
@@ -131,10 +139,18 @@ export async function generatorOnnx(
   const headVjp = await vjp(addHead, mapsShape, ONNX_NAMES.latentGrad, [latent]);
   const tailVjp = await vjp(addTail, imageShape, ONNX_NAMES.mapsGrad, mapsShape);
 
+  const headBytes = head.encode({ ...info, name: "head" });
+  const tailBytes = tail.encode({ ...info, name: "tail" });
   return {
-    head: head.encode({ ...info, name: "head" }),
-    tail: tail.encode({ ...info, name: "tail" }),
-    headVjp: headVjp.encode({ ...info, name: "head_vjp" }),
-    tailVjp: tailVjp.encode({ ...info, name: "tail_vjp" }),
+    head: headBytes,
+    tail: tailBytes,
+    headVjp: headVjp.encode({ ...info, name: "head_vjp" }, {
+      location: BUNDLE_FILES.head,
+      model: headBytes,
+    }),
+    tailVjp: tailVjp.encode({ ...info, name: "tail_vjp" }, {
+      location: BUNDLE_FILES.tail,
+      model: tailBytes,
+    }),
   };
 }

@@ -1,8 +1,12 @@
 /**
  * A small ONNX graph builder over onnx-proto's protobuf classes: f32
- * initialisers, nodes with int and float attributes, inputs and outputs whose
- * first dimension is the symbolic batch `N`. Models are written at IR version
- * 8 with opset 17, which onnxruntime-web and `onnx.checker` accept.
+ * initialisers, weights stored in half precision (or f32) and cast to f32,
+ * nodes with int and float attributes, inputs and outputs whose first
+ * dimension is the symbolic batch `N`. A model may read its weights from
+ * another model file of the same folder instead of storing them (ONNX
+ * external data pointing into that file's own bytes), which is how a bundle's
+ * VJP graphs share their forward graphs' weights. Models are written at IR
+ * version 8 with opset 17, which onnxruntime-web and `onnx.checker` accept.
  *
  * @module
  */
@@ -27,6 +31,27 @@ export type Attributes = Record<string, AttributeValue>;
 /** Scalar attributes that ONNX types as INT (the others are FLOAT). */
 const INT_ATTRIBUTES = new Set(["group", "axis", "keepdims", "to"]);
 
+/**
+ * How a graph stores its weights: `f16` halves the file, its rounding (5e-4
+ * relative) far below what a picture shows; `f32` keeps them exactly.
+ */
+export type WeightPrecision = "f16" | "f32";
+
+/** The precisions {@link WeightPrecision} allows, for command lines. */
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ["f16", "f32"];
+
+/** The largest finite half-precision value. */
+const HALF_MAX = 65504;
+
+/**
+ * A model file whose weights the written model reads instead of storing
+ * them: `location` is its name beside the written file, `model` its bytes.
+ */
+export interface WeightSource {
+  location: string;
+  model: Uint8Array;
+}
+
 /** Everything that describes the model besides the graph. */
 export interface ModelInfo {
   /** The graph's name. */
@@ -45,6 +70,9 @@ export class OnnxGraph {
   readonly #inputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #outputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly #names = new Set<string>();
+
+  /** @param weightPrecision how {@link OnnxGraph.weight} stores weights. */
+  constructor(readonly weightPrecision: WeightPrecision = "f16") {}
 
   /** Declares a float input of shape [N, ...rest]. */
   input(name: string, rest: readonly number[]): string {
@@ -70,11 +98,15 @@ export class OnnxGraph {
   }
 
   /**
-   * Adds a constant tensor stored in half precision and read back as f32 by
-   * a Cast node (for large weights where f16's rounding is immaterial);
-   * returns the f32 value's name.
+   * Adds a weight tensor, stored in the graph's {@link WeightPrecision} and
+   * read as f32 (in half precision through a Cast node, which onnxruntime
+   * folds when it loads the model); returns the f32 value's name. A tensor
+   * with a value beyond half precision's range is stored in f32.
    */
-  halfConstant(name: string, shape: readonly number[], data: Float32Array): string {
+  weight(name: string, shape: readonly number[], data: Float32Array): string {
+    if (this.weightPrecision === "f32" || data.some((x) => Math.abs(x) > HALF_MAX)) {
+      return this.constant(name, shape, data);
+    }
     checkConstantShape(name, shape, data.length);
     const bytes = new Uint8Array(data.length * 2);
     const view = new DataView(bytes.buffer);
@@ -112,8 +144,12 @@ export class OnnxGraph {
     return output;
   }
 
-  /** The serialised model. */
-  encode(info: ModelInfo): Uint8Array {
+  /**
+   * The serialised model. With `weights`, every initialiser that the source
+   * model holds under the same name with the same bytes is written as a
+   * reference to those bytes (location, offset, length), not stored again.
+   */
+  encode(info: ModelInfo, weights?: WeightSource): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       opsetImport: [{ domain: "", version: OPSET }],
@@ -124,7 +160,7 @@ export class OnnxGraph {
       graph: {
         name: info.name,
         node: this.#nodes,
-        initializer: this.#initializers,
+        initializer: weights ? referenced(this.#initializers, weights) : this.#initializers,
         input: this.#inputs,
         output: this.#outputs,
       },
@@ -139,6 +175,51 @@ export class OnnxGraph {
     this.#names.add(name);
     return name;
   }
+}
+
+/**
+ * `tensors`, each as a reference into `source` where the source's
+ * initialiser of its name holds the same bytes.
+ */
+function referenced(
+  tensors: readonly onnxProto.onnx.ITensorProto[],
+  source: WeightSource,
+): onnxProto.onnx.ITensorProto[] {
+  const stored = rawInitializers(source.model);
+  return tensors.map((tensor) => {
+    const bytes = tensor.rawData, held = stored.get(tensor.name!);
+    if (!bytes || !held || !sameBytes(bytes, held)) return tensor;
+    return {
+      ...tensor,
+      rawData: null,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: "location", value: source.location },
+        { key: "offset", value: String(held.byteOffset - source.model.byteOffset) },
+        { key: "length", value: String(held.length) },
+      ],
+    };
+  });
+}
+
+/**
+ * A serialised model's initialisers with raw data, by name: views into
+ * `model` itself (protobufjs decodes bytes fields as subarrays), so that
+ * their byte offsets are the offsets in the file.
+ */
+function rawInitializers(model: Uint8Array): Map<string, Uint8Array> {
+  const found = new Map<string, Uint8Array>();
+  for (const tensor of onnx.ModelProto.decode(model).graph?.initializer ?? []) {
+    const raw = tensor.rawData;
+    if (raw && raw.length > 0 && raw.buffer === model.buffer) found.set(tensor.name!, raw);
+  }
+  return found;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function valueInfo(name: string, rest: readonly number[]): onnxProto.onnx.IValueInfoProto {
