@@ -585,7 +585,7 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
   equal((await (await app.request("/readyz")).json()).status, "ready");
 });
 
-Deno.test("a real server on a loopback port serves concurrent requests", async () => {
+Deno.test("a real server on a loopback port serves concurrent requests, and HEAD", async () => {
   const controller = new AbortController();
   const server = Deno.serve({
     port: 0,
@@ -604,6 +604,16 @@ Deno.test("a real server on a loopback port serves concurrent requests", async (
     equal(problem.status, 400);
     equal(problem.headers.get("content-type"), "application/problem+json");
     await problem.body?.cancel();
+    // HEAD tells the length its GET's body has (a picture, JSON, a page, a problem).
+    for (const path of ["/v1/images/7.png", "/v1/model", "/docs", "/", "/v1/images/x.png"]) {
+      const [head, get] = [
+        await fetch(`${base}${path}`, { method: "HEAD" }),
+        await fetch(`${base}${path}`),
+      ];
+      const length = (await get.arrayBuffer()).byteLength;
+      ok(length > 0, path);
+      deepEqual([head.status, head.headers.get("content-length")], [get.status, String(length)]);
+    }
   } finally {
     controller.abort();
     await server.finished;

@@ -199,6 +199,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   });
 
+  // Hono answers HEAD with its GET's headers and no body, which Deno then sends as content-length
+  // 0; HEAD should tell the GET's length.
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.req.method !== "HEAD" || !c.res.body || c.res.headers.has("content-length")) return;
+    c.res.headers.set("content-length", String((await c.res.clone().arrayBuffer()).byteLength));
+  });
   if (config.corsOrigins.length > 0) {
     app.use(
       "*",
