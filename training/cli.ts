@@ -106,7 +106,8 @@ Options (defaults in brackets):
                             or ~/.cache/interpretable-gan]
   -h, --help                this text
 
-Environment: IGAN_ADAPTER=software|hardware, IGAN_KERNELS=cpu|gpu pick the WebGPU adapter
+Environment: IGAN_BACKEND=cpu|webgpu picks the engine's backend (auto: WebGPU on a hardware
+GPU, else the CPU); IGAN_ADAPTER=software|hardware, IGAN_KERNELS=cpu|gpu pick WebGPU's adapter
 and kernel variant.`;
 
 /** What the command line asks for. */

@@ -70,7 +70,8 @@ Options (defaults in brackets):
   --sample-every <n>        steps between held-out measurements [${ENCODER_DEFAULTS.sampleEvery}]
   --checkpoint-every <n>    steps between checkpoints [${ENCODER_DEFAULTS.checkpointEvery}]
   --keep-checkpoints <n>    newest checkpoints kept [${ENCODER_DEFAULTS.keepCheckpoints}]
-  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR or ~/.cache/interpretable-gan]
+  --cache-dir <folder>      decoded-data cache [$IGAN_CACHE_DIR, $XDG_CACHE_HOME/interpretable-gan
+                            or ~/.cache/interpretable-gan]
   -h, --help                this text`;
 
 /** The settings a new run's command line gives (the rest default). */
