@@ -19,9 +19,18 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-/** A file that is not a JPEG or PNG image, or one that fails to decode. */
+/**
+ * A file that is not a JPEG or PNG image, or one that fails to decode;
+ * `field` names the request field it came in, where one is known.
+ */
 export class ImageDecodeError extends Error {
   override name = "ImageDecodeError";
+  readonly field?: string;
+
+  constructor(message: string, field?: string) {
+    super(message);
+    this.field = field;
+  }
 }
 
 const NO_PIXELS = "the PNG has no pixels: its width or height is 0";

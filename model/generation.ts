@@ -7,7 +7,7 @@
  */
 
 import { concatArrays } from "../core/concat.ts";
-import { centerCropResize, decodeImage, type RgbImage } from "../core/image.ts";
+import { centerCropResize, decodeImage, ImageDecodeError, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "./latents.ts";
 import type { ServedModel } from "./model.ts";
 import { DEFAULT_FIT_STEPS, fitMapsToPhotos } from "./refine.ts";
@@ -26,6 +26,8 @@ export type ImageSource = number | { latent: number[] } | PhotoSource;
 export interface PhotoSource {
   photo: Uint8Array;
   fit?: number;
+  /** The request field it came in, which a decoding failure names. */
+  field?: string;
 }
 
 /** Whether `source` is a photo. */
@@ -69,9 +71,15 @@ async function encodeSources(
   signal: AbortSignal,
 ): Promise<{ latents: Float32Array; pixels: (Float32Array | null)[] }> {
   const z = model.manifest.latent, psi = truncation ?? 1;
-  const pixels = sources.map((source) =>
-    isPhoto(source) ? photoPixels(source.photo, model.manifest.resolution) : null
-  );
+  const pixels = sources.map((source) => {
+    if (!isPhoto(source)) return null;
+    try {
+      return photoPixels(source.photo, model.manifest.resolution);
+    } catch (error) {
+      if (!(error instanceof ImageDecodeError) || source.field === undefined) throw error;
+      throw new ImageDecodeError(error.message, source.field);
+    }
+  });
   const photos = pixels.filter((p) => p !== null);
   const encoded = photos.length === 0
     ? new Float32Array(0)

@@ -9,6 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import { getPriority, setPriority } from "node:os";
+import { ImageDecodeError } from "../core/image.ts";
 import { type PictureJob, renderTimedJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_pool.ts";
@@ -53,7 +54,8 @@ async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise
     reply({ type: "done", id, ...rendered }, [...buffers]);
   } catch (error) {
     const { name, message } = error as Error;
-    reply({ type: "failed", id, name, message });
+    const field = error instanceof ImageDecodeError ? error.field : undefined;
+    reply({ type: "failed", id, name, message, field });
   } finally {
     running.delete(id);
   }

@@ -114,6 +114,21 @@ Deno.test("render workers draw the same PNGs as this thread, two at a time", asy
       pool.run({ kind: "encode", photo: cut, size: 64, refine: 0, fit: 0 }, never()),
       ImageDecodeError,
     );
+    // One of a swap's two photos: the error names the field it came in.
+    const photo = await photoOf(local, 9);
+    await rejects(
+      pool.run({
+        kind: "swap",
+        target: { photo, field: "body.target" },
+        source: { photo: cut, field: "body.source" },
+        groups: [0],
+        mode: "groups",
+        size: 64,
+        extras: [],
+        strip: false,
+      }, never()),
+      (error: Error) => error instanceof ImageDecodeError && error.field === "body.source",
+    );
     equal(pool.load().lanes, 2);
     equal(pool.load().jobs, 0);
   } finally {

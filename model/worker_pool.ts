@@ -32,7 +32,7 @@ export type WorkerReply =
   | { type: "ready" }
   | { type: "init-failed"; message: string }
   | { type: "done"; id: number } & RenderedJob
-  | { type: "failed"; id: number; name: string; message: string };
+  | { type: "failed"; id: number; name: string; message: string; field?: string };
 
 /** Options of {@link openWorkerPool}. */
 export interface WorkerPoolOptions {
@@ -60,11 +60,11 @@ const RENDER_WORKER = new URL("./render_worker.ts", import.meta.url);
 
 /**
  * Errors of a job that the HTTP layer answers as problems (not internal
- * errors): a worker's failure of one of these names is raised here as it.
+ * errors): a worker's failure of one of these names is raised here as it
+ * (and an {@link ImageDecodeError} with the field it names).
  */
 const ANSWERED_ERRORS = {
   QueueFullError,
-  ImageDecodeError,
   NoEncoderError,
   NoGradientsError,
 } as const;
@@ -154,6 +154,8 @@ class RenderWorker {
     if (message.type === "done") {
       const { result, renderMs, inferenceMs } = message;
       job.resolve({ result, renderMs, inferenceMs });
+    } else if (message.name === ImageDecodeError.name) {
+      job.reject(new ImageDecodeError(message.message, message.field));
     } else if (message.name in ANSWERED_ERRORS) {
       job.reject(
         new ANSWERED_ERRORS[message.name as keyof typeof ANSWERED_ERRORS](message.message),

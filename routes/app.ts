@@ -31,7 +31,7 @@ import { docsPage } from "./docs.ts";
 import { imageRoutes } from "./images.ts";
 import { mapRoutes } from "./maps.ts";
 import { metaRoutes } from "./meta.ts";
-import { HttpProblem, problemResponse } from "./problem.ts";
+import { HttpProblem, invalidField, problemResponse } from "./problem.ts";
 import type { Limits } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { matchesPath } from "./paths.ts";
@@ -119,10 +119,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       );
     }
     if (error instanceof ImageDecodeError) {
-      return problemResponse(
-        new HttpProblem("invalid-request", `the photo cannot be decoded: ${error.message}`),
-        path,
-      );
+      const problem = error.field === undefined
+        ? new HttpProblem("invalid-request", `the photo cannot be decoded: ${error.message}`)
+        : invalidField(`${error.field}.image`, `cannot be decoded: ${error.message}`);
+      return problemResponse(problem, path);
     }
     if (error instanceof NoEncoderError) {
       return problemResponse(new HttpProblem("encoding-unavailable", error.message), path);

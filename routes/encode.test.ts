@@ -182,6 +182,31 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
       /the photo cannot be decoded/,
     );
   });
+  await t.step("a JSON photo cut off after its header: the problem names its field", async () => {
+    const json = (path: string, body: unknown) =>
+      app.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const [whole, cut] = [photo, photo.subarray(0, 700)].map((bytes) => ({
+      image: pngBase64Of(bytes),
+      fit: 0,
+    }));
+    for (
+      const [path, body, field] of [
+        ["/v1/swap", { target: whole, source: cut, concepts: ["face"] }, "body.source.image"],
+        ["/v1/swap", { target: cut, source: whole, concepts: ["face"] }, "body.target.image"],
+        ["/v1/maps", { image: cut, view: "concepts" }, "body.image.image"],
+      ] as const
+    ) {
+      const response = await json(path, body);
+      equal(response.status, 400, await response.clone().text());
+      const [error] = (await response.json()).errors;
+      equal(error.field, field);
+      match(error.message, /^cannot be decoded: /);
+    }
+  });
   await t.step("another media type, and a form without its file", async () => {
     await problem(await upload(photo, "text/plain"), 415, /image\/jpeg or image\/png/);
     const form = new FormData();

@@ -27,6 +27,7 @@ import {
 } from "./schemas.ts";
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 import { invalidField } from "./problem.ts";
+import { withField } from "./photos.ts";
 
 /** The map routes. */
 export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits): RouteSpec[] {
@@ -145,7 +146,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       },
       handler: ({ body, signal }) => {
         const common = {
-          image: body.image,
+          image: withField(body.image, "body.image"),
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
         };

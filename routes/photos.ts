@@ -131,6 +131,14 @@ export function photoObject(maxPixels: number) {
 }
 
 /**
+ * `source` with the request field it came in when it is a photo, so that a
+ * failure to decode it (which only a render worker finds) names that field.
+ */
+export function withField(source: ImageSource, field: string): ImageSource {
+  return isPhoto(source) ? { ...source, field } : source;
+}
+
+/**
  * Refuses a fit asked of a photo where Langevin dynamics moves latents (it
  * would be lost): a 400 naming the field.
  */

@@ -21,7 +21,7 @@ import {
   sizeNumber,
   truncationNumber,
 } from "./schemas.ts";
-import { refuseFitWithLangevin } from "./photos.ts";
+import { refuseFitWithLangevin, withField } from "./photos.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 
 /** Most Langevin steps a request may ask for. */
@@ -94,7 +94,7 @@ export function refineRoutes(model: ServedModel, renderer: Renderer, limits: Lim
         refuseFitWithLangevin({ "body.image": body.image });
         const result = await renderer.run({
           kind: "refine",
-          source: body.image,
+          source: withField(body.image, "body.image"),
           truncation: body.truncation,
           settings: langevinSettings(model, body.refine),
           size: body.size ?? limits.resolution,

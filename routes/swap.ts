@@ -23,7 +23,7 @@ import {
   truncationNumber,
   truncationString,
 } from "./schemas.ts";
-import { refuseFitWithLangevin } from "./photos.ts";
+import { refuseFitWithLangevin, withField } from "./photos.ts";
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
 import { langevinOptions, langevinSettings } from "./refine.ts";
 import { floatsOf } from "../model/jobs.ts";
@@ -132,8 +132,8 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
         }
         const pictures = await renderer.run({
           kind: "swap",
-          target: body.target,
-          source: body.source,
+          target: withField(body.target, "body.target"),
+          source: withField(body.source, "body.source"),
           groups,
           mode: modeOf(groups, body.mode),
           truncation: body.truncation,
