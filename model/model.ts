@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Bundle, readBundle } from "./bundle.ts";
+import { type Bundle, readBundle, sha256Hex } from "./bundle.ts";
 import type { ConceptGroup, Manifest } from "./manifest.ts";
 import {
   type BatchRunner,
@@ -27,12 +27,25 @@ export class UnknownConceptError extends Error {
   override name = "UnknownConceptError";
 }
 
+/**
+ * The version of how this server draws a model's pictures (swap regions,
+ * colours, layouts), part of every ETag: raised whenever a picture of the
+ * same model and URL changes, so that year-long caches of the old one are
+ * not reused (2: a "region" swap reaches the source's part only near the
+ * target's).
+ */
+export const PICTURES_VERSION = 2;
+
 /** A bundle's generator, ready to serve. */
 export class ServedModel {
   readonly manifest: Manifest;
   /** Each target-layer channel's group id. */
   readonly assignment: Int32Array;
-  /** An id for the bundle's contents (both files' hashes), for ETags. */
+  /**
+   * An id of what a URL's answer depends on, for ETags: the whole manifest
+   * (the groups, names and modes requests resolve against, and the ONNX
+   * files' hashes) and {@link PICTURES_VERSION}.
+   */
   readonly contentId: string;
   /** The bundle's ONNX files, which clients may run themselves (null for a stand-in model). */
   readonly files: Omit<Bundle, "location" | "manifest"> | null;
@@ -62,8 +75,7 @@ export class ServedModel {
     for (const group of manifest.groups) {
       for (const channel of group.channels) this.assignment[channel] = group.id;
     }
-    const { head, tail } = manifest.files;
-    this.contentId = `${head.sha256.slice(0, 16)}${tail.sha256.slice(0, 16)}`;
+    this.contentId = sha256Hex(`${PICTURES_VERSION}\n${JSON.stringify(manifest)}`).slice(0, 32);
   }
 
   /** Reads, verifies and opens the bundle in `folder`; throws `BundleError`. */
