@@ -21,6 +21,16 @@ export const REGION_THRESHOLD = 0.2;
 export const SWAP_REGION_THRESHOLD = 0.3;
 
 /**
+ * How far (in positions of the square maps) a "region" swap reaches past the
+ * target's own part where the source's part extends further: the source's
+ * part is drawn there and no further, so that a longer chin is not painted
+ * below the target's jaw. At 1 the mouth, nose and chin swaps changed 5-21%
+ * less outside their parts and carried 0.4-5% less of them than with the
+ * source's whole part (docs/RESULTS.md, twenty-second sitting).
+ */
+export const SOURCE_REACH = 1;
+
+/**
  * How far mode "wide" grows the region, in positions of the (square) maps
  * along each axis: 2 at the 32x32 target layer is 4 pixels of a 64x64 image,
  * enough to carry the contour around a face (docs/RESULTS.md, eleventh sitting).
@@ -52,11 +62,13 @@ export function channelsCentre(maps, channels, k) {
  */
 
 /**
- * The chosen groups' region over the K positions of the maps: 1 where any
- * group's centre reaches {@link SWAP_REGION_THRESHOLD} of its peak, in either image.
- * It is the union of each group's own region: one centre of all groups over
- * the largest peak would lose the weaker groups. For mode "wide" it is grown
- * by {@link WIDE_MARGIN} positions (the maps must be square).
+ * The chosen groups' region over the K positions of the maps, where a
+ * group's centre reaches {@link SWAP_REGION_THRESHOLD} of its peak: mode
+ * "region" takes the target's, and the source's within {@link SOURCE_REACH}
+ * of it; mode "wide" takes both images' whole, grown by {@link WIDE_MARGIN}
+ * (a face swap carries the source's contour). Each is the union of each
+ * group's own region: one centre of all groups over the largest peak would
+ * lose the weaker groups. The maps must be square.
  *
  * @param {Float32Array} targetMaps
  * @param {Float32Array} sourceMaps
@@ -66,17 +78,31 @@ export function channelsCentre(maps, channels, k) {
  * @returns {Uint8Array}
  */
 export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
+  const target = groupsRegion(targetMaps, groups, k), source = groupsRegion(sourceMaps, groups, k);
+  const reach = mode === "wide" ? source : grownRegion(target, SOURCE_REACH);
+  const region = target.map((inside, p) => inside | (source[p] & reach[p]));
+  return mode === "wide" ? grownRegion(region, WIDE_MARGIN) : region;
+}
+
+/**
+ * Where any of `groups` reaches {@link SWAP_REGION_THRESHOLD} of its peak in
+ * one image's maps [M, K].
+ *
+ * @param {Float32Array} maps
+ * @param {readonly SwappedGroup[]} groups
+ * @param {number} k
+ * @returns {Uint8Array}
+ */
+function groupsRegion(maps, groups, k) {
   const region = new Uint8Array(k);
   for (const group of groups) {
     if (group.peak <= 0) continue;
-    for (const maps of [targetMaps, sourceMaps]) {
-      const centre = channelsCentre(maps, group.channels, k);
-      for (let p = 0; p < k; p++) {
-        if (centre[p] >= SWAP_REGION_THRESHOLD * group.peak) region[p] = 1;
-      }
+    const centre = channelsCentre(maps, group.channels, k);
+    for (let p = 0; p < k; p++) {
+      if (centre[p] >= SWAP_REGION_THRESHOLD * group.peak) region[p] = 1;
     }
   }
-  return mode === "wide" ? grownRegion(region, WIDE_MARGIN) : region;
+  return region;
 }
 
 /**

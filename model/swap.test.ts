@@ -1,5 +1,6 @@
-import { deepEqual, throws } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "./swap.ts";
+import { SOURCE_REACH } from "../core/swap_maps.js";
 
 // Three filters over four positions; group A is filter 0, which fires at position 1 in the
 // target and position 2 in the source (peak 1: the swap's threshold is 0.3, so the source's 0.25
@@ -9,9 +10,24 @@ const target = Float32Array.from([0, 1, 0, 0, /**/ 10, 11, 12, 13, /**/ 20, 21, 
 const source = Float32Array.from([0, 0, 0.5, 0.25, /**/ 30, 31, 32, 33, /**/ 40, 41, 42, 43]);
 const A = { channels: [0], peak: 1 };
 
-Deno.test("swapRegion: where a group reaches the threshold of its peak, in either image", () => {
+Deno.test("swapRegion: where a group reaches the threshold of its peak, the source's within reach of the target's", () => {
+  // On the 2x2 grid the source's position 2 is next to the target's 1.
   deepEqual([...swapRegion(target, source, [A], K)], [0, 1, 1, 0]);
   deepEqual([...swapRegion(target, source, [{ channels: [0], peak: 0 }], K)], [0, 0, 0, 0]);
+  // A 6x6 grid: the group fires at (0, 0) in the target, at (0, 1) and (0, 4) in the source.
+  const k = 36;
+  const [t, s] = [new Float32Array(k), new Float32Array(k)];
+  t[0] = 1;
+  s[1] = s[4] = 1;
+  const group = { channels: [0], peak: 1 };
+  const inside = (region: Uint8Array) => [...region.keys()].filter((p) => region[p]);
+  equal(SOURCE_REACH, 1);
+  deepEqual(inside(swapRegion(t, s, [group], k, "region")), [0, 1]);
+  // "wide": both parts whole, grown by 2 positions.
+  deepEqual(
+    inside(swapRegion(t, s, [group], k, "wide")),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+  );
 });
 
 Deno.test("swapMaps: groups exchanges the groups' filters; region also every filter inside", () => {

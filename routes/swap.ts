@@ -50,8 +50,10 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
   const mode = z.enum(SWAP_MODES).optional().describe(
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
       "also every other filter inside the chosen groups' region, so that what the rest of the " +
-      "layer draws there travels with the part; wide: region grown by a margin (4 pixels at " +
-      "64x64), which carries a face's contour too, at the cost of a part swap's locality " +
+      "layer draws there travels with the part (the target's part, and the source's where it " +
+      "reaches at most 2 pixels at 64x64 past it); wide: both images' parts whole, grown by a " +
+      "margin (4 pixels at 64x64), which carries a face's contour too, at the cost of a part " +
+      "swap's locality " +
       `(default for this model: ${partMode}, and ${faceMode} for the face; the modes its face ` +
       "measurements used)",
   );
