@@ -8,7 +8,7 @@ import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { OnnxGraph } from "../training/export/onnx.ts";
 import { type Bundle, BundleError, readBundle, sha256Hex } from "./bundle.ts";
-import { BUNDLE_FILES } from "./manifest.ts";
+import { BUNDLE_FILES, type BundlePart } from "./manifest.ts";
 import { GeneratorSessions } from "./sessions.ts";
 import { DEFAULT_MODEL } from "../routes/config.ts";
 
@@ -26,6 +26,15 @@ async function editManifest(dir: string, edit: (m: Record<string, unknown>) => v
   const manifest = JSON.parse(await Deno.readTextFile(file));
   edit(manifest);
   await Deno.writeTextFile(file, JSON.stringify(manifest));
+}
+
+/** Writes `bytes` as the bundle's file of `part` and gives the manifest its hash. */
+async function replaceFile(dir: string, part: BundlePart, bytes: Uint8Array): Promise<void> {
+  await Deno.writeFile(join(dir, BUNDLE_FILES[part]), bytes);
+  await editManifest(
+    dir,
+    (m) => (m.files as Record<string, { sha256: string }>)[part].sha256 = sha256Hex(bytes),
+  );
 }
 
 /** Opens the bundle's sessions (where shapes are checked), releasing them. */
@@ -90,20 +99,13 @@ function withOwnWeights(model: Uint8Array, source: Uint8Array): Uint8Array {
 Deno.test("a format-2 bundle, whose VJPs hold their own weights, loads and computes the same", async () => {
   const dir = await copyOfDefault();
   const before = await GeneratorSessions.open(await readBundle(dir));
-  const hashes: Record<string, string> = {};
   for (const [part, source] of [["headVjp", "head"], ["tailVjp", "tail"]] as const) {
-    const file = join(dir, BUNDLE_FILES[part]);
-    const model = await Deno.readFile(file);
+    const model = await Deno.readFile(join(dir, BUNDLE_FILES[part]));
     const own = withOwnWeights(model, await Deno.readFile(join(dir, BUNDLE_FILES[source])));
     ok(own.length > model.length, `${part} now holds weights: ${own.length} > ${model.length}`);
-    await Deno.writeFile(file, own);
-    hashes[part] = sha256Hex(own);
+    await replaceFile(dir, part, own);
   }
-  await editManifest(dir, (m) => {
-    m.format = "interpretable-gan-bundle/2";
-    const files = m.files as Record<string, { sha256: string }>;
-    for (const [part, hash] of Object.entries(hashes)) files[part].sha256 = hash;
-  });
+  await editManifest(dir, (m) => m.format = "interpretable-gan-bundle/2");
   const after = await GeneratorSessions.open(await readBundle(dir));
   try {
     const { latent, target: { channels, height, width } } = after.manifest;
@@ -123,16 +125,11 @@ Deno.test("a format-2 bundle, whose VJPs hold their own weights, loads and compu
 Deno.test("two bundles opened at once each read their VJPs' weights from their own files", async () => {
   // A copy whose head draws other maps: its first weight's bytes, all else equal.
   const dir = await copyOfDefault();
-  const headFile = join(dir, BUNDLE_FILES.head);
-  const head = await Deno.readFile(headFile);
+  const head = await Deno.readFile(join(dir, BUNDLE_FILES.head));
   const first = onnxProto.onnx.ModelProto.decode(head).graph!.initializer!
     .find((t) => (t.rawData?.length ?? 0) > 0)!.rawData!;
   head.fill(0, first.byteOffset, first.byteOffset + first.length);
-  await Deno.writeFile(headFile, head);
-  await editManifest(
-    dir,
-    (m) => (m.files as { head: { sha256: string } }).head.sha256 = sha256Hex(head),
-  );
+  await replaceFile(dir, "head", head);
   const gradients = async (sessions: GeneratorSessions) => {
     try {
       const { latent, target: { channels, height, width } } = sessions.manifest;
@@ -227,12 +224,7 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
           doc: "a tail of another model",
           producerVersion: "test",
         });
-        await Deno.writeFile(join(dir, BUNDLE_FILES.tail), tail);
-        const hash = sha256Hex(tail);
-        await editManifest(
-          dir,
-          (m) => (m.files as { tail: { sha256: string } }).tail.sha256 = hash,
-        );
+        await replaceFile(dir, "tail", tail);
         await rejectsNaming(
           dir,
           BUNDLE_FILES.tail,
@@ -255,12 +247,7 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
         graph.node("Tile", [z4, graph.int64Constant("repeats", [1, 1, height, width])], "maps");
         graph.output("maps", [channels, height, width]);
         const head = graph.encode({ name: "head", doc: "another head", producerVersion: "test" });
-        await Deno.writeFile(join(dir, BUNDLE_FILES.head), head);
-        const hash = sha256Hex(head);
-        await editManifest(
-          dir,
-          (m) => (m.files as { head: { sha256: string } }).head.sha256 = hash,
-        );
+        await replaceFile(dir, "head", head);
         await rejectsNaming(
           dir,
           BUNDLE_FILES.headVjp,
@@ -270,10 +257,7 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
     );
     await t.step("a file that is not ONNX", async () => {
       const dir = await fresh();
-      const junk = new TextEncoder().encode("not a model");
-      await Deno.writeFile(join(dir, BUNDLE_FILES.head), junk);
-      const hash = sha256Hex(junk);
-      await editManifest(dir, (m) => (m.files as { head: { sha256: string } }).head.sha256 = hash);
+      await replaceFile(dir, "head", new TextEncoder().encode("not a model"));
       await rejectsNaming(dir, BUNDLE_FILES.head, /onnxruntime cannot load it/);
     });
   } finally {
