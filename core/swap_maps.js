@@ -25,7 +25,7 @@ export const SWAP_REGION_THRESHOLD = 0.3;
  * target's own part where the source's part extends further: the source's
  * part is drawn there and no further, so that a longer chin is not painted
  * below the target's jaw. At 1 the mouth, nose and chin swaps changed 5-21%
- * less outside their parts and carried 0.4-5% less of them than with the
+ * less outside their parts and carried 0.4-7% less of them than with the
  * source's whole part (docs/RESULTS.md, twenty-second sitting).
  */
 export const SOURCE_REACH = 1;
