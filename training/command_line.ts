@@ -38,6 +38,23 @@ export function integerFlag(flag: string, text: string | undefined): number | un
 }
 
 /**
+ * The value of flag `--flag`, one of `choices` (undefined when absent);
+ * throws {@link UsageError} naming them.
+ */
+export function choiceFlag<const T extends string>(
+  flag: string,
+  text: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (text === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(text)) {
+    const named = `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+    throw new UsageError(`--${flag} takes ${named}, got "${text}".`);
+  }
+  return text as T;
+}
+
+/**
  * A swap-mode flag's value (`--swap-mode` unless `flag` names another), one of
  * {@link SWAP_MODES} (undefined when absent); throws {@link UsageError}.
  */
@@ -45,12 +62,7 @@ export function swapModeFlag(
   text: string | undefined,
   flag = "swap-mode",
 ): SwapMode | undefined {
-  if (text === undefined) return undefined;
-  if (!(SWAP_MODES as readonly string[]).includes(text)) {
-    const modes = `${SWAP_MODES.slice(0, -1).join(", ")} or ${SWAP_MODES.at(-1)}`;
-    throw new UsageError(`--${flag} takes ${modes}, got "${text}".`);
-  }
-  return text as SwapMode;
+  return choiceFlag(flag, text, SWAP_MODES);
 }
 
 /** Errors of the user's input or data, printed as one line rather than with a stack trace. */

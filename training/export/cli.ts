@@ -9,6 +9,7 @@
 
 import { initEngine } from "../engine/engine.ts";
 import {
+  choiceFlag,
   integerFlag,
   parseFlags,
   runCommandLine,
@@ -16,7 +17,7 @@ import {
   UsageError,
 } from "../command_line.ts";
 import { exportBundle, type ExportOptions } from "./bundle.ts";
-import { WEIGHT_PRECISIONS, type WeightPrecision } from "./onnx.ts";
+import { WEIGHT_PRECISIONS } from "./onnx.ts";
 import { stagedProgress } from "../../core/progress.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
 
@@ -104,10 +105,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
       );
     }
   }
-  const weights = values.weights as WeightPrecision | undefined;
-  if (weights !== undefined && !WEIGHT_PRECISIONS.includes(weights)) {
-    throw new UsageError(`--weights takes f16 or f32, got "${values.weights}".`);
-  }
+  const weights = choiceFlag("weights", values.weights, WEIGHT_PRECISIONS);
   let face: number[] | undefined;
   if (values.face !== undefined) {
     if (!/^\d+(,\d+)*$/.test(values.face)) {
