@@ -45,10 +45,10 @@ export type BundlePart = Exclude<keyof typeof BUNDLE_FILES, "manifest">;
  * (ONNX external data whose location is that file's name): each VJP reads
  * the weights of the forward model it differentiates.
  */
-export const WEIGHT_SOURCES: Partial<Record<BundlePart, BundlePart>> = {
+export const WEIGHT_SOURCES = {
   headVjp: "head",
   tailVjp: "tail",
-};
+} as const satisfies Partial<Record<BundlePart, BundlePart>>;
 
 const positiveInt = z.number().int().positive();
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 as 64 lowercase hex digits");

@@ -253,7 +253,7 @@ function fileOf(bundle: Bundle, part: BundlePart): string {
 let lastCreation: Promise<unknown> = Promise.resolve();
 
 async function createSession(bundle: Bundle, part: BundlePart) {
-  const source = WEIGHT_SOURCES[part];
+  const source = (WEIGHT_SOURCES as Partial<Record<BundlePart, BundlePart>>)[part];
   const options: ort.InferenceSession.SessionOptions = source && bundle[source]
     ? { externalData: [{ path: BUNDLE_FILES[source], data: bundle[source] }] }
     : {};

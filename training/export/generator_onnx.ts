@@ -25,7 +25,7 @@ import { Conv2d } from "../engine/nn.ts";
 import { asyncScope } from "../engine/tensor.ts";
 import type { GanGenerator, UpBlock } from "../networks/generator.ts";
 import { type ModelInfo, OnnxGraph, type WeightPrecision } from "./onnx.ts";
-import { BUNDLE_FILES } from "../../model/manifest.ts";
+import { BUNDLE_FILES, WEIGHT_SOURCES } from "../../model/manifest.ts";
 import { addConvolution } from "./convolution_onnx.ts";
 import { addBackward, type ForwardStep } from "./gradient_onnx.ts";
 
@@ -139,18 +139,18 @@ export async function generatorOnnx(
   const headVjp = await vjp(addHead, mapsShape, ONNX_NAMES.latentGrad, [latent]);
   const tailVjp = await vjp(addTail, imageShape, ONNX_NAMES.mapsGrad, mapsShape);
 
-  const headBytes = head.encode({ ...info, name: "head" });
-  const tailBytes = tail.encode({ ...info, name: "tail" });
+  const forward = {
+    head: head.encode({ ...info, name: "head" }),
+    tail: tail.encode({ ...info, name: "tail" }),
+  };
+  /** Where the bundle's VJP file `part` reads its weights (its forward model's file). */
+  const source = (part: keyof typeof WEIGHT_SOURCES) => ({
+    location: BUNDLE_FILES[WEIGHT_SOURCES[part]],
+    model: forward[WEIGHT_SOURCES[part]],
+  });
   return {
-    head: headBytes,
-    tail: tailBytes,
-    headVjp: headVjp.encode({ ...info, name: "head_vjp" }, {
-      location: BUNDLE_FILES.head,
-      model: headBytes,
-    }),
-    tailVjp: tailVjp.encode({ ...info, name: "tail_vjp" }, {
-      location: BUNDLE_FILES.tail,
-      model: tailBytes,
-    }),
+    ...forward,
+    headVjp: headVjp.encode({ ...info, name: "head_vjp" }, source("headVjp")),
+    tailVjp: tailVjp.encode({ ...info, name: "tail_vjp" }, source("tailVjp")),
   };
 }
