@@ -31,6 +31,17 @@ export const SWAP_REGION_THRESHOLD = 0.3;
 export const SOURCE_REACH = 1;
 
 /**
+ * How far from the piece around a group's strongest position (in positions
+ * of the square maps, along each axis) another piece of its region still
+ * counts as its part in a swap. On the default, an eye group's two eyes lie
+ * 5-7 positions apart, while the mouth group's rare strays at the picture's
+ * edge lie 11-15 away; a "wide" face swap pasted such a stray, grown by its
+ * margin, as a block of the source's background (docs/RESULTS.md,
+ * twenty-third sitting).
+ */
+export const PIECE_REACH = 7;
+
+/**
  * How far mode "wide" grows the region, in positions of the (square) maps
  * along each axis: 2 at the 32x32 target layer is 4 pixels of a 64x64 image,
  * enough to carry the contour around a face (docs/RESULTS.md, eleventh sitting).
@@ -63,7 +74,8 @@ export function channelsCentre(maps, channels, k) {
 
 /**
  * The chosen groups' region over the K positions of the maps, where a
- * group's centre reaches {@link SWAP_REGION_THRESHOLD} of its peak: mode
+ * group's centre reaches {@link SWAP_REGION_THRESHOLD} of its peak (the
+ * pieces within {@link PIECE_REACH} of its strongest position): mode
  * "region" takes the target's, and the source's within {@link SOURCE_REACH}
  * of it; mode "wide" takes both images' whole, grown by {@link WIDE_MARGIN}
  * (a face swap carries the source's contour). Each is the union of each
@@ -86,7 +98,8 @@ export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
 
 /**
  * Where any of `groups` reaches {@link SWAP_REGION_THRESHOLD} of its peak in
- * one image's maps [M, K].
+ * one image's maps [M, K], each group's region held to the pieces within
+ * {@link PIECE_REACH} of its strongest position.
  *
  * @param {Float32Array} maps
  * @param {readonly SwappedGroup[]} groups
@@ -98,11 +111,57 @@ function groupsRegion(maps, groups, k) {
   for (const group of groups) {
     if (group.peak <= 0) continue;
     const centre = channelsCentre(maps, group.channels, k);
+    const own = new Uint8Array(k);
+    let strongest = 0;
     for (let p = 0; p < k; p++) {
-      if (centre[p] >= SWAP_REGION_THRESHOLD * group.peak) region[p] = 1;
+      if (centre[p] >= SWAP_REGION_THRESHOLD * group.peak) own[p] = 1;
+      if (centre[p] > centre[strongest]) strongest = p;
     }
+    if (!own[strongest]) continue;
+    const part = piecesNear(own, strongest, PIECE_REACH);
+    for (let p = 0; p < k; p++) region[p] |= part[p];
   }
   return region;
+}
+
+/**
+ * The pieces of `region` (its 8-connected components on the square grid)
+ * that come within `reach` positions of the piece holding position `start`.
+ *
+ * @param {Uint8Array} region
+ * @param {number} start
+ * @param {number} reach
+ * @returns {Uint8Array}
+ */
+export function piecesNear(region, start, reach) {
+  const side = squareSide(region.length);
+  const piece = new Int32Array(region.length).fill(-1);
+  let pieces = 0;
+  for (let first = 0; first < region.length; first++) {
+    if (!region[first] || piece[first] >= 0) continue;
+    piece[first] = pieces;
+    const stack = [first];
+    while (stack.length > 0) {
+      const p = /** @type {number} */ (stack.pop());
+      const y = Math.floor(p / side), x = p % side;
+      for (let yy = Math.max(0, y - 1); yy <= Math.min(side - 1, y + 1); yy++) {
+        for (let xx = Math.max(0, x - 1); xx <= Math.min(side - 1, x + 1); xx++) {
+          const q = yy * side + xx;
+          if (region[q] && piece[q] < 0) {
+            piece[q] = pieces;
+            stack.push(q);
+          }
+        }
+      }
+    }
+    pieces++;
+  }
+  const held = piece[start];
+  if (held < 0) return new Uint8Array(region.length);
+  const near = grownRegion(piece.map((id) => (id === held ? 1 : 0)), reach);
+  const kept = new Uint8Array(pieces);
+  for (let p = 0; p < region.length; p++) if (near[p] && piece[p] >= 0) kept[piece[p]] = 1;
+  return region.map((inside, p) => (inside && kept[piece[p]] ? 1 : 0));
 }
 
 /**
@@ -134,10 +193,7 @@ export function defaultSwapMode(faces, face, groups) {
  * @returns {Uint8Array}
  */
 export function grownRegion(region, margin) {
-  const side = Math.round(Math.sqrt(region.length));
-  if (side * side !== region.length) {
-    throw new RangeError(`a region to grow must be square, got ${region.length} positions.`);
-  }
+  const side = squareSide(region.length);
   const grown = new Uint8Array(region.length);
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
@@ -152,6 +208,20 @@ export function grownRegion(region, margin) {
     }
   }
   return grown;
+}
+
+/**
+ * The side of a square grid of `positions`.
+ *
+ * @param {number} positions
+ * @returns {number}
+ */
+function squareSide(positions) {
+  const side = Math.round(Math.sqrt(positions));
+  if (side * side !== positions) {
+    throw new RangeError(`a swap's region must be square, got ${positions} positions.`);
+  }
+  return side;
 }
 
 /**

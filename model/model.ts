@@ -32,9 +32,9 @@ export class UnknownConceptError extends Error {
  * colours, layouts), part of every ETag: raised whenever a picture of the
  * same model and URL changes, so that year-long caches of the old one are
  * not reused (2: a "region" swap reaches the source's part only near the
- * target's).
+ * target's; 3: a group's pieces far from its strongest one are left out).
  */
-export const PICTURES_VERSION = 2;
+export const PICTURES_VERSION = 3;
 
 /** A bundle's generator, ready to serve. */
 export class ServedModel {

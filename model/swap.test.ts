@@ -1,6 +1,6 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "./swap.ts";
-import { SOURCE_REACH } from "../core/swap_maps.js";
+import { PIECE_REACH, piecesNear, SOURCE_REACH } from "../core/swap_maps.js";
 
 // Three filters over four positions; group A is filter 0, which fires at position 1 in the
 // target and position 2 in the source (peak 1: the swap's threshold is 0.3, so the source's 0.25
@@ -28,6 +28,35 @@ Deno.test("swapRegion: where a group reaches the threshold of its peak, the sour
     inside(swapRegion(t, s, [group], k, "wide")),
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
   );
+});
+
+Deno.test("piecesNear: the piece holding the start and the pieces within reach of it", () => {
+  // A 6x6 grid: a piece of two positions at (0, 0)-(1, 1), one at (0, 3), one at (5, 5).
+  const region = new Uint8Array(36);
+  for (const p of [0, 7, 3, 35]) region[p] = 1;
+  const inside = (r: Uint8Array) => [...r.keys()].filter((p) => r[p]);
+  deepEqual(inside(piecesNear(region, 0, 1)), [0, 7]);
+  deepEqual(inside(piecesNear(region, 0, 2)), [0, 3, 7]);
+  deepEqual(inside(piecesNear(region, 7, 4)), [0, 3, 7, 35]);
+  deepEqual(inside(piecesNear(region, 35, 3)), [35]);
+  deepEqual(inside(piecesNear(region, 1, 5)), []);
+});
+
+Deno.test("swapRegion: a group's far stray piece is left out, in both images", () => {
+  // 32x32 maps of one filter: the group's part at (20, 15), a weaker piece within reach at
+  // (20, 15 + PIECE_REACH) and a stray at the left edge, (20, 0).
+  const side = 32, k = side * side, group = { channels: [0], peak: 1 };
+  const maps = new Float32Array(k);
+  maps[20 * side + 15] = 1;
+  maps[20 * side + 15 + PIECE_REACH] = 0.5;
+  maps[20 * side] = 0.5;
+  const inside = (r: Uint8Array) => [...r.keys()].filter((p) => r[p]);
+  const part = [20 * side + 15, 20 * side + 15 + PIECE_REACH];
+  deepEqual(inside(swapRegion(maps, new Float32Array(k), [group], k, "region")), part);
+  // "wide" on the source's: the two 5x5 blocks around the part's pieces, nothing at the edge.
+  const wide = inside(swapRegion(new Float32Array(k), maps, [group], k, "wide"));
+  equal(wide.length, 25 + 25);
+  equal(wide.some((p) => p % side < 5), false);
 });
 
 Deno.test("swapMaps: groups exchanges the groups' filters; region also every filter inside", () => {
