@@ -158,8 +158,23 @@ export interface RenderedJob {
 }
 
 /**
+ * A job stopped because its request was given up (time limit, client gone),
+ * after running `renderMs` milliseconds: at least what such a job costs.
+ */
+export class JobGivenUpError extends Error {
+  override name = "JobGivenUpError";
+  readonly renderMs: number;
+
+  constructor(renderMs: number) {
+    super(`the job was given up after ${Math.round(renderMs)} ms.`);
+    this.renderMs = renderMs;
+  }
+}
+
+/**
  * {@link renderJob}, timed: `model` must run one job at a time (as each
- * render lane does) for its inference time to be this job's alone.
+ * render lane does) for its inference time to be this job's alone. A job
+ * stopped by `signal` rejects with {@link JobGivenUpError}.
  */
 export async function renderTimedJob(
   model: ServedModel,
@@ -167,8 +182,13 @@ export async function renderTimedJob(
   signal: AbortSignal,
 ): Promise<RenderedJob> {
   const t0 = performance.now(), inference = model.inferenceMs;
-  const result = await renderJob(model, job, signal);
-  return { result, renderMs: performance.now() - t0, inferenceMs: model.inferenceMs - inference };
+  try {
+    const result = await renderJob(model, job, signal);
+    return { result, renderMs: performance.now() - t0, inferenceMs: model.inferenceMs - inference };
+  } catch (error) {
+    if (signal.aborted) throw new JobGivenUpError(performance.now() - t0);
+    throw error;
+  }
 }
 
 /** Draws `job` with `model` and encodes its pictures. */

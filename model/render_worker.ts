@@ -10,7 +10,7 @@
 
 import { getPriority, setPriority } from "node:os";
 import { ImageDecodeError } from "../core/image.ts";
-import { type PictureJob, renderTimedJob } from "./jobs.ts";
+import { JobGivenUpError, type PictureJob, renderTimedJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_pool.ts";
 
@@ -55,7 +55,8 @@ async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise
   } catch (error) {
     const { name, message } = error as Error;
     const field = error instanceof ImageDecodeError ? error.field : undefined;
-    reply({ type: "failed", id, name, message, field });
+    const renderMs = error instanceof JobGivenUpError ? error.renderMs : undefined;
+    reply({ type: "failed", id, name, message, field, renderMs });
   } finally {
     running.delete(id);
   }

@@ -1,21 +1,38 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import type { JobResult, PictureJob } from "./jobs.ts";
-import { CostModel, type LaneRunner, OverloadError, Renderer } from "./renderer.ts";
+import { JobGivenUpError, type JobResult, type PictureJob } from "./jobs.ts";
+import {
+  CostModel,
+  type LaneRunner,
+  OverloadError,
+  Renderer,
+  TooMuchWorkError,
+} from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
 
 const JOB: PictureJob = { kind: "kernel", image: 1, kernel: 0, style: "heat", size: 64 };
 // At the model's resolution a map job is 1 + 2 = 3 work units.
 const UNITS = 3;
 
-/** A lane that takes `ms` per job (a quarter of it "inference") and records the jobs it ran. */
-function standIn(ms: number, ran: string[], name: string): LaneRunner {
+/**
+ * A lane that takes `ms` per job (a quarter of it "inference") in steps of `stepMs`, and records
+ * the jobs it ran; a job given up stops at its next step, as a worker's does.
+ */
+function standIn(ms: number, ran: string[], name: string, stepMs = 10): LaneRunner {
   return async (_job, signal) => {
     ran.push(name);
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    signal.throwIfAborted();
+    const start = performance.now();
+    for (let done = 0; done < ms; done += stepMs) {
+      await new Promise((resolve) => setTimeout(resolve, stepMs));
+      if (signal.aborted) throw new JobGivenUpError(performance.now() - start);
+    }
     const result: JobResult = { picture: new Uint8Array([1]) };
     return { result, renderMs: ms, inferenceMs: ms / 4 };
   };
+}
+
+/** Resolves when `renderer` has no job waiting or running. */
+async function drained(renderer: Renderer): Promise<void> {
+  while (renderer.load().jobs > 0) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 const never = () => new AbortController().signal;
@@ -37,9 +54,32 @@ Deno.test("a job the time limit cuts off still teaches the cost model its lower 
     maxQueuedImages: 100,
   });
   await rejects(renderer.run(JOB, AbortSignal.timeout(100)));
+  await drained(renderer);
   ok(costs.estimate(JOB) >= 90, `learned ${costs.estimate(JOB)} ms, at least the 100 it ran`);
   costs.observeAtLeast(JOB, 10);
   ok(costs.estimate(JOB) >= 90, "a shorter cut-off run lowers nothing");
+});
+
+Deno.test("a job given up while it runs is answered at once, and counted until it has stopped", async () => {
+  // Steps of 150 ms: the job sees its signal up to 150 ms after the request was given up.
+  const ran: string[] = [];
+  const renderer = new Renderer([standIn(600, ran, "a", 150)], new CostModel(64, 8), {
+    timeoutMs: 10_000,
+    maxQueuedImages: 100,
+  });
+  const start = performance.now();
+  await rejects(
+    renderer.run(JOB, AbortSignal.timeout(50)),
+    (e) => e instanceof DOMException && e.name === "TimeoutError",
+  );
+  const answeredMs = performance.now() - start;
+  ok(answeredMs < 140, `answered after ${Math.round(answeredMs)} ms, before the job stopped`);
+  equal(renderer.load().jobs, 1, "the lane still counts the job that has not stopped");
+  const next = renderer.run(JOB, never());
+  equal(renderer.load().jobs, 2);
+  await next;
+  ok(performance.now() - start >= 150 + 600, "the next job ran after the given-up one stopped");
+  equal(renderer.load().jobs, 0);
 });
 
 Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {
@@ -148,4 +188,25 @@ Deno.test("the images waiting are bounded: beyond it a QueueFullError", async ()
   const first = renderer.run(JOB, never());
   await rejects(renderer.run(JOB, never()), QueueFullError);
   await first;
+});
+
+Deno.test("a job whose measured cost alone passes the time limit is refused at once with TooMuchWorkError", async () => {
+  const costs = new CostModel(64, 8);
+  const renderer = new Renderer([standIn(20, [], "a")], costs, {
+    timeoutMs: 1_000,
+    maxQueuedImages: 100,
+  });
+  const big: PictureJob = { ...JOB, kind: "kernel-grid", size: 64 * 8 };
+  // Unmeasured, the guess is not trusted: an idle lane takes the job.
+  ok(costs.estimate(big) > 1_000);
+  await renderer.run(big, never());
+  costs.observe(big, 5_000);
+  const needs = `${Math.round(costs.estimate(big))} ms`;
+  ok(costs.estimate(big) > 1_000);
+  await rejects(
+    renderer.run(big, never()),
+    (e) => e instanceof TooMuchWorkError && e.message.includes(needs),
+  );
+  equal(renderer.load().jobs, 0);
+  await renderer.run(JOB, never());
 });

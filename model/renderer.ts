@@ -3,7 +3,8 @@
  * cost is estimated from measured milliseconds per work unit (kept up to date
  * from every finished job), and a job whose expected wait plus its own cost
  * exceeds the time limit is refused at once with {@link OverloadError}, whose
- * `retryAfterSeconds` says when the queue will have drained enough.
+ * `retryAfterSeconds` says when the queue will have drained enough, and one
+ * whose cost alone exceeds it with {@link TooMuchWorkError}.
  *
  * A renderer has lanes that each run one job at a time: the
  * {@link LocalRenderer} one, in this thread; the worker pool
@@ -18,6 +19,7 @@
  */
 
 import {
+  JobGivenUpError,
   jobImages,
   type JobKind,
   type JobResult,
@@ -38,6 +40,15 @@ export class OverloadError extends Error {
     super(message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/**
+ * The job alone is expected to take longer than the time limit (its kind has
+ * been measured): answer 422, since trying again cannot help; `message` says
+ * what the request can ask for less of.
+ */
+export class TooMuchWorkError extends Error {
+  override name = "TooMuchWorkError";
 }
 
 /** Until a kind has been measured: a guess per work unit, replaced by the first measurement. */
@@ -73,12 +84,17 @@ export class CostModel {
 
   /**
    * Takes in that `job` ran `ms` before it was given up: it costs at least
-   * that, so an estimate under it rises as if `ms` had been measured. Without
-   * it, a kind whose every run the time limit cuts off would never be learned
-   * and never refused.
+   * that, so an estimate under it (or the guess for a kind not yet measured)
+   * rises or falls as if `ms` had been measured. Without it, a kind whose
+   * every run the time limit cuts off would never be learned and never refused.
    */
   observeAtLeast(job: PictureJob, ms: number): void {
-    if (this.estimate(job) < ms) this.observe(job, ms);
+    if (!this.measured(job.kind) || this.estimate(job) < ms) this.observe(job, ms);
+  }
+
+  /** Whether jobs of `kind` have been measured (else {@link estimate} is a guess). */
+  measured(kind: JobKind): boolean {
+    return this.#msPerUnit.has(kind);
   }
 
   /** Expected milliseconds of the smallest job: one work unit of the cheapest kind measured. */
@@ -96,7 +112,11 @@ export class CostModel {
   }
 }
 
-/** Runs one job: in this thread, or by posting it to a worker. */
+/**
+ * Runs one job: in this thread, or by posting it to a worker. It settles once
+ * the job has stopped where it runs; a job stopped by `signal` rejects with
+ * a {@link JobGivenUpError} (or the signal's reason if it never started).
+ */
 export type LaneRunner = (job: PictureJob, signal: AbortSignal) => Promise<RenderedJob>;
 
 /** Where a request's picture jobs spent their time, in milliseconds (summed over its jobs). */
@@ -113,12 +133,12 @@ export interface JobTiming {
  * Jobs in order, at most `inFlight` handed to the runner at once (a worker
  * runs them one at a time, but with the next one already at hand it does not
  * wait for this thread between jobs), with the expected work it has waiting.
+ * Every job's time where it ran goes into the cost model.
  */
 class Lane {
   readonly run: LaneRunner;
   readonly inFlight: number;
-  /** Told how long a job ran before its signal gave it up. */
-  readonly #onGivenUp: (job: PictureJob, ms: number) => void;
+  readonly #costs: CostModel;
   /** Expected milliseconds of the jobs waiting or running here. */
   pendingMs = 0;
   jobs = 0;
@@ -126,23 +146,22 @@ class Lane {
   /** The last `inFlight` jobs' ends: a new job is handed over when the first of them has ended. */
   readonly #recent: Promise<unknown>[] = [];
 
-  constructor(
-    run: LaneRunner,
-    inFlight: number,
-    onGivenUp: (job: PictureJob, ms: number) => void,
-  ) {
+  constructor(run: LaneRunner, inFlight: number, costs: CostModel) {
     this.run = run;
     this.inFlight = inFlight;
-    this.#onGivenUp = onGivenUp;
+    this.#costs = costs;
   }
 
   /**
    * Runs `job` after the lane's earlier jobs; returns its result and its
    * times: its run where it ran, and the rest since it was enqueued (the
-   * wait and the hand-over). A job given up while it waits leaves the lane's
-   * figures at once (admission and `/readyz` stop counting it) and never runs.
+   * wait and the hand-over). Rejects with the signal's reason as soon as it
+   * aborts. A job given up while it waits leaves the lane's figures at once
+   * (admission and `/readyz` stop counting it) and never runs; one given up
+   * while it runs is counted until it has stopped where it runs, since the
+   * lane's next jobs wait for that.
    */
-  enqueue(job: PictureJob, estimate: number, signal: AbortSignal) {
+  enqueue(job: PictureJob, estimate: number, signal: AbortSignal): Promise<TimedJob> {
     const images = jobImages(job);
     this.pendingMs += estimate;
     this.jobs++;
@@ -161,25 +180,37 @@ class Lane {
     signal.addEventListener("abort", onAbort, { once: true });
     const queued = performance.now();
     const turn = this.#recent.length < this.inFlight ? Promise.resolve() : this.#recent.shift()!;
-    const started = turn.then(async () => {
+    const ran = turn.then(async () => {
       signal.throwIfAborted();
       running = true;
-      const ran = performance.now();
       try {
         const rendered = await this.run(job, signal);
+        this.#costs.observe(job, rendered.renderMs);
         return { ...rendered, waitMs: performance.now() - queued - rendered.renderMs };
       } catch (error) {
-        if (signal.aborted) this.#onGivenUp(job, performance.now() - ran);
+        if (error instanceof JobGivenUpError) this.#costs.observeAtLeast(job, error.renderMs);
         throw error;
       }
-    });
-    const done = started.finally(() => {
+    }).finally(() => {
       signal.removeEventListener("abort", onAbort);
       uncount();
     });
-    this.#recent.push(done.catch(() => {}));
-    return done;
+    this.#recent.push(ran.catch(() => {}));
+    return untilAborted(ran, signal);
   }
+}
+
+/** A job's result and where its time went ({@link JobTiming}). */
+type TimedJob = RenderedJob & { waitMs: number };
+
+/** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** What `/readyz` reports. */
@@ -215,9 +246,7 @@ export class Renderer {
     limits: { timeoutMs: number; maxQueuedImages: number; inFlightPerLane?: number },
     close: () => Promise<void> = () => Promise.resolve(),
   ) {
-    this.#lanes = runners.map((run) =>
-      new Lane(run, limits.inFlightPerLane ?? 1, (job, ms) => costs.observeAtLeast(job, ms))
-    );
+    this.#lanes = runners.map((run) => new Lane(run, limits.inFlightPerLane ?? 1, costs));
     this.#costs = costs;
     this.#timeoutMs = limits.timeoutMs;
     this.#maxQueuedImages = limits.maxQueuedImages;
@@ -226,7 +255,8 @@ export class Renderer {
 
   /**
    * Runs `job` on the least loaded lane; throws {@link OverloadError} at once
-   * when its expected wait and cost exceed the time limit.
+   * when its expected wait and cost exceed the time limit, and
+   * {@link TooMuchWorkError} when its measured cost alone does.
    */
   async run(job: PictureJob, signal: AbortSignal): Promise<JobResult> {
     const waiting = this.#lanes.reduce((n, l) => n + l.images, 0);
@@ -237,6 +267,13 @@ export class Renderer {
     }
     const lane = this.#leastLoaded();
     const estimate = this.#costs.estimate(job);
+    if (estimate > this.#timeoutMs && this.#costs.measured(job.kind)) {
+      throw new TooMuchWorkError(
+        `this request needs about ${Math.round(estimate)} ms of drawing, over this server's ` +
+          `${this.#timeoutMs} ms limit: ask for fewer refinement or fitting steps, fewer images ` +
+          "or smaller pictures.",
+      );
+    }
     // A lane with nothing waiting always takes a job: a first measurement must be possible.
     if (lane.jobs > 0 && lane.pendingMs + estimate > this.#timeoutMs) {
       const retry = Math.max(1, Math.ceil(lane.pendingMs / 1000));
@@ -248,7 +285,6 @@ export class Renderer {
       );
     }
     const { result, waitMs, renderMs, inferenceMs } = await lane.enqueue(job, estimate, signal);
-    this.#costs.observe(job, renderMs);
     const timing = this.#timings.get(signal) ?? { waitMs: 0, renderMs: 0, inferenceMs: 0 };
     this.#timings.set(signal, {
       waitMs: timing.waitMs + waitMs,

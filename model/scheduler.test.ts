@@ -20,10 +20,14 @@ function recordingRunner() {
   return { run, batches, releaseAll };
 }
 
+/** Resolves after the tasks waiting now, a run's start among them. */
+const laterTask = () => new Promise((r) => setTimeout(r, 0));
+
 Deno.test("jobs that wait while a run is busy are batched together by kind, and get their own rows back", async () => {
   const { run, batches, releaseAll } = recordingRunner();
   const scheduler = new InferenceScheduler(run, { maxBatch: 4, maxQueuedRows: 100 });
   const first = scheduler.submit("head", Float32Array.of(1, 1), 1);
+  await laterTask();
   // While the first runs, three head jobs and a tail job queue up.
   const a = scheduler.submit("head", Float32Array.of(2, 2, 3, 3), 2);
   const b = scheduler.submit("tail", Float32Array.of(9), 1);
@@ -51,6 +55,7 @@ Deno.test("a full queue refuses at once; an aborted job leaves the queue; a fail
   const { run, releaseAll } = recordingRunner();
   const scheduler = new InferenceScheduler(run, { maxBatch: 2, maxQueuedRows: 3 });
   const running = scheduler.submit("head", Float32Array.of(1), 1);
+  await laterTask();
   const controller = new AbortController();
   const queued = scheduler.submit("head", Float32Array.of(2, 3), 2, controller.signal);
   scheduler.submit("tail", Float32Array.of(4), 1).catch(() => {});
@@ -68,4 +73,29 @@ Deno.test("a full queue refuses at once; an aborted job leaves the queue; a fail
   });
   await rejects(failing.submit("head", Float32Array.of(1), 1), /wasm trap/);
   ok(!failing.stats.running);
+});
+
+Deno.test("jobs given in one task run as one batch; timers and messages run between runs", async () => {
+  const { run, batches, releaseAll } = recordingRunner();
+  const scheduler = new InferenceScheduler(run, { maxBatch: 8, maxQueuedRows: 8 });
+  const jobs = [1, 2, 3].map((v) => scheduler.submit("head", Float32Array.of(v), 1));
+  await laterTask();
+  await releaseAll();
+  deepEqual(await Promise.all(jobs).then((out) => out.map((o) => o[0])), [2, 4, 6]);
+  deepEqual(batches, [{ kind: "head", rows: 3 }]);
+
+  // Runs whose promises settle as microtasks, as wasm inference's do: a chain of them must
+  // still let a timer (a worker's cancel message, a new request) through before it ends.
+  const instant = new InferenceScheduler(
+    (_kind, input) => Promise.resolve(input),
+    { maxBatch: 1, maxQueuedRows: 1 },
+  );
+  let timerFired = false, runsBeforeTimer = 0;
+  setTimeout(() => (timerFired = true), 0);
+  for (let step = 0; step < 1000 && !timerFired; step++) {
+    await instant.submit("head", Float32Array.of(step), 1);
+    runsBeforeTimer++;
+  }
+  ok(timerFired, "a timer ran before the chain of runs ended");
+  ok(runsBeforeTimer < 1000);
 });

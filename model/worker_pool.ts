@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { PictureJob, RenderedJob } from "./jobs.ts";
+import { JobGivenUpError, type PictureJob, type RenderedJob } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
 import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
@@ -32,7 +32,16 @@ export type WorkerReply =
   | { type: "ready" }
   | { type: "init-failed"; message: string }
   | { type: "done"; id: number } & RenderedJob
-  | { type: "failed"; id: number; name: string; message: string; field?: string };
+  | {
+    type: "failed";
+    id: number;
+    name: string;
+    message: string;
+    /** The field of an {@link ImageDecodeError}. */
+    field?: string;
+    /** How long a {@link JobGivenUpError}'s job ran. */
+    renderMs?: number;
+  };
 
 /** Options of {@link openWorkerPool}. */
 export interface WorkerPoolOptions {
@@ -154,6 +163,8 @@ class RenderWorker {
     if (message.type === "done") {
       const { result, renderMs, inferenceMs } = message;
       job.resolve({ result, renderMs, inferenceMs });
+    } else if (message.name === JobGivenUpError.name) {
+      job.reject(new JobGivenUpError(message.renderMs ?? 0));
     } else if (message.name === ImageDecodeError.name) {
       job.reject(new ImageDecodeError(message.message, message.field));
     } else if (message.name in ANSWERED_ERRORS) {
@@ -173,19 +184,18 @@ class RenderWorker {
     this.#pending.clear();
   }
 
-  /** Posts `job` (once the worker is ready); see {@link LaneRunner}. */
+  /**
+   * Posts `job` (once the worker is ready); see {@link LaneRunner}. When
+   * `signal` aborts, the worker is told to stop the job, and this settles
+   * when it has: its lane counts the job until then.
+   */
   readonly run: LaneRunner = async (job, signal) => {
     await this.ready;
     signal.throwIfAborted();
     const worker = this.#worker;
     return await new Promise<RenderedJob>((resolve, reject) => {
       const id = this.#nextId++;
-      const onAbort = () => {
-        // The request is answered now; the worker stops what it has not started.
-        worker.postMessage({ type: "cancel", id } satisfies WorkerRequest);
-        this.#pending.delete(id);
-        reject(signal.reason);
-      };
+      const onAbort = () => worker.postMessage({ type: "cancel", id } satisfies WorkerRequest);
       signal.addEventListener("abort", onAbort, { once: true });
       const settle = <T>(fn: (value: T) => void) => (value: T) => {
         signal.removeEventListener("abort", onAbort);

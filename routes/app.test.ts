@@ -566,9 +566,9 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
   );
   const statuses = (document: { paths: Record<string, { post: { responses: object } }> }) =>
     Object.keys(document.paths["/v1/generate"].post.responses).sort();
-  deepEqual(statuses(document), ["200", "400", "408", "413", "415", "503"]);
+  deepEqual(statuses(document), ["200", "400", "408", "413", "415", "422", "503"]);
   const keyed = await (await appWith({ apiKey: "k" }).request("/openapi.json")).json();
-  deepEqual(statuses(keyed), ["200", "400", "401", "408", "413", "415", "503"]);
+  deepEqual(statuses(keyed), ["200", "400", "401", "408", "413", "415", "422", "503"]);
   for (
     const path of [
       "/v1/swap",

@@ -6,7 +6,8 @@
  * - every error is an `application/problem+json` answer (unknown routes 404,
  *   other methods 405, bad input 400, 401, 413, 415, a model without an
  *   encoder 501; a body still arriving at
- *   the time limit 408; a request whose expected wait is over the time limit,
+ *   the time limit 408; a request whose measured cost alone is over the time
+ *   limit 422; a request whose expected wait is over the time limit,
  *   a full queue, or a request over its time limit 503 with Retry-After); a
  *   client that goes away is one log line;
  * - a per-request time limit that also cancels queued inference;
@@ -24,7 +25,12 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { ServedModel } from "../model/model.ts";
-import { localRenderer, OverloadError, type Renderer } from "../model/renderer.ts";
+import {
+  localRenderer,
+  OverloadError,
+  type Renderer,
+  TooMuchWorkError,
+} from "../model/renderer.ts";
 import { QueueFullError } from "../model/scheduler.ts";
 import type { ServerConfig } from "./config.ts";
 import { docsPage } from "./docs.ts";
@@ -117,6 +123,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         }),
         path,
       );
+    }
+    if (error instanceof TooMuchWorkError) {
+      return problemResponse(new HttpProblem("too-much-work", error.message), path);
     }
     if (error instanceof ImageDecodeError) {
       const problem = error.field === undefined

@@ -35,7 +35,8 @@ function parameters(schema: z.ZodType | undefined, location: "path" | "query") {
 /**
  * What any API route may answer besides its own responses: a missing or
  * wrong key where the server has one (401), a body still arriving at the
- * time limit (408), and admission or the time limit (503).
+ * time limit (408), a request whose cost alone is over the time limit
+ * (422), and admission or the time limit (503).
  */
 function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, ResponseSpec> {
   const common: Record<number, ResponseSpec> = {};
@@ -45,6 +46,7 @@ function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, Re
   if (spec.body || spec.upload) {
     common[408] = problem("the body did not arrive within the time limit");
   }
+  common[422] = problem("needs more time than the server's limit: ask for less work");
   common[503] = problem("overloaded or over the time limit: try again after Retry-After seconds");
   return common;
 }

@@ -22,6 +22,7 @@ export const PROBLEMS = {
   "body-too-large": { status: 413, title: "The request body is too large" },
   "image-too-large": { status: 413, title: "The photo has too many pixels" },
   "unsupported-media-type": { status: 415, title: "The body's media type is not accepted" },
+  "too-much-work": { status: 422, title: "The request needs more time than the server allows" },
   "unavailable": { status: 503, title: "The server is busy" },
   "timeout": { status: 503, title: "The request took too long" },
   "internal": { status: 500, title: "Internal server error" },
