@@ -114,8 +114,9 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
 
 /** Decodes a JPEG or PNG file (recognised by its signature, not its name) to RGB. */
 export function decodeImage(bytes: Uint8Array): RgbImage {
+  const kind = startsWith(bytes, JPEG_SIGNATURE) ? "JPEG" : "PNG";
   try {
-    if (startsWith(bytes, JPEG_SIGNATURE)) {
+    if (kind === "JPEG") {
       const { width, height, data } = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: false,
@@ -129,7 +130,9 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     if (error instanceof ImageDecodeError) throw error;
     // The decoders' messages can end in an empty cause ("... the data:").
     const why = (error as Error).message.replace(/[:\s]+$/, "");
-    throw new ImageDecodeError(`corrupt image: ${why}`);
+    throw new ImageDecodeError(
+      `the ${kind} file is truncated or corrupt; send the whole file (the decoder: ${why})`,
+    );
   }
   throw new ImageDecodeError("not a JPEG or PNG file");
 }

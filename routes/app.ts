@@ -128,9 +128,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return problemResponse(new HttpProblem("too-much-work", error.message), path);
     }
     if (error instanceof ImageDecodeError) {
-      const problem = error.field === undefined
-        ? new HttpProblem("invalid-request", `the photo cannot be decoded: ${error.message}`)
-        : invalidField(`${error.field}.image`, `cannot be decoded: ${error.message}`);
+      const problem = invalidField(
+        error.field === undefined ? "body" : `${error.field}.image`,
+        `cannot be decoded: ${error.message}`,
+      );
       return problemResponse(problem, path);
     }
     if (error instanceof NoEncoderError) {
@@ -183,10 +184,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   });
   app.notFound((c) => {
-    const url = new URL(c.req.url);
+    // The path as routed, not as `URL` normalises it: /v1/./model reached no route, so no
+    // method is allowed there.
+    const path = c.req.path;
     const methods = [
-      ...specs.filter((s) => matchesPath(s.path, url.pathname)).map((s) => s.method.toUpperCase()),
-      ...(PAGE_PATHS.some((p) => matchesPath(p, url.pathname)) ? ["GET"] : []),
+      ...specs.filter((s) => matchesPath(s.path, path)).map((s) => s.method.toUpperCase()),
+      ...(PAGE_PATHS.some((p) => matchesPath(p, path)) ? ["GET"] : []),
     ];
     // Every GET route answers HEAD too.
     const allowed = [...new Set(methods.flatMap((m) => m === "GET" ? ["GET", "HEAD"] : [m]))];
@@ -199,12 +202,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
             headers: { allow: allowed.join(", ") },
           },
         ),
-        url.pathname,
+        path,
       );
     }
     return problemResponse(
-      new HttpProblem("not-found", `there is no ${url.pathname}; see /docs for the endpoints.`),
-      url.pathname,
+      new HttpProblem("not-found", `there is no ${path}; see /docs for the endpoints.`),
+      path,
     );
   });
 
@@ -257,6 +260,17 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  });
+  app.use("*", async (c, next) => {
+    // Bodies are read as sent: a compressed one would fail as bad JSON or a bad photo.
+    const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+    if (c.req.raw.body !== null && encoding && encoding !== "identity") {
+      throw new HttpProblem(
+        "unsupported-media-type",
+        `the body is sent with content-encoding ${encoding}; send it uncompressed.`,
+      );
+    }
+    await next();
   });
   app.use(
     "*",

@@ -123,7 +123,18 @@ Deno.test("a photo is a swap source like a seed: {image} equals the seed it enco
     equal(response.status, 200, text);
     return JSON.parse(text).swapped;
   };
-  equal(await swap({ image: pngBase64Of(photo) }), await swap(7));
+  const seven = await swap(7);
+  equal(await swap({ image: pngBase64Of(photo) }), seven);
+  // As a data URL, and wrapped at 76 characters as `base64` writes it: the same photo.
+  equal(await swap({ image: `data:image/png;base64,${pngBase64Of(photo)}` }), seven);
+  equal(await swap({ image: pngBase64Of(photo).replace(/.{76}/g, "$&\n") }), seven);
+  const response = await app.request("/v1/swap", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ target: 3, source: { image: "not base64!" }, concepts: ["face"] }),
+  });
+  equal(response.status, 400);
+  match(JSON.stringify(await response.json()), /JPEG or PNG file in base64/);
 });
 
 Deno.test("POST /v1/maps draws a photo's or a latent's maps as the GET routes draw a seed's", async () => {
@@ -176,11 +187,9 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
     await problem(await upload(header, "image/png"), 413, /900000000 pixels; at most 4194304/);
   });
   await t.step("a JPEG cut off after its header", async () => {
-    await problem(
-      await upload(photo.subarray(0, 700), "image/jpeg"),
-      400,
-      /the photo cannot be decoded/,
-    );
+    const response = await upload(photo.subarray(0, 700), "image/jpeg");
+    await problem(response.clone(), 400, /body: cannot be decoded: the JPEG file is truncated/);
+    deepEqual((await response.json()).errors.map((e: { field: string }) => e.field), ["body"]);
   });
   await t.step("a JSON photo cut off after its header: the problem names its field", async () => {
     const json = (path: string, body: unknown) =>
@@ -209,9 +218,23 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
   });
   await t.step("another media type, and a form without its file", async () => {
     await problem(await upload(photo, "text/plain"), 415, /image\/jpeg or image\/png/);
-    const form = new FormData();
-    form.append("picture", new Blob([photo]));
-    await problem(await app.request("/v1/encode", { method: "POST", body: form }), 400, /image/);
+    const post = (fields: [string, Blob | string][]) => {
+      const form = new FormData();
+      for (const [name, value] of fields) form.append(name, value);
+      return app.request("/v1/encode", { method: "POST", body: form });
+    };
+    await problem(
+      await post([["picture", new Blob([photo])]]),
+      400,
+      /body\.picture: is not a field/,
+    );
+    await problem(await post([["image", new Blob([photo])], ["fit", "3"]]), 400, /\?fit=3/);
+    await problem(
+      await post([["image", new Blob([photo])], ["image", new Blob([photo])]]),
+      400,
+      /body\.image: is given 2 times/,
+    );
+    await problem(await post([["image", "text"]]), 400, /body\.image: is missing/);
   });
   await t.step("a body over the limit", async () => {
     await problem(

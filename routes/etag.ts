@@ -1,7 +1,7 @@
 /**
  * Caching of immutable GET responses (they depend only on the URL and the
  * model): a strong ETag of the model's content and the canonical URL, a
- * year-long Cache-Control (private behind an API key), and `If-None-Match`
+ * day-long Cache-Control (private behind an API key), and `If-None-Match`
  * with the ETag answered with 304 before any inference.
  *
  * @module
@@ -30,10 +30,15 @@ export function etagMatches(header: string | undefined, etag: string, anyExists 
 }
 
 /**
- * Cache-Control of immutable responses: one year, never revalidated;
- * `private` where an API key guards them, so that no shared cache serves
- * them to clients without the key.
+ * Cache-Control of immutable responses: a day, then revalidated with the
+ * ETag (a 304 without inference). Not a year: their URLs do not name the
+ * model, so a server given another model must be asked again. `private`
+ * where an API key guards them, so that no shared cache serves them to
+ * clients without the key.
  */
 export function immutableCacheControl(behindKey: boolean): string {
-  return `${behindKey ? "private" : "public"}, max-age=31536000, immutable`;
+  return `${behindKey ? "private" : "public"}, max-age=${IMMUTABLE_MAX_AGE_SECONDS}`;
 }
+
+/** How long a client may reuse an immutable response before it revalidates: a day. */
+export const IMMUTABLE_MAX_AGE_SECONDS = 86_400;

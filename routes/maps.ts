@@ -14,6 +14,7 @@ import type { Renderer } from "../model/renderer.ts";
 import { conceptIdsField, pngResponse } from "./respond.ts";
 import {
   groupName,
+  groupRef,
   imageSource,
   integerString,
   type Limits,
@@ -128,7 +129,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
         kernel: z.number().int().min(0).max(channels - 1).optional().describe(
           "with view=kernel: the kernel (channel)",
         ),
-        group: z.union([groupName, z.number().int().min(0)]).optional()
+        group: groupRef.optional()
           .describe("with view=group: a group id or label"),
         style: z.enum(["heat", "overlay", "contour", "map"]).optional().describe(
           "heat, overlay or contour (kernel, kernels, group; default heat); map or overlay " +

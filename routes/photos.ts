@@ -83,7 +83,18 @@ async function formPhoto(c: Context<AppEnv>): Promise<Uint8Array> {
     if (c.req.raw.signal.aborted) throw error;
     throw invalidField("body", `is not a readable multipart form: ${(error as Error).message}`);
   }
-  const file = form.get("image");
+  for (const name of new Set(form.keys())) {
+    if (name !== "image") {
+      throw invalidField(
+        `body.${name}`,
+        'is not a field of the form, which holds the file "image" alone (options such as fit ' +
+          "go in the query: ?fit=3)",
+      );
+    }
+  }
+  const files = form.getAll("image");
+  if (files.length > 1) throw invalidField("body.image", `is given ${files.length} times`);
+  const [file] = files;
   if (!(file instanceof Blob)) {
     throw invalidField("body.image", 'is missing: send the photo as the form\'s file "image"');
   }
@@ -101,13 +112,23 @@ export const FIT_DESCRIPTION =
   "(0 on models without gradient files); each costs about two generator runs";
 
 /**
+ * A photo's base64 as clients send it: bare, with line breaks (`base64`'s
+ * default output), or as a data URL (`data:image/jpeg;base64,...`, as a
+ * browser's `FileReader` gives).
+ */
+const photoBase64 = z.string()
+  .transform((text) => text.replace(/^data:image\/[\w.+-]+;base64,/, "").replace(/\s+/g, ""))
+  .pipe(z.base64("must be a JPEG or PNG file in base64 (bare or as a data: URL)"))
+  .describe("a JPEG or PNG photo of a face, base64-encoded (bare, or a data: URL)");
+
+/**
  * A photo in a JSON body, `{"image": "<base64 JPEG or PNG>", "fit"?: n}`,
  * as `{photo: bytes, fit}`; checked with {@link checkPhoto} except that too
  * many pixels is a field error too (400), naming where it is.
  */
 export function photoObject(maxPixels: number) {
   return z.strictObject({
-    image: z.base64().describe("a JPEG or PNG photo of a face, base64-encoded"),
+    image: photoBase64,
     fit: z.number().int().min(0).max(MAX_FIT_STEPS).optional().describe(FIT_DESCRIPTION),
   }).transform(({ image, fit }, ctx) => {
     const bytes = Uint8Array.fromBase64(image);

@@ -63,16 +63,34 @@ export function invalidField(field: string, message: string): HttpProblem {
   });
 }
 
+/**
+ * The most field errors a problem lists, and the most characters of its
+ * detail and of each field and message: they quote the request (a name, a
+ * parameter), whose size the client chooses.
+ */
+export const PROBLEM_LIMITS = { errors: 20, detail: 1000, text: 200 } as const;
+
+/** `text` cut to `most` characters, marked where it was cut. */
+function clipped(text: string, most: number): string {
+  return text.length <= most ? text : `${text.slice(0, most - 1)}…`;
+}
+
 /** The response of `problem` for the request to `path`. */
 export function problemResponse(problem: HttpProblem, path: string): Response {
   const { status, title } = PROBLEMS[problem.kind];
+  const errors = problem.errors?.slice(0, PROBLEM_LIMITS.errors).map(({ field, message }) => ({
+    field: clipped(field, PROBLEM_LIMITS.text),
+    message: clipped(message, PROBLEM_LIMITS.text),
+  }));
+  const more = (problem.errors?.length ?? 0) - (errors?.length ?? 0);
   const body = {
     type: `/docs#problem-${problem.kind}`,
     title,
     status,
-    detail: problem.message,
-    instance: path,
-    ...(problem.errors ? { errors: problem.errors } : {}),
+    detail: clipped(problem.message, PROBLEM_LIMITS.detail) +
+      (more > 0 ? ` (${more} more errors not listed)` : ""),
+    instance: clipped(path, PROBLEM_LIMITS.text),
+    ...(errors ? { errors } : {}),
   };
   return new Response(JSON.stringify(body), {
     status,

@@ -103,7 +103,9 @@ export function imageSource(limits: Limits) {
     seedNumber,
     z.strictObject({ latent: latentArray(limits) }),
     photoObject(limits.maxPhotoPixels),
-  ]).describe(
+  ], {
+    error: 'must be a seed (an integer), {"latent": [...]} or {"image": "<base64 JPEG or PNG>"}',
+  }).describe(
     'an image: its seed, {"latent": [...]}, or a photo {"image": "<base64 JPEG or PNG>"} ' +
       "that the model's encoder turns into a latent",
   );
@@ -129,10 +131,13 @@ export const conceptsString = z.string()
     "concept groups: ids, labels or face, comma-separated (e.g. face, 3,7 or mouth,face skin)",
   );
 
+/** A group in a JSON body: its id or label. */
+export const groupRef = z.union([groupName, z.number().int().min(0)], {
+  error: "must be a group id (an integer from 0) or a label",
+});
+
 /** A concept list in a JSON body. */
-export const conceptsArray = z.array(
-  z.union([groupName, z.number().int().min(0)]),
-)
+export const conceptsArray = z.array(groupRef)
   .min(1)
   .transform((names) => names.map(String))
   .describe('concept groups: ids, labels or "face"');

@@ -12,15 +12,42 @@ import { type FieldError, HttpProblem, invalidField } from "./problem.ts";
 import type { AppEnv } from "./route.ts";
 
 /**
- * The issues of a value that matched no member of a union: those of the
- * member it came closest to (fewest issues, then the deepest), so that
- * `{"image": ..., "fit": 999}` is told about its fit rather than "invalid input".
+ * Whether a union member's issues say only that the value is not of its
+ * shape: another type, keys it does not have, or its keys missing.
  */
-function closestMemberIssues(issues: readonly z.core.$ZodIssue[][]): z.core.$ZodIssue[] {
+function otherShape(member: readonly z.core.$ZodIssue[]): boolean {
+  return member.every((issue) =>
+    issue.code === "unrecognized_keys" ||
+    (issue.code === "invalid_type" &&
+      (issue.path.length === 0 || (issue.path.length === 1 && isMissing(issue))))
+  );
+}
+
+/** Whether an issue is a required key's absence. */
+function isMissing(issue: z.core.$ZodIssue): boolean {
+  return issue.code === "invalid_type" && /received undefined$/.test(issue.message);
+}
+
+/**
+ * The issues of a value that matched no member of a union: none when it has
+ * no member's shape and the union has a message of its own (naming what it
+ * takes), which then stands for them; else those of the member it came closest to (fewest issues, then
+ * the deepest), so that `{"image": ..., "fit": 999}` is told about its fit
+ * rather than "invalid input".
+ */
+function unionIssues(union: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue[] | null {
+  const members = union.errors;
+  if (members.every(otherShape) && union.message !== DEFAULT_UNION_MESSAGE) return null;
   const depth = (member: readonly z.core.$ZodIssue[]) =>
     Math.max(...member.map((i) => i.path.length));
-  return [...issues].sort((a, b) => a.length - b.length || depth(b) - depth(a))[0] ?? [];
+  const candidates = members.some((m) => !otherShape(m))
+    ? members.filter((m) => !otherShape(m))
+    : members;
+  return [...candidates].sort((a, b) => a.length - b.length || depth(b) - depth(a))[0] ?? [];
 }
+
+/** What zod says of a union without a message of its own. */
+const DEFAULT_UNION_MESSAGE = "Invalid input";
 
 /** The field errors of zod issues at `path` (`path`, `query`, `body` and below). */
 function fieldErrors(
@@ -29,15 +56,16 @@ function fieldErrors(
 ): FieldError[] {
   return issues.flatMap((issue) => {
     const at = [...path, ...issue.path];
-    if (issue.code === "invalid_union" && issue.errors.length > 0) {
-      return fieldErrors(at, closestMemberIssues(issue.errors));
-    }
+    const members = issue.code === "invalid_union" && issue.errors.length > 0
+      ? unionIssues(issue)
+      : null;
+    if (members) return fieldErrors(at, members);
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
     return keys.map((key) => ({
       field: [...at, ...(key ? [key] : [])].map(String).join("."),
       message: issue.code === "unrecognized_keys"
         ? "is not a known parameter"
-        : issue.code === "invalid_type" && /received undefined$/.test(issue.message)
+        : isMissing(issue)
         ? "is required"
         : issue.message,
     }));
