@@ -32,6 +32,19 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
+/** How often progress is printed where it cannot be redrawn (a pipe, a log file), at most. */
+export const PLAIN_LOG_EVERY_MS = 10_000;
+
+/** Where progress goes and how it reads. */
+export interface ProgressOptions {
+  /** Where lines are written; stderr by default. */
+  sink?: ProgressSink;
+  /** What is counted ("it" by default). */
+  unit?: string;
+  /** Off a terminal, the least time between lines; {@link PLAIN_LOG_EVERY_MS} by default. */
+  plainEveryMs?: number;
+}
+
 /** A progress line for `done` of `total` units. */
 export class Progress {
   readonly #label: string;
@@ -39,20 +52,23 @@ export class Progress {
   readonly #sink: ProgressSink;
   readonly #unit: string;
   readonly #startDone: number;
+  readonly #plainEveryMs: number;
   readonly #start = performance.now();
   #drawn = false;
+  #lastLogged = performance.now();
 
   /** Progress from `startDone` (e.g. a resumed step) towards `total`. */
   constructor(
     label: string,
     total: number,
-    options: { sink?: ProgressSink; unit?: string; startDone?: number } = {},
+    options: ProgressOptions & { startDone?: number } = {},
   ) {
     this.#label = label;
     this.#total = total;
     this.#sink = options.sink ?? stderrSink();
     this.#unit = options.unit ?? "it";
     this.#startDone = options.startDone ?? 0;
+    this.#plainEveryMs = options.plainEveryMs ?? PLAIN_LOG_EVERY_MS;
   }
 
   /** The progress text for `done` units and extra `figures` (e.g. losses). */
@@ -72,13 +88,21 @@ export class Progress {
       `ETA ${formatDuration(eta)}${figures ? " " + figures : ""}`;
   }
 
-  /** Redraws the line on a terminal; elsewhere prints it when `log` is true. */
-  update(done: number, figures = "", log = false): void {
+  /**
+   * Redraws the line on a terminal; elsewhere prints it when `log` is true,
+   * or, when `log` is not given, at the end and every `plainEveryMs` (a log
+   * file gets a line now and then).
+   */
+  update(done: number, figures = "", log?: boolean): void {
     if (this.#sink.isTerminal) {
       this.#sink.write(`\r\x1b[K${this.line(done, figures)}`);
       this.#drawn = true;
-    } else if (log) {
+      return;
+    }
+    const now = performance.now();
+    if (log ?? (done >= this.#total || now - this.#lastLogged >= this.#plainEveryMs)) {
       this.#sink.write(this.line(done, figures) + "\n");
+      this.#lastLogged = now;
     }
   }
 
@@ -100,16 +124,17 @@ export class Progress {
  * line when the stage changes; `finish` ends the last one.
  */
 export function stagedProgress(
-  options: { sink?: ProgressSink; unit?: string } = {},
+  options: ProgressOptions = {},
 ): { update: (stage: string, done: number, total: number) => void; finish: () => void } {
   let current: Progress | null = null, stage = "";
   return {
     update: (name, done, total) => {
       if (!current || name !== stage) {
         current?.finish();
-        [current, stage] = [new Progress(name, total, options), name];
+        // Its rate counts from this first update, whose work took an unknown time before it.
+        [current, stage] = [new Progress(name, total, { ...options, startDone: done }), name];
       }
-      current.update(done, "", done === total);
+      current.update(done);
     },
     finish: () => current?.finish(),
   };

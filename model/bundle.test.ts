@@ -175,6 +175,16 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
       await Deno.remove(join(dir, BUNDLE_FILES.manifest));
       await rejectsNaming(dir, BUNDLE_FILES.manifest, /missing/);
     });
+    await t.step("the manifest's path given for the bundle's folder", async () => {
+      const manifest = join(await fresh(), BUNDLE_FILES.manifest);
+      await rejects(
+        readBundle(manifest),
+        (e) =>
+          e instanceof BundleError &&
+          e.message === `${manifest}: is a file; a bundle is the folder that holds manifest.json ` +
+              "(give that folder).",
+      );
+    });
     await t.step("malformed JSON", async () => {
       const dir = await fresh();
       await Deno.writeTextFile(join(dir, BUNDLE_FILES.manifest), '{"format": ');

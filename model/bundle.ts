@@ -79,6 +79,13 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
           : "the file is missing from the bundle.",
       );
     }
+    if (error instanceof Deno.errors.NotADirectory) {
+      const given = display(folder).replace(/\/$/, "");
+      throw new BundleError(
+        given,
+        `is a file; a bundle is the folder that holds ${BUNDLE_FILES.manifest} (give that folder).`,
+      );
+    }
     throw new BundleError(display(url), `cannot be read: ${(error as Error).message}`);
   }
 }
@@ -146,4 +153,20 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
     tailVjp: optional("tailVjp"),
     energy: optional("energy"),
   };
+}
+
+/**
+ * The groups of `manifest`'s face, for tools that swap faces; a
+ * {@link BundleError} when it names none.
+ */
+export function faceGroups(manifest: Manifest): Manifest["groups"] {
+  const groups = (manifest.face ?? []).map((id) => manifest.groups[id]);
+  if (groups.length === 0) {
+    throw new BundleError(
+      "manifest.json",
+      "names no face groups, so faces cannot be swapped (export the bundle with --face <group " +
+        "ids>, or measure it with deno task eval:faces --write).",
+    );
+  }
+  return groups;
 }

@@ -1,8 +1,10 @@
 /**
  * `deno task train`: trains a GAN from a folder of images (or the synthetic
  * faces) into a run folder, or resumes a run. Ctrl-C finishes the current
- * step, writes a checkpoint and exits with status 130; a second Ctrl-C quits
- * at once (checkpoints are written atomically, so none is left half-written).
+ * step, writes a checkpoint and exits with status 130; a second Ctrl-C after
+ * the first was acknowledged quits at once (checkpoints are written
+ * atomically, so none is left half-written). Signals are handled between
+ * steps.
  *
  * Exit status: 0 done, 1 error, 2 bad command line, 130 interrupted.
  *
@@ -22,6 +24,7 @@ import {
   ConfigError,
   type InterpretableConfig,
   type PartialConfig,
+  requireStepsAhead,
   resolveConfig,
   type TrainConfig,
 } from "./config.ts";
@@ -365,20 +368,23 @@ const FLAG_OF_FIELD: Record<string, string> = {
   discriminatorWarmup: "--discriminator-warmup",
 };
 
-/** `resolve()`, whose ConfigError names the command line's flag before the config's field. */
+/**
+ * `resolve()`, whose ConfigError names the command line's flags instead of
+ * the config's fields: the field it begins with, and any other field it
+ * names in the config's spelling (dotted or camelCase, never a plain word).
+ */
 function withFlagNames<T>(resolve: () => T): T {
   try {
     return resolve();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     throw new ConfigError(
-      error.message.replace(
-        /^[\w.]+/,
-        (field) => {
-          const flag = FLAG_OF_FIELD[field];
-          return !flag ? field : flag === `--${field}` ? flag : `${flag} (${field})`;
-        },
-      ),
+      error.message
+        .replace(/^[\w.]+/, (field) => FLAG_OF_FIELD[field] ?? field)
+        .replace(
+          /(?<![\w.-])[a-z]\w*(?:\.\w+|[A-Z]\w*)+/g,
+          (field) => FLAG_OF_FIELD[field] ?? field,
+        ),
     );
   }
 }
@@ -450,7 +456,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
   const trainer = new GanTrainer(config, set);
   try {
     const run = fromFile && command.kind === "resume"
-      ? await continueFromFile(command, fromFile, trainer)
+      ? await continueFromFile(command, fromFile, trainer, set)
       : command.kind === "resume"
       ? await resumeRun(resumed!, trainer)
       : await startRun(command, trainer, set);
@@ -474,16 +480,6 @@ async function runCommand(command: TrainCommand): Promise<number> {
     });
   } finally {
     trainer.dispose();
-  }
-}
-
-/** Refuses to continue `source`, at checkpoint `step`, to `steps` steps when there is nothing to train. */
-function requireStepsAhead(step: number, steps: number, source: string): void {
-  if (step >= steps) {
-    throw new ConfigError(
-      `${source} is at step ${step} already, and the run is to end at step ${steps}: give ` +
-        `--steps above ${step} to train on.`,
-    );
   }
 }
 
@@ -531,13 +527,26 @@ async function continueFromFile(
   command: Extract<TrainCommand, { kind: "resume" }>,
   checkpoint: Safetensors,
   trainer: GanTrainer,
+  set: ImageSet,
 ): Promise<RunFolder> {
   trainer.restore(checkpoint);
   const name = command.name ?? basename(command.run).replace(/\.safetensors$/, "");
-  const run = await createRun(command.out, name, trainer.config);
+  const run = await newRunFolder(command.out, name, trainer.config, set);
   console.error(
     `run: ${run.dir}, continuing ${command.run} at step ${trainer.step} of ${trainer.config.steps}`,
   );
+  return run;
+}
+
+/** A new run folder under `out`, with its config and a grid of the training images. */
+async function newRunFolder(
+  out: string,
+  name: string,
+  config: TrainConfig,
+  set: ImageSet,
+): Promise<RunFolder> {
+  const run = await createRun(out, name, config);
+  await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
   return run;
 }
 
@@ -558,8 +567,7 @@ async function startRun(
 ): Promise<RunFolder> {
   const { config } = trainer;
   if (config.initFrom) trainer.initFrom(await readCheckpoint(config.initFrom));
-  const run = await createRun(command.out, command.name, config);
-  await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
+  const run = await newRunFolder(command.out, command.name, config, set);
   const nets = config.initDiscriminator ? "generator and discriminator" : "generator";
   console.error(`run: ${run.dir}${config.initFrom ? `, ${nets} from ${config.initFrom}` : ""}`);
   return run;

@@ -6,6 +6,7 @@ import {
   runCommandLine,
   USAGE_HINT,
   UsageError,
+  userErrorMessage,
 } from "./command_line.ts";
 import { ChildOutput } from "../core/child_output.ts";
 
@@ -115,4 +116,32 @@ Deno.test("positiveScriptFlag: a value, or one error line, the hint and status 2
     equal(r.code, 2, bad);
     equal(r.stderr, `error: --rounds takes a positive integer, got "${bad}".\n${USAGE_HINT}\n`);
   }
+});
+
+Deno.test("userErrorMessage: file-system errors in words, naming their path", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/notes.txt`;
+  await Deno.writeTextFile(file, "x");
+  const messageOf = async (op: () => Promise<unknown>) => {
+    try {
+      await op();
+    } catch (error) {
+      return userErrorMessage(error as Error);
+    }
+    throw new Error("the operation did not fail");
+  };
+  equal(
+    await messageOf(() => Deno.mkdir(file, { recursive: true })),
+    `${file} is a file, where a folder is to be made: give another path.`,
+  );
+  match(
+    await messageOf(() => Deno.readFile(`${file}/x`)),
+    /notes\.txt\/x cannot be reached: a part of it is a file/,
+  );
+  match(
+    await messageOf(() => Deno.readFile(`${dir}/missing`)),
+    /missing does not exist \(readfile\)\.$/,
+  );
+  equal(userErrorMessage(new Error("plain words")), "plain words");
+  await Deno.remove(dir, { recursive: true });
 });

@@ -95,6 +95,30 @@ const PATH_ERRORS = [
   Deno.errors.PermissionDenied,
 ];
 
+/**
+ * The one-line message of a user error: a file-system error's in words (Deno
+ * writes "File exists (os error 17): mkdir 'out'"), naming its path.
+ */
+export function userErrorMessage(error: Error): string {
+  const parsed = /^(.*) \(os error \d+\): (\w+) '(.*?)'(?: -> '.*')?$/.exec(error.message);
+  if (!parsed) return error.message;
+  const [, reason, operation, path] = parsed;
+  if (error instanceof Deno.errors.AlreadyExists && operation === "mkdir") {
+    return `${path} is a file, where a folder is to be made: give another path.`;
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return `${path} cannot be reached: a part of it is a file, not a folder (${operation}).`;
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return `${path} is a folder, where a file was expected (${operation}).`;
+  }
+  if (error instanceof Deno.errors.NotFound) return `${path} does not exist (${operation}).`;
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `${path}: permission denied (${operation}).`;
+  }
+  return `${path}: ${reason} (${operation}).`;
+}
+
 /** Whether `error` is one of the errors a command prints as one `error:` line. */
 export function isUserError(error: unknown): error is Error {
   return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type);
@@ -135,7 +159,7 @@ export async function runCommandLine<C>(program: CommandLine<C>, args: string[])
     return (await program.run(command)) ?? 0;
   } catch (error) {
     if (!isUserError(error)) throw error;
-    console.error(`error: ${error.message}`);
+    console.error(`error: ${userErrorMessage(error)}`);
     return 1;
   }
 }
@@ -216,17 +240,45 @@ export function positiveScriptFlag(name: string, text: string): number {
  */
 export const REPEATED_SIGNAL_MS = 1000;
 
+/** The signals that ask a command to stop. */
+const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * A temporary `folder` that an interrupted program (Ctrl-C, SIGTERM) removes
+ * before it quits with status 130; the returned function removes it and
+ * stops watching.
+ */
+export function temporaryFolder(folder: string): () => Promise<void> {
+  const onSignal = () => {
+    try {
+      Deno.removeSync(folder, { recursive: true });
+    } catch {
+      // Already gone: nothing to tidy.
+    }
+    Deno.exit(130);
+  };
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
+  return async () => {
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
+    await Deno.remove(folder, { recursive: true });
+  };
+}
+
 /**
  * Runs long work with a signal that the first Ctrl-C (or SIGTERM) aborts, so
  * that the work can stop after writing a checkpoint; another one, at least
  * {@link REPEATED_SIGNAL_MS} after the first, quits at once with status 130.
+ * Deno runs signal listeners only between the work's synchronous stretches
+ * (a training step), so presses during one arrive together, as one.
  */
 export async function withStopSignal<T>(
   progress: Progress,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const signals = STOP_SIGNALS;
   let firstAt = 0;
   const onSignal = () => {
     if (controller.signal.aborted) {

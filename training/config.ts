@@ -264,6 +264,19 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/**
+ * Refuses to continue `source`, at checkpoint `step`, to `steps` steps when
+ * there is nothing to train (a `--resume` whose `--steps` is not ahead).
+ */
+export function requireStepsAhead(step: number, steps: number, source: string): void {
+  if (step >= steps) {
+    throw new ConfigError(
+      `${source} is at step ${step} already, and the run is to end at step ${steps}: give ` +
+        `--steps above ${step} to train on.`,
+    );
+  }
+}
+
 /** A configuration with some fields given, the rest default. */
 export type PartialConfig = Partial<Omit<TrainConfig, "network" | "interpretable">> & {
   network?: Partial<NetworkConfig>;
@@ -305,7 +318,7 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   try {
     checkResolution(network.resolution);
   } catch (error) {
-    throw new ConfigError((error as Error).message);
+    throw new ConfigError(`network.${(error as Error).message}`);
   }
   if (!(ARCHITECTURES as readonly string[]).includes(network.architecture)) {
     throw new ConfigError(
@@ -361,7 +374,7 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
       "discriminatorWarmup needs initFrom: it warms a discriminator up against a trained generator.",
     );
   }
-  if (config.interpretable) checkInterpretable(config.interpretable, network.targetChannels);
+  if (config.interpretable) checkInterpretable(config.interpretable, network);
   // Each seed owns four random streams (seed * 4 + k), which must stay below 2^53.
   if (!Number.isSafeInteger(config.seed) || config.seed < 0 || config.seed >= 2 ** 50) {
     throw new ConfigError(`seed must be an integer in [0, 2^50), got ${config.seed}.`);
@@ -373,7 +386,8 @@ export function resolveConfig(partial: PartialConfig = {}): TrainConfig {
   return config;
 }
 
-function checkInterpretable(c: InterpretableConfig, filters: number): void {
+function checkInterpretable(c: InterpretableConfig, network: NetworkConfig): void {
+  const filters = network.targetChannels;
   const integers = [
     "groups",
     "every",
@@ -384,6 +398,14 @@ function checkInterpretable(c: InterpretableConfig, filters: number): void {
   ] as const;
   for (const key of integers) {
     positiveInteger(`interpretable.${key}`, c[key]);
+  }
+  // The target layer's maps are half the resolution on each side.
+  const side = network.resolution / 2;
+  if (side % c.energyPool !== 0) {
+    throw new ConfigError(
+      `interpretable.energyPool (${c.energyPool}) must divide the target layer's ${side}x${side} ` +
+        "maps.",
+    );
   }
   if (c.groups > filters) {
     throw new ConfigError(

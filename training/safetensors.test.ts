@@ -42,6 +42,10 @@ Deno.test("safetensors: malformed files and shapes throw SafetensorsError", () =
   const bytes = encodeSafetensors(contents);
   throws(() => decodeSafetensors(bytes.subarray(0, 20)), SafetensorsError);
   throws(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4)), SafetensorsError);
+  throws(
+    () => decodeSafetensors(new TextEncoder().encode("# A README, not a checkpoint\n")),
+    /not a safetensors file/,
+  );
   const bad = { tensors: { x: { shape: [3], data: new Float32Array(2) } }, metadata: {} };
   throws(() => encodeSafetensors(bad), SafetensorsError);
 });

@@ -78,6 +78,10 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   if (bytes.length < 8) {
     throw new SafetensorsError("the file is shorter than its 8-byte header length.");
   }
+  // A safetensors header is JSON right after its 8-byte length: anything else is another kind of file.
+  if (bytes.length > 8 && bytes[8] !== 0x7b) {
+    throw new SafetensorsError("it is not a safetensors file (no JSON header after its length).");
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (8 + headerLength > bytes.length) {

@@ -12,6 +12,7 @@ import { encodePng, imageGrid } from "../../core/image.ts";
 import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
 import { openRun, readCheckpoint } from "../../training/run_folder.ts";
+import { ConfigError } from "../../training/config.ts";
 import { dirname, resolve } from "node:path";
 import {
   integerFlag,
@@ -87,7 +88,13 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
   for (const file of [command.checkpoint, command.baselineCheckpoint]) {
     if (file) await readCheckpoint(file);
   }
-  if (command.figure) await Deno.stat(dirname(resolve(command.figure)));
+  if (command.figure) await checkFigurePath(command.figure);
+  const filters = config.network.targetChannels;
+  if (command.groups !== undefined && command.groups > filters) {
+    throw new ConfigError(
+      `--groups ${command.groups} is more than the target layer's ${filters} filters.`,
+    );
+  }
   if (config.data.kind === "synthetic") {
     console.error("training the part segmenter on the synthetic faces ...");
   }
@@ -113,11 +120,6 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
     );
   }
   segmenter?.dispose();
-  if (command.figure) {
-    const figures = evaluations.map((e) => e.figure!);
-    await Deno.writeFile(command.figure, encodePng(imageGrid(figures, 1, 6)));
-    console.error(`figure: ${command.figure}`);
-  }
   printTable(evaluations);
   const summary = (e?: RunEvaluation) =>
     e
@@ -130,6 +132,21 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
       }
       : null;
   console.log(JSON.stringify({ run: summary(evaluations[0]), baseline: summary(evaluations[1]) }));
+  // Last, so that the results are out even if the figure cannot be written.
+  if (command.figure) {
+    const figures = evaluations.map((e) => e.figure!);
+    await Deno.writeFile(command.figure, encodePng(imageGrid(figures, 1, 6)));
+    console.error(`figure: ${command.figure}`);
+  }
+}
+
+/** Refuses a figure path that is a folder, or in a folder that is not there, before the work. */
+async function checkFigurePath(figure: string): Promise<void> {
+  await Deno.stat(dirname(resolve(figure)));
+  const existing = await Deno.stat(figure).catch(() => null);
+  if (existing?.isDirectory) {
+    throw new ConfigError(`--figure ${figure} is a folder; give the path of a .png file.`);
+  }
 }
 
 function printTable(evaluations: RunEvaluation[]): void {

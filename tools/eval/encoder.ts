@@ -21,7 +21,7 @@ import { descriptorsInBatches } from "../../faces/analyzer.ts";
 import { identityFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
 import { concatArrays } from "../../core/concat.ts";
 import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
-import { BundleError } from "../../model/bundle.ts";
+import { faceGroups } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "../../model/refine.ts";
@@ -123,14 +123,7 @@ async function faceSwapsWith(
 ): Promise<(maps: Float32Array) => Promise<Float32Array[]>> {
   const { manifest } = model, size = model.mapsSize;
   const k = manifest.target.height * manifest.target.width;
-  const groups = (manifest.face ?? []).map((id) => manifest.groups[id]);
-  if (groups.length === 0) {
-    throw new BundleError(
-      "manifest.json",
-      "names no face groups, so photos cannot be swapped with generated faces (export the " +
-        "bundle with --face <group ids>).",
-    );
-  }
+  const groups = faceGroups(manifest);
   const mode = defaultSwapMode(manifest.faces, manifest.face, manifest.face ?? []);
   const latents = latentsForSeeds(
     Array.from({ length: n }, (_, i) => seed + i),
@@ -163,6 +156,8 @@ async function run(command: EncoderCommand): Promise<void> {
     if (!manifest.encoder) {
       throw new NoEncoderError("this bundle has no encoder (export it with --encoder).");
     }
+    faceGroups(manifest); // before the photos load, for minutes
+
     const s = manifest.resolution, plane = 3 * s * s;
     const set = await loadTrainingData({ kind: "folder", path: command.data }, s, undefined);
     const holdout = command.holdout ?? manifest.encoder.holdout?.images ?? 500;

@@ -20,6 +20,7 @@ import {
   parseFlags,
   runCommandLine,
   swapModeFlag,
+  temporaryFolder,
   UsageError,
 } from "../../training/command_line.ts";
 import {
@@ -224,7 +225,7 @@ export function main(args: string[]): Promise<number> {
 
 async function measure(command: FacesCommand): Promise<number> {
   const progress = stagedProgress({ unit: "img" });
-  let temporary: string | null = null;
+  let removeExport: (() => Promise<void>) | null = null;
   const analyzer = await openFaceApi().catch((error) => {
     console.error(`error: the face networks did not load: ${(error as Error).message}`);
     return null;
@@ -237,7 +238,7 @@ async function measure(command: FacesCommand): Promise<number> {
       // A --data that is not there ends the run before the export, not after it.
       if (command.data) await imageFiles(command.data);
       const exported = await exportForEvaluation(command.run, command.checkpoint);
-      [folder, temporary] = [exported.folder, exported.folder];
+      [folder, removeExport] = [exported.folder, exported.remove];
       data = command.data ?? exported.data ?? DEFAULT_DATA;
     }
     const bundle = await readBundle(folder);
@@ -267,30 +268,34 @@ async function measure(command: FacesCommand): Promise<number> {
   } finally {
     progress.finish();
     analyzer.dispose();
-    if (temporary) await Deno.remove(temporary, { recursive: true });
+    await removeExport?.();
   }
 }
 
-/** Exports a run's checkpoint to a temporary bundle; also says the run's data folder. */
+/**
+ * Exports a run's checkpoint to a temporary bundle, removed by `remove` (or
+ * when the program is interrupted); also says the run's data folder.
+ */
 export async function exportForEvaluation(
   run: string,
   checkpoint: string | undefined,
-): Promise<{ folder: string; data: string | null }> {
+): Promise<{ folder: string; data: string | null; remove: () => Promise<void> }> {
   const { initEngine } = await import("../../training/engine/engine.ts");
   const { exportBundle } = await import("../../training/export/bundle.ts");
   const { openRun } = await import("../../training/run_folder.ts");
   const opened = await openRun(run);
   await initEngine();
   const folder = await Deno.makeTempDir({ prefix: "igan-eval-faces-" });
+  const remove = temporaryFolder(folder);
   try {
     await exportBundle({ run, checkpoint, out: folder, faces: false, partLabels: false });
   } catch (error) {
-    await Deno.remove(folder, { recursive: true });
+    await remove();
     throw error;
   }
   console.error(`exported ${run} to ${folder}`);
   const { data } = opened.config;
-  return { folder, data: data.kind === "folder" ? data.path : null };
+  return { folder, data: data.kind === "folder" ? data.path : null, remove };
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -112,10 +112,11 @@ async function measure(command: FiltersCommand): Promise<number> {
   if (!analyzer) return 1;
   const progress = stagedProgress({ unit: "img" });
   let folder: string | URL = command.model ?? DEFAULT_MODEL;
-  let temporary: string | null = null;
+  let removeExport: (() => Promise<void>) | null = null;
   try {
     if (command.run) {
-      temporary = folder = (await exportForEvaluation(command.run, command.checkpoint)).folder;
+      const exported = await exportForEvaluation(command.run, command.checkpoint);
+      [folder, removeExport] = [exported.folder, exported.remove];
     }
     const bundle = await readBundle(folder);
     const { manifest } = bundle;
@@ -167,7 +168,7 @@ async function measure(command: FiltersCommand): Promise<number> {
     return 0;
   } finally {
     analyzer.dispose();
-    if (temporary) await Deno.remove(temporary, { recursive: true });
+    await removeExport?.();
   }
 }
 

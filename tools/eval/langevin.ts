@@ -27,6 +27,7 @@ import { FACE_INNER_PARTS, partLabels, partMask } from "../../faces/parts.ts";
 import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_faces.ts";
 import { swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
+import { faceGroups } from "../../model/bundle.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
@@ -113,7 +114,8 @@ async function run(command: LangevinCommand): Promise<void> {
       );
     }
     const threshold = manifest.faces?.identity?.threshold;
-    const face = manifest.face ?? [];
+    // A run with pairs swaps faces: a bundle without a face says so before the work.
+    const face = command.pairs > 0 ? faceGroups(manifest).map((g) => g.id) : [];
     const mode = command.swapMode ?? defaultSwapMode(manifest.faces, face, face);
     const settings: LangevinSettings = {
       steps: command.steps ?? trained.steps,
@@ -170,7 +172,7 @@ async function run(command: LangevinCommand): Promise<void> {
     const k = height * width, size = channels * k;
     const rows = { before: [] as Row[], after: [] as Row[] };
     const swaps = new Progress("swaps", pairs, { unit: "pair" });
-    for (let from = 0; groups.length > 0 && from < pairs; from += BATCH / 2) {
+    for (let from = 0; from < pairs; from += BATCH / 2) {
       const count = Math.min(BATCH / 2, pairs - from);
       const ids = Array.from({ length: count }, (_, i) => from + i);
       const z = latents([...ids, ...ids.map((i) => i + Math.floor(n / 2))]);

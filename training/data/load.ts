@@ -26,7 +26,7 @@ export async function loadTrainingData(
     cacheDir,
     onProgress: (done, total) => {
       progress ??= new Progress("decoding", total, { unit: "file" });
-      progress.update(done, "", done === total);
+      progress.update(done);
     },
   });
   progress?.finish();

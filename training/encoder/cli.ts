@@ -18,6 +18,7 @@ import {
   withStopSignal,
 } from "../command_line.ts";
 import { checkpointConfig, CheckpointError } from "../checkpoint.ts";
+import { requireStepsAhead } from "../config.ts";
 import type { Safetensors } from "../safetensors.ts";
 import { loadTrainingData } from "../data/load.ts";
 import {
@@ -250,6 +251,7 @@ async function runCommand(command: EncoderCommand): Promise<number> {
     let run;
     if (resumed) {
       trainer.restore(await readNewestCheckpoint(resumed, (line) => console.error(line)));
+      requireStepsAhead(trainer.step, config.steps, resumed.dir);
       await truncateLog(resumed, trainer.step);
       await writeConfig(resumed, config);
       run = resumed;

@@ -77,6 +77,14 @@ Deno.test("train:encoder", async (t) => {
     for (const [name, tensor] of Object.entries(a.tensors)) {
       assertEquals(b.tensors[name].data, tensor.data, name);
     }
+    // Nothing left to train at --steps 10 or below: refused, and the run's plan kept.
+    const config = await Deno.readTextFile(join(halves, "config.json"));
+    for (const steps of ["10", "4"]) {
+      const done = await run(["--resume", halves, "--steps", steps]);
+      assertEquals(done.status, 1);
+      assertMatch(done.errors, /error: .* is at step 10 already, .*give --steps above 10/);
+    }
+    assertEquals(await Deno.readTextFile(join(halves, "config.json")), config);
   });
 
   await t.step(

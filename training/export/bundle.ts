@@ -170,6 +170,9 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
     )
     : null;
   await Deno.mkdir(options.out, { recursive: true });
+  const probe = join(options.out, `.write-test-${crypto.randomUUID()}`);
+  await Deno.writeFile(probe, new Uint8Array()); // an unwritable --out shows before the measuring
+  await Deno.remove(probe);
 
   const trained = options.partLabels === false ? null : await segmenterForRun(config);
   if (trained) status(`part segmenter for group labels: final loss ${trained.loss.toFixed(3)}`);

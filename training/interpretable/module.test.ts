@@ -8,7 +8,12 @@ import { mean, sum } from "../engine/ops/reduce.ts";
 import { Adam } from "../engine/optim/adam.ts";
 import { RandomStream } from "../engine/random.ts";
 import { asyncScope, scope, type Tensor, tensor } from "../engine/tensor.ts";
-import { ConfigError, DEFAULT_INTERPRETABLE, type InterpretableConfig } from "../config.ts";
+import {
+  ConfigError,
+  DEFAULT_INTERPRETABLE,
+  type InterpretableConfig,
+  resolveConfig,
+} from "../config.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import {
   energy,
@@ -151,9 +156,11 @@ Deno.test("the W update of Eq. 8 widens the gap between g_W at sampled and at re
 });
 
 Deno.test("a pooled (and normalised) energy model has one W row per block and gives G its term", async (t) => {
+  // The config refuses a pool that does not divide the 16x16 target layer of 32x32 images.
   throws(
-    () => new InterpretabilityModule({ ...CONFIG, energyPool: 3 }, [M, 16, 16]),
-    (e) => e instanceof ConfigError && /energyPool \(3\) must divide/.test(e.message),
+    () =>
+      resolveConfig({ network: { resolution: 32 }, interpretable: { ...CONFIG, energyPool: 3 } }),
+    (e) => e instanceof ConfigError && /energyPool \(3\) must divide .* 16x16/.test(e.message),
   );
   for (const energyNormalize of [false, true]) {
     await t.step(energyNormalize ? "pool 2, unit-RMS maps" : "pool 2", async () => {

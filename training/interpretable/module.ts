@@ -31,7 +31,7 @@ import { Parameter } from "../engine/optim/parameter.ts";
 import { SGD } from "../engine/optim/sgd.ts";
 import type { RandomStream } from "../engine/random.ts";
 import { asyncScope, type Tensor, tensor, zeros } from "../engine/tensor.ts";
-import { ConfigError, type InterpretableConfig } from "../config.ts";
+import type { InterpretableConfig } from "../config.ts";
 import type { GanGenerator } from "../networks/generator.ts";
 import {
   energy,
@@ -106,12 +106,8 @@ export class InterpretabilityModule {
 
   /** For a target layer of `filters` maps of `height` x `width`. */
   constructor(config: InterpretableConfig, [filters, height, width]: readonly number[]) {
+    // resolveConfig has checked that the pool divides the maps.
     const pool = config.energyPool;
-    if (height % pool !== 0 || width % pool !== 0) {
-      throw new ConfigError(
-        `interpretable.energyPool (${pool}) must divide the target layer's ${height}x${width} maps.`,
-      );
-    }
     const positions = (height / pool) * (width / pool);
     this.config = config;
     this.weight = new Parameter(ENERGY_WEIGHT, zeros([positions, filters, config.groups]));
