@@ -20,6 +20,7 @@
 import { concatArrays } from "../../core/concat.ts";
 import { Progress } from "../../core/progress.ts";
 import { swapMaps } from "../../core/swap_maps.js";
+import { MIN_IMAGES } from "../../faces/evaluate.ts";
 import { DESCRIPTOR_SIZE, descriptorsInBatches } from "../../faces/analyzer.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { frechetDistance } from "../../faces/feature_distances.ts";
@@ -47,7 +48,7 @@ const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options
 
   --model <folder>        the bundle (an interpretable model's, with energy.onnx) [model/default]
   --data <folder>         real faces [${DEFAULT_DATA}]
-  --images <n>            N, generated images for realism [500]
+  --images <n>            N, generated images for realism, at least 20 [500]
   --pairs <n>             P, face-swap pairs [200]
   --steps <n>             T, Langevin steps [the model's training setting]
   --seed <n>              first seed of the generated images [1000000]
@@ -79,7 +80,7 @@ function parseArgs(args: string[]): LangevinCommand | "help" {
   if (v.help) return "help";
   const images = integerFlag("images", v.images) ?? 500,
     pairs = integerFlag("pairs", v.pairs) ?? 200;
-  if (images < 20) throw new UsageError("--images must be at least 20.");
+  if (images < MIN_IMAGES) throw new UsageError(`--images must be at least ${MIN_IMAGES}.`);
   if (pairs < 1) throw new UsageError("--pairs must be at least 1.");
   const steps = integerFlag("steps", v.steps);
   if (steps === 0) throw new UsageError("--steps must be at least 1.");
