@@ -646,6 +646,16 @@ Deno.test("a real server on a loopback port serves concurrent requests, and HEAD
       ok(length > 0, path);
       deepEqual([head.status, head.headers.get("content-length")], [get.status, String(length)]);
     }
+    // A path with dot segments as sent (fetch would normalise it): no route, so a 404, not a 405.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(
+      new TextEncoder().encode("GET /v1/./model HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
+    const answer = new TextDecoder().decode(
+      (await new Response(conn.readable).arrayBuffer()) as ArrayBuffer,
+    );
+    match(answer, /^HTTP\/1\.1 404/);
+    match(answer, /there is no \/v1\/\.\/model/);
   } finally {
     controller.abort();
     await server.finished;
