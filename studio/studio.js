@@ -33,7 +33,7 @@ const state = {
   latents: new Map(),
   /** The target's owner group per target-layer position (-1: none), as last loaded. */
   owners: null,
-  /** Object URLs of the pictures shown, revoked when they are replaced. */
+  /** Object URLs of the pictures each section shows, revoked when it shows others. */
   urls: new Map(),
   /** The uploaded photo, base64, and its fitting steps, once encoded: swaps send it again. */
   photo: null,
@@ -93,15 +93,26 @@ function newRun(section) {
   return () => latestRun.get(section) === id;
 }
 
-/** A picture of the API as an object URL, replacing the one shown under `slot`. */
-async function pictureUrl(path, slot) {
-  const url = URL.createObjectURL(await (await api(path)).blob());
-  if (slot) {
-    const old = state.urls.get(slot);
-    if (old) URL.revokeObjectURL(old);
-    state.urls.set(slot, url);
-  }
-  return url;
+/**
+ * Pictures of the API as object URLs, fetched together; null (and revoked)
+ * when `current` says their run is no longer the latest once they arrive.
+ */
+async function pictureUrls(paths, current) {
+  const urls = await Promise.all(
+    paths.map(async (path) => URL.createObjectURL(await (await api(path)).blob())),
+  );
+  if (current()) return urls;
+  for (const url of urls) URL.revokeObjectURL(url);
+  return null;
+}
+
+/**
+ * Records `urls` as shown by `section`: after what it shows, or with
+ * `replace` instead of it, whose object URLs are then revoked.
+ */
+function showUrls(section, urls, replace = false) {
+  if (replace) { for (const url of state.urls.get(section) ?? []) URL.revokeObjectURL(url); }
+  state.urls.set(section, [...(replace ? [] : state.urls.get(section) ?? []), ...urls]);
 }
 
 async function copyText(text) {
@@ -172,13 +183,15 @@ async function showFaces() {
     throw new Error("seeds are integers from 0 to 4294967295, separated by commas.");
   }
   const current = newRun("faces");
-  state.seeds = seeds.map(Number);
+  state.seeds = [...new Set(seeds.map(Number))];
   const faces = $("faces");
   faces.replaceChildren();
+  showUrls("faces", [], true);
   for (const seed of state.seeds) {
     const path = `/v1/images/${seed}.png`;
-    const url = await pictureUrl(path, `face-${seed}`);
-    if (!current()) return;
+    const [url] = await pictureUrls([path], current) ?? [];
+    if (!url) return;
+    showUrls("faces", [url]);
     const face = figure({
       picture: image(url, `generated face of seed ${seed}`),
       caption: `seed ${seed}`,
@@ -256,18 +269,24 @@ async function ownersFromServer(seed) {
 async function drawOverlay() {
   const seed = state.target;
   if (seed === null) return;
-  state.owners = state.runMode === "browser"
+  // Targets clicked in quick succession: only the last one's map, caption and links are drawn.
+  const current = newRun("overlay");
+  const owners = state.runMode === "browser"
     ? ownersFromMaps((await runHead([seed]))[0])
     : await ownersFromServer(seed);
+  // The server's overlay of every group is what the copied URL and the download give.
+  const path = `/v1/images/${seed}/concepts.png?style=overlay`;
+  const urls = current() && await pictureUrls([`/v1/images/${seed}.png`, path], current);
+  if (!urls) return;
+  showUrls("overlay", urls, true);
+  state.owners = owners;
   $("overlay-stack").replaceChildren(
-    image(await pictureUrl(`/v1/images/${seed}.png`, "overlay"), ""),
+    image(urls[0], ""),
     Object.assign(document.createElement("canvas"), { id: "overlay-layer" }),
   );
   $("overlay-caption").textContent = `target seed ${seed}`;
-  // The server's overlay of every group is what the copied URL and the download give.
-  const path = `/v1/images/${seed}/concepts.png?style=overlay`;
   $("overlay-copy").onclick = () => copyText(new URL(path, location.href).href);
-  $("overlay-download").href = await pictureUrl(path, "overlay-all");
+  $("overlay-download").href = urls[1];
   $("overlay-download").download = `concepts-${seed}.png`;
   paintOverlay();
 }
@@ -396,6 +415,7 @@ async function swap() {
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
   const mode = swapModeFor(concepts);
+  const current = newRun("swap");
   const query = `concepts=${concepts.join(",")}&mode=${mode}`;
   const path = (view) => `/v1/swap/${target}/${source}.png?${query}&view=${view}`;
   const views = [
@@ -404,11 +424,17 @@ async function swap() {
     ["difference", path("difference"), "squared difference between before and after"],
     ["mask", path("mask"), "the swapped region on the target"],
   ];
-  const pictures = state.runMode === "browser"
-    ? await swapInBrowser(target, source, groupsOf(concepts), mode)
-    : await Promise.all(
-      views.map(async ([name, p]) => image(await pictureUrl(p, `swap-${name}`), "")),
-    );
+  let pictures;
+  if (state.runMode === "browser") {
+    pictures = await swapInBrowser(target, source, groupsOf(concepts), mode);
+    if (!current()) return;
+    showUrls("swap", [], true);
+  } else {
+    const urls = await pictureUrls(views.map(([, p]) => p), current);
+    if (!urls) return;
+    showUrls("swap", urls, true);
+    pictures = urls.map((url) => image(url, ""));
+  }
   const result = $("swap-result");
   result.replaceChildren(
     ...views.map(([name, p, caption], i) => {
@@ -452,6 +478,7 @@ async function showKernels() {
   const current = newRun("kernels");
   const container = $("kernels");
   container.replaceChildren();
+  showUrls("kernels", [], true);
   const caption = document.createElement("p");
   caption.textContent = `seed ${seed}, ${style}`;
   container.append(caption);
@@ -468,8 +495,9 @@ async function showKernels() {
     for (const kernel of group.channels) {
       const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=64`;
       const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
-      const url = await pictureUrl(path, `kernel-${kernel}`);
-      if (!current()) return;
+      const [url] = await pictureUrls([path], current) ?? [];
+      if (!url) return;
+      showUrls("kernels", [url]);
       row.append(figure({
         picture: image(url, alt),
         caption: `kernel ${kernel}`,
@@ -575,6 +603,46 @@ function pngImage(base64, alt) {
   return image(`data:image/png;base64,${base64}`, alt);
 }
 
+/**
+ * The photo as the page sends it: its centre square (what the encoder uses),
+ * at most twice the model's resolution on a side, as a JPEG. A phone's photo
+ * of megabytes is over the server's body limit, and more pixels than that
+ * change nothing (the server scales the square to its resolution by area).
+ */
+async function reducedPhoto(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    throw new Error(`${file.name} is not a JPEG or PNG photo this browser can read.`);
+  }
+  const square = Math.min(bitmap.width, bitmap.height);
+  const side = Math.min(square, 2 * state.manifest.resolution);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = side;
+  const context = canvas.getContext("2d");
+  context.imageSmoothingQuality = "high";
+  context.drawImage(
+    bitmap,
+    (bitmap.width - square) / 2,
+    (bitmap.height - square) / 2,
+    square,
+    square,
+    0,
+    0,
+    side,
+    side,
+  );
+  bitmap.close();
+  return await new Promise((resolve, reject) =>
+    canvas.toBlob(
+      (blob) => blob ? resolve(blob) : reject(new Error("the photo could not be reduced.")),
+      "image/jpeg",
+      0.95,
+    )
+  );
+}
+
 /** The bytes of a file as base64. */
 async function base64Of(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -585,19 +653,29 @@ async function base64Of(file) {
   return btoa(binary);
 }
 
+/** The whole number of steps in field `id`; an error naming it for text or an empty field. */
+function stepsOf(id, name) {
+  const field = $(id);
+  if (field.validity.badInput || field.value === "" || !Number.isInteger(Number(field.value))) {
+    throw new Error(`${name} must be a whole number from ${field.min} to ${field.max}.`);
+  }
+  return Number(field.value);
+}
+
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
 async function encodePhoto() {
   const file = $("photo-file").files[0];
   if (!file) throw new Error("choose a photo first.");
-  const refine = Number($("photo-refine").value || 0);
+  const refine = stepsOf("photo-refine", "refinement steps");
   // Fitting needs the model's gradient files; without them the server fits nothing.
-  const fit = state.manifest.files.tailVjp ? Number($("photo-fit").value || 0) : 0;
+  const fit = state.manifest.files.tailVjp ? stepsOf("photo-fit", "fitting steps") : 0;
+  const photo = await reducedPhoto(file);
   const answer = await (await api(`/v1/encode?refine=${refine}&fit=${fit}`, {
     method: "POST",
-    headers: { "content-type": file.type || "application/octet-stream" },
-    body: file,
+    headers: { "content-type": photo.type },
+    body: photo,
   })).json();
-  state.photo = { image: await base64Of(file), fit };
+  state.photo = { image: await base64Of(photo), fit };
   $("photo-result").replaceChildren(
     figure({
       picture: pngImage(answer.input, "your photo as the encoder saw it"),

@@ -10,7 +10,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
-import { decodeImage } from "../core/image.ts";
+import { decodeImage, encodePng } from "../core/image.ts";
 import { defaultSwapMode } from "../core/swap_maps.js";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "../routes/app.ts";
@@ -266,6 +266,19 @@ Deno.test({
       await page.click('#seed-form button[type="submit"]');
       match(await settled(page), /drawing faces failed: enter at least one seed/);
       equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
+      // A seed given twice is one face, whose download works.
+      await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "9,9,4"));
+      await page.click('#seed-form button[type="submit"]');
+      equal(await settled(page), "");
+      deepEqual(
+        await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent)),
+        ["seed 9", "seed 4"],
+      );
+      const downloads = await page.$$eval("#faces figure a[download]", (links) =>
+        Promise.all(
+          links.map((a) => fetch((a as HTMLAnchorElement).href).then((r) => r.ok, () => false)),
+        ));
+      deepEqual(downloads, [true, true]);
       deepEqual(errors, []);
     });
   },
@@ -313,6 +326,25 @@ Deno.test({
       await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(other);
       equal(await page.$$eval("#photo-result figure", (f) => f.length), 0);
       equal(await page.$eval("#photo-swap", (b) => (b as HTMLButtonElement).disabled), true);
+      // A photo over the server's body limit (random pixels: a PNG of about 480 KB), as a
+      // phone's are: the page sends its centre square reduced, and it encodes and swaps.
+      const big = join(folder, "big.png"), side = 400;
+      const pixels = new Uint8Array(side * side * 3);
+      for (let at = 0; at < pixels.length; at += 65536) {
+        crypto.getRandomValues(pixels.subarray(at, at + 65536));
+      }
+      await Deno.writeFile(big, encodePng({ width: side, height: side, data: pixels }));
+      ok((await Deno.stat(big)).size > DEFAULT_SERVER_CONFIG.maxBodyBytes);
+      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(big);
+      await page.click("#photo-form button[type=submit]");
+      equal(await settled(page), "", "encoding a large photo");
+      await page.click("#photo-swap");
+      equal(await settled(page), "", "swapping the large photo's face");
+      equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+      // Steps that are not a number are said to be wrong, not sent as 0.
+      await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = ""));
+      await page.click("#photo-form button[type=submit]");
+      match(await settled(page), /fitting steps must be a whole number from 0 to 200/);
       equal(errors.length, 0, errors.join("\n"));
       await Deno.remove(folder, { recursive: true });
     });
