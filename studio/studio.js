@@ -587,6 +587,18 @@ function groupControls() {
     return [label, input];
   };
   const overlay = $("overlay-groups"), swapGroups = $("swap-groups");
+  overlay.append(choices([["all", groups], ["none", []]], "overlay", "show", paintOverlay));
+  // A part may be drawn by several groups (the eyes by three): one choice ticks them all.
+  const labels = [...new Set(groups.map((g) => g.label).filter((label) => label))];
+  swapGroups.append(
+    choices(
+      labels.map((l) => [l, groups.filter((g) => g.label === l)]),
+      "swap",
+      "parts",
+      () => {},
+      true,
+    ),
+  );
   for (const group of groups) {
     const [label, input] = control(group, "overlay", paintOverlay);
     input.checked = true;
@@ -594,6 +606,41 @@ function groupControls() {
     swapGroups.append(control(group, "swap", () => {})[0]);
   }
   $("swap-face").disabled = !face || face.length === 0;
+}
+
+/**
+ * A row of buttons over the checkboxes named `name`, one per `[text, groups]`:
+ * each ticks exactly its groups, or with `toggle` ticks its groups and leaves
+ * the others (unticking its groups when all are ticked already).
+ */
+function choices(options, name, caption, onChange, toggle = false) {
+  const row = document.createElement("p");
+  row.className = "row choices";
+  row.append(`${caption}:`);
+  for (const [text, chosen] of options) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = text;
+    button.dataset.choice = `${name}-${text}`;
+    const ids = new Set(chosen.map((g) => String(g.id)));
+    button.setAttribute(
+      "aria-label",
+      `${caption} ${text}: groups ${[...ids].join(", ") || "none"}`,
+    );
+    button.addEventListener("click", () => {
+      const boxes = [...document.querySelectorAll(`input[name="${name}"]`)];
+      if (toggle) {
+        const mine = boxes.filter((box) => ids.has(box.value));
+        const tick = !mine.every((box) => box.checked);
+        for (const box of mine) box.checked = tick;
+      } else {
+        for (const box of boxes) box.checked = ids.has(box.value);
+      }
+      onChange();
+    });
+    row.append(button);
+  }
+  return row;
 }
 
 // ---------------------------------------------------------------- photos

@@ -285,6 +285,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the studio's part choices tick a label's groups and swap as ?concepts=<label> does",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withStudio({}, async (page, origin, errors) => {
+      await page.goto(`${origin}/`);
+      equal(await settled(page), "");
+      const checked = (name: string) =>
+        page.$$eval(
+          `input[name="${name}"]:checked`,
+          (boxes) => boxes.map((b) => Number((b as HTMLInputElement).value)),
+        );
+      const { groups } = model.manifest;
+      // The label drawn by the most groups (the default's eyes: three).
+      const labels = groups.map((g) => g.label).filter((l): l is string => !!l);
+      const label = labels.sort((a, b) =>
+        labels.filter((l) =>
+          l === b
+        ).length - labels.filter((l) => l === a).length
+      )[0];
+      const ids = groups.filter((g) => g.label === label).map((g) => g.id);
+      await page.click(`button[data-choice="swap-${label}"]`);
+      deepEqual(await checked("swap"), ids);
+      await page.click(`button[data-choice="swap-${label}"]`);
+      deepEqual(await checked("swap"), [], "a second press unticks them");
+      await page.click('button[data-choice="overlay-none"]');
+      deepEqual(await checked("overlay"), []);
+      await page.click('button[data-choice="overlay-all"]');
+      equal((await checked("overlay")).length, groups.length);
+
+      await page.click(`button[data-choice="swap-${label}"]`);
+      await swapIn(page, "server");
+      const served = decodeImage(
+        new Uint8Array(
+          await (await fetch(`${origin}/v1/swap/1/2.png?concepts=${label}`)).arrayBuffer(),
+        ),
+      );
+      deepEqual(await resultPixels(page, 1), Array.from(served.data));
+      equal(errors.length, 0, errors.join("\n"));
+    });
+  },
+});
+
+Deno.test({
   name:
     "the studio encodes an uploaded photo, refined and fitted, and swaps its face into the target",
   sanitizeResources: false,
