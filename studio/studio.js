@@ -37,6 +37,8 @@ const state = {
   urls: new Map(),
   /** The uploaded photo, base64, and its fitting steps, once encoded: swaps send it again. */
   photo: null,
+  /** Whether the photo was encoded with refinement steps, which swaps do not take. */
+  photoRefined: false,
 };
 
 /** What the page did last, for its test and for people reading the console. */
@@ -65,20 +67,25 @@ async function api(path, init = {}) {
   return response;
 }
 
-/** How many tasks have written the status line: the last one clears it. */
-let statusWrites = 0;
+/** The tasks under way, oldest first: the status line names the newest. */
+const tasks = [];
 
 /**
- * Runs `work`, reporting its failure in the status line. Its end clears the
- * line only if no task started since, whose progress the line now shows.
+ * Runs `work`, reporting its failure in the status line, which then keeps the
+ * error until another task starts. Its end otherwise leaves the line to the
+ * tasks still under way, or clears it when none is.
  */
 async function attempt(what, work) {
-  const write = ++statusWrites;
+  const task = { what };
+  tasks.push(task);
+  setStatus(`${what} ...`);
   try {
-    setStatus(`${what} ...`);
     await work();
-    if (statusWrites === write) setStatus("");
+    tasks.splice(tasks.indexOf(task), 1);
+    if ($("status").className === "error") return;
+    setStatus(tasks.length > 0 ? `${tasks.at(-1).what} ...` : "");
   } catch (error) {
+    tasks.splice(tasks.indexOf(task), 1);
     setStatus(`${what} failed: ${error.message}`, true);
   }
 }
@@ -723,6 +730,7 @@ async function encodePhoto() {
     body: photo,
   })).json();
   state.photo = { image: await base64Of(photo), fit };
+  state.photoRefined = refine > 0;
   $("photo-result").replaceChildren(
     figure({
       picture: pngImage(answer.input, "your photo as the encoder saw it"),
@@ -763,7 +771,9 @@ async function swapPhoto() {
   const names = concepts.map((c) =>
     c === "face" ? "face" : groupName(state.manifest.groups.find((g) => g.id === Number(c)))
   );
-  const caption = `target ${state.target} with your photo's ${names.join(", ")}`;
+  // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
+  const caption = `target ${state.target} with your photo's ${names.join(", ")}` +
+    (state.photoRefined ? " (fitted from the encoder's latent, not the refined one)" : "");
   const result = $("photo-result");
   result.querySelector("figure.photo-swap")?.remove();
   const swapped = figure({

@@ -323,6 +323,24 @@ Deno.test({
         ),
       );
       deepEqual(await resultPixels(page, 1), Array.from(served.data));
+      // A swap that ends while the kernel maps are still drawn leaves the line to them.
+      type Studio = { studio: { lastSwap: unknown }; previousSwap?: unknown };
+      await page.evaluate(() => {
+        const page = globalThis as unknown as Studio;
+        page.previousSwap = page.studio.lastSwap;
+      });
+      await page.click("#show-kernels");
+      await page.click("#swap");
+      await page.waitForFunction(() => {
+        const page = globalThis as unknown as Studio;
+        return page.studio.lastSwap !== page.previousSwap;
+      });
+      const [drawn, status] = await page.evaluate(() => [
+        document.querySelectorAll("#kernels img").length,
+        document.getElementById("status")!.textContent,
+      ]);
+      ok(drawn === model.manifest.target.channels || status !== "", `${drawn} maps, "${status}"`);
+      equal(await settled(page), "");
       equal(errors.length, 0, errors.join("\n"));
     });
   },
@@ -364,6 +382,11 @@ Deno.test({
       await page.click("#photo-swap");
       equal(await settled(page), "", "swapping the photo's face");
       equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+      // The swap fits the encoder's latent: the caption says the refinement is not in it.
+      match(
+        await page.$eval("#photo-result figure.photo-swap figcaption", (e) => e.textContent ?? ""),
+        /your photo's face \(fitted from the encoder's latent, not the refined one\)/,
+      );
       // Another file, not yet encoded: nothing of the last photo stands for it.
       const other = join(folder, "other.png");
       await Deno.copyFile(photo, other);
