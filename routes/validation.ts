@@ -29,11 +29,12 @@ function isMissing(issue: z.core.$ZodIssue): boolean {
 }
 
 /**
- * The issues of a value that matched no member of a union: none when it has
+ * The issues of a value that matched no member of a union: null when it has
  * no member's shape and the union has a message of its own (naming what it
- * takes), which then stands for them; else those of the member it came closest to (fewest issues, then
- * the deepest), so that `{"image": ..., "fit": 999}` is told about its fit
- * rather than "invalid input".
+ * takes), which then stands for them; else those of the member of its shape
+ * it came closest to (fewest issues, then the deepest), so that
+ * `{"image": ..., "fit": 999}` is told about its fit rather than "invalid
+ * input".
  */
 function unionIssues(union: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue[] | null {
   const members = union.errors;
