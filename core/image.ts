@@ -131,7 +131,7 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     // The decoders' messages can end in an empty cause ("... the data:").
     const why = (error as Error).message.replace(/[:\s]+$/, "");
     throw new ImageDecodeError(
-      `the ${kind} file is truncated or corrupt; send the whole file (the decoder: ${why})`,
+      `the ${kind} file is truncated, corrupt or of a kind not read here (the decoder: ${why})`,
     );
   }
   throw new ImageDecodeError("not a JPEG or PNG file");

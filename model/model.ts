@@ -30,7 +30,7 @@ export class UnknownConceptError extends Error {
 /**
  * The version of how this server draws a model's pictures (swap regions,
  * colours, layouts), part of every ETag: raised whenever a picture of the
- * same model and URL changes, so that year-long caches of the old one are
+ * same model and URL changes, so that cached copies of the old one are
  * not reused (2: a "region" swap reaches the source's part only near the
  * target's; 3: a group's pieces far from its strongest one are left out).
  */

@@ -20,6 +20,8 @@ const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 let model: ServedModel | null = null;
 /** Jobs waiting or running here, by id, so that a cancel reaches them. */
 const running = new Map<number, AbortController>();
+/** Of those, the ones that have started. */
+const started = new Set<number>();
 /** The end of the last job posted here. */
 let turn: Promise<void> = Promise.resolve();
 
@@ -45,10 +47,11 @@ function lowerPriority(niceness: number): void {
   setPriority(tid, Math.min(19, getPriority(tid) + niceness));
 }
 
-/** Runs one job (unless given up meanwhile) and posts its result or failure. */
+/** Runs one job (unless given up meanwhile, and so answered) and posts its result or failure. */
 async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  started.add(id);
   try {
-    signal.throwIfAborted();
     const rendered = await renderTimedJob(model!, job, signal);
     const buffers = new Set(Object.values(rendered.result).map((b) => b.buffer as ArrayBuffer));
     reply({ type: "done", id, ...rendered }, [...buffers]);
@@ -59,6 +62,7 @@ async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise
     reply({ type: "failed", id, name, message, field, renderMs });
   } finally {
     running.delete(id);
+    started.delete(id);
   }
 }
 
@@ -78,7 +82,15 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
       reply({ type: "init-failed", message: (error as Error).message });
     }
   } else if (message.type === "cancel") {
-    running.get(message.id)?.abort(new DOMException("the request was given up", "AbortError"));
+    const controller = running.get(message.id);
+    if (!controller) return;
+    controller.abort(new DOMException("the request was given up", "AbortError"));
+    // One still waiting behind the running job is answered now, not when that job ends: its lane
+    // stops counting it at once.
+    if (!started.has(message.id)) {
+      running.delete(message.id);
+      reply({ type: "failed", id: message.id, name: "AbortError", message: "given up unstarted" });
+    }
   } else if (message.type === "job") {
     // Jobs run in turn: the pool hands over the next before this one ends, and a job's
     // inference time (Server-Timing, the cost model) must be its own.

@@ -43,9 +43,9 @@ export class OverloadError extends Error {
 }
 
 /**
- * The job alone is expected to take longer than the time limit (its kind has
- * been measured): answer 422, since trying again cannot help; `message` says
- * what the request can ask for less of.
+ * The job alone is known to take longer than the time limit (by its kind's
+ * measured cost, or a cut-off run's): answer 422, since trying again cannot
+ * help; `message` says what the request can ask for less of.
  */
 export class TooMuchWorkError extends Error {
   override name = "TooMuchWorkError";
@@ -61,6 +61,8 @@ export class CostModel {
   readonly #resolution: number;
   readonly #channels: number;
   readonly #msPerUnit = new Map<JobKind, number>();
+  /** Of kinds not yet measured, the most a cut-off run showed a unit costs at least. */
+  readonly #floors = new Map<JobKind, number>();
 
   constructor(resolution: number, channels: number) {
     this.#resolution = resolution;
@@ -69,7 +71,19 @@ export class CostModel {
 
   /** Expected milliseconds of `job`. */
   estimate(job: PictureJob): number {
-    return this.#units(job) * (this.#msPerUnit.get(job.kind) ?? INITIAL_MS_PER_UNIT);
+    const rate = this.#msPerUnit.get(job.kind) ??
+      Math.max(INITIAL_MS_PER_UNIT, this.#floors.get(job.kind) ?? 0);
+    return this.#units(job) * rate;
+  }
+
+  /**
+   * Milliseconds `job` is known to cost: its estimate once its kind has been
+   * measured, else at least what cut-off runs of its kind showed (0 for none).
+   */
+  knownCost(job: PictureJob): number {
+    return this.measured(job.kind)
+      ? this.estimate(job)
+      : this.#units(job) * (this.#floors.get(job.kind) ?? 0);
   }
 
   /** Takes in that `job` took `ms` to run. */
@@ -84,12 +98,16 @@ export class CostModel {
 
   /**
    * Takes in that `job` ran `ms` before it was given up: it costs at least
-   * that, so an estimate under it (or the guess for a kind not yet measured)
-   * rises or falls as if `ms` had been measured. Without it, a kind whose
-   * every run the time limit cuts off would never be learned and never refused.
+   * that, so an estimate under it rises as if `ms` had been measured; of a
+   * kind not yet measured, it is kept as a lower bound ({@link knownCost})
+   * and never lowers the guess. Without it, a kind whose every run the time
+   * limit cuts off would never be learned and never refused.
    */
   observeAtLeast(job: PictureJob, ms: number): void {
-    if (!this.measured(job.kind) || this.estimate(job) < ms) this.observe(job, ms);
+    if (!this.measured(job.kind)) {
+      const floor = ms / this.#units(job);
+      this.#floors.set(job.kind, Math.max(floor, this.#floors.get(job.kind) ?? 0));
+    } else if (this.estimate(job) < ms) this.observe(job, ms);
   }
 
   /** Whether jobs of `kind` have been measured (else {@link estimate} is a guess). */
@@ -267,9 +285,10 @@ export class Renderer {
     }
     const lane = this.#leastLoaded();
     const estimate = this.#costs.estimate(job);
-    if (estimate > this.#timeoutMs && this.#costs.measured(job.kind)) {
+    const known = this.#costs.knownCost(job);
+    if (known > this.#timeoutMs) {
       throw new TooMuchWorkError(
-        `this request needs about ${Math.round(estimate)} ms of drawing, over this server's ` +
+        `this request needs about ${Math.round(known)} ms of drawing, over this server's ` +
           `${this.#timeoutMs} ms limit: ask for fewer refinement or fitting steps, fewer images ` +
           "or smaller pictures.",
       );

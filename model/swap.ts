@@ -6,12 +6,13 @@
  * - "groups", the paper's: only the chosen groups' channels, everywhere;
  * - "region": those, and every other channel too inside the chosen groups'
  *   region (where a group's centre reaches `SWAP_REGION_THRESHOLD` of its
- *   peak, in the target or the source), so that what the other filters draw there
- *   (the skin's shading under a mouth, the eyes inside a face) travels with
- *   the part; the tail renders the seams;
- * - "wide": "region" grown by `WIDE_MARGIN` positions (4 pixels at 64x64),
- *   so that a face swap carries the face's contour too (its identity), at
- *   the cost of a part swap's locality.
+ *   peak in the target, and in the source within `SOURCE_REACH` of that;
+ *   each group's pieces within `PIECE_REACH` of its strongest one), so that
+ *   what the other filters draw there (the skin's shading under a mouth, the
+ *   eyes inside a face) travels with the part; the tail renders the seams;
+ * - "wide": both images' regions whole, grown by `WIDE_MARGIN` positions (4
+ *   pixels at 64x64), so that a face swap carries the face's contour too (its
+ *   identity), at the cost of a part swap's locality.
  *
  * A swap runs the head once on [target, source] and the tail once on the
  * swapped maps (with the originals in the same run when the answer shows them).

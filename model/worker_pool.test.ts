@@ -3,7 +3,7 @@ import { DEFAULT_MODEL } from "../routes/config.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import { openWorkerPool, WORKER_NICENESS, WorkerPoolError } from "./worker_pool.ts";
-import { ImageDecodeError } from "../core/image.ts";
+import { encodePng, ImageDecodeError } from "../core/image.ts";
 
 // Tests that start workers come before any that loads onnxruntime in this thread.
 const OPTIONS = { threads: 1, maxBatch: 16, maxQueuedRows: 64 };
@@ -54,6 +54,40 @@ Deno.test("a worker that dies fails its job, is logged in one line and is starte
     equal(pool.load().jobs, 0);
   } finally {
     console.error = error;
+    await pool.close();
+  }
+});
+
+Deno.test("a job given up while it waits behind a running one leaves its worker's count at once", async () => {
+  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+  const pool = await openWorkerPool(described, {
+    workers: 1,
+    folder: DEFAULT_MODEL,
+    ...OPTIONS,
+    timeoutMs: 60_000,
+  });
+  // A photo of random pixels, fitted for 200 steps: seconds of work in the one worker.
+  const side = 64, pixels = new Uint8Array(side * side * 3);
+  crypto.getRandomValues(pixels);
+  const photo = encodePng({ width: side, height: side, data: pixels });
+  const [long, waiting] = [new AbortController(), new AbortController()];
+  try {
+    const running = pool.run({ kind: "encode", photo, size: 64, refine: 0, fit: 200 }, long.signal);
+    const queued = pool.run({ kind: "generate", sources: [1], size: 64 }, waiting.signal);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    equal(pool.load().jobs, 2);
+    waiting.abort(new DOMException("gone", "AbortError"));
+    await rejects(queued, (e) => e instanceof DOMException && e.name === "AbortError");
+    const start = performance.now();
+    while (pool.load().jobs > 1 && performance.now() - start < 2_000) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    equal(pool.load().jobs, 1, "the given-up job left the count while the other still runs");
+    long.abort(new DOMException("too slow", "TimeoutError"));
+    await rejects(running, (e) => e instanceof DOMException && e.name === "TimeoutError");
+    while (pool.load().jobs > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    equal(pool.load().jobs, 0, "the running one left it once stopped");
+  } finally {
     await pool.close();
   }
 });

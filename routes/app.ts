@@ -114,7 +114,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     // later, through this handler again: that request is answered and logged already.
     if (c.get("answered")) return c.res;
     c.set("answered", true);
-    const path = new URL(c.req.url).pathname;
+    const path = c.req.path;
     if (error instanceof HttpProblem) return problemResponse(error, path);
     if (error instanceof OverloadError) {
       return problemResponse(

@@ -82,12 +82,16 @@ async function attempt(what, work) {
   try {
     await work();
     tasks.splice(tasks.indexOf(task), 1);
-    if ($("status").className === "error") return;
-    setStatus(tasks.length > 0 ? `${tasks.at(-1).what} ...` : "");
+    if ($("status").className !== "error") setStatus(tasksUnderWay());
   } catch (error) {
     tasks.splice(tasks.indexOf(task), 1);
     setStatus(`${what} failed: ${error.message}`, true);
   }
+}
+
+/** The status line's text for the tasks under way: the newest, or nothing. */
+function tasksUnderWay() {
+  return tasks.length > 0 ? `${tasks.at(-1).what} ...` : "";
 }
 
 /** The latest run of each redrawn section: an older run stops drawing once a newer one starts. */
@@ -105,11 +109,14 @@ function newRun(section) {
  * when `current` says their run is no longer the latest once they arrive.
  */
 async function pictureUrls(paths, current) {
-  const urls = await Promise.all(
+  const settled = await Promise.allSettled(
     paths.map(async (path) => URL.createObjectURL(await (await api(path)).blob())),
   );
-  if (current()) return urls;
+  const urls = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (!failed && current()) return urls;
   for (const url of urls) URL.revokeObjectURL(url);
+  if (failed) throw failed.reason;
   return null;
 }
 
@@ -718,6 +725,8 @@ function stepsOf(id, name) {
 
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
 async function encodePhoto() {
+  // A photo chosen again, or encoded again, while this one is encoded wins.
+  const current = newRun("photo");
   const file = $("photo-file").files[0];
   if (!file) throw new Error("choose a photo first.");
   const refine = stepsOf("photo-refine", "refinement steps");
@@ -729,7 +738,9 @@ async function encodePhoto() {
     headers: { "content-type": photo.type },
     body: photo,
   })).json();
-  state.photo = { image: await base64Of(photo), fit };
+  const image = await base64Of(photo);
+  if (!current()) return;
+  state.photo = { image, fit };
   state.photoRefined = refine > 0;
   $("photo-result").replaceChildren(
     figure({
@@ -754,26 +765,24 @@ async function encodePhoto() {
  * and fitted again by the server: the latent alone would draw a look-alike).
  */
 async function swapPhoto() {
-  if (state.photo === null) throw new Error("encode a photo first.");
-  if (state.target === null) throw new Error("pick a target first.");
+  const { photo, photoRefined, target } = state;
+  if (photo === null) throw new Error("encode a photo first.");
+  if (target === null) throw new Error("pick a target first.");
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
+  const current = newRun("photo-swap");
   const answer = await (await api("/v1/swap", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      target: state.target,
-      source: state.photo,
-      concepts,
-      mode: swapModeFor(concepts),
-    }),
+    body: JSON.stringify({ target, source: photo, concepts, mode: swapModeFor(concepts) }),
   })).json();
+  if (!current()) return;
   const names = concepts.map((c) =>
     c === "face" ? "face" : groupName(state.manifest.groups.find((g) => g.id === Number(c)))
   );
   // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
-  const caption = `target ${state.target} with your photo's ${names.join(", ")}` +
-    (state.photoRefined ? " (fitted from the encoder's latent, not the refined one)" : "");
+  const caption = `target ${target} with your photo's ${names.join(", ")}` +
+    (photoRefined ? " (fitted from the encoder's latent, not the refined one)" : "");
   const result = $("photo-result");
   result.querySelector("figure.photo-swap")?.remove();
   const swapped = figure({
@@ -783,7 +792,7 @@ async function swapPhoto() {
   });
   swapped.className = "photo-swap";
   result.append(swapped);
-  globalThis.studio.lastPhotoSwap = { target: state.target, concepts };
+  globalThis.studio.lastPhotoSwap = { target, concepts };
 }
 
 // ---------------------------------------------------------------- start
@@ -827,10 +836,13 @@ $("photo-form").addEventListener("submit", (event) => {
 });
 // A new photo replaces the encoded one only once it is encoded: until then nothing stands for it.
 $("photo-file").addEventListener("change", () => {
+  newRun("photo");
+  newRun("photo-swap");
   state.photo = null;
   $("photo-result").replaceChildren();
   $("photo-swap").disabled = true;
-  setStatus("");
+  // The last photo's error goes; the tasks still under way stay named.
+  setStatus(tasksUnderWay());
 });
 $("photo-swap").addEventListener(
   "click",

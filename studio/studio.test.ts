@@ -9,7 +9,7 @@
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type HTTPRequest, type Page } from "puppeteer-core";
 import { decodeImage, encodePng } from "../core/image.ts";
 import { defaultSwapMode } from "../core/swap_maps.js";
 import { ServedModel } from "../model/model.ts";
@@ -323,7 +323,15 @@ Deno.test({
         ),
       );
       deepEqual(await resultPixels(page, 1), Array.from(served.data));
-      // A swap that ends while the kernel maps are still drawn leaves the line to them.
+      // A swap that ends while the kernel maps are still drawn leaves the line to them: their
+      // pictures are held back until the swap has ended.
+      const held: HTTPRequest[] = [];
+      let holding = true;
+      await page.setRequestInterception(true);
+      page.on("request", (request) => {
+        if (holding && request.url().includes("/kernels/")) held.push(request);
+        else void request.continue();
+      });
       type Studio = { studio: { lastSwap: unknown }; previousSwap?: unknown };
       await page.evaluate(() => {
         const page = globalThis as unknown as Studio;
@@ -335,11 +343,9 @@ Deno.test({
         const page = globalThis as unknown as Studio;
         return page.studio.lastSwap !== page.previousSwap;
       });
-      const [drawn, status] = await page.evaluate(() => [
-        document.querySelectorAll("#kernels img").length,
-        document.getElementById("status")!.textContent,
-      ]);
-      ok(drawn === model.manifest.target.channels || status !== "", `${drawn} maps, "${status}"`);
+      equal(await page.$eval("#status", (e) => e.textContent), "drawing kernel maps ...");
+      holding = false;
+      for (const request of held) await request.continue();
       equal(await settled(page), "");
       equal(errors.length, 0, errors.join("\n"));
     });

@@ -50,7 +50,7 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --data <folder>         real faces [${DEFAULT_DATA}; with --run, the run's data folder]
   --identities <file>     the identity list of --data, "<file> <person id>" lines
                           [<data>-identity.txt beside the folder]
-  --images <n>            N, generated and real images for realism and naming, at least 20 [1000]
+  --images <n>            N, generated and real images for realism and naming, at least ${MIN_IMAGES} [1000]
   --pairs <n>             P, pairs for the face swap and for each concept's locality [500]
   --seed <n>              first seed of the generated images [1000000]
   --swap-mode <mode>      how swaps exchange maps, as the swap endpoints' mode: groups (the

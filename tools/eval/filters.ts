@@ -34,7 +34,7 @@ const USAGE =
   --model <folder>     the bundle to measure [model/default, the embedded default model]
   --run <run-folder>   measure a training run's checkpoint, exported to a temporary bundle
   --checkpoint <file>  with --run: this checkpoint instead of the newest
-  --images <n>         generated images the overlaps average over, at least 20 [200]
+  --images <n>         generated images the overlaps average over, at least ${MIN_IMAGES} [200]
   --seed <n>           first seed of the generated images [1000000]
   --top <n>            filters listed for each part [6]
   -h, --help           this text`;

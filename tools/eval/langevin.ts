@@ -48,7 +48,7 @@ const USAGE = `Usage: deno task eval:langevin [--model <bundle-folder>] [options
 
   --model <folder>        the bundle (an interpretable model's, with energy.onnx) [model/default]
   --data <folder>         real faces [${DEFAULT_DATA}]
-  --images <n>            N, generated images for realism, at least 20 [500]
+  --images <n>            N, generated images for realism, at least ${MIN_IMAGES} [500]
   --pairs <n>             P, face-swap pairs [200]
   --steps <n>             T, Langevin steps [the model's training setting]
   --seed <n>              first seed of the generated images [1000000]
@@ -115,8 +115,8 @@ async function run(command: LangevinCommand): Promise<void> {
       );
     }
     const threshold = manifest.faces?.identity?.threshold;
-    // A run with pairs swaps faces: a bundle without a face says so before the work.
-    const face = command.pairs > 0 ? faceGroups(manifest).map((g) => g.id) : [];
+    // Every run swaps faces (--pairs is at least 1): a bundle without a face says so first.
+    const face = faceGroups(manifest).map((g) => g.id);
     const mode = command.swapMode ?? defaultSwapMode(manifest.faces, face, face);
     const settings: LangevinSettings = {
       steps: command.steps ?? trained.steps,

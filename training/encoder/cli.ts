@@ -38,7 +38,7 @@ import {
   ENCODER_RUN_KIND,
   type EncoderConfig,
 } from "./config.ts";
-import { EncoderTrainer } from "./trainer.ts";
+import { encoderState, EncoderTrainer } from "./trainer.ts";
 import { trainEncoderLoop } from "./train.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
@@ -220,6 +220,7 @@ export function newEncoderConfig(
 async function runCommand(command: EncoderCommand): Promise<number> {
   let config: EncoderConfig, gan: Awaited<ReturnType<typeof readHashedCheckpoint>>;
   let resumed: Awaited<ReturnType<typeof readRunConfig>>["run"] | null = null;
+  let newest: Safetensors | null = null;
   if (command.kind === "resume") {
     const opened = await readRunConfig(command.run);
     if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
@@ -232,6 +233,9 @@ async function runCommand(command: EncoderCommand): Promise<number> {
       ...(command.steps === undefined ? {} : { steps: command.steps }),
     });
     resumed = opened.run;
+    newest = await readNewestCheckpoint(resumed, (line) => console.error(line));
+    // Nothing to train shows before the data load, as train's resume does.
+    requireStepsAhead(encoderState(newest).step, config.steps, resumed.dir);
     gan = await readHashedCheckpoint(config.generator.checkpoint);
     if (gan.sha256 !== config.generator.sha256) {
       throw new CheckpointError(
@@ -249,9 +253,8 @@ async function runCommand(command: EncoderCommand): Promise<number> {
   const trainer = new EncoderTrainer(config, set, gan.checkpoint);
   try {
     let run;
-    if (resumed) {
-      trainer.restore(await readNewestCheckpoint(resumed, (line) => console.error(line)));
-      requireStepsAhead(trainer.step, config.steps, resumed.dir);
+    if (resumed && newest) {
+      trainer.restore(newest);
       await truncateLog(resumed, trainer.step);
       await writeConfig(resumed, config);
       run = resumed;

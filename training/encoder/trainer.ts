@@ -248,7 +248,7 @@ export class EncoderTrainer {
 }
 
 /** The state in an encoder checkpoint's metadata; throws {@link CheckpointError}. */
-function encoderState(checkpoint: Safetensors): EncoderState {
+export function encoderState(checkpoint: Safetensors): EncoderState {
   if (checkpoint.metadata.format !== ENCODER_CHECKPOINT_FORMAT) {
     throw new CheckpointError(
       `the checkpoint's format is "${checkpoint.metadata.format}", expected an encoder ` +
