@@ -2,12 +2,33 @@ import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { DEFAULT_MODEL } from "../routes/config.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
-import { openWorkerPool, WORKER_NICENESS, WorkerPoolError } from "./worker_pool.ts";
+import {
+  openWorkerPool,
+  WORKER_NICENESS,
+  WorkerPoolError,
+  type WorkerPoolOptions,
+} from "./worker_pool.ts";
+import type { Renderer } from "./renderer.ts";
 import { encodePng, ImageDecodeError } from "../core/image.ts";
 
 // Tests that start workers come before any that loads onnxruntime in this thread.
 const OPTIONS = { threads: 1, maxBatch: 16, maxQueuedRows: 64 };
 const never = () => new AbortController().signal;
+
+/** A pool of `workers` render workers of the default bundle (the options' others as given). */
+async function defaultPool(
+  workers: number,
+  options: Partial<WorkerPoolOptions> = {},
+): Promise<Renderer> {
+  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+  return await openWorkerPool(described, {
+    workers,
+    folder: DEFAULT_MODEL,
+    ...OPTIONS,
+    timeoutMs: 10_000,
+    ...options,
+  });
+}
 
 /** The PNG of seed `seed`'s image, as a user would upload it. */
 async function photoOf(model: ServedModel, seed: number): Promise<Uint8Array> {
@@ -28,12 +49,7 @@ Deno.test("a bundle the workers cannot load is a WorkerPoolError", async () => {
 });
 
 Deno.test("a worker that dies fails its job, is logged in one line and is started again", async () => {
-  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
-  const pool = await openWorkerPool(described, {
-    workers: 1,
-    folder: DEFAULT_MODEL,
-    ...OPTIONS,
-    timeoutMs: 10_000,
+  const pool = await defaultPool(1, {
     script: new URL("./testing/crashing_worker.ts", import.meta.url),
   });
   const logged: string[] = [];
@@ -59,13 +75,7 @@ Deno.test("a worker that dies fails its job, is logged in one line and is starte
 });
 
 Deno.test("a job given up while it waits behind a running one leaves its worker's count at once", async () => {
-  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
-  const pool = await openWorkerPool(described, {
-    workers: 1,
-    folder: DEFAULT_MODEL,
-    ...OPTIONS,
-    timeoutMs: 60_000,
-  });
+  const pool = await defaultPool(1, { timeoutMs: 60_000 });
   // A photo of random pixels, fitted for 200 steps: seconds of work in the one worker.
   const side = 64, pixels = new Uint8Array(side * side * 3);
   crypto.getRandomValues(pixels);
@@ -93,14 +103,8 @@ Deno.test("a job given up while it waits behind a running one leaves its worker'
 });
 
 Deno.test("render workers draw the same PNGs as this thread, two at a time", async () => {
-  const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
   // The workers start before this thread loads onnxruntime (see `openWorkerPool`).
-  const pool = await openWorkerPool(described, {
-    workers: 2,
-    folder: DEFAULT_MODEL,
-    ...OPTIONS,
-    timeoutMs: 10_000,
-  });
+  const pool = await defaultPool(2);
   const local = await ServedModel.load(DEFAULT_MODEL, OPTIONS);
   try {
     if (Deno.build.os === "linux") {

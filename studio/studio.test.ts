@@ -30,6 +30,25 @@ const model = await ServedModel.load(DEFAULT_MODEL, {
   maxQueuedRows: DEFAULT_SERVER_CONFIG.maxQueuedImages,
 });
 
+/**
+ * A test of the studio: served on a loopback port with `config`, in a
+ * browser, for `body` (which gets the page, the server's origin and the
+ * console's errors); both closed after. The browser's handles outlive the
+ * test's sanitizers, which are off.
+ */
+function studioTest(
+  name: string,
+  config: Partial<typeof DEFAULT_SERVER_CONFIG>,
+  body: (page: Page, origin: string, errors: string[]) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: () => withStudio(config, body),
+  });
+}
+
 /** Serves the studio on a loopback port for `body`, with a browser; closes both. */
 async function withStudio(
   config: Partial<typeof DEFAULT_SERVER_CONFIG>,
@@ -117,309 +136,289 @@ const distance = (a: number[], b: number[]) => {
   return { max, mean: sum / a.length };
 };
 
-Deno.test({
-  name: "the studio in Chromium: a swap on the server and in the page, the same pixels, no errors",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withStudio({}, async (page, origin, errors) => {
-      await page.goto(`${origin}/`);
-      equal(await settled(page), "", "the model and faces load");
-      equal(await page.$$eval("#faces figure", (f) => f.length), 8);
-      // The model card puts the face swap's target share beside two unrelated faces'.
-      const identity = model.manifest.faces?.identity;
-      if (identity) {
-        const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
-        const card = await page.$eval("#model-card", (e) => e.textContent ?? "");
-        ok(
-          card.includes(
-            `the target's ${percent(identity.swap.judgedTarget)} (two different generated ` +
-              `faces: ${percent(identity.generatedJudgedSame)}`,
-          ),
-          card,
-        );
-      }
-      const alts = await page.$$eval("#faces img", (images) => images.map((i) => i.alt));
-      ok(alts.every((a) => /^generated face of seed \d+$/.test(a)), alts.join());
-      // The largest group: a concept big enough to change the picture.
-      const biggest = [...model.manifest.groups].sort((a, b) =>
-        b.channels.length - a.channels.length
+studioTest(
+  "the studio in Chromium: a swap on the server and in the page, the same pixels, no errors",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    equal(await settled(page), "", "the model and faces load");
+    equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+    // The model card puts the face swap's target share beside two unrelated faces'.
+    const identity = model.manifest.faces?.identity;
+    if (identity) {
+      const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
+      const card = await page.$eval("#model-card", (e) => e.textContent ?? "");
+      ok(
+        card.includes(
+          `the target's ${percent(identity.swap.judgedTarget)} (two different generated ` +
+            `faces: ${percent(identity.generatedJudgedSame)}`,
+        ),
+        card,
+      );
+    }
+    const alts = await page.$$eval("#faces img", (images) => images.map((i) => i.alt));
+    ok(alts.every((a) => /^generated face of seed \d+$/.test(a)), alts.join());
+    // The largest group: a concept big enough to change the picture.
+    const biggest =
+      [...model.manifest.groups].sort((a, b) => b.channels.length - a.channels.length)[0];
+    await page.click(`#swap-groups input[value="${biggest.id}"]`);
+
+    await swapIn(page, "server");
+    const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
+    ok(distance(before, after).mean > 1, "the server's swap changed the image");
+    await screenshot(page, "studio.png");
+    await page.click("#show-kernels");
+    equal(await settled(page), "", "the kernel maps");
+    equal(
+      await page.$$eval("#kernels img", (images) => images.length),
+      model.manifest.target.channels,
+      "every kernel's map, grouped",
+    );
+
+    await swapIn(page, "browser");
+    const backend = await page.evaluate(() =>
+      (globalThis as unknown as { studio: { backend: string } }).studio.backend
+    );
+    ok(backend === "wasm" || backend === "webgpu", backend);
+    const inPage = await resultPixels(page, 1);
+    ok(distance(before, inPage).mean > 1, "the page's swap changed the image");
+    // The page starts in the mode the server gives a request without one: the server's answer
+    // without a mode is the page's picture.
+    const swapMode = await page.evaluate(() =>
+      (globalThis as unknown as { studio: { lastSwap: { swapMode: string } } }).studio.lastSwap
+        .swapMode
+    );
+    const { faces, face } = model.manifest;
+    equal(swapMode, defaultSwapMode(faces, face, [biggest.id]));
+    const served = decodeImage(
+      new Uint8Array(
+        await (await fetch(`${origin}/v1/swap/1/2.png?concepts=${biggest.id}`)).arrayBuffer(),
+      ),
+    );
+    const gap = distance(inPage, Array.from(served.data));
+    console.error(`page (${backend}) vs server: ${JSON.stringify(gap)}`);
+    ok(gap.max <= TOLERANCE.max && gap.mean <= TOLERANCE.mean, JSON.stringify(gap));
+    // The difference and the mask too: the page draws them with the server's code.
+    for (const [index, view] of [[2, "difference"], [3, "mask"]] as const) {
+      const path = `/v1/swap/1/2.png?concepts=${biggest.id}&view=${view}`;
+      const server = decodeImage(
+        new Uint8Array(await (await fetch(`${origin}${path}`)).arrayBuffer()),
+      );
+      const viewGap = distance(await resultPixels(page, index), Array.from(server.data));
+      console.error(`page (${backend}) vs server, ${view}: ${JSON.stringify(viewGap)}`);
+      ok(
+        viewGap.max <= TOLERANCE.max && viewGap.mean <= TOLERANCE.mean,
+        `${view}: ${JSON.stringify(viewGap)}`,
+      );
+    }
+
+    // A phone-sized window: nothing wider than the screen.
+    await page.setViewport({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() =>
+      document.documentElement.scrollWidth - globalThis.innerWidth
+    );
+    ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
+    await screenshot(page, "studio-phone.png");
+    equal(errors.length, 0, errors.join("\n"));
+  },
+);
+
+studioTest(
+  "the studio asks for the API key, keeps it in the page, and then works from the keyboard",
+  { apiKey: "studio-secret" },
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    await page.waitForSelector("#key-form:not([hidden])");
+    await page.type("#api-key", "studio-secret");
+    await page.click("#key-form button");
+    equal(await settled(page), "");
+    equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+    // From the keyboard: focus a face's target button and press Enter.
+    await page.focus('button[data-role="target"][data-seed="3"]');
+    await page.keyboard.press("Enter");
+    equal(await settled(page), "");
+    equal(
+      await page.$eval(
+        'button[data-role="target"][data-seed="3"]',
+        (b) => b.getAttribute("aria-pressed"),
+      ),
+      "true",
+    );
+    equal(await page.$eval("#overlay-caption", (e) => e.textContent), "target seed 3");
+    const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length]);
+    equal(stored.join(), "0,0", "the key is not stored");
+    // The 401 of the first try is a console error of the browser's own; nothing else is.
+    ok(errors.every((e) => /401/.test(e)), errors.join("\n"));
+  },
+);
+
+studioTest(
+  "the studio: two quick redraws show the last one's faces once, the target follows; no seed is an error",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    equal(await settled(page), "");
+    await page.click("#random-seeds");
+    await page.click("#random-seeds");
+    equal(await settled(page), "");
+    const seeds = (await page.$eval("#seeds", (e) => (e as HTMLInputElement).value)).split(",");
+    const captions = await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent));
+    deepEqual(captions, seeds.map((s) => `seed ${s}`), "the second set, once");
+    const pressed = await page.$$eval(
+      'button[aria-pressed="true"]',
+      (b) => b.map((e) => `${(e as HTMLElement).dataset.role} ${(e as HTMLElement).dataset.seed}`),
+    );
+    deepEqual(pressed.sort(), [`source ${seeds[1]}`, `target ${seeds[0]}`]);
+    equal(await page.$eval("#overlay-caption", (e) => e.textContent), `target seed ${seeds[0]}`);
+    await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = " , "));
+    await page.click('#seed-form button[type="submit"]');
+    match(await settled(page), /drawing faces failed: enter at least one seed/);
+    equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
+    // A seed given twice is one face, whose download works.
+    await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "9,9,4"));
+    await page.click('#seed-form button[type="submit"]');
+    equal(await settled(page), "");
+    deepEqual(
+      await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent)),
+      ["seed 9", "seed 4"],
+    );
+    const downloads = await page.$$eval("#faces figure a[download]", (links) =>
+      Promise.all(
+        links.map((a) => fetch((a as HTMLAnchorElement).href).then((r) => r.ok, () => false)),
+      ));
+    deepEqual(downloads, [true, true]);
+    deepEqual(errors, []);
+  },
+);
+
+studioTest(
+  "the studio's part choices tick a label's groups and swap as ?concepts=<label> does",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    equal(await settled(page), "");
+    const checked = (name: string) =>
+      page.$$eval(
+        `input[name="${name}"]:checked`,
+        (boxes) => boxes.map((b) => Number((b as HTMLInputElement).value)),
+      );
+    const { groups } = model.manifest;
+    // The label drawn by the most groups (the default's eyes: three).
+    const labels = groups.map((g) => g.label).filter((l): l is string => !!l);
+    const label =
+      labels.sort((a, b) =>
+        labels.filter((l) => l === b).length - labels.filter((l) => l === a).length
       )[0];
-      await page.click(`#swap-groups input[value="${biggest.id}"]`);
+    const ids = groups.filter((g) => g.label === label).map((g) => g.id);
+    await page.click(`button[data-choice="swap-${label}"]`);
+    deepEqual(await checked("swap"), ids);
+    await page.click(`button[data-choice="swap-${label}"]`);
+    deepEqual(await checked("swap"), [], "a second press unticks them");
+    await page.click('button[data-choice="overlay-none"]');
+    deepEqual(await checked("overlay"), []);
+    await page.click('button[data-choice="overlay-all"]');
+    equal((await checked("overlay")).length, groups.length);
 
-      await swapIn(page, "server");
-      const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
-      ok(distance(before, after).mean > 1, "the server's swap changed the image");
-      await screenshot(page, "studio.png");
-      await page.click("#show-kernels");
-      equal(await settled(page), "", "the kernel maps");
-      equal(
-        await page.$$eval("#kernels img", (images) => images.length),
-        model.manifest.target.channels,
-        "every kernel's map, grouped",
-      );
-
-      await swapIn(page, "browser");
-      const backend = await page.evaluate(() =>
-        (globalThis as unknown as { studio: { backend: string } }).studio.backend
-      );
-      ok(backend === "wasm" || backend === "webgpu", backend);
-      const inPage = await resultPixels(page, 1);
-      ok(distance(before, inPage).mean > 1, "the page's swap changed the image");
-      // The page starts in the mode the server gives a request without one: the server's answer
-      // without a mode is the page's picture.
-      const swapMode = await page.evaluate(() =>
-        (globalThis as unknown as { studio: { lastSwap: { swapMode: string } } }).studio.lastSwap
-          .swapMode
-      );
-      const { faces, face } = model.manifest;
-      equal(swapMode, defaultSwapMode(faces, face, [biggest.id]));
-      const served = decodeImage(
-        new Uint8Array(
-          await (await fetch(`${origin}/v1/swap/1/2.png?concepts=${biggest.id}`)).arrayBuffer(),
-        ),
-      );
-      const gap = distance(inPage, Array.from(served.data));
-      console.error(`page (${backend}) vs server: ${JSON.stringify(gap)}`);
-      ok(gap.max <= TOLERANCE.max && gap.mean <= TOLERANCE.mean, JSON.stringify(gap));
-      // The difference and the mask too: the page draws them with the server's code.
-      for (const [index, view] of [[2, "difference"], [3, "mask"]] as const) {
-        const path = `/v1/swap/1/2.png?concepts=${biggest.id}&view=${view}`;
-        const server = decodeImage(
-          new Uint8Array(await (await fetch(`${origin}${path}`)).arrayBuffer()),
-        );
-        const viewGap = distance(await resultPixels(page, index), Array.from(server.data));
-        console.error(`page (${backend}) vs server, ${view}: ${JSON.stringify(viewGap)}`);
-        ok(
-          viewGap.max <= TOLERANCE.max && viewGap.mean <= TOLERANCE.mean,
-          `${view}: ${JSON.stringify(viewGap)}`,
-        );
-      }
-
-      // A phone-sized window: nothing wider than the screen.
-      await page.setViewport({ width: 390, height: 844 });
-      const overflow = await page.evaluate(() =>
-        document.documentElement.scrollWidth - globalThis.innerWidth
-      );
-      ok(overflow <= 0, `the page is ${overflow} px wider than a phone`);
-      await screenshot(page, "studio-phone.png");
-      equal(errors.length, 0, errors.join("\n"));
+    await page.click(`button[data-choice="swap-${label}"]`);
+    await swapIn(page, "server");
+    const served = decodeImage(
+      new Uint8Array(
+        await (await fetch(`${origin}/v1/swap/1/2.png?concepts=${label}`)).arrayBuffer(),
+      ),
+    );
+    deepEqual(await resultPixels(page, 1), Array.from(served.data));
+    // A swap that ends while the kernel maps are still drawn leaves the line to them: their
+    // pictures are held back until the swap has ended.
+    const held: HTTPRequest[] = [];
+    let holding = true;
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      if (holding && request.url().includes("/kernels/")) held.push(request);
+      else void request.continue();
     });
-  },
-});
-
-Deno.test({
-  name: "the studio asks for the API key, keeps it in the page, and then works from the keyboard",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withStudio({ apiKey: "studio-secret" }, async (page, origin, errors) => {
-      await page.goto(`${origin}/`);
-      await page.waitForSelector("#key-form:not([hidden])");
-      await page.type("#api-key", "studio-secret");
-      await page.click("#key-form button");
-      equal(await settled(page), "");
-      equal(await page.$$eval("#faces figure", (f) => f.length), 8);
-      // From the keyboard: focus a face's target button and press Enter.
-      await page.focus('button[data-role="target"][data-seed="3"]');
-      await page.keyboard.press("Enter");
-      equal(await settled(page), "");
-      equal(
-        await page.$eval(
-          'button[data-role="target"][data-seed="3"]',
-          (b) => b.getAttribute("aria-pressed"),
-        ),
-        "true",
-      );
-      equal(await page.$eval("#overlay-caption", (e) => e.textContent), "target seed 3");
-      const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length]);
-      equal(stored.join(), "0,0", "the key is not stored");
-      // The 401 of the first try is a console error of the browser's own; nothing else is.
-      ok(errors.every((e) => /401/.test(e)), errors.join("\n"));
+    type Studio = { studio: { lastSwap: unknown }; previousSwap?: unknown };
+    await page.evaluate(() => {
+      const page = globalThis as unknown as Studio;
+      page.previousSwap = page.studio.lastSwap;
     });
-  },
-});
-
-Deno.test({
-  name:
-    "the studio: two quick redraws show the last one's faces once, the target follows; no seed is an error",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withStudio({}, async (page, origin, errors) => {
-      await page.goto(`${origin}/`);
-      equal(await settled(page), "");
-      await page.click("#random-seeds");
-      await page.click("#random-seeds");
-      equal(await settled(page), "");
-      const seeds = (await page.$eval("#seeds", (e) => (e as HTMLInputElement).value)).split(",");
-      const captions = await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent));
-      deepEqual(captions, seeds.map((s) => `seed ${s}`), "the second set, once");
-      const pressed = await page.$$eval(
-        'button[aria-pressed="true"]',
-        (b) =>
-          b.map((e) => `${(e as HTMLElement).dataset.role} ${(e as HTMLElement).dataset.seed}`),
-      );
-      deepEqual(pressed.sort(), [`source ${seeds[1]}`, `target ${seeds[0]}`]);
-      equal(await page.$eval("#overlay-caption", (e) => e.textContent), `target seed ${seeds[0]}`);
-      await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = " , "));
-      await page.click('#seed-form button[type="submit"]');
-      match(await settled(page), /drawing faces failed: enter at least one seed/);
-      equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
-      // A seed given twice is one face, whose download works.
-      await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "9,9,4"));
-      await page.click('#seed-form button[type="submit"]');
-      equal(await settled(page), "");
-      deepEqual(
-        await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent)),
-        ["seed 9", "seed 4"],
-      );
-      const downloads = await page.$$eval("#faces figure a[download]", (links) =>
-        Promise.all(
-          links.map((a) => fetch((a as HTMLAnchorElement).href).then((r) => r.ok, () => false)),
-        ));
-      deepEqual(downloads, [true, true]);
-      deepEqual(errors, []);
+    await page.click("#show-kernels");
+    await page.click("#swap");
+    await page.waitForFunction(() => {
+      const page = globalThis as unknown as Studio;
+      return page.studio.lastSwap !== page.previousSwap;
     });
+    equal(await page.$eval("#status", (e) => e.textContent), "drawing kernel maps ...");
+    holding = false;
+    for (const request of held) await request.continue();
+    equal(await settled(page), "");
+    equal(errors.length, 0, errors.join("\n"));
   },
-});
+);
 
-Deno.test({
-  name: "the studio's part choices tick a label's groups and swap as ?concepts=<label> does",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withStudio({}, async (page, origin, errors) => {
-      await page.goto(`${origin}/`);
-      equal(await settled(page), "");
-      const checked = (name: string) =>
-        page.$$eval(
-          `input[name="${name}"]:checked`,
-          (boxes) => boxes.map((b) => Number((b as HTMLInputElement).value)),
-        );
-      const { groups } = model.manifest;
-      // The label drawn by the most groups (the default's eyes: three).
-      const labels = groups.map((g) => g.label).filter((l): l is string => !!l);
-      const label = labels.sort((a, b) =>
-        labels.filter((l) =>
-          l === b
-        ).length - labels.filter((l) => l === a).length
-      )[0];
-      const ids = groups.filter((g) => g.label === label).map((g) => g.id);
-      await page.click(`button[data-choice="swap-${label}"]`);
-      deepEqual(await checked("swap"), ids);
-      await page.click(`button[data-choice="swap-${label}"]`);
-      deepEqual(await checked("swap"), [], "a second press unticks them");
-      await page.click('button[data-choice="overlay-none"]');
-      deepEqual(await checked("overlay"), []);
-      await page.click('button[data-choice="overlay-all"]');
-      equal((await checked("overlay")).length, groups.length);
-
-      await page.click(`button[data-choice="swap-${label}"]`);
-      await swapIn(page, "server");
-      const served = decodeImage(
-        new Uint8Array(
-          await (await fetch(`${origin}/v1/swap/1/2.png?concepts=${label}`)).arrayBuffer(),
-        ),
-      );
-      deepEqual(await resultPixels(page, 1), Array.from(served.data));
-      // A swap that ends while the kernel maps are still drawn leaves the line to them: their
-      // pictures are held back until the swap has ended.
-      const held: HTTPRequest[] = [];
-      let holding = true;
-      await page.setRequestInterception(true);
-      page.on("request", (request) => {
-        if (holding && request.url().includes("/kernels/")) held.push(request);
-        else void request.continue();
-      });
-      type Studio = { studio: { lastSwap: unknown }; previousSwap?: unknown };
-      await page.evaluate(() => {
-        const page = globalThis as unknown as Studio;
-        page.previousSwap = page.studio.lastSwap;
-      });
-      await page.click("#show-kernels");
-      await page.click("#swap");
-      await page.waitForFunction(() => {
-        const page = globalThis as unknown as Studio;
-        return page.studio.lastSwap !== page.previousSwap;
-      });
-      equal(await page.$eval("#status", (e) => e.textContent), "drawing kernel maps ...");
-      holding = false;
-      for (const request of held) await request.continue();
-      equal(await settled(page), "");
-      equal(errors.length, 0, errors.join("\n"));
-    });
+studioTest(
+  "the studio encodes an uploaded photo, refined and fitted, and swaps its face into the target",
+  {},
+  async (page, origin, errors) => {
+    // A photo from this server (a generated face, so the test needs no data set).
+    const folder = await Deno.makeTempDir();
+    const photo = join(folder, "face.png");
+    await Deno.writeFile(
+      photo,
+      new Uint8Array(await (await fetch(`${origin}/v1/images/12.png?size=96`)).arrayBuffer()),
+    );
+    await page.goto(`${origin}/`);
+    equal(await settled(page), "", "the model and faces load");
+    equal(await page.$eval("#photo-form", (f) => (f as HTMLFormElement).hidden), false);
+    const input = await page.$("#photo-file");
+    await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(photo);
+    await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));
+    await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = "3"));
+    await page.click("#photo-form button[type=submit]");
+    equal(await settled(page), "", "encoding");
+    equal(await page.$$eval("#photo-result figure", (f) => f.length), 2);
+    const encoded = await page.evaluate(() =>
+      (globalThis as unknown as {
+        studio: { lastPhoto: { latent: number; refine: number; fit: number } };
+      }).studio.lastPhoto
+    );
+    equal(encoded.latent, model.manifest.latent);
+    equal(encoded.refine, 2);
+    equal(encoded.fit, 3);
+    await page.click("#swap-face");
+    await page.click("#photo-swap");
+    equal(await settled(page), "", "swapping the photo's face");
+    equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+    // The swap fits the encoder's latent: the caption says the refinement is not in it.
+    match(
+      await page.$eval("#photo-result figure.photo-swap figcaption", (e) => e.textContent ?? ""),
+      /your photo's face \(fitted from the encoder's latent, not the refined one\)/,
+    );
+    // Another file, not yet encoded: nothing of the last photo stands for it.
+    const other = join(folder, "other.png");
+    await Deno.copyFile(photo, other);
+    await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(other);
+    equal(await page.$$eval("#photo-result figure", (f) => f.length), 0);
+    equal(await page.$eval("#photo-swap", (b) => (b as HTMLButtonElement).disabled), true);
+    // A photo over the server's body limit (random pixels: a PNG of about 480 KB), as a
+    // phone's are: the page sends its centre square reduced, and it encodes and swaps.
+    const big = join(folder, "big.png"), side = 400;
+    const pixels = new Uint8Array(side * side * 3);
+    for (let at = 0; at < pixels.length; at += 65536) {
+      crypto.getRandomValues(pixels.subarray(at, at + 65536));
+    }
+    await Deno.writeFile(big, encodePng({ width: side, height: side, data: pixels }));
+    ok((await Deno.stat(big)).size > DEFAULT_SERVER_CONFIG.maxBodyBytes);
+    await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(big);
+    await page.click("#photo-form button[type=submit]");
+    equal(await settled(page), "", "encoding a large photo");
+    await page.click("#photo-swap");
+    equal(await settled(page), "", "swapping the large photo's face");
+    equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
+    // Steps that are not a number are said to be wrong, not sent as 0.
+    await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = ""));
+    await page.click("#photo-form button[type=submit]");
+    match(await settled(page), /fitting steps must be a whole number from 0 to 200/);
+    equal(errors.length, 0, errors.join("\n"));
+    await Deno.remove(folder, { recursive: true });
   },
-});
-
-Deno.test({
-  name:
-    "the studio encodes an uploaded photo, refined and fitted, and swaps its face into the target",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withStudio({}, async (page, origin, errors) => {
-      // A photo from this server (a generated face, so the test needs no data set).
-      const folder = await Deno.makeTempDir();
-      const photo = join(folder, "face.png");
-      await Deno.writeFile(
-        photo,
-        new Uint8Array(await (await fetch(`${origin}/v1/images/12.png?size=96`)).arrayBuffer()),
-      );
-      await page.goto(`${origin}/`);
-      equal(await settled(page), "", "the model and faces load");
-      equal(await page.$eval("#photo-form", (f) => (f as HTMLFormElement).hidden), false);
-      const input = await page.$("#photo-file");
-      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(photo);
-      await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));
-      await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = "3"));
-      await page.click("#photo-form button[type=submit]");
-      equal(await settled(page), "", "encoding");
-      equal(await page.$$eval("#photo-result figure", (f) => f.length), 2);
-      const encoded = await page.evaluate(() =>
-        (globalThis as unknown as {
-          studio: { lastPhoto: { latent: number; refine: number; fit: number } };
-        }).studio.lastPhoto
-      );
-      equal(encoded.latent, model.manifest.latent);
-      equal(encoded.refine, 2);
-      equal(encoded.fit, 3);
-      await page.click("#swap-face");
-      await page.click("#photo-swap");
-      equal(await settled(page), "", "swapping the photo's face");
-      equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
-      // The swap fits the encoder's latent: the caption says the refinement is not in it.
-      match(
-        await page.$eval("#photo-result figure.photo-swap figcaption", (e) => e.textContent ?? ""),
-        /your photo's face \(fitted from the encoder's latent, not the refined one\)/,
-      );
-      // Another file, not yet encoded: nothing of the last photo stands for it.
-      const other = join(folder, "other.png");
-      await Deno.copyFile(photo, other);
-      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(other);
-      equal(await page.$$eval("#photo-result figure", (f) => f.length), 0);
-      equal(await page.$eval("#photo-swap", (b) => (b as HTMLButtonElement).disabled), true);
-      // A photo over the server's body limit (random pixels: a PNG of about 480 KB), as a
-      // phone's are: the page sends its centre square reduced, and it encodes and swaps.
-      const big = join(folder, "big.png"), side = 400;
-      const pixels = new Uint8Array(side * side * 3);
-      for (let at = 0; at < pixels.length; at += 65536) {
-        crypto.getRandomValues(pixels.subarray(at, at + 65536));
-      }
-      await Deno.writeFile(big, encodePng({ width: side, height: side, data: pixels }));
-      ok((await Deno.stat(big)).size > DEFAULT_SERVER_CONFIG.maxBodyBytes);
-      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(big);
-      await page.click("#photo-form button[type=submit]");
-      equal(await settled(page), "", "encoding a large photo");
-      await page.click("#photo-swap");
-      equal(await settled(page), "", "swapping the large photo's face");
-      equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
-      // Steps that are not a number are said to be wrong, not sent as 0.
-      await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = ""));
-      await page.click("#photo-form button[type=submit]");
-      match(await settled(page), /fitting steps must be a whole number from 0 to 200/);
-      equal(errors.length, 0, errors.join("\n"));
-      await Deno.remove(folder, { recursive: true });
-    });
-  },
-});
+);
