@@ -417,6 +417,13 @@ function groupsOf(concepts) {
   return groups.filter((g) => ids.has(g.id));
 }
 
+/** The chosen concepts as people read them ("face", "5 eyes", "group 3"). */
+function conceptNames(concepts) {
+  return concepts.map((c) =>
+    c === "face" ? "face" : groupName(state.manifest.groups.find((g) => g.id === Number(c)))
+  );
+}
+
 /** The chosen swap mode, or the one the server defaults to for these concepts. */
 function swapModeFor(concepts) {
   const { faces, face } = state.manifest;
@@ -449,6 +456,11 @@ async function swap() {
     showUrls("swap", urls, true);
     pictures = urls.map((url) => image(url, ""));
   }
+  // The pictures stay while other seeds are picked: the caption says whose they are.
+  const names = conceptNames(concepts);
+  $("swap-caption").textContent = `target ${target} with source ${source}'s ${
+    names.join(", ")
+  }, mode ${mode}`;
   const result = $("swap-result");
   result.replaceChildren(
     ...views.map(([name, p, caption], i) => {
@@ -777,9 +789,7 @@ async function swapPhoto() {
     body: JSON.stringify({ target, source: photo, concepts, mode: swapModeFor(concepts) }),
   })).json();
   if (!current()) return;
-  const names = concepts.map((c) =>
-    c === "face" ? "face" : groupName(state.manifest.groups.find((g) => g.id === Number(c)))
-  );
+  const names = conceptNames(concepts);
   // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
   const caption = `target ${target} with your photo's ${names.join(", ")}` +
     (photoRefined ? " (fitted from the encoder's latent, not the refined one)" : "");

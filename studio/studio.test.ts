@@ -327,6 +327,12 @@ studioTest(
       ),
     );
     deepEqual(await resultPixels(page, 1), Array.from(served.data));
+    match(
+      await page.$eval("#swap-caption", (e) => e.textContent ?? ""),
+      new RegExp(
+        `^target 1 with source 2's ${ids.map((id) => `${id} ${label}`).join(", ")}, mode `,
+      ),
+    );
     // A swap that ends while the kernel maps are still drawn leaves the line to them: their
     // pictures are held back until the swap has ended.
     const held: HTTPRequest[] = [];
