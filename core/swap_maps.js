@@ -158,7 +158,7 @@ export function piecesNear(region, start, reach) {
   }
   const held = piece[start];
   if (held < 0) return new Uint8Array(region.length);
-  const near = grownRegion(piece.map((id) => (id === held ? 1 : 0)), reach);
+  const near = grownRegion(Uint8Array.from(piece, (id) => (id === held ? 1 : 0)), reach);
   const kept = new Uint8Array(pieces);
   for (let p = 0; p < region.length; p++) if (near[p] && piece[p] >= 0) kept[piece[p]] = 1;
   return region.map((inside, p) => (inside && kept[piece[p]] ? 1 : 0));

@@ -20,8 +20,8 @@ const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 let model: ServedModel | null = null;
 /** Jobs waiting or running here, by id, so that a cancel reaches them. */
 const running = new Map<number, AbortController>();
-/** Of those, the ones that have started. */
-const started = new Set<number>();
+/** Of those, the one running: they run in turn. */
+let runningId: number | null = null;
 /** The end of the last job posted here. */
 let turn: Promise<void> = Promise.resolve();
 
@@ -50,7 +50,7 @@ function lowerPriority(niceness: number): void {
 /** Runs one job (unless given up meanwhile, and so answered) and posts its result or failure. */
 async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return;
-  started.add(id);
+  runningId = id;
   try {
     const rendered = await renderTimedJob(model!, job, signal);
     const buffers = new Set(Object.values(rendered.result).map((b) => b.buffer as ArrayBuffer));
@@ -62,7 +62,7 @@ async function runJob(id: number, job: PictureJob, signal: AbortSignal): Promise
     reply({ type: "failed", id, name, message, field, renderMs });
   } finally {
     running.delete(id);
-    started.delete(id);
+    runningId = null;
   }
 }
 
@@ -87,7 +87,7 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
     controller.abort(new DOMException("the request was given up", "AbortError"));
     // One still waiting behind the running job is answered now, not when that job ends: its lane
     // stops counting it at once.
-    if (!started.has(message.id)) {
+    if (runningId !== message.id) {
       running.delete(message.id);
       reply({ type: "failed", id: message.id, name: "AbortError", message: "given up unstarted" });
     }

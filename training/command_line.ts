@@ -278,7 +278,6 @@ export async function withStopSignal<T>(
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  const signals = STOP_SIGNALS;
   let firstAt = 0;
   const onSignal = () => {
     if (controller.signal.aborted) {
@@ -291,10 +290,10 @@ export async function withStopSignal<T>(
     );
     controller.abort();
   };
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
   try {
     return await work(controller.signal);
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
   }
 }
