@@ -16,25 +16,9 @@ import { ServedModel } from "./model/model.ts";
 import { BundleError } from "./model/bundle.ts";
 import { openWorkerPool, WorkerPoolError } from "./model/worker_pool.ts";
 import { createApp } from "./routes/app.ts";
-import { ServerConfigError, serverConfigFromEnv } from "./routes/config.ts";
-
-/**
- * Render workers keep a process alive, so a stop signal (Ctrl-C, SIGTERM from
- * `deno serve`'s supervisor or a container runtime) stops them and exits,
- * with the shell's status for the signal.
- */
-function exitOnSignals(close: () => Promise<void>): void {
-  const signals: [Deno.Signal, number][] = Deno.build.os === "windows"
-    ? [["SIGINT", 130], ["SIGBREAK", 149]]
-    : [["SIGINT", 130], ["SIGTERM", 143]];
-  for (const [signal, status] of signals) {
-    try {
-      Deno.addSignalListener(signal, () => void close().finally(() => Deno.exit(status)));
-    } catch {
-      // No signals here (an edge runtime): its platform stops the isolate and its workers.
-    }
-  }
-}
+import { type ServerConfig, ServerConfigError, serverConfigFromEnv } from "./routes/config.ts";
+import { InFlight } from "./routes/in_flight.ts";
+import { RefusalLog } from "./routes/refusal_log.ts";
 
 /** Loads the configured model and builds the app; exits with a one-line error when it cannot. */
 async function startApp() {
@@ -49,6 +33,13 @@ async function startApp() {
     const model = config.workers > 0
       ? await ServedModel.describe(config.model, options)
       : await ServedModel.load(config.model, options);
+    const { resolution } = model.manifest;
+    if (config.maxImageSize < resolution) {
+      throw new ServerConfigError(
+        `IGAN_MAX_SIZE (${config.maxImageSize}) is under the model's resolution ` +
+          `(${resolution}), its pictures' default side; set it to at least ${resolution}.`,
+      );
+    }
     const renderer = config.workers > 0
       ? await openWorkerPool(model, {
         workers: config.workers,
@@ -57,14 +48,32 @@ async function startApp() {
         timeoutMs: config.timeoutMs,
       })
       : undefined;
-    if (renderer) exitOnSignals(() => renderer.close());
     // The description runs to paragraphs; its first sentence says what the model is.
     const { name, version, description } = model.manifest.model;
     console.error(`model: ${name} ${version}: ${description.split(/\.\s/)[0]} (GET /v1/model)`);
     console.error(
       config.workers > 0 ? `render workers: ${config.workers}` : "drawing in the serving thread",
     );
-    return { config, app: createApp({ model, renderer, config }) };
+    console.error(
+      config.apiKey === null
+        ? "access: /v1/* is open (set IGAN_API_KEY to require a key)"
+        : "access: /v1/* needs the API key (IGAN_API_KEY)",
+    );
+    if (config.corsOrigins.length > 0) console.error(`CORS: ${config.corsOrigins.join(", ")}`);
+    const inFlight = new InFlight();
+    const refusals = new RefusalLog();
+    const app = createApp({
+      model,
+      renderer,
+      config,
+      inFlight,
+      onRefusal: (kind) => refusals.record(kind),
+    });
+    const close = async () => {
+      refusals.close();
+      await renderer?.close();
+    };
+    return { config, app, inFlight, close };
   } catch (error) {
     if (
       error instanceof BundleError || error instanceof ServerConfigError ||
@@ -77,19 +86,79 @@ async function startApp() {
   }
 }
 
-const { config, app } = await startApp();
+/** Listens on the configured address; exits with a one-line error when it cannot. */
+function listenOn(
+  config: ServerConfig,
+  fetch: (request: Request) => Response | Promise<Response>,
+): Deno.HttpServer {
+  const { hostname, port } = config;
+  try {
+    return Deno.serve({
+      port,
+      hostname,
+      onListen: ({ hostname, port }) => {
+        const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+        console.error(`listening on http://${host}:${port}/ (the studio; the API at /docs)`);
+      },
+    }, fetch);
+  } catch (error) {
+    console.error(
+      error instanceof Deno.errors.AddrInUse
+        ? `error: port ${port} is in use on ${hostname}; set PORT to a free one (0: any).`
+        : `error: cannot listen on ${hostname}:${port} (${(error as Error).message}); set HOST ` +
+          "to an address of this machine (0.0.0.0: all of them).",
+    );
+    Deno.exit(1);
+  }
+}
+
+/**
+ * On a stop signal (Ctrl-C, SIGTERM from a supervisor or a container
+ * runtime) `stop` answers what is in flight and stops the render workers.
+ * Then a server that listens itself exits with the shell's status for the
+ * signal; under `deno serve`, which closes its listener on these signals and
+ * writes the last answers itself, the process ends when deno serve's own stop
+ * does (status 0), or a few seconds later should something else keep it. A
+ * second signal exits at once.
+ */
+function stopOnSignals(stop: () => Promise<void>, listening: boolean): void {
+  const signals: [Deno.Signal, number][] = Deno.build.os === "windows"
+    ? [["SIGINT", 130], ["SIGBREAK", 149]]
+    : [["SIGINT", 130], ["SIGTERM", 143]];
+  let stopping = false;
+  for (const [signal, status] of signals) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        if (stopping) Deno.exit(status);
+        stopping = true;
+        void stop().finally(() => {
+          if (listening) Deno.exit(status);
+          Deno.unrefTimer(setTimeout(() => Deno.exit(status), 5000));
+        });
+      });
+    } catch {
+      // No signals here (an edge runtime): its platform stops the isolate and its workers.
+    }
+  }
+}
+
+const { config, app, inFlight, close } = await startApp();
 
 /** Whether this process listens itself (`deno task start`, the compiled binary). */
 const listen = import.meta.main && Deno.args.includes("--listen");
 
-if (listen) {
-  Deno.serve({
-    port: config.port,
-    hostname: config.hostname,
-    onListen: ({ hostname, port }) =>
-      console.error(`listening on http://${hostname}:${port}/ (the studio; the API at /docs)`),
-  }, app.fetch);
-}
+const server = listen ? listenOn(config, app.fetch) : undefined;
+stopOnSignals(async () => {
+  console.error(
+    `stopping: answering the ${inFlight.count} requests in flight (within ${config.timeoutMs} ms)`,
+  );
+  // Answers come within the time limit; the timer only bounds a stuck one.
+  const limit = new Promise((resolve) =>
+    Deno.unrefTimer(setTimeout(resolve, config.timeoutMs + 1000))
+  );
+  await Promise.race([Promise.all([inFlight.stop(), server?.shutdown()]), limit]);
+  await close();
+}, listen);
 
 // `deno serve` and Deno Deploy serve this; `deno run --listen` serves above, and a default
 // fetch export would make deno run warn that it is not serving it.

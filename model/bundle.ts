@@ -70,7 +70,15 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(url);
   } catch (error) {
+    const given = display(folder).replace(/\/$/, "");
     if (error instanceof Deno.errors.NotFound) {
+      if (name === BUNDLE_FILES.manifest && !(await exists(folder))) {
+        throw new BundleError(
+          given,
+          "there is no such folder" +
+            (given.includes("/~/") ? " (a ~ is not expanded here: write the whole path)." : "."),
+        );
+      }
       // Without its manifest the folder is likely no bundle at all.
       throw new BundleError(
         display(url),
@@ -80,13 +88,23 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
       );
     }
     if (error instanceof Deno.errors.NotADirectory) {
-      const given = display(folder).replace(/\/$/, "");
       throw new BundleError(
         given,
         `is a file; a bundle is the folder that holds ${BUNDLE_FILES.manifest} (give that folder).`,
       );
     }
     throw new BundleError(display(url), `cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/** Whether `url` names something that exists (a folder of a `file:` URL; other URLs are taken to). */
+async function exists(url: URL): Promise<boolean> {
+  if (url.protocol !== "file:") return true;
+  try {
+    await Deno.stat(url);
+    return true;
+  } catch {
+    return false;
   }
 }
 

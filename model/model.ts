@@ -261,7 +261,7 @@ export class ServedModel {
       }
       return face.map((id) => groups[id]);
     }
-    if (/^\d+$/.test(name)) {
+    if (/^(0|[1-9]\d*)$/.test(name)) {
       const group = groups[Number(name)];
       if (!group) {
         throw new UnknownConceptError(

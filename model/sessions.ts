@@ -50,15 +50,15 @@ export function noEncoderError(): NoEncoderError {
 
 /**
  * The error of gradient steps with a bundle without the head's and tail's
- * VJPs (`vjp`), or, for Langevin dynamics, without the energy model too.
+ * VJPs (`vjp`), or, for Langevin dynamics, without the energy model (`energy`).
  */
 export function noGradientsError(needs: "vjp" | "energy"): NoGradientsError {
   return new NoGradientsError(
     needs === "vjp"
       ? "this model has no gradient files (head_vjp.onnx, tail_vjp.onnx); re-export it with " +
         "this version's deno task export."
-      : "this model has no energy model and gradient files (energy.onnx, head_vjp.onnx): it is " +
-        "a baseline, or was exported before this version of deno task export.",
+      : "this model has no energy model (energy.onnx): it is a baseline, or was exported " +
+        "before this version of deno task export.",
   );
 }
 

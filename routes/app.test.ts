@@ -392,6 +392,7 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/1/kernels.png?size=4000", undefined, 400, /query\.size/],
   ["GET", "/v1/images/1/concepts/99.png", undefined, 400, /path\.group.*no group 99/],
   ["GET", "/v1/images/1/concepts/elbow.png", undefined, 400, /path\.group.*not a group id/],
+  ["GET", "/v1/images/1/concepts/02.png", undefined, 400, /path\.group.*not a group id/],
   ["GET", "/v1/swap/1/2.png", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=elbow", undefined, 400, /query\.concepts/],
   ["GET", "/v1/swap/1/2.png?concepts=1,,2", undefined, 400, /query\.concepts/],

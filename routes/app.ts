@@ -37,7 +37,8 @@ import { docsPage } from "./docs.ts";
 import { imageRoutes } from "./images.ts";
 import { mapRoutes } from "./maps.ts";
 import { metaRoutes } from "./meta.ts";
-import { HttpProblem, invalidField, problemResponse } from "./problem.ts";
+import type { InFlight } from "./in_flight.ts";
+import { HttpProblem, invalidField, type ProblemKind, problemResponse } from "./problem.ts";
 import type { Limits } from "./schemas.ts";
 import { openApiDocument } from "./openapi.ts";
 import { matchesPath } from "./paths.ts";
@@ -70,6 +71,10 @@ export interface AppOptions {
     | "corsOrigins"
     | "apiKey"
   >;
+  /** Counts the requests in flight, so that a stopping server lets them finish. */
+  inFlight?: InFlight;
+  /** Told of each request refused for lack of capacity (503, 422 too-much-work), by problem slug. */
+  onRefusal?: (kind: ProblemKind) => void;
 }
 
 /** Compares two strings in time independent of where they differ. */
@@ -115,17 +120,20 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     if (c.get("answered")) return c.res;
     c.set("answered", true);
     const path = c.req.path;
+    const refused = (problem: HttpProblem) => {
+      options.onRefusal?.(problem.kind);
+      return problemResponse(problem, path);
+    };
     if (error instanceof HttpProblem) return problemResponse(error, path);
     if (error instanceof OverloadError) {
-      return problemResponse(
+      return refused(
         new HttpProblem("unavailable", error.message, {
           headers: { "retry-after": String(error.retryAfterSeconds) },
         }),
-        path,
       );
     }
     if (error instanceof TooMuchWorkError) {
-      return problemResponse(new HttpProblem("too-much-work", error.message), path);
+      return refused(new HttpProblem("too-much-work", error.message));
     }
     if (error instanceof ImageDecodeError) {
       const problem = invalidField(
@@ -141,11 +149,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return problemResponse(new HttpProblem("gradients-unavailable", error.message), path);
     }
     if (error instanceof QueueFullError) {
-      return problemResponse(
+      return refused(
         new HttpProblem("unavailable", `${error.message} Try again shortly.`, {
           headers: { "retry-after": "1" },
         }),
-        path,
       );
     }
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
@@ -170,11 +177,10 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
           path,
         );
       }
-      return problemResponse(
+      return refused(
         new HttpProblem("timeout", `the request did not finish within ${config.timeoutMs} ms.`, {
           headers: { "retry-after": "1" },
         }),
-        path,
       );
     }
     console.error(`error on ${c.req.method} ${path}:`, error);
@@ -211,6 +217,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   });
 
+  if (options.inFlight) app.use("*", options.inFlight.middleware);
   // Hono answers HEAD with its GET's headers and no body, which Deno then sends as content-length
   // 0; HEAD should tell the GET's length.
   app.use("*", async (c, next) => {

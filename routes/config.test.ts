@@ -45,8 +45,16 @@ Deno.test("unusable values name the variable", () => {
       ["PORT", "80a"],
       ["PORT", "70000"],
       ["IGAN_MAX_BATCH", "0"],
+      ["IGAN_MAX_BATCH", "2"],
+      ["IGAN_MAX_QUEUE", "15"],
       ["IGAN_TIMEOUT_MS", "-5"],
       ["IGAN_CORS_ORIGINS", "example.com"],
+      ["IGAN_CORS_ORIGINS", "https://*.example.com"],
+      ["IGAN_CORS_ORIGINS", "*, https://a.example"],
+      ["IGAN_API_KEY", ""],
+      ["IGAN_API_KEY", " padded"],
+      ["IGAN_API_KEY", "sécret"],
+      ["IGAN_MODEL", "https://example.com/bundle/"],
     ]
   ) {
     throws(
@@ -54,4 +62,15 @@ Deno.test("unusable values name the variable", () => {
       (e: Error) => e instanceof ServerConfigError && e.message.startsWith(name),
     );
   }
+});
+
+Deno.test("variables set but empty count as unset, except the API key", () => {
+  deepEqual(
+    serverConfigFromEnv(envOf({ PORT: "", HOST: "", IGAN_MODEL: "", IGAN_MAX_BATCH: "" })),
+    DEFAULT_SERVER_CONFIG,
+  );
+  throws(
+    () => serverConfigFromEnv(envOf({ IGAN_API_KEY: "" })),
+    /IGAN_API_KEY is set but empty/,
+  );
 });

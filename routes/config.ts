@@ -17,6 +17,8 @@
  * | `IGAN_CORS_ORIGINS`   | allowed origins, comma-separated, or `*`         | none           |
  * | `IGAN_API_KEY`        | when set, /v1/* needs `Authorization: Bearer <key>` or `X-API-Key` | none |
  *
+ * Other variables set but empty count as unset.
+ *
  * @module
  */
 
@@ -68,7 +70,8 @@ export class ServerConfigError extends Error {
 /** Integer variables: name, config key, smallest and largest value. */
 const INTEGERS = [
   ["PORT", "port", 0, 65535],
-  ["IGAN_MAX_BATCH", "maxBatch", 1, 1024],
+  // A swap draws its result, the target and the source in one run.
+  ["IGAN_MAX_BATCH", "maxBatch", 3, 1024],
   ["IGAN_MAX_SIZE", "maxImageSize", 16, 4096],
   ["IGAN_MAX_BODY_BYTES", "maxBodyBytes", 1024, 64 * 1024 * 1024],
   ["IGAN_MAX_PHOTO_PIXELS", "maxPhotoPixels", 64 * 64, 64 * 1024 * 1024],
@@ -90,19 +93,41 @@ export function serverConfigFromEnv(env: (name: string) => string | undefined): 
     }
     config[key] = value;
   }
+  if (config.maxQueuedImages < config.maxBatch) {
+    throw new ServerConfigError(
+      `IGAN_MAX_QUEUE (${config.maxQueuedImages}) must be at least IGAN_MAX_BATCH ` +
+        `(${config.maxBatch}), so that a request of the most images fits in the queue.`,
+    );
+  }
   const model = env("IGAN_MODEL");
+  if (model && /^[a-z][a-z0-9+.-]*:\/\//i.test(model) && !model.startsWith("file:")) {
+    throw new ServerConfigError(
+      `IGAN_MODEL must be a folder's path or a file: URL, got "${model}"; download the bundle first.`,
+    );
+  }
   if (model) config.model = model.startsWith("file:") ? new URL(model) : model;
   config.hostname = env("HOST") || config.hostname;
   const origins = env("IGAN_CORS_ORIGINS");
   if (origins) {
     config.corsOrigins = origins.split(",").map((o) => o.trim()).filter(Boolean);
-    const bad = config.corsOrigins.find((o) => o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o));
-    if (bad) {
+    const bad = config.corsOrigins.find((o) => o !== "*" && !/^https?:\/\/[^/\s*]+$/.test(o));
+    if (bad || (config.corsOrigins.includes("*") && config.corsOrigins.length > 1)) {
       throw new ServerConfigError(
-        `IGAN_CORS_ORIGINS must be * or origins like https://example.com, got "${bad}".`,
+        "IGAN_CORS_ORIGINS must be * alone or origins like https://example.com, each in full " +
+          `(no wildcards inside one), got "${bad ?? origins}".`,
       );
     }
   }
-  config.apiKey = env("IGAN_API_KEY") || null;
+  const apiKey = env("IGAN_API_KEY");
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) {
+    // An empty key would serve /v1 to anyone, and one with spaces or other characters could
+    // never be matched, since HTTP trims header values and carries ASCII.
+    throw new ServerConfigError(
+      apiKey === ""
+        ? "IGAN_API_KEY is set but empty: unset it to serve without a key, or give the key."
+        : "IGAN_API_KEY must be printable ASCII without spaces, as clients send it in a header.",
+    );
+  }
+  config.apiKey = apiKey ?? null;
   return config;
 }

@@ -25,6 +25,7 @@ export const PROBLEMS = {
   "too-much-work": { status: 422, title: "The request needs more time than the server allows" },
   "unavailable": { status: 503, title: "The server is busy" },
   "timeout": { status: 503, title: "The request took too long" },
+  "stopping": { status: 503, title: "The server is stopping" },
   "internal": { status: 500, title: "Internal server error" },
   "encoding-unavailable": { status: 501, title: "This model cannot encode photos" },
   "gradients-unavailable": { status: 501, title: "This model has no gradient files" },

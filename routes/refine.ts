@@ -50,6 +50,7 @@ export function langevinSettings(
   options: { steps?: number; stepSize?: number; seed: number },
 ): LangevinSettings {
   const trained = model.manifest.energy;
+  if (!model.hasGradients) throw noGradientsError("vjp");
   if (!trained || !model.hasEnergy) throw noGradientsError("energy");
   return {
     steps: options.steps ?? trained.steps,

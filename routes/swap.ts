@@ -51,9 +51,10 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     "groups (the paper's): only the chosen groups' filters are exchanged, everywhere; region: " +
       "also every other filter inside the chosen groups' region, so that what the rest of the " +
       "layer draws there travels with the part (the target's part, and the source's where it " +
-      "reaches at most 2 pixels at 64x64 past it); wide: both images' parts whole, grown by a " +
-      "margin (4 pixels at 64x64), which carries a face's contour too, at the cost of a part " +
-      "swap's locality " +
+      "reaches at most 2 pixels at 64x64 past it; a group's stray pieces, over 7 positions of " +
+      "the target layer from its strongest one, are left out); wide: both images' parts whole, " +
+      "grown by a margin (4 pixels at 64x64), which carries a face's contour too, at the cost " +
+      "of a part swap's locality " +
       `(default for this model: ${partMode}, and ${faceMode} for the face; the modes its face ` +
       "measurements used)",
   );

@@ -5,6 +5,7 @@
  */
 
 import { equal, match, ok } from "node:assert/strict";
+import { ChildOutput } from "../core/child_output.ts";
 import { ROOT, START, startServerProcess } from "../tools/server_process.ts";
 
 async function checkServes(port: number): Promise<void> {
@@ -46,11 +47,19 @@ Deno.test("a broken IGAN_MODEL or setting stops start-up with one error line and
     const [env, pattern] of [
       [
         { IGAN_MODEL: "/nonexistent/bundle" },
-        /^error: \/nonexistent\/bundle\/manifest\.json: the file is missing from the bundle; a bundle is a folder written by deno task export\.$/,
+        /^error: \/nonexistent\/bundle: there is no such folder\.$/,
+      ],
+      [
+        { IGAN_MODEL: "core" },
+        /^error: \/.*\/core\/manifest\.json: the file is missing from the bundle; a bundle is a folder written by deno task export\.$/,
+      ],
+      [
+        { IGAN_MAX_SIZE: "32" },
+        /^error: IGAN_MAX_SIZE \(32\) is under the model's resolution \(64\), its pictures' default side; set it to at least 64\.$/,
       ],
       [
         { IGAN_MAX_BATCH: "lots" },
-        /^error: IGAN_MAX_BATCH must be an integer in 1\.\.1024, got "lots"\.$/,
+        /^error: IGAN_MAX_BATCH must be an integer in 3\.\.1024, got "lots"\.$/,
       ],
     ] as const
   ) {
@@ -66,4 +75,57 @@ Deno.test("a broken IGAN_MODEL or setting stops start-up with one error line and
     equal(lines.length, 1, lines.join("\n"));
     match(lines[0], pattern);
   }
+});
+
+Deno.test("a port in use stops start-up with one error line and status 1", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: START.args,
+      cwd: ROOT,
+      env: { NO_COLOR: "1", HOST: "127.0.0.1", PORT: String(taken.addr.port) },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    equal(result.code, 1);
+    const log = new TextDecoder().decode(result.stderr).trim();
+    match(log, /\nerror: port \d+ is in use on 127\.0\.0\.1; set PORT to a free one \(0: any\)\.$/);
+    equal(log.match(/^error:/gm)?.length, 1);
+    ok(!/\n\s+at /.test(log), log);
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("a stop signal answers the requests in flight, then exits with the signal's status", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: START.args,
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: "0", HOST: "127.0.0.1", IGAN_WORKERS: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const output = new ChildOutput(child.stderr);
+  const port = Number(START.ready.exec(await output.until(START.ready))?.[1]);
+  const base = `http://127.0.0.1:${port}`;
+  // Sixteen pictures at 512 px take the worker about a second.
+  const seeds = Array.from({ length: 16 }, (_, k) => k);
+  const slow = fetch(`${base}/v1/generate`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ seeds, size: 512 }),
+  });
+  // Signalled once the worker holds the job, so that it is in flight.
+  for (let jobs = 0; jobs === 0;) {
+    jobs = (await (await fetch(`${base}/readyz`)).json()).load.jobs;
+  }
+  child.kill("SIGTERM");
+  const answer = await slow;
+  equal(answer.status, 200);
+  equal((await answer.json()).images.length, 16);
+  equal((await child.status).code, 143);
+  match(
+    await output.rest(),
+    /\nstopping: answering the 1 requests in flight \(within 10000 ms\)\n/,
+  );
 });
