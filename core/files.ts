@@ -15,16 +15,18 @@ export interface ListedFile {
   mtime: number;
 }
 
-/** Every file under the folder `root` (which must exist), sorted by path. */
+/** Every file under the folder `root` (which must exist), links to files included, sorted by path. */
 export async function listFiles(root: string): Promise<ListedFile[]> {
   const files: ListedFile[] = [];
   const walk = async (dir: string) => {
     for await (const entry of Deno.readDir(dir)) {
       const path = join(dir, entry.name);
       if (entry.isDirectory) await walk(path);
-      else if (entry.isFile) {
-        const stat = await Deno.stat(path);
-        files.push({ path, size: stat.size, mtime: stat.mtime?.getTime() ?? 0 });
+      else if (entry.isFile || entry.isSymlink) {
+        // A link counts as the file it points to (links to folders are not followed, so no
+        // cycle); a broken one is skipped.
+        const stat = await Deno.stat(path).catch(() => null);
+        if (stat?.isFile) files.push({ path, size: stat.size, mtime: stat.mtime?.getTime() ?? 0 });
       }
     }
   };

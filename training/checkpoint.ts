@@ -114,8 +114,7 @@ export function loadCheckpointTensors(
     if (host.shape.join() !== shape.join()) {
       throw new CheckpointError(
         `"${name}" is [${host.shape.join(", ")}] in the checkpoint, [${shape.join(", ")}] in ` +
-          "this model: the checkpoint belongs to other network sizes (give --width, " +
-          "--target-channels, --latent and --architecture as the checkpoint's run had them).",
+          "this model: the checkpoint belongs to other network sizes.",
       );
     }
     const t = keep(tensor(host.data, host.shape));

@@ -270,6 +270,9 @@ Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErr
   );
 });
 
+/** A folder that exists and is no run. */
+const NOT_A_RUN = fileURLToPath(new URL("../docs", import.meta.url));
+
 async function runCli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", fileURLToPath(new URL("./cli.ts", import.meta.url)), ...args],
@@ -297,7 +300,13 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
   await t.step("--resume of a folder that is not a run: exit 1", async () => {
     const { code, stderr } = await runCli(["--resume", "/nonexistent/run"]);
     equal(code, 1);
-    match(stderr, /is not a run folder/);
+    match(
+      stderr,
+      /error: \/nonexistent\/run does not exist; --resume takes a run folder or a checkpoint file\./,
+    );
+    const notRun = await runCli(["--resume", NOT_A_RUN]);
+    equal(notRun.code, 1);
+    match(notRun.stderr, /docs is not a run folder/);
   });
   await t.step("--resume of a file that is not a checkpoint: exit 1 naming it", async () => {
     const file = await Deno.makeTempFile({ suffix: ".safetensors" });
@@ -312,12 +321,12 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
     }
   });
   await t.step("--out with --resume of a run folder: exit 1", async () => {
-    const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--out", "x"]);
+    const { code, stderr } = await runCli(["--resume", NOT_A_RUN, "--out", "x"]);
     equal(code, 1);
     match(stderr, /error: --out, --name, .* apply when --resume names a checkpoint file/);
   });
   await t.step("--augment with --resume of a run folder: exit 1", async () => {
-    const { code, stderr } = await runCli(["--resume", "/nonexistent/run", "--augment", "color"]);
+    const { code, stderr } = await runCli(["--resume", NOT_A_RUN, "--augment", "color"]);
     equal(code, 1);
     match(stderr, /error: .*--augment.* apply when --resume names a checkpoint file/);
   });
@@ -383,6 +392,18 @@ async function tinyRunFolder(root: string): Promise<string> {
   return join(root, [...Deno.readDirSync(root)][0].name);
 }
 
+Deno.test("deno task train: fewer images than a batch is a warning", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const flags = TINY_FLAGS.map((f, k) => TINY_FLAGS[k - 1] === "--synthetic-count" ? "3" : f);
+    const { code, stderr } = await runCli([...flags, "--steps", "1", "--out", root]);
+    equal(code, 0, stderr);
+    match(stderr, /^warning: 3 images for batches of 4: each batch repeats them/m);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 /** Flips one byte near the end of a file (inside the tensor data). */
 function flipByte(file: string): void {
   const bytes = Deno.readFileSync(file);
@@ -412,7 +433,32 @@ Deno.test("deno task train: corrupt checkpoints are named, and --resume takes th
       equal(code, 1, stderr);
       match(stderr, /error: none of the \d+ checkpoints in .* is readable/);
       ok(!/\n\s+at /.test(stderr), stderr);
+      ok(!/adapter:/.test(stderr), "the checkpoints are read before the data and the engine");
     });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: a checkpoint of other networks in a run folder is named, with why", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(join(root, "a"));
+    const wider = TINY_FLAGS.map((f, k) => TINY_FLAGS[k - 1] === "--width" ? "6" : f);
+    const other = await runCli([...wider, "--steps", "2", "--out", join(root, "b")]);
+    equal(other.code, 0, other.stderr);
+    const otherRun = join(root, "b", [...Deno.readDirSync(join(root, "b"))][0].name);
+    await Deno.copyFile(
+      join(otherRun, "checkpoints", "step-000002.safetensors"),
+      join(run, "checkpoints", "step-000009.safetensors"),
+    );
+    const { code, stderr } = await runCli(["--resume", run, "--steps", "12"]);
+    equal(code, 1, stderr);
+    match(
+      stderr,
+      /error: \S*step-000009\.safetensors: "\S+" is \[[\d, ]+\] in the checkpoint, \[[\d, ]+\] in this model: the checkpoint belongs to other network sizes: it is no checkpoint of this run, whose config\.json gives other networks\./,
+    );
+    ok(!/give --width/.test(stderr), "no advice that --resume cannot take");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "./atomic_file.ts";
 import { basename } from "node:path";
 import {
   integerFlag,
@@ -27,12 +28,14 @@ import {
   requireStepsAhead,
   resolveConfig,
   type TrainConfig,
+  withFlagNames,
 } from "./config.ts";
 import type { ImageSet } from "./data/image_set.ts";
 import { loadTrainingData } from "./data/load.ts";
 import { Progress } from "../core/progress.ts";
 import {
   createRun,
+  type NewestCheckpoint,
   openRun,
   readCheckpoint,
   readNewestCheckpoint,
@@ -328,7 +331,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   if (data !== undefined && values["synthetic-count"] !== undefined) {
     throw new UsageError("--synthetic-count only applies with --synthetic.");
   }
-  const config = withFlagNames(() => resolveConfig(partial));
+  const config = withFlagNames(FLAG_OF_FIELD, () => resolveConfig(partial));
   const name = (values.name as string | undefined) ??
     `${
       data !== undefined ? basename(data.replace(/\/+$/, "")) || "data" : "synthetic"
@@ -368,27 +371,6 @@ const FLAG_OF_FIELD: Record<string, string> = {
   discriminatorWarmup: "--discriminator-warmup",
 };
 
-/**
- * `resolve()`, whose ConfigError names the command line's flags instead of
- * the config's fields: the field it begins with, and any other field it
- * names in the config's spelling (dotted or camelCase, never a plain word).
- */
-function withFlagNames<T>(resolve: () => T): T {
-  try {
-    return resolve();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(
-      error.message
-        .replace(/^[\w.]+/, (field) => FLAG_OF_FIELD[field] ?? field)
-        .replace(
-          /(?<![\w.-])[a-z]\w*(?:\.\w+|[A-Z]\w*)+/g,
-          (field) => FLAG_OF_FIELD[field] ?? field,
-        ),
-    );
-  }
-}
-
 /** `--augment`: a comma-separated list, or "none"; checked by resolveConfig. */
 function augmentFlag(text: string | undefined): TrainConfig["augment"] | undefined {
   if (text === undefined) return undefined;
@@ -416,9 +398,15 @@ export function main(args: string[]): Promise<number> {
 }
 
 async function runCommand(command: TrainCommand): Promise<number> {
-  let config: TrainConfig, resumed: RunFolder | null = null;
+  let config: TrainConfig, resumed: { run: RunFolder; checkpoint: NewestCheckpoint } | null = null;
   let fromFile: Safetensors | null = null;
-  if (command.kind === "resume" && (await isFile(command.run))) {
+  const resumeFrom = command.kind === "resume" ? await pathKind(command.run) : null;
+  if (command.kind === "resume" && resumeFrom === "missing") {
+    throw new RunFolderError(
+      `${command.run} does not exist; --resume takes a run folder or a checkpoint file.`,
+    );
+  }
+  if (command.kind === "resume" && resumeFrom === "file") {
     fromFile = await readCheckpoint(command.run);
     config = continuedConfig(
       checkpointConfig(fromFile, command.run),
@@ -435,7 +423,10 @@ async function runCommand(command: TrainCommand): Promise<number> {
     }
     const opened = await openRun(command.run);
     config = continuedConfig(opened.config, command.overrides, command.run);
-    resumed = opened.run;
+    // Which checkpoint resumes, and whether it is behind --steps, shows before the data load.
+    const checkpoint = await readNewestCheckpoint(opened.run, (line) => console.error(line));
+    requireStepsAhead(checkpointState(checkpoint).step, config.steps, opened.run.dir);
+    resumed = { run: opened.run, checkpoint };
   } else {
     config = command.config;
     // A checkpoint that is not there ends the run before the data load, not after it.
@@ -449,6 +440,12 @@ async function runCommand(command: TrainCommand): Promise<number> {
     }
   }
   const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
+  if (set.count < config.batch) {
+    console.error(
+      `warning: ${set.count} image${set.count === 1 ? "" : "s"} for batches of ${config.batch}: ` +
+        "each batch repeats them, and a GAN learns little from so few.",
+    );
+  }
   const engine = await initEngine();
   console.error(
     `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
@@ -458,7 +455,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
     const run = fromFile && command.kind === "resume"
       ? await continueFromFile(command, fromFile, trainer, set)
       : command.kind === "resume"
-      ? await resumeRun(resumed!, trainer)
+      ? await resumeRun(resumed!.run, resumed!.checkpoint, trainer)
       : await startRun(command, trainer, set);
     const params = (net: { parameters(): { shape: readonly number[] }[] }) =>
       net.parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
@@ -483,11 +480,31 @@ async function runCommand(command: TrainCommand): Promise<number> {
   }
 }
 
-/** Restores the newest readable checkpoint of `run` into `trainer`. */
-async function resumeRun(run: RunFolder, trainer: GanTrainer): Promise<RunFolder> {
-  const contents = await readNewestCheckpoint(run, (warning) => console.error(warning));
-  requireStepsAhead(checkpointState(contents).step, trainer.config.steps, run.dir);
-  trainer.restore(contents);
+/**
+ * Runs `load` (a trainer taking a checkpoint's tensors); a tensor that is
+ * missing or of another shape is reported naming the checkpoint `file`, with
+ * `why` it does not fit.
+ */
+function loadingCheckpoint(file: string, why: string, load: () => void): void {
+  try {
+    load();
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    throw new CheckpointError(`${file}: ${error.message.replace(/\.$/, "")}: ${why}`);
+  }
+}
+
+/** Restores `checkpoint`, the newest readable one of `run`, into `trainer`. */
+async function resumeRun(
+  run: RunFolder,
+  checkpoint: NewestCheckpoint,
+  trainer: GanTrainer,
+): Promise<RunFolder> {
+  loadingCheckpoint(
+    checkpoint.file,
+    "it is no checkpoint of this run, whose config.json gives other networks.",
+    () => trainer.restore(checkpoint),
+  );
   await truncateLog(run, trainer.step);
   await writeConfig(run, trainer.config);
   console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);
@@ -510,13 +527,12 @@ export function continuedConfig(
       `--lambda1 and --lambda2-g change an interpretable run's settings; ${run} is a plain GAN's.`,
     );
   }
-  return withFlagNames(() =>
+  return withFlagNames(FLAG_OF_FIELD, () =>
     resolveConfig({
       ...config,
       ...rest,
       interpretable: config.interpretable && { ...config.interpretable, ...interpretable },
-    })
-  );
+    }));
 }
 
 /**
@@ -529,7 +545,11 @@ async function continueFromFile(
   trainer: GanTrainer,
   set: ImageSet,
 ): Promise<RunFolder> {
-  trainer.restore(checkpoint);
+  loadingCheckpoint(
+    command.run,
+    "its tensors do not fit the config it carries, so the file is damaged.",
+    () => trainer.restore(checkpoint),
+  );
   const name = command.name ?? basename(command.run).replace(/\.safetensors$/, "");
   const run = await newRunFolder(command.out, name, trainer.config, set);
   console.error(
@@ -546,15 +566,16 @@ async function newRunFolder(
   set: ImageSet,
 ): Promise<RunFolder> {
   const run = await createRun(out, name, config);
-  await Deno.writeFile(`${run.samplesDir}/reals.png`, realsGridPng(set));
+  await writeFileAtomic(`${run.samplesDir}/reals.png`, realsGridPng(set));
   return run;
 }
 
-async function isFile(path: string): Promise<boolean> {
+/** Whether `path` is a file, something else that exists (a folder), or nothing. */
+async function pathKind(path: string): Promise<"file" | "other" | "missing"> {
   try {
-    return (await Deno.stat(path)).isFile;
+    return (await Deno.stat(path)).isFile ? "file" : "other";
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Deno.errors.NotFound) return "missing";
     throw error;
   }
 }
@@ -566,7 +587,15 @@ async function startRun(
   set: ImageSet,
 ): Promise<RunFolder> {
   const { config } = trainer;
-  if (config.initFrom) trainer.initFrom(await readCheckpoint(config.initFrom));
+  const { initFrom } = config;
+  if (initFrom) {
+    const checkpoint = await readCheckpoint(initFrom);
+    loadingCheckpoint(
+      initFrom,
+      "give --width, --target-channels, --latent and --architecture as its run had them.",
+      () => trainer.initFrom(checkpoint),
+    );
+  }
   const run = await newRunFolder(command.out, command.name, config, set);
   const nets = config.initDiscriminator ? "generator and discriminator" : "generator";
   console.error(`run: ${run.dir}${config.initFrom ? `, ${nets} from ${config.initFrom}` : ""}`);

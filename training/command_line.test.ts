@@ -1,6 +1,7 @@
 import { deepEqual, equal, match, throws } from "node:assert/strict";
 import {
   integerFlag,
+  isUserError,
   parseFlags,
   REPEATED_SIGNAL_MS,
   runCommandLine,
@@ -24,7 +25,7 @@ async function stopWith(
   const script = `
     import { withStopSignal } from ${JSON.stringify(module)};
     import { Progress } from ${JSON.stringify(progress)};
-    const sink = { isTerminal: false, write: () => {} };
+    const sink = { isTerminal: false, write: (text) => console.log(text.trim()) };
     await withStopSignal(new Progress("work", 1, { sink }), async (signal) => {
       console.log("ready");
       while (!signal.aborted) await new Promise((r) => setTimeout(r, 5));
@@ -59,6 +60,10 @@ Deno.test("withStopSignal: another signal after the repeat window quits at once 
   const { code, stdout } = await stopWith([0, REPEATED_SIGNAL_MS + 200], REPEATED_SIGNAL_MS + 3000);
   equal(code, 130, stdout);
   equal(stdout.includes("stopped cleanly"), false, stdout);
+  match(
+    stdout,
+    /stopping: finishing this step[^]*\nquitting now, without a checkpoint of this step/,
+  );
 });
 
 Deno.test("parseFlags: a negative number after a flag is its value, for the flag's check to refuse", () => {
@@ -144,4 +149,17 @@ Deno.test("userErrorMessage: file-system errors in words, naming their path", as
   );
   equal(userErrorMessage(new Error("plain words")), "plain words");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a full or read-only disk is a user error, in one line naming the path", () => {
+  // As Deno throws it (measured on a full tmpfs): a plain Error with the system's code.
+  const full = Object.assign(
+    new Error("No space left on device (os error 28): writefile '/runs/x/config.json'"),
+    { code: "ENOSPC" },
+  );
+  equal(isUserError(full), true);
+  equal(userErrorMessage(full), "/runs/x/config.json: No space left on device (writefile).");
+  equal(isUserError(Object.assign(new Error("Read-only file system"), { code: "EROFS" })), true);
+  equal(isUserError(Object.assign(new Error("Broken pipe"), { code: "EPIPE" })), false);
+  equal(isUserError(new TypeError("a bug")), false);
 });

@@ -119,9 +119,17 @@ export function userErrorMessage(error: Error): string {
   return `${path}: ${reason} (${operation}).`;
 }
 
+/**
+ * Codes of operating-system errors that come of the disk the user chose (full,
+ * read-only, over quota): Deno throws them as plain errors with a `code`.
+ */
+const DISK_ERROR_CODES = ["ENOSPC", "EROFS", "EDQUOT", "EFBIG"];
+
 /** Whether `error` is one of the errors a command prints as one `error:` line. */
 export function isUserError(error: unknown): error is Error {
-  return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type);
+  return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type) ||
+    (error instanceof Error &&
+      DISK_ERROR_CODES.includes(String((error as { code?: unknown }).code)));
 }
 
 /** The line after a usage error: the usage itself would push the error off the screen. */
@@ -282,6 +290,10 @@ export async function withStopSignal<T>(
   const onSignal = () => {
     if (controller.signal.aborted) {
       if (performance.now() - firstAt < REPEATED_SIGNAL_MS) return;
+      progress.message(
+        "quitting now, without a checkpoint of this step: --resume continues " +
+          "from the last one written",
+      );
       Deno.exit(130);
     }
     firstAt = performance.now();

@@ -277,6 +277,28 @@ export function requireStepsAhead(step: number, steps: number, source: string): 
   }
 }
 
+/**
+ * `resolve()`, whose ConfigError names a command line's flags instead of the
+ * config's fields (`flagOfField` gives each field's flag): the field the
+ * message begins with, and any other field it names in the config's spelling
+ * (dotted or camelCase, never a plain word).
+ */
+export function withFlagNames<T>(flagOfField: Record<string, string>, resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      error.message
+        .replace(/^[\w.]+/, (field) => flagOfField[field] ?? field)
+        .replace(
+          /(?<![\w.-])[a-z]\w*(?:\.\w+|[A-Z]\w*)+/g,
+          (field) => flagOfField[field] ?? field,
+        ),
+    );
+  }
+}
+
 /** A configuration with some fields given, the rest default. */
 export type PartialConfig = Partial<Omit<TrainConfig, "network" | "interpretable">> & {
   network?: Partial<NetworkConfig>;

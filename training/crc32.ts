@@ -1,6 +1,6 @@
 /**
  * CRC-32 (IEEE 802.3, as zlib's `crc32`): the checksum that checkpoints carry
- * over their tensor data, so that a flipped byte is reported on load rather
+ * over their bytes, so that a flipped byte is reported on load rather
  * than trained on.
  *
  * @module
@@ -16,9 +16,11 @@ const TABLE = (() => {
   return table;
 })();
 
-/** CRC-32 of `bytes`, as 8 lower-case hex digits. */
-export function crc32Hex(bytes: Uint8Array): string {
+/** CRC-32 of `chunks` one after the other, as 8 lower-case hex digits. */
+export function crc32Hex(...chunks: Uint8Array[]): string {
   let c = 0xFFFFFFFF;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xFF] ^ (c >>> 8);
+  for (const bytes of chunks) {
+    for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xFF] ^ (c >>> 8);
+  }
   return ((c ^ 0xFFFFFFFF) >>> 0).toString(16).padStart(8, "0");
 }

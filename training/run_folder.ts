@@ -193,7 +193,12 @@ export async function writeCheckpoint(
   await Deno.mkdir(run.checkpointsDir, { recursive: true });
   await writeFileAtomic(file, bytes);
   const all = await listCheckpoints(run);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) await Deno.remove(old.file);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    // The new checkpoint is written: an old one that cannot go only takes space.
+    await Deno.remove(old.file).catch((error: Error) =>
+      console.error(`warning: the old checkpoint ${old.file} was not removed (${error.message}).`)
+    );
+  }
   return file;
 }
 
@@ -256,6 +261,9 @@ export async function truncateLog(run: RunFolder, step: number): Promise<void> {
   await writeTextFileAtomic(run.logFile, kept.map((l) => l + "\n").join(""));
 }
 
+/** A checkpoint's contents and the file they were read from. */
+export type NewestCheckpoint = Safetensors & { file: string };
+
 /**
  * The newest readable checkpoint of `run`: a corrupt or truncated one (its
  * checksum says so) is reported through `warn` by name and the next older
@@ -264,14 +272,14 @@ export async function truncateLog(run: RunFolder, step: number): Promise<void> {
 export async function readNewestCheckpoint(
   run: RunFolder,
   warn: (line: string) => void,
-): Promise<Safetensors> {
+): Promise<NewestCheckpoint> {
   const checkpoints = (await listCheckpoints(run)).reverse();
   if (checkpoints.length === 0) {
     throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);
   }
   for (const { file } of checkpoints) {
     try {
-      return await readCheckpoint(file);
+      return { ...await readCheckpoint(file), file };
     } catch (error) {
       if (!(error instanceof CheckpointError)) throw error;
       warn(`warning: ${error.message.replace(/\.$/, "")}; trying an older checkpoint`);

@@ -4,8 +4,9 @@
  * header (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
  * "__metadata__": {string: string}}`, padded with spaces to a multiple of 8),
  * then the tensors' little-endian bytes, offsets relative to the end of the
- * header. Files written here carry the CRC-32 of those bytes in the metadata
- * and load in Python with `safetensors.numpy.load_file`.
+ * header. Files written here carry in the metadata the CRC-32 of the whole
+ * file, header included (with that value's digits read as zeros), and load in
+ * Python with `safetensors.numpy.load_file`.
  *
  * @module
  */
@@ -30,13 +31,29 @@ export class SafetensorsError extends Error {
 }
 
 /**
- * Metadata key of the CRC-32 of the tensor data (all bytes after the header),
- * written by {@link encodeSafetensors} and checked by {@link decodeSafetensors}
- * when present (files from elsewhere may lack it).
+ * Metadata key of the CRC-32 of the whole file, its own 8 hex digits taken as
+ * `00000000`: written by {@link encodeSafetensors}, checked by
+ * {@link decodeSafetensors}.
+ */
+export const CHECKSUM_KEY = "crc32";
+
+/**
+ * Metadata key of the CRC-32 of the tensor data alone (all bytes after the
+ * header), which files written before {@link CHECKSUM_KEY} carry; still checked.
  */
 export const DATA_CHECKSUM_KEY = "data_crc32";
 
-/** Serialises `contents`; tensors are laid out in name order, with their data's checksum. */
+/**
+ * The `format` metadata of this project's files: such a file must carry a
+ * checksum, so that a damaged key cannot switch the check off. Files from
+ * elsewhere may lack one.
+ */
+const OWN_FORMAT = /^interpretable-gan-/;
+
+/** The checksum's place holder while it is computed. */
+const ZEROS = "00000000";
+
+/** Serialises `contents`; tensors are laid out in name order, and the file carries its checksum. */
 export function encodeSafetensors(contents: Safetensors): Uint8Array {
   const names = Object.keys(contents.tensors).sort();
   const entries: Record<string, unknown> = {};
@@ -53,12 +70,13 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
   }
   // The checksum is always 8 hex digits: the header's length is known before the data is written.
   const header = (checksum: string) => {
-    const metadata = { ...contents.metadata, [DATA_CHECKSUM_KEY]: checksum };
+    const metadata = { ...contents.metadata, [CHECKSUM_KEY]: checksum };
     const json = JSON.stringify({ __metadata__: metadata, ...entries });
     const length = new TextEncoder().encode(json).length;
     return new TextEncoder().encode(json + " ".repeat((8 - (length % 8)) % 8));
   };
-  const headerLength = header("00000000").length;
+  const placeholder = header(ZEROS);
+  const headerLength = placeholder.length;
   const dataStart = 8 + headerLength;
   const bytes = new Uint8Array(dataStart + offset);
   const view = new DataView(bytes.buffer);
@@ -69,7 +87,8 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
     for (let k = 0; k < data.length; k++) view.setFloat32(at + 4 * k, data[k], true);
     at += data.byteLength;
   }
-  bytes.set(header(crc32Hex(bytes.subarray(dataStart))), 8);
+  bytes.set(placeholder, 8);
+  bytes.set(header(crc32Hex(bytes)), 8);
   return bytes;
 }
 
@@ -94,22 +113,17 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     throw new SafetensorsError(`the header is not JSON: ${(error as Error).message}`);
   }
   const dataStart = 8 + headerLength;
-  const expected = (header.__metadata__ as Record<string, string> | undefined)?.[DATA_CHECKSUM_KEY];
-  if (expected !== undefined) {
-    const actual = crc32Hex(bytes.subarray(dataStart));
-    if (actual !== expected) {
-      throw new SafetensorsError(
-        `its tensor data does not match its checksum (CRC-32 ${actual}, written as ${expected}): ` +
-          "the file is corrupt or truncated.",
-      );
-    }
-  }
+  checkChecksum(bytes, headerLength, header.__metadata__ as Record<string, string> | undefined);
   const tensors: Record<string, HostTensor> = {};
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
       // The checksum is the file's, not the contents': it was checked above.
-      const { [DATA_CHECKSUM_KEY]: _checksum, ...rest } = entry as Record<string, string>;
+      const {
+        [CHECKSUM_KEY]: _checksum,
+        [DATA_CHECKSUM_KEY]: _dataChecksum,
+        ...rest
+      } = entry as Record<string, string>;
       metadata = rest;
       continue;
     }
@@ -134,4 +148,46 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     tensors[name] = { shape, data };
   }
   return { tensors, metadata };
+}
+
+/** Throws {@link SafetensorsError} unless the file's bytes match the checksum its metadata carries. */
+function checkChecksum(
+  bytes: Uint8Array,
+  headerLength: number,
+  metadata: Record<string, string> | undefined,
+): void {
+  const dataStart = 8 + headerLength;
+  const whole = metadata?.[CHECKSUM_KEY], data = metadata?.[DATA_CHECKSUM_KEY];
+  const damaged = "the file is corrupt or truncated.";
+  if (whole !== undefined) {
+    // The value's digits are found where the encoder wrote them, and read as zeros; a
+    // one-byte decoding keeps the text's indices the bytes'.
+    const text = new TextDecoder("latin1").decode(bytes.subarray(8, dataStart));
+    const written = `"${CHECKSUM_KEY}":"${whole}"`;
+    const at = text.indexOf(written);
+    if (!/^[0-9a-f]{8}$/.test(whole) || at < 0 || text.indexOf(written, at + 1) >= 0) {
+      throw new SafetensorsError(`its checksum is not as this project writes it: ${damaged}`);
+    }
+    const digits = 8 + at + written.length - 9;
+    const actual = crc32Hex(
+      bytes.subarray(0, digits),
+      new TextEncoder().encode(ZEROS),
+      bytes.subarray(digits + 8),
+    );
+    if (actual !== whole) {
+      throw new SafetensorsError(
+        `it does not match its checksum (CRC-32 ${actual}, written as ${whole}): ${damaged}`,
+      );
+    }
+  } else if (data !== undefined) {
+    const actual = crc32Hex(bytes.subarray(dataStart));
+    if (actual !== data) {
+      throw new SafetensorsError(
+        `its tensor data does not match its checksum (CRC-32 ${actual}, written as ${data}): ` +
+          damaged,
+      );
+    }
+  } else if (OWN_FORMAT.test(metadata?.format ?? "")) {
+    throw new SafetensorsError(`it carries no checksum, which this project writes: ${damaged}`);
+  }
 }

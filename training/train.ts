@@ -7,6 +7,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "./atomic_file.ts";
 import { memoryStats } from "./engine/engine.ts";
 import { asyncScope, keep, type Tensor } from "./engine/tensor.ts";
 import type { ImageSet } from "./data/image_set.ts";
@@ -219,7 +220,7 @@ export async function sampleGridPng(trainer: GanTrainer, z: Tensor): Promise<Uin
 }
 
 async function writeSamples(trainer: GanTrainer, z: Tensor, file: string): Promise<void> {
-  await Deno.writeFile(file, await sampleGridPng(trainer, z));
+  await writeFileAtomic(file, await sampleGridPng(trainer, z));
 }
 
 /** A grid of the first {@link SAMPLE_COUNT} images of a set, as PNG bytes. */

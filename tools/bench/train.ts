@@ -25,16 +25,44 @@ const usage = `usage: deno task bench:train [--timed-steps N] [model flags of de
   --timed-steps <n>   steps timed after the first [5]
   model flags         --width, --batch, --resolution, --target-channels, --interpretable, ...
                       as deno task train takes them (deno task train --help); the data is
-                      always 512 synthetic faces`;
+                      always 512 synthetic faces and the weights fresh (no --data, --init-from,
+                      --resume), and no run is written (no --out, --steps, --sample-every, ...)`;
+
+/**
+ * The flags of deno task train that do not apply: the benchmark times steps from fresh weights
+ * on 512 synthetic faces, and writes no run folder.
+ */
+const NOT_APPLICABLE = [
+  "data",
+  "synthetic",
+  "synthetic-count",
+  "resume",
+  "init-from",
+  "init-discriminator",
+  "discriminator-warmup",
+  "out",
+  "name",
+  "cache-dir",
+  "steps",
+  "log-every",
+  "sample-every",
+  "checkpoint-every",
+  "keep-checkpoints",
+];
 
 const args = [...Deno.args];
 if (args.includes("--help") || args.includes("-h")) {
   console.log(usage);
   Deno.exit(0);
 }
-const given = args.find((a) => /^--(data|synthetic|resume)(=|$)/.test(a));
+const given = args.map((a) => /^--([\w-]+)/.exec(a)?.[1]).find((flag) =>
+  flag !== undefined && NOT_APPLICABLE.includes(flag)
+);
 if (given) {
-  exitWithUsageError(`${given} does not apply: the benchmark trains on 512 synthetic faces.`);
+  exitWithUsageError(
+    `--${given} does not apply: the benchmark times steps from fresh weights on 512 synthetic ` +
+      "faces and writes no run; it takes --timed-steps and the model flags of deno task train.",
+  );
 }
 let timedSteps = 5;
 const at = args.findIndex((a) => /^--timed-steps(=|$)/.test(a));

@@ -9,9 +9,14 @@
 
 import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../core/image.ts";
-import { evaluateRun, METRIC_BLOCK, type RunEvaluation } from "../../training/eval/evaluate.ts";
+import {
+  evaluateRun,
+  METRIC_BLOCK,
+  readRunCheckpoint,
+  type RunEvaluation,
+} from "../../training/eval/evaluate.ts";
 import { segmenterForRun } from "../../training/eval/segmenter.ts";
-import { openRun, readCheckpoint } from "../../training/run_folder.ts";
+import { openRun } from "../../training/run_folder.ts";
 import { ConfigError } from "../../training/config.ts";
 import { dirname, resolve } from "node:path";
 import {
@@ -84,10 +89,10 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
   await initEngine();
   const { config } = await openRun(command.run);
   // The other inputs first: the segmenter trains, and the runs are measured, for minutes.
-  if (command.baseline) await openRun(command.baseline);
-  for (const file of [command.checkpoint, command.baselineCheckpoint]) {
-    if (file) await readCheckpoint(file);
-  }
+  const checkpoint = await readRunCheckpoint(command.run, command.checkpoint);
+  const baselineCheckpoint = command.baseline
+    ? await readRunCheckpoint(command.baseline, command.baselineCheckpoint)
+    : undefined;
   if (command.figure) await checkFigurePath(command.figure);
   const filters = config.network.targetChannels;
   if (command.groups !== undefined && command.groups > filters) {
@@ -106,14 +111,14 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
   const evaluations: RunEvaluation[] = [];
   console.error(`evaluating ${command.run} ...`);
   evaluations.push(
-    await evaluateRun(command.run, { ...options, checkpoint: command.checkpoint, groups }),
+    await evaluateRun(command.run, { ...options, checkpoint, groups }),
   );
   if (command.baseline) {
     console.error(`evaluating ${command.baseline} ...`);
     evaluations.push(
       await evaluateRun(command.baseline, {
         ...options,
-        checkpoint: command.baselineCheckpoint,
+        checkpoint: baselineCheckpoint,
         groups: evaluations[0].groups,
         gmmNormalize: config.interpretable?.energyNormalize ?? false,
       }),

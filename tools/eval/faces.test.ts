@@ -46,7 +46,7 @@ Deno.test("eval:faces: one error line for each thing a user can get wrong", asyn
       const r = await evalFaces(["--model", join(root, "nothing")]);
       equal(r.code, 1);
       equal(r.lines.length, 1, r.lines.join("\n"));
-      match(r.lines[0], /^error: .*nothing\/manifest\.json: the file is missing from the bundle/);
+      match(r.lines[0], /^error: .*nothing: there is no such folder\.$/);
     });
     await t.step("a bad command line", async () => {
       const r = await evalFaces(["--images", "many"]);

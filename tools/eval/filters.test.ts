@@ -29,7 +29,7 @@ Deno.test("eval:filters: one error line for each thing a user can get wrong", as
       const r = await evalFilters(["--model", join(root, "nothing")]);
       equal(r.code, 1);
       equal(r.lines.length, 1, r.lines.join("\n"));
-      match(r.lines[0], /^error: .*nothing\/manifest\.json: the file is missing from the bundle/);
+      match(r.lines[0], /^error: .*nothing: there is no such folder\.$/);
     } finally {
       await Deno.remove(root, { recursive: true });
     }

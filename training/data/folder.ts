@@ -109,8 +109,14 @@ export async function loadImageFolder(
   const pixels = new Uint8Array(images.length * size * size * 3);
   images.forEach((image, k) => pixels.set(image, k * image.length));
   const set: ImageSet = { name, resolution: size, count: images.length, pixels };
-  if (cacheFile) await writeCache(cacheFile, set, skipped);
-  return { set, skipped, fromCache: false, cacheFile };
+  // The cache only saves the next run's decoding: a disk that cannot take it stops nothing.
+  const cached = cacheFile !== null &&
+    await writeCache(cacheFile, set, skipped).then(() => true, (error: Error) => {
+      if (typeof (error as { code?: unknown }).code !== "string") throw error;
+      console.error(`warning: the decoded images were not cached (${error.message}); going on.`);
+      return false;
+    });
+  return { set, skipped, fromCache: false, cacheFile: cached ? cacheFile : null };
 }
 
 /** A one-line warning about skipped files, or null when there are none. */

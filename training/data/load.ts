@@ -34,7 +34,8 @@ export async function loadTrainingData(
   const warning = skippedWarning(loaded.skipped, total);
   if (warning) console.error(warning);
   console.error(
-    `data: ${loaded.set.count} images from ${data.path} at ${resolution}x${resolution}` +
+    `data: ${loaded.set.count} image${loaded.set.count === 1 ? "" : "s"} from ${data.path} at ` +
+      `${resolution}x${resolution}` +
       (loaded.fromCache ? ` (cached in ${loaded.cacheFile})` : ""),
   );
   return loaded.set;

@@ -18,7 +18,7 @@ import {
   withStopSignal,
 } from "../command_line.ts";
 import { checkpointConfig, CheckpointError } from "../checkpoint.ts";
-import { requireStepsAhead } from "../config.ts";
+import { requireStepsAhead, withFlagNames } from "../config.ts";
 import type { Safetensors } from "../safetensors.ts";
 import { loadTrainingData } from "../data/load.ts";
 import {
@@ -34,9 +34,11 @@ import {
 import { Progress } from "../../core/progress.ts";
 import {
   checkEncoderConfig,
+  checkEncoderSettings,
   ENCODER_DEFAULTS,
   ENCODER_RUN_KIND,
   type EncoderConfig,
+  type EncoderSettings,
 } from "./config.ts";
 import { encoderState, EncoderTrainer } from "./trainer.ts";
 import { trainEncoderLoop } from "./train.ts";
@@ -107,7 +109,24 @@ export type EncoderCommand =
   }
   | { kind: "resume"; run: string; steps?: number; cacheDir?: string };
 
-/** Parses the command line; throws {@link UsageError}. */
+/** The flag of each config field the command line sets, for the config check's messages. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  steps: "--steps",
+  batch: "--batch",
+  width: "--width",
+  initFrom: "--init-from",
+  holdout: "--holdout",
+  lr: "--lr",
+  seed: "--seed",
+  sampleEvery: "--sample-every",
+  checkpointEvery: "--checkpoint-every",
+  keepCheckpoints: "--keep-checkpoints",
+  "weights.pixel": "--pixel",
+  "weights.features": "--features",
+  "weights.cycle": "--cycle",
+};
+
+/** Parses the command line; throws {@link UsageError}, or ConfigError for a setting out of range. */
 export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
   const v = parseFlags(args, {
     generator: { type: "string" },
@@ -159,7 +178,7 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
   };
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
-  return {
+  const command: EncoderCommand = {
     kind: "new",
     generator: v.generator,
     out: v.out ?? "runs",
@@ -188,6 +207,15 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
       }),
     },
   };
+  // As deno task train does: a setting out of range is refused, naming its flag, before any
+  // file is read.
+  withFlagNames(FLAG_OF_FIELD, () => checkEncoderSettings(settingsOf(command.flags)));
+  return command;
+}
+
+/** The settings of a new run's `flags`: the defaults, the flags over them. */
+function settingsOf({ weights, trainedWeights: _, ...flags }: EncoderFlags): EncoderSettings {
+  return { ...ENCODER_DEFAULTS, ...flags, weights: { ...ENCODER_DEFAULTS.weights, ...weights } };
 }
 
 /** Runs the command; returns the exit status. */
@@ -204,16 +232,14 @@ export function newEncoderConfig(
   gan: { checkpoint: Safetensors; sha256: string },
 ): EncoderConfig {
   const ganConfig = checkpointConfig(gan.checkpoint, command.generator);
-  const { weights, trainedWeights, ...flags } = command.flags;
+  const { trainedWeights, data = ganConfig.data } = command.flags;
   return checkEncoderConfig({
     kind: ENCODER_RUN_KIND,
-    ...ENCODER_DEFAULTS,
     width: ganConfig.network.width,
-    data: ganConfig.data,
-    ...flags,
+    ...settingsOf(command.flags),
+    data,
     generator: { checkpoint: command.generator, sha256: gan.sha256, trainedWeights },
     network: ganConfig.network,
-    weights: { ...ENCODER_DEFAULTS.weights, ...weights },
   });
 }
 

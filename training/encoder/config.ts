@@ -74,14 +74,30 @@ export const ENCODER_DEFAULTS = {
   keepCheckpoints: 3,
 } as const;
 
+/**
+ * The fields of an encoder run that do not come of its GAN checkpoint (its
+ * sizes and data, and by default the width), so that a command line's can be
+ * checked before that file is read.
+ */
+export type EncoderSettings =
+  & Omit<EncoderConfig, "kind" | "generator" | "network" | "data" | "width">
+  & Partial<Pick<EncoderConfig, "width">>;
+
 /** Checks every field of `config`; throws {@link ConfigError}. */
 export function checkEncoderConfig(config: EncoderConfig): EncoderConfig {
   if (config.kind !== ENCODER_RUN_KIND) {
     throw new ConfigError(`not an encoder run's config (kind "${config.kind}").`);
   }
+  positiveInteger("width", config.width);
+  checkEncoderSettings(config);
+  return config;
+}
+
+/** Checks every field of `settings` (the width where they have one); throws {@link ConfigError}. */
+export function checkEncoderSettings(settings: EncoderSettings): void {
+  if (settings.width !== undefined) positiveInteger("width", settings.width);
   for (
     const key of [
-      "width",
       "batch",
       "steps",
       "logEvery",
@@ -89,26 +105,26 @@ export function checkEncoderConfig(config: EncoderConfig): EncoderConfig {
       "checkpointEvery",
       "keepCheckpoints",
     ] as const
-  ) positiveInteger(key, config[key]);
-  if (config.initFrom !== null && (typeof config.initFrom !== "string" || config.initFrom === "")) {
-    throw new ConfigError(`initFrom must be a checkpoint file or null, got ${config.initFrom}.`);
+  ) positiveInteger(key, settings[key]);
+  const { initFrom, holdout, seed, lr, weights } = settings;
+  if (initFrom !== null && (typeof initFrom !== "string" || initFrom === "")) {
+    throw new ConfigError(`initFrom must be a checkpoint file or null, got ${initFrom}.`);
   }
-  if (!Number.isInteger(config.holdout) || config.holdout < 0) {
-    throw new ConfigError(`holdout must be an integer >= 0, got ${config.holdout}.`);
+  if (!Number.isInteger(holdout) || holdout < 0) {
+    throw new ConfigError(`holdout must be an integer >= 0, got ${holdout}.`);
   }
-  if (!Number.isInteger(config.seed) || config.seed < 0) {
-    throw new ConfigError(`seed must be an integer >= 0, got ${config.seed}.`);
+  if (!Number.isInteger(seed) || seed < 0) {
+    throw new ConfigError(`seed must be an integer >= 0, got ${seed}.`);
   }
-  if (!(Number.isFinite(config.lr) && config.lr > 0)) {
-    throw new ConfigError(`lr must be a positive number, got ${config.lr}.`);
+  if (!(Number.isFinite(lr) && lr > 0)) {
+    throw new ConfigError(`lr must be a positive number, got ${lr}.`);
   }
-  for (const [name, w] of Object.entries(config.weights)) {
+  for (const [name, w] of Object.entries(weights)) {
     if (!(Number.isFinite(w) && w >= 0)) {
-      throw new ConfigError(`the ${name} loss weight must be a number >= 0, got ${w}.`);
+      throw new ConfigError(`weights.${name} must be a number >= 0, got ${w}.`);
     }
   }
-  if (config.weights.pixel + config.weights.features + config.weights.cycle === 0) {
+  if (weights.pixel + weights.features + weights.cycle === 0) {
     throw new ConfigError("at least one loss weight must be above 0.");
   }
-  return config;
 }

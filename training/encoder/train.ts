@@ -8,6 +8,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "../atomic_file.ts";
 import { asyncScope, type Tensor, tensor } from "../engine/tensor.ts";
 import { DataError, type ImageSet } from "../data/image_set.ts";
 import { batchPixels } from "../data/sampler.ts";
@@ -140,7 +141,7 @@ export async function trainEncoderLoop(
         await writingRun(
           run,
           `the sample grid of step ${step}`,
-          () => Deno.writeFile(run.sampleFile(step), gridPng(trainer, photos, reconstructions)),
+          () => writeFileAtomic(run.sampleFile(step), gridPng(trainer, photos, reconstructions)),
         );
         psnrText = `, held-out PSNR ${holdoutPsnr.toFixed(2)} dB`;
       }

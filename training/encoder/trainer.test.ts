@@ -1,5 +1,6 @@
 import assert, { deepEqual as assertEquals, match as assertMatch } from "node:assert/strict";
 import { join } from "node:path";
+import { encodePng } from "../../core/image.ts";
 import { initEngine } from "../engine/engine.ts";
 import { listCheckpoints, readCheckpoint, RunFolder } from "../run_folder.ts";
 import { trainTinyRun } from "../testing/tiny_run.ts";
@@ -152,5 +153,19 @@ Deno.test("train:encoder", async (t) => {
       assertMatch(usage.errors, /only --steps and --cache-dir may change/);
     },
   );
+
+  await t.step("refuses data with fewer images than a batch to train on", async () => {
+    const data = join(root, "one-photo");
+    await Deno.mkdir(data);
+    const photo = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(128) };
+    await Deno.writeFile(join(data, "face.png"), encodePng(photo));
+    const args = ["--generator", ganCheckpoint, "--data", data, "--cache-dir", root];
+    const { status, errors } = await run([...args, "--batch", "4", "--out", root]);
+    assertEquals(status, 1);
+    assertMatch(
+      errors,
+      /error: too few images to train on: 1 in the data less 500 held out is fewer than a batch of 4\.$/,
+    );
+  });
   await Deno.remove(root, { recursive: true });
 });

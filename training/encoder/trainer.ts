@@ -96,8 +96,8 @@ export class EncoderTrainer {
     }
     if (set.count - config.holdout < config.batch) {
       throw new DataError(
-        `${set.count} images less ${config.holdout} held out leave fewer than a batch of ` +
-          `${config.batch} to train on.`,
+        `too few images to train on: ${set.count} in the data less ${config.holdout} held out ` +
+          `is fewer than a batch of ${config.batch}.`,
       );
     }
     this.config = config;

@@ -9,7 +9,7 @@ import { asyncScope } from "../engine/tensor.ts";
 import { GanGenerator } from "../networks/generator.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
-import { evaluateRun, groupCount } from "./evaluate.ts";
+import { evaluateRun, groupCount, readRunCheckpoint } from "./evaluate.ts";
 
 await initEngine();
 
@@ -56,6 +56,11 @@ Deno.test("evaluateRun: trained partitions for interpretable runs, fitted ones f
     // The baseline's block figures come from a GMM fitted on the blocks.
     equal(baseline.blockMetrics.groupSizes.reduce((a, b) => a + b, 0), 8);
     equal(baseline.figure, undefined);
+    // A checkpoint already read is evaluated as it is: its file is not read again.
+    const read = await readRunCheckpoint(baselineRun);
+    const gone = { ...read, file: `${root}/gone.safetensors` };
+    const again = await evaluateRun(baselineRun, { images: 6, groups: 3, checkpoint: gone });
+    deepEqual(again.assignment, baseline.assignment);
 
     // With gmmNormalize the baseline's GMM is the one fitted on unit-RMS maps.
     const normalized = await evaluateRun(baselineRun, { images: 6, groups: 4, gmmNormalize: true });

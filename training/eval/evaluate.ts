@@ -30,6 +30,7 @@ import {
 } from "../checkpoint.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
+import type { Safetensors } from "../safetensors.ts";
 import { conceptMaps } from "../../core/concept_map.ts";
 import { channelPeaks, groupCentres } from "../../core/partition.ts";
 import { imageGrid, imagesFromPlanar, type RgbImage } from "../../core/image.ts";
@@ -57,10 +58,16 @@ export interface RunEvaluation {
   figure?: RgbImage;
 }
 
+/** A checkpoint to evaluate, as read by {@link readRunCheckpoint}. */
+export interface RunCheckpoint {
+  file: string;
+  checkpoint: Safetensors;
+}
+
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
-  /** A checkpoint file; default the run's newest. */
-  checkpoint?: string;
+  /** A checkpoint file, or one already read; default the run's newest. */
+  checkpoint?: string | RunCheckpoint;
   /** Generated images the metrics average over (default 64). */
   images?: number;
   /** C for a baseline's GMM (default: the interpretable default, 24). */
@@ -98,15 +105,26 @@ export const METRIC_BLOCK = 2;
 /** Images per row of the figure. */
 const FIGURE_COLUMNS = 8;
 
+/**
+ * Reads the checkpoint of the run in `dir` that {@link evaluateRun} evaluates:
+ * `file`, or the run's newest; throws CheckpointError when there is none or it
+ * cannot be read.
+ */
+export async function readRunCheckpoint(dir: string, file?: string): Promise<RunCheckpoint> {
+  const { run } = await openRun(dir);
+  const chosen = file ?? (await listCheckpoints(run)).at(-1)?.file;
+  if (!chosen) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
+  return { file: chosen, checkpoint: await readCheckpoint(chosen) };
+}
+
 /** Evaluates the generator of the run in `dir`. */
 export async function evaluateRun(
   dir: string,
   options: EvaluateOptions = {},
 ): Promise<RunEvaluation> {
-  const { run } = await openRun(dir);
-  const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
-  if (!file) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
-  const checkpoint = await readCheckpoint(file);
+  const { file, checkpoint } = typeof options.checkpoint === "object"
+    ? options.checkpoint
+    : await readRunCheckpoint(dir, options.checkpoint);
   const state = checkpointState(checkpoint);
   const config = checkpointConfig(checkpoint, file);
   const images = options.images ?? 64, seed = options.seed ?? 1234;

@@ -1,0 +1,25 @@
+import { deepEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { listFiles } from "./files.ts";
+
+Deno.test("listFiles: every file under a folder, links to files too, sorted by path", async () => {
+  const root = await Deno.makeTempDir();
+  const elsewhere = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(root, "b"));
+    await Deno.writeTextFile(join(root, "b", "two.txt"), "22");
+    await Deno.writeTextFile(join(root, "one.txt"), "1");
+    await Deno.writeTextFile(join(elsewhere, "three.txt"), "333");
+    await Deno.symlink(join(elsewhere, "three.txt"), join(root, "a-link.txt"));
+    await Deno.symlink(join(elsewhere, "gone.txt"), join(root, "broken.txt"));
+    await Deno.symlink(elsewhere, join(root, "folder-link"));
+    const files = await listFiles(root);
+    deepEqual(
+      files.map((f) => [f.path.slice(root.length + 1), f.size]),
+      [["a-link.txt", 3], ["b/two.txt", 2], ["one.txt", 1]],
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});

@@ -1,0 +1,39 @@
+import { equal, match, ok } from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { initEngine } from "../../training/engine/engine.ts";
+import { listCheckpoints, RunFolder } from "../../training/run_folder.ts";
+import { trainTinyRun } from "../../training/testing/tiny_run.ts";
+
+/** Runs `deno task eval:concepts` with `args`; its exit code and error output. */
+async function evalConcepts(args: string[]): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(new URL("./concepts.ts", import.meta.url)), ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("eval:concepts refuses an unreadable newest checkpoint before the part segmenter trains", async () => {
+  await initEngine();
+  const root = await Deno.makeTempDir({ prefix: "igan-concepts-" });
+  try {
+    const run = await trainTinyRun(root, "run", { steps: 4, checkpointEvery: 2, sampleEvery: 4 });
+    const [older, newest] = (await listCheckpoints(new RunFolder(run))).map((c) => c.file);
+    const bytes = await Deno.readFile(newest);
+    await Deno.writeFile(newest, bytes.subarray(0, bytes.length / 2));
+    for (
+      const args of [
+        ["--run", run],
+        ["--run", run, "--checkpoint", older, "--baseline", run],
+      ]
+    ) {
+      const { code, stderr } = await evalConcepts([...args, "--images", "8"]);
+      equal(code, 1, stderr);
+      match(stderr, /^error: .*step-000004\.safetensors is not a readable checkpoint/m);
+      ok(!stderr.includes("part segmenter"), stderr);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
