@@ -12,6 +12,7 @@
  * @module
  */
 
+import { STOP_SIGNALS } from "./core/stop_signals.ts";
 import { ServedModel } from "./model/model.ts";
 import { BundleError } from "./model/bundle.ts";
 import { openWorkerPool, WorkerPoolError } from "./model/worker_pool.ts";
@@ -105,6 +106,8 @@ function listenOn(
     console.error(
       error instanceof Deno.errors.AddrInUse
         ? `error: port ${port} is in use on ${hostname}; set PORT to a free one (0: any).`
+        : error instanceof Deno.errors.PermissionDenied
+        ? `error: port ${port} needs privileges this process lacks; set PORT to one above 1023.`
         : `error: cannot listen on ${hostname}:${port} (${(error as Error).message}); set HOST ` +
           "to an address of this machine (0.0.0.0: all of them).",
     );
@@ -122,11 +125,8 @@ function listenOn(
  * second signal exits at once.
  */
 function stopOnSignals(stop: () => Promise<void>, listening: boolean): void {
-  const signals: [Deno.Signal, number][] = Deno.build.os === "windows"
-    ? [["SIGINT", 130], ["SIGBREAK", 149]]
-    : [["SIGINT", 130], ["SIGTERM", 143]];
   let stopping = false;
-  for (const [signal, status] of signals) {
+  for (const { signal, status } of STOP_SIGNALS) {
     try {
       Deno.addSignalListener(signal, () => {
         if (stopping) Deno.exit(status);
@@ -149,8 +149,10 @@ const listen = import.meta.main && Deno.args.includes("--listen");
 
 const server = listen ? listenOn(config, app.fetch) : undefined;
 stopOnSignals(async () => {
+  const n = inFlight.count;
   console.error(
-    `stopping: answering the ${inFlight.count} requests in flight (within ${config.timeoutMs} ms)`,
+    `stopping: answering the ${n} request${n === 1 ? "" : "s"} in flight (within ` +
+      `${config.timeoutMs} ms)`,
   );
   // Answers come within the time limit; the timer only bounds a stuck one.
   const limit = new Promise((resolve) =>

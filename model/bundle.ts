@@ -76,7 +76,7 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
         throw new BundleError(
           given,
           "there is no such folder" +
-            (given.includes("/~/") ? " (a ~ is not expanded here: write the whole path)." : "."),
+            (/\/~(\/|$)/.test(given) ? " (a ~ is not expanded here: write the whole path)." : "."),
         );
       }
       // Without its manifest the folder is likely no bundle at all.
@@ -103,8 +103,8 @@ async function exists(url: URL): Promise<boolean> {
   try {
     await Deno.stat(url);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
   }
 }
 

@@ -217,7 +217,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   });
 
-  if (options.inFlight) app.use("*", options.inFlight.middleware);
   // Hono answers HEAD with its GET's headers and no body, which Deno then sends as content-length
   // 0; HEAD should tell the GET's length.
   app.use("*", async (c, next) => {
@@ -237,6 +236,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       }),
     );
   }
+  // After CORS, so that a stopping server's 503 carries its headers.
+  if (options.inFlight) app.use("*", options.inFlight.middleware);
   if (config.apiKey) {
     const key = config.apiKey;
     app.use("/v1/*", async (c, next) => {

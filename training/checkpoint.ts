@@ -25,7 +25,10 @@ import type { HostTensor, Safetensors } from "./safetensors.ts";
 import { ConfigError, resolveStoredConfig, type TrainConfig } from "./config.ts";
 
 /** Format tag of checkpoints written by `GanTrainer.snapshot`. */
-export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/1";
+export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/2";
+
+/** The formats read: version 1 was written before checkpoints had to carry a whole-file checksum. */
+const READ_FORMATS: readonly string[] = [CHECKPOINT_FORMAT, "interpretable-gan-checkpoint/1"];
 
 /** The non-tensor part of a checkpoint. */
 export interface TrainerState {
@@ -131,6 +134,20 @@ export function loadCheckpointTensors(
   for (const update of updates) update();
 }
 
+/**
+ * Runs `load` (a trainer taking a checkpoint's tensors); a tensor that is
+ * missing or of another shape is reported naming the checkpoint `file`, with
+ * `why` it does not fit.
+ */
+export function loadingCheckpoint(file: string, why: string, load: () => void): void {
+  try {
+    load();
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    throw new CheckpointError(`${file}: ${error.message.replace(/\.$/, "")}: ${why}`);
+  }
+}
+
 /** The updates that install a network's weights and batch-norm statistics from `<prefix>.*`. */
 export function networkUpdates(
   prefix: string,
@@ -234,7 +251,7 @@ export function checkpointConfig(checkpoint: Safetensors, file: string): TrainCo
 
 /** The trainer state stored in a checkpoint's metadata. */
 export function checkpointState(checkpoint: Safetensors): TrainerState {
-  if (checkpoint.metadata.format !== CHECKPOINT_FORMAT) {
+  if (!READ_FORMATS.includes(checkpoint.metadata.format)) {
     throw new CheckpointError(
       `the checkpoint's format is "${checkpoint.metadata.format}", expected "${CHECKPOINT_FORMAT}"` +
         (/encoder/.test(checkpoint.metadata.format ?? "")

@@ -35,7 +35,7 @@ import { loadTrainingData } from "./data/load.ts";
 import { Progress } from "../core/progress.ts";
 import {
   createRun,
-  type NewestCheckpoint,
+  type LoadedCheckpoint,
   openRun,
   readCheckpoint,
   readNewestCheckpoint,
@@ -44,7 +44,12 @@ import {
   truncateLog,
   writeConfig,
 } from "./run_folder.ts";
-import { checkpointConfig, CheckpointError, checkpointState } from "./checkpoint.ts";
+import {
+  checkpointConfig,
+  CheckpointError,
+  checkpointState,
+  loadingCheckpoint,
+} from "./checkpoint.ts";
 import type { Safetensors } from "./safetensors.ts";
 import { GanTrainer } from "./trainer.ts";
 import { realsGridPng, trainLoop } from "./train.ts";
@@ -398,7 +403,7 @@ export function main(args: string[]): Promise<number> {
 }
 
 async function runCommand(command: TrainCommand): Promise<number> {
-  let config: TrainConfig, resumed: { run: RunFolder; checkpoint: NewestCheckpoint } | null = null;
+  let config: TrainConfig, resumed: { run: RunFolder; checkpoint: LoadedCheckpoint } | null = null;
   let fromFile: Safetensors | null = null;
   const resumeFrom = command.kind === "resume" ? await pathKind(command.run) : null;
   if (command.kind === "resume" && resumeFrom === "missing") {
@@ -480,24 +485,10 @@ async function runCommand(command: TrainCommand): Promise<number> {
   }
 }
 
-/**
- * Runs `load` (a trainer taking a checkpoint's tensors); a tensor that is
- * missing or of another shape is reported naming the checkpoint `file`, with
- * `why` it does not fit.
- */
-function loadingCheckpoint(file: string, why: string, load: () => void): void {
-  try {
-    load();
-  } catch (error) {
-    if (!(error instanceof CheckpointError)) throw error;
-    throw new CheckpointError(`${file}: ${error.message.replace(/\.$/, "")}: ${why}`);
-  }
-}
-
 /** Restores `checkpoint`, the newest readable one of `run`, into `trainer`. */
 async function resumeRun(
   run: RunFolder,
-  checkpoint: NewestCheckpoint,
+  checkpoint: LoadedCheckpoint,
   trainer: GanTrainer,
 ): Promise<RunFolder> {
   loadingCheckpoint(
@@ -547,7 +538,7 @@ async function continueFromFile(
 ): Promise<RunFolder> {
   loadingCheckpoint(
     command.run,
-    "its tensors do not fit the config it carries, so the file is damaged.",
+    "its tensors do not fit the config it carries: another version of the trainer wrote it.",
     () => trainer.restore(checkpoint),
   );
   const name = command.name ?? basename(command.run).replace(/\.safetensors$/, "");

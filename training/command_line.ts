@@ -7,6 +7,7 @@
  * @module
  */
 
+import { STOP_SIGNALS } from "../core/stop_signals.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CheckpointError } from "./checkpoint.ts";
 import { ConfigError } from "./config.ts";
@@ -248,11 +249,6 @@ export function positiveScriptFlag(name: string, text: string): number {
  */
 export const REPEATED_SIGNAL_MS = 1000;
 
-/** The signals that ask a command to stop. */
-const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];
-
 /**
  * A temporary `folder` that an interrupted program (Ctrl-C, SIGTERM) removes
  * before it quits with status 130; the returned function removes it and
@@ -267,9 +263,9 @@ export function temporaryFolder(folder: string): () => Promise<void> {
     }
     Deno.exit(130);
   };
-  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
+  for (const { signal } of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
   return async () => {
-    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
+    for (const { signal } of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
     await Deno.remove(folder, { recursive: true });
   };
 }
@@ -302,10 +298,10 @@ export async function withStopSignal<T>(
     );
     controller.abort();
   };
-  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, onSignal);
+  for (const { signal } of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
   try {
     return await work(controller.signal);
   } finally {
-    for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, onSignal);
+    for (const { signal } of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
   }
 }

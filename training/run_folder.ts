@@ -262,7 +262,7 @@ export async function truncateLog(run: RunFolder, step: number): Promise<void> {
 }
 
 /** A checkpoint's contents and the file they were read from. */
-export type NewestCheckpoint = Safetensors & { file: string };
+export type LoadedCheckpoint = Safetensors & { file: string };
 
 /**
  * The newest readable checkpoint of `run`: a corrupt or truncated one (its
@@ -272,7 +272,7 @@ export type NewestCheckpoint = Safetensors & { file: string };
 export async function readNewestCheckpoint(
   run: RunFolder,
   warn: (line: string) => void,
-): Promise<NewestCheckpoint> {
+): Promise<LoadedCheckpoint> {
   const checkpoints = (await listCheckpoints(run)).reverse();
   if (checkpoints.length === 0) {
     throw new CheckpointError(`${run.dir} has no checkpoint yet; start a new run instead.`);

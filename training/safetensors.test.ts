@@ -72,7 +72,7 @@ function withHeader(
 }
 
 Deno.test("safetensors: a flipped bit anywhere in the file is caught by the checksum", () => {
-  const own = { ...contents, metadata: { format: "interpretable-gan-test/1", note: "ok" } };
+  const own = { ...contents, metadata: { format: "interpretable-gan-test/2", note: "ok" } };
   const bytes = encodeSafetensors(own);
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   // Every byte of the length, the header and the data, bit 0 and bit 4 (bits that keep the JSON valid
@@ -109,6 +109,9 @@ Deno.test("safetensors: files with the data's checksum alone, or from elsewhere 
   const plain = withHeader(bytes, (header) => delete header.__metadata__[CHECKSUM_KEY]);
   deepEqual(decodeSafetensors(plain), contents);
   // This project's own files must carry one: a damaged key cannot turn the check off.
-  const own = withHeader(plain, (header) => header.__metadata__.format = "interpretable-gan-x/1");
+  const own = withHeader(plain, (header) => header.__metadata__.format = "interpretable-gan-x/2");
   throws(() => decodeSafetensors(own), /carries no checksum/);
+  // Version 1 of this project's formats came before the whole file's checksum.
+  const older = withHeader(plain, (header) => header.__metadata__.format = "interpretable-gan-x/1");
+  deepEqual(decodeSafetensors(older).metadata.format, "interpretable-gan-x/1");
 });

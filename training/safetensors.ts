@@ -44,17 +44,22 @@ export const CHECKSUM_KEY = "crc32";
 export const DATA_CHECKSUM_KEY = "data_crc32";
 
 /**
- * The `format` metadata of this project's files: such a file must carry a
- * checksum, so that a damaged key cannot switch the check off. Files from
- * elsewhere may lack one.
+ * The `format` metadata of this project's files from version 2 on (`.../2`):
+ * such a file must carry the whole file's checksum, so that a damaged key
+ * cannot switch the check off. Version 1 and files from elsewhere may lack it.
  */
-const OWN_FORMAT = /^interpretable-gan-/;
+const CHECKSUMMED_FORMAT = /^interpretable-gan-[\w-]+\/([2-9]|[1-9]\d+)$/;
 
 /** The checksum's place holder while it is computed. */
 const ZEROS = "00000000";
 
 /** Serialises `contents`; tensors are laid out in name order, and the file carries its checksum. */
 export function encodeSafetensors(contents: Safetensors): Uint8Array {
+  for (const key of [CHECKSUM_KEY, DATA_CHECKSUM_KEY]) {
+    if (key in contents.metadata) {
+      throw new SafetensorsError(`metadata "${key}" is the file's own.`);
+    }
+  }
   const names = Object.keys(contents.tensors).sort();
   const entries: Record<string, unknown> = {};
   let offset = 0;
@@ -158,7 +163,7 @@ function checkChecksum(
 ): void {
   const dataStart = 8 + headerLength;
   const whole = metadata?.[CHECKSUM_KEY], data = metadata?.[DATA_CHECKSUM_KEY];
-  const damaged = "the file is corrupt or truncated.";
+  const damaged = "the file is corrupt or truncated, or was rewritten by another tool.";
   if (whole !== undefined) {
     // The value's digits are found where the encoder wrote them, and read as zeros; a
     // one-byte decoding keeps the text's indices the bytes'.
@@ -168,7 +173,7 @@ function checkChecksum(
     if (!/^[0-9a-f]{8}$/.test(whole) || at < 0 || text.indexOf(written, at + 1) >= 0) {
       throw new SafetensorsError(`its checksum is not as this project writes it: ${damaged}`);
     }
-    const digits = 8 + at + written.length - 9;
+    const digits = 8 + at + `"${CHECKSUM_KEY}":"`.length;
     const actual = crc32Hex(
       bytes.subarray(0, digits),
       new TextEncoder().encode(ZEROS),
@@ -187,7 +192,7 @@ function checkChecksum(
           damaged,
       );
     }
-  } else if (OWN_FORMAT.test(metadata?.format ?? "")) {
-    throw new SafetensorsError(`it carries no checksum, which this project writes: ${damaged}`);
+  } else if (CHECKSUMMED_FORMAT.test(metadata?.format ?? "")) {
+    throw new SafetensorsError(`it carries no checksum, as its format must: ${damaged}`);
   }
 }

@@ -113,7 +113,9 @@ export async function loadImageFolder(
   const cached = cacheFile !== null &&
     await writeCache(cacheFile, set, skipped).then(() => true, (error: Error) => {
       if (typeof (error as { code?: unknown }).code !== "string") throw error;
-      console.error(`warning: the decoded images were not cached (${error.message}); going on.`);
+      console.error(
+        `warning: the decoded images were not cached (${error.message}); going on.`,
+      );
       return false;
     });
   return { set, skipped, fromCache: false, cacheFile: cached ? cacheFile : null };

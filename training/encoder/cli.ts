@@ -17,12 +17,13 @@ import {
   UsageError,
   withStopSignal,
 } from "../command_line.ts";
-import { checkpointConfig, CheckpointError } from "../checkpoint.ts";
+import { checkpointConfig, CheckpointError, loadingCheckpoint } from "../checkpoint.ts";
 import { requireStepsAhead, withFlagNames } from "../config.ts";
 import type { Safetensors } from "../safetensors.ts";
 import { loadTrainingData } from "../data/load.ts";
 import {
   createRun,
+  type LoadedCheckpoint,
   readCheckpoint,
   readHashedCheckpoint,
   readNewestCheckpoint,
@@ -246,7 +247,7 @@ export function newEncoderConfig(
 async function runCommand(command: EncoderCommand): Promise<number> {
   let config: EncoderConfig, gan: Awaited<ReturnType<typeof readHashedCheckpoint>>;
   let resumed: Awaited<ReturnType<typeof readRunConfig>>["run"] | null = null;
-  let newest: Safetensors | null = null;
+  let newest: LoadedCheckpoint | null = null;
   if (command.kind === "resume") {
     const opened = await readRunConfig(command.run);
     if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
@@ -280,7 +281,11 @@ async function runCommand(command: EncoderCommand): Promise<number> {
   try {
     let run;
     if (resumed && newest) {
-      trainer.restore(newest);
+      loadingCheckpoint(
+        newest.file,
+        "it is no checkpoint of this run, whose config.json gives other networks.",
+        () => trainer.restore(newest),
+      );
       await truncateLog(resumed, trainer.step);
       await writeConfig(resumed, config);
       run = resumed;
@@ -288,7 +293,15 @@ async function runCommand(command: EncoderCommand): Promise<number> {
     } else {
       const c = command as Extract<EncoderCommand, { kind: "new" }>;
       const name = c.name ?? `encoder-${basename(c.generator).replace(/\.safetensors$/, "")}`;
-      if (config.initFrom !== null) trainer.initFrom(await readCheckpoint(config.initFrom));
+      const { initFrom } = config;
+      if (initFrom !== null) {
+        const checkpoint = await readCheckpoint(initFrom);
+        loadingCheckpoint(
+          initFrom,
+          "give --width as its run had it.",
+          () => trainer.initFrom(checkpoint),
+        );
+      }
       run = await createRun(c.out, name, config);
       console.error(
         `run: ${run.dir}, the encoder of ${config.generator.checkpoint}` +

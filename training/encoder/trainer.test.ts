@@ -164,7 +164,7 @@ Deno.test("train:encoder", async (t) => {
     assertEquals(status, 1);
     assertMatch(
       errors,
-      /error: too few images to train on: 1 in the data less 500 held out is fewer than a batch of 4\.$/,
+      /error: too few images to train on: 1 in the data less 500 held out is fewer than a batch of 4: give more images, or a smaller --holdout or --batch\.$/,
     );
   });
   await Deno.remove(root, { recursive: true });

@@ -44,7 +44,13 @@ import type { Safetensors } from "../safetensors.ts";
 import type { EncoderConfig } from "./config.ts";
 
 /** Format tag of encoder checkpoints. */
-export const ENCODER_CHECKPOINT_FORMAT = "interpretable-gan-encoder-checkpoint/1";
+export const ENCODER_CHECKPOINT_FORMAT = "interpretable-gan-encoder-checkpoint/2";
+
+/** The formats read: version 1 was written before checkpoints had to carry a whole-file checksum. */
+const READ_FORMATS: readonly string[] = [
+  ENCODER_CHECKPOINT_FORMAT,
+  "interpretable-gan-encoder-checkpoint/1",
+];
 
 /** Prefix of the encoder's tensors in its checkpoints. */
 export const ENCODER_PREFIX = "encoder";
@@ -97,7 +103,8 @@ export class EncoderTrainer {
     if (set.count - config.holdout < config.batch) {
       throw new DataError(
         `too few images to train on: ${set.count} in the data less ${config.holdout} held out ` +
-          `is fewer than a batch of ${config.batch}.`,
+          `is fewer than a batch of ${config.batch}: give more images, or a smaller --holdout ` +
+          "or --batch.",
       );
     }
     this.config = config;
@@ -249,7 +256,7 @@ export class EncoderTrainer {
 
 /** The state in an encoder checkpoint's metadata; throws {@link CheckpointError}. */
 export function encoderState(checkpoint: Safetensors): EncoderState {
-  if (checkpoint.metadata.format !== ENCODER_CHECKPOINT_FORMAT) {
+  if (!READ_FORMATS.includes(checkpoint.metadata.format)) {
     throw new CheckpointError(
       `the checkpoint's format is "${checkpoint.metadata.format}", expected an encoder ` +
         `checkpoint ("${ENCODER_CHECKPOINT_FORMAT}").`,

@@ -21,7 +21,7 @@ import { ConfigError, DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
-import { listCheckpoints, openRun, readCheckpoint } from "../run_folder.ts";
+import { listCheckpoints, type LoadedCheckpoint, openRun, readCheckpoint } from "../run_folder.ts";
 import {
   checkpointConfig,
   CheckpointError,
@@ -30,7 +30,6 @@ import {
 } from "../checkpoint.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
-import type { Safetensors } from "../safetensors.ts";
 import { conceptMaps } from "../../core/concept_map.ts";
 import { channelPeaks, groupCentres } from "../../core/partition.ts";
 import { imageGrid, imagesFromPlanar, type RgbImage } from "../../core/image.ts";
@@ -58,16 +57,10 @@ export interface RunEvaluation {
   figure?: RgbImage;
 }
 
-/** A checkpoint to evaluate, as read by {@link readRunCheckpoint}. */
-export interface RunCheckpoint {
-  file: string;
-  checkpoint: Safetensors;
-}
-
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
   /** A checkpoint file, or one already read; default the run's newest. */
-  checkpoint?: string | RunCheckpoint;
+  checkpoint?: string | LoadedCheckpoint;
   /** Generated images the metrics average over (default 64). */
   images?: number;
   /** C for a baseline's GMM (default: the interpretable default, 24). */
@@ -110,11 +103,11 @@ const FIGURE_COLUMNS = 8;
  * `file`, or the run's newest; throws CheckpointError when there is none or it
  * cannot be read.
  */
-export async function readRunCheckpoint(dir: string, file?: string): Promise<RunCheckpoint> {
+export async function readRunCheckpoint(dir: string, file?: string): Promise<LoadedCheckpoint> {
   const { run } = await openRun(dir);
   const chosen = file ?? (await listCheckpoints(run)).at(-1)?.file;
   if (!chosen) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
-  return { file: chosen, checkpoint: await readCheckpoint(chosen) };
+  return { ...await readCheckpoint(chosen), file: chosen };
 }
 
 /** Evaluates the generator of the run in `dir`. */
@@ -122,9 +115,10 @@ export async function evaluateRun(
   dir: string,
   options: EvaluateOptions = {},
 ): Promise<RunEvaluation> {
-  const { file, checkpoint } = typeof options.checkpoint === "object"
+  const checkpoint = typeof options.checkpoint === "object"
     ? options.checkpoint
     : await readRunCheckpoint(dir, options.checkpoint);
+  const { file } = checkpoint;
   const state = checkpointState(checkpoint);
   const config = checkpointConfig(checkpoint, file);
   const images = options.images ?? 64, seed = options.seed ?? 1234;

@@ -180,7 +180,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   let evaluation: RunEvaluation;
   try {
     evaluation = await evaluateRun(options.run, {
-      checkpoint: { file, checkpoint },
+      checkpoint: { ...checkpoint, file },
       trainedWeights: options.trainedWeights,
       images: options.images,
       groups: options.groups,
