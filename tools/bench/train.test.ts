@@ -1,19 +1,9 @@
 import { equal } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { USAGE_HINT } from "../../training/command_line.ts";
+import { runTool } from "../testing.ts";
 
 /** The tiny model of the training tests, so that a benchmark that did run would be short. */
 const TINY = ["--resolution", "32", "--width", "4", "--target-channels", "8", "--latent", "8"];
-
-/** Runs `deno task bench:train` with `args`; its exit code and error output. */
-async function benchTrain(args: string[]): Promise<{ code: number; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", fileURLToPath(new URL("./train.ts", import.meta.url)), ...args],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-}
 
 Deno.test("bench:train refuses the flags of deno task train that it would ignore", async () => {
   const refused = [
@@ -23,7 +13,7 @@ Deno.test("bench:train refuses the flags of deno task train that it would ignore
     ["--steps", "3"],
   ];
   for (const flag of refused) {
-    const { code, stderr } = await benchTrain([
+    const { code, lines } = await runTool("bench/train.ts", [
       ...flag,
       ...TINY,
       "--batch",
@@ -31,6 +21,7 @@ Deno.test("bench:train refuses the flags of deno task train that it would ignore
       "--timed-steps",
       "1",
     ]);
+    const stderr = lines.join("\n") + "\n";
     equal(code, 2, stderr);
     const name = flag[0].replace(/=.*/, "");
     equal(

@@ -1,18 +1,8 @@
 import { equal, match, ok } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { initEngine } from "../../training/engine/engine.ts";
 import { listCheckpoints, RunFolder } from "../../training/run_folder.ts";
 import { trainTinyRun } from "../../training/testing/tiny_run.ts";
-
-/** Runs `deno task eval:concepts` with `args`; its exit code and error output. */
-async function evalConcepts(args: string[]): Promise<{ code: number; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", fileURLToPath(new URL("./concepts.ts", import.meta.url)), ...args],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-}
+import { runTool } from "../testing.ts";
 
 Deno.test("eval:concepts refuses an unreadable newest checkpoint before the part segmenter trains", async () => {
   await initEngine();
@@ -28,7 +18,8 @@ Deno.test("eval:concepts refuses an unreadable newest checkpoint before the part
         ["--run", run, "--checkpoint", older, "--baseline", run],
       ]
     ) {
-      const { code, stderr } = await evalConcepts([...args, "--images", "8"]);
+      const { code, lines } = await runTool("eval/concepts.ts", [...args, "--images", "8"]);
+      const stderr = lines.join("\n");
       equal(code, 1, stderr);
       match(stderr, /^error: .*step-000004\.safetensors is not a readable checkpoint/m);
       ok(!stderr.includes("part segmenter"), stderr);

@@ -16,10 +16,10 @@ import { readBundle } from "../../model/bundle.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { evaluateFaces } from "../../faces/evaluate.ts";
 import { templateLandmarks } from "../../faces/testing.ts";
-import { runEvalTool } from "./testing.ts";
+import { runTool } from "../testing.ts";
 import { modesToMeasure } from "./faces.ts";
 
-const evalFaces = (args: string[]) => runEvalTool("faces.ts", args);
+const evalFaces = (args: string[]) => runTool("eval/faces.ts", args);
 
 /** A folder of `count` noise PNGs (no faces), and an identity list beside it naming `listed`. */
 async function noiseFolder(root: string, count: number, listed: (name: string) => string) {

@@ -7,9 +7,9 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { FACE_PARTS } from "../../faces/parts.ts";
 import { ROOT } from "../server_process.ts";
-import { runEvalTool } from "./testing.ts";
+import { runTool } from "../testing.ts";
 
-const evalFilters = (args: string[]) => runEvalTool("filters.ts", args);
+const evalFilters = (args: string[]) => runTool("eval/filters.ts", args);
 
 Deno.test("eval:filters: one error line for each thing a user can get wrong", async (t) => {
   await t.step("a bad command line", async () => {

@@ -7,15 +7,16 @@
 import { equal, match } from "node:assert/strict";
 import { join } from "node:path";
 import { encodePng } from "../../core/image.ts";
-import { defaultBundleWithout, runEvalTool } from "./testing.ts";
+import { defaultBundleWithout } from "./testing.ts";
+import { runTool } from "../testing.ts";
 
 Deno.test("eval:langevin: a bad flag is a usage error, a bundle without energy one error line", async () => {
-  const usage = await runEvalTool("langevin.ts", ["--steps", "0"]);
+  const usage = await runTool("eval/langevin.ts", ["--steps", "0"]);
   equal(usage.code, 2);
   match(usage.lines[0], /^error: --steps must be at least 1\./);
   // A baseline's bundle, or one exported before energy.onnx.
   const dir = await defaultBundleWithout(["energy"]);
-  const refused = await runEvalTool("langevin.ts", ["--model", dir, "--images", "20"]);
+  const refused = await runTool("eval/langevin.ts", ["--model", dir, "--images", "20"]);
   equal(refused.code, 1, refused.lines.join("\n"));
   equal(refused.lines.length, 1, refused.lines.join("\n"));
   match(refused.lines[0], /^error: this bundle has no energy model/);
@@ -29,7 +30,7 @@ Deno.test("eval:langevin: a folder of fewer real faces than N is one error line,
       const face = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(40 * k) };
       await Deno.writeFile(join(data, `${k}.png`), encodePng(face));
     }
-    const r = await runEvalTool("langevin.ts", ["--data", data, "--images", "20"]);
+    const r = await runTool("eval/langevin.ts", ["--data", data, "--images", "20"]);
     equal(r.code, 1, r.lines.join("\n"));
     match(
       r.lines.at(-1)!,

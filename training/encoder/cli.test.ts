@@ -1,18 +1,10 @@
 import { equal } from "node:assert/strict";
 import { USAGE_HINT } from "../command_line.ts";
 import { main } from "./cli.ts";
+import { runCapturingErrors } from "../testing/capture_errors.ts";
 
-/** Runs the command with its error lines captured; returns the status and the lines. */
-async function run(args: string[]): Promise<{ status: number; errors: string }> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...parts: unknown[]) => void lines.push(parts.join(" "));
-  try {
-    return { status: await main(args), errors: lines.join("\n") };
-  } finally {
-    console.error = original;
-  }
-}
+/** Runs the command with its error lines captured. */
+const run = (args: string[]) => runCapturingErrors(main, args);
 
 Deno.test("train:encoder refuses a setting out of range as a usage error naming its flag, before reading the checkpoint", async () => {
   // The checkpoint is not there: reading it would end the command with status 1 instead.

@@ -5,18 +5,10 @@ import { initEngine } from "../engine/engine.ts";
 import { listCheckpoints, readCheckpoint, RunFolder } from "../run_folder.ts";
 import { trainTinyRun } from "../testing/tiny_run.ts";
 import { main } from "./cli.ts";
+import { runCapturingErrors } from "../testing/capture_errors.ts";
 
-/** Runs the command with its error lines captured; returns the status and the lines. */
-async function run(args: string[]): Promise<{ status: number; errors: string }> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...parts: unknown[]) => void lines.push(parts.join(" "));
-  try {
-    return { status: await main(args), errors: lines.join("\n") };
-  } finally {
-    console.error = original;
-  }
-}
+/** Runs the command with its error lines captured. */
+const run = (args: string[]) => runCapturingErrors(main, args);
 
 async function newestRun(root: string, prefix: string): Promise<string> {
   const names: string[] = [];
