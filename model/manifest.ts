@@ -26,6 +26,22 @@ export const READABLE_BUNDLE_FORMATS: readonly string[] = [
   BUNDLE_FORMAT,
 ];
 
+/**
+ * How requests name a concept: a group id, `face`, or a label, in words of
+ * letters, digits, `_` or `-` that single spaces join ("face skin").
+ */
+export const CONCEPT_NAME = String.raw`[\w-]+(?: [\w-]+)*`;
+
+/** Why `label` could not name its group in a request, or null when it can. */
+export function labelProblem(label: string): string | null {
+  if (!new RegExp(`^${CONCEPT_NAME}$`).test(label)) {
+    return "a label is words of letters, digits, _ or -, joined by single spaces";
+  }
+  if (/^\d+$/.test(label)) return "a label of digits would read as a group id";
+  if (label === "face") return '"face" names the model\'s face groups together';
+  return null;
+}
+
 /** File names inside a bundle folder. */
 export const BUNDLE_FILES = {
   manifest: "manifest.json",

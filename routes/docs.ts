@@ -58,6 +58,7 @@ export function docsPage(document: Record<string, unknown>): string {
     `<li id="problem-${slug}"><b>${p.status}</b> <code>${slug}</code>: ${escape(p.title)}</li>`
   ).join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>${escape(info.title)}</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 pre{background:#f4f4f4;padding:.6rem;overflow:auto}table{border-collapse:collapse}

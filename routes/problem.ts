@@ -28,7 +28,7 @@ export const PROBLEMS = {
   "stopping": { status: 503, title: "The server is stopping" },
   "internal": { status: 500, title: "Internal server error" },
   "encoding-unavailable": { status: 501, title: "This model cannot encode photos" },
-  "gradients-unavailable": { status: 501, title: "This model has no gradient files" },
+  "gradients-unavailable": { status: 501, title: "This model cannot take gradient steps" },
 } as const;
 
 /** A slug of {@link PROBLEMS}. */

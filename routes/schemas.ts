@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import { MAX_SEED } from "../model/latents.ts";
+import { CONCEPT_NAME } from "../model/manifest.ts";
 import { MAP_STYLES } from "../model/render.ts";
 import { photoObject } from "./photos.ts";
 
@@ -110,9 +111,6 @@ export function imageSource(limits: Limits) {
       "that the model's encoder turns into a latent",
   );
 }
-
-/** One concept's name: a group id, `face`, or a label, whose words a space may join ("face skin"). */
-const CONCEPT_NAME = String.raw`[\w-]+(?: [\w-]+)*`;
 
 /** A group id or label (a label names all its groups together). */
 export const groupName = z.string().regex(

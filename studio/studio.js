@@ -519,7 +519,9 @@ async function showKernels() {
     row.className = "row";
     container.append(heading, row);
     for (const kernel of group.channels) {
-      const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=64`;
+      // 64 px a map, or the server's largest picture when that is smaller.
+      const size = Math.min(64, state.manifest.limits.maxImageSize);
+      const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=${size}`;
       const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
       const [url] = await pictureUrls([path], current) ?? [];
       if (!url) return;

@@ -375,6 +375,14 @@ studioTest(
     await page.goto(`${origin}/`);
     equal(await settled(page), "", "the model and faces load");
     equal(await page.$eval("#photo-form", (f) => (f as HTMLFormElement).hidden), false);
+    // Hidden, as for a model without an encoder, the form takes no room despite its flex row.
+    const hiddenDisplay = await page.$eval("#photo-form", (f) => {
+      (f as HTMLFormElement).hidden = true;
+      const display = getComputedStyle(f).display;
+      (f as HTMLFormElement).hidden = false;
+      return display;
+    });
+    equal(hiddenDisplay, "none");
     const input = await page.$("#photo-file");
     await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(photo);
     await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));

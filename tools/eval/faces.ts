@@ -47,7 +47,8 @@ const USAGE = `Usage: deno task eval:faces [--model <bundle-folder> | --run <run
   --model <folder>        the bundle to measure [model/default, the embedded default model]
   --run <run-folder>      measure a training run's checkpoint, exported to a temporary bundle
   --checkpoint <file>     with --run: this checkpoint instead of the newest
-  --data <folder>         real faces [${DEFAULT_DATA}; with --run, the run's data folder]
+  --data <folder>         real faces [${DEFAULT_DATA}; with --run, the run's data folder
+                          when it is one]
   --identities <file>     the identity list of --data, "<file> <person id>" lines
                           [<data>-identity.txt beside the folder]
   --images <n>            N, generated and real images for realism and naming, at least ${MIN_IMAGES} [1000]
@@ -240,6 +241,9 @@ async function measure(command: FacesCommand): Promise<number> {
       const exported = await exportForEvaluation(command.run, command.checkpoint);
       [folder, removeExport] = [exported.folder, exported.remove];
       data = command.data ?? exported.data ?? DEFAULT_DATA;
+      if (!command.data && !exported.data) {
+        console.error(`the run's data is not a folder of photos: real faces from ${data}`);
+      }
     }
     const bundle = await readBundle(folder);
     const evaluation = await evaluateFaces(bundle, analyzer, {

@@ -115,7 +115,11 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
         groups = model.resolveConcepts([concept]);
       } catch (error) {
         if (!(error instanceof UnknownConceptError)) throw error;
-        console.error(`no group is named ${concept}: no swap strips for it`);
+        console.error(
+          concept === "face"
+            ? "the model does not say which groups make up the face: no face swap strips"
+            : `no group is named ${concept}: no swap strips for it`,
+        );
         continue;
       }
       const strips = [];

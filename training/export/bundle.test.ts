@@ -274,6 +274,15 @@ Deno.test("export refuses unknown group ids and runs without checkpoints", async
   );
   const empty = await createRun(root, "empty", resolveConfig(TINY_RUN));
   await rejects(exportBundle({ run: empty.dir, out: join(root, "none") }), /no checkpoint/);
+  // The tiny run's data is synthetic: no face measurement, so its options would be ignored.
+  await rejects(
+    exportBundle({ run: runDir, out: join(root, "synthetic"), swapMode: "region" }),
+    (e: Error) =>
+      e instanceof ExportError &&
+      /^--swap-mode sets the face measurement, which a run on synthetic data does not get/.test(
+        e.message,
+      ),
+  );
 });
 
 Deno.test("a checkpoint exported through another run's folder is described by its own config", async () => {
@@ -449,6 +458,9 @@ Deno.test("export's command line", () => {
       [["--out", "o"], /--run/],
       [["--run", "r"], /--out/],
       [["--run", "r", "--out", "o", "--label", "eyes"], /<id>=<name>/],
+      [["--run", "r", "--out", "o", "--label", "1=face"], /--label 1=face: "face" names/],
+      [["--run", "r", "--out", "o", "--label", "1=2"], /would read as a group id/],
+      [["--run", "r", "--out", "o", "--label", "0=left.eye"], /words of letters, digits/],
       [["--run", "r", "--out", "o", "--face", "1;2"], /group ids/],
       [["--run", "r", "--out", "o", "--images", "0"], /at least 1/],
       [["--run", "r", "--out", "o", "--bogus"], /bogus/],

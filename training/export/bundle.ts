@@ -149,6 +149,32 @@ const SYNTHETIC_FACE_PARTS: ReadonlySet<string> = new Set(
   FACE_PARTS.filter((p) => p !== "background" && p !== "hair"),
 );
 
+/** The command-line flag of each option of the face measurement. */
+const FACE_MEASUREMENT_FLAGS = {
+  identities: "--identities",
+  faceImages: "--face-images",
+  facePairs: "--face-pairs",
+  swapMode: "--swap-mode",
+  faceSwapMode: "--face-swap-mode",
+} as const;
+
+/**
+ * Throws {@link ExportError} for an option of the face measurement on a run
+ * that gets none: faces are measured against a run's folder of photos.
+ */
+function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
+  if (config.data.kind === "folder") return;
+  const given = (Object.keys(FACE_MEASUREMENT_FLAGS) as (keyof typeof FACE_MEASUREMENT_FLAGS)[])
+    .find((option) => options[option] !== undefined);
+  if (given) {
+    throw new ExportError(
+      `${FACE_MEASUREMENT_FLAGS[given]} sets the face measurement, which a run on ` +
+        `${config.data.kind} data does not get (faces are measured against a folder of photos); ` +
+        "leave it out.",
+    );
+  }
+}
+
 /** Writes the bundle of `options.run` to `options.out`; returns it as read back. */
 export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const status = options.onStatus ?? (() => {});
@@ -160,6 +186,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   // A --checkpoint from elsewhere (another run, a committed file) is described by its own config.
   const config = checkpointConfig(checkpoint, file);
   checkGroupIds(options, groupCount(config, options.groups));
+  checkFaceOptions(options, config);
   // What can be wrong with the command's other inputs shows before minutes of measuring.
   const encoder = options.encoder
     ? await encoderForExport(

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { labelProblem } from "../../model/manifest.ts";
 import { initEngine } from "../engine/engine.ts";
 import {
   choiceFlag,
@@ -94,6 +95,8 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
   for (const text of values.label ?? []) {
     const match = /^(\d+)=(.+)$/.exec(text);
     if (!match) throw new UsageError(`--label takes <id>=<name>, got "${text}".`);
+    const problem = labelProblem(match[2]);
+    if (problem) throw new UsageError(`--label ${text}: ${problem}.`);
     labels[Number(match[1])] = match[2];
   }
   if (values["no-faces"]) {
