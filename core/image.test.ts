@@ -26,14 +26,15 @@ Deno.test("PNG: encode then decode gives the same pixels", () => {
   deepEqual(decodeImage(encodePng(image)), image);
 });
 
-Deno.test("PNG: grey, grey+alpha, RGBA and 16-bit files decode to RGB", async (t) => {
+Deno.test("PNG: grey, grey+alpha, RGBA and 16-bit files decode to RGB, transparent pixels over white", async (t) => {
   const cases = [
     { channels: 1, depth: 8, data: new Uint8Array([0, 128, 255, 7]), rgb: [0, 128, 255, 7] },
     {
       channels: 2,
       depth: 8,
       data: new Uint8Array([9, 255, 200, 0, 1, 1, 2, 2]),
-      rgb: [9, 200, 1, 2],
+      // Opaque, transparent, then nearly transparent: white shows through.
+      rgb: [9, 255, 254, 253],
     },
     {
       channels: 4,
@@ -62,7 +63,7 @@ Deno.test("PNG: grey, grey+alpha, RGBA and 16-bit files decode to RGB", async (t
       equal(height, 2);
       const expected = c.rgb
         ? c.rgb.flatMap((v) => [v, v, v])
-        : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        : [1, 2, 3, 255, 255, 255, 246, 246, 246, 254, 254, 254];
       deepEqual([...data], expected);
     });
   }

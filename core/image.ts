@@ -9,6 +9,7 @@ import { decode as decodePngFile } from "fast-png";
 import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
 import { concatArrays } from "./concat.ts";
+import { jpegOrientation, orient } from "./orientation.ts";
 import { planarPicture } from "./pictures.js";
 
 /** Interleaved 8-bit RGB pixels, row by row. */
@@ -112,7 +113,11 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
   throw new ImageDecodeError("not a JPEG or PNG file");
 }
 
-/** Decodes a JPEG or PNG file (recognised by its signature, not its name) to RGB. */
+/**
+ * Decodes a JPEG or PNG file (recognised by its signature, not its name) to
+ * RGB: a JPEG turned upright as its EXIF orientation says, a PNG's
+ * transparent pixels over white.
+ */
 export function decodeImage(bytes: Uint8Array): RgbImage {
   const kind = startsWith(bytes, JPEG_SIGNATURE) ? "JPEG" : "PNG";
   try {
@@ -123,11 +128,24 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
         // Bounds a hostile header's allocation (CelebA needs < 1 MB).
         maxMemoryUsageInMB: 512,
       });
-      return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+      const stored = {
+        width,
+        height,
+        data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      };
+      return orient(stored, jpegOrientation(bytes));
     }
     if (startsWith(bytes, PNG_SIGNATURE)) return pngToRgb(decodePngFile(bytes));
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
+    // fast-png fails on interlaced files of 1, 2 or 4 bits a sample (IHDR: depth, then interlace).
+    if (kind === "PNG" && bytes.length > 28 && bytes[24] < 8 && bytes[28] === 1) {
+      throw new ImageDecodeError(
+        `this PNG is interlaced at ${bytes[24]} bit${bytes[24] === 1 ? "" : "s"} a sample, which ` +
+          "is not read here; save it " +
+          "without interlacing, or as a JPEG",
+      );
+    }
     // The decoders' messages can end in an empty cause ("... the data:").
     const why = (error as Error).message.replace(/[:\s]+$/, "");
     throw new ImageDecodeError(
@@ -153,17 +171,24 @@ function pngToRgb(png: ReturnType<typeof decodePngFile>): RgbImage {
   const max = depth === 16 ? 65535 : 2 ** depth - 1;
   const data = new Uint8Array(width * height * 3);
   const gray = channels <= 2;
+  // Grey with alpha, or RGBA: the last channel is the alpha.
+  const alphaChannel = channels === 2 || channels === 4 ? channels - 1 : -1;
+  // Transparent pixels are drawn over white, as a page shows a cut-out photo.
+  const overWhite = (value: number, alpha: number) => value * alpha + 255 * (1 - alpha);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
       if (palette) {
         const colour = palette[sample(y, x)];
         if (!colour) throw new ImageDecodeError("corrupt PNG: a pixel's palette index is unused");
-        data.set(colour.slice(0, 3), p * 3);
+        const alpha = (colour[3] ?? 255) / 255;
+        for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(overWhite(colour[c], alpha));
         continue;
       }
+      const alpha = alphaChannel < 0 ? 1 : sample(y, x * channels + alphaChannel) / max;
       for (let c = 0; c < 3; c++) {
-        data[p * 3 + c] = Math.round((sample(y, x * channels + (gray ? 0 : c)) * 255) / max);
+        const value = (sample(y, x * channels + (gray ? 0 : c)) * 255) / max;
+        data[p * 3 + c] = Math.round(overWhite(value, alpha));
       }
     }
   }

@@ -101,6 +101,11 @@ Deno.test("POST /v1/encode answers the photo's latent and the generator's image 
     equal(input[1], 0x50, "the input is a PNG");
   };
   await t.step("a raw JPEG body", async () => await check(await upload(photo, "image/jpeg")));
+  await t.step("a raw JPEG body under another name software gives it", async () => {
+    for (const type of ["image/jpg", "image/pjpeg", "application/octet-stream"]) {
+      await check(await upload(photo, type));
+    }
+  });
   await t.step("a raw PNG body", async () => {
     const png = encodePng({ width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) });
     await check(await upload(png, "image/png"));
@@ -128,6 +133,10 @@ Deno.test("a photo is a swap source like a seed: {image} equals the seed it enco
   // As a data URL, and wrapped at 76 characters as `base64` writes it: the same photo.
   equal(await swap({ image: `data:image/png;base64,${pngBase64Of(photo)}` }), seven);
   equal(await swap({ image: pngBase64Of(photo).replace(/.{76}/g, "$&\n") }), seven);
+  // A file of no known type, the URL-safe alphabet, no padding: the same photo.
+  equal(await swap({ image: `data:application/octet-stream;base64,${pngBase64Of(photo)}` }), seven);
+  const urlSafe = pngBase64Of(photo).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  equal(await swap({ image: urlSafe }), seven);
   const response = await app.request("/v1/swap", {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -20,6 +20,14 @@ import { ClientGoneError } from "./validation.ts";
 export const PHOTO_TYPES = ["image/jpeg", "image/png"] as const;
 
 /**
+ * Other names clients send raw photos under (a file's bytes are recognised by
+ * their signature, whatever the name says): `image/jpg` and `image/pjpeg`
+ * from older software, `application/octet-stream` from tools that do not
+ * know the type.
+ */
+const PHOTO_TYPE_ALIASES = ["image/jpg", "image/pjpeg", "application/octet-stream"];
+
+/**
  * Checks that `bytes` are a JPEG or PNG of at most `maxPixels` pixels, from
  * the header: a 400 naming `field` for anything else, a 413 for too many
  * pixels (before any decoding).
@@ -54,7 +62,7 @@ export async function readPhotoUpload(c: Context<AppEnv>, maxPixels: number): Pr
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   let bytes: Uint8Array;
   try {
-    if ((PHOTO_TYPES as readonly string[]).includes(type)) {
+    if ([...PHOTO_TYPES, ...PHOTO_TYPE_ALIASES].includes(type)) {
       bytes = new Uint8Array(await c.req.arrayBuffer());
     } else if (type === "multipart/form-data") {
       bytes = await formPhoto(c);
@@ -113,11 +121,16 @@ export const FIT_DESCRIPTION =
 
 /**
  * A photo's base64 as clients send it: bare, with line breaks (`base64`'s
- * default output), or as a data URL (`data:image/jpeg;base64,...`, as a
- * browser's `FileReader` gives).
+ * default output), as a data URL (`data:image/jpeg;base64,...`, as a
+ * browser's `FileReader` gives, `data:application/octet-stream;...` for a
+ * file without a known type), in the URL-safe alphabet, or without padding.
  */
 const photoBase64 = z.string()
-  .transform((text) => text.replace(/^data:image\/[\w.+-]+;base64,/, "").replace(/\s+/g, ""))
+  .transform((text) => {
+    const bare = text.replace(/^data:[\w.+-]+\/[\w.+-]+;base64,/, "").replace(/\s+/g, "")
+      .replaceAll("-", "+").replaceAll("_", "/");
+    return bare + "=".repeat((4 - (bare.length % 4)) % 4);
+  })
   .pipe(z.base64("must be a JPEG or PNG file in base64 (bare or as a data: URL)"))
   .describe("a JPEG or PNG photo of a face, base64-encoded (bare, or a data: URL)");
 

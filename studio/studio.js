@@ -696,6 +696,9 @@ async function reducedPhoto(file) {
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = side;
   const context = canvas.getContext("2d");
+  // A JPEG has no alpha: transparent pixels over white, as the server decodes a PNG's.
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, side, side);
   context.imageSmoothingQuality = "high";
   context.drawImage(
     bitmap,
