@@ -602,6 +602,27 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
   deepEqual(statuses(document), ["200", "400", "408", "413", "415", "422", "503"]);
   const keyed = await (await appWith({ apiKey: "k" }).request("/openapi.json")).json();
   deepEqual(statuses(keyed), ["200", "400", "401", "408", "413", "415", "422", "503"]);
+  // What client generators need: a unique name for each operation, the server, and how the key
+  // goes (only behind a key, and not for the health checks).
+  type Operation = { operationId: string; security?: unknown[]; responses: object };
+  const operations = (document: { paths: Record<string, Record<string, Operation>> }) =>
+    Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.values(ops).map((op) => ({ path, ...op }))
+    );
+  const ids = operations(document).map((op) => op.operationId);
+  equal(new Set(ids).size, ids.length, ids.join());
+  ok(ids.every((id) => /^[a-z][A-Za-z]+$/.test(id)), ids.join());
+  deepEqual(document.servers, [{ url: "/" }]);
+  deepEqual(document.security, [], "no key: nothing to send");
+  for (const op of operations(keyed)) {
+    deepEqual(
+      op.security,
+      op.path.startsWith("/v1/") ? [{ bearer: [] }, { apiKeyHeader: [] }] : [],
+      op.path,
+    );
+    ok(Object.keys(op.responses).some((status) => status.startsWith("4")), op.path);
+  }
+  deepEqual(Object.keys(keyed.components.securitySchemes), ["bearer", "apiKeyHeader"]);
   for (
     const path of [
       "/v1/swap",

@@ -38,6 +38,7 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
     defineRoute({
       method: "post",
       path: "/v1/encode",
+      operationId: "encodePhoto",
       tag: "photos",
       summary: "Encode a photo of a face into the generator's latent space",
       description: "Send a JPEG or PNG as the raw body (Content-Type image/jpeg or image/png) or " +

@@ -44,6 +44,7 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
     defineRoute({
       method: "get",
       path: "/v1/latents/{seed}.json",
+      operationId: "getLatent",
       tag: "generation",
       summary: "The latent z of a seed",
       description: "The latent that /v1/images/{seed}.png draws (scaled by truncation), to edit " +
@@ -69,6 +70,7 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}.png",
+      operationId: "getImage",
       tag: "generation",
       summary: "The image of a seed",
       description: "The same seed always gives the same image of a given model.",
@@ -89,6 +91,7 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
     defineRoute({
       method: "post",
       path: "/v1/generate",
+      operationId: "generateImages",
       tag: "generation",
       summary: "Images from seeds or explicit latents",
       description: "One image answers as a PNG; several as JSON with base64 PNGs, in order. " +

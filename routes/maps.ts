@@ -48,6 +48,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}/kernels/{kernel}.png",
+      operationId: "getKernelMap",
       tag: "feature maps",
       summary: "One kernel's map of the target layer, scaled to the image",
       params: seedPath.extend({
@@ -69,6 +70,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}/kernels.png",
+      operationId: "getKernelGrid",
       tag: "feature maps",
       summary: "All kernels' maps in one grid, ordered by concept group",
       description: `Tiles of side \`size\` (default ${limits.resolution}, at most ${maxTile}), ` +
@@ -93,6 +95,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}/concepts.png",
+      operationId: "getConceptMap",
       tag: "feature maps",
       summary: "The concept map: each position coloured by its strongest group",
       description: "Positions where no group centre reaches 0.2 of its peak stay black (map) or " +
@@ -118,6 +121,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
     defineRoute({
       method: "post",
       path: "/v1/maps",
+      operationId: "drawMaps",
       tag: "feature maps",
       summary: "The maps of an image given by seed, latent or photo",
       description: "view=kernel (with kernel), kernels (the grid), concepts (the concept map) or " +
@@ -196,6 +200,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
     defineRoute({
       method: "get",
       path: "/v1/images/{seed}/concepts/{group}.png",
+      operationId: "getGroupMap",
       tag: "feature maps",
       summary: "One concept group's centre (the mean of its kernels' maps)",
       description: "A group id, or a label (all groups with that label together).",

@@ -22,6 +22,7 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     defineRoute({
       method: "get",
       path: "/v1/model",
+      operationId: "getModel",
       tag: "model",
       summary: "The served model: resolution, latent size, target layer and concept groups",
       description: "The bundle's manifest (groups with ids, labels, colours and member kernels; " +
@@ -42,6 +43,7 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     defineRoute({
       method: "get",
       path: "/v1/model/{part}.onnx",
+      operationId: "getModelPart",
       tag: "model",
       summary: "The generator's head or tail as ONNX, to run in a client",
       description: "head: z [N, Z] -> target-layer maps [N, M, H, W]; tail: maps -> image " +
@@ -68,20 +70,26 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     defineRoute({
       method: "get",
       path: "/healthz",
+      operationId: "getHealth",
       tag: "operations",
       summary: "Liveness: the process answers",
-      responses: { 200: { description: "alive", contentType: "application/json" } },
+      responses: {
+        200: { description: "alive", contentType: "application/json" },
+        400: { ...PROBLEM_RESPONSE, description: "a query parameter, which it takes none of" },
+      },
       handler: () => Response.json({ status: "ok" }),
     }),
     defineRoute({
       method: "get",
       path: "/readyz",
+      operationId: "getReadiness",
       tag: "operations",
       summary: "Readiness: the model is loaded and new work would be served within the time limit",
       description: "`load` gives the render lanes (workers), the jobs they hold, the expected " +
         "wait of a new job and the measured milliseconds per work unit by job kind.",
       responses: {
         200: { description: "ready", contentType: "application/json" },
+        400: { ...PROBLEM_RESPONSE, description: "a query parameter, which it takes none of" },
         503: {
           description: "overloaded: new work would wait past the time limit",
           contentType: "application/json",

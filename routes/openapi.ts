@@ -51,6 +51,15 @@ function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, Re
   return common;
 }
 
+/** How a client sends the API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+const API_KEY_SCHEMES = {
+  bearer: { type: "http", scheme: "bearer" },
+  apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
+};
+
+/** Either scheme will do. */
+const API_KEY_SECURITY = [{ bearer: [] }, { apiKeyHeader: [] }];
+
 /** The OpenAPI 3.1 document of `specs`; `behindKey`: the server asks for an API key. */
 export function openApiDocument(
   specs: readonly RouteSpec[],
@@ -75,6 +84,7 @@ export function openApiDocument(
     );
     paths[spec.path] ??= {};
     paths[spec.path][spec.method] = {
+      operationId: spec.operationId,
       summary: spec.summary,
       ...(spec.description ? { description: spec.description } : {}),
       tags: [spec.tag],
@@ -107,7 +117,16 @@ export function openApiDocument(
         }
         : {}),
       responses,
+      // Behind a key, the API's routes need it; the health checks never do.
+      ...(behindKey ? { security: spec.path.startsWith("/v1/") ? API_KEY_SECURITY : [] } : {}),
     };
   }
-  return { openapi: "3.1.0", info, paths };
+  return {
+    openapi: "3.1.0",
+    info,
+    // Relative: the document is served by the server it describes.
+    servers: [{ url: "/" }],
+    paths,
+    ...(behindKey ? { components: { securitySchemes: API_KEY_SCHEMES } } : { security: [] }),
+  };
 }

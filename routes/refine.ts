@@ -72,6 +72,7 @@ export function refineRoutes(model: ServedModel, renderer: Renderer, limits: Lim
     defineRoute({
       method: "post",
       path: "/v1/refine",
+      operationId: "refineLatents",
       tag: "photos",
       summary: "Revise an image's latent by Langevin dynamics on the energy model",
       description: "The paper's Fig. 7a: T steps of z <- z + (delta^2 / 2) d/dz [g_W(f(z)) - " +

@@ -53,6 +53,8 @@ export interface RouteSpec<
   method: "get" | "post";
   /** OpenAPI path, e.g. `/v1/images/{seed}.png`. */
   path: string;
+  /** The operation's name in the OpenAPI document, which generated clients name their methods by. */
+  operationId: string;
   summary: string;
   description?: string;
   tag: string;

@@ -62,6 +62,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     defineRoute({
       method: "get",
       path: "/v1/swap/{target}/{source}.png",
+      operationId: "getSwap",
       tag: "concept swaps",
       summary: "The target seed's image with the source seed's concepts",
       description: "view=swapped (default) returns the swapped image; difference its squared RGB " +
@@ -103,6 +104,7 @@ export function swapRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     defineRoute({
       method: "post",
       path: "/v1/swap",
+      operationId: "swapImages",
       tag: "concept swaps",
       summary: "Swap concepts between two images given by seeds, latents or photos",
       description: "Returns JSON with the swapped image and, as asked by include, the squared " +
