@@ -1,5 +1,6 @@
 import { deepEqual, equal, notDeepEqual, ok } from "node:assert/strict";
 import { conceptMaps, groupColor } from "./concept_map.ts";
+import { positionOwners } from "./swap_maps.js";
 
 Deno.test("conceptMaps colours each position by its strongest group, black where none is active", () => {
   // One image, 3 filters on a 2x2 layer: group 0 (filters 0, 1) top-left, group 1 (filter 2) bottom-right.
@@ -46,4 +47,11 @@ Deno.test("conceptMaps takes given peaks and colours (a server draws one image w
   });
   deepEqual([...lit.data.subarray(0, 3)], [...red]);
   deepEqual([...lit.data.subarray(3, 6)], [0, 0, 0]);
+});
+
+Deno.test("positionOwners: the strongest group over its peak, ties to the later one, none under the threshold", () => {
+  // Three positions, three groups (peaks 2, 1 and 0: the last owns nothing).
+  const centres = [[2, 0.2, 0.5], [1, 0.19, 0.5], [9, 9, 9]];
+  // Position 0: both at 1.0, the later wins; 1: 0.1 and 0.19, under 0.2; 2: 0.25 against 0.5.
+  deepEqual([...positionOwners(centres, [2, 1, 0], 3)], [1, -1, 1]);
 });

@@ -10,8 +10,8 @@
 
 import type { RgbImage } from "./image.ts";
 import type { TargetMaps } from "./concepts.ts";
-import { REGION_THRESHOLD } from "./regions.ts";
 import { channelPeaks, groupCentres } from "./partition.ts";
+import { positionOwners } from "./swap_maps.js";
 
 /** A distinct colour for group `g` (golden-angle hues, alternating lightness). */
 export function groupColor(g: number): [number, number, number] {
@@ -61,17 +61,16 @@ export function conceptMaps(
   const max = options.peaks ?? channelPeaks(centres, n, groups, k);
   const colors = options.colors ?? Array.from({ length: groups }, (_, g) => groupColor(g));
   return Array.from({ length: Math.min(options.count ?? n, n) }, (_, i) => {
+    const image = Array.from(
+      { length: groups },
+      (_, g) => centres.subarray((i * groups + g) * k, (i * groups + g + 1) * k),
+    );
+    const owners = positionOwners(image, max, k);
     const data = new Uint8Array(size * size * 3);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const p = Math.floor((y * h) / size) * w + Math.floor((x * w) / size);
-        let best = -1, bestValue = REGION_THRESHOLD;
-        for (let g = 0; g < groups; g++) {
-          if (max[g] <= 0) continue;
-          const v = centres[(i * groups + g) * k + p] / max[g];
-          if (v >= bestValue) [best, bestValue] = [g, v];
-        }
-        if (best >= 0) data.set(colors[best], (y * size + x) * 3);
+        const owner = owners[Math.floor((y * h) / size) * w + Math.floor((x * w) / size)];
+        if (owner >= 0) data.set(colors[owner], (y * size + x) * 3);
       }
     }
     return { width: size, height: size, data };

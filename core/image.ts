@@ -9,6 +9,7 @@ import { decode as decodePngFile } from "fast-png";
 import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
 import { concatArrays } from "./concat.ts";
+import { crc32 } from "./crc32.ts";
 import { jpegOrientation, orient } from "./orientation.ts";
 import { planarPicture } from "./pictures.js";
 
@@ -249,19 +250,6 @@ export function imageGrid(images: readonly RgbImage[], columns: number, gap = 2)
     }
   });
   return { width, height, data };
-}
-
-/** CRC-32 (ISO-HDLC) table, as PNG chunks use. */
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let k = 0; k < bytes.length; k++) c = CRC_TABLE[(c ^ bytes[k]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** A PNG chunk: length, type, data, CRC of type and data. */

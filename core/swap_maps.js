@@ -66,6 +66,30 @@ export function channelsCentre(maps, channels, k) {
 }
 
 /**
+ * The owner of each of `k` positions, as concept maps colour them: the group
+ * whose centre over its peak is highest there and reaches
+ * {@link REGION_THRESHOLD} (a tie goes to the later group); -1 where none
+ * does. Groups whose peak is not above 0 own nothing.
+ *
+ * @param {readonly ArrayLike<number>[]} centres each group's centre, `k` values
+ * @param {ArrayLike<number>} peaks each group's peak
+ * @param {number} k
+ * @returns {Int32Array}
+ */
+export function positionOwners(centres, peaks, k) {
+  const owners = new Int32Array(k).fill(-1);
+  const best = new Float32Array(k).fill(REGION_THRESHOLD);
+  centres.forEach((centre, g) => {
+    if (peaks[g] <= 0) return;
+    for (let p = 0; p < k; p++) {
+      const v = centre[p] / peaks[g];
+      if (v >= best[p]) [best[p], owners[p]] = [v, g];
+    }
+  });
+  return owners;
+}
+
+/**
  * What a swap needs of a concept group: its filters and its peak (the
  * largest value of its centre over the images measured at export).
  *

@@ -13,7 +13,7 @@
 import {
   channelsCentre,
   defaultSwapMode,
-  REGION_THRESHOLD,
+  positionOwners,
   swapMaps,
   swapRegion,
 } from "../core/swap_maps.js";
@@ -241,23 +241,18 @@ function choose(role, seed) {
 // ---------------------------------------------------------------- concepts
 
 /**
- * The owner of each target-layer position: the group whose centre is
- * highest relative to its peak there, when that reaches the region threshold;
- * -1 elsewhere (as the server's concept map).
+ * The owner of each target-layer position, a group id or -1, by the rule the
+ * server's concept map draws with.
  */
 function ownersFromMaps(maps) {
   const { groups, target } = state.manifest;
   const k = target.height * target.width;
-  const owners = new Int32Array(k).fill(-1), best = new Float32Array(k);
-  for (const group of groups) {
-    if (group.peak <= 0) continue;
-    const centre = channelsCentre(maps, group.channels, k);
-    for (let p = 0; p < k; p++) {
-      const v = centre[p] / group.peak;
-      if (v >= REGION_THRESHOLD && v > best[p]) [best[p], owners[p]] = [v, group.id];
-    }
-  }
-  return owners;
+  const owners = positionOwners(
+    groups.map((group) => channelsCentre(maps, group.channels, k)),
+    groups.map((group) => group.peak),
+    k,
+  );
+  return owners.map((g) => g < 0 ? -1 : groups[g].id);
 }
 
 /** The owners read back from the server's concept map at the layer's resolution (exact colours). */

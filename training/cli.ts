@@ -15,6 +15,7 @@ import { writeFileAtomic } from "./atomic_file.ts";
 import { basename } from "node:path";
 import {
   integerFlag,
+  numberFlag,
   parseFlags,
   runCommandLine,
   UsageError,
@@ -225,15 +226,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   const values: Record<string, string | boolean | undefined> = parseFlags(args, OPTIONS);
   if (values.help) return "help";
   const int = (flag: string) => integerFlag(flag, values[flag] as string | undefined);
-  const real = (flag: string): number | undefined => {
-    const text = values[flag] as string | undefined;
-    if (text === undefined) return undefined;
-    const x = Number(text);
-    if (text.trim() === "" || !Number.isFinite(x)) {
-      throw new UsageError(`--${flag} takes a number, got "${text}".`);
-    }
-    return x;
-  };
+  const real = (flag: string) => numberFlag(flag, values[flag] as string | undefined);
   const schedule = definedOnly({
     steps: int("steps"),
     logEvery: int("log-every"),

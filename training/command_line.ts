@@ -38,6 +38,16 @@ export function integerFlag(flag: string, text: string | undefined): number | un
   return n;
 }
 
+/** The number `--flag` gives (undefined when absent); throws {@link UsageError} for other text. */
+export function numberFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const x = Number(text);
+  if (text.trim() === "" || !Number.isFinite(x)) {
+    throw new UsageError(`--${flag} takes a number, got "${text}".`);
+  }
+  return x;
+}
+
 /**
  * The value of flag `--flag`, one of `choices` (undefined when absent);
  * throws {@link UsageError} naming them.

@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { crc32Hex } from "./crc32.ts";
+import { crc32Hex } from "../core/crc32.ts";
 import {
   CHECKSUM_KEY,
   DATA_CHECKSUM_KEY,

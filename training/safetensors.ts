@@ -11,7 +11,7 @@
  * @module
  */
 
-import { crc32Hex } from "./crc32.ts";
+import { crc32Hex } from "../core/crc32.ts";
 
 /** One f32 array and its shape. */
 export interface HostTensor {

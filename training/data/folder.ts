@@ -10,6 +10,7 @@
  * @module
  */
 
+import { sha256Hex } from "../../model/bundle.ts";
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";
 import { type ListedFile, listFiles } from "../../core/files.ts";
@@ -78,7 +79,7 @@ export async function loadImageFolder(
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const cacheFile = cacheDir === null
     ? null
-    : join(cacheDir, `${await cacheKey(root, files, options.resolution)}.igds`);
+    : join(cacheDir, `${cacheKey(root, files, options.resolution)}.igds`);
   const name = basename(root);
   if (cacheFile) {
     const cached = await readCache(cacheFile, name);
@@ -148,16 +149,15 @@ async function listDataFiles(root: string): Promise<ListedFile[]> {
   return await listFiles(root);
 }
 
-async function cacheKey(root: string, files: ListedFile[], resolution: number): Promise<string> {
+function cacheKey(root: string, files: ListedFile[], resolution: number): string {
   const key = JSON.stringify({
     format: CACHE_FORMAT,
     root,
     resolution,
     files: files.map((f) => [relative(root, f.path), f.size, f.mtime]),
   });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  // Half the digest: the cache files' names, as they have been since the first cache.
+  return sha256Hex(key).slice(0, 32);
 }
 
 async function readCache(

@@ -12,6 +12,7 @@ import { basename } from "node:path";
 import { initEngine } from "../engine/engine.ts";
 import {
   integerFlag,
+  numberFlag,
   parseFlags,
   runCommandLine,
   UsageError,
@@ -168,15 +169,7 @@ export function parseEncoderArgs(args: string[]): EncoderCommand | "help" {
   if (v.generator === undefined) {
     throw new UsageError("--generator <GAN checkpoint file> (or --resume <run>) is required.");
   }
-  const number = (flag: "lr" | "pixel" | "features" | "cycle") => {
-    const text = v[flag];
-    if (text === undefined) return undefined;
-    const x = Number(text);
-    if (text.trim() === "" || !Number.isFinite(x)) {
-      throw new UsageError(`--${flag} takes a number, got "${text}".`);
-    }
-    return x;
-  };
+  const number = (flag: "lr" | "pixel" | "features" | "cycle") => numberFlag(flag, v[flag]);
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
   const command: EncoderCommand = {

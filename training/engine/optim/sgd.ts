@@ -30,11 +30,6 @@ export interface SGDSlot {
   momentumBuffer: Tensor;
 }
 
-/** Everything an SGD optimiser accumulated, keyed by parameter name (empty without momentum). */
-export interface SGDState {
-  slots: Record<string, SGDSlot>;
-}
-
 /**
  * Value (x0), gradient (x1) and momentum buffer (x2) in one pass, to fresh
  * tensors; all options are scalars. As in PyTorch, the buffer starts as the

@@ -39,11 +39,6 @@ export class HostRng {
   }
 }
 
-/** Element count of a shape. */
-export function count(shape: Shape): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** Uploads a host tensor (rounded to f32). */
 export function upload(x: HostTensor): Tensor {
   return tensor(Float32Array.from(x.data), x.shape);
