@@ -10,7 +10,7 @@ import { mulberry32 } from "../../../core/host_random.ts";
 import { valueAndGrad } from "../autograd.ts";
 import { mul } from "../ops/elementwise.ts";
 import { sum } from "../ops/reduce.ts";
-import { asyncScope, type Shape, type Tensor, tensor } from "../tensor.ts";
+import { asyncScope, type Tensor, tensor } from "../tensor.ts";
 
 /** A float64 host tensor used by references. */
 export interface HostTensor {
