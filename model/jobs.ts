@@ -75,6 +75,26 @@ export type PictureJob =
 export type JobKind = PictureJob["kind"];
 
 /**
+ * What a job's cost is learned by: its kind, with `+photo` where it takes a
+ * photo in (as a map's image, a swap's target or source, or refinement's
+ * source): encoding and fitting a photo need not cost what drawing a seed does
+ * a work unit (swaps on the default, one worker: 16.5 against 15.0 ms), and
+ * one running rate for both would move with whichever came last.
+ */
+export function costKind(job: PictureJob): string {
+  const sources = job.kind === "generate"
+    ? job.sources
+    : job.kind === "swap"
+    ? [job.target, job.source]
+    : job.kind === "refine"
+    ? [job.source]
+    : job.kind === "encode"
+    ? []
+    : [job.image];
+  return sources.some(isPhoto) ? `${job.kind}+photo` : job.kind;
+}
+
+/**
  * A job's PNGs by name: `0`, `1`, ... for generation; `picture` for maps;
  * `swapped`, `difference`, `mask`, `target`, `source` and `strip` for swaps;
  * `input` and `reconstruction` for encoding; `before` and `after` for

@@ -47,6 +47,18 @@ Deno.test("the cost model takes its first measurement, then a running average", 
   deepEqual(costs.snapshot(), { kernel: 40 });
 });
 
+Deno.test("a photo's jobs are costed apart from a seed's of the same kind", () => {
+  const costs = new CostModel(64, 8);
+  const photoJob: PictureJob = { ...JOB, image: { photo: new Uint8Array(8), fit: 0 } };
+  // The photo adds one work unit (its encoding; no fitting steps).
+  costs.observe(JOB, 5 * UNITS);
+  equal(costs.estimate(photoJob), 25 * (UNITS + 1), "a photo's job is not yet measured");
+  costs.observe(photoJob, 12 * (UNITS + 1));
+  equal(costs.estimate(JOB), 5 * UNITS, "the photo's rate leaves the seed's alone");
+  equal(costs.estimate(photoJob), 12 * (UNITS + 1));
+  deepEqual(costs.snapshot(), { kernel: 5, "kernel+photo": 12 });
+});
+
 Deno.test("a job the time limit cuts off still teaches the cost model its lower bound", async () => {
   const costs = new CostModel(64, 8);
   const renderer = new Renderer([standIn(300, [], "a")], costs, {

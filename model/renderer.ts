@@ -19,9 +19,9 @@
  */
 
 import {
+  costKind,
   JobGivenUpError,
   jobImages,
-  type JobKind,
   type JobResult,
   jobUnits,
   type PictureJob,
@@ -60,9 +60,10 @@ const SMOOTHING = 0.2;
 export class CostModel {
   readonly #resolution: number;
   readonly #channels: number;
-  readonly #msPerUnit = new Map<JobKind, number>();
+  /** By {@link costKind}. */
+  readonly #msPerUnit = new Map<string, number>();
   /** Of kinds not yet measured, the most a cut-off run showed a unit costs at least. */
-  readonly #floors = new Map<JobKind, number>();
+  readonly #floors = new Map<string, number>();
 
   constructor(resolution: number, channels: number) {
     this.#resolution = resolution;
@@ -71,8 +72,8 @@ export class CostModel {
 
   /** Expected milliseconds of `job`. */
   estimate(job: PictureJob): number {
-    const rate = this.#msPerUnit.get(job.kind) ??
-      Math.max(INITIAL_MS_PER_UNIT, this.#floors.get(job.kind) ?? 0);
+    const rate = this.#msPerUnit.get(costKind(job)) ??
+      Math.max(INITIAL_MS_PER_UNIT, this.#floors.get(costKind(job)) ?? 0);
     return this.#units(job) * rate;
   }
 
@@ -81,17 +82,17 @@ export class CostModel {
    * measured, else at least what cut-off runs of its kind showed (0 for none).
    */
   knownCost(job: PictureJob): number {
-    return this.measured(job.kind)
+    return this.measured(job)
       ? this.estimate(job)
-      : this.#units(job) * (this.#floors.get(job.kind) ?? 0);
+      : this.#units(job) * (this.#floors.get(costKind(job)) ?? 0);
   }
 
   /** Takes in that `job` took `ms` to run. */
   observe(job: PictureJob, ms: number): void {
     const rate = ms / this.#units(job);
-    const previous = this.#msPerUnit.get(job.kind);
+    const previous = this.#msPerUnit.get(costKind(job));
     this.#msPerUnit.set(
-      job.kind,
+      costKind(job),
       previous === undefined ? rate : (1 - SMOOTHING) * previous + SMOOTHING * rate,
     );
   }
@@ -104,15 +105,15 @@ export class CostModel {
    * limit cuts off would never be learned and never refused.
    */
   observeAtLeast(job: PictureJob, ms: number): void {
-    if (!this.measured(job.kind)) {
+    if (!this.measured(job)) {
       const floor = ms / this.#units(job);
-      this.#floors.set(job.kind, Math.max(floor, this.#floors.get(job.kind) ?? 0));
+      this.#floors.set(costKind(job), Math.max(floor, this.#floors.get(costKind(job)) ?? 0));
     } else if (this.estimate(job) < ms) this.observe(job, ms);
   }
 
-  /** Whether jobs of `kind` have been measured (else {@link estimate} is a guess). */
-  measured(kind: JobKind): boolean {
-    return this.#msPerUnit.has(kind);
+  /** Whether jobs of `job`'s {@link costKind} have been measured (else {@link estimate} is a guess). */
+  measured(job: PictureJob): boolean {
+    return this.#msPerUnit.has(costKind(job));
   }
 
   /** Expected milliseconds of the smallest job: one work unit of the cheapest kind measured. */
