@@ -10,6 +10,7 @@ import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
 import { concatArrays } from "./concat.ts";
 import { crc32 } from "./crc32.ts";
+import { JpegSegmentError, jpegSegments } from "./jpeg_segments.ts";
 import { jpegOrientation, orient } from "./orientation.ts";
 import { planarPicture } from "./pictures.js";
 
@@ -85,20 +86,9 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
     return { format: "png", width, height };
   }
   if (startsWith(bytes, JPEG_SIGNATURE)) {
-    let at = 2;
-    while (at + 4 <= bytes.length) {
-      if (bytes[at] !== 0xff) throw new ImageDecodeError("corrupt JPEG: a marker is missing");
-      const marker = bytes[at + 1];
-      if (marker === 0xff) {
-        at++; // fill byte
-        continue;
-      }
-      if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-        at += 2; // markers without a length
-        continue;
-      }
-      const length = view.getUint16(at + 2);
-      if (JPEG_FRAME_MARKERS.has(marker)) {
+    try {
+      for (const { marker, at } of jpegSegments(bytes)) {
+        if (!JPEG_FRAME_MARKERS.has(marker)) continue;
         if (at + 9 > bytes.length) break;
         const height = view.getUint16(at + 5), width = view.getUint16(at + 7);
         if (width === 0 || height === 0) {
@@ -106,8 +96,9 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
         }
         return { format: "jpeg", width, height };
       }
-      if (marker === 0xd9 || marker === 0xda || length < 2) break; // no frame before the data
-      at += 2 + length;
+    } catch (error) {
+      if (error instanceof JpegSegmentError) throw new ImageDecodeError(error.message);
+      throw error;
     }
     throw new ImageDecodeError("truncated JPEG: no frame header before the data");
   }
@@ -143,8 +134,7 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     if (kind === "PNG" && bytes.length > 28 && bytes[24] < 8 && bytes[28] === 1) {
       throw new ImageDecodeError(
         `this PNG is interlaced at ${bytes[24]} bit${bytes[24] === 1 ? "" : "s"} a sample, which ` +
-          "is not read here; save it " +
-          "without interlacing, or as a JPEG",
+          "is not read here; save it without interlacing, or as a JPEG",
       );
     }
     // The decoders' messages can end in an empty cause ("... the data:").

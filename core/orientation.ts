@@ -7,6 +7,7 @@
  */
 
 import type { RgbImage } from "./image.ts";
+import { JpegSegmentError, jpegSegments } from "./jpeg_segments.ts";
 
 /** The EXIF orientation tag. */
 const ORIENTATION_TAG = 0x0112;
@@ -17,20 +18,14 @@ const ORIENTATION_TAG = 0x0112;
  */
 export function jpegOrientation(bytes: Uint8Array): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 2;
-  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
-    const marker = bytes[at + 1];
-    if (marker === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    if (marker === 0xda || marker === 0xd9) break; // the image data: no EXIF after it
-    const length = view.getUint16(at + 2);
-    if (marker === 0xe1 && at + 4 + length - 2 <= bytes.length) {
+  try {
+    for (const { marker, at, length } of jpegSegments(bytes)) {
+      if (marker !== 0xe1 || at + 2 + length > bytes.length) continue;
       const orientation = exifOrientation(view, at + 4, length - 2);
       if (orientation !== null) return orientation;
     }
-    at += 2 + length;
+  } catch (error) {
+    if (!(error instanceof JpegSegmentError)) throw error;
   }
   return 1;
 }

@@ -29,6 +29,7 @@ import {
   renderTimedJob,
 } from "./jobs.ts";
 import type { ServedModel } from "./model.ts";
+import { untilAborted } from "../core/until_aborted.ts";
 import { QueueFullError } from "./scheduler.ts";
 
 /** The expected wait is over the time limit: answer 503 with `Retry-After`. */
@@ -221,16 +222,6 @@ class Lane {
 
 /** A job's result and where its time went ({@link JobTiming}). */
 type TimedJob = RenderedJob & { waitMs: number };
-
-/** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 /** What `/readyz` reports. */
 export interface RendererLoad {

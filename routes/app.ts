@@ -32,6 +32,7 @@ import {
   TooMuchWorkError,
 } from "../model/renderer.ts";
 import { QueueFullError } from "../model/scheduler.ts";
+import { untilAborted } from "../core/until_aborted.ts";
 import type { ServerConfig } from "./config.ts";
 import { docsPage } from "./docs.ts";
 import { imageRoutes } from "./images.ts";
@@ -258,16 +259,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     c.set("signal", signal);
     c.set("readingBody", c.req.raw.body !== null);
     // Whatever the handler awaits, the answer comes by the time limit.
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      await Promise.race([next(), aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    await untilAborted(next(), signal);
   });
   app.use("*", async (c, next) => {
     // Bodies are read as sent: a compressed one would fail as bad JSON or a bad photo.

@@ -1,0 +1,46 @@
+/**
+ * The marker segments at the head of a JPEG file, up to its image data:
+ * what reading its size (the frame header) and its EXIF orientation (an APP1
+ * segment) both walk.
+ *
+ * @module
+ */
+
+/** A marker and its segment: `length` bytes (its own two included) from `at + 2`. */
+export interface JpegSegment {
+  marker: number;
+  at: number;
+  length: number;
+}
+
+/** A JPEG whose segments cannot be walked: a marker is missing where one belongs. */
+export class JpegSegmentError extends Error {
+  override name = "JpegSegmentError";
+}
+
+/**
+ * The segments of a JPEG file from after its start marker, each yielded once
+ * it is seen; the walk ends after the start of the image data (SOS), the end
+ * marker, a segment too short to hold its length, or the end of the bytes.
+ * Throws {@link JpegSegmentError} where a marker is missing.
+ */
+export function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) throw new JpegSegmentError("corrupt JPEG: a marker is missing");
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // markers without a length
+      continue;
+    }
+    const length = view.getUint16(at + 2);
+    yield { marker, at, length };
+    if (marker === 0xd9 || marker === 0xda || length < 2) return;
+    at += 2 + length;
+  }
+}
