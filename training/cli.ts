@@ -22,6 +22,7 @@ import {
   withStopSignal,
 } from "./command_line.ts";
 import { initEngine } from "./engine/engine.ts";
+import { describeBackend } from "./engine/backend.ts";
 import {
   ConfigError,
   type InterpretableConfig,
@@ -446,7 +447,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
   }
   const engine = await initEngine();
   console.error(
-    `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+    `adapter: ${describeBackend(engine.report)}`,
   );
   const trainer = new GanTrainer(config, set);
   try {

@@ -14,6 +14,7 @@ import { ConfigError } from "./config.ts";
 import { DataError } from "./data/image_set.ts";
 import { EngineError } from "./engine/errors.ts";
 import { RunFolderError, RunWriteError } from "./run_folder.ts";
+import { isDiskError } from "./os_error.ts";
 import { TrainingDivergedError } from "./train.ts";
 import { ExportError } from "./export/bundle.ts";
 import { BundleError } from "../model/bundle.ts";
@@ -130,17 +131,10 @@ export function userErrorMessage(error: Error): string {
   return `${path}: ${reason} (${operation}).`;
 }
 
-/**
- * Codes of operating-system errors that come of the disk the user chose (full,
- * read-only, over quota): Deno throws them as plain errors with a `code`.
- */
-const DISK_ERROR_CODES = ["ENOSPC", "EROFS", "EDQUOT", "EFBIG"];
-
 /** Whether `error` is one of the errors a command prints as one `error:` line. */
 export function isUserError(error: unknown): error is Error {
   return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type) ||
-    (error instanceof Error &&
-      DISK_ERROR_CODES.includes(String((error as { code?: unknown }).code)));
+    isDiskError(error);
 }
 
 /** The line after a usage error: the usage itself would push the error off the screen. */

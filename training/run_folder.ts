@@ -17,9 +17,15 @@
 import { join } from "node:path";
 import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { type PartialConfig, resolveStoredConfig, type TrainConfig } from "./config.ts";
-import { decodeSafetensors, type Safetensors, SafetensorsError } from "./safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type Safetensors,
+  SafetensorsError,
+} from "./safetensors.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import { sha256Hex } from "../model/bundle.ts";
+import { isOsError } from "./os_error.ts";
 import { ENCODER_RUN_KIND, type EncoderConfig } from "./encoder/config.ts";
 
 /** Paths of a run folder. */
@@ -150,9 +156,7 @@ export async function writingRun<T>(
   try {
     return await write();
   } catch (error) {
-    if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== "string") {
-      throw error;
-    }
+    if (!isOsError(error)) throw error;
     let saved: { step: number; file: string } | undefined;
     try {
       saved = (await listCheckpoints(run)).at(-1);
@@ -200,6 +204,26 @@ export async function writeCheckpoint(
     );
   }
   return file;
+}
+
+/** What a checkpoint is written from: a trainer's step and state, and how many checkpoints to keep. */
+export interface CheckpointSource {
+  readonly step: number;
+  readonly config: { readonly keepCheckpoints: number };
+  snapshot(): Promise<Safetensors>;
+}
+
+/**
+ * Writes a checkpoint of the trainer's current step; returns its path. A
+ * failed write (the temporary file is removed) throws {@link RunWriteError}.
+ */
+export async function saveCheckpoint(trainer: CheckpointSource, run: RunFolder): Promise<string> {
+  const bytes = encodeSafetensors(await trainer.snapshot());
+  return await writingRun(
+    run,
+    `the checkpoint of step ${trainer.step}`,
+    () => writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints),
+  );
 }
 
 /** Reads a checkpoint file. */

@@ -17,12 +17,12 @@ import {
   appendLog,
   listCheckpoints,
   type RunFolder,
-  writeCheckpoint,
+  saveCheckpoint,
   writingRun,
 } from "./run_folder.ts";
-import { encodeSafetensors } from "./safetensors.ts";
 import { type GanTrainer, seededStream } from "./trainer.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
+import { roundTo } from "../core/numbers.ts";
 
 /** Images in a sample grid (8 x 8). */
 export const SAMPLE_COUNT = 64;
@@ -105,11 +105,14 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
         const seconds = trainer.seconds;
         last = {
           step,
-          seconds: round(seconds, 3),
-          lossD: round(lossD, 5),
-          lossG: round(lossG, 5),
-          ...(r1 === undefined ? {} : { r1: round(r1, 5) }),
-          imagesPerSecond: round(((step - mark.step) * config.batch) / (seconds - mark.seconds), 2),
+          seconds: roundTo(seconds, 3),
+          lossD: roundTo(lossD, 5),
+          lossG: roundTo(lossG, 5),
+          ...(r1 === undefined ? {} : { r1: roundTo(r1, 5) }),
+          imagesPerSecond: roundTo(
+            ((step - mark.step) * config.batch) / (seconds - mark.seconds),
+            2,
+          ),
           gpuBytes: memoryStats().liveBytes,
         };
         mark = { step, seconds };
@@ -194,22 +197,13 @@ async function warmUpDiscriminator(
           "lower --lr-d and start again.",
       );
     }
-    await writingRun(run, "log.jsonl", () => appendLog(run, { warmup: k, lossD: round(lossD, 5) }));
+    await writingRun(
+      run,
+      "log.jsonl",
+      () => appendLog(run, { warmup: k, lossD: roundTo(lossD, 5) }),
+    );
     progress.message(`discriminator warm-up ${k}/${steps}: D ${lossD.toFixed(3)}`);
   }
-}
-
-/**
- * Writes a checkpoint of the trainer's current step; returns its path. A
- * failed write (the temporary file is removed) throws `RunWriteError`.
- */
-export async function saveCheckpoint(trainer: GanTrainer, run: RunFolder): Promise<string> {
-  const bytes = encodeSafetensors(await trainer.snapshot());
-  return await writingRun(
-    run,
-    `the checkpoint of step ${trainer.step}`,
-    () => writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints),
-  );
 }
 
 /** An 8-column grid of the generator's images for latents `z`, as PNG bytes. */
@@ -235,11 +229,6 @@ export function realsGridPng(set: ImageSet): Uint8Array {
     });
   }
   return encodePng(imageGrid(images, 8));
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 /** The report with its numbers to 6 significant digits, for the log. */

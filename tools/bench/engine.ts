@@ -25,6 +25,7 @@ import {
   sync,
   trimMemory,
 } from "../../training/engine/engine.ts";
+import { describeBackend } from "../../training/engine/backend.ts";
 import { conv2d } from "../../training/engine/ops/conv.ts";
 import { matmul } from "../../training/engine/ops/matmul.ts";
 import { sum } from "../../training/engine/ops/reduce.ts";
@@ -38,6 +39,7 @@ import { dcgan } from "../../training/networks/dcgan.ts";
 import { loadBlas } from "../../training/engine/cpu/blas.ts";
 import { WebGpuBackend } from "../../training/engine/webgpu/backend.ts";
 import { type TorchReference, torchReference } from "./torch.ts";
+import { median, roundTo } from "../../core/numbers.ts";
 
 const CONFIGS = {
   W16_b16: [16, 16],
@@ -67,7 +69,6 @@ const steps = args.steps === undefined ? undefined : positiveScriptFlag("steps",
 const profile = args.profile;
 
 const log = (message: string) => console.error(`[bench] ${message}`);
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Batches each figure is the median of: the 2-core machines this runs on slow down for seconds at a time. */
 const ROUNDS = 5;
@@ -96,17 +97,11 @@ async function timeIt(fn: () => void, minReps: number): Promise<number> {
   return median(means);
 }
 
-/** The middle value (the mean of the two middle ones for an even count). */
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b), mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 await initEngine();
 const engine = getEngine();
 const gen = new RandomStream(1234);
 log(
-  `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+  `adapter: ${describeBackend(engine.report)}`,
 );
 
 log("matmul 1024^3 ...");
@@ -178,7 +173,7 @@ async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs
   const hostMs = performance.now() - t0;
   await sync();
   const dispatches = engine.backend.dispatchCount - before;
-  log(`  ${dispatches} kernel launches, ${round(hostMs, 1)} ms on the host to record them`);
+  log(`  ${dispatches} kernel launches, ${roundTo(hostMs, 1)} ms on the host to record them`);
   const backend = engine.backend;
   // WebGPU times kernels with timestamp queries; the CPU backend always can.
   const canProfile = !(backend instanceof WebGpuBackend) ||
@@ -191,9 +186,9 @@ async function profileStep(fn: () => void): Promise<{ dispatches: number; hostMs
   const totals = [...(await backend.stopProfiling())].sort((a, b) => b[1].ms - a[1].ms);
   const sumMs = totals.reduce((sum, [, kernel]) => sum + kernel.ms, 0);
   const what = backend instanceof WebGpuBackend ? "device" : "wall";
-  log(`  ${what} time per kernel (${round(sumMs, 1)} ms in all):`);
+  log(`  ${what} time per kernel (${roundTo(sumMs, 1)} ms in all):`);
   for (const [name, { ms, count }] of totals) {
-    log(`  ${round(ms, 2).toFixed(2).padStart(9)} ms ${String(count).padStart(4)}x  ${name}`);
+    log(`  ${roundTo(ms, 2).toFixed(2).padStart(9)} ms ${String(count).padStart(4)}x  ${name}`);
   }
   return { dispatches, hostMs };
 }
@@ -236,8 +231,8 @@ for (const name of configNames) {
   log(`DCGAN step ${name} ...`);
   results[name] = await dcganSteps(name);
   log(
-    `  ${round(results[name]!.stepMs, 1)} ms/step (first step ${
-      round(results[name]!.firstStepMs / 1000, 1)
+    `  ${roundTo(results[name]!.stepMs, 1)} ms/step (first step ${
+      roundTo(results[name]!.firstStepMs / 1000, 1)
     } s)`,
   );
 }
@@ -259,12 +254,12 @@ if (!args["no-torch"]) {
   }
 }
 
-const stepMs = Object.fromEntries(configNames.map((n) => [n, round(results[n]!.stepMs, 1)]));
+const stepMs = Object.fromEntries(configNames.map((n) => [n, roundTo(results[n]!.stepMs, 1)]));
 /** The engine's step over the faster of PyTorch's figures (the CPU backend's target: <= 1.25). */
 const stepRatio = torch
   ? Object.fromEntries(configNames.map((n) => {
     const best = Math.min(torch!.step_ms[n], torchThreads?.step_ms[n] ?? Infinity);
-    return [n, round(results[n]!.stepMs / best)];
+    return [n, roundTo(results[n]!.stepMs / best, 2)];
   }))
   : null;
 const summary = {
@@ -272,17 +267,17 @@ const summary = {
   backend: engine.report.backend,
   variant: engine.report.variant,
   threads: engineThreads,
-  matmul_gflops: round(matmulGflops),
-  blas_matmul_gflops: blasGflops === null ? null : round(blasGflops),
-  matmul_of_blas: blasGflops === null ? null : round(matmulGflops / blasGflops),
-  conv_fwd_gflops: round(convFlops / convFwdMs / 1e6),
-  conv_bwd_gflops: round((2 * convFlops) / convBwdMs / 1e6),
+  matmul_gflops: roundTo(matmulGflops, 2),
+  blas_matmul_gflops: blasGflops === null ? null : roundTo(blasGflops, 2),
+  matmul_of_blas: blasGflops === null ? null : roundTo(matmulGflops / blasGflops, 2),
+  conv_fwd_gflops: roundTo(convFlops / convFwdMs / 1e6, 2),
+  conv_bwd_gflops: roundTo((2 * convFlops) / convBwdMs / 1e6, 2),
   step_ms: stepMs,
   first_step_ms: Object.fromEntries(
     configNames.map((n) => [n, Math.round(results[n]!.firstStepMs)]),
   ),
   dispatches_per_step: Object.fromEntries(configNames.map((n) => [n, results[n]!.dispatches])),
-  host_ms_per_step: Object.fromEntries(configNames.map((n) => [n, round(results[n]!.hostMs, 1)])),
+  host_ms_per_step: Object.fromEntries(configNames.map((n) => [n, roundTo(results[n]!.hostMs, 1)])),
   peak_bytes: Math.max(...configNames.map((n) => results[n]!.peakBytes)),
   torch_device: torch?.device ?? null,
   torch_matmul_gflops: torch?.matmul_gflops ?? null,
@@ -333,7 +328,7 @@ for (const [what, ours, theirs, threaded] of rows) {
 }
 if (blasGflops !== null) {
   console.log(
-    `OpenBLAS alone: ${round(blasGflops)} GFLOP/s (engine matmul ${summary.matmul_of_blas}x)`,
+    `OpenBLAS alone: ${roundTo(blasGflops, 2)} GFLOP/s (engine matmul ${summary.matmul_of_blas}x)`,
   );
 }
 console.log(`peak memory: ${(summary.peak_bytes / 2 ** 20).toFixed(1)} MiB`);

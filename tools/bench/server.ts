@@ -48,6 +48,7 @@ import { commandStatus, commandSucceeds } from "../command.ts";
 import { START, startServerProcess } from "../server_process.ts";
 import { positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
+import { median, percentile, roundTo } from "../../core/numbers.ts";
 
 const USAGE =
   `usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
@@ -245,7 +246,7 @@ async function rssMiB(pid: number): Promise<number | null> {
   try {
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
     const kb = /VmRSS:\s+(\d+) kB/.exec(status);
-    return kb ? Math.round(Number(kb[1]) / 102.4) / 10 : null;
+    return kb ? roundTo(Number(kb[1]) / 1024, 1) : null;
   } catch {
     return null;
   }
@@ -343,10 +344,9 @@ try {
 
 const most = `workers${workerCounts.at(-1)}`;
 const top = `c${concurrencies.at(-1)}`;
-const round1 = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
 /** (latency - inference) / inference, in percent. */
 const overPct = (meanMs: number, inferenceMs: number) =>
-  round1(((meanMs - inferenceMs) / inferenceMs) * 100, 1);
+  roundTo(((meanMs - inferenceMs) / inferenceMs) * 100, 1);
 /**
  * Each round's figures: overhead at c = 1 (all workers) over the same answers' own inference
  * (their `Server-Timing`) and over the raw inference measured in this process, and throughput
@@ -363,7 +363,7 @@ const perRound = measured.map(({ raw, results }) => ({
   ])),
   throughput_all_over_one_worker: Object.fromEntries(SCENARIOS.map(({ name }) => [
     name,
-    round1(
+    roundTo(
       results[most][name][top].requestsPerSecond / results.workers1[name][top].requestsPerSecond,
       2,
     ),
@@ -391,10 +391,10 @@ function cpuFactorFigures(
   );
   return {
     cores_busy_all_over_one_worker: Object.fromEntries(
-      factors.map(([name, f]) => [name, round1(f.cores, 2)]),
+      factors.map(([name, f]) => [name, roundTo(f.cores, 2)]),
     ),
     cost_per_request_one_over_all_workers: Object.fromEntries(
-      factors.map(([name, f]) => [name, round1(f.costPerRequest, 2)]),
+      factors.map(([name, f]) => [name, roundTo(f.costPerRequest, 2)]),
     ),
   };
 }
@@ -406,21 +406,14 @@ function cpuText(cpu: LoadCpu): string {
       ms.other.toFixed(2)
     })`;
 }
-/** The median of `values` (the mean of the middle two for an even count). */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b), middle = sorted.length / 2;
-  return Number.isInteger(middle)
-    ? (sorted[middle - 1] + sorted[middle]) / 2
-    : sorted[middle - 0.5];
-}
 /** The median over rounds of `pick`'s figure. */
 const overRounds = (pick: (round: Round) => number) => median(measured.map(pick));
 const raw = Object.fromEntries(
-  SCENARIOS.map(({ name }) => [name, round1(overRounds((r) => r.raw[name]), 2)]),
+  SCENARIOS.map(({ name }) => [name, roundTo(overRounds((r) => r.raw[name]), 2)]),
 );
 const figure = (key: keyof typeof perRound[number]) =>
   Object.fromEntries(
-    SCENARIOS.map(({ name }) => [name, round1(median(perRound.map((r) => r[key]![name])), 2)]),
+    SCENARIOS.map(({ name }) => [name, roundTo(median(perRound.map((r) => r[key]![name])), 2)]),
   );
 const overheadPct = figure("overhead_pct_c1");
 const overheadOverRawPct = figure("overhead_over_raw_pct_c1");
@@ -439,15 +432,15 @@ const results = Object.fromEntries(workerCounts.map((workers) => {
         const pick = (f: Exclude<keyof LoadResult, "inferenceMs" | "cpu">) =>
           overRounds((r) => r.results[key][name][`c${c}`][f]);
         return [`c${c}`, {
-          requestsPerSecond: round1(pick("requestsPerSecond"), 2),
+          requestsPerSecond: roundTo(pick("requestsPerSecond"), 2),
           requests: pick("requests"),
-          meanMs: round1(pick("meanMs"), 2),
-          p50Ms: round1(pick("p50Ms"), 2),
-          p99Ms: round1(pick("p99Ms"), 2),
+          meanMs: roundTo(pick("meanMs"), 2),
+          p50Ms: roundTo(pick("p50Ms"), 2),
+          p99Ms: roundTo(pick("p99Ms"), 2),
           errors: measured.reduce((sum, r) => sum + r.results[key][name][`c${c}`].errors, 0),
           ...(c === 1
             ? {
-              inferenceMs: round1(
+              inferenceMs: roundTo(
                 overRounds((r) => r.results[key][name].c1.inferenceMs!),
                 2,
               ),
@@ -465,9 +458,9 @@ const results = Object.fromEntries(workerCounts.map((workers) => {
 /** Medians of loads' CPU figures, rounded. */
 function medianCpu(loads: LoadCpu[]): LoadCpu {
   const ms = (k: keyof LoadCpu["msPerRequest"]) =>
-    round1(median(loads.map((l) => l.msPerRequest[k])), 2);
+    roundTo(median(loads.map((l) => l.msPerRequest[k])), 2);
   return {
-    coresBusy: round1(median(loads.map((l) => l.coresBusy)), 2),
+    coresBusy: roundTo(median(loads.map((l) => l.coresBusy)), 2),
     msPerRequest: {
       all: ms("all"),
       serving: ms("serving"),
@@ -553,12 +546,6 @@ console.log(JSON.stringify({
   wrk_pinned: pinned,
   server_rss_mib: Object.fromEntries(servers.map((s) => [`workers${s.workers}`, s.memory])),
 }));
-
-/** Percentile `p` (0..100) of `values`. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** Polls `url` every 50 ms from a child process until `stop`, which returns the latencies. */
 function startHealthPoller(url: string): { stop: () => Promise<number[]> } {
@@ -657,7 +644,7 @@ async function overload(): Promise<void> {
       const result = {
         requests: answers.length,
         statuses,
-        share_503: Math.round((refused.length / answers.length) * 1000) / 1000,
+        share_503: roundTo(refused.length / answers.length, 3),
         every_non_2xx_a_problem: answers.every((a) => a.status < 300 || a.problem),
         latency_ms: {
           p50: Math.round(percentile(ms, 50)),
@@ -670,9 +657,9 @@ async function overload(): Promise<void> {
         wall_ms: Math.round(wallMs),
         healthz_ms: {
           checks: health.length,
-          p50: Math.round(percentile(health, 50) * 10) / 10,
-          p99: Math.round(percentile(health, 99) * 10) / 10,
-          max: Math.round(Math.max(...health) * 10) / 10,
+          p50: roundTo(percentile(health, 50), 1),
+          p99: roundTo(percentile(health, 99), 1),
+          max: roundTo(Math.max(...health), 1),
         },
       };
       report[burst.name] = result;

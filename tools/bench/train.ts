@@ -13,6 +13,7 @@
  */
 
 import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
+import { describeBackend } from "../../training/engine/backend.ts";
 import { scope } from "../../training/engine/tensor.ts";
 import { parseTrainArgs } from "../../training/cli.ts";
 import { exitWithUsageError, positiveScriptFlag, UsageError } from "../../training/command_line.ts";
@@ -87,7 +88,7 @@ const log = (text: string) => console.error(text);
 await initEngine();
 const engine = getEngine();
 log(
-  `adapter: ${engine.report.description} (${engine.report.backend} backend, ${engine.report.variant} kernels)`,
+  `adapter: ${describeBackend(engine.report)}`,
 );
 const { network, batch } = config;
 log(

@@ -11,6 +11,7 @@
  */
 
 import { sha256Hex } from "../../model/bundle.ts";
+import { isOsError } from "../os_error.ts";
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";
 import { type ListedFile, listFiles } from "../../core/files.ts";
@@ -113,7 +114,7 @@ export async function loadImageFolder(
   // The cache only saves the next run's decoding: a disk that cannot take it stops nothing.
   const cached = cacheFile !== null &&
     await writeCache(cacheFile, set, skipped).then(() => true, (error: Error) => {
-      if (typeof (error as { code?: unknown }).code !== "string") throw error;
+      if (!isOsError(error)) throw error;
       console.error(
         `warning: the decoded images were not cached (${error.message}); going on.`,
       );

@@ -10,6 +10,7 @@
 
 import { basename } from "node:path";
 import { initEngine } from "../engine/engine.ts";
+import { describeBackend } from "../engine/backend.ts";
 import {
   integerFlag,
   numberFlag,
@@ -269,7 +270,7 @@ async function runCommand(command: EncoderCommand): Promise<number> {
   }
   const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
   const engine = await initEngine();
-  console.error(`adapter: ${engine.report.description} (${engine.report.backend} backend)`);
+  console.error(`adapter: ${describeBackend(engine.report)}`);
   const trainer = new EncoderTrainer(config, set, gan.checkpoint);
   try {
     let run;

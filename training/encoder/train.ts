@@ -15,16 +15,16 @@ import { batchPixels } from "../data/sampler.ts";
 import { encodePng, imageGrid, imagesFromPlanar } from "../../core/image.ts";
 import type { Progress } from "../../core/progress.ts";
 import { psnrs } from "../../faces/reconstruction.ts";
-import { encodeSafetensors } from "../safetensors.ts";
 import {
   appendLog,
   listCheckpoints,
   type RunFolder,
-  writeCheckpoint,
+  saveCheckpoint,
   writingRun,
 } from "../run_folder.ts";
 import { TrainingDivergedError } from "../train.ts";
 import type { EncoderTrainer } from "./trainer.ts";
+import { roundTo } from "../../core/numbers.ts";
 
 /** Held-out photos in each sample grid (two rows of photos over their reconstructions). */
 const GRID_PHOTOS = 32;
@@ -115,10 +115,11 @@ export async function trainEncoderLoop(
         const seconds = trainer.seconds;
         const record: EncoderLogRecord = {
           step,
-          seconds: Number(seconds.toFixed(3)),
+          seconds: roundTo(seconds, 3),
           ...losses,
-          imagesPerSecond: Number(
-            (((step - mark.step) * config.batch) / (seconds - mark.seconds)).toFixed(2),
+          imagesPerSecond: roundTo(
+            ((step - mark.step) * config.batch) / (seconds - mark.seconds),
+            2,
           ),
         };
         mark = { step, seconds };
@@ -136,7 +137,7 @@ export async function trainEncoderLoop(
       if (sampleNow && config.holdout > 0) {
         const reconstructions = await reconstructAll(trainer, photos, config.holdout);
         const values = psnrs(reconstructions, photos, config.holdout);
-        const holdoutPsnr = Number((values.reduce((a, b) => a + b, 0) / values.length).toFixed(3));
+        const holdoutPsnr = roundTo(values.reduce((a, b) => a + b, 0) / values.length, 3);
         await writingRun(run, "log.jsonl", () => appendLog(run, { step, holdoutPsnr }));
         await writingRun(
           run,
@@ -147,27 +148,14 @@ export async function trainEncoderLoop(
       }
       progress.update(step, figures, losses !== null);
       if (step % config.checkpointEvery === 0 && step !== config.steps) {
-        await saveEncoderCheckpoint(trainer, run);
+        await saveCheckpoint(trainer, run);
       }
     }
-    const checkpoint = await saveEncoderCheckpoint(trainer, run);
+    const checkpoint = await saveCheckpoint(trainer, run);
     return { step: trainer.step, interrupted: trainer.step < config.steps, checkpoint };
   } finally {
     progress.finish();
   }
-}
-
-/** Writes a checkpoint of the current step; returns its path. */
-export async function saveEncoderCheckpoint(
-  trainer: EncoderTrainer,
-  run: RunFolder,
-): Promise<string> {
-  const bytes = encodeSafetensors(await trainer.snapshot());
-  return await writingRun(
-    run,
-    `the checkpoint of step ${trainer.step}`,
-    () => writeCheckpoint(run, trainer.step, bytes, trainer.config.keepCheckpoints),
-  );
 }
 
 /** Rows of 8 held-out photos, each over a row of their reconstructions, as PNG bytes. */

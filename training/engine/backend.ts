@@ -46,6 +46,11 @@ export interface BackendReport {
   software: boolean;
 }
 
+/** The report as a log line says it: "llvmpipe (...) (webgpu backend, cpu kernels)". */
+export function describeBackend(report: BackendReport): string {
+  return `${report.description} (${report.backend} backend, ${report.variant} kernels)`;
+}
+
 /** Dimensions of a tensor, outermost first. */
 export type Shape = readonly number[];
 

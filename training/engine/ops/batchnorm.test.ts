@@ -2,7 +2,14 @@ import { equal, ok, throws } from "node:assert/strict";
 import { valueAndGrad } from "../autograd.ts";
 import { backend, initEngine } from "../engine.ts";
 import { DisposedTensorError, ShapeError } from "../errors.ts";
-import { assertClose, checkOp, HostRng, type HostTensor, upload } from "../testing/harness.ts";
+import {
+  assertClose,
+  checkOp,
+  HostRng,
+  type HostTensor,
+  roundToF32,
+  upload,
+} from "../testing/harness.ts";
 import {
   batchNorm2dRef,
   type HostRunningStatistics,
@@ -15,15 +22,10 @@ import { batchNorm2d, BatchNormState } from "./batchnorm.ts";
 
 await initEngine();
 
-/** Values as the GPU stores them, so that references see the same numbers. */
-function roundedToF32(values: Float64Array): Float64Array {
-  return Float64Array.from(Float32Array.from(values));
-}
-
 function randomRunning(rng: HostRng, channels: number): HostRunningStatistics {
   return {
-    mean: roundedToF32(rng.uniform([channels], -0.5, 0.5).data),
-    variance: roundedToF32(rng.uniform([channels], 0.5, 2).data),
+    mean: roundToF32(rng.uniform([channels], -0.5, 0.5).data),
+    variance: roundToF32(rng.uniform([channels], 0.5, 2).data),
   };
 }
 

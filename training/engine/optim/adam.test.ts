@@ -5,7 +5,7 @@ import { mul, square, sub } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
 import { RandomStream } from "../random.ts";
-import { assertClose, HostRng } from "../testing/harness.ts";
+import { assertClose, HostRng, randomF32 } from "../testing/harness.ts";
 import { asyncScope, liveTensorCount, scope, type Tensor, tensor } from "../tensor.ts";
 import { Adam, type AdamOptions } from "./adam.ts";
 import { Parameter } from "./parameter.ts";
@@ -49,11 +49,6 @@ const DEFAULTS: Required<AdamOptions> = {
   eps: 1e-8,
   weightDecay: 0,
 };
-
-/** f32-rounded random values in [-1, 1), as the GPU will see them. */
-function randomF32(rng: HostRng, n: number): Float64Array {
-  return Float64Array.from(Float32Array.from(rng.uniform([n]).data));
-}
 
 function makeParameter(rng: HostRng, name: string, shape: number[]) {
   const host = randomF32(rng, shape.reduce((a, b) => a * b, 1));

@@ -5,7 +5,7 @@ import { square } from "../ops/elementwise.ts";
 import { linear } from "../ops/matmul.ts";
 import { mean } from "../ops/reduce.ts";
 import { RandomStream } from "../random.ts";
-import { assertClose, HostRng } from "../testing/harness.ts";
+import { assertClose, HostRng, randomF32 } from "../testing/harness.ts";
 import { liveTensorCount, scope, tensor } from "../tensor.ts";
 import { Parameter } from "./parameter.ts";
 import { SGD, type SGDOptions } from "./sgd.ts";
@@ -46,11 +46,6 @@ class ReferenceSGD {
     }
     for (let i = 0; i < x.length; i++) x[i] -= lr * direction[i];
   }
-}
-
-/** f32-rounded random values in [-1, 1), as the GPU will see them. */
-function randomF32(rng: HostRng, n: number): Float64Array {
-  return Float64Array.from(Float32Array.from(rng.uniform([n]).data));
 }
 
 /** Runs 5 steps on the GPU and on the host, comparing values and buffers after every step. */

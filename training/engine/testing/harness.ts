@@ -127,7 +127,13 @@ export async function checkOp(original: OpCheck): Promise<void> {
   });
 }
 
-function roundToF32(data: Float64Array): Float64Array {
+/** `n` f32-rounded random values in [-1, 1), as the device will see them. */
+export function randomF32(rng: HostRng, n: number): Float64Array {
+  return roundToF32(rng.uniform([n]).data);
+}
+
+/** `data` rounded to f32, as the device stores it, so that host references see the same numbers. */
+export function roundToF32(data: Float64Array): Float64Array {
   return Float64Array.from(Float32Array.from(data));
 }
 

@@ -1,0 +1,25 @@
+import { equal } from "node:assert/strict";
+import { median, percentile, roundTo } from "./numbers.ts";
+
+Deno.test("roundTo rounds to decimal places", () => {
+  equal(roundTo(1.23456, 2), 1.23);
+  equal(roundTo(1.235001, 2), 1.24);
+  equal(roundTo(-0.00049, 3), -0);
+  equal(roundTo(1234.5, 0), 1235);
+});
+
+Deno.test("median: the middle value, or the mean of the two middle ones", () => {
+  equal(median([3, 1, 2]), 2);
+  equal(median([4, 1, 3, 2]), 2.5);
+  equal(median([7]), 7);
+  equal(Number.isNaN(median([])), true);
+});
+
+Deno.test("percentile: nearest rank over the sorted values", () => {
+  const values = Array.from({ length: 100 }, (_, k) => 100 - k); // 100..1
+  equal(percentile(values, 50), 51);
+  equal(percentile(values, 99), 100);
+  equal(percentile(values, 100), 100);
+  equal(percentile(values, 0), 1);
+  equal(Number.isNaN(percentile([], 50)), true);
+});
