@@ -34,7 +34,7 @@ export interface ReconstructionFigures {
 }
 
 /** How often the verifier judges images the person of their photos, and how far they are. */
-export interface IdentityFigures {
+export interface LikenessFigures {
   /** Share judged the photo's person (null without a threshold). */
   judgedSame: number | null;
   /** Mean descriptor distance of image to photo. */
@@ -42,15 +42,15 @@ export interface IdentityFigures {
 }
 
 /**
- * {@link IdentityFigures} of image k (descriptors `images`) against photo k
+ * {@link LikenessFigures} of image k (descriptors `images`) against photo k
  * (descriptors `photos`), `n` of each; `threshold` is the verifier's.
  */
-export function identityFigures(
+export function likenessFigures(
   photos: Float32Array,
   images: Float32Array,
   n: number,
   threshold: number | null,
-): IdentityFigures {
+): LikenessFigures {
   const distances = Array.from(
     { length: n },
     (_, k) => descriptorDistance(photos, k, images, k, DESCRIPTOR_SIZE),
@@ -78,5 +78,5 @@ export async function reconstructionFigures(
   const a = photoDescriptors ?? await descriptorsInBatches(analyzer, photos, n, size);
   const b = await descriptorsInBatches(analyzer, reconstructions, n, size);
   const psnr = psnrs(reconstructions, photos, n).reduce((s, v) => s + v, 0) / n;
-  return { images: n, psnr, ...identityFigures(a, b, n, threshold) };
+  return { images: n, psnr, ...likenessFigures(a, b, n, threshold) };
 }

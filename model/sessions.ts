@@ -99,18 +99,25 @@ export class GeneratorSessions {
       // The halves are checked before the VJPs open, which read their weights.
       const head = await createSession(bundle, "head");
       opened.push(head);
-      checkShape(bundle, "head", "input", head.inputMetadata, ["N", manifest.latent], "latent z");
-      checkShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
+      checkPartShape(
+        bundle,
+        "head",
+        "input",
+        head.inputMetadata,
+        ["N", manifest.latent],
+        "latent z",
+      );
+      checkPartShape(bundle, "head", "output", head.outputMetadata, maps, "target-layer maps");
       const tail = await createSession(bundle, "tail");
       opened.push(tail);
-      checkShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
-      checkShape(bundle, "tail", "output", tail.outputMetadata, image, "image");
+      checkPartShape(bundle, "tail", "input", tail.inputMetadata, maps, "target-layer maps");
+      checkPartShape(bundle, "tail", "output", tail.outputMetadata, image, "image");
       const encoder = bundle.encoder ? await createSession(bundle, "encoder") : null;
       if (encoder) {
         opened.push(encoder);
-        checkShape(bundle, "encoder", "input", encoder.inputMetadata, image, "image");
+        checkPartShape(bundle, "encoder", "input", encoder.inputMetadata, image, "image");
         const z = ["N", manifest.latent];
-        checkShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
+        checkPartShape(bundle, "encoder", "output", encoder.outputMetadata, z, "latent z");
       }
       let vjp = null;
       if (bundle.headVjp && bundle.tailVjp) {
@@ -273,7 +280,7 @@ async function createSession(bundle: Bundle, part: BundlePart) {
   }
 }
 
-function checkShape(
+function checkPartShape(
   bundle: Bundle,
   part: BundlePart,
   side: "input" | "output",

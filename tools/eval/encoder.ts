@@ -18,7 +18,7 @@
 
 import { openFaceApi } from "../../faces/face_api.ts";
 import { descriptorsInBatches } from "../../faces/analyzer.ts";
-import { identityFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
+import { likenessFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
 import { concatArrays } from "../../core/concat.ts";
 import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
 import { faceGroups } from "../../model/bundle.ts";
@@ -187,13 +187,13 @@ async function run(command: EncoderCommand): Promise<void> {
             photoDescriptors,
           ),
           secondsPerPhoto: seconds,
-          photoFaceOnGenerated: identityFigures(
+          photoFaceOnGenerated: likenessFigures(
             photoDescriptors,
             await descriptorsInBatches(analyzer, onGenerated, n, s),
             n,
             threshold,
           ),
-          generatedFaceOnPhoto: identityFigures(
+          generatedFaceOnPhoto: likenessFigures(
             photoDescriptors,
             await descriptorsInBatches(analyzer, onPhoto, n, s),
             n,

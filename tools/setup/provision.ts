@@ -129,7 +129,7 @@ export function planProvision(facts: MachineFacts): ProvisionPlan {
 }
 
 /** Whether a fresh Deno process finds a WebGPU adapter on the Vulkan backend. */
-export function probeAdapter(): Promise<boolean> {
+export function probeWebGpu(): Promise<boolean> {
   // A fresh process: wgpu enumerates adapters once per process, so one that probed before
   // Mesa was installed would never see it. Vulkan only, as the engine does on Linux.
   return commandSucceeds(Deno.execPath(), [
@@ -157,7 +157,7 @@ export async function probeMachine(): Promise<MachineFacts> {
   } catch { /* not Linux, or no os-release */ }
   const root = Deno.build.os === "linux" && Deno.uid() === 0;
   return {
-    hasAdapter: await probeAdapter(),
+    hasAdapter: await probeWebGpu(),
     hasPythonOnnx: await probePythonOnnx(),
     hasOpenBlas: await probeOpenBlas(),
     hasChromium: await commandSucceeds(CHROMIUM, ["--version"]),
