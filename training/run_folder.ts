@@ -186,6 +186,20 @@ export async function listCheckpoints(run: RunFolder): Promise<{ step: number; f
   return found.sort((a, b) => a.step - b.step);
 }
 
+/**
+ * `file`, or the run's newest checkpoint when none is given; throws
+ * CheckpointError, naming what it was for, when the run has none.
+ */
+export async function chosenCheckpoint(
+  run: RunFolder,
+  file: string | undefined,
+  purpose: string,
+): Promise<string> {
+  const chosen = file ?? (await listCheckpoints(run)).at(-1)?.file;
+  if (!chosen) throw new CheckpointError(`${run.dir} has no checkpoint to ${purpose}.`);
+  return chosen;
+}
+
 /** Writes a checkpoint atomically and deletes all but the newest `keep`. */
 export async function writeCheckpoint(
   run: RunFolder,

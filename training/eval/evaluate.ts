@@ -21,13 +21,8 @@ import { ConfigError, DEFAULT_INTERPRETABLE, type TrainConfig } from "../config.
 import { GanGenerator } from "../networks/generator.ts";
 import { fitGmm } from "../interpretable/gmm.ts";
 import { energyPositions, rmsNormalize } from "../interpretable/energy.ts";
-import { listCheckpoints, type LoadedCheckpoint, openRun, readCheckpoint } from "../run_folder.ts";
-import {
-  checkpointConfig,
-  CheckpointError,
-  checkpointState,
-  loadServingGenerator,
-} from "../checkpoint.ts";
+import { chosenCheckpoint, type LoadedCheckpoint, openRun, readCheckpoint } from "../run_folder.ts";
+import { checkpointConfig, checkpointState, loadServingGenerator } from "../checkpoint.ts";
 import { type ConceptMetrics, conceptMetrics, type PartMasks } from "../../core/concepts.ts";
 import type { PartSegmenter } from "./segmenter.ts";
 import { conceptMaps } from "../../core/concept_map.ts";
@@ -105,8 +100,7 @@ const FIGURE_COLUMNS = 8;
  */
 export async function readRunCheckpoint(dir: string, file?: string): Promise<LoadedCheckpoint> {
   const { run } = await openRun(dir);
-  const chosen = file ?? (await listCheckpoints(run)).at(-1)?.file;
-  if (!chosen) throw new CheckpointError(`${dir} has no checkpoint to evaluate.`);
+  const chosen = await chosenCheckpoint(run, file, "evaluate");
   return { ...await readCheckpoint(chosen), file: chosen };
 }
 

@@ -21,6 +21,7 @@ import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
 import {
+  chosenCheckpoint,
   listCheckpoints,
   openRun,
   readCheckpoint,
@@ -29,7 +30,6 @@ import {
 } from "../run_folder.ts";
 import {
   checkpointConfig,
-  CheckpointError,
   checkpointState,
   hasAverage,
   loadServingGenerator,
@@ -179,8 +179,7 @@ function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
 export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const status = options.onStatus ?? (() => {});
   const { run } = await openRun(options.run);
-  const file = options.checkpoint ?? (await listCheckpoints(run)).at(-1)?.file;
-  if (!file) throw new CheckpointError(`${options.run} has no checkpoint to export.`);
+  const file = await chosenCheckpoint(run, options.checkpoint, "export");
   const { checkpoint, sha256: checkpointSha256 } = await readHashedCheckpoint(file);
   const state = checkpointState(checkpoint);
   // A --checkpoint from elsewhere (another run, a committed file) is described by its own config.
