@@ -3,9 +3,10 @@
  * training computation (convolution, batch norm, loss, gradients, an Adam
  * step) give the same numbers to f32 rounding.
  */
-import { ok } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import { valueAndGrad } from "./autograd.ts";
 import { initEngine } from "./engine.ts";
+import { withEnv } from "./testing/harness.ts";
 import { batchNorm2d, BatchNormState } from "./ops/batchnorm.ts";
 import { conv2d, convTranspose2d } from "./ops/conv.ts";
 import { leakyRelu, mul } from "./ops/elementwise.ts";
@@ -66,4 +67,14 @@ Deno.test("CPU and WebGPU backends agree: draws, forward, gradients, an Adam ste
     const error = worst(cpu[k], gpu[k]);
     ok(error <= (k < 2 ? 1e-6 : 1e-4), `${name}: relative difference ${error}`);
   });
+});
+
+Deno.test("IGAN_ADAPTER with the backend left to auto asks for WebGPU", async () => {
+  const engine = await withEnv(
+    { IGAN_BACKEND: undefined, IGAN_ADAPTER: "software" },
+    () => initEngine(),
+  );
+  equal(engine.report.backend, "webgpu");
+  equal(engine.report.software, true);
+  await initEngine();
 });

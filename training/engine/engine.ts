@@ -19,6 +19,7 @@ import { EngineError, WebGpuUnavailableError } from "./errors.ts";
 import { openWebGpuBackend } from "./webgpu/backend.ts";
 import {
   type AdapterPreference,
+  adapterPreference,
   envChoice,
   type KernelVariant,
   probeAdapter,
@@ -44,7 +45,8 @@ let current: Engine | null = null;
 
 /** Which backend `auto` means on this machine. */
 async function autoBackend(options: EngineOptions): Promise<BackendKind> {
-  if (options.adapter === "hardware" || options.adapter === "software") return "webgpu";
+  // Asking for an adapter, by option or by IGAN_ADAPTER, is asking for WebGPU.
+  if (adapterPreference(options) !== "auto") return "webgpu";
   try {
     const adapter = await probeAdapter();
     return adapter && !adapter.software ? "webgpu" : "cpu";

@@ -165,3 +165,23 @@ function finiteDifferences(
   });
   return { indices, values };
 }
+
+/** Runs `fn` with environment variables set (undefined: unset), restoring them afterwards. */
+export async function withEnv<T>(
+  values: Record<string, string | undefined>,
+  fn: () => T | Promise<T>,
+): Promise<T> {
+  const previous = Object.fromEntries(Object.keys(values).map((n) => [n, Deno.env.get(n)]));
+  const apply = (settings: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(settings)) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  };
+  apply(values);
+  try {
+    return await fn();
+  } finally {
+    apply(previous);
+  }
+}

@@ -1,18 +1,7 @@
-import { equal, ok, rejects } from "node:assert/strict";
-import { isSoftwareAdapter, openDevice } from "./device.ts";
+import { equal, ok, rejects, throws } from "node:assert/strict";
+import { adapterPreference, isSoftwareAdapter, openDevice } from "./device.ts";
 import { EngineError, WebGpuUnavailableError } from "../errors.ts";
-
-/** Runs `fn` with an environment variable set, restoring it afterwards. */
-async function withEnv(name: string, value: string, fn: () => Promise<void>): Promise<void> {
-  const previous = Deno.env.get(name);
-  Deno.env.set(name, value);
-  try {
-    await fn();
-  } finally {
-    if (previous === undefined) Deno.env.delete(name);
-    else Deno.env.set(name, previous);
-  }
-}
+import { withEnv } from "../testing/harness.ts";
 
 Deno.test("the device reports its adapter and the kernel variant it chose", async () => {
   const open = await openDevice();
@@ -23,12 +12,12 @@ Deno.test("the device reports its adapter and the kernel variant it chose", asyn
 });
 
 Deno.test("IGAN_KERNELS forces a kernel variant; a bad value is an actionable error", async () => {
-  await withEnv("IGAN_KERNELS", "gpu", async () => {
+  await withEnv({ IGAN_KERNELS: "gpu" }, async () => {
     const open = await openDevice();
     equal(open.report.variant, "gpu");
     open.device.destroy();
   });
-  await withEnv("IGAN_KERNELS", "fast", async () => {
+  await withEnv({ IGAN_KERNELS: "fast" }, async () => {
     await rejects(
       openDevice(),
       (e) =>
@@ -43,7 +32,7 @@ Deno.test("IGAN_ADAPTER=hardware on a machine with only a software adapter names
   const software = open.report.software;
   open.device.destroy();
   if (!software) return; // a GPU machine: hardware is available, nothing to check here
-  await withEnv("IGAN_ADAPTER", "hardware", async () => {
+  await withEnv({ IGAN_ADAPTER: "hardware" }, async () => {
     await rejects(
       openDevice(),
       (e) => e instanceof WebGpuUnavailableError && /Vulkan driver/.test(e.message),
@@ -77,4 +66,18 @@ Deno.test({
     const maps = await Deno.readTextFile("/proc/self/maps");
     ok(!/libEGL/.test(maps), "libEGL is mapped into the process");
   },
+});
+
+Deno.test("adapterPreference: the option, else IGAN_ADAPTER, else auto", async () => {
+  await withEnv({ IGAN_ADAPTER: undefined }, () => {
+    equal(adapterPreference(), "auto");
+    equal(adapterPreference({ adapter: "hardware" }), "hardware");
+  });
+  await withEnv({ IGAN_ADAPTER: "software" }, () => {
+    equal(adapterPreference(), "software");
+    equal(adapterPreference({ adapter: "auto" }), "auto");
+  });
+  await withEnv({ IGAN_ADAPTER: "gpu" }, () => {
+    throws(() => adapterPreference(), EngineError);
+  });
 });

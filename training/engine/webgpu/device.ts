@@ -136,10 +136,15 @@ export async function probeAdapter(): Promise<{ software: boolean; description: 
   return { software: isSoftwareAdapter(adapter.info), description: adapter.info.description };
 }
 
+/** The adapter asked for: the option, else `IGAN_ADAPTER`, else `auto`. */
+export function adapterPreference(options: DeviceOptions = {}): AdapterPreference {
+  return options.adapter ??
+    envChoice("IGAN_ADAPTER", ["auto", "software", "hardware"] as const) ?? "auto";
+}
+
 /** Opens the device, with limits raised to what the adapter allows. */
 export async function openDevice(options: DeviceOptions = {}): Promise<OpenDevice> {
-  const preference = options.adapter ??
-    envChoice("IGAN_ADAPTER", ["auto", "software", "hardware"] as const) ?? "auto";
+  const preference = adapterPreference(options);
   const kernels = options.kernels ??
     envChoice("IGAN_KERNELS", ["auto", "cpu", "gpu"] as const) ?? "auto";
   preferVulkanOnLinux();
