@@ -87,11 +87,29 @@ Deno.test("a job given up while it runs is answered at once, and counted until i
   const answeredMs = performance.now() - start;
   ok(answeredMs < 350, `answered after ${Math.round(answeredMs)} ms, before the job stopped`);
   equal(renderer.load().jobs, 1, "the lane still counts the job that has not stopped");
+  equal(renderer.load().expectedWaitMs, 0, "but not its work: it stops at its next step");
   const next = renderer.run(JOB, never());
   equal(renderer.load().jobs, 2);
   await next;
   ok(performance.now() - start >= 400 + 1200, "the next job ran after the given-up one stopped");
   equal(renderer.load().jobs, 0);
+});
+
+Deno.test("while a given-up job stops, a job over the limit is told to retry in 1 s", async () => {
+  const renderer = new Renderer([standIn(1200, [], "a", 300)], new CostModel(64, 8), {
+    timeoutMs: 100,
+    maxQueuedImages: 100,
+  });
+  // Unmeasured: the first job is taken on the idle lane, then cut off at 50 ms.
+  await rejects(renderer.run(JOB, AbortSignal.timeout(50)));
+  await rejects(
+    renderer.run({ ...JOB, size: 256 }, never()),
+    (e) =>
+      e instanceof OverloadError && e.retryAfterSeconds === 1 &&
+      e.message.startsWith("every worker is stopping a job given up") &&
+      e.message.includes("a guess"),
+  );
+  await drained(renderer);
 });
 
 Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {
@@ -235,5 +253,13 @@ Deno.test("a job whose measured cost alone passes the time limit is refused at o
   equal(fresh.knownCost(big), 5);
   fresh.observeAtLeast(big, 1_500);
   await rejects(cold.run(big, never()), TooMuchWorkError);
+  // A run cut off just short of the limit (its request's reading took the rest) shows it too.
+  const third = new CostModel(64, 8);
+  third.observeAtLeast(big, 980);
+  await rejects(
+    new Renderer([standIn(20, [], "a")], third, { timeoutMs: 1_000, maxQueuedImages: 100 })
+      .run(big, never()),
+    TooMuchWorkError,
+  );
   ok(fresh.estimate(JOB) === 25 * UNITS, "another kind keeps its guess");
 });

@@ -52,6 +52,14 @@ export class TooMuchWorkError extends Error {
   override name = "TooMuchWorkError";
 }
 
+/**
+ * The share of the time limit a request's drawing cannot have: reading the
+ * request, handing the job over and answering take the rest. A job known to
+ * cost more than the remainder (a run the limit cut off shows nearly the whole
+ * limit) cannot finish in time, so it is refused with {@link TooMuchWorkError}.
+ */
+const READING_SHARE = 0.05;
+
 /** Until a kind has been measured: a guess per work unit, replaced by the first measurement. */
 const INITIAL_MS_PER_UNIT = 25;
 /** Weight of each new measurement in the running estimate. */
@@ -178,24 +186,29 @@ class Lane {
    * wait and the hand-over). Rejects with the signal's reason as soon as it
    * aborts. A job given up while it waits leaves the lane's figures at once
    * (admission and `/readyz` stop counting it) and never runs; one given up
-   * while it runs is counted until it has stopped where it runs, since the
-   * lane's next jobs wait for that.
+   * while it runs is counted as a job until it has stopped where it runs,
+   * since the lane's next jobs wait for that, but its expected work no longer
+   * (it stops at its next step).
    */
   enqueue(job: PictureJob, estimate: number, signal: AbortSignal): Promise<TimedJob> {
     const images = jobImages(job);
-    this.pendingMs += estimate;
+    let pendingMs = estimate;
+    this.pendingMs += pendingMs;
     this.jobs++;
     this.images += images;
     let counted = true, running = false;
     const uncount = () => {
       if (!counted) return;
       counted = false;
-      this.pendingMs -= estimate;
+      this.pendingMs -= pendingMs;
       this.jobs--;
       this.images -= images;
     };
     const onAbort = () => {
-      if (!running) uncount();
+      if (!running) return uncount();
+      // It stops at its next step: what it has left is no longer waiting work (nor Retry-After).
+      this.pendingMs -= pendingMs;
+      pendingMs = 0;
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const queued = performance.now();
@@ -278,19 +291,24 @@ export class Renderer {
     const lane = this.#leastLoaded();
     const estimate = this.#costs.estimate(job);
     const known = this.#costs.knownCost(job);
-    if (known > this.#timeoutMs) {
+    if (known > this.#timeoutMs * (1 - READING_SHARE)) {
       throw new TooMuchWorkError(
-        `this request needs about ${Math.round(known)} ms of drawing, over this server's ` +
-          `${this.#timeoutMs} ms limit: ask for fewer refinement or fitting steps, fewer images ` +
-          "or smaller pictures.",
+        `this request needs about ${Math.round(known)} ms of drawing, which with reading and ` +
+          `answering it passes this server's ${this.#timeoutMs} ms limit: ask for fewer ` +
+          "refinement or fitting steps, fewer images or smaller pictures.",
       );
     }
     // A lane with nothing waiting always takes a job: a first measurement must be possible.
     if (lane.jobs > 0 && lane.pendingMs + estimate > this.#timeoutMs) {
       const retry = Math.max(1, Math.ceil(lane.pendingMs / 1000));
+      const waiting = lane.pendingMs >= 1
+        ? `the server has ${Math.round(lane.pendingMs)} ms of work waiting per worker`
+        : "every worker is stopping a job given up";
+      const needs = this.#costs.measured(job)
+        ? `about ${Math.round(estimate)} ms`
+        : `about ${Math.round(estimate)} ms (a guess: none of its kind has been drawn yet)`;
       throw new OverloadError(
-        `the server has ${Math.round(lane.pendingMs)} ms of work waiting per worker and this ` +
-          `request needs about ${Math.round(estimate)} ms, over the ${this.#timeoutMs} ms limit; ` +
+        `${waiting} and this request needs ${needs}, over the ${this.#timeoutMs} ms limit; ` +
           `try again in ${retry} s.`,
         retry,
       );
