@@ -136,6 +136,27 @@ Deno.test("POST /v1/generate: one image as PNG, several as JSON, explicit latent
   notDeepEqual(decoded[0].data, decoded[1].data);
 });
 
+Deno.test("POST /v1/generate follows Accept: JSON for one image when asked, 406 when JSON is excluded", async () => {
+  const asked = await postJson("/v1/generate", { seeds: [7] }, { accept: "application/json" });
+  equal(asked.headers.get("content-type"), "application/json");
+  const [image] = (await asked.json()).images;
+  deepEqual(decode(image.png), await png(await app.request("/v1/images/7.png")));
+  const preferred = await postJson("/v1/generate", { seeds: [7] }, {
+    accept: "image/png;q=0.5, application/json",
+  });
+  equal(preferred.headers.get("content-type"), "application/json");
+  await preferred.body?.cancel();
+  const browser = await postJson("/v1/generate", { seeds: [7] }, {
+    accept: "text/html,application/xhtml+xml,*/*;q=0.8",
+  });
+  equal(browser.headers.get("content-type"), "image/png");
+  await browser.body?.cancel();
+  const refused = await postJson("/v1/generate", { seeds: [7, 8] }, { accept: "image/png" });
+  equal(refused.status, 406);
+  equal(refused.headers.get("content-type"), "application/problem+json");
+  match((await refused.json()).detail, /excludes application\/json.*ask for one image/);
+});
+
 Deno.test("kernel maps, the kernel grid, the concept map and group centres", async (t) => {
   for (const style of ["heat", "overlay", "contour"]) {
     await t.step(`kernel 3, ${style}`, async () => {
@@ -376,7 +397,15 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/7.png?=64", undefined, 400, /empty name/],
   ["GET", "/v1/images/1.5.png", undefined, 400, /path\.seed/],
-  ["GET", "/v1/images/007.png", undefined, 400, /path\.seed/],
+  ["GET", "/v1/images/007.png", undefined, 400, /path\.seed: .* without a sign or leading zeros/],
+  // The bound the client can act on, not also zod's safe-integer range.
+  [
+    "GET",
+    "/v1/images/9007199254740993.png",
+    undefined,
+    400,
+    /^path\.seed: must be an integer in 0\.\.4294967295 /,
+  ],
   ["GET", "/v1/images/abc.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/1.png?truncation=0", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?truncation=1.5", undefined, 400, /query\.truncation/],
@@ -428,9 +457,16 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/swap/1/2.png", undefined, 400, /query\.concepts: is required/],
   ["POST", "/v1/generate", { seeds: [1], latents: [[0]] }, 400, /body\.latents\.0/],
   ["POST", "/v1/generate", { seeds: ["1"] }, 400, /body\.seeds\.0/],
-  ["POST", "/v1/generate", { seeds: [1.5] }, 400, /body\.seeds\.0/],
+  ["POST", "/v1/generate", { seeds: [1.5] }, 400, /body\.seeds\.0: must be an integer/],
+  [
+    "POST",
+    "/v1/generate",
+    { seeds: [2 ** 53] },
+    400,
+    /^body\.seeds\.0: must be at most 4294967295 /,
+  ],
   ["POST", "/v1/generate", { seeds: [-3] }, 400, /body\.seeds\.0/],
-  ["POST", "/v1/generate", '{"latents": [[1e999]]}', 400, /body\.latents\.0/],
+  ["POST", "/v1/generate", '{"latents": [[1e999]]}', 400, /body\.latents\.0\.0: must be a finite/],
   ["POST", "/v1/generate", { latents: [[0, 1]] }, 400, /body\.latents\.0.*128|body\.latents\.0/],
   ["POST", "/v1/generate", { seeds: Array.from({ length: 17 }, (_, k) => k) }, 400, /body\.seeds/],
   ["POST", "/v1/generate", { seeds: [1], size: 9999 }, 400, /body\.size/],
@@ -599,9 +635,40 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
   );
   const statuses = (document: { paths: Record<string, { post: { responses: object } }> }) =>
     Object.keys(document.paths["/v1/generate"].post.responses).sort();
-  deepEqual(statuses(document), ["200", "400", "408", "413", "415", "422", "503"]);
+  deepEqual(statuses(document), ["200", "400", "406", "408", "413", "415", "422", "503"]);
   const keyed = await (await appWith({ apiKey: "k" }).request("/openapi.json")).json();
-  deepEqual(statuses(keyed), ["200", "400", "401", "408", "413", "415", "422", "503"]);
+  deepEqual(statuses(keyed), ["200", "400", "401", "406", "408", "413", "415", "422", "503"]);
+  // Typed clients: numbers in the URL are numbers, problems and health answers have schemas,
+  // the headers a client acts on are named.
+  deepEqual(seed.schema, { type: "integer", minimum: 0, maximum: 4294967295 });
+  deepEqual(size.schema, { type: "integer", minimum: 16, maximum: 512 });
+  const truncation = image.parameters.find((p: { name: string }) => p.name === "truncation");
+  deepEqual(truncation.schema, { type: "number", exclusiveMinimum: 0, maximum: 1 });
+  deepEqual(document.components.schemas.Problem.required, [
+    "type",
+    "title",
+    "status",
+    "detail",
+    "instance",
+  ]);
+  const problem = image.responses["400"].content["application/problem+json"];
+  deepEqual(problem.schema, { $ref: "#/components/schemas/Problem" });
+  deepEqual(Object.keys(image.responses["200"].headers), [
+    "ETag",
+    "Cache-Control",
+    "Server-Timing",
+  ]);
+  deepEqual(Object.keys(image.responses["304"].headers), ["ETag", "Cache-Control"]);
+  deepEqual(Object.keys(image.responses["503"].headers), ["Retry-After"]);
+  deepEqual(Object.keys(keyed.paths["/v1/model"].get.responses["401"].headers), [
+    "WWW-Authenticate",
+  ]);
+  ok(document.paths["/v1/model"].get.responses["400"], "an unknown parameter is a 400 there too");
+  const health = document.paths["/healthz"].get.responses["200"].content["application/json"];
+  deepEqual(health.schema.properties.status, { type: "string", const: "ok" });
+  const ready = document.paths["/readyz"].get.responses["503"].content["application/json"];
+  deepEqual(ready.schema.properties.status.enum, ["ready", "overloaded"]);
+  equal(document.paths["/readyz"].get.responses["503"].headers, undefined, "no Retry-After");
   // What client generators need: a unique name for each operation, the server, and how the key
   // goes (only behind a key, and not for the health checks).
   type Operation = { operationId: string; security?: unknown[]; responses: object };

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { latentForSeed } from "../model/latents.ts";
 import type { Renderer } from "../model/renderer.ts";
-import { invalidField } from "./problem.ts";
+import { HttpProblem, invalidField } from "./problem.ts";
+import { acceptedQuality } from "./accept.ts";
 import { pngBase64Of, pngResponse } from "./respond.ts";
 import {
   latentArray,
@@ -94,8 +95,9 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
       operationId: "generateImages",
       tag: "generation",
       summary: "Images from seeds or explicit latents",
-      description: "One image answers as a PNG; several as JSON with base64 PNGs, in order. " +
-        `Give exactly one of seeds and latents; at most ${limits.maxBatch} images.`,
+      description: "One image answers as a PNG, unless the Accept header prefers " +
+        "application/json; several as JSON with base64 PNGs, in order (406 if Accept excludes " +
+        `JSON). Give exactly one of seeds and latents; at most ${limits.maxBatch} images.`,
       body: generateBody,
       responses: {
         200: {
@@ -105,21 +107,35 @@ export function imageRoutes(renderer: Renderer, limits: Limits): RouteSpec[] {
           otherContentType: "image/png",
         },
         400: PROBLEM_RESPONSE,
+        406: { ...PROBLEM_RESPONSE, description: "several images, and Accept excludes JSON" },
         413: PROBLEM_RESPONSE,
         415: PROBLEM_RESPONSE,
       },
-      handler: async ({ body, signal }) => {
+      handler: async ({ body, signal, headers }) => {
         if ((body.seeds === undefined) === (body.latents === undefined)) {
           throw invalidField("body.seeds", "give exactly one of seeds and latents");
         }
         const sources = body.seeds ?? body.latents!.map((latent) => ({ latent }));
+        const accept = headers.get("accept");
+        const png = acceptedQuality(accept, "image/png");
+        const json = acceptedQuality(accept, "application/json");
+        const asPng = sources.length === 1 && png > 0 && png >= json;
+        if (!asPng && json === 0) {
+          throw new HttpProblem(
+            "not-acceptable",
+            `the Accept header ("${accept}") excludes application/json, ` +
+              (sources.length === 1
+                ? "and image/png too."
+                : `in which ${sources.length} images answer; ask for one image to get a PNG.`),
+          );
+        }
         const pictures = await renderer.run({
           kind: "generate",
           sources,
           truncation: body.truncation,
           size: body.size ?? limits.resolution,
         }, signal);
-        if (sources.length === 1) return pngResponse(pictures["0"]);
+        if (asPng) return pngResponse(pictures["0"]);
         return Response.json({
           images: sources.map((source, k) => ({
             seed: typeof source === "number" ? source : null,

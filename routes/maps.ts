@@ -78,7 +78,11 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       params: seedPath,
       query: z.strictObject({
         truncation: truncationString,
-        size: integerString(MIN_IMAGE_SIZE, maxTile, "side of each tile in pixels").optional(),
+        size: integerString(MIN_IMAGE_SIZE, maxTile, "side of each tile in pixels").optional()
+          .describe(
+            `side of each tile in pixels, ${MIN_IMAGE_SIZE}..${maxTile} ` +
+              `(default ${Math.min(limits.resolution, maxTile)})`,
+          ),
         style: mapStyle,
       }),
       immutable: true,
@@ -134,7 +138,7 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
           "with view=kernel: the kernel (channel)",
         ),
         group: groupRef.optional()
-          .describe("with view=group: a group id or label"),
+          .describe("with view=group: a group id, label or face"),
         style: z.enum(["heat", "overlay", "contour", "map"]).optional().describe(
           "heat, overlay or contour (kernel, kernels, group; default heat); map or overlay " +
             "(concepts; default map)",
@@ -203,9 +207,10 @@ export function mapRoutes(model: ServedModel, renderer: Renderer, limits: Limits
       operationId: "getGroupMap",
       tag: "feature maps",
       summary: "One concept group's centre (the mean of its kernels' maps)",
-      description: "A group id, or a label (all groups with that label together).",
+      description: "A group id, a label (all groups with that label together), or face (the " +
+        "face swap's groups together).",
       params: seedPath.extend({
-        group: groupName.describe("group id or label"),
+        group: groupName.describe("group id, label or face"),
       }),
       query: z.strictObject({ ...imageQuery, style: mapStyle }),
       immutable: true,

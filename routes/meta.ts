@@ -18,6 +18,19 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
     maxBatch: z.number().int(),
     maxImageSize: z.number().int(),
   });
+  const readiness = z.object({
+    status: z.enum(["ready", "overloaded"]),
+    model: ManifestSchema.shape.model,
+    load: z.object({
+      lanes: z.number().int().describe("render lanes: one per worker, or one in the thread"),
+      jobs: z.number().int().describe("picture jobs waiting or running"),
+      expectedWaitMs: z.number().describe("expected wait of a new job on the least loaded lane"),
+      overloaded: z.boolean().describe("even the smallest job would be refused now"),
+      msPerUnit: z.record(z.string(), z.number()).describe(
+        "measured milliseconds per work unit, by job kind",
+      ),
+    }),
+  });
   return [
     defineRoute({
       method: "get",
@@ -74,7 +87,11 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       tag: "operations",
       summary: "Liveness: the process answers",
       responses: {
-        200: { description: "alive", contentType: "application/json" },
+        200: {
+          description: "alive",
+          contentType: "application/json",
+          schema: z.object({ status: z.literal("ok") }),
+        },
         400: { ...PROBLEM_RESPONSE, description: "a query parameter, which it takes none of" },
       },
       handler: () => Response.json({ status: "ok" }),
@@ -88,11 +105,12 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
       description: "`load` gives the render lanes (workers), the jobs they hold, the expected " +
         "wait of a new job and the measured milliseconds per work unit by job kind.",
       responses: {
-        200: { description: "ready", contentType: "application/json" },
+        200: { description: "ready", contentType: "application/json", schema: readiness },
         400: { ...PROBLEM_RESPONSE, description: "a query parameter, which it takes none of" },
         503: {
           description: "overloaded: new work would wait past the time limit",
           contentType: "application/json",
+          schema: readiness,
         },
       },
       handler: () => {

@@ -6,8 +6,9 @@
  */
 
 import { z } from "zod";
-import { PROBLEM_RESPONSE, type ResponseSpec, type RouteSpec } from "./route.ts";
+import { type HeaderSpec, PROBLEM_RESPONSE, type ResponseSpec, type RouteSpec } from "./route.ts";
 import { PHOTO_TYPES } from "./photos.ts";
+import { ProblemSchema } from "./problem.ts";
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
@@ -21,27 +22,38 @@ function parameters(schema: z.ZodType | undefined, location: "path" | "query") {
     required?: string[];
   };
   return Object.entries(object.properties ?? {}).map(([name, property]) => {
-    const { description, ...rest } = property;
+    // A number parsed from the URL's text documents the number (`parameterSchema`), not the text.
+    const { description, parameterSchema, ...text } = property;
+    const schema = parameterSchema
+      ? { ...(parameterSchema as Record<string, unknown>), ...defaultOf(text) }
+      : text;
     return {
       name,
       in: location,
       required: location === "path" || (object.required ?? []).includes(name),
       ...(description ? { description } : {}),
-      schema: rest,
+      schema,
     };
   });
 }
 
+/** A schema's `default`, kept when its type is replaced. */
+function defaultOf(schema: Record<string, unknown>): Record<string, unknown> {
+  return "default" in schema ? { default: schema.default } : {};
+}
+
 /**
- * What any API route may answer besides its own responses: a missing or
- * wrong key where the server has one (401), a body still arriving at the
+ * What any route may answer besides its own responses: an invalid request
+ * (400; every route refuses query parameters it does not take), and on the
+ * API's routes a missing or wrong key where the server has one (401), a body still arriving at the
  * time limit (408), a request whose cost alone is over the time limit
  * (422), and admission or the time limit (503).
  */
 function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, ResponseSpec> {
-  const common: Record<number, ResponseSpec> = {};
-  if (!spec.path.startsWith("/v1/")) return common;
   const problem = (description: string) => ({ ...PROBLEM_RESPONSE, description });
+  // Every route refuses query parameters it does not take.
+  const common: Record<number, ResponseSpec> = { 400: problem("the request is invalid") };
+  if (!spec.path.startsWith("/v1/")) return common;
   if (behindKey) common[401] = problem("the API key is missing or wrong");
   if (spec.body || spec.upload) {
     common[408] = problem("the body did not arrive within the time limit");
@@ -49,6 +61,55 @@ function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, Re
   common[422] = problem("needs more time than the server's limit: ask for less work");
   common[503] = problem("overloaded or over the time limit: try again after Retry-After seconds");
   return common;
+}
+
+/** Headers the server sets on responses of a kind, whichever route gives them. */
+const HEADERS = {
+  etag: {
+    description: "the picture's strong ETag, for If-None-Match",
+    schema: { type: "string" },
+  },
+  cacheControl: {
+    description: "public (private behind an API key), for a day: the answer depends only on " +
+      "the URL and the model",
+    schema: { type: "string" },
+  },
+  serverTiming: {
+    description: "where the time of the pictures drawn went (queue, render, inference; in ms)",
+    schema: { type: "string" },
+  },
+  retryAfter: {
+    description: "seconds after which the request may succeed (refusals by admission and the " +
+      "time limit)",
+    schema: { type: "integer", minimum: 1 },
+  },
+  wwwAuthenticate: { description: "Bearer", schema: { type: "string" } },
+} satisfies Record<string, HeaderSpec>;
+
+/** The headers of `spec`'s response of `status`: its own, and those of its kind. */
+function responseHeaders(
+  spec: RouteSpec,
+  status: number,
+  response: ResponseSpec,
+): Record<string, HeaderSpec> {
+  const headers: Record<string, HeaderSpec> = {};
+  if (spec.immutable && (status === 200 || status === 304)) {
+    headers["ETag"] = HEADERS.etag;
+    headers["Cache-Control"] = HEADERS.cacheControl;
+  }
+  if (status === 200 && spec.path.startsWith("/v1/")) {
+    headers["Server-Timing"] = HEADERS.serverTiming;
+  }
+  if (status === 503 && response.schema === ProblemSchema) {
+    headers["Retry-After"] = HEADERS.retryAfter;
+  }
+  if (status === 401) headers["WWW-Authenticate"] = HEADERS.wwwAuthenticate;
+  return { ...headers, ...response.headers };
+}
+
+/** A response's body schema: problems refer to the one `Problem` of the components. */
+function bodySchema(schema: z.ZodType): Record<string, unknown> {
+  return schema === ProblemSchema ? { $ref: "#/components/schemas/Problem" } : jsonSchema(schema);
 }
 
 /** How a client sends the API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -70,17 +131,21 @@ export function openApiDocument(
   for (const spec of specs) {
     const all = { ...commonResponses(spec, behindKey), ...spec.responses };
     const responses = Object.fromEntries(
-      Object.entries(all).map(([status, r]) => [status, {
-        description: r.description,
-        ...(r.contentType
-          ? {
-            content: {
-              [r.contentType]: r.schema ? { schema: jsonSchema(r.schema) } : {},
-              ...(r.otherContentType ? { [r.otherContentType]: {} } : {}),
-            },
-          }
-          : {}),
-      }]),
+      Object.entries(all).map(([status, r]) => {
+        const headers = responseHeaders(spec, Number(status), r);
+        return [status, {
+          description: r.description,
+          ...(Object.keys(headers).length > 0 ? { headers } : {}),
+          ...(r.contentType
+            ? {
+              content: {
+                [r.contentType]: r.schema ? { schema: bodySchema(r.schema) } : {},
+                ...(r.otherContentType ? { [r.otherContentType]: {} } : {}),
+              },
+            }
+            : {}),
+        }];
+      }),
     );
     paths[spec.path] ??= {};
     paths[spec.path][spec.method] = {
@@ -127,6 +192,10 @@ export function openApiDocument(
     // Relative: the document is served by the server it describes.
     servers: [{ url: "/" }],
     paths,
-    ...(behindKey ? { components: { securitySchemes: API_KEY_SCHEMES } } : { security: [] }),
+    components: {
+      schemas: { Problem: jsonSchema(ProblemSchema) },
+      ...(behindKey ? { securitySchemes: API_KEY_SCHEMES } : {}),
+    },
+    ...(behindKey ? {} : { security: [] }),
   };
 }

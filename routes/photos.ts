@@ -117,7 +117,9 @@ export const FIT_DESCRIPTION =
   "gradient steps (Adam on the mean squared pixel error) that fit the " +
   "photo's target-layer maps to it after encoding, so that its own face, not the generator's " +
   `nearest one, is what swaps and maps show; 0..${MAX_FIT_STEPS}, default ${DEFAULT_FIT_STEPS} ` +
-  "(0 on models without gradient files); each costs about two generator runs";
+  "(0 on models without gradient files, and with refine, whose Langevin dynamics moves the " +
+  "latent that fitted maps would be lost on: there it must be 0 or left out); each costs about " +
+  "two generator runs";
 
 /**
  * A photo's base64 as clients send it: bare, with line breaks (`base64`'s

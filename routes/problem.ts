@@ -6,6 +6,21 @@
  * @module
  */
 
+import { z } from "zod";
+
+/** The body of every problem response, as {@link problemResponse} writes it. */
+export const ProblemSchema = z.object({
+  type: z.string().describe("a link to the problem's kind in the docs page (/docs#problem-<slug>)"),
+  title: z.string().describe("the kind of problem, the same for every problem of its type"),
+  status: z.number().int().describe("the HTTP status"),
+  detail: z.string().describe("what is wrong with this request, and what to do"),
+  instance: z.string().describe("the request's path"),
+  errors: z.array(z.object({
+    field: z.string().describe("where: path.seed, query.size, body.latents.0.3 ..."),
+    message: z.string().describe("what is wrong with it"),
+  })).optional().describe("for invalid input: each offending field"),
+}).describe("a problem (RFC 9457)");
+
 /** One invalid field: where it is (`path.seed`, `query.size`, `body.latents.0.3`) and why. */
 export interface FieldError {
   field: string;
@@ -18,6 +33,7 @@ export const PROBLEMS = {
   "unauthorized": { status: 401, title: "A valid API key is required" },
   "not-found": { status: 404, title: "No such resource" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "not-acceptable": { status: 406, title: "No answer of an accepted media type" },
   "request-timeout": { status: 408, title: "The request did not arrive in time" },
   "body-too-large": { status: 413, title: "The request body is too large" },
   "image-too-large": { status: 413, title: "The photo has too many pixels" },

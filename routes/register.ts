@@ -70,7 +70,8 @@ export function registerRoutes(
       const body = spec.body ? parseWith(spec.body, "body", await readJsonBody(c)) : undefined;
       const photo = spec.upload ? await readPhotoUpload(c, options.maxPhotoPixels) : undefined;
       const signal = c.get("signal");
-      const response = await spec.handler({ params, query, body, photo, signal });
+      const headers = c.req.raw.headers;
+      const response = await spec.handler({ params, query, body, photo, signal, headers });
       const timing = options.timingOf(signal);
       if (timing) response.headers.set("server-timing", serverTiming(timing));
       if (etag && response.ok) {

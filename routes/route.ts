@@ -9,6 +9,13 @@
  */
 
 import type { z } from "zod";
+import { ProblemSchema } from "./problem.ts";
+
+/** A response header, as the OpenAPI document describes it. */
+export interface HeaderSpec {
+  description: string;
+  schema: Record<string, unknown>;
+}
 
 /** A response a route may give. */
 export interface ResponseSpec {
@@ -18,12 +25,15 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Another content type the same status may have (as a single image's PNG), without a schema. */
   otherContentType?: string;
+  /** Headers of this response besides those every response of its kind has (see `openapi.ts`). */
+  headers?: Record<string, HeaderSpec>;
 }
 
 /** The response of a request that fails (see `problem.ts`). */
 export const PROBLEM_RESPONSE: ResponseSpec = {
   description: "a problem (RFC 9457): what is wrong, and with which fields",
   contentType: "application/problem+json",
+  schema: ProblemSchema,
 };
 
 /** The responses of an immutable GET picture: the PNG, 304, or a problem. */
@@ -42,6 +52,8 @@ export interface RouteInput<P, Q, B> {
   photo?: Uint8Array;
   /** Aborted when the request's time limit passes or its client goes away. */
   signal: AbortSignal;
+  /** The request's headers (for content negotiation). */
+  headers: Headers;
 }
 
 /** One endpoint. */

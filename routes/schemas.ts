@@ -37,10 +37,13 @@ export const MAX_LATENT_VALUE = 100;
 
 /** A path or query integer in [min, max], written in decimal digits. */
 export function integerString(min: number, max: number, description: string) {
+  const range = `must be an integer in ${min}..${max}`;
   return z.string()
-    .regex(/^(0|[1-9][0-9]*)$/, `must be an integer in ${min}..${max}, in decimal digits`)
+    .regex(/^(0|[1-9][0-9]*)$/, `${range}, in decimal digits without a sign or leading zeros`)
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
+    .pipe(z.number().int().min(min, range).max(max, range))
+    // The value is an integer to clients: generated ones then take numbers for it.
+    .meta({ parameterSchema: { type: "integer", minimum: min, maximum: max } })
     .describe(`${description} (an integer in ${min}..${max})`);
 }
 
@@ -57,6 +60,7 @@ export const truncationString = z.string()
   .regex(/^[0-9]*\.?[0-9]+$/, "must be a decimal number in (0, 1]")
   .transform(Number)
   .pipe(z.number().gt(0).lte(1))
+  .meta({ parameterSchema: { type: "number", exclusiveMinimum: 0, maximum: 1 } })
   .optional()
   .describe("truncation psi in (0, 1]: the latent is scaled by it (default 1, no truncation)");
 

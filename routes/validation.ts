@@ -50,12 +50,51 @@ function unionIssues(union: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue[] | 
 /** What zod says of a union without a message of its own. */
 const DEFAULT_UNION_MESSAGE = "Invalid input";
 
+/**
+ * An issue's message in the API's words: zod's own phrasings of bounds and
+ * types ("Too big: expected number to be <=10") as "must be at most 10";
+ * messages the schemas give are kept.
+ */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === "too_big" && issue.origin === "number" && /^Too big:/.test(issue.message)) {
+    return `must be ${issue.inclusive ? "at most" : "under"} ${issue.maximum}`;
+  }
+  if (
+    issue.code === "too_small" && issue.origin === "number" && /^Too small:/.test(issue.message)
+  ) {
+    return `must be ${issue.inclusive ? "at least" : "over"} ${issue.minimum}`;
+  }
+  if (issue.code === "invalid_type" && /^Invalid input:/.test(issue.message)) {
+    const received = (issue as { received?: unknown }).received;
+    if (received === "Infinity" || received === "-Infinity") {
+      return "must be a finite number (a JSON number this large reads as infinite)";
+    }
+    if (issue.expected === "int") return "must be an integer";
+  }
+  return issue.message;
+}
+
+/**
+ * Whether an issue only repeats a bound that another issue of the same field
+ * states more tightly: zod's integers are checked against the safe-integer
+ * range as well as the schema's own bounds.
+ */
+function looserBound(issue: z.core.$ZodIssue, all: readonly z.core.$ZodIssue[]): boolean {
+  if ((issue.code !== "too_big" && issue.code !== "too_small") || issue.origin !== "int") {
+    return false;
+  }
+  const samePath = (other: z.core.$ZodIssue) =>
+    other.path.length === issue.path.length && other.path.every((p, k) => p === issue.path[k]);
+  return all.some((other) => other !== issue && other.code === issue.code && samePath(other));
+}
+
 /** The field errors of zod issues at `path` (`path`, `query`, `body` and below). */
 function fieldErrors(
   path: readonly PropertyKey[],
   issues: readonly z.core.$ZodIssue[],
 ): FieldError[] {
-  return issues.flatMap((issue) => {
+  const kept = issues.filter((issue) => !looserBound(issue, issues));
+  return kept.flatMap((issue) => {
     const at = [...path, ...issue.path];
     const members = issue.code === "invalid_union" && issue.errors.length > 0
       ? unionIssues(issue)
@@ -68,7 +107,7 @@ function fieldErrors(
         ? "is not a known parameter"
         : isMissing(issue)
         ? "is required"
-        : issue.message,
+        : issueMessage(issue),
     }));
   });
 }
