@@ -19,12 +19,41 @@ import { openWorkerPool, WorkerPoolError } from "./model/worker_pool.ts";
 import { createApp } from "./routes/app.ts";
 import { type ServerConfig, ServerConfigError, serverConfigFromEnv } from "./routes/config.ts";
 import { InFlight } from "./routes/in_flight.ts";
+import {
+  envNeeds,
+  missingNeeds,
+  permissionFlags,
+  type PermissionNeed,
+  serveNeeds,
+} from "./routes/permissions.ts";
 import { RefusalLog } from "./routes/refusal_log.ts";
 
-/** Loads the configured model and builds the app; exits with a one-line error when it cannot. */
-async function startApp() {
+/** Exits with a one-line error naming the flags of `needs` that are not granted. */
+function requirePermissions(needs: PermissionNeed[]): void {
+  const missing = missingNeeds(needs);
+  if (missing.length === 0) return;
+  console.error(
+    `error: the server lacks permissions; run it with ${permissionFlags(missing)} ` +
+      "(or -A, as deno task start does).",
+  );
+  Deno.exit(1);
+}
+
+/**
+ * Loads the configured model and builds the app (listening itself when
+ * `listening`); exits with a one-line error when it cannot.
+ */
+async function startApp(listening: boolean) {
   try {
+    requirePermissions(envNeeds());
     const config = serverConfigFromEnv((name) => Deno.env.get(name));
+    requirePermissions(serveNeeds(config, listening));
+    if (config.workers > 0 && typeof Worker === "undefined") {
+      console.error(
+        "note: this runtime has no Worker, so the serving thread draws (IGAN_WORKERS=0)",
+      );
+      config.workers = 0;
+    }
     const options = {
       threads: config.threads,
       maxBatch: config.maxBatch,
@@ -78,7 +107,7 @@ async function startApp() {
   } catch (error) {
     if (
       error instanceof BundleError || error instanceof ServerConfigError ||
-      error instanceof WorkerPoolError
+      error instanceof WorkerPoolError || error instanceof Deno.errors.NotCapable
     ) {
       console.error(`error: ${error.message}`);
       Deno.exit(1);
@@ -106,6 +135,8 @@ function listenOn(
     console.error(
       error instanceof Deno.errors.AddrInUse
         ? `error: port ${port} is in use on ${hostname}; set PORT to a free one (0: any).`
+        : error instanceof Deno.errors.NotCapable
+        ? `error: listening on ${hostname}:${port} needs --allow-net=${hostname}:${port}.`
         : error instanceof Deno.errors.PermissionDenied
         ? `error: port ${port} needs privileges this process lacks; set PORT to one above 1023.`
         : `error: cannot listen on ${hostname}:${port} (${(error as Error).message}); set HOST ` +
@@ -142,10 +173,10 @@ function stopOnSignals(stop: () => Promise<void>, listening: boolean): void {
   }
 }
 
-const { config, app, inFlight, close } = await startApp();
-
 /** Whether this process listens itself (`deno task start`, the compiled binary). */
 const listen = import.meta.main && Deno.args.includes("--listen");
+
+const { config, app, inFlight, close } = await startApp(listen);
 
 const server = listen ? listenOn(config, app.fetch) : undefined;
 stopOnSignals(async () => {

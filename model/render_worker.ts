@@ -12,7 +12,7 @@ import { getPriority, setPriority } from "node:os";
 import { ImageDecodeError } from "../core/image.ts";
 import { JobGivenUpError, type PictureJob, renderTimedJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
-import type { WorkerReply, WorkerRequest } from "./worker_pool.ts";
+import type { WorkerPriority, WorkerReply, WorkerRequest } from "./worker_pool.ts";
 
 // `globalThis`, not `self`: under `deno test` a worker's `self` binding was measured missing
 // (while its global scope's postMessage and events work).
@@ -35,16 +35,18 @@ function reply(message: WorkerReply, transfer: Transferable[] = []): void {
  * core as soon as it has work, however busy the workers are (a 200-request
  * burst held a health check 222 ms without it). Linux names a thread through
  * /proc/thread-self; where there is none (another OS, an edge runtime), the
- * priority stays as it is.
+ * priority stays as it is, as it does where Deno does not let this process
+ * read it (it asks all permissions, `-A`, for that link).
  */
-function lowerPriority(niceness: number): void {
+function lowerPriority(niceness: number): WorkerPriority {
   let tid: number;
   try {
     tid = Number(Deno.readLinkSync("/proc/thread-self").split("/").pop());
-  } catch {
-    return;
+  } catch (error) {
+    return error instanceof Deno.errors.NotCapable ? "not permitted" : "unchanged";
   }
   setPriority(tid, Math.min(19, getPriority(tid) + niceness));
+  return "lowered";
 }
 
 /** Runs one job (unless given up meanwhile, and so answered) and posts its result or failure. */
@@ -70,14 +72,14 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
   const message = event.data;
   if (message.type === "init") {
     try {
-      lowerPriority(message.niceness);
+      const priority = lowerPriority(message.niceness);
       const folder = message.folder.startsWith("file:") ? new URL(message.folder) : message.folder;
       model = await ServedModel.load(folder, {
         threads: message.threads,
         maxBatch: message.maxBatch,
         maxQueuedRows: message.maxQueuedRows,
       });
-      reply({ type: "ready" });
+      reply({ type: "ready", priority });
     } catch (error) {
       reply({ type: "init-failed", message: (error as Error).message });
     }

@@ -27,9 +27,12 @@ export type WorkerRequest =
   | { type: "job"; id: number; job: PictureJob }
   | { type: "cancel"; id: number };
 
+/** Whether a worker lowered its CPU priority, could not here, or was not permitted to. */
+export type WorkerPriority = "lowered" | "unchanged" | "not permitted";
+
 /** Messages from a worker. */
 export type WorkerReply =
-  | { type: "ready" }
+  | { type: "ready"; priority: WorkerPriority }
   | { type: "init-failed"; message: string }
   | { type: "done"; id: number } & RenderedJob
   | {
@@ -100,8 +103,8 @@ class RenderWorker {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #worker!: Worker;
-  /** Resolves when the current worker has loaded the model. */
-  ready!: Promise<void>;
+  /** Resolves when the current worker has loaded the model, with what became of its priority. */
+  ready!: Promise<WorkerPriority>;
   #closed = false;
 
   constructor(options: WorkerPoolOptions, index: number) {
@@ -115,12 +118,12 @@ class RenderWorker {
     this.#worker = worker;
     const index = this.#index;
     let started = false;
-    this.ready = new Promise<void>((resolve, reject) => {
+    this.ready = new Promise<WorkerPriority>((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const message = event.data;
         if (message.type === "ready") {
           started = true;
-          resolve();
+          resolve(message.priority);
         } else if (message.type === "init-failed") {
           reject(
             new WorkerPoolError(
@@ -228,11 +231,18 @@ export async function openWorkerPool(
   options: WorkerPoolOptions,
 ): Promise<Renderer> {
   const workers = Array.from({ length: options.workers }, (_, k) => new RenderWorker(options, k));
+  let priorities: WorkerPriority[];
   try {
-    await Promise.all(workers.map((w) => w.ready));
+    priorities = await Promise.all(workers.map((w) => w.ready));
   } catch (error) {
     for (const w of workers) w.close();
     throw error;
+  }
+  if (priorities.includes("not permitted")) {
+    console.error(
+      "note: the render workers draw at the serving thread's priority, which may slow health " +
+        "checks under load: lowering it reads /proc/thread-self, which Deno allows only with -A",
+    );
   }
   const { manifest } = model;
   return new Renderer(

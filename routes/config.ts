@@ -81,6 +81,15 @@ const INTEGERS = [
   ["IGAN_WORKERS", "workers", 0, 64],
 ] as const;
 
+/** Every environment variable the server reads. */
+export const SERVER_ENV_NAMES: readonly string[] = [
+  ...INTEGERS.map(([name]) => name),
+  "IGAN_MODEL",
+  "HOST",
+  "IGAN_CORS_ORIGINS",
+  "IGAN_API_KEY",
+];
+
 /** The configuration given by `env` (a lookup such as `Deno.env.get`); throws {@link ServerConfigError}. */
 export function serverConfigFromEnv(env: (name: string) => string | undefined): ServerConfig {
   const config: ServerConfig = { ...DEFAULT_SERVER_CONFIG };

@@ -46,8 +46,8 @@ export const RUNTIME_FILES = [
   "ort-wasm-simd-threaded.asyncify.wasm",
 ] as const;
 
-/** The folder of onnxruntime-web's builds in the npm package. */
-function runtimeFolder(): string {
+/** The folder of onnxruntime-web's builds in the npm package (the server's sessions read it too). */
+export function runtimeFolder(): string {
   return dirname(fileURLToPath(import.meta.resolve("onnxruntime-web")));
 }
 

@@ -77,6 +77,58 @@ Deno.test("a broken IGAN_MODEL or setting stops start-up with one error line and
   }
 });
 
+Deno.test("without -A, a missing permission is one error line whose flags make it serve", async () => {
+  /** Runs the server with `flags`; its error line when it stops, null once it serves. */
+  const tryFlags = async (flags: string[]): Promise<string | null> => {
+    const args = ["run", "--no-prompt", ...flags, "main.ts", "--listen"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: ROOT,
+      env: { NO_COLOR: "1", PORT: "0", HOST: "127.0.0.1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const output = new ChildOutput(child.stderr);
+    const startup = await output.until(/listening on http:\/\/[\d.]+:(\d+)\//);
+    const port = /listening on http:\/\/[\d.]+:(\d+)\//.exec(startup)?.[1];
+    if (!port) {
+      equal((await child.status).code, 1);
+      const lines = startup.trim().split("\n");
+      equal(lines.length, 1, lines.join("\n"));
+      return lines[0];
+    }
+    try {
+      await checkServes(Number(port));
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      equal(page.status, 200, "the studio's files are readable");
+      await page.body?.cancel();
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    return null;
+  };
+  const flags: string[] = [];
+  const errors: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const error = await tryFlags(flags);
+    if (error === null) break;
+    errors.push(error);
+    const advice =
+      /^error: the server lacks permissions; run it with (.*) \(or -A, as deno task start does\)\.$/
+        .exec(error);
+    ok(advice, error);
+    flags.push(...advice[1].split(" "));
+  }
+  equal(errors.length, 2, errors.join("\n"));
+  match(errors[0], /--allow-env=PORT,.*IGAN_MODEL,HOST,/);
+  match(
+    errors[1],
+    /--allow-read=\S*\/model,\S*\/core,\S*\/studio,\S*onnxruntime-web\S* --allow-net=127\.0\.0\.1 /,
+  );
+});
+
 Deno.test("a port in use stops start-up with one error line and status 1", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {

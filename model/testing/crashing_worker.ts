@@ -15,7 +15,7 @@ const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 scope.addEventListener("message", (event: MessageEvent<WorkerRequest>) => {
   const message = event.data;
   if (message.type === "init") {
-    scope.postMessage({ type: "ready" } satisfies WorkerReply);
+    scope.postMessage({ type: "ready", priority: "unchanged" } satisfies WorkerReply);
   } else if (message.type === "job" && message.job.kind === "generate") {
     const sources = message.job.sources as number[];
     if (sources[0] === -1) {
