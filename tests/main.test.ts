@@ -4,7 +4,7 @@
  * default bundle; and a broken IGAN_MODEL, which stops start-up with one line.
  */
 
-import { equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { ChildOutput } from "../core/child_output.ts";
 import { ROOT, START, startServerProcess } from "../tools/server_process.ts";
 
@@ -17,6 +17,16 @@ async function checkServes(port: number): Promise<void> {
   equal(image.headers.get("content-type"), "image/png");
   ok((await image.arrayBuffer()).byteLength > 100);
 }
+
+Deno.test("the start task runs what these tests start, on the server's own lockfile", async () => {
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  equal(tasks.start, `deno ${START.args.join(" ")}`);
+  // server.lock holds only the server's packages, so a first start fetches no training,
+  // face-measurement or browser packages (about 160 MB where deno.lock's all are about 300).
+  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/server.lock`));
+  const packages = Object.keys(lock.specifiers).map((s) => s.replace(/^npm:(@?[^@]+)@.*$/, "$1"));
+  deepEqual(packages.sort(), ["fast-png", "fflate", "hono", "jpeg-js", "onnxruntime-web", "zod"]);
+});
 
 Deno.test("deno task start (deno run main.ts --listen) serves the embedded model on PORT", async () => {
   const server = await startServerProcess(START.args, START.ready, {
@@ -32,7 +42,17 @@ Deno.test("deno task start (deno run main.ts --listen) serves the embedded model
 
 Deno.test("deno serve main.ts serves the default export", async () => {
   const server = await startServerProcess(
-    ["serve", "-A", "--port", "0", "--host", "127.0.0.1", "main.ts"],
+    [
+      "serve",
+      "-A",
+      "--frozen",
+      "--lock=server.lock",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "main.ts",
+    ],
     /Listening on http:\/\/[\d.]+:(\d+)\//,
   );
   try {

@@ -80,6 +80,6 @@ export async function startServerProcess(
 
 /** The `deno task start` command and the line it prints when it listens. */
 export const START = {
-  args: ["run", "-A", "main.ts", "--listen"],
+  args: ["run", "-A", "--frozen", "--lock=server.lock", "main.ts", "--listen"],
   ready: /listening on http:\/\/[\d.]+:(\d+)\//,
 };
