@@ -103,6 +103,7 @@ Deno.test("GET /v1/images/{seed}.png: deterministic bytes, sizes, truncation, st
   const big = await png(await app.request("/v1/images/7.png?size=160"));
   deepEqual([big.width, big.height], [160, 160]);
   const truncated = await png(await app.request("/v1/images/7.png?truncation=0.5"));
+  deepEqual(await png(await app.request("/v1/images/7.png?truncation=5e-1")), truncated);
   notDeepEqual(truncated.data, image.data);
 });
 
@@ -411,6 +412,8 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/1.png?truncation=1.5", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?truncation=NaN", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?truncation=Infinity", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?truncation=1e", undefined, 400, /query\.truncation/],
+  ["GET", "/v1/images/1.png?truncation=-5e-1", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?size=8", undefined, 400, /query\.size/],
   ["GET", "/v1/images/1.png?size=100000", undefined, 400, /query\.size/],
   ["GET", "/v1/images/1.png?colour=red", undefined, 400, /query\.colour/],

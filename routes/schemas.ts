@@ -57,7 +57,8 @@ export const seedNumber = z.number().int().min(0).max(MAX_SEED).describe(
 
 /** The truncation psi in a query: the latent is scaled by it. */
 export const truncationString = z.string()
-  .regex(/^[0-9]*\.?[0-9]+$/, "must be a decimal number in (0, 1]")
+  // As clients write numbers: 0.5, .5, 5e-1 (JavaScript's String(1e-7) is "1e-7").
+  .regex(/^([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$/i, "must be a decimal number in (0, 1]")
   .transform(Number)
   .pipe(z.number().gt(0).lte(1))
   .meta({ parameterSchema: { type: "number", exclusiveMinimum: 0, maximum: 1 } })
