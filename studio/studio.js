@@ -44,80 +44,156 @@ const state = {
 /** What the page did last, for its test and for people reading the console. */
 globalThis.studio = { state, lastSwap: null, backend: null };
 
-function setStatus(text, error = false) {
+/**
+ * The status line: `busy` while work is under way, `error` for a failure, and
+ * no class for what last ended (kept, so that a screen reader hears it).
+ */
+function setStatus(text, kind = "") {
   const status = $("status");
   status.textContent = text;
-  status.className = error ? "error" : "";
+  status.className = kind;
 }
 
-/** A fetch of this server's API with the key; throws an Error with the problem's detail. */
+/** A failed request of this server's API: its HTTP status (0: no answer) and what to do. */
+class ApiError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} status
+   * @param {number | null} retryAfter the seconds a 503 asked to wait, if it said
+   */
+  constructor(message, status, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * A fetch of this server's API with the key; throws an {@link ApiError} with
+ * the problem's detail, or an AbortError when `init.signal` aborts it.
+ */
 async function api(path, init = {}) {
   const headers = new Headers(init.headers);
   if (state.key) headers.set("authorization", `Bearer ${state.key}`);
-  const response = await fetch(path, { ...init, headers });
-  if (response.status === 401) {
-    $("key-form").hidden = false;
-    $("api-key").focus();
-    throw new Error("this server needs an API key: enter it above.");
+  let response;
+  try {
+    response = await fetch(path, { ...init, headers });
+  } catch (error) {
+    // fetch rejects with a TypeError when no answer comes; an abort is a DOMException.
+    if (!(error instanceof TypeError)) throw error;
+    throw new ApiError(
+      "the server cannot be reached: check that it is running, then try again.",
+      0,
+    );
   }
+  if (response.status === 401) throw keyNeeded();
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    throw new Error(`${path}: ${problem.detail ?? response.statusText}`);
+    const header = response.headers.get("retry-after") ?? "";
+    const retryAfter = response.status === 503 && /^\d+$/.test(header) ? Number(header) : null;
+    const wait = retryAfter === null ? "" : ` (try again in ${retryAfter} s)`;
+    throw new ApiError(
+      `${problem.detail ?? response.statusText}${wait}`,
+      response.status,
+      retryAfter,
+    );
   }
   return response;
+}
+
+/** A 401's error, with the key field shown: a key sent was refused, or one is needed. */
+function keyNeeded() {
+  $("key-form").hidden = false;
+  $("api-key").focus();
+  return new ApiError(
+    state.key
+      ? "that key was refused: enter the right one in the field below."
+      : "this server needs an API key: enter it in the field below.",
+    401,
+  );
 }
 
 /** The tasks under way, oldest first: the status line names the newest. */
 const tasks = [];
 
+/** The task under way of each action, which a newer run of that action aborts. */
+const running = new Map();
+
+/** The action a 401 stopped, run again once a key is entered. */
+let interrupted = null;
+
+/** How many tasks have started: a task's number orders it among them. */
+let started = 0;
+
+/** What the newest task to have ended well says, and its number. */
+let lastDone = { number: 0, text: "" };
+
 /**
- * Runs `work`, reporting its failure in the status line, which then keeps the
- * error until another task starts. Its end otherwise leaves the line to the
- * tasks still under way, or clears it when none is.
+ * Runs `action.work` with a signal that a newer run of the same action (its
+ * `section`) aborts; an aborted run ends silently. The status line says what
+ * is under way, then what the newest task said when it ended (the work's
+ * return), or what failed, which it keeps until another task starts.
+ *
+ * @param {{ what: string, section: string, work: (signal: AbortSignal) => Promise<string> }} action
  */
-async function attempt(what, work) {
-  const task = { what };
+async function attempt(action) {
+  cancel(action.section);
+  const task = {
+    what: action.what,
+    section: action.section,
+    number: ++started,
+    controller: new AbortController(),
+  };
   tasks.push(task);
-  setStatus(`${what} ...`);
+  running.set(action.section, task);
+  setStatus(`${action.what} ...`, "busy");
+  const { signal } = task.controller;
   try {
-    await work();
-    tasks.splice(tasks.indexOf(task), 1);
-    if ($("status").className !== "error") setStatus(tasksUnderWay());
+    const text = await action.work(signal);
+    if (signal.aborted) return;
+    end(task);
+    if (task.number > lastDone.number) lastDone = { number: task.number, text };
+    if ($("status").className !== "error") showTasksUnderWay(lastDone.text);
   } catch (error) {
-    tasks.splice(tasks.indexOf(task), 1);
-    setStatus(`${what} failed: ${error.message}`, true);
+    if (signal.aborted) return;
+    end(task);
+    if (error instanceof ApiError && error.status === 401) interrupted = action;
+    setStatus(`${action.what} failed: ${error.message}`, "error");
   }
 }
 
-/** The status line's text for the tasks under way: the newest, or nothing. */
-function tasksUnderWay() {
-  return tasks.length > 0 ? `${tasks.at(-1).what} ...` : "";
+/** Aborts the run of `section` under way, if any: its end is not reported. */
+function cancel(section) {
+  const task = running.get(section);
+  if (!task) return;
+  task.controller.abort();
+  end(task);
 }
 
-/** The latest run of each redrawn section: an older run stops drawing once a newer one starts. */
-const latestRun = new Map();
+function end(task) {
+  tasks.splice(tasks.indexOf(task), 1);
+  if (running.get(task.section) === task) running.delete(task.section);
+}
 
-/** Starts a run of `section`; the returned function says whether it is still the latest. */
-function newRun(section) {
-  const id = (latestRun.get(section) ?? 0) + 1;
-  latestRun.set(section, id);
-  return () => latestRun.get(section) === id;
+/** Names the newest task under way in the status line, or says `idle` when none is. */
+function showTasksUnderWay(idle) {
+  if (tasks.length > 0) setStatus(`${tasks.at(-1).what} ...`, "busy");
+  else setStatus(idle);
 }
 
 /**
- * Pictures of the API as object URLs, fetched together; null (and revoked)
- * when `current` says their run is no longer the latest once they arrive.
+ * Pictures of the API as object URLs, fetched together; when one fails or
+ * `signal` aborts, all are revoked and the failure thrown.
  */
-async function pictureUrls(paths, current) {
+async function pictureUrls(paths, signal) {
   const settled = await Promise.allSettled(
-    paths.map(async (path) => URL.createObjectURL(await (await api(path)).blob())),
+    paths.map(async (path) => URL.createObjectURL(await (await api(path, { signal })).blob())),
   );
   const urls = settled.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
   const failed = settled.find((r) => r.status === "rejected");
-  if (!failed && current()) return urls;
+  if (!failed && !signal.aborted) return urls;
   for (const url of urls) URL.revokeObjectURL(url);
-  if (failed) throw failed.reason;
-  return null;
+  throw failed ? failed.reason : signal.reason;
 }
 
 /**
@@ -190,44 +266,55 @@ const groupName = (g) => (g.label ? `${g.id} ${g.label}` : `group ${g.id}`);
 
 // ---------------------------------------------------------------- faces
 
-async function showFaces() {
-  const seeds = $("seeds").value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (seeds.length === 0) throw new Error("enter at least one seed.");
-  if (seeds.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 32 - 1)) {
+/**
+ * Shows the faces of the seeds entered, once all have loaded: until then, and
+ * when one fails, the faces shown and the target and source stay as they were.
+ */
+async function showFaces(signal) {
+  const entered = $("seeds").value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (entered.length === 0) throw new Error("enter at least one seed.");
+  if (entered.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 32 - 1)) {
     throw new Error("seeds are integers from 0 to 4294967295, separated by commas.");
   }
-  const current = newRun("faces");
-  state.seeds = [...new Set(seeds.map(Number))];
-  const faces = $("faces");
-  faces.replaceChildren();
-  showUrls("faces", [], true);
-  for (const seed of state.seeds) {
-    const path = `/v1/images/${seed}.png`;
-    const [url] = await pictureUrls([path], current) ?? [];
-    if (!url) return;
-    showUrls("faces", [url]);
-    const face = figure({
-      picture: image(url, `generated face of seed ${seed}`),
-      caption: `seed ${seed}`,
-      path,
-      filename: `face-${seed}.png`,
-    });
-    for (const role of ["target", "source"]) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = role;
-      button.dataset.role = role;
-      button.dataset.seed = String(seed);
-      button.setAttribute("aria-pressed", String(state[role] === seed));
-      button.setAttribute("aria-label", `use seed ${seed} as the ${role}`);
-      button.addEventListener("click", () => choose(role, seed));
-      face.querySelector(".tools").append(button);
-    }
-    faces.append(face);
+  const seeds = [...new Set(entered.map(Number))];
+  const paths = seeds.map((seed) => `/v1/images/${seed}.png`);
+  let urls;
+  try {
+    urls = await pictureUrls(paths, signal);
+  } catch (error) {
+    if (signal.aborted || state.seeds.length === 0) throw error;
+    const shown = state.seeds.join(", ");
+    throw new Error(`${error.message.replace(/\.$/, "")}; the faces shown stay seeds ${shown}.`);
   }
+  state.seeds = seeds;
+  showUrls("faces", urls, true);
+  $("faces").replaceChildren(...seeds.map((seed, i) => faceFigure(seed, paths[i], urls[i])));
   // A target or source no longer shown gives way to the new faces, as on the first load.
-  if (!state.seeds.includes(state.source)) choose("source", state.seeds[1] ?? state.seeds[0]);
-  if (!state.seeds.includes(state.target)) choose("target", state.seeds[0]);
+  if (!seeds.includes(state.source)) choose("source", seeds[1] ?? seeds[0]);
+  if (!seeds.includes(state.target)) choose("target", seeds[0]);
+  return `drew ${seeds.length} face${seeds.length === 1 ? "" : "s"}.`;
+}
+
+/** A face's figure, with its buttons that pick it as the target or the source. */
+function faceFigure(seed, path, url) {
+  const face = figure({
+    picture: image(url, `generated face of seed ${seed}`),
+    caption: `seed ${seed}`,
+    path,
+    filename: `face-${seed}.png`,
+  });
+  for (const role of ["target", "source"]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = role;
+    button.dataset.role = role;
+    button.dataset.seed = String(seed);
+    button.setAttribute("aria-pressed", String(state[role] === seed));
+    button.setAttribute("aria-label", `use seed ${seed} as the ${role}`);
+    button.addEventListener("click", () => choose(role, seed));
+    face.querySelector(".tools").append(button);
+  }
+  return face;
 }
 
 function choose(role, seed) {
@@ -235,7 +322,7 @@ function choose(role, seed) {
   for (const button of document.querySelectorAll(`button[data-role="${role}"]`)) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.seed) === seed));
   }
-  if (role === "target") attempt("drawing the target's concepts", drawOverlay);
+  if (role === "target") attempt(DRAW_OVERLAY);
 }
 
 // ---------------------------------------------------------------- concepts
@@ -256,11 +343,11 @@ function ownersFromMaps(maps) {
 }
 
 /** The owners read back from the server's concept map at the layer's resolution (exact colours). */
-async function ownersFromServer(seed) {
+async function ownersFromServer(seed, signal) {
   const { groups, target } = state.manifest;
   const side = target.width;
   const bitmap = await createImageBitmap(
-    await (await api(`/v1/images/${seed}/concepts.png?size=${side}`)).blob(),
+    await (await api(`/v1/images/${seed}/concepts.png?size=${side}`, { signal })).blob(),
   );
   const canvas = new OffscreenCanvas(side, side);
   const context = canvas.getContext("2d");
@@ -275,18 +362,15 @@ async function ownersFromServer(seed) {
 }
 
 /** Loads the target's concept regions and picture (on a new target or run mode), then paints. */
-async function drawOverlay() {
+async function drawOverlay(signal) {
   const seed = state.target;
-  if (seed === null) return;
-  // Targets clicked in quick succession: only the last one's map, caption and links are drawn.
-  const current = newRun("overlay");
+  if (seed === null) return "pick a target to see its concepts.";
   const owners = state.runMode === "browser"
     ? ownersFromMaps((await runHead([seed]))[0])
-    : await ownersFromServer(seed);
+    : await ownersFromServer(seed, signal);
   // The server's overlay of every group is what the copied URL and the download give.
   const path = `/v1/images/${seed}/concepts.png?style=overlay`;
-  const urls = current() && await pictureUrls([`/v1/images/${seed}.png`, path], current);
-  if (!urls) return;
+  const urls = await pictureUrls([`/v1/images/${seed}.png`, path], signal);
   showUrls("overlay", urls, true);
   state.owners = owners;
   $("overlay-stack").replaceChildren(
@@ -298,6 +382,7 @@ async function drawOverlay() {
   $("overlay-download").href = urls[1];
   $("overlay-download").download = `concepts-${seed}.png`;
   paintOverlay();
+  return `drew the concepts of target seed ${seed}.`;
 }
 
 /** Paints the loaded regions of the groups ticked under "Groups shown" (no request). */
@@ -425,13 +510,12 @@ function swapModeFor(concepts) {
   return $("swap-mode").value || defaultSwapMode(faces, face, groupsOf(concepts).map((g) => g.id));
 }
 
-async function swap() {
+async function swap(signal) {
   const { target, source } = state;
   if (target === null || source === null) throw new Error("pick a target and a source first.");
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
   const mode = swapModeFor(concepts);
-  const current = newRun("swap");
   const query = `concepts=${concepts.join(",")}&mode=${mode}`;
   const path = (view) => `/v1/swap/${target}/${source}.png?${query}&view=${view}`;
   const views = [
@@ -443,11 +527,10 @@ async function swap() {
   let pictures;
   if (state.runMode === "browser") {
     pictures = await swapInBrowser(target, source, groupsOf(concepts), mode);
-    if (!current()) return;
+    signal.throwIfAborted();
     showUrls("swap", [], true);
   } else {
-    const urls = await pictureUrls(views.map(([, p]) => p), current);
-    if (!urls) return;
+    const urls = await pictureUrls(views.map(([, p]) => p), signal);
     showUrls("swap", urls, true);
     pictures = urls.map((url) => image(url, ""));
   }
@@ -471,6 +554,7 @@ async function swap() {
     }),
   );
   globalThis.studio.lastSwap = { mode: state.runMode, target, source, concepts, swapMode: mode };
+  return `swapped: target ${target}, source ${source}, ${names.join(", ")}.`;
 }
 
 /** Before, after, difference and mask, computed in the page and drawn as the server draws them. */
@@ -492,11 +576,10 @@ async function swapInBrowser(target, source, groups, mode) {
 
 // ---------------------------------------------------------------- kernel maps
 
-async function showKernels() {
+async function showKernels(signal) {
   const seed = state.target;
   if (seed === null) throw new Error("pick a target first.");
   const style = $("kernel-style").value;
-  const current = newRun("kernels");
   const container = $("kernels");
   container.replaceChildren();
   showUrls("kernels", [], true);
@@ -518,8 +601,7 @@ async function showKernels() {
       const size = Math.min(64, state.manifest.limits.maxImageSize);
       const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=${size}`;
       const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
-      const [url] = await pictureUrls([path], current) ?? [];
-      if (!url) return;
+      const [url] = await pictureUrls([path], signal);
       showUrls("kernels", [url]);
       row.append(figure({
         picture: image(url, alt),
@@ -529,6 +611,7 @@ async function showKernels() {
       }));
     }
   }
+  return `drew the kernel maps of seed ${seed}, ${style}.`;
 }
 
 // ---------------------------------------------------------------- model card
@@ -610,6 +693,10 @@ function groupControls() {
     return [label, input];
   };
   const overlay = $("overlay-groups"), swapGroups = $("swap-groups");
+  // The model may load again (after a key is entered): its controls replace the last ones.
+  for (const fieldset of [overlay, swapGroups]) {
+    fieldset.replaceChildren(fieldset.querySelector("legend"));
+  }
   overlay.append(choices([["all", groups], ["none", []]], "overlay", "show", paintOverlay));
   // A part may be drawn by several groups (the eyes by three): one choice ticks them all.
   const labels = [...new Set(groups.map((g) => g.label).filter((label) => label))];
@@ -736,9 +823,7 @@ function stepsOf(id, name) {
 }
 
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
-async function encodePhoto() {
-  // A photo chosen again, or encoded again, while this one is encoded wins.
-  const current = newRun("photo");
+async function encodePhoto(signal) {
   const file = $("photo-file").files[0];
   if (!file) throw new Error("choose a photo first.");
   const refine = stepsOf("photo-refine", "refinement steps");
@@ -749,9 +834,10 @@ async function encodePhoto() {
     method: "POST",
     headers: { "content-type": photo.type },
     body: photo,
+    signal,
   })).json();
   const image = await base64Of(photo);
-  if (!current()) return;
+  signal.throwIfAborted();
   state.photo = { image, fit };
   state.photoRefined = refine > 0;
   $("photo-result").replaceChildren(
@@ -770,25 +856,25 @@ async function encodePhoto() {
   );
   $("photo-swap").disabled = false;
   globalThis.studio.lastPhoto = { latent: answer.latent.length, refine, fit };
+  return "encoded your photo.";
 }
 
 /**
  * The target with the photo's chosen concepts (POST /v1/swap, the photo as the source, encoded
  * and fitted again by the server: the latent alone would draw a look-alike).
  */
-async function swapPhoto() {
+async function swapPhoto(signal) {
   const { photo, photoRefined, target } = state;
   if (photo === null) throw new Error("encode a photo first.");
   if (target === null) throw new Error("pick a target first.");
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
-  const current = newRun("photo-swap");
   const answer = await (await api("/v1/swap", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ target, source: photo, concepts, mode: swapModeFor(concepts) }),
+    signal,
   })).json();
-  if (!current()) return;
   const names = conceptNames(concepts);
   // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
   const caption = `target ${target} with your photo's ${names.join(", ")}` +
@@ -803,12 +889,54 @@ async function swapPhoto() {
   swapped.className = "photo-swap";
   result.append(swapped);
   globalThis.studio.lastPhotoSwap = { target, concepts };
+  return `swapped your photo's ${names.join(", ")} into target ${target}.`;
 }
 
 // ---------------------------------------------------------------- start
 
-async function start() {
-  state.manifest = await (await api("/v1/model")).json();
+/** Tries at loading the model before the page offers a button to try again. */
+const MODEL_TRIES = 4;
+
+/** The longest wait before another try, in seconds, whatever Retry-After asks. */
+const MAX_WAIT_S = 10;
+
+/**
+ * The manifest, asked for again after a 503 (once its Retry-After has passed)
+ * or no answer (after 1, 2, 4 s): a server starting or busy is not an end.
+ */
+async function loadManifest(signal) {
+  for (let tried = 1;; tried++) {
+    try {
+      return await (await api("/v1/model", { signal })).json();
+    } catch (error) {
+      const passing = error instanceof ApiError && (error.status === 0 || error.status === 503);
+      if (!passing || tried === MODEL_TRIES) throw error;
+      await sleep(1000 * Math.min(error.retryAfter ?? 2 ** (tried - 1), MAX_WAIT_S), signal);
+    }
+  }
+}
+
+/** Waits `ms`, or rejects when `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** Loads the model, enables what needs it, and then draws the faces. */
+async function start(signal) {
+  $("retry-model").hidden = true;
+  try {
+    state.manifest = await loadManifest(signal);
+  } catch (error) {
+    // After a 401 the key field is the way on; otherwise the button tries again.
+    $("retry-model").hidden = error instanceof ApiError && error.status === 401;
+    throw error;
+  }
   $("model-name").textContent = `${state.manifest.model.name} ${state.manifest.model.version}`;
   modelCard();
   groupControls();
@@ -816,48 +944,67 @@ async function start() {
   $("photo-form").hidden = !encodes;
   $("photo-fit").disabled = !state.manifest.files.tailVjp;
   $("photo-unavailable").hidden = encodes;
-  await showFaces();
+  for (const control of document.querySelectorAll("[data-needs-model]")) control.disabled = false;
+  attempt(DRAW_FACES);
+  return `loaded ${$("model-name").textContent}.`;
 }
+
+const LOAD_MODEL = { what: "loading the model", section: "model", work: start };
+const DRAW_FACES = { what: "drawing faces", section: "faces", work: showFaces };
+const DRAW_OVERLAY = {
+  what: "drawing the target's concepts",
+  section: "overlay",
+  work: drawOverlay,
+};
+const SWAP = { what: "swapping", section: "swap", work: swap };
+const ENCODE = { what: "encoding the photo", section: "photo", work: encodePhoto };
+const SWAP_PHOTO = {
+  what: "swapping the photo's concepts",
+  section: "photo-swap",
+  work: swapPhoto,
+};
+const DRAW_KERNELS = { what: "drawing kernel maps", section: "kernels", work: showKernels };
 
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.key = $("api-key").value;
   $("key-form").hidden = true;
-  attempt("loading the model", start);
+  // What the 401 stopped runs again: the model's load, or an action once it has loaded.
+  const action = interrupted ?? (state.manifest ? null : LOAD_MODEL);
+  interrupted = null;
+  if (action) attempt(action);
 });
+$("retry-model").addEventListener("click", () => attempt(LOAD_MODEL));
 $("seed-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  attempt("drawing faces", showFaces);
+  attempt(DRAW_FACES);
 });
 $("random-seeds").addEventListener("click", () => {
   $("seeds").value = Array.from({ length: 8 }, () => Math.floor(Math.random() * 1e6)).join(",");
-  attempt("drawing faces", showFaces);
+  attempt(DRAW_FACES);
 });
 for (const radio of document.querySelectorAll('input[name="run-mode"]')) {
   radio.addEventListener("change", () => {
     state.runMode = radio.value;
-    attempt("drawing the target's concepts", drawOverlay);
+    attempt(DRAW_OVERLAY);
   });
 }
-$("swap").addEventListener("click", () => attempt("swapping", swap));
+$("swap").addEventListener("click", () => attempt(SWAP));
 $("photo-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  attempt("encoding the photo", encodePhoto);
+  attempt(ENCODE);
 });
 // A new photo replaces the encoded one only once it is encoded: until then nothing stands for it.
 $("photo-file").addEventListener("change", () => {
-  newRun("photo");
-  newRun("photo-swap");
+  cancel(ENCODE.section);
+  cancel(SWAP_PHOTO.section);
   state.photo = null;
   $("photo-result").replaceChildren();
   $("photo-swap").disabled = true;
   // The last photo's error goes; the tasks still under way stay named.
-  setStatus(tasksUnderWay());
+  showTasksUnderWay("");
 });
-$("photo-swap").addEventListener(
-  "click",
-  () => attempt("swapping the photo's concepts", swapPhoto),
-);
-$("show-kernels").addEventListener("click", () => attempt("drawing kernel maps", showKernels));
+$("photo-swap").addEventListener("click", () => attempt(SWAP_PHOTO));
+$("show-kernels").addEventListener("click", () => attempt(DRAW_KERNELS));
 
-attempt("loading the model", start);
+attempt(LOAD_MODEL);

@@ -100,23 +100,39 @@ function resultPixels(page: Page, index: number): Promise<number[]> {
   }, index) as Promise<number[]>;
 }
 
-/** Waits until the status line is empty (work done) or shows an error. */
-async function settled(page: Page): Promise<string> {
-  // Work starts by writing the status line; wait for it to end.
-  await page.waitForFunction(() => {
-    const status = document.getElementById("status")!;
-    return status.textContent === "" || status.className === "error";
-  }, { timeout: 60_000 });
-  return await page.$eval("#status", (e) => e.textContent ?? "");
+/**
+ * Waits until no work is under way (work starts by marking the status line
+ * busy); the status line's text then, and whether it says what failed.
+ */
+async function settled(page: Page): Promise<{ text: string; failed: boolean }> {
+  await page.waitForFunction(() => document.getElementById("status")!.className !== "busy", {
+    timeout: 60_000,
+  });
+  return await page.$eval("#status", (e) => ({
+    text: e.textContent ?? "",
+    failed: e.className === "error",
+  }));
+}
+
+/** Waits until no work is under way, which must have ended well; the status line's text. */
+async function succeeded(page: Page, what = "the work"): Promise<string> {
+  const { text, failed } = await settled(page);
+  ok(!failed, `${what}: ${text}`);
+  return text;
+}
+
+/** Waits until no work is under way, which must have failed; the status line's text. */
+async function failed(page: Page): Promise<string> {
+  const { text, failed } = await settled(page);
+  ok(failed, `a failure, not: ${text}`);
+  return text;
 }
 
 async function swapIn(page: Page, mode: "server" | "browser"): Promise<void> {
   await page.click(`input[name="run-mode"][value="${mode}"]`);
-  let status = await settled(page);
-  equal(status, "", `${mode}, drawing the target's concepts: ${status}`);
+  await succeeded(page, `${mode}, drawing the target's concepts`);
   await page.click("#swap");
-  status = await settled(page);
-  equal(status, "", `${mode}, swapping: ${status}`);
+  match(await succeeded(page, `${mode}, swapping`), /^swapped: target \d+, source \d+, /);
   await page.waitForFunction(
     (m) =>
       (globalThis as unknown as { studio: { lastSwap?: { mode: string } } }).studio.lastSwap
@@ -141,7 +157,7 @@ studioTest(
   {},
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
-    equal(await settled(page), "", "the model and faces load");
+    await succeeded(page, "the model and faces load");
     equal(await page.$$eval("#faces figure", (f) => f.length), 8);
     // The model card puts the face swap's target share beside two unrelated faces'.
     const identity = model.manifest.faces?.identity;
@@ -168,7 +184,7 @@ studioTest(
     ok(distance(before, after).mean > 1, "the server's swap changed the image");
     await screenshot(page, "studio.png");
     await page.click("#show-kernels");
-    equal(await settled(page), "", "the kernel maps");
+    await succeeded(page, "the kernel maps");
     equal(
       await page.$$eval("#kernels img", (images) => images.length),
       model.manifest.target.channels,
@@ -229,14 +245,18 @@ studioTest(
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
     await page.waitForSelector("#key-form:not([hidden])");
+    equal(
+      await failed(page),
+      "loading the model failed: this server needs an API key: enter it in the field below.",
+    );
     await page.type("#api-key", "studio-secret");
     await page.click("#key-form button");
-    equal(await settled(page), "");
+    await succeeded(page);
     equal(await page.$$eval("#faces figure", (f) => f.length), 8);
     // From the keyboard: focus a face's target button and press Enter.
     await page.focus('button[data-role="target"][data-seed="3"]');
     await page.keyboard.press("Enter");
-    equal(await settled(page), "");
+    await succeeded(page);
     equal(
       await page.$eval(
         'button[data-role="target"][data-seed="3"]',
@@ -247,6 +267,34 @@ studioTest(
     equal(await page.$eval("#overlay-caption", (e) => e.textContent), "target seed 3");
     const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length]);
     equal(stored.join(), "0,0", "the key is not stored");
+    // A key the server no longer takes (changed there): the swap it stopped runs once the right
+    // key is entered, and the page is as it was, its concept choices once.
+    await page.evaluate(() => {
+      (globalThis as unknown as { studio: { state: { key: string } } }).studio.state.key = "old";
+    });
+    await page.click(`#swap-groups input[value="${model.manifest.groups[0].id}"]`);
+    await page.click("#swap");
+    equal(
+      await failed(page),
+      "swapping failed: that key was refused: enter the right one in the field below.",
+    );
+    await page.$eval("#api-key", (e) => ((e as HTMLInputElement).value = ""));
+    await page.type("#api-key", "studio-secret");
+    await page.click("#key-form button");
+    match(await succeeded(page, "the swap again"), /^swapped: target 3, source 2, /);
+    equal(
+      await page.$$eval("input[type=checkbox][name]", (boxes) => boxes.length),
+      2 * model.manifest.groups.length,
+      "the concept choices, once",
+    );
+    deepEqual(
+      await page.$$eval(
+        "#swap-groups input:checked",
+        (b) => b.map((e) => (e as HTMLInputElement).value),
+      ),
+      [String(model.manifest.groups[0].id)],
+      "the choice kept",
+    );
     // The 401 of the first try is a console error of the browser's own; nothing else is.
     ok(errors.every((e) => /401/.test(e)), errors.join("\n"));
   },
@@ -257,10 +305,10 @@ studioTest(
   {},
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
-    equal(await settled(page), "");
+    await succeeded(page);
     await page.click("#random-seeds");
     await page.click("#random-seeds");
-    equal(await settled(page), "");
+    await succeeded(page);
     const seeds = (await page.$eval("#seeds", (e) => (e as HTMLInputElement).value)).split(",");
     const captions = await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent));
     deepEqual(captions, seeds.map((s) => `seed ${s}`), "the second set, once");
@@ -272,12 +320,12 @@ studioTest(
     equal(await page.$eval("#overlay-caption", (e) => e.textContent), `target seed ${seeds[0]}`);
     await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = " , "));
     await page.click('#seed-form button[type="submit"]');
-    match(await settled(page), /drawing faces failed: enter at least one seed/);
+    match(await failed(page), /drawing faces failed: enter at least one seed/);
     equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
     // A seed given twice is one face, whose download works.
     await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "9,9,4"));
     await page.click('#seed-form button[type="submit"]');
-    equal(await settled(page), "");
+    await succeeded(page);
     deepEqual(
       await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent)),
       ["seed 9", "seed 4"],
@@ -296,7 +344,7 @@ studioTest(
   {},
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
-    equal(await settled(page), "");
+    await succeeded(page);
     const checked = (name: string) =>
       page.$$eval(
         `input[name="${name}"]:checked`,
@@ -356,7 +404,7 @@ studioTest(
     equal(await page.$eval("#status", (e) => e.textContent), "drawing kernel maps ...");
     holding = false;
     for (const request of held) await request.continue();
-    equal(await settled(page), "");
+    await succeeded(page);
     equal(errors.length, 0, errors.join("\n"));
   },
 );
@@ -373,7 +421,7 @@ studioTest(
       new Uint8Array(await (await fetch(`${origin}/v1/images/12.png?size=96`)).arrayBuffer()),
     );
     await page.goto(`${origin}/`);
-    equal(await settled(page), "", "the model and faces load");
+    await succeeded(page, "the model and faces load");
     equal(await page.$eval("#photo-form", (f) => (f as HTMLFormElement).hidden), false);
     // Hidden, as for a model without an encoder, the form takes no room despite its flex row.
     const hiddenDisplay = await page.$eval("#photo-form", (f) => {
@@ -388,7 +436,7 @@ studioTest(
     await page.$eval("#photo-refine", (e) => ((e as HTMLInputElement).value = "2"));
     await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = "3"));
     await page.click("#photo-form button[type=submit]");
-    equal(await settled(page), "", "encoding");
+    await succeeded(page, "encoding");
     equal(await page.$$eval("#photo-result figure", (f) => f.length), 2);
     const encoded = await page.evaluate(() =>
       (globalThis as unknown as {
@@ -400,7 +448,7 @@ studioTest(
     equal(encoded.fit, 3);
     await page.click("#swap-face");
     await page.click("#photo-swap");
-    equal(await settled(page), "", "swapping the photo's face");
+    await succeeded(page, "swapping the photo's face");
     equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
     // The swap fits the encoder's latent: the caption says the refinement is not in it.
     match(
@@ -424,15 +472,158 @@ studioTest(
     ok((await Deno.stat(big)).size > DEFAULT_SERVER_CONFIG.maxBodyBytes);
     await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(big);
     await page.click("#photo-form button[type=submit]");
-    equal(await settled(page), "", "encoding a large photo");
+    await succeeded(page, "encoding a large photo");
     await page.click("#photo-swap");
-    equal(await settled(page), "", "swapping the large photo's face");
+    await succeeded(page, "swapping the large photo's face");
     equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
     // Steps that are not a number are said to be wrong, not sent as 0.
     await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = ""));
     await page.click("#photo-form button[type=submit]");
-    match(await settled(page), /fitting steps must be a whole number from 0 to 200/);
+    match(await failed(page), /fitting steps must be a whole number from 0 to 200/);
     equal(errors.length, 0, errors.join("\n"));
     await Deno.remove(folder, { recursive: true });
+  },
+);
+
+/** Answers `request` as the server's 503 does, with `detail` and Retry-After `seconds`. */
+async function busy(request: HTTPRequest, seconds: number, detail = "the server is busy.") {
+  // The page may have aborted it already, as it does a superseded request.
+  await request.respond({
+    status: 503,
+    contentType: "application/problem+json",
+    headers: { "retry-after": String(seconds) },
+    body: JSON.stringify({ status: 503, detail, instance: new URL(request.url()).pathname }),
+  }).catch(() => {});
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The seeds whose target and source buttons are pressed, as "role seed". */
+function pressed(page: Page): Promise<string[]> {
+  return page.$$eval(
+    'button[aria-pressed="true"]',
+    (b) => b.map((e) => `${(e as HTMLElement).dataset.role} ${(e as HTMLElement).dataset.seed}`),
+  );
+}
+
+studioTest(
+  "the studio tries the model again after a 503 or no answer, and offers to when it stays away",
+  {},
+  async (page, origin, errors) => {
+    let answers: ("503" | "down")[] = ["503", "down"];
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname !== "/v1/model") return void request.continue();
+      const answer = answers.shift();
+      if (answer === "503") void busy(request, answers.length > 1 ? 0 : 1);
+      else if (answer === "down") void request.abort("connectionrefused");
+      else void request.continue();
+    });
+    await page.goto(`${origin}/`);
+    equal(await page.$eval("#swap", (b) => (b as HTMLButtonElement).disabled), true, "no model");
+    await succeeded(page, "the model at the third try");
+    equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+    equal(await page.$eval("#swap", (b) => (b as HTMLButtonElement).disabled), false);
+
+    // Never an answer: the page says so in words, what needs the model stays disabled, and a
+    // button tries again.
+    answers = ["503", "503", "503", "down"];
+    await page.reload();
+    equal(
+      await failed(page),
+      "loading the model failed: the server cannot be reached: check that it is running, " +
+        "then try again.",
+    );
+    for (const control of ["#swap", "#show-kernels", "#random-seeds", "#seed-form button"]) {
+      equal(await page.$eval(control, (b) => (b as HTMLButtonElement).disabled), true, control);
+    }
+    await page.click("#retry-model");
+    await succeeded(page, "the model on trying again");
+    equal(await page.$eval("#retry-model", (b) => (b as HTMLButtonElement).hidden), true);
+    equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+    equal(
+      await page.$$eval("input[type=checkbox][name]", (boxes) => boxes.length),
+      2 * model.manifest.groups.length,
+    );
+    // The browser's own lines about the refused tries are the only console errors.
+    ok(errors.every((e) => /503|ERR_CONNECTION_REFUSED/.test(e)), errors.join("\n"));
+  },
+);
+
+studioTest(
+  "the studio: a newer swap aborts the older, whose late failure says nothing; a 503 says when",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    await succeeded(page);
+    await page.click(`#swap-groups input[value="${model.manifest.groups[0].id}"]`);
+    let mode: "hold" | "busy" | "pass" = "hold";
+    const held: HTTPRequest[] = [], aborted: string[] = [];
+    page.on("requestfailed", (r) => {
+      if (r.url().includes("/v1/swap/")) aborted.push(r.url());
+    });
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      if (!request.url().includes("/v1/swap/") || mode === "pass") void request.continue();
+      else if (mode === "hold") held.push(request);
+      else void busy(request, 3, "the server has 9000 ms of work waiting per worker.");
+    });
+    await page.click("#swap");
+    while (held.length < 3) await delay(20);
+    mode = "pass";
+    await page.click("#swap");
+    const done = await succeeded(page, "the newer swap");
+    match(done, /^swapped: target 1, source 2, /);
+    for (const request of held) await busy(request, 1);
+    await delay(300);
+    deepEqual(await settled(page), { text: done, failed: false }, "the older swap is silent");
+    equal(aborted.length, 3, "the older swap's requests were aborted");
+
+    mode = "busy";
+    await page.click("#swap");
+    equal(
+      await failed(page),
+      "swapping failed: the server has 9000 ms of work waiting per worker. (try again in 3 s)",
+    );
+    ok(errors.every((e) => /503/.test(e)), errors.join("\n"));
+  },
+);
+
+studioTest(
+  "the studio keeps the faces and their choice when new ones fail, and says what failed",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    await succeeded(page);
+    let down = false;
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path === "/v1/images/30.png") void busy(request, 1);
+      else if (down && path.startsWith("/v1/")) void request.abort("connectionrefused");
+      else void request.continue();
+    });
+    const shown = [1, 2, 3, 4, 5, 6, 7, 8];
+    const captions = () => page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent));
+    await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "1,2,30,4"));
+    await page.click('#seed-form button[type="submit"]');
+    equal(
+      await failed(page),
+      "drawing faces failed: the server is busy. (try again in 1 s); the faces shown stay seeds " +
+        `${shown.join(", ")}.`,
+    );
+    deepEqual(await captions(), shown.map((s) => `seed ${s}`));
+    deepEqual((await pressed(page)).sort(), ["source 2", "target 1"]);
+    // The server stopped: random seeds fail as a whole, in words.
+    down = true;
+    await page.click("#random-seeds");
+    equal(
+      await failed(page),
+      "drawing faces failed: the server cannot be reached: check that it is running, then try " +
+        `again; the faces shown stay seeds ${shown.join(", ")}.`,
+    );
+    deepEqual(await captions(), shown.map((s) => `seed ${s}`));
+    deepEqual((await pressed(page)).sort(), ["source 2", "target 1"]);
+    ok(errors.every((e) => /503|ERR_CONNECTION_REFUSED/.test(e)), errors.join("\n"));
   },
 );
