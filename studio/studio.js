@@ -28,7 +28,10 @@ const state = {
   target: null,
   source: null,
   runMode: "server",
-  /** onnxruntime-web and the two sessions, loaded on the first in-browser swap. */
+  /**
+   * onnxruntime-web and the two sessions, loading or loaded, from the first in-browser run: one
+   * load that a swap and a concept map started together share.
+   */
   runtime: null,
   latents: new Map(),
   /** The target's owner group per target-layer position (-1: none), as last loaded. */
@@ -415,9 +418,20 @@ function paintOverlay() {
 
 // ---------------------------------------------------------------- in the browser
 
+/**
+ * onnxruntime-web and the two sessions, loaded once for every run that asks
+ * (and again after a failed load).
+ */
+function runtime() {
+  state.runtime ??= loadRuntime().catch((error) => {
+    state.runtime = null;
+    throw error;
+  });
+  return state.runtime;
+}
+
 /** onnxruntime-web with WebGPU where the browser has an adapter, else wasm, and the two sessions. */
-async function runtime() {
-  if (state.runtime) return state.runtime;
+async function loadRuntime() {
   const gpu = globalThis.navigator.gpu
     ? await navigator.gpu.requestAdapter().catch(() => null)
     : null;
@@ -433,9 +447,8 @@ async function runtime() {
       options,
     );
   const [head, tail] = [await load("head"), await load("tail")];
-  state.runtime = { ort, head, tail, backend };
   globalThis.studio.backend = backend;
-  return state.runtime;
+  return { ort, head, tail, backend };
 }
 
 async function latentOf(seed) {

@@ -156,6 +156,10 @@ studioTest(
   "the studio in Chromium: a swap on the server and in the page, the same pixels, no errors",
   {},
   async (page, origin, errors) => {
+    const onnx: string[] = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith(".onnx")) onnx.push(new URL(r.url()).pathname);
+    });
     await page.goto(`${origin}/`);
     await succeeded(page, "the model and faces load");
     equal(await page.$$eval("#faces figure", (f) => f.length), 8);
@@ -191,7 +195,15 @@ studioTest(
       "every kernel's map, grouped",
     );
 
-    await swapIn(page, "browser");
+    // In the browser at once: the concept map and the swap share one load of the model.
+    await page.click('input[name="run-mode"][value="browser"]');
+    await page.click("#swap");
+    match(await succeeded(page, "browser, swapping"), /^swapped: target 1, source 2, /);
+    await page.waitForFunction(() =>
+      (globalThis as unknown as { studio: { lastSwap?: { mode: string } } }).studio.lastSwap
+        ?.mode === "browser"
+    );
+    deepEqual(onnx.sort(), ["/v1/model/head.onnx", "/v1/model/tail.onnx"]);
     const backend = await page.evaluate(() =>
       (globalThis as unknown as { studio: { backend: string } }).studio.backend
     );
