@@ -526,6 +526,9 @@ function swapModeFor(concepts) {
 async function swap(signal) {
   const { target, source } = state;
   if (target === null || source === null) throw new Error("pick a target and a source first.");
+  if (target === source) {
+    throw new Error(`seed ${target} is both the target and the source: pick another source.`);
+  }
   const concepts = chosenConcepts();
   if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
   const mode = swapModeFor(concepts);

@@ -597,6 +597,10 @@ studioTest(
       await failed(page),
       "swapping failed: the server has 9000 ms of work waiting per worker. (try again in 3 s)",
     );
+    // The target as the source: nothing would change, and the page says so.
+    await page.click('button[data-role="source"][data-seed="1"]');
+    await page.click("#swap");
+    match(await failed(page), /seed 1 is both the target and the source: pick another source/);
     ok(errors.every((e) => /503/.test(e)), errors.join("\n"));
   },
 );
