@@ -208,10 +208,18 @@ function showUrls(section, urls, replace = false) {
   state.urls.set(section, [...(replace ? [] : state.urls.get(section) ?? []), ...urls]);
 }
 
+/** How long a "copied" note stays in the status line, in ms. */
+const COPIED_MS = 4000;
+
 async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);
-    setStatus(`copied ${text}`);
+    const note = `copied ${text}`;
+    setStatus(note);
+    // A note, not a result: it goes unless something else took the line since.
+    setTimeout(() => {
+      if ($("status").textContent === note) setStatus("");
+    }, COPIED_MS);
   } catch {
     globalThis.prompt("Copy this URL:", text);
   }

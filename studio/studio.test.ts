@@ -7,7 +7,7 @@
  * saves screenshots (to `$IGAN_STUDIO_SCREENSHOTS`, a folder, when set).
  */
 
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import { join } from "node:path";
 import puppeteer, { type Browser, type HTTPRequest, type Page } from "puppeteer-core";
 import { decodeImage, encodePng } from "../core/image.ts";
@@ -641,5 +641,68 @@ studioTest(
     deepEqual(await captions(), shown.map((s) => `seed ${s}`));
     deepEqual((await pressed(page)).sort(), ["source 2", "target 1"]);
     ok(errors.every((e) => /503|ERR_CONNECTION_REFUSED/.test(e)), errors.join("\n"));
+  },
+);
+
+/** The contrast ratio of two CSS rgb() colours (WCAG 2). */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const [r, g, bl] = color.match(/\d+(\.\d+)?/g)!.slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (high + 0.05) / (low + 0.05);
+}
+
+studioTest(
+  "the studio's looks: focus unlike pressed, a readable dark-mode error, an empty status line " +
+    "takes no room, a copied note goes",
+  {},
+  async (page, origin, errors) => {
+    await page.goto(`${origin}/`);
+    await succeeded(page);
+    const outline = (selector: string) =>
+      page.$eval(selector, (e) => {
+        const s = getComputedStyle(e);
+        return `${s.outlineStyle} ${s.outlineWidth} ${s.outlineColor} ${s.outlineOffset}`;
+      });
+    const target = 'button[data-role="target"][data-seed="1"]';
+    const source = 'button[data-role="source"][data-seed="2"]';
+    await page.focus(target);
+    ok(await page.$eval(target, (e) => e.matches(":focus-visible")));
+    notEqual(await outline(target), await outline(source), "a focused pressed button shows it");
+
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+    const [color, background] = await page.$eval("#status", (e) => {
+      e.className = "error";
+      e.textContent = "something failed";
+      const s = getComputedStyle(e);
+      return [s.color, s.backgroundColor];
+    });
+    const ratio = contrast(color, background);
+    ok(ratio >= 4.5, `${color} on ${background}: ${ratio.toFixed(2)}:1`);
+    const height = await page.$eval("#status", (e) => {
+      [e.className, e.textContent] = ["", ""];
+      return (e as HTMLElement).offsetHeight;
+    });
+    equal(height, 0, "the empty status line");
+
+    await page.evaluate(() =>
+      Object.defineProperty(navigator, "clipboard", {
+        value: { writeText: () => Promise.resolve() },
+      })
+    );
+    await page.click("#faces figure .tools button");
+    equal(
+      await page.$eval("#status", (e) => e.textContent),
+      `copied ${origin}/v1/images/1.png`,
+    );
+    await page.waitForFunction(() => document.getElementById("status")!.textContent === "", {
+      timeout: 8000,
+    });
+    deepEqual(errors, []);
   },
 );
