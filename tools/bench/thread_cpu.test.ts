@@ -10,14 +10,15 @@ Deno.test("parseThreadStat: the name, even with spaces and parentheses, and user
   assert.throws(() => parseThreadStat("1 (x) S 1 2"), RangeError);
 });
 
-/** A child whose main thread and one worker each spin for 300 ms, then wait to be measured. */
+/**
+ * A child whose worker does a fixed amount of work (about 0.3 s of CPU here: a count, not a
+ * duration, so that a busy machine stretches its time, not its CPU time) while its main thread
+ * only waits, then waits to be measured.
+ */
 const SPINNING_CHILD = `
-const spin = "const end = performance.now() + 300; while (performance.now() < end);";
-const worker = new Worker("data:text/javascript," + encodeURIComponent(spin + "postMessage(0);"), {
-  type: "module",
-});
+const spin = "let x = 0; for (let i = 0; i < 5e7; i++) x = (x * 31 + i) | 0; postMessage(x);";
+const worker = new Worker("data:text/javascript," + encodeURIComponent(spin), { type: "module" });
 await new Promise((resolve) => worker.onmessage = resolve);
-eval(spin);
 console.log("spun");
 setTimeout(() => {}, 60_000);
 `;
@@ -36,9 +37,9 @@ Deno.test("threadCpu: a child's main thread as the serving one, its worker's thr
     await new ChildOutput(child.stdout).until(/spun/);
     const cpu = await threadCpu(child.pid);
     assert.ok(cpu);
-    // Each spun 0.3 s (the main thread also started the runtime); ticks are 10 ms.
-    assert.ok(cpu.serving >= 0.25 && cpu.serving <= 1, `main thread ${cpu.serving} s`);
-    assert.ok(cpu.workers >= 0.25 && cpu.workers <= 0.5, `worker ${cpu.workers} s`);
+    // The worker's work counts as the workers', the runtime's start as the serving thread's.
+    assert.ok(cpu.workers >= 0.1, `worker ${cpu.workers} s`);
+    assert.ok(cpu.serving > 0 && cpu.serving < cpu.workers, `main ${cpu.serving} s`);
   } finally {
     child.kill();
     await child.status;
