@@ -8,9 +8,13 @@ import {
   ImageDecodeError,
   imageGrid,
   imagesFromPlanar,
+  MAX_JPEG_SCANS,
   readImageHeader,
   type RgbImage,
 } from "./image.ts";
+import { concatArrays } from "./concat.ts";
+import { crc32 } from "./crc32.ts";
+import { zlibSync } from "fflate";
 
 /** A w x h image whose pixel (x, y) is (x * 10, y * 10, 100). */
 function ramp(w: number, h: number): RgbImage {
@@ -200,4 +204,77 @@ Deno.test("readImageHeader reads a PNG's and a JPEG's size without decoding, and
   ) {
     throws(() => readImageHeader(bad), ImageDecodeError);
   }
+});
+
+/** A PNG chunk: length, type, data and CRC. */
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const body = new Uint8Array(4 + data.length);
+  body.set([...type].map((c) => c.charCodeAt(0)));
+  body.set(data, 4);
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(body, 4);
+  view.setUint32(8 + data.length, crc32(body));
+  return out;
+}
+
+/** A 1 x 1 RGB PNG with `extra` chunks after its header and `pixels` as its inflated data. */
+function onePixelPng(pixels: Uint8Array, extra: Uint8Array[] = []): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, 1);
+  new DataView(ihdr.buffer).setUint32(4, 1);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return concatArrays(Uint8Array, [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", ihdr),
+    ...extra,
+    pngChunk("IDAT", zlibSync(pixels)),
+    pngChunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+Deno.test("a PNG's image data or colour profile that inflates past its size is never inflated whole", () => {
+  // 1 x 1 RGB: a filter byte and 3 samples. 64 MB of zeros deflate to about 64 KB.
+  const bomb = onePixelPng(new Uint8Array(64 * 2 ** 20));
+  ok(bomb.length < 100_000, `${bomb.length} bytes`);
+  throws(() => decodeImage(bomb), (e) =>
+    e instanceof ImageDecodeError &&
+    /image data inflates past the 4 bytes that 1 x 1 pixels need/.test(e.message));
+  // A colour profile (iCCP: a name, 0, the method, then zlib data) is left out, not inflated.
+  const profile = concatArrays(Uint8Array, [
+    new TextEncoder().encode("icc\0\0"),
+    zlibSync(new Uint8Array(64 * 2 ** 20)),
+  ]);
+  const withProfile = onePixelPng(new Uint8Array([0, 10, 20, 30]), [pngChunk("iCCP", profile)]);
+  const before = Deno.memoryUsage().rss;
+  deepEqual(decodeImage(withProfile), { width: 1, height: 1, data: new Uint8Array([10, 20, 30]) });
+  ok(Deno.memoryUsage().rss - before < 32 * 2 ** 20, "the profile was not inflated");
+});
+
+Deno.test("a JPEG of a second frame or very many scans is refused before it is decoded", () => {
+  const rgba = new Uint8Array(8 * 8 * 4).fill(128);
+  const good = new Uint8Array(jpeg.encode({ width: 8, height: 8, data: rgba }, 90).data);
+  deepEqual(decodeImage(good).width, 8);
+  // A second frame header of 65535 x 1500 after the first: its size the decoder would allocate.
+  const sof = good.findIndex((b, k) => b === 0xff && good[k + 1] === 0xc0);
+  const length = (good[sof + 2] << 8) | good[sof + 3];
+  const second = good.slice(sof, sof + 2 + length);
+  new DataView(second.buffer).setUint16(5, 1500);
+  new DataView(second.buffer).setUint16(7, 65535);
+  const twoFrames = concatArrays(Uint8Array, [
+    good.subarray(0, sof + 2 + length),
+    second,
+    good.subarray(sof + 2 + length),
+  ]);
+  throws(() => decodeImage(twoFrames), /it has 2 frames; one is read here/);
+  // Scans after the image data: each a start-of-scan header and a byte of data.
+  const scan = new Uint8Array([0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00, 0x00]);
+  const end = good.length - 2; // before the end marker
+  const manyScans = concatArrays(Uint8Array, [
+    good.subarray(0, end),
+    ...Array.from({ length: MAX_JPEG_SCANS }, () => scan),
+    good.subarray(end),
+  ]);
+  throws(() => decodeImage(manyScans), new RegExp(`it has ${MAX_JPEG_SCANS + 1} scans, over`));
 });

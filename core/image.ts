@@ -12,6 +12,7 @@ import { concatArrays } from "./concat.ts";
 import { crc32 } from "./crc32.ts";
 import { JpegSegmentError, jpegSegments } from "./jpeg_segments.ts";
 import { jpegOrientation, orient } from "./orientation.ts";
+import { pixelChunksOnly, PngChunkError } from "./png_chunks.ts";
 import { planarPicture } from "./pictures.js";
 
 /** Interleaved 8-bit RGB pixels, row by row. */
@@ -106,14 +107,47 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
 }
 
 /**
+ * Most scans of a JPEG that is decoded: a progressive file has about ten;
+ * each scan costs a pass over the picture, so thousands of them in a small
+ * file would hold a decoder for seconds.
+ */
+export const MAX_JPEG_SCANS = 64;
+
+/**
+ * Checks, before a JPEG is decoded, what its first frame header does not
+ * say: that it has no second frame (whose size the decoder would allocate
+ * before refusing it) and at most {@link MAX_JPEG_SCANS} scans.
+ */
+function checkJpegStructure(bytes: Uint8Array): void {
+  let frames = 0, scans = 0;
+  for (const { marker } of jpegSegments(bytes, { throughScans: true })) {
+    if (JPEG_FRAME_MARKERS.has(marker)) frames++;
+    if (marker === 0xda) scans++;
+  }
+  if (frames > 1) {
+    throw new ImageDecodeError(`unsupported JPEG: it has ${frames} frames; one is read here`);
+  }
+  if (scans > MAX_JPEG_SCANS) {
+    throw new ImageDecodeError(
+      `unsupported JPEG: it has ${scans} scans, over the ${MAX_JPEG_SCANS} read here; save it ` +
+        "again (as a baseline JPEG, or a PNG)",
+    );
+  }
+}
+
+/**
  * Decodes a JPEG or PNG file (recognised by its signature, not its name) to
  * RGB: a JPEG turned upright as its EXIF orientation says, a PNG's
- * transparent pixels over white.
+ * transparent pixels over white. A decoder's memory and time are bounded by
+ * the header's size: a JPEG of several frames or very many scans, or a PNG
+ * whose image data inflates past its size, is refused before it is decoded,
+ * and a PNG's colour profiles and texts are not inflated at all.
  */
 export function decodeImage(bytes: Uint8Array): RgbImage {
   const kind = startsWith(bytes, JPEG_SIGNATURE) ? "JPEG" : "PNG";
   try {
     if (kind === "JPEG") {
+      checkJpegStructure(bytes);
       const { width, height, data } = jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: false,
@@ -127,9 +161,15 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
       };
       return orient(stored, jpegOrientation(bytes));
     }
-    if (startsWith(bytes, PNG_SIGNATURE)) return pngToRgb(decodePngFile(bytes));
+    if (startsWith(bytes, PNG_SIGNATURE)) {
+      readImageHeader(bytes); // a size of 0 is said as such, before the data is looked at
+      return pngToRgb(decodePngFile(pixelChunksOnly(bytes)));
+    }
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
+    if (error instanceof PngChunkError || error instanceof JpegSegmentError) {
+      throw new ImageDecodeError(error.message);
+    }
     // fast-png fails on interlaced files of 1, 2 or 4 bits a sample (IHDR: depth, then interlace).
     if (kind === "PNG" && bytes.length > 28 && bytes[24] < 8 && bytes[28] === 1) {
       throw new ImageDecodeError(

@@ -18,13 +18,21 @@ export class JpegSegmentError extends Error {
   override name = "JpegSegmentError";
 }
 
+/** Start of scan: its header is followed by entropy-coded data. */
+const SOS = 0xda;
+
 /**
  * The segments of a JPEG file from after its start marker, each yielded once
- * it is seen; the walk ends after the start of the image data (SOS), the end
- * marker, a segment too short to hold its length, or the end of the bytes.
- * Throws {@link JpegSegmentError} where a marker is missing.
+ * it is seen; the walk ends after the first start of scan (SOS), or with
+ * `throughScans` goes on past each scan's data to the segments after it (a
+ * progressive file's further scans and tables); and at the end marker, a
+ * segment too short to hold its length, or the end of the bytes. Throws
+ * {@link JpegSegmentError} where a marker is missing.
  */
-export function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
+export function* jpegSegments(
+  bytes: Uint8Array,
+  { throughScans = false } = {},
+): Generator<JpegSegment> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 2;
   while (at + 4 <= bytes.length) {
@@ -40,7 +48,22 @@ export function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
     }
     const length = view.getUint16(at + 2);
     yield { marker, at, length };
-    if (marker === 0xd9 || marker === 0xda || length < 2) return;
+    if (marker === 0xd9 || length < 2 || (marker === SOS && !throughScans)) return;
     at += 2 + length;
+    if (marker === SOS) at = afterScanData(bytes, at);
   }
+}
+
+/**
+ * Where the entropy-coded data that starts at `at` ends: at the next marker,
+ * a 0xFF byte followed by neither a stuffed 0 nor a restart marker (or the
+ * end of the bytes).
+ */
+function afterScanData(bytes: Uint8Array, at: number): number {
+  for (let i = at; i + 1 < bytes.length; i++) {
+    if (bytes[i] !== 0xff) continue;
+    const next = bytes[i + 1];
+    if (next !== 0 && next !== 0xff && (next < 0xd0 || next > 0xd7)) return i;
+  }
+  return bytes.length;
 }

@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { JobGivenUpError, type JobResult, type PictureJob } from "./jobs.ts";
 import {
   CostModel,
+  KNOWLEDGE_MS,
   type LaneRunner,
   OverloadError,
   Renderer,
@@ -110,6 +111,27 @@ Deno.test("while a given-up job stops, a job over the limit is told to retry in 
       e.message.includes("a guess"),
   );
   await drained(renderer);
+});
+
+Deno.test("a kind refused as too much work is measured again once what showed it is a minute old", async () => {
+  let now = 0;
+  const costs = new CostModel(64, 8, () => now);
+  const ran: string[] = [];
+  const renderer = new Renderer([standIn(20, ran, "a")], costs, {
+    timeoutMs: 1_000,
+    maxQueuedImages: 100,
+  });
+  // Runs that took long (hostile photos, say) raised the kind's cost past the limit.
+  costs.observe(JOB, 5_000);
+  await rejects(renderer.run(JOB, never()), TooMuchWorkError);
+  now += KNOWLEDGE_MS - 1;
+  await rejects(renderer.run(JOB, never()), TooMuchWorkError);
+  now += 2;
+  // Stale: the idle lane takes the job, and its run brings the estimate down.
+  await renderer.run(JOB, never());
+  deepEqual(ran, ["a"]);
+  equal(costs.estimate(JOB), 20, "the new measurement, not an average with the stale one");
+  await renderer.run(JOB, never());
 });
 
 Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {

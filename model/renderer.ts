@@ -65,18 +65,31 @@ const INITIAL_MS_PER_UNIT = 25;
 /** Weight of each new measurement in the running estimate. */
 const SMOOTHING = 0.2;
 
+/**
+ * How long what a kind's runs showed may refuse a job as too much work: past
+ * it, an idle lane takes the next job to measure the kind again, so that a
+ * few runs that took long (hostile photos, a busy moment) do not refuse a
+ * kind for good, since a refused job is never measured.
+ */
+export const KNOWLEDGE_MS = 60_000;
+
 /** Milliseconds per work unit by job kind, from finished jobs. */
 export class CostModel {
   readonly #resolution: number;
   readonly #channels: number;
+  readonly #now: () => number;
   /** By {@link costKind}. */
   readonly #msPerUnit = new Map<string, number>();
   /** Of kinds not yet measured, the most a cut-off run showed a unit costs at least. */
   readonly #floors = new Map<string, number>();
+  /** When each kind's last run ended, by {@link costKind}. */
+  readonly #seenAt = new Map<string, number>();
 
-  constructor(resolution: number, channels: number) {
+  /** `now` gives the time in milliseconds (tests pass a clock of their own). */
+  constructor(resolution: number, channels: number, now: () => number = () => performance.now()) {
     this.#resolution = resolution;
     this.#channels = channels;
+    this.#now = now;
   }
 
   /** Expected milliseconds of `job`. */
@@ -88,18 +101,27 @@ export class CostModel {
 
   /**
    * Milliseconds `job` is known to cost: its estimate once its kind has been
-   * measured, else at least what cut-off runs of its kind showed (0 for none).
+   * measured, else at least what cut-off runs of its kind showed (0 for none);
+   * 0 when its kind's last run is older than {@link KNOWLEDGE_MS}.
    */
   knownCost(job: PictureJob): number {
+    const seen = this.#seenAt.get(costKind(job));
+    if (seen === undefined || this.#now() - seen > KNOWLEDGE_MS) return 0;
     return this.measured(job)
       ? this.estimate(job)
       : this.#units(job) * (this.#floors.get(costKind(job)) ?? 0);
   }
 
-  /** Takes in that `job` took `ms` to run. */
+  /**
+   * Takes in that `job` took `ms` to run: into the running average, or in its
+   * place when the kind's last run is older than {@link KNOWLEDGE_MS}.
+   */
   observe(job: PictureJob, ms: number): void {
+    const kind = costKind(job), seen = this.#seenAt.get(kind), now = this.#now();
+    this.#seenAt.set(kind, now);
     const rate = ms / this.#units(job);
-    const previous = this.#msPerUnit.get(costKind(job));
+    const stale = seen === undefined || now - seen > KNOWLEDGE_MS;
+    const previous = stale ? undefined : this.#msPerUnit.get(kind);
     this.#msPerUnit.set(
       costKind(job),
       previous === undefined ? rate : (1 - SMOOTHING) * previous + SMOOTHING * rate,
@@ -114,6 +136,7 @@ export class CostModel {
    * limit cuts off would never be learned and never refused.
    */
   observeAtLeast(job: PictureJob, ms: number): void {
+    this.#seenAt.set(costKind(job), this.#now());
     if (!this.measured(job)) {
       const floor = ms / this.#units(job);
       this.#floors.set(costKind(job), Math.max(floor, this.#floors.get(costKind(job)) ?? 0));

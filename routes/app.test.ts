@@ -397,6 +397,13 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/-1.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/4294967296.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/7.png?=64", undefined, 400, /empty name/],
+  [
+    "GET",
+    `/healthz?${Array.from({ length: 40 }, (_, k) => `p${k}=1`).join("&")}`,
+    undefined,
+    400,
+    /^query: has 40 parameters; no route takes more than 32 /,
+  ],
   ["GET", "/v1/images/1.5.png", undefined, 400, /path\.seed/],
   ["GET", "/v1/images/007.png", undefined, 400, /path\.seed: .* without a sign or leading zeros/],
   // The bound the client can act on, not also zod's safe-integer range.
@@ -553,6 +560,11 @@ Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async
   });
   equal(bearer.status, 200);
   equal(bearer.headers.get("access-control-allow-origin"), "https://app.example");
+  equal(bearer.headers.get("cache-control"), "private", "an answer to a key is the key holder's");
+  const emptyHeader = await guarded.request("/v1/model", {
+    headers: { "x-api-key": "", authorization: "Bearer s3cret" },
+  });
+  equal(emptyHeader.status, 200, "an empty X-API-Key does not hide the Bearer key");
   const preflight = await guarded.request("/v1/swap", {
     method: "OPTIONS",
     headers: { origin: "https://app.example", "access-control-request-method": "POST" },
@@ -573,6 +585,22 @@ Deno.test("the API key guards /v1/* and CORS answers the allowed origins", async
     null,
     "no CORS unless configured",
   );
+});
+
+Deno.test("no answer is sniffed; the HTML pages may not be framed and load only this server's files", async () => {
+  for (const path of ["/v1/images/3.png", "/v1/images/x.png", "/healthz", "/", "/docs"]) {
+    const response = await app.request(path);
+    equal(response.headers.get("x-content-type-options"), "nosniff", path);
+    const html = response.headers.get("content-type")!.startsWith("text/html");
+    equal(html, path === "/" || path === "/docs", path);
+    const policy = response.headers.get("content-security-policy");
+    if (html) {
+      match(policy!, /default-src 'self'/);
+      match(policy!, /frame-ancestors 'none'/);
+      equal(response.headers.get("referrer-policy"), "no-referrer");
+    } else equal(policy, null, path);
+    await response.body?.cancel();
+  }
 });
 
 Deno.test("a full queue and the time limit answer 503 problems with Retry-After", async () => {

@@ -86,6 +86,26 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/**
+ * The HTML pages' policy (the studio and /docs): their own scripts and
+ * styles (the studio's inline style sheet), onnxruntime-web's wasm and
+ * workers, pictures from this server or the page's own blobs; nothing from
+ * elsewhere, no framing (a page that asks for the API key must not be
+ * framed by another site).
+ */
+const PAGE_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "img-src 'self' data: blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "connect-src 'self' blob:",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "object-src 'none'",
+  "form-action 'self'",
+].join("; ");
+
 /** Builds the app for `options.model`. */
 export function createApp(options: AppOptions): Hono<AppEnv> {
   const { model, config } = options;
@@ -218,6 +238,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   });
 
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("x-content-type-options", "nosniff");
+    if (c.res.headers.get("content-type")?.startsWith("text/html")) {
+      c.res.headers.set("content-security-policy", PAGE_POLICY);
+      c.res.headers.set("referrer-policy", "no-referrer");
+    }
+  });
   // Hono answers HEAD with its GET's headers and no body, which Deno then sends as content-length
   // 0; HEAD should tell the GET's length.
   app.use("*", async (c, next) => {
@@ -242,7 +270,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   if (config.apiKey) {
     const key = config.apiKey;
     app.use("/v1/*", async (c, next) => {
-      const given = c.req.header("x-api-key") ??
+      // An empty X-API-Key counts as none, so that a Bearer key beside it is read.
+      const given = c.req.header("x-api-key") ||
         /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
       if (given === undefined || !sameSecret(given, key)) {
         throw new HttpProblem(
@@ -252,6 +281,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
         );
       }
       await next();
+      // Answers to a key are the key holder's: no shared cache keeps them (RFC 9111 3.5 names
+      // only Authorization, not X-API-Key). Immutable pictures already say private.
+      if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "private");
     });
   }
   app.use("*", async (c, next) => {
