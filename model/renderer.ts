@@ -209,29 +209,26 @@ class Lane {
    * wait and the hand-over). Rejects with the signal's reason as soon as it
    * aborts. A job given up while it waits leaves the lane's figures at once
    * (admission and `/readyz` stop counting it) and never runs; one given up
-   * while it runs is counted as a job until it has stopped where it runs,
-   * since the lane's next jobs wait for that, but its expected work no longer
-   * (it stops at its next step).
+   * while it runs is counted until it has stopped where it runs, since the
+   * lane's next jobs wait for that.
    */
   enqueue(job: PictureJob, estimate: number, signal: AbortSignal): Promise<TimedJob> {
     const images = jobImages(job);
-    let pendingMs = estimate;
-    this.pendingMs += pendingMs;
+    this.pendingMs += estimate;
     this.jobs++;
     this.images += images;
     let counted = true, running = false;
     const uncount = () => {
       if (!counted) return;
       counted = false;
-      this.pendingMs -= pendingMs;
+      this.pendingMs -= estimate;
       this.jobs--;
       this.images -= images;
     };
+    // One given up while it runs stays counted, its work too: it runs on to its next network run,
+    // which for a large batch is most of it, and the jobs behind it wait for that.
     const onAbort = () => {
-      if (!running) return uncount();
-      // It stops at its next step: what it has left is no longer waiting work (nor Retry-After).
-      this.pendingMs -= pendingMs;
-      pendingMs = 0;
+      if (!running) uncount();
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const queued = performance.now();
@@ -324,9 +321,7 @@ export class Renderer {
     // A lane with nothing waiting always takes a job: a first measurement must be possible.
     if (lane.jobs > 0 && lane.pendingMs + estimate > this.#timeoutMs) {
       const retry = Math.max(1, Math.ceil(lane.pendingMs / 1000));
-      const waiting = lane.pendingMs >= 1
-        ? `the server has ${Math.round(lane.pendingMs)} ms of work waiting per worker`
-        : "every worker is stopping a job given up";
+      const waiting = `the server has ${Math.round(lane.pendingMs)} ms of work waiting per worker`;
       const needs = this.#costs.measured(job)
         ? `about ${Math.round(estimate)} ms`
         : `about ${Math.round(estimate)} ms (a guess: none of its kind has been drawn yet)`;
