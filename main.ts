@@ -135,8 +135,6 @@ function listenOn(
     console.error(
       error instanceof Deno.errors.AddrInUse
         ? `error: port ${port} is in use on ${hostname}; set PORT to a free one (0: any).`
-        : error instanceof Deno.errors.NotCapable
-        ? `error: listening on ${hostname}:${port} needs --allow-net=${hostname}:${port}.`
         : error instanceof Deno.errors.PermissionDenied
         ? `error: port ${port} needs privileges this process lacks; set PORT to one above 1023.`
         : `error: cannot listen on ${hostname}:${port} (${(error as Error).message}); set HOST ` +

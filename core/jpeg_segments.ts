@@ -1,7 +1,7 @@
 /**
- * The marker segments at the head of a JPEG file, up to its image data:
+ * The marker segments of a JPEG file, up to its image data or through it:
  * what reading its size (the frame header) and its EXIF orientation (an APP1
- * segment) both walk.
+ * segment) walk, and checking its frames and scans before decoding.
  *
  * @module
  */

@@ -129,6 +129,10 @@ Deno.test("a kind refused as too much work is measured again once what showed it
   deepEqual(ran, ["a"]);
   equal(costs.estimate(JOB), 20, "the new measurement, not an average with the stale one");
   await renderer.run(JOB, never());
+  // A run cut off after a stale minute likewise takes the stale estimate's place.
+  now += KNOWLEDGE_MS + 1;
+  costs.observeAtLeast(JOB, 5_000);
+  equal(costs.estimate(JOB), 5_000);
 });
 
 Deno.test("admission by expected work: refused at once, with Retry-After from the queue", async () => {

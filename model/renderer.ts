@@ -105,8 +105,7 @@ export class CostModel {
    * 0 when its kind's last run is older than {@link KNOWLEDGE_MS}.
    */
   knownCost(job: PictureJob): number {
-    const seen = this.#seenAt.get(costKind(job));
-    if (seen === undefined || this.#now() - seen > KNOWLEDGE_MS) return 0;
+    if (!this.#fresh(costKind(job))) return 0;
     return this.measured(job)
       ? this.estimate(job)
       : this.#units(job) * (this.#floors.get(costKind(job)) ?? 0);
@@ -117,30 +116,38 @@ export class CostModel {
    * place when the kind's last run is older than {@link KNOWLEDGE_MS}.
    */
   observe(job: PictureJob, ms: number): void {
-    const kind = costKind(job), seen = this.#seenAt.get(kind), now = this.#now();
-    this.#seenAt.set(kind, now);
+    const kind = costKind(job);
+    const previous = this.#fresh(kind) ? this.#msPerUnit.get(kind) : undefined;
+    this.#seenAt.set(kind, this.#now());
     const rate = ms / this.#units(job);
-    const stale = seen === undefined || now - seen > KNOWLEDGE_MS;
-    const previous = stale ? undefined : this.#msPerUnit.get(kind);
     this.#msPerUnit.set(
-      costKind(job),
+      kind,
       previous === undefined ? rate : (1 - SMOOTHING) * previous + SMOOTHING * rate,
     );
   }
 
   /**
    * Takes in that `job` ran `ms` before it was given up: it costs at least
-   * that, so an estimate under it rises as if `ms` had been measured; of a
-   * kind not yet measured, it is kept as a lower bound ({@link knownCost})
-   * and never lowers the guess. Without it, a kind whose every run the time
-   * limit cuts off would never be learned and never refused.
+   * that, so an estimate under it (or a stale one) takes it as if `ms` had
+   * been measured; of a kind not yet measured, it is kept as a lower bound
+   * ({@link knownCost}) and never lowers the guess. Without it, a kind whose
+   * every run the time limit cuts off would never be learned and never
+   * refused.
    */
   observeAtLeast(job: PictureJob, ms: number): void {
-    this.#seenAt.set(costKind(job), this.#now());
+    const kind = costKind(job);
     if (!this.measured(job)) {
       const floor = ms / this.#units(job);
-      this.#floors.set(costKind(job), Math.max(floor, this.#floors.get(costKind(job)) ?? 0));
-    } else if (this.estimate(job) < ms) this.observe(job, ms);
+      this.#floors.set(kind, Math.max(floor, this.#floors.get(kind) ?? 0));
+      this.#seenAt.set(kind, this.#now());
+    } else if (!this.#fresh(kind) || this.estimate(job) < ms) this.observe(job, ms);
+    else this.#seenAt.set(kind, this.#now());
+  }
+
+  /** Whether `kind`'s last run is at most {@link KNOWLEDGE_MS} old. */
+  #fresh(kind: string): boolean {
+    const seen = this.#seenAt.get(kind);
+    return seen !== undefined && this.#now() - seen <= KNOWLEDGE_MS;
   }
 
   /** Whether jobs of `job`'s {@link costKind} have been measured (else {@link estimate} is a guess). */

@@ -420,6 +420,13 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["GET", "/v1/images/1.png?truncation=NaN", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?truncation=Infinity", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?truncation=1e", undefined, 400, /query\.truncation/],
+  [
+    "GET",
+    "/v1/images/1.png?truncation=1e400",
+    undefined,
+    400,
+    /truncation: must be a finite number /,
+  ],
   ["GET", "/v1/images/1.png?truncation=-5e-1", undefined, 400, /query\.truncation/],
   ["GET", "/v1/images/1.png?size=8", undefined, 400, /query\.size/],
   ["GET", "/v1/images/1.png?size=100000", undefined, 400, /query\.size/],
@@ -478,7 +485,13 @@ const BAD_INPUTS: [string, string, unknown, number, RegExp][] = [
   ["POST", "/v1/generate", { seeds: [-3] }, 400, /body\.seeds\.0/],
   ["POST", "/v1/generate", '{"latents": [[1e999]]}', 400, /body\.latents\.0\.0: must be a finite/],
   ["POST", "/v1/generate", { latents: [[0, 1]] }, 400, /body\.latents\.0.*128|body\.latents\.0/],
-  ["POST", "/v1/generate", { seeds: Array.from({ length: 17 }, (_, k) => k) }, 400, /body\.seeds/],
+  [
+    "POST",
+    "/v1/generate",
+    { seeds: Array.from({ length: 17 }, (_, k) => k) },
+    400,
+    /^body\.seeds: must have at most 16 items /,
+  ],
   ["POST", "/v1/generate", { seeds: [1], size: 9999 }, 400, /body\.size/],
   ["POST", "/v1/generate", { seeds: [1], colour: "red" }, 400, /body\.colour/],
   ["POST", "/v1/generate", [1, 2], 400, /body/],
@@ -695,6 +708,11 @@ Deno.test("/openapi.json is generated from the validating schemas; /docs, /healt
     "WWW-Authenticate",
   ]);
   ok(document.paths["/v1/model"].get.responses["400"], "an unknown parameter is a 400 there too");
+  equal(document.paths["/v1/model"].get.responses["200"].headers, undefined, "it draws nothing");
+  deepEqual(Object.keys(keyed.paths["/v1/model"].get.responses["200"].headers), ["Cache-Control"]);
+  deepEqual(Object.keys(document.paths["/v1/generate"].post.responses["200"].headers), [
+    "Server-Timing",
+  ]);
   const health = document.paths["/healthz"].get.responses["200"].content["application/json"];
   deepEqual(health.schema.properties.status, { type: "string", const: "ok" });
   const ready = document.paths["/readyz"].get.responses["503"].content["application/json"];

@@ -1,5 +1,10 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { DEFAULT_SERVER_CONFIG, ServerConfigError, serverConfigFromEnv } from "./config.ts";
+import {
+  DEFAULT_SERVER_CONFIG,
+  SERVER_ENV_NAMES,
+  ServerConfigError,
+  serverConfigFromEnv,
+} from "./config.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -73,4 +78,10 @@ Deno.test("variables set but empty count as unset, except the API key", () => {
     () => serverConfigFromEnv(envOf({ IGAN_API_KEY: "" })),
     /IGAN_API_KEY is set but empty/,
   );
+});
+
+Deno.test("SERVER_ENV_NAMES are the variables the configuration reads", () => {
+  const read = new Set<string>();
+  serverConfigFromEnv((name) => void read.add(name));
+  deepEqual([...read].sort(), [...SERVER_ENV_NAMES].sort());
 });

@@ -51,7 +51,6 @@ function defaultOf(schema: Record<string, unknown>): Record<string, unknown> {
  */
 function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, ResponseSpec> {
   const problem = (description: string) => ({ ...PROBLEM_RESPONSE, description });
-  // Every route refuses query parameters it does not take.
   const common: Record<number, ResponseSpec> = { 400: problem("the request is invalid") };
   if (!spec.path.startsWith("/v1/")) return common;
   if (behindKey) common[401] = problem("the API key is missing or wrong");
@@ -84,22 +83,33 @@ const HEADERS = {
     schema: { type: "integer", minimum: 1 },
   },
   wwwAuthenticate: { description: "Bearer", schema: { type: "string" } },
+  privateAnswer: {
+    description: "private: an answer to a key is the key holder's, kept by no shared cache",
+    schema: { type: "string" },
+  },
 } satisfies Record<string, HeaderSpec>;
 
-/** The headers of `spec`'s response of `status`: its own, and those of its kind. */
+/**
+ * The headers of `spec`'s response of `status`: its own, and those of its
+ * kind (`behindKey`: the server asks for an API key).
+ */
 function responseHeaders(
   spec: RouteSpec,
   status: number,
   response: ResponseSpec,
+  behindKey: boolean,
 ): Record<string, HeaderSpec> {
   const headers: Record<string, HeaderSpec> = {};
+  const api = spec.path.startsWith("/v1/");
   if (spec.immutable && (status === 200 || status === 304)) {
     headers["ETag"] = HEADERS.etag;
     headers["Cache-Control"] = HEADERS.cacheControl;
+  } else if (behindKey && api && status === 200) {
+    headers["Cache-Control"] = HEADERS.privateAnswer;
   }
-  if (status === 200 && spec.path.startsWith("/v1/")) {
-    headers["Server-Timing"] = HEADERS.serverTiming;
-  }
+  // The routes that draw: every POST, and every GET of a picture.
+  const draws = spec.method === "post" || response.contentType === "image/png";
+  if (status === 200 && api && draws) headers["Server-Timing"] = HEADERS.serverTiming;
   if (status === 503 && response.schema === ProblemSchema) {
     headers["Retry-After"] = HEADERS.retryAfter;
   }
@@ -132,7 +142,7 @@ export function openApiDocument(
     const all = { ...commonResponses(spec, behindKey), ...spec.responses };
     const responses = Object.fromEntries(
       Object.entries(all).map(([status, r]) => {
-        const headers = responseHeaders(spec, Number(status), r);
+        const headers = responseHeaders(spec, Number(status), r, behindKey);
         return [status, {
           description: r.description,
           ...(Object.keys(headers).length > 0 ? { headers } : {}),

@@ -55,7 +55,9 @@ export function serveNeeds(config: ServerConfig, listening: boolean): Permission
     descriptor: { name: "read", path },
   }));
   if (listening) {
-    const host = config.port === 0 ? config.hostname : `${config.hostname}:${config.port}`;
+    // An IPv6 address is bracketed, as Deno's --allow-net and its permission queries read it.
+    const address = config.hostname.includes(":") ? `[${config.hostname}]` : config.hostname;
+    const host = config.port === 0 ? address : `${address}:${config.port}`;
     needs.push({ flag: "--allow-net", value: host, descriptor: { name: "net", host } });
   }
   return needs;

@@ -52,22 +52,31 @@ const DEFAULT_UNION_MESSAGE = "Invalid input";
 
 /**
  * An issue's message in the API's words: zod's own phrasings of bounds and
- * types ("Too big: expected number to be <=10") as "must be at most 10";
- * messages the schemas give are kept.
+ * types ("Too big: expected number to be <=10", "... array to have exactly
+ * 128 items") as "must be at most 10", "must have exactly 128 items";
+ * messages the schemas give are kept. `field` is where it is (`body.x`...).
  */
-function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === "too_big" && issue.origin === "number" && /^Too big:/.test(issue.message)) {
-    return `must be ${issue.inclusive ? "at most" : "under"} ${issue.maximum}`;
+function issueMessage(issue: z.core.$ZodIssue, field: string): string {
+  const own = !/^(Too big|Too small|Invalid input):/.test(issue.message);
+  if (own) return issue.message;
+  if (issue.code === "too_big" || issue.code === "too_small") {
+    const bound = issue.code === "too_big" ? issue.maximum : issue.minimum;
+    const exact = (issue as { exact?: boolean }).exact;
+    const word = exact
+      ? "exactly"
+      : issue.code === "too_big"
+      ? issue.inclusive ? "at most" : "under"
+      : issue.inclusive
+      ? "at least"
+      : "over";
+    if (issue.origin === "number") return `must be ${word} ${bound}`;
+    if (issue.origin === "array") return `must have ${word} ${bound} item${bound === 1 ? "" : "s"}`;
   }
-  if (
-    issue.code === "too_small" && issue.origin === "number" && /^Too small:/.test(issue.message)
-  ) {
-    return `must be ${issue.inclusive ? "at least" : "over"} ${issue.minimum}`;
-  }
-  if (issue.code === "invalid_type" && /^Invalid input:/.test(issue.message)) {
+  if (issue.code === "invalid_type") {
     const received = (issue as { received?: unknown }).received;
     if (received === "Infinity" || received === "-Infinity") {
-      return "must be a finite number (a JSON number this large reads as infinite)";
+      return "must be a finite number" +
+        (field.startsWith("body") ? " (a JSON number this large reads as infinite)" : "");
     }
     if (issue.expected === "int") return "must be an integer";
   }
@@ -101,14 +110,17 @@ function fieldErrors(
       : null;
     if (members) return fieldErrors(at, members);
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
-    return keys.map((key) => ({
-      field: [...at, ...(key ? [key] : [])].map(String).join("."),
-      message: issue.code === "unrecognized_keys"
-        ? "is not a known parameter"
-        : isMissing(issue)
-        ? "is required"
-        : issueMessage(issue),
-    }));
+    return keys.map((key) => {
+      const field = [...at, ...(key ? [key] : [])].map(String).join(".");
+      return {
+        field,
+        message: issue.code === "unrecognized_keys"
+          ? "is not a known parameter"
+          : isMissing(issue)
+          ? "is required"
+          : issueMessage(issue, field),
+      };
+    });
   });
 }
 

@@ -94,9 +94,13 @@ async function api(path, init = {}) {
     const problem = await response.json().catch(() => ({}));
     const header = response.headers.get("retry-after") ?? "";
     const retryAfter = response.status === 503 && /^\d+$/.test(header) ? Number(header) : null;
-    const wait = retryAfter === null ? "" : ` (try again in ${retryAfter} s)`;
+    const detail = problem.detail ?? response.statusText;
+    // The server's own refusals say when to try again; others get it from Retry-After.
+    const wait = retryAfter === null || /try again/i.test(detail)
+      ? ""
+      : ` (try again in ${retryAfter} s)`;
     throw new ApiError(
-      `${problem.detail ?? response.statusText}${wait}`,
+      `${detail}${wait}`,
       response.status,
       retryAfter,
     );
@@ -899,6 +903,7 @@ async function swapPhoto(signal) {
     body: JSON.stringify({ target, source: photo, concepts, mode: swapModeFor(concepts) }),
     signal,
   })).json();
+  signal.throwIfAborted();
   const names = conceptNames(concepts);
   // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
   const caption = `target ${target} with your photo's ${names.join(", ")}` +

@@ -578,7 +578,14 @@ studioTest(
     page.on("request", (request) => {
       if (!request.url().includes("/v1/swap/") || mode === "pass") void request.continue();
       else if (mode === "hold") held.push(request);
-      else void busy(request, 3, "the server has 9000 ms of work waiting per worker.");
+      else {
+        void busy(
+          request,
+          3,
+          "the server has 9000 ms of work waiting per worker and this request needs about 90 " +
+            "ms, over the 10000 ms limit; try again in 3 s.",
+        );
+      }
     });
     await page.click("#swap");
     while (held.length < 3) await delay(20);
@@ -595,7 +602,8 @@ studioTest(
     await page.click("#swap");
     equal(
       await failed(page),
-      "swapping failed: the server has 9000 ms of work waiting per worker. (try again in 3 s)",
+      "swapping failed: the server has 9000 ms of work waiting per worker and this request " +
+        "needs about 90 ms, over the 10000 ms limit; try again in 3 s.",
     );
     // The target as the source: nothing would change, and the page says so.
     await page.click('button[data-role="source"][data-seed="1"]');
