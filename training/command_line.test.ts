@@ -66,6 +66,36 @@ Deno.test("withStopSignal: another signal after the repeat window quits at once 
   );
 });
 
+Deno.test("a program whose temporary folder is gone still stops on Ctrl-C, with one line", async () => {
+  // Deno keeps a signal caught once a listener was added: eval:filters had then ignored Ctrl-C.
+  const module = new URL("./command_line.ts", import.meta.url).href;
+  const folder = await Deno.makeTempDir();
+  const script = `
+    import { temporaryFolder } from ${JSON.stringify(module)};
+    const remove = temporaryFolder(${JSON.stringify(folder)});
+    await remove();
+    console.log("ready");
+    for (let k = 0; k < 200; k++) await new Promise((r) => setTimeout(r, 50));
+    console.log("finished");`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = new ChildOutput(child.stdout);
+  await output.until(/ready/);
+  child.kill("SIGINT");
+  const [{ code }, stdout, stderr] = await Promise.all([
+    child.status,
+    output.rest(),
+    new Response(child.stderr).text(),
+  ]);
+  equal(code, 130);
+  equal(stdout.includes("finished"), false, stdout);
+  equal(stderr.trim(), "stopped.");
+});
+
 Deno.test("parseFlags: a negative number after a flag is its value, for the flag's check to refuse", () => {
   const options = { steps: { type: "string" }, quiet: { type: "boolean" } } as const;
   const { steps } = parseFlags(["--steps", "-5", "--quiet"], options);

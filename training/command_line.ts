@@ -153,9 +153,11 @@ export interface CommandLine<C> {
  * Runs `program` on `args` and returns its exit status: 2 with the error and
  * {@link USAGE_HINT} for a command line that cannot be used, 0 after printing the
  * usage for --help, 1 with one `error:` line for a user error (see
- * {@link isUserError}); anything else is a bug and propagates.
+ * {@link isUserError}); anything else is a bug and propagates. A stop signal
+ * meanwhile ends it with one line ({@link listenForStopSignals}).
  */
 export async function runCommandLine<C>(program: CommandLine<C>, args: string[]): Promise<number> {
+  listenForStopSignals();
   let command: C | "help";
   try {
     command = program.parse(args);
@@ -203,13 +205,15 @@ export function parseFlags<const O extends NonNullable<ParseArgsConfig["options"
  * The flags of a script's command line (a benchmark's): as {@link parseFlags}
  * with `--help` (`-h`) added, which prints `usage` and exits with status 0; a
  * command line that cannot be used prints one `error:` line and
- * {@link USAGE_HINT}, and exits with status 2.
+ * {@link USAGE_HINT}, and exits with status 2. A stop signal ends the script
+ * with one line ({@link listenForStopSignals}).
  */
 export function scriptFlags<const O extends NonNullable<ParseArgsConfig["options"]>>(
   args: string[],
   options: O,
   usage: string,
 ) {
+  listenForStopSignals();
   const withHelp = { ...options, help: { type: "boolean", short: "h" } } as
     & O
     & { help: { type: "boolean"; short: "h" } };
@@ -253,23 +257,57 @@ export function positiveScriptFlag(name: string, text: string): number {
  */
 export const REPEATED_SIGNAL_MS = 1000;
 
+/** Who handles a stop signal now, the newest first; see {@link onStopSignal}. */
+const stopHandlers: ((status: number) => void)[] = [];
+let listeningForStop = false;
+
+/**
+ * Makes stop signals (Ctrl-C, SIGTERM) end the program with one line and the
+ * shell's status for the signal (130 for Ctrl-C), unless a handler of
+ * {@link onStopSignal} takes them. One listener serves the whole process:
+ * Deno keeps a signal caught once a listener was added, even after it is
+ * removed, so a program that listened a while would then ignore Ctrl-C.
+ */
+export function listenForStopSignals(): void {
+  if (listeningForStop) return;
+  listeningForStop = true;
+  for (const { signal, status } of STOP_SIGNALS) {
+    Deno.addSignalListener(signal, () => {
+      const handler = stopHandlers.at(-1);
+      if (handler) return handler(status);
+      console.error("\nstopped.");
+      Deno.exit(status);
+    });
+  }
+}
+
+/** Hands stop signals to `handler` (with the signal's exit status) until the returned function is called. */
+export function onStopSignal(handler: (status: number) => void): () => void {
+  listenForStopSignals();
+  stopHandlers.push(handler);
+  return () => {
+    const k = stopHandlers.lastIndexOf(handler);
+    if (k >= 0) stopHandlers.splice(k, 1);
+  };
+}
+
 /**
  * A temporary `folder` that an interrupted program (Ctrl-C, SIGTERM) removes
- * before it quits with status 130; the returned function removes it and
- * stops watching.
+ * before it quits with one line and the signal's status; the returned
+ * function removes it and stops watching.
  */
 export function temporaryFolder(folder: string): () => Promise<void> {
-  const onSignal = () => {
+  const stopWatching = onStopSignal((status) => {
     try {
       Deno.removeSync(folder, { recursive: true });
     } catch {
       // Already gone: nothing to tidy.
     }
-    Deno.exit(130);
-  };
-  for (const { signal } of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+    console.error(`\nstopped; removed ${folder}.`);
+    Deno.exit(status);
+  });
   return async () => {
-    for (const { signal } of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+    stopWatching();
     await Deno.remove(folder, { recursive: true });
   };
 }
@@ -287,14 +325,14 @@ export async function withStopSignal<T>(
 ): Promise<T> {
   const controller = new AbortController();
   let firstAt = 0;
-  const onSignal = () => {
+  const onSignal = (status: number) => {
     if (controller.signal.aborted) {
       if (performance.now() - firstAt < REPEATED_SIGNAL_MS) return;
       progress.message(
         "quitting now, without a checkpoint of this step: --resume continues " +
           "from the last one written",
       );
-      Deno.exit(130);
+      Deno.exit(status);
     }
     firstAt = performance.now();
     progress.message(
@@ -302,10 +340,10 @@ export async function withStopSignal<T>(
     );
     controller.abort();
   };
-  for (const { signal } of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  const stopWatching = onStopSignal(onSignal);
   try {
     return await work(controller.signal);
   } finally {
-    for (const { signal } of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+    stopWatching();
   }
 }

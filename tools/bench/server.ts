@@ -45,10 +45,35 @@ import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { commandStatus, commandSucceeds } from "../command.ts";
-import { START, startServerProcess } from "../server_process.ts";
-import { positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
+import { type ServerProcess, START, startServerProcess } from "../server_process.ts";
+import { onStopSignal, positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
 import { median, percentile, roundTo } from "../../core/numbers.ts";
+
+/** The servers this benchmark has started and not yet stopped. */
+const running = new Set<ServerProcess>();
+
+// A stop signal to this process alone (a supervisor's SIGTERM) must not leave its servers running.
+onStopSignal((status) => {
+  for (const server of running) server.child.kill("SIGTERM");
+  console.error(`\nstopped; stopped the ${running.size} servers it had started.`);
+  Deno.exit(status);
+});
+
+/** {@link startServerProcess}, its server stopped when this process is. */
+async function startTracked(
+  ...args: Parameters<typeof startServerProcess>
+): Promise<ServerProcess> {
+  const server = await startServerProcess(...args);
+  running.add(server);
+  return {
+    ...server,
+    stop: () => {
+      running.delete(server);
+      return server.stop();
+    },
+  };
+}
 
 const USAGE =
   `usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
@@ -286,7 +311,7 @@ interface ServerUnderTest {
 
 /** Starts a server with `workers` render workers and warms it up on every scenario. */
 async function startServer(workers: number): Promise<ServerUnderTest> {
-  const server = await startServerProcess(START.args, START.ready, {
+  const server = await startTracked(START.args, START.ready, {
     env: { ...baseEnv, IGAN_WORKERS: String(workers) },
   });
   // Warm-up: the first requests compile the code paths and size the wasm heaps.
@@ -579,7 +604,7 @@ function startHealthPoller(url: string): { stop: () => Promise<number[]> } {
 /** The bursts of the module notes against a server with its default workers. */
 async function overload(): Promise<void> {
   const timeoutMs = 10_000;
-  const server = await startServerProcess(START.args, START.ready, {
+  const server = await startTracked(START.args, START.ready, {
     env: { ...baseEnv, IGAN_TIMEOUT_MS: String(timeoutMs) },
   });
   const base = `http://127.0.0.1:${server.port}`;
