@@ -274,6 +274,17 @@ Deno.test("export refuses unknown group ids and runs without checkpoints", async
   );
   const empty = await createRun(root, "empty", resolveConfig(TINY_RUN));
   await rejects(exportBundle({ run: empty.dir, out: join(root, "none") }), /no checkpoint/);
+  // An --out that holds a bundle is written over only when asked; one that holds anything else,
+  // or is a file, never.
+  await rejects(
+    exportBundle({ run: runDir, out, groups: 3 }),
+    (e) => e instanceof ExportError && /holds a bundle already; give --replace/.test(e.message),
+  );
+  const other = join(root, "other");
+  await Deno.mkdir(other);
+  await Deno.writeTextFile(join(other, "notes.txt"), "mine");
+  await rejects(exportBundle({ run: runDir, out: other }), /is not empty and holds no bundle/);
+  await rejects(exportBundle({ run: runDir, out: join(other, "notes.txt") }), /is a file/);
   // The tiny run's data is synthetic: no face measurement, so its options would be ignored.
   await rejects(
     exportBundle({ run: runDir, out: join(root, "synthetic"), swapMode: "region" }),
@@ -406,6 +417,7 @@ Deno.test("export's command line", () => {
   deepEqual(options, {
     run: "r",
     out: "o",
+    replace: false,
     checkpoint: undefined,
     trainedWeights: false,
     encoder: undefined,

@@ -82,8 +82,10 @@ export interface ExportOptions {
    * average of them (which export takes otherwise); for comparing the two.
    */
   trainedWeights?: boolean;
-  /** The bundle folder to write (created if missing; its bundle files are replaced). */
+  /** The bundle folder to write: new, empty, or (with `replace`) holding a bundle to replace. */
   out: string;
+  /** Write over the bundle `out` holds (its bundle files are replaced). */
+  replace?: boolean;
   /** Model name; default the run folder's name. */
   name?: string;
   /** Model version; default `step-<N>`. */
@@ -175,6 +177,35 @@ function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
   }
 }
 
+/**
+ * Refuses an `out` folder whose files an export would write over or mix with:
+ * one that holds a bundle (unless `replace`), or anything else; a missing or
+ * empty folder is fine.
+ */
+async function checkOutFolder(out: string, replace: boolean): Promise<void> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(out)) names.push(entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new ExportError(`--out ${out} is a file; give a folder for the bundle.`);
+    }
+    throw error;
+  }
+  if (names.length === 0) return;
+  if (!names.includes("manifest.json")) {
+    throw new ExportError(
+      `--out ${out} is not empty and holds no bundle; export into a new or empty folder.`,
+    );
+  }
+  if (!replace) {
+    throw new ExportError(
+      `--out ${out} holds a bundle already; give --replace to write over it, or another folder.`,
+    );
+  }
+}
+
 /** Writes the bundle of `options.run` to `options.out`; returns it as read back. */
 export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const status = options.onStatus ?? (() => {});
@@ -195,6 +226,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
       options.weights,
     )
     : null;
+  await checkOutFolder(options.out, options.replace ?? false);
   await Deno.mkdir(options.out, { recursive: true });
   const probe = join(options.out, `.write-test-${crypto.randomUUID()}`);
   await Deno.writeFile(probe, new Uint8Array()); // an unwritable --out shows before the measuring

@@ -25,6 +25,7 @@ import { MIN_IMAGES } from "../../faces/evaluate.ts";
 /** The usage text printed by `--help` and with command-line errors. */
 export const USAGE = `Usage: deno task export --run <run-folder> --out <bundle-folder> [options]
 
+  --replace               write over the bundle --out holds (else --out must be new or empty)
   --checkpoint <file>     export this checkpoint of the run instead of its newest
   --trained-weights       the trained generator's weights, not the run's average of them
   --encoder <run>         also export this encoder run (deno task train:encoder, trained for the
@@ -62,6 +63,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
     "trained-weights": { type: "boolean" },
     encoder: { type: "string" },
     out: { type: "string" },
+    replace: { type: "boolean" },
     name: { type: "string" },
     version: { type: "string" },
     description: { type: "string" },
@@ -119,6 +121,7 @@ export function parseExportArgs(args: string[]): ExportOptions | "help" {
   return {
     run: values.run,
     out: values.out,
+    replace: values.replace ?? false,
     checkpoint: values.checkpoint,
     trainedWeights: values["trained-weights"] ?? false,
     encoder: values.encoder,
