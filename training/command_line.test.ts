@@ -5,6 +5,8 @@ import {
   parseFlags,
   REPEATED_SIGNAL_MS,
   runCommandLine,
+  SEED_ROOM,
+  seedFlag,
   USAGE_HINT,
   UsageError,
   userErrorMessage,
@@ -192,4 +194,12 @@ Deno.test("a full or read-only disk is a user error, in one line naming the path
   equal(isUserError(Object.assign(new Error("Read-only file system"), { code: "EROFS" })), true);
   equal(isUserError(Object.assign(new Error("Broken pipe"), { code: "EPIPE" })), false);
   equal(isUserError(new TypeError("a bug")), false);
+});
+
+Deno.test("seedFlag leaves room below 2^32 for the seeds drawn after it", () => {
+  equal(seedFlag(undefined), undefined);
+  equal(seedFlag("1000000"), 1_000_000);
+  equal(seedFlag(String(2 ** 32 - SEED_ROOM)), 2 ** 32 - SEED_ROOM);
+  throws(() => seedFlag(String(2 ** 32 - SEED_ROOM + 1)), UsageError);
+  throws(() => seedFlag("4294967296"), /--seed takes 0\.\.4293967296, got 4294967296/);
 });

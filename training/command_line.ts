@@ -22,6 +22,7 @@ import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
 import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { SWAP_MODES, type SwapMode } from "../model/swap.ts";
+import { MAX_SEED } from "../model/latents.ts";
 import type { Progress } from "../core/progress.ts";
 
 /** A command line that cannot be used; printed with a hint of `--help`. */
@@ -37,6 +38,25 @@ export function integerFlag(flag: string, text: string | undefined): number | un
     throw new UsageError(`--${flag} takes a non-negative integer, got "${text}".`);
   }
   return n;
+}
+
+/** Seeds an evaluation may draw after its first: `--seed` leaves room for them below 2^32. */
+export const SEED_ROOM = 1_000_000;
+
+/**
+ * An evaluation's first seed `--seed` from `text`: an integer such that the
+ * seeds it draws after it (fewer than {@link SEED_ROOM}) are seeds too;
+ * throws {@link UsageError}.
+ */
+export function seedFlag(text: string | undefined): number | undefined {
+  const seed = integerFlag("seed", text);
+  if (seed !== undefined && seed > MAX_SEED + 1 - SEED_ROOM) {
+    throw new UsageError(
+      `--seed takes 0..${MAX_SEED + 1 - SEED_ROOM}, got ${seed}: the seeds drawn after it must ` +
+        `stay under 2^32.`,
+    );
+  }
+  return seed;
 }
 
 /** The number `--flag` gives (undefined when absent); throws {@link UsageError} for other text. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "../../training/atomic_file.ts";
 import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../core/image.ts";
 import {
@@ -23,6 +24,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  seedFlag,
   UsageError,
 } from "../../training/command_line.ts";
 
@@ -80,7 +82,7 @@ function parse(args: string[]): ConceptsCommand | "help" {
     baselineCheckpoint: values["baseline-checkpoint"],
     images: integerFlag("images", values.images),
     groups: integerFlag("groups", values.groups),
-    seed: integerFlag("seed", values.seed),
+    seed: seedFlag(values.seed),
     figure: values.figure,
   };
 }
@@ -140,7 +142,7 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
   // Last, so that the results are out even if the figure cannot be written.
   if (command.figure) {
     const figures = evaluations.map((e) => e.figure!);
-    await Deno.writeFile(command.figure, encodePng(imageGrid(figures, 1, 6)));
+    await writeFileAtomic(command.figure, encodePng(imageGrid(figures, 1, 6)));
     console.error(`figure: ${command.figure}`);
   }
 }

@@ -31,6 +31,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  seedFlag,
   UsageError,
 } from "../../training/command_line.ts";
 import { loadTrainingData } from "../../training/data/load.ts";
@@ -81,14 +82,16 @@ function parseArgs(args: string[]): EncoderCommand | "help" {
   if (v.help) return "help";
   const images = integerFlag("images", v.images) ?? 100;
   if (images < 1) throw new UsageError("--images must be at least 1.");
+  const holdout = integerFlag("holdout", v.holdout);
+  if (holdout === 0) throw new UsageError("--holdout must be at least 1.");
   return {
     model: v.model ?? DEFAULT_MODEL,
     data: v.data ?? DEFAULT_DATA,
-    holdout: integerFlag("holdout", v.holdout),
+    holdout,
     images,
     refine: stepCounts("refine", v.refine ?? "0,50"),
     fit: stepCounts("fit", v.fit ?? `0,${DEFAULT_FIT_STEPS}`),
-    seed: integerFlag("seed", v.seed) ?? 1000000,
+    seed: seedFlag(v.seed) ?? 1000000,
   };
 }
 

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { writeFileAtomic } from "../../training/atomic_file.ts";
 import { join } from "node:path";
 import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
 import { generatePictures } from "../../model/generation.ts";
@@ -29,6 +30,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  seedFlag,
   swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
@@ -75,14 +77,14 @@ function parse(args: string[]): FiguresCommand | "help" {
   return {
     model: values.model,
     out: values.out,
-    seed: integerFlag("seed", values.seed) ?? 1000,
+    seed: seedFlag(values.seed) ?? 1000,
     size,
     swapMode: swapModeFlag(values["swap-mode"]),
   };
 }
 
 async function write(folder: string, name: string, image: RgbImage): Promise<void> {
-  await Deno.writeFile(join(folder, name), encodePng(image));
+  await writeFileAtomic(join(folder, name), encodePng(image));
   console.error(`wrote ${join(folder, name)} (${image.width}x${image.height})`);
 }
 

@@ -23,6 +23,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  seedFlag,
   UsageError,
 } from "../../training/command_line.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
@@ -72,7 +73,7 @@ export function parseFiltersArgs(args: string[]): FiltersCommand | "help" {
     run: values.run,
     checkpoint: values.checkpoint,
     images,
-    seed: integerFlag("seed", values.seed) ?? 1_000_000,
+    seed: seedFlag(values.seed) ?? 1_000_000,
     top,
   };
 }

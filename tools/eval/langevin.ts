@@ -38,6 +38,7 @@ import {
   integerFlag,
   parseFlags,
   runCommandLine,
+  seedFlag,
   swapModeFlag,
   UsageError,
 } from "../../training/command_line.ts";
@@ -90,7 +91,7 @@ function parseArgs(args: string[]): LangevinCommand | "help" {
     images,
     pairs,
     steps,
-    seed: integerFlag("seed", v.seed) ?? 1_000_000,
+    seed: seedFlag(v.seed) ?? 1_000_000,
     swapMode: swapModeFlag(v["swap-mode"]),
   };
 }

@@ -110,8 +110,9 @@ export function checkEncoderSettings(settings: EncoderSettings): void {
   if (initFrom !== null && (typeof initFrom !== "string" || initFrom === "")) {
     throw new ConfigError(`initFrom must be a checkpoint file or null, got ${initFrom}.`);
   }
-  if (!Number.isInteger(holdout) || holdout < 0) {
-    throw new ConfigError(`holdout must be an integer >= 0, got ${holdout}.`);
+  // The held-out photos are what its figures and sample grids measure: at least one.
+  if (!Number.isInteger(holdout) || holdout < 1) {
+    throw new ConfigError(`holdout must be a positive integer, got ${holdout}.`);
   }
   if (!Number.isInteger(seed) || seed < 0) {
     throw new ConfigError(`seed must be an integer >= 0, got ${seed}.`);
