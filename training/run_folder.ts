@@ -104,9 +104,12 @@ export async function readRunConfig(dir: string): Promise<{ run: RunFolder; json
     text = await Deno.readTextFile(run.configFile);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
+      const exists = await Deno.stat(dir).then(() => true, () => false);
       throw new RunFolderError(
-        `${dir} is not a run folder (it has no config.json); pass a folder made by deno task ` +
-          "train or train:encoder.",
+        exists
+          ? `${dir} is not a run folder (it has no config.json); pass a folder made by deno ` +
+            "task train or train:encoder."
+          : `${dir} does not exist; pass a folder made by deno task train or train:encoder.`,
       );
     }
     if (error instanceof Deno.errors.NotADirectory) {

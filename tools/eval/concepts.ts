@@ -12,6 +12,7 @@ import { initEngine } from "../../training/engine/engine.ts";
 import { encodePng, imageGrid } from "../../core/image.ts";
 import {
   evaluateRun,
+  groupCount,
   METRIC_BLOCK,
   readRunCheckpoint,
   type RunEvaluation,
@@ -96,12 +97,8 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
     ? await readRunCheckpoint(command.baseline, command.baselineCheckpoint)
     : undefined;
   if (command.figure) await checkFigurePath(command.figure);
-  const filters = config.network.targetChannels;
-  if (command.groups !== undefined && command.groups > filters) {
-    throw new ConfigError(
-      `--groups ${command.groups} is more than the target layer's ${filters} filters.`,
-    );
-  }
+  // Before minutes of work: a C out of range, or one given to an interpretable run.
+  groupCount(config, command.groups);
   if (config.data.kind === "synthetic") {
     console.error("training the part segmenter on the synthetic faces ...");
   }

@@ -106,4 +106,21 @@ Deno.test("groupCount: a requested C must lie within 1..M, said as a ConfigError
       (e) => e instanceof ConfigError && /1 to 16/.test(e.message),
     );
   }
+  const interpretable = resolveConfig({
+    network: { targetChannels: 16 },
+    interpretable: { groups: 4 },
+  });
+  equal(groupCount(interpretable), 4);
+  equal(groupCount(interpretable, 4), 4);
+  throws(() => groupCount(interpretable, 3), /this interpretable run has its trained 4/);
+});
+
+Deno.test("a run folder that does not exist is said so, not as a folder without config.json", async () => {
+  await rejects(
+    readRunCheckpoint("/nonexistent/run"),
+    /\/nonexistent\/run does not exist; pass a folder/,
+  );
+  const empty = await Deno.makeTempDir();
+  await rejects(readRunCheckpoint(empty), /is not a run folder \(it has no config\.json\)/);
+  await Deno.remove(empty);
 });

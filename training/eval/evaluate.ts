@@ -84,7 +84,14 @@ export function groupCount(config: TrainConfig, requested?: number): number {
       `--groups ${requested} is out of range: a run with M = ${m} target filters has 1 to ${m} groups.`,
     );
   }
-  return config.interpretable?.groups ?? requested ?? Math.min(DEFAULT_INTERPRETABLE.groups, m);
+  const trained = config.interpretable?.groups;
+  if (trained !== undefined && requested !== undefined && requested !== trained) {
+    throw new ConfigError(
+      `--groups ${requested} applies to a baseline run, whose groups are fitted when it is ` +
+        `measured; this interpretable run has its trained ${trained}: leave --groups out.`,
+    );
+  }
+  return trained ?? requested ?? Math.min(DEFAULT_INTERPRETABLE.groups, m);
 }
 
 /** The block size of {@link RunEvaluation.blockMetrics}. */
