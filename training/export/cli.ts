@@ -12,6 +12,7 @@ import { initEngine } from "../engine/engine.ts";
 import {
   choiceFlag,
   integerFlag,
+  onStopSignal,
   parseFlags,
   runCommandLine,
   swapModeFlag,
@@ -158,6 +159,24 @@ export function main(args: string[]): Promise<number> {
 
 async function runExport(options: ExportOptions): Promise<void> {
   const progress = stagedProgress({ unit: "img" });
+  const created = !(await Deno.stat(options.out).then(() => true, () => false));
+  // Stopped before its manifest, a bundle is no bundle: a folder this export made goes, and one
+  // it was replacing is said to be incomplete; after it, only the face figures are missing.
+  const stopWatching = onStopSignal((status) => {
+    progress.finish();
+    const manifest = Deno.statSync(options.out).isDirectory &&
+      [...Deno.readDirSync(options.out)].some((entry) => entry.name === "manifest.json");
+    if (!manifest && created) Deno.removeSync(options.out, { recursive: true });
+    console.error(
+      manifest
+        ? `stopped; ${options.out} holds the bundle without what was being measured (face ` +
+          "figures, names): export again with --replace for them."
+        : created
+        ? `stopped; removed ${options.out}, which held no bundle yet.`
+        : `stopped; ${options.out} holds part of a bundle: remove it, then export again.`,
+    );
+    Deno.exit(status);
+  });
   try {
     await initEngine();
     const bundle = await exportBundle({
@@ -175,6 +194,7 @@ async function runExport(options: ExportOptions): Promise<void> {
     );
     console.log(JSON.stringify({ out: options.out, model: manifest.model, files: manifest.files }));
   } finally {
+    stopWatching();
     progress.finish();
   }
 }
