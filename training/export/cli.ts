@@ -164,9 +164,13 @@ async function runExport(options: ExportOptions): Promise<void> {
   // it was replacing is said to be incomplete; after it, only the face figures are missing.
   const stopWatching = onStopSignal((status) => {
     progress.finish();
-    const manifest = Deno.statSync(options.out).isDirectory &&
-      [...Deno.readDirSync(options.out)].some((entry) => entry.name === "manifest.json");
-    if (!manifest && created) Deno.removeSync(options.out, { recursive: true });
+    let manifest = false;
+    try {
+      manifest = [...Deno.readDirSync(options.out)].some((e) => e.name === "manifest.json");
+      if (!manifest && created) Deno.removeSync(options.out, { recursive: true });
+    } catch {
+      // Not made yet: nothing to tidy.
+    }
     console.error(
       manifest
         ? `stopped; ${options.out} holds the bundle without what was being measured (face ` +
