@@ -60,7 +60,7 @@ export interface FaceEvaluationOptions {
   data: string;
   /** Identity list of that folder (`<file> <person id>` lines). */
   identities: string;
-  /** N: generated and real images for realism and naming (default 1000). */
+  /** N: generated and real images for realism and naming (default {@link DEFAULT_FACE_IMAGES}). */
   images?: number;
   /** P: pairs per swap measurement (default 500). */
   pairs?: number;
@@ -124,6 +124,9 @@ export const LOCALITY_PARTS: readonly FacePart[] = ["mouth", "eyes", "nose", "ch
 /** The fewest images a measurement takes (KID's blocks and the naming need some). */
 export const MIN_IMAGES = 20;
 
+/** N when none is given: it takes 2N real faces (two disjoint sets of N). */
+export const DEFAULT_FACE_IMAGES = 1000;
+
 /** Images per ONNX run. */
 const BATCH = 16;
 
@@ -154,7 +157,8 @@ export async function evaluateFaces(
   options: FaceEvaluationOptions,
 ): Promise<FaceEvaluation> {
   const started = performance.now();
-  const n = options.images ?? 1000, pairs = options.pairs ?? 500, seed = options.seed ?? 1_000_000;
+  const n = options.images ?? DEFAULT_FACE_IMAGES, pairs = options.pairs ?? 500;
+  const seed = options.seed ?? 1_000_000;
   const swapMode = options.swapMode ?? "groups";
   const faceSwapMode = options.faceSwapMode ?? swapMode;
   if (n < MIN_IMAGES) {

@@ -175,6 +175,16 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
       await Deno.remove(join(dir, BUNDLE_FILES.manifest));
       await rejectsNaming(dir, BUNDLE_FILES.manifest, /missing/);
     });
+    await t.step("a training run's folder given for a bundle", async () => {
+      const dir = await Deno.makeTempDir();
+      dirs.push(dir);
+      await Deno.writeTextFile(join(dir, "config.json"), "{}");
+      await rejectsNaming(
+        dir,
+        BUNDLE_FILES.manifest,
+        /a training run's folder .* not a bundle; export it/,
+      );
+    });
     await t.step("the manifest's path given for the bundle's folder", async () => {
       const manifest = join(await fresh(), BUNDLE_FILES.manifest);
       await rejects(

@@ -79,10 +79,15 @@ async function readBundleFile(folder: URL, name: string): Promise<Uint8Array> {
             (/\/~(\/|$)/.test(given) ? " (a ~ is not expanded here: write the whole path)." : "."),
         );
       }
-      // Without its manifest the folder is likely no bundle at all.
+      // Without its manifest the folder is likely no bundle at all: a training run's, perhaps.
+      const runFolder = name === BUNDLE_FILES.manifest && folder.protocol === "file:" &&
+        await exists(new URL("config.json", folder));
       throw new BundleError(
         display(url),
-        name === BUNDLE_FILES.manifest
+        runFolder
+          ? "the file is missing: this is a training run's folder (it has config.json), not a " +
+            "bundle; export it with deno task export, or give it to a tool's --run."
+          : name === BUNDLE_FILES.manifest
           ? "the file is missing from the bundle; a bundle is a folder written by deno task export."
           : "the file is missing from the bundle.",
       );

@@ -119,7 +119,7 @@ export interface PhotoFit {
  * Photos (planar [n, 3, S, S] in [-1, 1]) taken into the generator: the
  * encoder's latents [n, Z], refined as `how` says; their target-layer maps,
  * fitted as it says; and the generator's images of those maps. In runs of at
- * most the model's batch.
+ * most the model's batch, each told to `onProgress` (photos done, of `n`).
  */
 export async function reconstructPhotos(
   model: ServedModel,
@@ -127,6 +127,7 @@ export async function reconstructPhotos(
   n: number,
   how: PhotoFit,
   signal: AbortSignal,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ latents: Float32Array; maps: Float32Array; images: Float32Array }> {
   const plane = photos.length / n, z = model.manifest.latent, mapSize = model.mapsSize;
   const latents = new Float32Array(n * z), images = new Float32Array(n * plane);
@@ -145,6 +146,7 @@ export async function reconstructPhotos(
     latents.set(refined, from * z);
     maps.set(fitted, from * mapSize);
     images.set(await model.images(fitted, count, signal), from * plane);
+    onProgress?.(from + count, n);
   }
   return { latents, maps, images };
 }

@@ -36,6 +36,7 @@ import {
 } from "../../training/command_line.ts";
 import { loadTrainingData } from "../../training/data/load.ts";
 import { holdoutPhotos } from "../../training/encoder/train.ts";
+import { stagedProgress } from "../../core/progress.ts";
 import { DEFAULT_DATA } from "./faces.ts";
 
 const USAGE = `Usage: deno task eval:encoder [--model <bundle-folder>] [options]
@@ -171,10 +172,21 @@ async function run(command: EncoderCommand): Promise<void> {
     const photoDescriptors = await descriptorsInBatches(analyzer, photos, n, s);
     const swaps = await faceSwapsWith(model, n, command.seed, signal);
     const rows = [];
+    // A level of refinement and fitting takes minutes (2.5 s a photo at 50 refinement steps).
+    const progress = stagedProgress({ unit: "photo" });
     for (const refine of command.refine) {
       for (const fit of command.fit) {
         const started = performance.now();
-        const { maps, images } = await reconstructPhotos(model, photos, n, { refine, fit }, signal);
+        progress.update(`refine ${refine}, fit ${fit}`, 0, n);
+        const { maps, images } = await reconstructPhotos(
+          model,
+          photos,
+          n,
+          { refine, fit },
+          signal,
+          (done, total) => progress.update(`refine ${refine}, fit ${fit}`, done, total),
+        );
+        progress.finish();
         const seconds = (performance.now() - started) / 1000 / n;
         const [onGenerated, onPhoto] = await swaps(maps);
         const row = {

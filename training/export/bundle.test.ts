@@ -635,3 +635,27 @@ Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belon
     );
   });
 });
+
+Deno.test("a folder of faces too small for the face measurement is refused before anything is written", async () => {
+  const faces = join(root, "few-faces");
+  await Deno.mkdir(faces);
+  for (let k = 0; k < 3; k++) {
+    const pixels = new Uint8Array(4 * 4 * 3).fill(40 * k);
+    await Deno.writeFile(join(faces, `${k}.png`), encodePng({ width: 4, height: 4, data: pixels }));
+  }
+  const folderRun = await trainTinyRun(root, "folder-data", {
+    steps: 1,
+    checkpointEvery: 1,
+    sampleEvery: 1,
+    data: { kind: "folder", path: faces },
+  });
+  const target = join(root, "never-written");
+  await rejects(
+    exportBundle({ run: folderRun, out: target, groups: 3 }),
+    (e) =>
+      e instanceof ExportError &&
+      /takes 2000 real faces \(twice --face-images, 1000\), and .* holds 3: give --face-images 1 or fewer, or --no-faces\./
+        .test(e.message),
+  );
+  equal(await Deno.stat(target).then(() => true, () => false), false);
+});

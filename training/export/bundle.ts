@@ -51,7 +51,7 @@ import { ServedModel } from "../../model/model.ts";
 import { reconstructPhotos } from "../../model/refine.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
 import type { WeightPrecision } from "./onnx.ts";
-import { evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
+import { DEFAULT_FACE_IMAGES, evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
 import type { SwapMode } from "../../model/swap.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { type ReconstructionFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
@@ -65,7 +65,7 @@ import { energyOnnx } from "./energy_onnx.ts";
 import { ENERGY_WEIGHT } from "../interpretable/module.ts";
 import type { Safetensors } from "../safetensors.ts";
 import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
-import { RealFacesError } from "../../faces/real_faces.ts";
+import { imageFiles, RealFacesError } from "../../faces/real_faces.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 
 /** The version of the export code, written into the ONNX files. */
@@ -178,6 +178,23 @@ function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
 }
 
 /**
+ * Refuses, before anything is written, a face measurement that the run's
+ * folder of faces is too small for (it takes 2N real faces).
+ */
+async function checkRealFaceCount(options: ExportOptions, config: TrainConfig): Promise<void> {
+  if (config.data.kind !== "folder" || options.faces === false) return;
+  const files = await imageFiles(config.data.path);
+  const n = options.faceImages ?? DEFAULT_FACE_IMAGES;
+  if (files.length < 2 * n) {
+    throw new ExportError(
+      `the face measurement takes ${2 * n} real faces (twice --face-images, ${n}), and ` +
+        `${config.data.path} holds ${files.length}: give --face-images ` +
+        `${Math.floor(files.length / 2)} or fewer, or --no-faces.`,
+    );
+  }
+}
+
+/**
  * Refuses an `out` folder whose files an export would write over or mix with:
  * one that holds a bundle (unless `replace`), or anything else; a missing or
  * empty folder is fine.
@@ -217,6 +234,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const config = checkpointConfig(checkpoint, file);
   checkGroupIds(options, groupCount(config, options.groups));
   checkFaceOptions(options, config);
+  await checkRealFaceCount(options, config);
   // What can be wrong with the command's other inputs shows before minutes of measuring.
   const encoder = options.encoder
     ? await encoderForExport(
