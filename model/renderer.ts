@@ -28,6 +28,7 @@ import {
   type RenderedJob,
   renderTimedJob,
 } from "./jobs.ts";
+import { z } from "zod";
 import type { ServedModel } from "./model.ts";
 import { untilAborted } from "../core/until_aborted.ts";
 import { QueueFullError } from "./scheduler.ts";
@@ -263,17 +264,21 @@ class Lane {
 /** A job's result and where its time went ({@link JobTiming}). */
 type TimedJob = RenderedJob & { waitMs: number };
 
-/** What `/readyz` reports. */
-export interface RendererLoad {
-  lanes: number;
-  /** Jobs waiting or running. */
-  jobs: number;
-  /** Expected wait of a new job on the least loaded lane, in milliseconds. */
-  expectedWaitMs: number;
-  /** Whether even the smallest job (one work unit of the cheapest kind) would be refused now. */
-  overloaded: boolean;
-  msPerUnit: Record<string, number>;
-}
+/** What `/readyz` reports of the renderer (its schema documents the route too). */
+export const RendererLoadSchema = z.object({
+  lanes: z.number().int().describe("render lanes: one per worker, or one in the serving thread"),
+  jobs: z.number().int().describe("picture jobs waiting or running"),
+  expectedWaitMs: z.number().describe("expected wait of a new job on the least loaded lane, in ms"),
+  overloaded: z.boolean().describe(
+    "whether even the smallest job (one work unit of the cheapest kind) would be refused now",
+  ),
+  msPerUnit: z.record(z.string(), z.number()).describe(
+    "measured milliseconds per work unit, by job kind",
+  ),
+});
+
+/** What `/readyz` reports of the renderer. */
+export type RendererLoad = z.infer<typeof RendererLoadSchema>;
 
 /** Lanes, admission and cost estimates; see the module notes. */
 export class Renderer {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { ManifestSchema } from "../model/manifest.ts";
 import type { ServedModel } from "../model/model.ts";
-import type { Renderer } from "../model/renderer.ts";
+import { type Renderer, RendererLoadSchema } from "../model/renderer.ts";
 import type { Limits } from "./schemas.ts";
 import { HttpProblem } from "./problem.ts";
 import { defineRoute, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
@@ -21,15 +21,7 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
   const readiness = z.object({
     status: z.enum(["ready", "overloaded"]),
     model: ManifestSchema.shape.model,
-    load: z.object({
-      lanes: z.number().int().describe("render lanes: one per worker, or one in the thread"),
-      jobs: z.number().int().describe("picture jobs waiting or running"),
-      expectedWaitMs: z.number().describe("expected wait of a new job on the least loaded lane"),
-      overloaded: z.boolean().describe("even the smallest job would be refused now"),
-      msPerUnit: z.record(z.string(), z.number()).describe(
-        "measured milliseconds per work unit, by job kind",
-      ),
-    }),
+    load: RendererLoadSchema,
   });
   return [
     defineRoute({
