@@ -19,8 +19,20 @@ Deno.test("eval:langevin: a bad flag is a usage error, a bundle without energy o
   const refused = await runTool("eval/langevin.ts", ["--model", dir, "--images", "20"]);
   equal(refused.code, 1, refused.lines.join("\n"));
   equal(refused.lines.length, 1, refused.lines.join("\n"));
-  match(refused.lines[0], /^error: this bundle has no energy model/);
+  match(
+    refused.lines[0],
+    /^error: this model has no energy model \(energy\.onnx\): it is a baseline/,
+  );
   await Deno.remove(dir, { recursive: true });
+  // One without gradient files says that, not that the energy model is missing too.
+  const noVjps = await defaultBundleWithout(["headVjp", "tailVjp"]);
+  const withoutVjps = await runTool("eval/langevin.ts", ["--model", noVjps, "--images", "20"]);
+  equal(withoutVjps.code, 1, withoutVjps.lines.join("\n"));
+  match(
+    withoutVjps.lines[0],
+    /^error: this model has no gradient files \(head_vjp\.onnx, tail_vjp\.onnx\)/,
+  );
+  await Deno.remove(noVjps, { recursive: true });
 });
 
 Deno.test("eval:langevin: a folder of fewer real faces than N is one error line, before any refining", async () => {

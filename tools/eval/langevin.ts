@@ -32,7 +32,7 @@ import { faceGroups } from "../../model/bundle.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
-import { NoGradientsError } from "../../model/sessions.ts";
+import { noGradientsError } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
   integerFlag,
@@ -109,12 +109,9 @@ async function run(command: LangevinCommand): Promise<void> {
   try {
     const { manifest } = model;
     const trained = manifest.energy;
-    if (!trained || !model.hasEnergy) {
-      throw new NoGradientsError(
-        "this bundle has no energy model and gradient files; export an interpretable run with " +
-          "this version's deno task export.",
-      );
-    }
+    // Each missing part named alone, as the server's /v1/refine does.
+    if (!model.hasGradients) throw noGradientsError("vjp");
+    if (!trained || !model.hasEnergy) throw noGradientsError("energy");
     const threshold = manifest.faces?.identity?.threshold;
     // Every run swaps faces (--pairs is at least 1): a bundle without a face says so first.
     const face = faceGroups(manifest).map((g) => g.id);
