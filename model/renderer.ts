@@ -31,6 +31,7 @@ import {
 import { z } from "zod";
 import type { ServedModel } from "./model.ts";
 import { untilAborted } from "../core/until_aborted.ts";
+import { roundTo } from "../core/numbers.ts";
 import { QueueFullError } from "./scheduler.ts";
 
 /** The expected wait is over the time limit: answer 503 with `Retry-After`. */
@@ -163,7 +164,7 @@ export class CostModel {
 
   /** The current estimates, for `/readyz`. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.#msPerUnit].map(([k, v]) => [k, Math.round(v * 100) / 100]));
+    return Object.fromEntries([...this.#msPerUnit].map(([k, v]) => [k, roundTo(v, 2)]));
   }
 
   #units(job: PictureJob): number {

@@ -14,6 +14,7 @@
 
 import { getEngine, initEngine, memoryStats, sync } from "../../training/engine/engine.ts";
 import { describeBackend } from "../../training/engine/backend.ts";
+import { roundTo } from "../../core/numbers.ts";
 import { scope } from "../../training/engine/tensor.ts";
 import { parseTrainArgs } from "../../training/cli.ts";
 import { exitWithUsageError, positiveScriptFlag, UsageError } from "../../training/command_line.ts";
@@ -145,10 +146,10 @@ console.log(JSON.stringify({
   variant: engine.report.variant,
   network,
   batch,
-  step_ms: Math.round(stepMs * 10) / 10,
+  step_ms: roundTo(stepMs, 1),
   // Each step's time for short runs; long (memory) runs keep the mean only.
   step_ms_runs: times.length <= 100 ? times.map((t) => Math.round(t)) : null,
-  images_per_second: Math.round((batch * 100000) / stepMs) / 100,
+  images_per_second: roundTo((batch * 1000) / stepMs, 2),
   first_step_ms: Math.round(firstStepMs),
   peak_device_bytes: peak,
   rss_after_first_step: rssAfterFirst,
