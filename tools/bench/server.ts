@@ -34,7 +34,14 @@
  * it prints the share of 503s, latency percentiles, the slowest answer
  * against `IGAN_TIMEOUT_MS` + 0.5 s, and the health checks' latency.
  *
- * Usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
+ * `--soak <seconds>` instead holds a server with its default workers at
+ * concurrency 32 for that long, the three requests in turn, and prints the
+ * requests served, errors, latency, the server's resident memory after
+ * warm-up, halfway and at the end (growth over the second half is what a
+ * leak shows), and the health checks' latency.
+ *
+ * Usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick]
+ *        [--overload | --soak <seconds>]
  *
  * @module
  */
@@ -46,7 +53,12 @@ import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { commandStatus, commandSucceeds } from "../command.ts";
 import { type ServerProcess, START, startServerProcess } from "../server_process.ts";
-import { onStopSignal, positiveScriptFlag, scriptFlags } from "../../training/command_line.ts";
+import {
+  exitWithUsageError,
+  onStopSignal,
+  positiveScriptFlag,
+  scriptFlags,
+} from "../../training/command_line.ts";
 import { type LoadCpu, loadCpu, threadCpu, throughputFactors } from "./thread_cpu.ts";
 import { median, percentile, roundTo } from "../../core/numbers.ts";
 
@@ -75,21 +87,33 @@ async function startTracked(
   };
 }
 
-const USAGE =
-  `usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick] [--overload]
+const USAGE = `usage: deno task bench:server [--seconds N] [--rounds N] [--model <bundle>] [--quick]
+       [--overload | --soak <seconds>]
 
   --seconds <n>     seconds of each load [5]
   --rounds <n>      interleaved rounds of one and all workers; figures are their medians [3]
   --model <bundle>  the bundle to serve [model/default]
   --quick           concurrency 1 and 8 only (no 32)
-  --overload        the overload bursts instead (200 swaps at 512 px, 200 generates of 16)`;
+  --overload        the overload bursts instead (200 swaps at 512 px, 200 generates of 16)
+  --soak <seconds>  a soak instead: the three requests in turn at concurrency 32 for that long,
+                    against the default workers, with the server's memory every 10 s`;
+/** Soak concurrency: the top of the throughput loads. */
+const SOAK_CONNECTIONS = 32;
+/** Seconds between readings of the server's memory during a soak. */
+const SOAK_SAMPLE_SECONDS = 10;
+
 const values = scriptFlags(Deno.args, {
   seconds: { type: "string", default: "5" },
   rounds: { type: "string", default: "3" },
   model: { type: "string" },
   quick: { type: "boolean" },
   overload: { type: "boolean" },
+  soak: { type: "string" },
 }, USAGE);
+if (values.overload && values.soak !== undefined) {
+  exitWithUsageError("--overload and --soak are two benchmarks; run them one at a time.");
+}
+const soakSeconds = values.soak === undefined ? null : positiveScriptFlag("soak", values.soak);
 const seconds = positiveScriptFlag("seconds", values.seconds);
 const rounds = positiveScriptFlag("rounds", values.rounds);
 const concurrencies = values.quick ? [1, 8] : [1, 8, 32];
@@ -100,38 +124,40 @@ if (await commandStatus("wrk", ["--version"]) === null) {
   Deno.exit(1);
 }
 
-/** A request pattern: a wrk Lua script that varies the seed, so that no two requests are alike. */
+/** A request pattern, whose seeds vary so that no two requests are alike. */
 interface Scenario {
   name: string;
-  lua: string;
+  /** A Lua expression of the counter `n`: the path of the n-th request. */
+  path: string;
   /** Raw inference of one request: head rows and tail rows. */
   head: number;
   tail: number;
 }
 
 const SCENARIOS: Scenario[] = [
-  {
-    name: "generate",
-    lua:
-      'n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format("GET", "/v1/images/" .. n .. ".png")\nend\n',
-    head: 1,
-    tail: 1,
-  },
+  { name: "generate", path: '"/v1/images/" .. n .. ".png"', head: 1, tail: 1 },
   {
     name: "kernel-map",
-    lua:
-      'n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format("GET", "/v1/images/" .. n .. "/kernels/" .. (n % 8) .. ".png?style=contour")\nend\n',
+    path: '"/v1/images/" .. n .. "/kernels/" .. (n % 8) .. ".png?style=contour"',
     head: 1,
     tail: 1,
   },
   {
     name: "swap",
-    lua:
-      'n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format("GET", "/v1/swap/" .. n .. "/" .. (n + 1000) .. ".png?concepts=0,1,2")\nend\n',
+    path: '"/v1/swap/" .. n .. "/" .. (n + 1000) .. ".png?concepts=0,1,2"',
     head: 2,
     tail: 1,
   },
 ];
+
+/** A wrk Lua script whose requests take the scenarios' paths in turn. */
+function requestLua(scenarios: Scenario[]): string {
+  const branches = scenarios.map((s, k) => {
+    const keyword = k === 0 ? "if" : "elseif";
+    return `  ${keyword} n % ${scenarios.length} == ${k} then return wrk.format("GET", ${s.path})`;
+  });
+  return `n = 0\nrequest = function()\n  n = n + 1\n${branches.join("\n")}\n  end\nend\n`;
+}
 
 /** Median milliseconds of onnxruntime work for one request of `scenario`, in this process. */
 async function rawInferenceMs(sessions: GeneratorSessions, scenario: Scenario): Promise<number> {
@@ -197,27 +223,29 @@ function done(summary, latency, requests)
 end
 `;
 
-/**
- * Runs wrk with `connections` against `scenario`; with `timed`, also reads
- * each answer's `Server-Timing` (Lua per answer: kept off the throughput runs);
- * with `pid`, also what the load cost that server's threads.
- */
-async function runWrk(
-  port: number,
-  scenario: Scenario,
-  connections: number,
-  timed = false,
-  pid?: number,
-): Promise<LoadResult> {
+/** How {@link runWrk} loads a server. */
+interface WrkLoad {
+  connections: number;
+  /** Seconds of load [--seconds]. */
+  seconds?: number;
+  /** Also read each answer's `Server-Timing` (Lua per answer: kept off the throughput runs). */
+  timed?: boolean;
+  /** Also measure what the load cost this server process's threads. */
+  pid?: number;
+}
+
+/** Runs wrk against `scenarios` (taken in turn) as `load` says. */
+async function runWrk(port: number, scenarios: Scenario[], load: WrkLoad): Promise<LoadResult> {
+  const { connections, timed = false, pid } = load;
   const script = await Deno.makeTempFile({ suffix: ".lua" });
-  await Deno.writeTextFile(script, scenario.lua + (timed ? TIMING_LUA : ""));
+  await Deno.writeTextFile(script, requestLua(scenarios) + (timed ? TIMING_LUA : ""));
   try {
     const command = [
       ...wrkPrefix,
       "wrk",
       "-t1",
       `-c${connections}`,
-      `-d${seconds}s`,
+      `-d${load.seconds ?? seconds}s`,
       "--latency",
       "--timeout",
       "30s",
@@ -301,6 +329,10 @@ if (values.overload) {
   await overload();
   Deno.exit(0);
 }
+if (soakSeconds !== null) {
+  await soak(soakSeconds);
+  Deno.exit(0);
+}
 
 /** A server under test: its render workers, process and memory. */
 interface ServerUnderTest {
@@ -315,7 +347,7 @@ async function startServer(workers: number): Promise<ServerUnderTest> {
     env: { ...baseEnv, IGAN_WORKERS: String(workers) },
   });
   // Warm-up: the first requests compile the code paths and size the wasm heaps.
-  for (const scenario of SCENARIOS) await runWrk(server.port, scenario, 4);
+  for (const scenario of SCENARIOS) await runWrk(server.port, [scenario], { connections: 4 });
   return { workers, server, memory: { startMiB: await rssMiB(server.child.pid), endMiB: null } };
 }
 
@@ -340,13 +372,11 @@ try {
       for (const c of concurrencies) {
         for (const { workers, server } of servers) {
           const atTop = c === concurrencies.at(-1);
-          const load = await runWrk(
-            server.port,
-            scenario,
-            c,
-            c === 1,
-            atTop ? server.child.pid : undefined,
-          );
+          const load = await runWrk(server.port, [scenario], {
+            connections: c,
+            timed: c === 1,
+            pid: atTop ? server.child.pid : undefined,
+          });
           (results[`workers${workers}`][scenario.name] ??= {})[`c${c}`] = load;
           console.error(
             `round ${round} workers ${workers} ${scenario.name.padEnd(10)} c=${
@@ -694,4 +724,78 @@ async function overload(): Promise<void> {
     await server.stop();
   }
   console.log(JSON.stringify({ overload: report, cpus }));
+}
+
+/**
+ * A soak against a server with its default workers: the three scenarios in
+ * turn at {@link SOAK_CONNECTIONS} for `durationSeconds`, its resident memory
+ * read every {@link SOAK_SAMPLE_SECONDS} and `/healthz` polled throughout.
+ * Memory that still grows over the second half is what a soak is for.
+ */
+async function soak(durationSeconds: number): Promise<void> {
+  const server = await startTracked(START.args, START.ready, { env: baseEnv });
+  const pid = server.child.pid;
+  try {
+    await runWrk(server.port, SCENARIOS, { connections: 4 });
+    const memory: { seconds: number; rssMiB: number | null }[] = [
+      { seconds: 0, rssMiB: await rssMiB(pid) },
+    ];
+    const started = performance.now();
+    const sampler = setInterval(async () => {
+      const seconds = Math.round((performance.now() - started) / 1000);
+      const rss = await rssMiB(pid);
+      memory.push({ seconds, rssMiB: rss });
+      console.error(`${seconds} s: server resident ${rss} MiB`);
+    }, SOAK_SAMPLE_SECONDS * 1000);
+    const poller = startHealthPoller(`http://127.0.0.1:${server.port}/healthz`);
+    let load;
+    try {
+      load = await runWrk(server.port, SCENARIOS, {
+        connections: SOAK_CONNECTIONS,
+        seconds: durationSeconds,
+      });
+    } finally {
+      clearInterval(sampler);
+    }
+    const health = await poller.stop();
+    memory.push({
+      seconds: Math.round((performance.now() - started) / 1000),
+      rssMiB: await rssMiB(pid),
+    });
+    const readings = memory.flatMap((m) => m.rssMiB === null ? [] : [m.rssMiB]);
+    const halfway = memory.findLast((m) => m.seconds <= durationSeconds / 2)?.rssMiB ?? null;
+    const end = memory.at(-1)!.rssMiB;
+    const result = {
+      seconds: durationSeconds,
+      connections: SOAK_CONNECTIONS,
+      requests: load.requests,
+      requests_per_second: load.requestsPerSecond,
+      errors: load.errors,
+      latency_ms: { mean: load.meanMs, p50: load.p50Ms, p99: load.p99Ms },
+      rss_mib: {
+        after_warm_up: memory[0].rssMiB,
+        halfway,
+        end,
+        max: readings.length ? Math.max(...readings) : null,
+        growth_over_second_half: halfway !== null && end !== null
+          ? roundTo(end - halfway, 1)
+          : null,
+      },
+      healthz_ms: {
+        checks: health.length,
+        p50: roundTo(percentile(health, 50), 1),
+        p99: roundTo(percentile(health, 99), 1),
+        max: roundTo(Math.max(...health), 1),
+      },
+    };
+    console.log(
+      `soak: ${load.requests} requests in ${durationSeconds} s (${load.requestsPerSecond} /s), ` +
+        `${load.errors} errors or non-2xx; mean ${load.meanMs} ms, p99 ${load.p99Ms} ms; ` +
+        `server resident ${memory[0].rssMiB} MiB after warm-up, ${halfway} halfway, ${end} at ` +
+        `the end; /healthz p99 ${result.healthz_ms.p99} ms`,
+    );
+    console.log(JSON.stringify({ soak: result, cpus }));
+  } finally {
+    await server.stop();
+  }
 }
