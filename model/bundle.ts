@@ -1,8 +1,9 @@
 /**
- * Reading a model bundle folder (`manifest.json`, `head.onnx`, `tail.onnx`,
- * and `encoder.onnx` when the manifest names one) and verifying it: every file present, the manifest valid JSON of a known
- * format whose fields fit together, and each ONNX file's SHA-256 equal to
- * the manifest's. Shapes are checked against the ONNX graphs when sessions
+ * Reading a model bundle folder (`manifest.json` and every ONNX file its
+ * `files` name: `head.onnx` and `tail.onnx`, and where the model has them
+ * the encoder, the VJPs and the energy model) and verifying it: every file
+ * present, the manifest valid JSON of a known format whose fields fit
+ * together, and each ONNX file's SHA-256 equal to the manifest's. Shapes are checked against the ONNX graphs when sessions
  * are opened (`sessions.ts`). Each failure is one {@link BundleError} naming
  * the file and the problem.
  *

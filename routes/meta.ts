@@ -100,9 +100,11 @@ export function metaRoutes(model: ServedModel, renderer: Renderer, limits: Limit
         200: { description: "ready", contentType: "application/json", schema: readiness },
         400: { ...PROBLEM_RESPONSE, description: "a query parameter, which it takes none of" },
         503: {
-          description: "overloaded: new work would wait past the time limit",
+          description: "overloaded: new work would wait past the time limit (this JSON); or " +
+            "stopping (a problem, with Retry-After)",
           contentType: "application/json",
           schema: readiness,
+          otherContentType: "application/problem+json",
         },
       },
       handler: () => {

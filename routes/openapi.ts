@@ -42,23 +42,38 @@ function defaultOf(schema: Record<string, unknown>): Record<string, unknown> {
   return "default" in schema ? { default: schema.default } : {};
 }
 
+/** The routes that draw, queueing work for the render workers: every POST, and every picture. */
+function draws(spec: RouteSpec): boolean {
+  return spec.method === "post" ||
+    Object.values(spec.responses).some((r) => r.contentType === "image/png");
+}
+
 /**
  * What any route may answer besides its own responses: an invalid request
- * (400; every route refuses query parameters it does not take), and on the
- * API's routes a missing or wrong key where the server has one (401), a body still arriving at the
- * time limit (408), a request whose cost alone is over the time limit
- * (422), and admission or the time limit (503).
+ * (400; every route refuses query parameters it does not take) and a
+ * stopping server (503); on the API's routes a missing or wrong key where
+ * the server has one (401) and a body still arriving at the time limit
+ * (408); on the routes that draw, a request whose cost alone is over the
+ * time limit (422), and admission or the time limit (503).
  */
 function commonResponses(spec: RouteSpec, behindKey: boolean): Record<number, ResponseSpec> {
   const problem = (description: string) => ({ ...PROBLEM_RESPONSE, description });
-  const common: Record<number, ResponseSpec> = { 400: problem("the request is invalid") };
-  if (!spec.path.startsWith("/v1/")) return common;
-  if (behindKey) common[401] = problem("the API key is missing or wrong");
+  const common: Record<number, ResponseSpec> = {
+    400: problem("the request is invalid"),
+    503: problem("the server is stopping: send the request again after Retry-After seconds"),
+  };
+  if (spec.path.startsWith("/v1/") && behindKey) {
+    common[401] = problem("the API key is missing or wrong");
+  }
   if (spec.body || spec.upload) {
     common[408] = problem("the body did not arrive within the time limit");
   }
-  common[422] = problem("needs more time than the server's limit: ask for less work");
-  common[503] = problem("overloaded or over the time limit: try again after Retry-After seconds");
+  if (draws(spec)) {
+    common[422] = problem("needs more time than the server's limit: ask for less work");
+    common[503] = problem(
+      "overloaded, over the time limit or stopping: try again after Retry-After seconds",
+    );
+  }
   return common;
 }
 
@@ -107,9 +122,7 @@ function responseHeaders(
   } else if (behindKey && api && status === 200) {
     headers["Cache-Control"] = HEADERS.privateAnswer;
   }
-  // The routes that draw: every POST, and every GET of a picture.
-  const draws = spec.method === "post" || response.contentType === "image/png";
-  if (status === 200 && api && draws) headers["Server-Timing"] = HEADERS.serverTiming;
+  if (status === 200 && api && draws(spec)) headers["Server-Timing"] = HEADERS.serverTiming;
   if (status === 503 && response.schema === ProblemSchema) {
     headers["Retry-After"] = HEADERS.retryAfter;
   }

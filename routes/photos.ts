@@ -16,16 +16,19 @@ import { HttpProblem, invalidField } from "./problem.ts";
 import type { AppEnv } from "./route.ts";
 import { ClientGoneError } from "./validation.ts";
 
-/** The content types of a raw photo body. */
-export const PHOTO_TYPES = ["image/jpeg", "image/png"] as const;
-
 /**
- * Other names clients send raw photos under (a file's bytes are recognised by
- * their signature, whatever the name says): `image/jpg` and `image/pjpeg`
- * from older software, `application/octet-stream` from tools that do not
- * know the type.
+ * The content types of a raw photo body: JPEG and PNG, and the other names
+ * clients send them under (a file's bytes are recognised by their signature,
+ * whatever the name says): `image/jpg` and `image/pjpeg` from older
+ * software, `application/octet-stream` from tools that do not know the type.
  */
-const PHOTO_TYPE_ALIASES = ["image/jpg", "image/pjpeg", "application/octet-stream"];
+export const PHOTO_TYPES = [
+  "image/jpeg",
+  "image/png",
+  "image/jpg",
+  "image/pjpeg",
+  "application/octet-stream",
+];
 
 /**
  * Checks that `bytes` are a JPEG or PNG of at most `maxPixels` pixels, from
@@ -54,15 +57,15 @@ export function checkPhoto(bytes: Uint8Array, field: string, maxPixels: number):
 }
 
 /**
- * The photo of an upload request: the raw body (`image/jpeg` or
- * `image/png`), or the `image` file of a `multipart/form-data` body; checked
- * with {@link checkPhoto}. Another content type is a 415.
+ * The photo of an upload request: the raw body (one of {@link PHOTO_TYPES}),
+ * or the `image` file of a `multipart/form-data` body; checked with
+ * {@link checkPhoto}. Another content type is a 415.
  */
 export async function readPhotoUpload(c: Context<AppEnv>, maxPixels: number): Promise<Uint8Array> {
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   let bytes: Uint8Array;
   try {
-    if ([...PHOTO_TYPES, ...PHOTO_TYPE_ALIASES].includes(type)) {
+    if (PHOTO_TYPES.includes(type)) {
       bytes = new Uint8Array(await c.req.arrayBuffer());
     } else if (type === "multipart/form-data") {
       bytes = await formPhoto(c);

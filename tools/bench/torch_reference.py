@@ -14,7 +14,8 @@ What is measured:
                    FLOPs counted as 2x the forward's.
   step_ms          median wall time of one full DCGAN training step (one D update
                    + one G update, as in the PyTorch DCGAN example) for each
-                   config W{16,64}_b{16,64}: W = base width, b = batch size.
+                   config W16_b16, W16_b64, W32_b64, W64_b16, W64_b64:
+                   W = base width, b = batch size.
 
 Output: progress on stderr, exactly one JSON object on the last line of stdout:
   {"device": ..., "threads": N, "torch": version, "matmul_gflops": x,
@@ -22,7 +23,7 @@ Output: progress on stderr, exactly one JSON object on the last line of stdout:
 
 Usage (Debian's torch lives under /usr/bin/python3, not pyenv's python3):
   /usr/bin/python3 tools/bench/torch_reference.py [--device cpu|cuda]
-      [--threads N] [--configs W16_b16,W16_b64,W64_b16,W64_b64] [--quick]
+      [--threads N] [--configs W16_b16,W16_b64,W32_b64,W64_b16,W64_b64] [--quick]
       [--steps N] [--warmup N]
 """
 
@@ -58,7 +59,7 @@ def parse_args():
         "--steps",
         type=int,
         default=None,
-        help="measured DCGAN steps per config (default 5 for W16, 3 for W64)",
+        help="measured DCGAN steps per config (default 9 for W16, 5 for W32, 3 for W64)",
     )
     p.add_argument(
         "--warmup",

@@ -1,8 +1,9 @@
 /**
  * What the tests need from the machine, and installing it where that can be
  * done: a WebGPU adapter (Mesa's software Vulkan driver, llvmpipe, when no GPU
- * driver gives one), OpenBLAS for the engine's CPU backend, and Debian's
- * python3-onnx for the onnx.checker test.
+ * driver gives one), OpenBLAS for the engine's CPU backend, Debian's
+ * python3-onnx for the onnx.checker test, and Debian's chromium for the
+ * studio's test in a real browser.
  *
  * The decision is a pure function of what was found ({@link planProvision});
  * {@link provision} probes the machine, runs the plan's installs and probes
