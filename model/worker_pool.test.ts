@@ -74,6 +74,45 @@ Deno.test("a worker that dies fails its job, is logged in one line and is starte
   }
 });
 
+Deno.test("a replacement that fails to load is tried again, its jobs waiting, until one loads", async () => {
+  const folder = await Deno.makeTempDir();
+  const pool = await defaultPool(1, {
+    script: new URL("./testing/crashing_worker.ts", import.meta.url),
+    folder,
+    restartDelayMs: 20,
+  });
+  const logged: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args.join(" "));
+  try {
+    await Deno.writeTextFile(`${folder}/init-failures`, "2");
+    await rejects(pool.run({ kind: "generate", sources: [-1], size: 64 }, never()));
+    // Posted while the replacements fail: it waits for the third, which loads.
+    deepEqual(await pool.run({ kind: "generate", sources: [3], size: 64 }, never()), {
+      "0": new Uint8Array([3]),
+    });
+    equal(await Deno.readTextFile(`${folder}/init-failures`), "0");
+    equal(logged.length, 3);
+    match(
+      logged[1],
+      /render worker 0 could not load the model: stand-in load failure; trying again in 0.02 s$/,
+    );
+    match(logged[2], /trying again in 0.04 s$/);
+    // A job waiting for a replacement ends when its signal does.
+    await Deno.writeTextFile(`${folder}/init-failures`, "1000");
+    await rejects(pool.run({ kind: "generate", sources: [-1], size: 64 }, never()));
+    await rejects(
+      pool.run({ kind: "generate", sources: [4], size: 64 }, AbortSignal.timeout(100)),
+      (e) => e instanceof DOMException && e.name === "TimeoutError",
+    );
+  } finally {
+    console.error = error;
+    // Closing ends the tries (a timer left running would fail the test's leak check).
+    await pool.close();
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
 Deno.test("a job given up while it waits behind a running one leaves its worker's count at once", async () => {
   const pool = await defaultPool(1, { timeoutMs: 60_000 });
   // A photo of random pixels, fitted for 200 steps: seconds of work in the one worker.

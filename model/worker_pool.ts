@@ -13,6 +13,7 @@ import { CostModel, type LaneRunner, Renderer } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
 import { NoEncoderError, NoGradientsError } from "./sessions.ts";
 import { ImageDecodeError } from "../core/image.ts";
+import { untilAborted } from "../core/until_aborted.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
@@ -60,6 +61,11 @@ export interface WorkerPoolOptions {
   script?: URL;
   /** How far below this thread's the workers' CPU priority is; default {@link WORKER_NICENESS}. */
   niceness?: number;
+  /**
+   * Milliseconds before a stopped worker's replacement, when it fails to load, is tried again;
+   * doubled at each failure up to {@link RESTART_MAX_MS}. Default 1000.
+   */
+  restartDelayMs?: number;
 }
 
 /**
@@ -69,6 +75,9 @@ export interface WorkerPoolOptions {
 export const WORKER_NICENESS = 10;
 
 const RENDER_WORKER = new URL("./render_worker.ts", import.meta.url);
+
+/** The longest wait between tries to start a stopped worker again. */
+const RESTART_MAX_MS = 30_000;
 
 /**
  * Errors of a job that the HTTP layer answers as problems (not internal
@@ -95,7 +104,9 @@ interface Pending {
 /**
  * One render worker and the jobs it has been posted. A worker that stops
  * after it started (out of memory, a crash) fails its jobs, is logged in one
- * line and is started again; jobs posted meanwhile wait for the new one.
+ * line and is started again, and again with growing waits while the new one
+ * fails to load; jobs posted meanwhile wait for it (their lane counts them,
+ * so new work goes to the other lanes).
  */
 class RenderWorker {
   readonly #options: WorkerPoolOptions;
@@ -104,27 +115,30 @@ class RenderWorker {
   #nextId = 1;
   #worker!: Worker;
   /** Resolves when the current worker has loaded the model, with what became of its priority. */
-  ready!: Promise<WorkerPriority>;
-  #closed = false;
+  ready: Promise<WorkerPriority>;
+  /** Aborts when the pool closes: ends the waits between restarts. */
+  readonly #closing = new AbortController();
 
   constructor(options: WorkerPoolOptions, index: number) {
     this.#options = options;
     this.#index = index;
-    this.#start();
+    this.ready = this.#start();
   }
 
-  #start(): void {
+  /** Starts a worker; settles when it has loaded the model or failed to (then it is stopped). */
+  #start(): Promise<WorkerPriority> {
     const worker = new Worker(this.#options.script ?? RENDER_WORKER, { type: "module" });
     this.#worker = worker;
     const index = this.#index;
     let started = false;
-    this.ready = new Promise<WorkerPriority>((resolve, reject) => {
+    const ready = new Promise<WorkerPriority>((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const message = event.data;
         if (message.type === "ready") {
           started = true;
           resolve(message.priority);
         } else if (message.type === "init-failed") {
+          worker.terminate();
           reject(
             new WorkerPoolError(
               `render worker ${index} could not load the model: ${message.message}`,
@@ -134,16 +148,18 @@ class RenderWorker {
       };
       worker.onerror = (event) => {
         event.preventDefault();
+        worker.terminate();
         const error = new WorkerPoolError(`render worker ${index} stopped: ${event.message}`);
         this.#failAll(error);
         if (!started) {
           reject(error);
           return;
         }
-        worker.terminate();
-        if (this.#closed) return;
+        if (this.#closing.signal.aborted) return;
         console.error(`${error.message}; starting it again`);
-        this.#start();
+        this.ready = this.#restart();
+        // Nothing may await a restart that ends with the pool: that rejection is no one's error.
+        this.ready.catch(() => {});
       };
     });
     const folder = this.#options.folder;
@@ -157,8 +173,23 @@ class RenderWorker {
         niceness: this.#options.niceness ?? WORKER_NICENESS,
       } satisfies WorkerRequest,
     );
+    return ready;
   }
 
+  /** Starts the worker again until one loads, waiting longer after each failure, or the pool closes. */
+  async #restart(): Promise<WorkerPriority> {
+    let waitMs = this.#options.restartDelayMs ?? 1000;
+    while (true) {
+      try {
+        return await this.#start();
+      } catch (error) {
+        if (this.#closing.signal.aborted) throw error;
+        console.error(`${(error as Error).message}; trying again in ${waitMs / 1000} s`);
+        await abortableDelay(waitMs, this.#closing.signal);
+        waitMs = Math.min(RESTART_MAX_MS, waitMs * 2);
+      }
+    }
+  }
   #settle(message: Extract<WorkerReply, { id: number }>): void {
     const job = this.#pending.get(message.id);
     if (!job) return;
@@ -193,8 +224,7 @@ class RenderWorker {
    * when it has: its lane counts the job until then.
    */
   readonly run: LaneRunner = async (job, signal) => {
-    await this.ready;
-    signal.throwIfAborted();
+    await untilAborted(this.ready, signal);
     const worker = this.#worker;
     return await new Promise<RenderedJob>((resolve, reject) => {
       const id = this.#nextId++;
@@ -211,7 +241,7 @@ class RenderWorker {
 
   /** Stops the worker for good. */
   close(): void {
-    this.#closed = true;
+    this.#closing.abort(new WorkerPoolError(`render worker ${this.#index} was closed`));
     this.#worker.terminate();
     this.#failAll(new WorkerPoolError(`render worker ${this.#index} was closed`));
   }
@@ -254,5 +284,16 @@ export async function openWorkerPool(
       for (const w of workers) w.close();
       return Promise.resolve();
     },
+  );
+}
+
+/** Waits `ms`, or less when `signal` aborts (then rejects with its reason). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return untilAborted(
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+    }),
+    signal,
   );
 }
