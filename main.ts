@@ -102,6 +102,8 @@ async function startApp(listening: boolean) {
     const close = async () => {
       refusals.close();
       await renderer?.close();
+      // Drawing in this thread, the model holds onnxruntime's sessions.
+      await model.release();
     };
     return { config, app, inFlight, close };
   } catch (error) {

@@ -71,9 +71,6 @@ export type PictureJob =
     size: number;
   };
 
-/** A job's kind. */
-export type JobKind = PictureJob["kind"];
-
 /**
  * What a job's cost is learned by: its kind, with `+photo` where it takes a
  * photo in (as a map's image, a swap's target or source, or refinement's

@@ -96,16 +96,6 @@ export async function pairEnergy(
   };
 }
 
-/** g_W of the images of latents [n, Z]. */
-export async function energyOf(
-  model: ServedModel,
-  latents: Float32Array,
-  n: number,
-  signal: AbortSignal,
-): Promise<Float32Array> {
-  return (await model.energy(await model.maps(latents, n, signal), n, signal)).energy;
-}
-
 /** A chain from each of `n` latents [n, Z]; returns the revised latents. */
 export async function langevinLatents(
   model: ServedModel,
@@ -121,7 +111,7 @@ export async function langevinLatents(
   return z;
 }
 
-/** A pair's swap as {@link langevinPair} sees it: the groups and the swap's mode. */
+/** A pair's swap as {@link langevinPairs} sees it: the groups and the swap's mode. */
 export interface PairSwap {
   groups: readonly ConceptGroup[];
   mode: SwapMode;

@@ -1,5 +1,5 @@
 /**
- * The manifest of a model bundle (`manifest.json`): what the two ONNX files
+ * The manifest of a model bundle (`manifest.json`): what its ONNX files
  * compute, the target layer's concept groups, how the model was trained and
  * measured, and a SHA-256 of each file. One zod schema describes it: export
  * writes it, the loader validates it, and `GET /v1/model` documents it.

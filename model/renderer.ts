@@ -7,7 +7,7 @@
  * whose cost alone exceeds it with {@link TooMuchWorkError}.
  *
  * A renderer has lanes that each run one job at a time: the
- * {@link LocalRenderer} one, in this thread; the worker pool
+ * {@link localRenderer} one, in this thread; the worker pool
  * (`worker_pool.ts`) one per worker, so that this thread only accepts
  * requests and answers. A job goes to the lane with the least work waiting.
  *
@@ -371,7 +371,10 @@ export class Renderer {
     };
   }
 
-  /** Stops the lanes' workers (or the local model's sessions). */
+  /**
+   * Stops the lanes' workers; a renderer that draws in this thread has
+   * nothing of its own (its model's owner releases the model).
+   */
   close(): Promise<void> {
     return this.#close();
   }

@@ -53,7 +53,7 @@ interface Job {
   reject: (error: unknown) => void;
 }
 
-/** Counters for `/readyz` and the benchmark. */
+/** Counters of the queue's work: what ran and what waits (tests read them to see what ran). */
 export interface SchedulerStats {
   queuedRows: number;
   running: boolean;
