@@ -1,5 +1,5 @@
 import { equal } from "node:assert/strict";
-import { median, percentile, roundTo } from "./numbers.ts";
+import { median, nearestRankIndex, percentile, roundTo } from "./numbers.ts";
 
 Deno.test("roundTo rounds to decimal places", () => {
   equal(roundTo(1.23456, 2), 1.23);
@@ -17,9 +17,13 @@ Deno.test("median: the middle value, or the mean of the two middle ones", () => 
 
 Deno.test("percentile: nearest rank over the sorted values", () => {
   const values = Array.from({ length: 100 }, (_, k) => 100 - k); // 100..1
-  equal(percentile(values, 50), 51);
-  equal(percentile(values, 99), 100);
+  equal(percentile(values, 50), 50);
+  equal(percentile(values, 99), 99);
+  equal(percentile(values, 99.5), 100);
+  equal(percentile([3, 1, 2], 50), 2);
   equal(percentile(values, 100), 100);
   equal(percentile(values, 0), 1);
   equal(Number.isNaN(percentile([], 50)), true);
+  equal(nearestRankIndex(100, 90), 89);
+  equal(nearestRankIndex(10, 0), 0);
 });

@@ -17,8 +17,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/**
+ * Where the nearest-rank percentile `p` (0..100) of `count` sorted values
+ * lies: the smallest value with at least p% of them at or under it.
+ */
+export function nearestRankIndex(count: number, p: number): number {
+  return Math.max(1, Math.ceil((p / 100) * count)) - 1;
+}
+
 /** The nearest-rank percentile `p` (0..100) of `values` (NaN for none). */
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  return sorted[nearestRankIndex(sorted.length, p)] ?? NaN;
 }

@@ -7,6 +7,7 @@
  */
 
 import { channelsCentre } from "./swap_maps.js";
+import { nearestRankIndex } from "./numbers.ts";
 
 export { channelsCentre };
 
@@ -78,7 +79,7 @@ export function percentilePeaks(
   if (!(percentile > 0 && percentile <= 100)) {
     throw new RangeError(`a peak's percentile must be in (0, 100], got ${percentile}.`);
   }
-  const rank = Math.max(1, Math.ceil((percentile / 100) * n));
+  const rank = nearestRankIndex(n, percentile);
   const peaks = new Float32Array(count);
   const imagePeaks = new Float32Array(n);
   for (let j = 0; j < count; j++) {
@@ -88,7 +89,7 @@ export function percentilePeaks(
       for (let p = 0; p < k; p++) if (data[base + p] > peak) peak = data[base + p];
       imagePeaks[i] = peak;
     }
-    if (n > 0) peaks[j] = imagePeaks.sort()[rank - 1];
+    if (n > 0) peaks[j] = imagePeaks.sort()[rank];
   }
   return peaks;
 }
