@@ -12,7 +12,7 @@ import { concatArrays } from "./concat.ts";
 import { crc32 } from "./crc32.ts";
 import { JpegSegmentError, jpegSegments } from "./jpeg_segments.ts";
 import { jpegOrientation, orient } from "./orientation.ts";
-import { pixelChunksOnly, PngChunkError } from "./png_chunks.ts";
+import { pixelChunksOnly, PngChunkError, readPngHeader } from "./png_chunks.ts";
 import { planarPicture } from "./pictures.js";
 
 /** Interleaved 8-bit RGB pixels, row by row. */
@@ -78,11 +78,14 @@ const JPEG_FRAME_MARKERS = new Set([
 export function readImageHeader(bytes: Uint8Array): ImageHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (startsWith(bytes, PNG_SIGNATURE)) {
-    const ihdr = String.fromCharCode(...bytes.subarray(12, 16));
-    if (bytes.length < 24 || ihdr !== "IHDR") {
-      throw new ImageDecodeError("truncated PNG: its header (IHDR) is cut off");
+    let header;
+    try {
+      header = readPngHeader(bytes);
+    } catch (error) {
+      if (error instanceof PngChunkError) throw new ImageDecodeError(error.message);
+      throw error;
     }
-    const width = view.getUint32(16), height = view.getUint32(20);
+    const { width, height } = header;
     if (width === 0 || height === 0) throw new ImageDecodeError(NO_PIXELS);
     return { format: "png", width, height };
   }
@@ -170,10 +173,11 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     if (error instanceof PngChunkError || error instanceof JpegSegmentError) {
       throw new ImageDecodeError(error.message);
     }
-    // fast-png fails on interlaced files of 1, 2 or 4 bits a sample (IHDR: depth, then interlace).
-    if (kind === "PNG" && bytes.length > 28 && bytes[24] < 8 && bytes[28] === 1) {
+    // fast-png fails on interlaced files of 1, 2 or 4 bits a sample.
+    const { depth, interlaced } = kind === "PNG" ? readPngHeader(bytes) : { depth: 8 };
+    if (interlaced && depth < 8) {
       throw new ImageDecodeError(
-        `this PNG is interlaced at ${bytes[24]} bit${bytes[24] === 1 ? "" : "s"} a sample, which ` +
+        `this PNG is interlaced at ${depth} bit${depth === 1 ? "" : "s"} a sample, which ` +
           "is not read here; save it without interlacing, or as a JPEG",
       );
     }

@@ -1,6 +1,12 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { encode as encodePngFile } from "fast-png";
-import { inflatedSize, pixelChunksOnly, PngChunkError, pngChunks } from "./png_chunks.ts";
+import {
+  inflatedSize,
+  pixelChunksOnly,
+  PngChunkError,
+  pngChunks,
+  readPngHeader,
+} from "./png_chunks.ts";
 
 const file = encodePngFile({
   width: 3,
@@ -16,6 +22,20 @@ Deno.test("inflatedSize: each row's filter byte and samples, by Adam7 pass when 
   equal(inflatedSize(8, 8, 24, true), 4 + 4 + 7 + 14 + 26 + 52 + 100);
   equal(inflatedSize(1, 1, 1, true), 2, "a 1 x 1 picture has the first pass alone");
   equal(inflatedSize(10, 1, 1, false), 1 + 2, "bits packed into bytes, each row whole");
+});
+
+Deno.test("readPngHeader: the IHDR's fields; a cut-off or missing header is an error", () => {
+  deepEqual(readPngHeader(file), {
+    width: 3,
+    height: 2,
+    depth: 8,
+    colourType: 2,
+    interlaced: false,
+  });
+  throws(() => readPngHeader(file.subarray(0, 28)), /cut off/);
+  const renamed = Uint8Array.from(file);
+  renamed.set(new TextEncoder().encode("IDAT"), 12);
+  throws(() => readPngHeader(renamed), /does not start with its header/);
 });
 
 Deno.test("pngChunks: the chunks in order; a cut-off chunk is an error, a cut-off end CRC is not", () => {

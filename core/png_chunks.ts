@@ -39,6 +39,36 @@ export function* pngChunks(bytes: Uint8Array): Generator<PngChunk> {
   }
 }
 
+/** What a PNG's header chunk (IHDR) says. */
+export interface PngHeader {
+  width: number;
+  height: number;
+  /** Bits a sample. */
+  depth: number;
+  colourType: number;
+  interlaced: boolean;
+}
+
+/**
+ * The header of `bytes`, a PNG file: its IHDR chunk, which comes first;
+ * throws {@link PngChunkError} when it is cut off or missing.
+ */
+export function readPngHeader(bytes: Uint8Array): PngHeader {
+  // The signature (8 bytes), then the header's length (4), type (4) and 13 bytes of data.
+  if (bytes.length < 29) throw new PngChunkError("truncated PNG: its header (IHDR) is cut off");
+  if (String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
+    throw new PngChunkError("corrupt PNG: it does not start with its header (IHDR)");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    width: view.getUint32(16),
+    height: view.getUint32(20),
+    depth: bytes[24],
+    colourType: bytes[25],
+    interlaced: bytes[28] === 1,
+  };
+}
+
 /** The chunks decoding needs; the others (colour profiles, text, times...) are left out. */
 const PIXEL_CHUNKS = new Set(["IHDR", "PLTE", "tRNS", "IDAT", "IEND"]);
 
@@ -92,15 +122,9 @@ const INFLATE_SLACK = 64 * 1024;
  * the size the header gives).
  */
 export function pixelChunksOnly(bytes: Uint8Array): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { width, height, depth, colourType, interlaced } = readPngHeader(bytes);
   const chunks = [...pngChunks(bytes)];
-  const header = chunks[0];
-  if (header?.type !== "IHDR" || header.length < 13) {
-    throw new PngChunkError("corrupt PNG: it does not start with its header (IHDR)");
-  }
-  const data = header.at + 8;
-  const width = view.getUint32(data), height = view.getUint32(data + 4);
-  const depth = bytes[data + 8], colourType = bytes[data + 9], interlaced = bytes[data + 12] === 1;
+  if (chunks[0].length < 13) throw new PngChunkError("corrupt PNG: its header (IHDR) is short");
   const channels = CHANNELS[colourType];
   if (channels === undefined) throw new PngChunkError(`corrupt PNG: colour type ${colourType}`);
   const most = inflatedSize(width, height, channels * depth, interlaced);
