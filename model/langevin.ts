@@ -16,6 +16,7 @@ import { swapMaps, swapRegion } from "../core/swap_maps.js";
 import { latentForSeed } from "./latents.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
+import { noGradientsError } from "./sessions.ts";
 import type { SwapMode } from "./swap.ts";
 
 /** How a chain runs. */
@@ -27,6 +28,26 @@ export interface LangevinSettings {
   priorSigma: number;
   /** Seed of the chain's noise. */
   seed: number;
+}
+
+/**
+ * A chain's settings on `model`: the steps and step size asked for, else
+ * those it trained with. Throws a `NoGradientsError` naming the part the
+ * bundle lacks (its VJPs, or its energy model).
+ */
+export function langevinSettings(
+  model: ServedModel,
+  asked: { steps?: number; stepSize?: number; seed: number },
+): LangevinSettings {
+  const trained = model.manifest.energy;
+  if (!model.hasGradients) throw noGradientsError("vjp");
+  if (!trained || !model.hasEnergy) throw noGradientsError("energy");
+  return {
+    steps: asked.steps ?? trained.steps,
+    stepSize: asked.stepSize ?? trained.stepSize,
+    priorSigma: trained.priorSigma,
+    seed: asked.seed,
+  };
 }
 
 /** The noise U of step `t` for `count` values. */

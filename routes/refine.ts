@@ -8,10 +8,9 @@
 
 import { z } from "zod";
 import type { ServedModel } from "../model/model.ts";
-import type { LangevinSettings } from "../model/langevin.ts";
+import { langevinSettings } from "../model/langevin.ts";
 import type { Renderer } from "../model/renderer.ts";
 import { floatsOf } from "../model/jobs.ts";
-import { noGradientsError } from "../model/sessions.ts";
 import { pngBase64Of } from "./respond.ts";
 import {
   imageSource,
@@ -42,22 +41,6 @@ export function langevinOptions(model: ServedModel) {
     ),
     seed: seedNumber.default(0).describe("seed of the chain's noise (default 0)"),
   }).describe("Langevin dynamics on g_W(f(z)) - |z|^2 / (2 sigma^2), as the model trained it");
-}
-
-/** The settings of a request's `refine`, checking that the model can (else a `NoGradientsError`, a 501). */
-export function langevinSettings(
-  model: ServedModel,
-  options: { steps?: number; stepSize?: number; seed: number },
-): LangevinSettings {
-  const trained = model.manifest.energy;
-  if (!model.hasGradients) throw noGradientsError("vjp");
-  if (!trained || !model.hasEnergy) throw noGradientsError("energy");
-  return {
-    steps: options.steps ?? trained.steps,
-    stepSize: options.stepSize ?? trained.stepSize,
-    priorSigma: trained.priorSigma,
-    seed: options.seed,
-  };
 }
 
 /** The refinement route. */

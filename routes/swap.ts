@@ -25,7 +25,8 @@ import {
 } from "./schemas.ts";
 import { refuseFitWithLangevin, withField } from "./photos.ts";
 import { defineRoute, PICTURE_RESPONSES, PROBLEM_RESPONSE, type RouteSpec } from "./route.ts";
-import { langevinOptions, langevinSettings } from "./refine.ts";
+import { langevinOptions } from "./refine.ts";
+import { langevinSettings } from "../model/langevin.ts";
 import { floatsOf } from "../model/jobs.ts";
 
 /** The swap routes. */

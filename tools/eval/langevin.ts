@@ -29,10 +29,9 @@ import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_face
 import { swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
 import { faceGroups } from "../../model/bundle.ts";
-import { langevinLatents, langevinPairs, type LangevinSettings } from "../../model/langevin.ts";
+import { langevinLatents, langevinPairs, langevinSettings } from "../../model/langevin.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
-import { noGradientsError } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
   integerFlag,
@@ -108,20 +107,12 @@ async function run(command: LangevinCommand): Promise<void> {
   const analyzer = await openFaceApi();
   try {
     const { manifest } = model;
-    const trained = manifest.energy;
-    // Each missing part named alone, as the server's /v1/refine does.
-    if (!model.hasGradients) throw noGradientsError("vjp");
-    if (!trained || !model.hasEnergy) throw noGradientsError("energy");
+    // The model's own settings; a bundle without its VJPs or energy model is told which.
+    const settings = langevinSettings(model, { steps: command.steps, seed: 0 });
     const threshold = manifest.faces?.identity?.threshold;
     // Every run swaps faces (--pairs is at least 1): a bundle without a face says so first.
     const face = faceGroups(manifest).map((g) => g.id);
     const mode = command.swapMode ?? defaultSwapMode(manifest.faces, face, face);
-    const settings: LangevinSettings = {
-      steps: command.steps ?? trained.steps,
-      stepSize: trained.stepSize,
-      priorSigma: trained.priorSigma,
-      seed: 0,
-    };
     const { images: n, pairs, seed } = command;
     const s = manifest.resolution, plane = 3 * s * s, Z = manifest.latent;
     const signal = new AbortController().signal;
