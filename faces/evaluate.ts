@@ -30,12 +30,13 @@ import { hostRandom } from "../core/host_random.ts";
 import { groupCentres } from "../core/partition.ts";
 import type { z } from "zod";
 import type { Bundle } from "../model/bundle.ts";
-import type {
-  IdentityRowSchema,
-  IdentitySchema,
-  LocalityRowSchema,
-  Manifest,
-  RealismSchema,
+import {
+  channelGroups,
+  type IdentityRowSchema,
+  type IdentitySchema,
+  type LocalityRowSchema,
+  type Manifest,
+  type RealismSchema,
 } from "../model/manifest.ts";
 import { latentsForSeeds } from "../model/latents.ts";
 import { GeneratorSessions } from "../model/sessions.ts";
@@ -170,8 +171,7 @@ export async function evaluateFaces(
   const size = manifest.resolution, pixels = size * size, plane = 3 * pixels;
   const { channels, height, width } = manifest.target;
   const k = height * width, groups = manifest.groups.length;
-  const assignment = new Int32Array(channels);
-  for (const g of manifest.groups) for (const c of g.channels) assignment[c] = g.id;
+  const assignment = channelGroups(manifest);
 
   // Real faces and the identity list first: a wrong folder fails before any long work.
   const files = await imageFiles(options.data);

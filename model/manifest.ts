@@ -277,6 +277,15 @@ export const ManifestSchema = z.object({
 /** A bundle's manifest. */
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+/** Each target-layer channel's group id (the groups partition the channels; see below). */
+export function channelGroups(manifest: Manifest): Int32Array {
+  const groupOf = new Int32Array(manifest.target.channels);
+  for (const group of manifest.groups) {
+    for (const channel of group.channels) groupOf[channel] = group.id;
+  }
+  return groupOf;
+}
+
 /**
  * Problems of a schema-valid manifest that the schema cannot see: group ids
  * and channels must partition 0..M-1, peaks must cover every channel, and

@@ -7,7 +7,7 @@
  */
 
 import { type Bundle, readBundle, sha256Hex } from "./bundle.ts";
-import type { ConceptGroup, Manifest } from "./manifest.ts";
+import { channelGroups, type ConceptGroup, type Manifest } from "./manifest.ts";
 import {
   type BatchRunner,
   InferenceScheduler,
@@ -71,10 +71,7 @@ export class ServedModel {
         this.#inferenceMs += performance.now() - t0;
       }
     }, options);
-    this.assignment = new Int32Array(manifest.target.channels);
-    for (const group of manifest.groups) {
-      for (const channel of group.channels) this.assignment[channel] = group.id;
-    }
+    this.assignment = channelGroups(manifest);
     this.contentId = sha256Hex(`${PICTURES_VERSION}\n${JSON.stringify(manifest)}`).slice(0, 32);
   }
 

@@ -13,6 +13,7 @@
 
 import { stagedProgress } from "../../core/progress.ts";
 import { readBundle } from "../../model/bundle.ts";
+import { channelGroups } from "../../model/manifest.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
@@ -149,8 +150,7 @@ async function measure(command: FiltersCommand): Promise<number> {
       progress.finish();
       await sessions.release();
     }
-    const groupOf = new Int32Array(channels).fill(-1);
-    for (const g of manifest.groups) for (const c of g.channels) groupOf[c] = g.id;
+    const groupOf = channelGroups(manifest);
     const rows = filterParts(
       { data: maps, shape: [n, channels, height, width] },
       labels,
