@@ -44,7 +44,7 @@ import { swapMaps, type SwapMode } from "../model/swap.ts";
 import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
 import { frechetDistance, kernelDistance } from "./feature_distances.ts";
 import { type GroupNaming, nameGroups } from "./naming.ts";
-import { FACE_INNER_PARTS, FACE_PARTS, type FacePart, partLabels, partMask } from "./parts.ts";
+import { FACE_INNER_PARTS, FACE_PARTS, type FacePart, partLabelsOf, partMask } from "./parts.ts";
 import { disjointSubsets, imageFiles, readRealFaces, RealFacesError } from "./real_faces.ts";
 import { featherMask, localityOf, pasteImage, swapErrors } from "./swap_measures.ts";
 import {
@@ -225,7 +225,7 @@ export async function evaluateFaces(
     );
     const labels = new Uint8Array(n * pixels);
     for (let i = 0; i < n; i++) {
-      labels.set(partLabels(landmarks.subarray(i * 136, (i + 1) * 136), size), i * pixels);
+      labels.set(partLabelsOf(landmarks, i, size), i * pixels);
     }
 
     // 2. Names.

@@ -20,6 +20,7 @@
  */
 
 import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
+import { LANDMARK_COUNT, LANDMARK_VALUES } from "./parts.ts";
 
 /** The bundle of face-api (with tfjs) that runs outside Node (versions: deno.json). */
 const PACKAGE_ENTRY = "@vladmandic/face-api/dist/face-api.esm.js";
@@ -43,8 +44,8 @@ const LANDMARK_BOX = [0.30, 0.15, 1.00, 0.85];
  */
 function alignedBox(points: Float32Array, i: number, size: number): number[] {
   let left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
-  for (let p = 0; p < 68; p++) {
-    const x = points[i * 136 + 2 * p], y = points[i * 136 + 2 * p + 1];
+  for (let p = 0; p < LANDMARK_COUNT; p++) {
+    const at = i * LANDMARK_VALUES + 2 * p, x = points[at], y = points[at + 1];
     [left, right, top, bottom] = [
       Math.min(left, x),
       Math.max(right, x),

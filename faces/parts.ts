@@ -17,6 +17,11 @@
  * @module
  */
 
+/** Landmarks of a face (the 300-W layout). */
+export const LANDMARK_COUNT = 68;
+/** Values of a face's landmarks: x and y of each. */
+export const LANDMARK_VALUES = 2 * LANDMARK_COUNT;
+
 /** 68 landmarks as [x0, y0, x1, y1, ...] in pixels of an S x S image. */
 export type Landmarks = Float32Array | number[];
 
@@ -129,6 +134,11 @@ export function partLabels(landmarks: Landmarks, size: number): Uint8Array {
     }
   }
   return out;
+}
+
+/** {@link partLabels} of face `i` of `landmarks`, [n, 136] as analyzers give them. */
+export function partLabelsOf(landmarks: Float32Array, i: number, size: number): Uint8Array {
+  return partLabels(landmarks.subarray(i * LANDMARK_VALUES, (i + 1) * LANDMARK_VALUES), size);
 }
 
 /** A 0/1 mask of the pixels whose label is one of `parts`. */

@@ -18,7 +18,7 @@ import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { type FilterParts, filterParts, filtersOfPart } from "../../faces/filter_parts.ts";
-import { FACE_PARTS, partLabels } from "../../faces/parts.ts";
+import { FACE_PARTS, partLabelsOf } from "../../faces/parts.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
 import {
   integerFlag,
@@ -139,10 +139,7 @@ async function measure(command: FiltersCommand): Promise<number> {
         const images = await sessions.tail(batchMaps, count);
         const landmarks = await analyzer.landmarks(images, count, size);
         for (let i = 0; i < count; i++) {
-          labels.set(
-            partLabels(landmarks.subarray(i * 136, (i + 1) * 136), size),
-            (from + i) * size * size,
-          );
+          labels.set(partLabelsOf(landmarks, i, size), (from + i) * size * size);
         }
         progress.update("generating and landmarks", from + count, n);
       }

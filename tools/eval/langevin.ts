@@ -24,7 +24,7 @@ import { MIN_IMAGES } from "../../faces/evaluate.ts";
 import { DESCRIPTOR_SIZE, descriptorsInBatches } from "../../faces/analyzer.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { frechetDistance } from "../../faces/feature_distances.ts";
-import { FACE_INNER_PARTS, partLabels, partMask } from "../../faces/parts.ts";
+import { FACE_INNER_PARTS, partLabelsOf, partMask } from "../../faces/parts.ts";
 import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_faces.ts";
 import { swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
@@ -170,7 +170,7 @@ async function run(command: LangevinCommand): Promise<void> {
       const originals = await model.images(originalMaps, 2 * count, signal);
       const landmarks = await analyzer.landmarks(originals, count, s);
       const masks = ids.map((_, i) =>
-        partMask(partLabels(landmarks.subarray(i * 136, (i + 1) * 136), s), [...FACE_INNER_PARTS])
+        partMask(partLabelsOf(landmarks, i, s), [...FACE_INNER_PARTS])
       );
       const originalDescriptors = await descriptors(originals, 2 * count);
       for (const phase of ["before", "after"] as const) {
