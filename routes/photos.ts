@@ -14,7 +14,7 @@ import { type ImageSource, isPhoto } from "../model/generation.ts";
 import { DEFAULT_FIT_STEPS } from "../model/refine.ts";
 import { HttpProblem, invalidField } from "./problem.ts";
 import type { AppEnv } from "./route.ts";
-import { ClientGoneError } from "./validation.ts";
+import { readBody } from "./validation.ts";
 
 /**
  * The content types of a raw photo body: JPEG and PNG, and the other names
@@ -63,26 +63,18 @@ export function checkPhoto(bytes: Uint8Array, field: string, maxPixels: number):
  */
 export async function readPhotoUpload(c: Context<AppEnv>, maxPixels: number): Promise<Uint8Array> {
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  let bytes: Uint8Array;
-  try {
-    if (PHOTO_TYPES.includes(type)) {
-      bytes = new Uint8Array(await c.req.arrayBuffer());
-    } else if (type === "multipart/form-data") {
-      bytes = await formPhoto(c);
-    } else {
-      throw new HttpProblem(
-        "unsupported-media-type",
-        `the body is sent as "${type || "(no content type)"}"; send the photo as image/jpeg or ` +
-          'image/png, or as the file "image" of a multipart/form-data body.',
-      );
-    }
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    throw new ClientGoneError(
-      `the connection closed while the body was arriving (${(error as Error).message})`,
+  const form = type === "multipart/form-data";
+  if (!form && !PHOTO_TYPES.includes(type)) {
+    throw new HttpProblem(
+      "unsupported-media-type",
+      `the body is sent as "${type || "(no content type)"}"; send the photo as image/jpeg or ` +
+        'image/png, or as the file "image" of a multipart/form-data body.',
     );
   }
-  c.set("readingBody", false);
+  const bytes = await readBody(
+    c,
+    async () => form ? await formPhoto(c) : new Uint8Array(await c.req.arrayBuffer()),
+  );
   return checkPhoto(bytes, "body", maxPixels);
 }
 

@@ -180,6 +180,25 @@ export function queryObject(c: Context<AppEnv>): Record<string, string> {
   return out;
 }
 
+/**
+ * The body as `read` gives it, marked read (the time limit then answers 503,
+ * not 408); a connection that closes meanwhile is a {@link ClientGoneError},
+ * and `read`'s own problems pass through.
+ */
+export async function readBody<T>(c: Context<AppEnv>, read: () => Promise<T>): Promise<T> {
+  let body: T;
+  try {
+    body = await read();
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    throw new ClientGoneError(
+      `the connection closed while the body was arriving (${(error as Error).message})`,
+    );
+  }
+  c.set("readingBody", false);
+  return body;
+}
+
 /** The JSON body; another content type is a 415 problem, malformed JSON a 400. */
 export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
@@ -192,15 +211,7 @@ export async function readJsonBody(c: Context<AppEnv>): Promise<unknown> {
     );
   }
   // The app's body-limit middleware has refused bodies over the limit (and read chunked ones).
-  let text: string;
-  try {
-    text = await c.req.text();
-  } catch (error) {
-    throw new ClientGoneError(
-      `the connection closed while the body was arriving (${(error as Error).message})`,
-    );
-  }
-  c.set("readingBody", false);
+  const text = await readBody(c, () => c.req.text());
   try {
     return JSON.parse(text);
   } catch (error) {
