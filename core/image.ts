@@ -332,3 +332,18 @@ export function encodePng(image: RgbImage): Uint8Array {
   ];
   return concatArrays(Uint8Array, chunks);
 }
+
+/**
+ * A photo as the networks see images: decoded, its centre square resized to the
+ * model's resolution (as the training data were), planar [3, S, S] in [-1, 1].
+ * Throws {@link ImageDecodeError} for a corrupt file.
+ */
+export function photoPixels(bytes: Uint8Array, resolution: number): Float32Array {
+  const { data } = centerCropResize(decodeImage(bytes), resolution);
+  const plane = resolution * resolution;
+  const out = new Float32Array(3 * plane);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) out[c * plane + p] = data[p * 3 + c] / 127.5 - 1;
+  }
+  return out;
+}

@@ -10,7 +10,7 @@
 import { resolve } from "node:path";
 import { listFiles } from "../core/files.ts";
 import { permutation } from "../core/host_random.ts";
-import { centerCropResize, decodeImage, ImageDecodeError } from "../core/image.ts";
+import { ImageDecodeError, photoPixels } from "../core/image.ts";
 
 /** A folder that cannot give the real faces asked for. */
 export class RealFacesError extends Error {
@@ -72,18 +72,14 @@ export function disjointSubsets(
 
 /** Reads `files` at `size` x `size` as planar images in [-1, 1]. */
 export async function readRealFaces(files: readonly string[], size: number): Promise<RealFaces> {
-  const pixels = size * size;
-  const images = new Float32Array(files.length * 3 * pixels);
+  const plane = 3 * size * size;
+  const images = new Float32Array(files.length * plane);
   for (const [i, file] of files.entries()) {
-    let rgb;
     try {
-      rgb = centerCropResize(decodeImage(await Deno.readFile(file)), size).data;
+      images.set(photoPixels(await Deno.readFile(file), size), i * plane);
     } catch (error) {
       if (!(error instanceof ImageDecodeError)) throw error;
       throw new RealFacesError(`${file} is not a readable image: ${error.message}`);
-    }
-    for (let p = 0; p < pixels; p++) {
-      for (let c = 0; c < 3; c++) images[(i * 3 + c) * pixels + p] = rgb[p * 3 + c] / 127.5 - 1;
     }
   }
   return { images, count: files.length };

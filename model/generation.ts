@@ -7,7 +7,7 @@
  */
 
 import { concatArrays } from "../core/concat.ts";
-import { centerCropResize, decodeImage, ImageDecodeError, type RgbImage } from "../core/image.ts";
+import { ImageDecodeError, photoPixels, type RgbImage } from "../core/image.ts";
 import { latentForSeed } from "./latents.ts";
 import type { ServedModel } from "./model.ts";
 import { DEFAULT_FIT_STEPS, fitMapsToPhotos } from "./refine.ts";
@@ -42,21 +42,6 @@ export function isPhoto(source: ImageSource): source is PhotoSource {
  */
 export function photoFitSteps(model: ServedModel, fit: number | undefined): number {
   return fit ?? (model.hasGradients ? DEFAULT_FIT_STEPS : 0);
-}
-
-/**
- * A photo as the encoder sees it: decoded, its centre square resized to the
- * model's resolution (as the training data were), planar [3, S, S] in [-1, 1].
- * Throws `ImageDecodeError` for a corrupt file.
- */
-export function photoPixels(bytes: Uint8Array, resolution: number): Float32Array {
-  const { data } = centerCropResize(decodeImage(bytes), resolution);
-  const plane = resolution * resolution;
-  const out = new Float32Array(3 * plane);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) out[c * plane + p] = data[p * 3 + c] / 127.5 - 1;
-  }
-  return out;
 }
 
 /**

@@ -7,15 +7,8 @@
  * @module
  */
 
-import { encodePng, type RgbImage } from "../core/image.ts";
-import {
-  generatePictures,
-  type ImageSource,
-  isPhoto,
-  latentsOf,
-  photoPixels,
-  picture,
-} from "./generation.ts";
+import { encodePng, photoPixels, type RgbImage } from "../core/image.ts";
+import { generatePictures, type ImageSource, isPhoto, latentsOf, picture } from "./generation.ts";
 import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture } from "./maps.ts";
 import type { ServedModel } from "./model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "./refine.ts";

@@ -23,7 +23,8 @@ import { GanEncoder } from "../networks/encoder.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { ServedModel } from "../../model/model.ts";
 import { refineToPhotos } from "../../model/refine.ts";
-import { mapsOfSources, photoPixels, picture } from "../../model/generation.ts";
+import { mapsOfSources, picture } from "../../model/generation.ts";
+import { photoPixels } from "../../core/image.ts";
 import { encodePng } from "../../core/image.ts";
 
 const never = () => new AbortController().signal;
