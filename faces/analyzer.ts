@@ -7,6 +7,8 @@
  * @module
  */
 
+import { inRowBatches } from "../core/row_batches.ts";
+
 /** Length of a face descriptor. */
 export const DESCRIPTOR_SIZE = 128;
 
@@ -32,11 +34,10 @@ export async function descriptorsInBatches(
   n: number,
   size: number,
 ): Promise<Float32Array> {
-  const plane = images.length / n, out = new Float32Array(n * DESCRIPTOR_SIZE);
-  for (let from = 0; from < n; from += DESCRIPTOR_BATCH) {
-    const m = Math.min(DESCRIPTOR_BATCH, n - from);
-    const batch = images.subarray(from * plane, (from + m) * plane);
-    out.set(await analyzer.descriptors(batch, m, size), from * DESCRIPTOR_SIZE);
-  }
-  return out;
+  return await inRowBatches(
+    images,
+    n,
+    DESCRIPTOR_BATCH,
+    (batch, m) => analyzer.descriptors(batch, m, size),
+  );
 }

@@ -19,7 +19,7 @@
 import { openFaceApi } from "../../faces/face_api.ts";
 import { descriptorsInBatches } from "../../faces/analyzer.ts";
 import { likenessFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
-import { concatArrays } from "../../core/concat.ts";
+import { inRowBatches } from "../../core/row_batches.ts";
 import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
 import { faceGroups } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
@@ -99,20 +99,6 @@ function parseArgs(args: string[]): EncoderCommand | "help" {
 /** Photos per onnxruntime run. */
 const BATCH = 25;
 
-/** `run` over the rows of `input` [n, ...] in runs of at most {@link BATCH}, outputs concatenated. */
-async function inRuns(
-  input: Float32Array,
-  n: number,
-  run: (rows: Float32Array, count: number) => Promise<Float32Array>,
-): Promise<Float32Array> {
-  const size = input.length / n, parts: Float32Array[] = [];
-  for (let from = 0; from < n; from += BATCH) {
-    const count = Math.min(BATCH, n - from);
-    parts.push(await run(input.subarray(from * size, (from + count) * size), count));
-  }
-  return concatArrays(Float32Array, parts);
-}
-
 /**
  * Face swaps of photos with `n` generated faces (seeds from `seed`), photo k
  * with face k: given the photos' maps, the images of each photo's face on
@@ -133,7 +119,12 @@ async function faceSwapsWith(
     Array.from({ length: n }, (_, i) => seed + i),
     manifest.latent,
   );
-  const generated = await inRuns(latents, n, (z, count) => model.maps(z, count, signal));
+  const generated = await inRowBatches(
+    latents,
+    n,
+    BATCH,
+    (z, count) => model.maps(z, count, signal),
+  );
   return (maps) => {
     const swapped = [new Float32Array(n * size), new Float32Array(n * size)];
     for (let i = 0; i < n; i++) {
@@ -143,7 +134,9 @@ async function faceSwapsWith(
       swapped[1].set(swapMaps(photo, face, groups, k, mode), i * size);
     }
     return Promise.all(
-      swapped.map((all) => inRuns(all, n, (rows, count) => model.images(rows, count, signal))),
+      swapped.map((all) =>
+        inRowBatches(all, n, BATCH, (rows, count) => model.images(rows, count, signal))
+      ),
     );
   };
 }
