@@ -4,6 +4,7 @@ import { type Manifest, manifestInconsistencies, ManifestSchema } from "../model
 import {
   type FaceEvaluation,
   identityFigures,
+  identityRow,
   localityConcepts,
   manifestWithFaces,
   type NamedGroup,
@@ -152,4 +153,20 @@ Deno.test("identityFigures: judged the target's among the pairs told apart", () 
   equal(figures.swap.judgedTarget, 2 / 3);
   equal(figures.swap.judgedTargetDistinct, 1 / 2);
   equal(figures.swap.judgedSource, 2 / 3);
+});
+
+Deno.test("identityRow: shares judged each person, and the target's among pairs told apart", () => {
+  const pairs = [
+    { toSource: 0.2, toTarget: 0.9 },
+    { toSource: 0.5, toTarget: 0.55 },
+    { toSource: 0.7, toTarget: 0.3 },
+    { toSource: 0.1, toTarget: 0.62 },
+  ];
+  const row = identityRow(pairs, 0.6, [false, true, false, false]);
+  equal(row.judgedSource, 3 / 4);
+  equal(row.judgedTarget, 2 / 4);
+  equal(row.judgedTargetDistinct, 1 / 3, "pair 1's faces were alike to begin with");
+  equal(row.closerToSource, 3 / 4);
+  equal(row.meanToSource, 1.5 / 4);
+  equal(identityRow(pairs, 0.6).judgedTargetDistinct, null);
 });

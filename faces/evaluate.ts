@@ -509,6 +509,42 @@ export function localityConcepts(named: readonly NamedGroup[]): LocalityConcept[
   return rows;
 }
 
+/** An edited image's descriptor distances to its pair's source and target. */
+export interface PairDistances {
+  toSource: number;
+  toTarget: number;
+}
+
+/**
+ * The identity row of edited images, one a pair, at the verifier's
+ * `threshold`; `alike` marks the pairs whose own two faces it judges one
+ * person (without it, `judgedTargetDistinct` is null).
+ */
+export function identityRow(
+  pairs: readonly PairDistances[],
+  threshold: number,
+  alike?: readonly boolean[],
+): IdentityRow {
+  let source = 0, target = 0, targetDistinct = 0, closer = 0, toSource = 0, toTarget = 0;
+  pairs.forEach(({ toSource: ds, toTarget: dt }, p) => {
+    if (ds < threshold) source++;
+    if (dt < threshold) target++;
+    if (dt < threshold && alike && !alike[p]) targetDistinct++;
+    if (ds < dt) closer++;
+    toSource += ds;
+    toTarget += dt;
+  });
+  const n = pairs.length, distinct = alike ? alike.filter((a) => !a).length : 0;
+  return {
+    judgedSource: source / n,
+    judgedTarget: target / n,
+    judgedTargetDistinct: distinct > 0 ? targetDistinct / distinct : null,
+    closerToSource: closer / n,
+    meanToSource: toSource / n,
+    meanToTarget: toTarget / n,
+  };
+}
+
 /**
  * The identity figures of face swaps and pastes of P pairs. Where the
  * verifier already judges a pair's two faces one person, even a swap that
@@ -533,28 +569,16 @@ export function identityFigures(input: {
     { length: pairs },
     (_, p) => descriptorDistance(g, targetOf(p), g, sourceOf(p), d) < t,
   );
-  const generatedSame = alike.filter(Boolean).length, distinct = pairs - generatedSame;
-  const row = (edited: Float32Array): IdentityRow => {
-    let source = 0, target = 0, targetDistinct = 0, closer = 0, toSource = 0, toTarget = 0;
-    for (let p = 0; p < pairs; p++) {
-      const ds = descriptorDistance(edited, p, g, sourceOf(p), d);
-      const dt = descriptorDistance(edited, p, g, targetOf(p), d);
-      if (ds < t) source++;
-      if (dt < t) target++;
-      if (dt < t && !alike[p]) targetDistinct++;
-      if (ds < dt) closer++;
-      toSource += ds;
-      toTarget += dt;
-    }
-    return {
-      judgedSource: source / pairs,
-      judgedTarget: target / pairs,
-      judgedTargetDistinct: distinct > 0 ? targetDistinct / distinct : null,
-      closerToSource: closer / pairs,
-      meanToSource: toSource / pairs,
-      meanToTarget: toTarget / pairs,
-    };
-  };
+  const generatedSame = alike.filter(Boolean).length;
+  const row = (edited: Float32Array): IdentityRow =>
+    identityRow(
+      Array.from({ length: pairs }, (_, p) => ({
+        toSource: descriptorDistance(edited, p, g, sourceOf(p), d),
+        toTarget: descriptorDistance(edited, p, g, targetOf(p), d),
+      })),
+      t,
+      alike,
+    );
   return {
     threshold: t,
     accuracy: verifier.accuracy,

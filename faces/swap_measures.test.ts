@@ -1,5 +1,5 @@
-import { equal, ok } from "node:assert/strict";
-import { featherMask, pasteImage, swapLocality } from "./swap_measures.ts";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { featherMask, meanErrors, pasteImage, swapLocality } from "./swap_measures.ts";
 
 const S = 8, PIXELS = S * S;
 /** A planar [3, S, S] image of one value. */
@@ -35,4 +35,14 @@ Deno.test("featherMask softens the edge and keeps the inside", () => {
   equal(soft[S - 1], 0);
   ok(soft[S / 2 - 1] > 0.5 && soft[S / 2 - 1] < 1, `edge inside ${soft[S / 2 - 1]}`);
   ok(soft[S / 2] > 0 && soft[S / 2] < 0.5, `edge outside ${soft[S / 2]}`);
+});
+
+Deno.test("meanErrors: each error's mean over the swaps", () => {
+  deepEqual(
+    meanErrors([
+      { inMse: 1, outMse: 0.1, before: 2, after: 1 },
+      { inMse: 3, outMse: 0.3, before: 4, after: 0 },
+    ]),
+    { inMse: 2, outMse: 0.2, before: 3, after: 0.5 },
+  );
 });

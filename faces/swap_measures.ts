@@ -70,6 +70,17 @@ export function swapErrors(
   };
 }
 
+/** The mean of each of `rows`' errors (NaN for none). */
+export function meanErrors(rows: readonly SwapErrors[]): SwapErrors {
+  const mean = (key: keyof SwapErrors) => rows.reduce((sum, r) => sum + r[key], 0) / rows.length;
+  return {
+    inMse: mean("inMse"),
+    outMse: mean("outMse"),
+    before: mean("before"),
+    after: mean("after"),
+  };
+}
+
 /** Locality (Out / In) and transfer from errors (of one swap, or means over many). */
 export function localityOf({ inMse, outMse, before, after }: SwapErrors): SwapLocality {
   return {

@@ -20,13 +20,13 @@
 import { concatArrays } from "../../core/concat.ts";
 import { Progress } from "../../core/progress.ts";
 import { swapMaps } from "../../core/swap_maps.js";
-import { MIN_IMAGES } from "../../faces/evaluate.ts";
+import { identityRow, MIN_IMAGES, type PairDistances } from "../../faces/evaluate.ts";
 import { DESCRIPTOR_SIZE, descriptorsInBatches } from "../../faces/analyzer.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { frechetDistance } from "../../faces/feature_distances.ts";
 import { FACE_INNER_PARTS, partLabelsOf, partMask } from "../../faces/parts.ts";
 import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_faces.ts";
-import { swapErrors } from "../../faces/swap_measures.ts";
+import { localityOf, meanErrors, type SwapErrors, swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
 import { faceGroups } from "../../model/bundle.ts";
 import { langevinLatents, langevinPairs, langevinSettings } from "../../model/langevin.ts";
@@ -222,25 +222,24 @@ async function run(command: LangevinCommand): Promise<void> {
     }
     swaps.finish();
     const summary = (list: Row[]) => {
-      const mean = (f: (r: Row) => number) => list.reduce((a, r) => a + f(r), 0) / list.length;
-      const shareOf = (f: (r: Row) => boolean) => list.filter(f).length / list.length;
+      const { ratio, transfer } = localityOf(meanErrors(list));
+      // Without the export's threshold, the verifier's judgements are not known.
+      const identity = identityRow(list, threshold ?? 0);
       return {
-        judgedSource: threshold === undefined ? null : shareOf((r) => r.toSource < threshold),
-        judgedTarget: threshold === undefined ? null : shareOf((r) => r.toTarget < threshold),
-        closerToSource: shareOf((r) => r.toSource < r.toTarget),
-        ratio: mean((r) => r.outMse) / mean((r) => r.inMse),
-        transfer: 1 - mean((r) => r.after) / mean((r) => r.before),
+        judgedSource: threshold === undefined ? null : identity.judgedSource,
+        judgedTarget: threshold === undefined ? null : identity.judgedTarget,
+        closerToSource: identity.closerToSource,
+        ratio,
+        transfer,
       };
     };
     const result = {
       model: manifest.model,
       images: n,
-      pairs: groups.length > 0 ? pairs : 0,
+      pairs,
       langevin: settings,
       realism,
-      faceSwap: groups.length > 0
-        ? { face, mode, before: summary(rows.before), after: summary(rows.after) }
-        : null,
+      faceSwap: { face, mode, before: summary(rows.before), after: summary(rows.after) },
     };
     console.log(JSON.stringify(result));
   } finally {
@@ -249,14 +248,8 @@ async function run(command: LangevinCommand): Promise<void> {
   }
 }
 
-interface Row {
-  toSource: number;
-  toTarget: number;
-  inMse: number;
-  outMse: number;
-  before: number;
-  after: number;
-}
+/** A pair's swap: its descriptor distances and pixel errors. */
+type Row = PairDistances & SwapErrors;
 
 /** Runs the command; returns the exit status. */
 export function main(args: string[]): Promise<number> {
