@@ -1,6 +1,6 @@
 import { deepEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { listFiles } from "./files.ts";
+import { listFiles, listFolder } from "./files.ts";
 
 Deno.test("listFiles: every file under a folder, links to files too, sorted by path", async () => {
   const root = await Deno.makeTempDir();
@@ -21,5 +21,19 @@ Deno.test("listFiles: every file under a folder, links to files too, sorted by p
   } finally {
     await Deno.remove(root, { recursive: true });
     await Deno.remove(elsewhere, { recursive: true });
+  }
+});
+
+Deno.test("listFolder: the files, or that nothing is there, or that it is a file", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(root, "a.png"), "x");
+    deepEqual((await listFolder(root) as { path: string }[]).map((f) => f.path), [
+      join(root, "a.png"),
+    ]);
+    deepEqual(await listFolder(join(root, "a.png")), "is not a folder");
+    deepEqual(await listFolder(join(root, "missing")), "does not exist");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -33,3 +33,19 @@ export async function listFiles(root: string): Promise<ListedFile[]> {
   await walk(root);
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
+
+/** Why a folder the user named cannot be listed, as the end of a sentence about it. */
+export type FolderProblem = "does not exist" | "is not a folder";
+
+/** {@link listFiles} of `root`, or what is wrong with it: nothing there, or a file. */
+export async function listFolder(root: string): Promise<ListedFile[] | FolderProblem> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "does not exist";
+    throw error;
+  }
+  if (!info.isDirectory) return "is not a folder";
+  return await listFiles(root);
+}

@@ -8,7 +8,7 @@
  */
 
 import { resolve } from "node:path";
-import { listFiles } from "../core/files.ts";
+import { listFolder } from "../core/files.ts";
 import { permutation } from "../core/host_random.ts";
 import { ImageDecodeError, photoPixels } from "../core/image.ts";
 
@@ -28,17 +28,11 @@ const IMAGE_FILE = /\.(jpe?g|png)$/i;
 /** The image files under `folder` (JPEG and PNG by name), sorted. */
 export async function imageFiles(folder: string): Promise<string[]> {
   const root = resolve(folder);
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(root);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new RealFacesError(`the folder of real faces ${root} does not exist; pass --data.`);
-    }
-    throw error;
+  const listed = await listFolder(root);
+  if (typeof listed === "string") {
+    throw new RealFacesError(`the folder of real faces ${root} ${listed}; pass --data a folder.`);
   }
-  if (!info.isDirectory) throw new RealFacesError(`${root} is not a folder of images.`);
-  const files = (await listFiles(root)).map((f) => f.path).filter((p) => IMAGE_FILE.test(p));
+  const files = listed.map((f) => f.path).filter((p) => IMAGE_FILE.test(p));
   if (files.length === 0) {
     throw new RealFacesError(`${root} holds no JPEG or PNG images; pass a folder of faces.`);
   }

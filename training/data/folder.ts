@@ -14,7 +14,7 @@ import { sha256Hex } from "../../model/bundle.ts";
 import { isOsError } from "../os_error.ts";
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";
-import { type ListedFile, listFiles } from "../../core/files.ts";
+import { type ListedFile, listFolder } from "../../core/files.ts";
 import { centerCropResize, decodeImage, ImageDecodeError } from "../../core/image.ts";
 import { checkResolution, DataError, type ImageSet } from "./image_set.ts";
 import { writeFileAtomic } from "../atomic_file.ts";
@@ -133,21 +133,13 @@ export function skippedWarning(skipped: readonly SkippedFile[], total: number): 
 
 /** The files under `root`; a missing folder or a file is a {@link DataError}. */
 async function listDataFiles(root: string): Promise<ListedFile[]> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(root);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new DataError(
-        `the data folder ${root} does not exist; pass an existing folder to --data.`,
-      );
-    }
-    throw error;
+  const listed = await listFolder(root);
+  if (typeof listed === "string") {
+    throw new DataError(
+      `the data folder ${root} ${listed}; pass a folder of JPEG or PNG images to --data.`,
+    );
   }
-  if (!info.isDirectory) {
-    throw new DataError(`${root} is not a folder; pass a folder of JPEG or PNG images to --data.`);
-  }
-  return await listFiles(root);
+  return listed;
 }
 
 function cacheKey(root: string, files: ListedFile[], resolution: number): string {
