@@ -125,6 +125,24 @@ export function differenceMap(a, b) {
 }
 
 /**
+ * Pixel `p` of the RGB bytes `base` with the colour at `rgb[at..at+3]` laid
+ * over it at opacity `alpha`, written into `out`: the one blend of the
+ * pictures drawn here (maps, concept overlays, swap masks).
+ *
+ * @param {Uint8Array} out
+ * @param {Uint8Array} base
+ * @param {number} p
+ * @param {ArrayLike<number>} rgb
+ * @param {number} at
+ * @param {number} alpha
+ */
+export function blendPixel(out, base, p, rgb, at, alpha) {
+  for (let c = 0; c < 3; c++) {
+    out[p * 3 + c] = Math.round(base[p * 3 + c] * (1 - alpha) + rgb[at + c] * alpha);
+  }
+}
+
+/**
  * `image` with the positions where `mask` (values in [0, 1], same size) is set tinted in `color`.
  *
  * @param {RgbPicture} image
@@ -135,10 +153,7 @@ export function differenceMap(a, b) {
 export function tintMask(image, mask, color = [255, 0, 0]) {
   const data = new Uint8Array(image.data.length);
   for (let p = 0; p < mask.length; p++) {
-    const alpha = 0.6 * Math.min(Math.max(mask[p], 0), 1);
-    for (let c = 0; c < 3; c++) {
-      data[p * 3 + c] = Math.round(image.data[p * 3 + c] * (1 - alpha) + color[c] * alpha);
-    }
+    blendPixel(data, image.data, p, color, 0, 0.6 * Math.min(Math.max(mask[p], 0), 1));
   }
   return { width: image.width, height: image.height, data };
 }

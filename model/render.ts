@@ -16,7 +16,7 @@
 
 import type { RgbImage } from "../core/image.ts";
 import { REGION_THRESHOLD } from "../core/regions.ts";
-import { heatColor, resizePlanes } from "../core/pictures.js";
+import { blendPixel, heatColor, resizePlanes } from "../core/pictures.js";
 
 /** How a map is drawn. */
 export const MAP_STYLES = ["heat", "overlay", "contour"] as const;
@@ -74,11 +74,7 @@ export function drawMap(map: Float32Array, image: RgbImage, style: MapStyle): Rg
     return { width: size, height: size, data };
   }
   for (let p = 0; p < size * size; p++) {
-    const color = heatColor(map[p]);
-    const alpha = style === "heat" ? 1 : 0.75 * map[p];
-    for (let c = 0; c < 3; c++) {
-      data[p * 3 + c] = Math.round(image.data[p * 3 + c] * (1 - alpha) + color[c] * alpha);
-    }
+    blendPixel(data, image.data, p, heatColor(map[p]), 0, style === "heat" ? 1 : 0.75 * map[p]);
   }
   return { width: size, height: size, data };
 }
@@ -86,11 +82,10 @@ export function drawMap(map: Float32Array, image: RgbImage, style: MapStyle): Rg
 /** `colors` (same size) blended over `image` wherever it is not black (concept maps). */
 export function blendColors(image: RgbImage, colors: RgbImage, alpha = 0.55): RgbImage {
   const data = new Uint8Array(image.data);
-  for (let p = 0; p < data.length; p += 3) {
-    if (colors.data[p] + colors.data[p + 1] + colors.data[p + 2] === 0) continue;
-    for (let c = 0; c < 3; c++) {
-      data[p + c] = Math.round(image.data[p + c] * (1 - alpha) + colors.data[p + c] * alpha);
-    }
+  for (let p = 0; p < data.length / 3; p++) {
+    const at = p * 3;
+    if (colors.data[at] + colors.data[at + 1] + colors.data[at + 2] === 0) continue;
+    blendPixel(data, image.data, p, colors.data, at, alpha);
   }
   return { width: image.width, height: image.height, data };
 }
