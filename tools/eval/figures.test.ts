@@ -1,4 +1,4 @@
-import { equal, match } from "node:assert/strict";
+import { equal, match, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeImage } from "../../core/image.ts";
@@ -39,6 +39,30 @@ Deno.test("deno task figures draws the samples, concept maps and the named conce
     }
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("deno task figures removes an earlier model's strips of a concept this one lacks", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-figures-" });
+  try {
+    // The default bundle with no group named nose (labels are not among the hashed files).
+    const copy = join(root, "bundle"), out = join(root, "out");
+    await Deno.mkdir(copy);
+    for await (const entry of Deno.readDir(bundle)) {
+      await Deno.copyFile(join(bundle, entry.name), join(copy, entry.name));
+    }
+    const manifest = JSON.parse(await Deno.readTextFile(join(copy, "manifest.json")));
+    for (const group of manifest.groups) if (group.label === "nose") group.label = null;
+    await Deno.writeTextFile(join(copy, "manifest.json"), JSON.stringify(manifest));
+    await Deno.mkdir(out);
+    await Deno.writeFile(join(out, "swap-nose.png"), new Uint8Array([1]));
+    const { code, stderr } = await figures(["--model", copy, "--out", out, "--size", "16"]);
+    equal(code, 0, stderr);
+    match(stderr, /removed .*swap-nose\.png, an earlier run's strips/);
+    await rejects(Deno.stat(join(out, "swap-nose.png")), Deno.errors.NotFound);
+    await Deno.stat(join(out, "swap-mouth.png"));
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
 

@@ -6,7 +6,8 @@
  * - `concepts.png`: 8 faces above their concept maps (the paper's Fig. 3);
  * - `swap-<concept>.png`: for each of mouth, eyes, nose and face that the
  *   manifest names, 4 swap strips (target | mask | source | swap |
- *   difference, the paper's Figs. 5 and 6) in the given `--swap-mode`.
+ *   difference, the paper's Figs. 5 and 6) in the given `--swap-mode`; an
+ *   earlier run's strips of a concept this model does not name are removed.
  *
  * Exit status: 0 done, 1 error, 2 bad command line.
  *
@@ -88,6 +89,16 @@ async function write(folder: string, name: string, image: RgbImage): Promise<voi
   console.error(`wrote ${join(folder, name)} (${image.width}x${image.height})`);
 }
 
+/** Removes an earlier run's figure that this model has none of, so the folder shows one model. */
+async function removeStale(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+    console.error(`removed ${path}, an earlier run's strips`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
 async function drawFigures(command: FiguresCommand): Promise<void> {
   const model = await ServedModel.load(command.model, {
     threads: 1,
@@ -122,6 +133,7 @@ async function drawFigures(command: FiguresCommand): Promise<void> {
             ? "the model does not say which groups make up the face: no face swap strips"
             : `no group is named ${concept}: no swap strips for it`,
         );
+        await removeStale(join(command.out, `swap-${concept}.png`));
         continue;
       }
       const strips = [];
