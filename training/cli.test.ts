@@ -1,6 +1,7 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { encodePng } from "../core/image.ts";
 import { ConfigError, resolveConfig } from "./config.ts";
 import { continuedConfig, parseTrainArgs, type TrainCommand } from "./cli.ts";
 import { UsageError } from "./command_line.ts";
@@ -134,7 +135,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g, --freeze-head, --train-head for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags and --data (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g, --freeze-head, --train-head for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",
@@ -206,6 +207,14 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags (and --out, --name
     () => parseTrainArgs(["--resume", "r", "--groups", "8"]),
     /--groups cannot be combined with --resume/,
   );
+  // Where the run's images are now.
+  deepEqual(
+    (parseTrainArgs(["--resume", "r", "--data", "/moved/faces"]) as Extract<
+      TrainCommand,
+      { kind: "resume" }
+    >).overrides,
+    { data: { kind: "folder", path: "/moved/faces" } },
+  );
 });
 
 Deno.test("continuedConfig: the run's settings with the changes, interpretable ones merged", () => {
@@ -227,6 +236,16 @@ Deno.test("continuedConfig: the run's settings with the changes, interpretable o
   throws(
     () => continuedConfig(plain, { interpretable: { lambda1: 1 } }, "p.safetensors"),
     (e) => e instanceof ConfigError && /p\.safetensors is a plain GAN's/.test(e.message),
+  );
+  const folder = resolveConfig({ data: { kind: "folder", path: "faces" } });
+  deepEqual(
+    continuedConfig(folder, { data: { kind: "folder", path: "/moved" } }, "c.safetensors").data,
+    { kind: "folder", path: "/moved" },
+  );
+  throws(
+    () => continuedConfig(plain, { data: { kind: "folder", path: "/x" } }, "s.safetensors"),
+    (e) =>
+      e instanceof ConfigError && /s\.safetensors trained on the synthetic set/.test(e.message),
   );
   // The merged settings are checked as a new run's are.
   throws(
@@ -459,6 +478,50 @@ Deno.test("deno task train: a checkpoint of other networks in a run folder is na
       /error: \S*step-000009\.safetensors: "\S+" is \[[\d, ]+\] in the checkpoint, \[[\d, ]+\] in this model: the checkpoint belongs to other network sizes: it is no checkpoint of this run, whose config\.json gives other networks\./,
     );
     ok(!/give --width/.test(stderr), "no advice that --resume cannot take");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: --data says where a run's images moved; other images are refused", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const faces = join(root, "faces"), moved = join(root, "moved");
+    await Deno.mkdir(faces);
+    for (let k = 0; k < 8; k++) {
+      const data = new Uint8Array(32 * 32 * 3).fill(30 * k);
+      await Deno.writeFile(join(faces, `${k}.png`), encodePng({ width: 32, height: 32, data }));
+    }
+    const flags = TINY_FLAGS.filter((f, k) =>
+      f !== "--synthetic" && f !== "--synthetic-count" && TINY_FLAGS[k - 1] !== "--synthetic-count"
+    );
+    const cache = ["--cache-dir", join(root, "cache")];
+    const first = await runCli([
+      "--data",
+      faces,
+      ...flags,
+      ...cache,
+      "--steps",
+      "3",
+      "--out",
+      root,
+    ]);
+    equal(first.code, 0, first.stderr);
+    const run = join(root, [...Deno.readDirSync(root)].find((e) => /^\d{5}-/.test(e.name))!.name);
+    await Deno.rename(faces, moved);
+    const gone = await runCli(["--resume", run, "--steps", "4", ...cache]);
+    equal(gone.code, 1);
+    match(gone.stderr, /error: the data folder \S+faces does not exist; pass a folder/);
+    const resumed = await runCli(["--resume", run, "--steps", "4", "--data", moved, ...cache]);
+    equal(resumed.code, 0, resumed.stderr);
+    // Fewer images reorder every epoch: the run's batches cannot continue.
+    await Deno.remove(join(moved, "7.png"));
+    const fewer = await runCli(["--resume", run, "--steps", "6", ...cache]);
+    equal(fewer.code, 1);
+    match(
+      fewer.stderr,
+      /^error: the data has 7 images, but the run was trained on 8: resuming needs the same images/m,
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }

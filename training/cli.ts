@@ -60,9 +60,11 @@ import { realsGridPng, trainLoop } from "./train.ts";
 export const USAGE = `Usage:
   deno task train --data <folder> [options]     train on a folder of JPEG/PNG images
   deno task train --synthetic [options]         train on generated cartoon faces
-  deno task train --resume <run-folder> [--steps N]   continue a run
-  deno task train --resume <checkpoint> [--steps N] [--out <folder>] [--name <name>]
-                [--augment <list|none>] [--r1 <gamma>] [--lr-g <x>] [--lr-d <x>]
+  deno task train --resume <run-folder> [--steps N] [--data <folder>]
+                                                continue a run (--data: where its images are
+                                                now, when they moved)
+  deno task train --resume <checkpoint> [--steps N] [--data <folder>] [--out <folder>]
+                [--name <name>] [--augment <list|none>] [--r1 <gamma>] [--lr-g <x>] [--lr-d <x>]
                 [--lambda1 <x>] [--lambda2-g <x>] [--freeze-head | --train-head]
                                                 continue a run from its checkpoint file alone
                                                 (e.g. one committed to a repository), in a new
@@ -208,9 +210,13 @@ const FILE_ONLY_FLAGS_TEXT = `${FILE_ONLY_FLAGS.slice(0, -1).join(", ")} and ${
   FILE_ONLY_FLAGS.at(-1)
 }`;
 
-/** Flags a resumed run may change: the schedule and where it goes, never the model or data. */
+/**
+ * Flags a resumed run may change: the schedule, where it goes, and where its
+ * images are now (the same images: the sampler refuses others), never the model.
+ */
 const RESUMABLE = new Set([
   "resume",
+  "data",
   "out",
   "name",
   "steps",
@@ -242,8 +248,8 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
     if (fixed.length > 0) {
       throw new UsageError(
         `--${fixed[0]} cannot be combined with --resume: the run's config fixes the model ` +
-          "and data; only --steps, the log, sample and checkpoint intervals, and (from a " +
-          `checkpoint file) ${FILE_ONLY_FLAGS_TEXT} can change.`,
+          "and data; only --steps, the log, sample and checkpoint intervals, --data (where " +
+          `its images are now) and (from a checkpoint file) ${FILE_ONLY_FLAGS_TEXT} can change.`,
       );
     }
     return {
@@ -257,6 +263,9 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
           augment: augmentFlag(values.augment as string | undefined),
           r1Gamma: real("r1"),
           freezeHead: headFlag(values["freeze-head"], values["train-head"]),
+          data: values.data === undefined
+            ? undefined
+            : { kind: "folder" as const, path: values.data as string },
         }),
         ...(values.lambda1 !== undefined || values["lambda2-g"] !== undefined
           ? {
@@ -507,6 +516,11 @@ export function continuedConfig(
   run: string,
 ): TrainConfig {
   const { interpretable, ...rest } = overrides;
+  if (rest.data && config.data.kind !== "folder") {
+    throw new ConfigError(
+      `--data says where a run's images are now; ${run} trained on the synthetic set.`,
+    );
+  }
   if (interpretable && !config.interpretable) {
     throw new ConfigError(
       `--lambda1 and --lambda2-g change an interpretable run's settings; ${run} is a plain GAN's.`,

@@ -13,7 +13,7 @@ Deno.test("BatchSampler: each epoch visits every image once, in a new order", ()
   deepEqual([...first].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   deepEqual([...second].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   ok(first.join() !== second.join());
-  deepEqual(sampler.state(), { seed: 3, epoch: 1, cursor: 10 });
+  deepEqual(sampler.state(), { seed: 3, epoch: 1, cursor: 10, count: 10 });
 });
 
 Deno.test("BatchSampler: a sampler built from a saved state continues identically", () => {
@@ -23,6 +23,20 @@ Deno.test("BatchSampler: a sampler built from a saved state continues identicall
   const expected = [a.next(6), a.next(6)];
   const b = new BatchSampler(7, { flip: true, state: saved });
   deepEqual([b.next(6), b.next(6)], expected);
+});
+
+Deno.test("BatchSampler: a state saved over another number of images is refused", () => {
+  const saved = new BatchSampler(40, { flip: false }).state();
+  throws(
+    () => new BatchSampler(20, { flip: false, state: saved }),
+    (e) => e instanceof DataError && /has 20 images, but the run was trained on 40/.test(e.message),
+  );
+  // States stored before the count was kept: a position past the end shows the change.
+  throws(
+    () => new BatchSampler(20, { flip: false, state: { seed: 0, epoch: 3, cursor: 30 } }),
+    /trained on more than 30/,
+  );
+  new BatchSampler(40, { flip: false, state: { seed: 0, epoch: 3, cursor: 30 } }).next(20);
 });
 
 Deno.test("BatchSampler: flips about half the images when asked, none otherwise", () => {

@@ -16,6 +16,8 @@ export interface SamplerState {
   epoch: number;
   /** Position in this epoch's order of the next image. */
   cursor: number;
+  /** The images it draws from (absent from states stored before it was kept). */
+  count?: number;
 }
 
 /** Which images a batch holds, and whether each is mirrored. */
@@ -36,9 +38,20 @@ export class BatchSampler {
     if (!Number.isInteger(count) || count < 1) {
       throw new DataError(`a sampler needs at least one image, got ${count}.`);
     }
+    const state = options.state ?? { seed: 0, epoch: 0, cursor: 0 };
+    // Another number of images reorders every epoch: the batches would not be the run's, and a
+    // position past the end would read no image at all.
+    const known = state.count ?? (state.cursor > count ? `more than ${state.cursor}` : count);
+    if (known !== count) {
+      throw new DataError(
+        `the data has ${count} images, but the run was trained on ${known}: resuming needs the ` +
+          "same images (give --data where they are now), or train on these in a new run that " +
+          "starts from the checkpoint (--init-from <checkpoint>).",
+      );
+    }
     this.#count = count;
     this.#flip = options.flip;
-    this.#state = { ...(options.state ?? { seed: 0, epoch: 0, cursor: 0 }) };
+    this.#state = { ...state, count };
     this.#order = this.#epochOrder();
   }
 
