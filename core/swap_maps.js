@@ -49,6 +49,16 @@ export const PIECE_REACH = 7;
 export const WIDE_MARGIN = 2;
 
 /**
+ * How a swap exchanges maps: "groups", the paper's, copies the chosen groups'
+ * filters everywhere; "region" also every filter inside their region
+ * ({@link swapRegion}); "wide" that region grown by {@link WIDE_MARGIN}. A
+ * request without one gets {@link defaultSwapMode}'s.
+ */
+export const SWAP_MODES = /** @type {const} */ (["groups", "region", "wide"]);
+
+/** @typedef {typeof SWAP_MODES[number]} SwapMode */
+
+/**
  * The centre [K] of `channels` of one image's maps [M, K]: the mean of their
  * maps (zeros for none).
  *
@@ -110,7 +120,7 @@ export function positionOwners(centres, peaks, k) {
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
- * @param {SwapModeName} [mode]
+ * @param {SwapMode} [mode]
  * @returns {Uint8Array}
  */
 export function swapRegion(targetMaps, sourceMaps, groups, k, mode = "region") {
@@ -194,10 +204,10 @@ export function piecesNear(region, start, reach) {
  * groups) its face-swap mode (`faces.faceSwapMode`) where the model has one.
  * "groups", the paper's, for a model without measurements.
  *
- * @param {{ swapMode?: SwapModeName; faceSwapMode?: SwapModeName } | null | undefined} faces
+ * @param {{ swapMode?: SwapMode; faceSwapMode?: SwapMode } | null | undefined} faces
  * @param {readonly number[] | null | undefined} face the face's group ids
  * @param {readonly number[]} groups the swapped group ids
- * @returns {SwapModeName}
+ * @returns {SwapMode}
  */
 export function defaultSwapMode(faces, face, groups) {
   const mode = faces?.swapMode ?? "groups";
@@ -205,8 +215,6 @@ export function defaultSwapMode(faces, face, groups) {
     face.every((id) => groups.includes(id));
   return isFace ? faces?.faceSwapMode ?? mode : mode;
 }
-
-/** @typedef {"groups" | "region" | "wide"} SwapModeName */
 
 /**
  * `region` over a square grid, grown by `margin` positions along each axis
@@ -258,7 +266,7 @@ function squareSide(positions) {
  * @param {Float32Array} sourceMaps
  * @param {readonly SwappedGroup[]} groups
  * @param {number} k
- * @param {SwapModeName} [mode]
+ * @param {SwapMode} [mode]
  * @param {Uint8Array} [region]
  * @returns {Float32Array}
  */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { SWAP_MODES } from "./swap.ts";
+import { SWAP_MODES } from "../core/swap_maps.js";
 import { z } from "zod";
 
 /** The format tag of bundles this code writes. */

@@ -23,7 +23,14 @@
 
 import { concatArrays } from "../core/concat.ts";
 import { imageGrid, type RgbImage } from "../core/image.ts";
-import { defaultSwapMode, grownRegion, swapMaps, swapRegion } from "../core/swap_maps.js";
+import {
+  defaultSwapMode,
+  grownRegion,
+  SWAP_MODES,
+  swapMaps,
+  type SwapMode,
+  swapRegion,
+} from "../core/swap_maps.js";
 import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.ts";
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
@@ -32,16 +39,7 @@ import { differenceMap, regionMask } from "../core/pictures.js";
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
 
-/**
- * How a swap exchanges maps (see the module notes); "groups" is the paper's. A request without
- * one gets {@link defaultSwapMode}'s: the model's measured modes.
- */
-export const SWAP_MODES = ["groups", "region", "wide"] as const;
-
-/** One of {@link SWAP_MODES}. */
-export type SwapMode = typeof SWAP_MODES[number];
-
-export { defaultSwapMode, grownRegion, swapMaps, swapRegion };
+export { defaultSwapMode, grownRegion, SWAP_MODES, swapMaps, type SwapMode, swapRegion };
 
 /** A swap's pictures, each of side `size`. */
 export interface SwapPictures {

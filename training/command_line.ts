@@ -21,7 +21,7 @@ import { BundleError } from "../model/bundle.ts";
 import { RealFacesError } from "../faces/real_faces.ts";
 import { IdentityListError } from "../faces/verification.ts";
 import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
-import { SWAP_MODES, type SwapMode } from "../model/swap.ts";
+import { SWAP_MODES, type SwapMode } from "../core/swap_maps.js";
 import { MAX_SEED } from "../model/latents.ts";
 import type { Progress } from "../core/progress.ts";
 
