@@ -11,9 +11,10 @@ import { resolve } from "node:path";
 import { listFolder } from "../core/files.ts";
 import { permutation } from "../core/host_random.ts";
 import { ImageDecodeError, photoPixels } from "../core/image.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** A folder that cannot give the real faces asked for. */
-export class RealFacesError extends Error {
+export class RealFacesError extends UserError {
   override name = "RealFacesError";
 }
 

@@ -9,9 +9,10 @@
 
 import { basename, dirname, join } from "node:path";
 import { permutation } from "../core/host_random.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** A malformed identity list, or one that does not match the image folder. */
-export class IdentityListError extends Error {
+export class IdentityListError extends UserError {
   override name = "IdentityListError";
 }
 

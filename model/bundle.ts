@@ -21,9 +21,10 @@ import {
   READABLE_BUNDLE_FORMATS,
 } from "./manifest.ts";
 import { ManifestSchema } from "./manifest.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** A bundle that cannot be served; `file` is the path of the offending file. */
-export class BundleError extends Error {
+export class BundleError extends UserError {
   override name = "BundleError";
   readonly file: string;
 

@@ -15,6 +15,7 @@ import {
   type SchedulerStats,
 } from "./scheduler.ts";
 import { GeneratorSessions, noEncoderError, noGradientsError } from "./sessions.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** Options of {@link ServedModel.load}. */
 export interface ServedModelOptions extends SchedulerOptions {
@@ -23,7 +24,7 @@ export interface ServedModelOptions extends SchedulerOptions {
 }
 
 /** A concept name that is not a group id, a group label, or `face` (when known). */
-export class UnknownConceptError extends Error {
+export class UnknownConceptError extends UserError {
   override name = "UnknownConceptError";
 }
 

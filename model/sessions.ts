@@ -13,6 +13,7 @@ import * as ort from "onnxruntime-web";
 import { fileURLToPath } from "node:url";
 import { type Bundle, BundleError } from "./bundle.ts";
 import { BUNDLE_FILES, type BundlePart, type Manifest, WEIGHT_SOURCES } from "./manifest.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** Options of {@link GeneratorSessions.open}. */
 export interface SessionOptions {
@@ -31,12 +32,12 @@ function configureRuntime(threads: number): void {
 }
 
 /** The bundle has no encoder, so photos cannot be encoded. */
-export class NoEncoderError extends Error {
+export class NoEncoderError extends UserError {
   override name = "NoEncoderError";
 }
 
 /** The bundle has no vector-Jacobian products, so no gradient steps can be taken. */
-export class NoGradientsError extends Error {
+export class NoGradientsError extends UserError {
   override name = "NoGradientsError";
 }
 

@@ -22,6 +22,8 @@
  * @module
  */
 
+import { UserError } from "../core/user_error.ts";
+
 /** The embedded default bundle, beside this file's folder. */
 export const DEFAULT_MODEL = new URL("../model/default/", import.meta.url);
 
@@ -63,7 +65,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
 };
 
 /** An environment variable with an unusable value. */
-export class ServerConfigError extends Error {
+export class ServerConfigError extends UserError {
   override name = "ServerConfigError";
 }
 

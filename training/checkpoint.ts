@@ -23,6 +23,7 @@ import { recalibrateNorms } from "./networks/average.ts";
 import type { GanGenerator } from "./networks/generator.ts";
 import type { HostTensor, Safetensors } from "./safetensors.ts";
 import { ConfigError, resolveStoredConfig, type TrainConfig } from "./config.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** Format tag of checkpoints written by `GanTrainer.snapshot`. */
 export const CHECKPOINT_FORMAT = "interpretable-gan-checkpoint/2";
@@ -52,7 +53,7 @@ export interface TrainerState {
 }
 
 /** A checkpoint that does not fit this run. */
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   override name = "CheckpointError";
 }
 

@@ -12,6 +12,7 @@ import {
   userErrorMessage,
 } from "./command_line.ts";
 import { ChildOutput } from "../core/child_output.ts";
+import { UserError } from "../core/user_error.ts";
 
 /**
  * Runs work under `withStopSignal` in a child that says "ready", then sends it
@@ -194,6 +195,14 @@ Deno.test("a full or read-only disk is a user error, in one line naming the path
   equal(isUserError(Object.assign(new Error("Read-only file system"), { code: "EROFS" })), true);
   equal(isUserError(Object.assign(new Error("Broken pipe"), { code: "EPIPE" })), false);
   equal(isUserError(new TypeError("a bug")), false);
+});
+
+Deno.test("isUserError: any UserError, whichever module throws it", () => {
+  class BadBundle extends UserError {
+    override name = "BadBundle";
+  }
+  equal(isUserError(new BadBundle("model/x: no manifest.json")), true);
+  equal(isUserError(new Error("a bug")), false);
 });
 
 Deno.test("seedFlag leaves room below 2^32 for the seeds drawn after it", () => {

@@ -8,19 +8,10 @@
  */
 
 import { STOP_SIGNALS } from "../core/stop_signals.ts";
+import { UserError } from "../core/user_error.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { CheckpointError } from "./checkpoint.ts";
 import { ConfigError } from "./config.ts";
-import { DataError } from "./data/image_set.ts";
-import { EngineError } from "./engine/errors.ts";
-import { RunFolderError, RunWriteError } from "./run_folder.ts";
 import { isDiskError } from "./os_error.ts";
-import { TrainingDivergedError } from "./train.ts";
-import { ExportError } from "./export/bundle.ts";
-import { BundleError } from "../model/bundle.ts";
-import { RealFacesError } from "../faces/real_faces.ts";
-import { IdentityListError } from "../faces/verification.ts";
-import { NoEncoderError, NoGradientsError } from "../model/sessions.ts";
 import { SWAP_MODES, type SwapMode } from "../core/swap_maps.js";
 import { MAX_SEED } from "../model/latents.ts";
 import type { Progress } from "../core/progress.ts";
@@ -97,23 +88,6 @@ export function swapModeFlag(
   return choiceFlag(flag, text, SWAP_MODES);
 }
 
-/** Errors of the user's input or data, printed as one line rather than with a stack trace. */
-const USER_ERRORS = [
-  DataError,
-  ConfigError,
-  RunFolderError,
-  RunWriteError,
-  CheckpointError,
-  EngineError,
-  BundleError,
-  RealFacesError,
-  IdentityListError,
-  TrainingDivergedError,
-  ExportError,
-  NoEncoderError,
-  NoGradientsError,
-];
-
 /**
  * File-system errors, which at a command line come of the paths the user gave
  * (an output folder that is a file, a missing folder to write into); Deno's
@@ -151,9 +125,12 @@ export function userErrorMessage(error: Error): string {
   return `${path}: ${reason} (${operation}).`;
 }
 
-/** Whether `error` is one of the errors a command prints as one `error:` line. */
+/**
+ * Whether `error` is one of the errors a command prints as one `error:` line:
+ * a {@link UserError}, or a file-system or disk error of a path the user gave.
+ */
 export function isUserError(error: unknown): error is Error {
-  return [...USER_ERRORS, ...PATH_ERRORS].some((type) => error instanceof type) ||
+  return error instanceof UserError || PATH_ERRORS.some((type) => error instanceof type) ||
     isDiskError(error);
 }
 

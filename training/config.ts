@@ -7,6 +7,7 @@
  */
 
 import { checkResolution, type Resolution } from "./data/image_set.ts";
+import { UserError } from "../core/user_error.ts";
 
 /**
  * How the generator doubles its resolution: "upsample" (nearest 2x
@@ -260,7 +261,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 };
 
 /** A configuration value that cannot be used. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override name = "ConfigError";
 }
 

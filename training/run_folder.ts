@@ -27,6 +27,7 @@ import { CheckpointError } from "./checkpoint.ts";
 import { sha256Hex } from "../model/bundle.ts";
 import { isOsError } from "./os_error.ts";
 import { ENCODER_RUN_KIND, type EncoderConfig } from "./encoder/config.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** Paths of a run folder. */
 export class RunFolder {
@@ -64,7 +65,7 @@ export class RunFolder {
 }
 
 /** A run folder that is missing or unreadable. */
-export class RunFolderError extends Error {
+export class RunFolderError extends UserError {
   override name = "RunFolderError";
 }
 
@@ -142,7 +143,7 @@ export async function openRun(dir: string): Promise<{ run: RunFolder; config: Tr
  * The run folder could not be written (a full disk, a folder that became
  * unwritable): the run stops, naming its last good checkpoint.
  */
-export class RunWriteError extends Error {
+export class RunWriteError extends UserError {
   override name = "RunWriteError";
 }
 

@@ -23,6 +23,7 @@ import {
 import { type GanTrainer, seededStream } from "./trainer.ts";
 import type { InterpretabilityReport } from "./interpretable/module.ts";
 import { roundTo } from "../core/numbers.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** Images in a sample grid (8 x 8). */
 export const SAMPLE_COUNT = 64;
@@ -44,7 +45,7 @@ export interface LogRecord {
 }
 
 /** Losses became NaN or infinite. */
-export class TrainingDivergedError extends Error {
+export class TrainingDivergedError extends UserError {
   override name = "TrainingDivergedError";
 }
 

@@ -285,6 +285,7 @@ export async function exportForEvaluation(
   run: string,
   checkpoint: string | undefined,
 ): Promise<{ folder: string; data: string | null; remove: () => Promise<void> }> {
+  // Loaded for --run alone: the engine and the exporter are most of a run's modules.
   const { initEngine } = await import("../../training/engine/engine.ts");
   const { exportBundle } = await import("../../training/export/bundle.ts");
   const { openRun } = await import("../../training/run_folder.ts");

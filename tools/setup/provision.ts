@@ -14,6 +14,7 @@
  */
 
 import { commandSucceeds } from "../command.ts";
+import { UserError } from "../../core/user_error.ts";
 
 /** The browser the studio's test drives: `$IGAN_CHROMIUM`, or Debian's `chromium`. */
 export const CHROMIUM = Deno.env.get("IGAN_CHROMIUM") ?? "/usr/bin/chromium";
@@ -192,7 +193,7 @@ async function aptInstall(install: AptInstall, log: (line: string) => void): Pro
 }
 
 /** Thrown when a need of the tests is missing and could not be installed. */
-export class ProvisionError extends Error {
+export class ProvisionError extends UserError {
   override name = "ProvisionError";
 }
 

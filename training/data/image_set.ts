@@ -4,6 +4,8 @@
  * @module
  */
 
+import { UserError } from "../../core/user_error.ts";
+
 /** Square RGB images of one resolution, optionally with a part label per pixel. */
 export interface ImageSet {
   /** Short name for run folders and logs (e.g. "celeba", "synthetic"). */
@@ -21,7 +23,7 @@ export interface ImageSet {
 }
 
 /** A data set that cannot be used: missing or empty folder, bad options. */
-export class DataError extends Error {
+export class DataError extends UserError {
   override name = "DataError";
 }
 

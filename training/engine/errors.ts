@@ -5,8 +5,10 @@
  * @module
  */
 
+import { UserError } from "../../core/user_error.ts";
+
 /** Base class of every error the engine throws on purpose. */
-export class EngineError extends Error {
+export class EngineError extends UserError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;

@@ -67,6 +67,7 @@ import type { Safetensors } from "../safetensors.ts";
 import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
 import { imageFiles, RealFacesError } from "../../faces/real_faces.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
+import { UserError } from "../../core/user_error.ts";
 
 /** The version of the export code, written into the ONNX files. */
 export const EXPORTER_VERSION = "1";
@@ -142,7 +143,7 @@ export interface ExportOptions {
 }
 
 /** A user-facing export failure. */
-export class ExportError extends Error {
+export class ExportError extends UserError {
   override name = "ExportError";
 }
 
