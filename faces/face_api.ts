@@ -21,6 +21,12 @@
 
 import { DESCRIPTOR_SIZE, type FaceAnalyzer } from "./analyzer.ts";
 import { LANDMARK_COUNT, LANDMARK_VALUES } from "./parts.ts";
+import { UserError } from "../core/user_error.ts";
+
+/** face-api's networks (or tfjs's wasm backend under them) could not be loaded. */
+export class FaceNetworksError extends UserError {
+  override name = "FaceNetworksError";
+}
 
 /** The bundle of face-api (with tfjs) that runs outside Node (versions: deno.json). */
 const PACKAGE_ENTRY = "@vladmandic/face-api/dist/face-api.esm.js";
@@ -158,12 +164,16 @@ function toTensor(tf: Any, images: Float32Array, n: number, size: number): Any {
  * Opens face-api's networks (loaded once per process, and kept for the next
  * analyzer: tfjs and its backend are process-wide). Detection sees each
  * image in a grey frame of a quarter of its side, as the detector wants some
- * room around a face.
+ * room around a face. Throws {@link FaceNetworksError} when they cannot load.
  */
 export async function openFaceApi(): Promise<FaceAnalyzer> {
   loading ??= load().catch((error) => {
     loading = null;
-    throw error;
+    throw new FaceNetworksError(
+      `the face networks (npm @vladmandic/face-api, with tfjs's wasm backend) did not load: ` +
+        `${(error as Error).message}`,
+      { cause: error },
+    );
   });
   const { faceapi, tf } = await loading;
   const nets = faceapi.nets;

@@ -142,12 +142,13 @@ async function faceSwapsWith(
 }
 
 async function run(command: EncoderCommand): Promise<void> {
+  // The face networks before the model: when they cannot load, there is no model to release.
+  const analyzer = await openFaceApi();
   const model = await ServedModel.load(command.model, {
     threads: 1,
     maxBatch: BATCH,
     maxQueuedRows: 2 * BATCH,
   });
-  const analyzer = await openFaceApi();
   try {
     const { manifest } = model;
     if (!manifest.encoder) {

@@ -228,11 +228,7 @@ export function main(args: string[]): Promise<number> {
 async function measure(command: FacesCommand): Promise<number> {
   const progress = stagedProgress({ unit: "img" });
   let removeExport: (() => Promise<void>) | null = null;
-  const analyzer = await openFaceApi().catch((error) => {
-    console.error(`error: the face networks did not load: ${(error as Error).message}`);
-    return null;
-  });
-  if (!analyzer) return 1;
+  const analyzer = await openFaceApi();
   try {
     let folder = command.model ?? fileURLToPath(DEFAULT_MODEL);
     let data = command.data ?? DEFAULT_DATA;

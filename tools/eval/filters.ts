@@ -107,11 +107,7 @@ export function main(args: string[]): Promise<number> {
 }
 
 async function measure(command: FiltersCommand): Promise<number> {
-  const analyzer = await openFaceApi().catch((error) => {
-    console.error(`error: the face networks did not load: ${(error as Error).message}`);
-    return null;
-  });
-  if (!analyzer) return 1;
+  const analyzer = await openFaceApi();
   const progress = stagedProgress({ unit: "img" });
   let folder: string | URL = command.model ?? DEFAULT_MODEL;
   let removeExport: (() => Promise<void>) | null = null;

@@ -99,12 +99,13 @@ function parseArgs(args: string[]): LangevinCommand | "help" {
 const BATCH = 16;
 
 async function run(command: LangevinCommand): Promise<void> {
+  // The face networks before the model: when they cannot load, there is no model to release.
+  const analyzer = await openFaceApi();
   const model = await ServedModel.load(command.model, {
     threads: 1,
     maxBatch: 2 * BATCH,
     maxQueuedRows: 4 * BATCH,
   });
-  const analyzer = await openFaceApi();
   try {
     const { manifest } = model;
     // The model's own settings; a bundle without its VJPs or energy model is told which.
