@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startServerProcess } from "./server_process.ts";
+import { ServerStartError, startServerProcess } from "./server_process.ts";
 
 Deno.test("startServerProcess", async (t) => {
   await t.step("reads the port from the ready line", async () => {
@@ -30,7 +30,14 @@ Deno.test("startServerProcess", async (t) => {
             timeoutMs: 500,
           },
         ),
-        /the server did not start:\nstuck/,
+        (error) => {
+          assert.ok(error instanceof ServerStartError);
+          assert.equal(
+            error.message,
+            "the server did not start: it was not ready within 0.5 s; it printed:\n  stuck",
+          );
+          return true;
+        },
       );
       assert.ok(performance.now() - started < 10_000);
     },
@@ -39,7 +46,14 @@ Deno.test("startServerProcess", async (t) => {
   await t.step("reports a server that exits before it is ready", async () => {
     await assert.rejects(
       startServerProcess(["eval", "console.error('error: no model'); Deno.exit(1)"], /up on (\d+)/),
-      /the server did not start:\nerror: no model/,
+      (error) => {
+        assert.ok(error instanceof ServerStartError);
+        assert.equal(
+          error.message,
+          "the server did not start: it exited with status 1; it printed:\n  error: no model",
+        );
+        return true;
+      },
     );
   });
 });

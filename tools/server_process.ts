@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { ChildOutput } from "../core/child_output.ts";
+import { UserError } from "../core/user_error.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -21,6 +22,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * A server that exited, or was not ready by the deadline: the message says
+ * which, then quotes what it printed (its own `error:` line, say).
+ */
+export class ServerStartError extends UserError {
+  override name = "ServerStartError";
+}
+
 /** Options of {@link startServerProcess}. */
 export interface ServerProcessOptions {
   env?: Record<string, string>;
@@ -31,7 +40,9 @@ export interface ServerProcessOptions {
 
 /**
  * Runs `deno <args>` in the repository root, waits until its stderr matches
- * `ready` (whose first group is the port), and keeps draining stderr.
+ * `ready` (whose first group is the port), and keeps draining stderr; throws
+ * {@link ServerStartError} when the server exits first or is not ready in
+ * time.
  */
 export async function startServerProcess(
   args: string[],
@@ -56,14 +67,25 @@ export async function startServerProcess(
     }
   };
   // A server that neither gets ready nor exits is stopped at the deadline, which ends its stderr.
-  const timer = setTimeout(kill, timeoutMs);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    kill();
+  }, timeoutMs);
   const startup = await output.until(ready);
   clearTimeout(timer);
   const match = ready.exec(startup);
   if (!match) {
     kill();
-    await child.status;
-    throw new Error(`the server did not start:\n${startup}`);
+    const { code } = await child.status;
+    const printed = startup.trim()
+      ? `it printed:\n${startup.trimEnd().replace(/^/gm, "  ")}`
+      : "it printed nothing.";
+    throw new ServerStartError(
+      `the server did not start: ${
+        late ? `it was not ready within ${timeoutMs / 1000} s` : `it exited with status ${code}`
+      }; ${printed}`,
+    );
   }
   // Drains stderr so that the server never blocks on a full pipe.
   output.drain();

@@ -52,7 +52,12 @@ import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { commandStatus, commandSucceeds } from "../command.ts";
-import { type ServerProcess, START, startServerProcess } from "../server_process.ts";
+import {
+  type ServerProcess,
+  ServerStartError,
+  START,
+  startServerProcess,
+} from "../server_process.ts";
 import {
   exitWithUsageError,
   onStopSignal,
@@ -65,18 +70,34 @@ import { median, percentile, roundTo } from "../../core/numbers.ts";
 /** The servers this benchmark has started and not yet stopped. */
 const running = new Set<ServerProcess>();
 
+/** Stops the servers still running, which would outlive this process. */
+function stopRunning(): void {
+  for (const server of running) server.child.kill("SIGTERM");
+}
+
 // A stop signal to this process alone (a supervisor's SIGTERM) must not leave its servers running.
 onStopSignal((status) => {
-  for (const server of running) server.child.kill("SIGTERM");
+  stopRunning();
   console.error(`\nstopped; stopped the ${running.size} servers it had started.`);
   Deno.exit(status);
 });
 
-/** {@link startServerProcess}, its server stopped when this process is. */
+/**
+ * {@link startServerProcess}, its server stopped when this process is; a server that does not
+ * start ends the benchmark with one `error:` line (and what the server printed).
+ */
 async function startTracked(
   ...args: Parameters<typeof startServerProcess>
 ): Promise<ServerProcess> {
-  const server = await startServerProcess(...args);
+  let server;
+  try {
+    server = await startServerProcess(...args);
+  } catch (error) {
+    if (!(error instanceof ServerStartError)) throw error;
+    stopRunning();
+    console.error(`error: ${error.message}`);
+    Deno.exit(1);
+  }
   running.add(server);
   return {
     ...server,
