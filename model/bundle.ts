@@ -10,7 +10,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import {
@@ -21,6 +20,7 @@ import {
   READABLE_BUNDLE_FORMATS,
 } from "./manifest.ts";
 import { ManifestSchema } from "./manifest.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { UserError } from "../core/user_error.ts";
 
 /** A bundle that cannot be served; `file` is the path of the offending file. */
@@ -48,11 +48,6 @@ export interface Bundle {
   tailVjp: Uint8Array | null;
   /** g_W and its gradient (interpretable models), or null. */
   energy: Uint8Array | null;
-}
-
-/** The lowercase hex SHA-256 of `bytes` (or of a string's UTF-8), computed synchronously. */
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** A folder given as a path or a URL, as a URL ending in a slash. */

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Bundle, readBundle, sha256Hex } from "./bundle.ts";
+import { type Bundle, readBundle } from "./bundle.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { channelGroups, type ConceptGroup, type Manifest } from "./manifest.ts";
 import {
   type BatchRunner,

@@ -6,7 +6,7 @@
 
 import { deepEqual, equal, match, notDeepEqual, ok } from "node:assert/strict";
 import { decodeImage, type RgbImage } from "../core/image.ts";
-import { sha256Hex } from "../model/bundle.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { latentForSeed } from "../model/latents.ts";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "./app.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { sha256Hex } from "../model/bundle.ts";
+import { sha256Hex } from "../core/sha256.ts";
 
 /** A strong ETag for an immutable response: the model's content and the canonical URL. */
 export function immutableEtag(contentId: string, url: URL): string {

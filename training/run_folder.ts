@@ -24,7 +24,7 @@ import {
   SafetensorsError,
 } from "./safetensors.ts";
 import { CheckpointError } from "./checkpoint.ts";
-import { sha256Hex } from "../model/bundle.ts";
+import { sha256Hex } from "../core/sha256.ts";
 import { isOsError } from "./os_error.ts";
 import { ENCODER_RUN_KIND, type EncoderConfig } from "./encoder/config.ts";
 import { UserError } from "../core/user_error.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { sha256Hex } from "../../model/bundle.ts";
+import { sha256Hex } from "../../core/sha256.ts";
 import { isOsError } from "../os_error.ts";
 import { basename, join, relative, resolve } from "node:path";
 import { homedir } from "node:os";

@@ -45,7 +45,8 @@ import {
   type EnergyInfo,
   type Manifest,
 } from "../../model/manifest.ts";
-import { type Bundle, readBundle, sha256Hex } from "../../model/bundle.ts";
+import { type Bundle, readBundle } from "../../model/bundle.ts";
+import { sha256Hex } from "../../core/sha256.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
 import { ServedModel } from "../../model/model.ts";
 import { reconstructPhotos } from "../../model/refine.ts";
