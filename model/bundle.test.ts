@@ -7,11 +7,10 @@ import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { OnnxGraph } from "../training/export/onnx.ts";
-import { type Bundle, BundleError, readBundle } from "./bundle.ts";
+import { type Bundle, BundleError, DEFAULT_MODEL, readBundle } from "./bundle.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { BUNDLE_FILES, type BundlePart } from "./manifest.ts";
 import { GeneratorSessions } from "./sessions.ts";
-import { DEFAULT_MODEL } from "../routes/config.ts";
 
 /** A copy of the default bundle in a new temporary folder. */
 async function copyOfDefault(): Promise<string> {

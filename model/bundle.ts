@@ -23,6 +23,12 @@ import { ManifestSchema } from "./manifest.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { UserError } from "../core/user_error.ts";
 
+/**
+ * The embedded default bundle (`model/default/`): what the server serves
+ * without `IGAN_MODEL`, and what the tools measure without `--model`.
+ */
+export const DEFAULT_MODEL = new URL("./default/", import.meta.url);
+
 /** A bundle that cannot be served; `file` is the path of the offending file. */
 export class BundleError extends UserError {
   override name = "BundleError";

@@ -2,10 +2,9 @@
 
 import { equal, notEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { readBundle } from "./bundle.ts";
+import { DEFAULT_MODEL, readBundle } from "./bundle.ts";
 import { BUNDLE_FILES } from "./manifest.ts";
 import { ServedModel } from "./model.ts";
-import { DEFAULT_MODEL } from "../routes/config.ts";
 
 const OPTIONS = { threads: 1, maxBatch: 4, maxQueuedRows: 16 };
 

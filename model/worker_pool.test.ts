@@ -1,5 +1,5 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
-import { DEFAULT_MODEL } from "../routes/config.ts";
+import { DEFAULT_MODEL } from "./bundle.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
 import {

@@ -7,10 +7,11 @@
 import { deepEqual, equal, match, notDeepEqual, ok } from "node:assert/strict";
 import { decodeImage, type RgbImage } from "../core/image.ts";
 import { sha256Hex } from "../core/sha256.ts";
+import { DEFAULT_MODEL } from "../model/bundle.ts";
 import { latentForSeed } from "../model/latents.ts";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "./app.ts";
-import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
+import { DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
 
 const model = await ServedModel.load(DEFAULT_MODEL, {
   threads: 1,

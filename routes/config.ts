@@ -23,9 +23,7 @@
  */
 
 import { UserError } from "../core/user_error.ts";
-
-/** The embedded default bundle, beside this file's folder. */
-export const DEFAULT_MODEL = new URL("../model/default/", import.meta.url);
+import { DEFAULT_MODEL } from "../model/bundle.ts";
 
 /** Everything the server can be configured with. */
 export interface ServerConfig {

@@ -8,13 +8,13 @@
 import { deepEqual, equal, match, notDeepEqual } from "node:assert/strict";
 import jpeg from "jpeg-js";
 import { encodePng } from "../core/image.ts";
-import { readBundle } from "../model/bundle.ts";
+import { DEFAULT_MODEL, readBundle } from "../model/bundle.ts";
 import { latentForSeed } from "../model/latents.ts";
 import type { Manifest } from "../model/manifest.ts";
 import { ServedModel } from "../model/model.ts";
 import { GeneratorSessions } from "../model/sessions.ts";
 import { createApp } from "./app.ts";
-import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
+import { DEFAULT_SERVER_CONFIG, type ServerConfig } from "./config.ts";
 import { pngBase64Of } from "./respond.ts";
 
 const bundle = await readBundle(DEFAULT_MODEL);

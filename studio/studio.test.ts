@@ -14,7 +14,8 @@ import { decodeImage, encodePng } from "../core/image.ts";
 import { defaultSwapMode } from "../core/swap_maps.js";
 import { ServedModel } from "../model/model.ts";
 import { createApp } from "../routes/app.ts";
-import { DEFAULT_MODEL, DEFAULT_SERVER_CONFIG } from "../routes/config.ts";
+import { DEFAULT_MODEL } from "../model/bundle.ts";
+import { DEFAULT_SERVER_CONFIG } from "../routes/config.ts";
 import { CHROMIUM } from "../tools/setup/provision.ts";
 
 /**

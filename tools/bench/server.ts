@@ -47,10 +47,9 @@
  */
 
 import { resolve } from "node:path";
-import { BundleError, readBundle } from "../../model/bundle.ts";
+import { BundleError, DEFAULT_MODEL, readBundle } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
-import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { commandStatus, commandSucceeds } from "../command.ts";
 import {
   type ServerProcess,

@@ -21,12 +21,11 @@ import { descriptorsInBatches } from "../../faces/analyzer.ts";
 import { likenessFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
 import { inRowBatches } from "../../core/row_batches.ts";
 import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
-import { faceGroups } from "../../model/bundle.ts";
+import { DEFAULT_MODEL, faceGroups } from "../../model/bundle.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "../../model/refine.ts";
 import { NoEncoderError } from "../../model/sessions.ts";
-import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
   integerFlag,
   parseFlags,

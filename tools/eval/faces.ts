@@ -14,7 +14,7 @@ import type { SwapMode } from "../../model/swap.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stagedProgress } from "../../core/progress.ts";
-import { readBundle } from "../../model/bundle.ts";
+import { DEFAULT_MODEL, readBundle } from "../../model/bundle.ts";
 import {
   integerFlag,
   parseFlags,
@@ -38,7 +38,6 @@ import { writeTextFileAtomic } from "../../training/atomic_file.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { defaultIdentities } from "../../faces/verification.ts";
 import { imageFiles } from "../../faces/real_faces.ts";
-import { DEFAULT_MODEL } from "../../routes/config.ts";
 
 /** The folder of real faces when none is given. */
 export const DEFAULT_DATA = "../shared/data/celeba";

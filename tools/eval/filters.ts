@@ -12,7 +12,7 @@
  */
 
 import { stagedProgress } from "../../core/progress.ts";
-import { readBundle } from "../../model/bundle.ts";
+import { DEFAULT_MODEL, readBundle } from "../../model/bundle.ts";
 import { channelGroups } from "../../model/manifest.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { GeneratorSessions } from "../../model/sessions.ts";
@@ -27,7 +27,6 @@ import {
   seedFlag,
   UsageError,
 } from "../../training/command_line.ts";
-import { DEFAULT_MODEL } from "../../routes/config.ts";
 import { exportForEvaluation } from "./faces.ts";
 
 const USAGE =

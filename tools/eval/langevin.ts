@@ -28,11 +28,10 @@ import { FACE_INNER_PARTS, partLabelsOf, partMask } from "../../faces/parts.ts";
 import { imageFiles, readRealFaces, RealFacesError } from "../../faces/real_faces.ts";
 import { localityOf, meanErrors, type SwapErrors, swapErrors } from "../../faces/swap_measures.ts";
 import { descriptorDistance } from "../../faces/verification.ts";
-import { faceGroups } from "../../model/bundle.ts";
+import { DEFAULT_MODEL, faceGroups } from "../../model/bundle.ts";
 import { langevinLatents, langevinPairs, langevinSettings } from "../../model/langevin.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
-import { DEFAULT_MODEL } from "../../routes/config.ts";
 import {
   integerFlag,
   parseFlags,
