@@ -1,8 +1,10 @@
 /**
- * The folders are the architecture's layers: the server's module graph holds
- * nothing of the trainer, the face measurements (and their face-api) or the
- * tools, `core/`, which they all use, imports nothing above it, and the
- * studio's browser script imports only plain JavaScript of `core/`.
+ * The folders are the architecture's layers: the server's module graph (its
+ * render workers' included) holds nothing of the trainer, the face
+ * measurements (and their face-api) or the tools, `core/`, which they all
+ * use, imports nothing above it, the studio's browser script imports only
+ * plain JavaScript of `core/`, and the command line every tool and benchmark
+ * parses its flags with loads none of the heavy modules some of them use.
  */
 
 import { deepEqual, ok } from "node:assert/strict";
@@ -32,10 +34,37 @@ async function moduleGraph(...entries: string[]): Promise<string[]> {
   return [...files].sort();
 }
 
+/**
+ * The modules that files of `graph` load by URL (`new URL("./x.ts", import.meta.url)`, as the
+ * render workers are started with `new Worker`), which `deno info` does not follow.
+ */
+async function modulesLoadedByUrl(graph: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (const file of graph) {
+    const text = await Deno.readTextFile(`${ROOT}/${file}`);
+    for (const [, path] of text.matchAll(/new URL\("([^"]+\.[jt]s)", import\.meta\.url\)/g)) {
+      found.add(relative(ROOT, fileURLToPath(new URL(path, new URL(file, `file://${ROOT}/`)))));
+    }
+  }
+  return [...found].sort();
+}
+
 Deno.test("the server's module graph holds nothing of training/, faces/ or tools/", async () => {
-  const graph = await moduleGraph("main.ts");
+  const main = await moduleGraph("main.ts");
+  const byUrl = await modulesLoadedByUrl(main);
+  ok(byUrl.includes("model/render_worker.ts"), byUrl.join("\n"));
+  const graph = await moduleGraph("main.ts", ...byUrl);
   ok(graph.includes("routes/app.ts") && graph.includes("core/image.ts"), graph.join("\n"));
   deepEqual(graph.filter((file) => /^(training|faces|tools)\//.test(file)), []);
+});
+
+Deno.test("the tools' command line loads no engine, exporter, face networks or onnxruntime", async () => {
+  const graph = await moduleGraph("training/command_line.ts");
+  ok(graph.includes("core/user_error.ts"), graph.join("\n"));
+  deepEqual(
+    graph.filter((file) => /^(training\/(engine|export)|faces)\/|^model\/sessions\.ts$/.test(file)),
+    [],
+  );
 });
 
 Deno.test("core/ imports nothing outside core/", async () => {
