@@ -1,7 +1,7 @@
 /**
  * `deno task eval:langevin` on what a user may get wrong: one `error:` line
  * and status 1 (2 for the command line), never a stack trace. (The chains it
- * runs are tested in `model/langevin.test.ts`.)
+ * runs are tested in `tests/langevin.test.ts`.)
  */
 
 import { equal, match } from "node:assert/strict";

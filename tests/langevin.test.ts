@@ -12,8 +12,8 @@ import { exportBundle } from "../training/export/bundle.ts";
 import { trainTinyRun } from "../training/testing/tiny_run.ts";
 import { createApp } from "../routes/app.ts";
 import { DEFAULT_SERVER_CONFIG } from "../routes/config.ts";
-import { energyGradient, langevinLatents, pairEnergy } from "./langevin.ts";
-import { ServedModel } from "./model.ts";
+import { energyGradient, langevinLatents, pairEnergy } from "../model/langevin.ts";
+import { ServedModel } from "../model/model.ts";
 
 await initEngine();
 const root = await Deno.makeTempDir({ prefix: "igan-langevin-" });
