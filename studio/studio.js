@@ -126,7 +126,7 @@ const tasks = [];
 /** The task under way of each action, which a newer run of that action aborts. */
 const running = new Map();
 
-/** The action a 401 stopped, run again once a key is entered. */
+/** The action a 401 stopped, run again once a key is entered, and the control that started it. */
 let interrupted = null;
 
 /** How many tasks have started: a task's number orders it among them. */
@@ -144,6 +144,7 @@ let lastDone = { number: 0, text: "" };
  * @param {{ what: string, section: string, work: (signal: AbortSignal) => Promise<string> }} action
  */
 async function attempt(action) {
+  const control = document.activeElement;
   cancel(action.section);
   const task = {
     what: action.what,
@@ -164,7 +165,7 @@ async function attempt(action) {
   } catch (error) {
     if (signal.aborted) return;
     end(task);
-    if (error instanceof ApiError && error.status === 401) interrupted = action;
+    if (error instanceof ApiError && error.status === 401) interrupted = { action, control };
     setStatus(`${action.what} failed: ${error.message}`, "error");
   }
 }
@@ -994,13 +995,22 @@ const SWAP_PHOTO = {
 };
 const DRAW_KERNELS = { what: "drawing kernel maps", section: "kernels", work: showKernels };
 
+/** Whether `element` can have focus back: a control still shown and enabled, not the key's. */
+function canRefocus(element) {
+  return Boolean(element) && element !== document.body && !$("key-form").contains(element) &&
+    !element.disabled && element.getClientRects().length > 0;
+}
+
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.key = $("api-key").value;
-  $("key-form").hidden = true;
   // What the 401 stopped runs again: the model's load, or an action once it has loaded.
-  const action = interrupted ?? (state.manifest ? null : LOAD_MODEL);
+  const { action, control } = interrupted ?? { action: state.manifest ? null : LOAD_MODEL };
   interrupted = null;
+  // Focus leaves the form before it hides, or it would fall to the page's body: back to the
+  // control that started the action, else to the seeds.
+  (canRefocus(control) ? control : $("seeds")).focus();
+  $("key-form").hidden = true;
   if (action) attempt(action);
 });
 $("retry-model").addEventListener("click", () => attempt(LOAD_MODEL));

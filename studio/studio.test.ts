@@ -115,6 +115,13 @@ async function settled(page: Page): Promise<{ text: string; failed: boolean }> {
   }));
 }
 
+/** The id of the element with focus ("" for one without, "BODY" for none). */
+function focused(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    document.activeElement === document.body ? "BODY" : document.activeElement?.id ?? ""
+  );
+}
+
 /** Waits until no work is under way, which must have ended well; the status line's text. */
 async function succeeded(page: Page, what = "the work"): Promise<string> {
   const { text, failed } = await settled(page);
@@ -264,6 +271,8 @@ studioTest(
     );
     await page.type("#api-key", "studio-secret");
     await page.click("#key-form button");
+    // The form hides with focus in it: focus goes on to the seeds, not to the page's body.
+    equal(await focused(page), "seeds");
     await succeeded(page);
     equal(await page.$$eval("#faces figure", (f) => f.length), 8);
     // From the keyboard: focus a face's target button and press Enter.
@@ -294,6 +303,7 @@ studioTest(
     await page.$eval("#api-key", (e) => ((e as HTMLInputElement).value = ""));
     await page.type("#api-key", "studio-secret");
     await page.click("#key-form button");
+    equal(await focused(page), "swap", "focus is back on the button whose action the key let on");
     match(await succeeded(page, "the swap again"), /^swapped: target 3, source 2, /);
     equal(
       await page.$$eval("input[type=checkbox][name]", (boxes) => boxes.length),
