@@ -233,9 +233,11 @@ async function copyText(text) {
 /**
  * A figure: the picture (an image or a canvas), its caption, a "copy URL"
  * button for the GET request that makes it (none for answers of POST
- * requests: no `path`), and a download link.
+ * requests: no `path`), and a download link. The tools' names say whose
+ * picture they act on (`subject`, else the caption), after their visible
+ * text, which speech input users say.
  */
-function figure({ picture, caption, path, filename }) {
+function figure({ picture, caption, path, filename, subject = caption }) {
   const element = document.createElement("figure");
   element.append(picture);
   const text = document.createElement("figcaption");
@@ -246,14 +248,14 @@ function figure({ picture, caption, path, filename }) {
     const copy = document.createElement("button");
     copy.type = "button";
     copy.textContent = "copy URL";
-    copy.setAttribute("aria-label", `copy the URL of ${caption}`);
+    copy.setAttribute("aria-label", `copy URL of ${subject}`);
     copy.addEventListener("click", () => copyText(new URL(path, location.href).href));
     tools.append(copy);
   }
   const download = document.createElement("a");
   download.textContent = "download";
   download.download = filename;
-  download.setAttribute("aria-label", `download ${caption}`);
+  download.setAttribute("aria-label", `download ${subject}`);
   download.href = picture instanceof HTMLCanvasElement ? "#" : picture.src;
   if (picture instanceof HTMLCanvasElement) {
     download.addEventListener("click", () => (download.href = picture.toDataURL("image/png")));
@@ -421,11 +423,17 @@ function paintOverlay() {
     data.data.set([...rgb.get(owner), 150], 4 * p);
   });
   context.putImageData(data, 0, 0);
-  const names = groups.filter((g) => shown.has(g.id) && state.owners.includes(g.id))
-    .map(groupName);
+  // Every group with a region, shown, is said in a word: a list of dozens says nothing more.
+  const present = groups.filter((g) => state.owners.includes(g.id));
+  const drawn = present.filter((g) => shown.has(g.id));
+  const regions = drawn.length === 0
+    ? "no group"
+    : drawn.length === present.length
+    ? "all its groups"
+    : drawn.map(groupName).join(", ");
   $("overlay-stack").setAttribute(
     "aria-label",
-    `seed ${state.target} with the regions of ${names.join(", ") || "no group"}`,
+    `seed ${state.target} with the regions of ${regions}`,
   );
 }
 
@@ -579,6 +587,7 @@ async function swap(signal) {
         caption: name,
         path: p,
         filename: `swap-${target}-${source}-${name}.png`,
+        subject: `${name} (target ${target}, source ${source})`,
       });
     }),
   );
@@ -874,6 +883,7 @@ async function encodePhoto(signal) {
       picture: pngImage(answer.input, "your photo as the encoder saw it"),
       caption: "as encoded",
       filename: "photo.png",
+      subject: "your photo as encoded",
     }),
     figure({
       picture: pngImage(answer.reconstruction, "the generator's image of your photo"),
@@ -881,6 +891,7 @@ async function encodePhoto(signal) {
         fit > 0 ? `, ${fit} fitting steps` : ""
       }`,
       filename: "reconstruction.png",
+      subject: "your photo's reconstruction",
     }),
   );
   $("photo-swap").disabled = false;
@@ -906,15 +917,17 @@ async function swapPhoto(signal) {
   })).json();
   signal.throwIfAborted();
   const names = conceptNames(concepts);
-  // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
-  const caption = `target ${target} with your photo's ${names.join(", ")}` +
-    (photoRefined ? " (fitted from the encoder's latent, not the refined one)" : "");
+  const description = `target seed ${target} with your photo's ${names.join(", ")}`;
   const result = $("photo-result");
   result.querySelector("figure.photo-swap")?.remove();
+  // The picture's text says what it shows; its caption, beside the photo's others, what it is.
+  // A photo in a swap is encoded and fitted; refinement steps exist only for its reconstruction.
   const swapped = figure({
-    picture: pngImage(answer.swapped, caption),
-    caption,
+    picture: pngImage(answer.swapped, description),
+    caption: `swapped into target ${target}` +
+      (photoRefined ? " (fitted from the encoder's latent, not the refined one)" : ""),
     filename: "photo-swap.png",
+    subject: description,
   });
   swapped.className = "photo-swap";
   result.append(swapped);

@@ -194,6 +194,15 @@ studioTest(
     await swapIn(page, "server");
     const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
     ok(distance(before, after).mean > 1, "the server's swap changed the image");
+    // The pictures' tools: each name holds the visible text (which speech input says), and no
+    // two name the same thing.
+    const tools = await page.$$eval(
+      ".tools button, .tools a",
+      (e) => e.map((t) => ({ text: t.textContent!.trim(), name: t.getAttribute("aria-label")! })),
+    );
+    ok(tools.every(({ text, name }) => name.includes(text)), JSON.stringify(tools));
+    const names = tools.map((t) => t.name);
+    equal(new Set(names).size, names.length, names.join("; "));
     await screenshot(page, "studio.png");
     await page.click("#show-kernels");
     await succeeded(page, "the kernel maps");
@@ -385,8 +394,11 @@ studioTest(
     deepEqual(await checked("swap"), ids);
     await page.click(`button[data-choice="swap-${label}"]`);
     deepEqual(await checked("swap"), [], "a second press unticks them");
+    const overlayName = () => page.$eval("#overlay-stack", (e) => e.getAttribute("aria-label"));
+    equal(await overlayName(), "seed 1 with the regions of all its groups");
     await page.click('button[data-choice="overlay-none"]');
     deepEqual(await checked("overlay"), []);
+    equal(await overlayName(), "seed 1 with the regions of no group");
     await page.click('button[data-choice="overlay-all"]');
     equal((await checked("overlay")).length, groups.length);
 
@@ -473,10 +485,18 @@ studioTest(
     await page.click("#photo-swap");
     await succeeded(page, "swapping the photo's face");
     equal(await page.$$eval("#photo-result figure", (f) => f.length), 3);
-    // The swap fits the encoder's latent: the caption says the refinement is not in it.
-    match(
+    // The swap fits the encoder's latent: the caption says the refinement is not in it. The
+    // picture's own text says what it shows, not the caption again.
+    const target = await page.evaluate(() =>
+      (globalThis as unknown as { studio: { state: { target: number } } }).studio.state.target
+    );
+    equal(
       await page.$eval("#photo-result figure.photo-swap figcaption", (e) => e.textContent ?? ""),
-      /your photo's face \(fitted from the encoder's latent, not the refined one\)/,
+      `swapped into target ${target} (fitted from the encoder's latent, not the refined one)`,
+    );
+    equal(
+      await page.$eval("#photo-result figure.photo-swap img", (e) => (e as HTMLImageElement).alt),
+      `target seed ${target} with your photo's face`,
     );
     // Another file, not yet encoded: nothing of the last photo stands for it.
     const other = join(folder, "other.png");
