@@ -231,17 +231,25 @@ async function copyText(text) {
 }
 
 /**
- * A figure: the picture (an image or a canvas), its caption, a "copy URL"
- * button for the GET request that makes it (none for answers of POST
- * requests: no `path`), and a download link. The tools' names say whose
- * picture they act on (`subject`, else the caption), after their visible
- * text, which speech input users say.
+ * A figure: the picture (an image or a canvas), its caption and, given a
+ * `filename`, its tools (named after `subject`, else the caption).
  */
 function figure({ picture, caption, path, filename, subject = caption }) {
   const element = document.createElement("figure");
-  element.append(picture);
   const text = document.createElement("figcaption");
   text.textContent = caption;
+  element.append(picture, text);
+  if (filename) element.append(pictureTools({ picture, path, filename, subject }));
+  return element;
+}
+
+/**
+ * A picture's tools: a "copy URL" button for the GET request that makes it
+ * (none for answers of POST requests: no `path`), and a download link of
+ * `picture` (an image, a canvas, or an object URL). Their names say whose
+ * picture they act on, after their visible text, which speech input users say.
+ */
+function pictureTools({ picture, path, filename, subject }) {
   const tools = document.createElement("div");
   tools.className = "tools";
   if (path) {
@@ -256,13 +264,14 @@ function figure({ picture, caption, path, filename, subject = caption }) {
   download.textContent = "download";
   download.download = filename;
   download.setAttribute("aria-label", `download ${subject}`);
-  download.href = picture instanceof HTMLCanvasElement ? "#" : picture.src;
   if (picture instanceof HTMLCanvasElement) {
+    download.href = "#";
     download.addEventListener("click", () => (download.href = picture.toDataURL("image/png")));
+  } else {
+    download.href = picture instanceof HTMLImageElement ? picture.src : picture;
   }
   tools.append(download);
-  element.append(text, tools);
-  return element;
+  return tools;
 }
 
 function image(src, alt) {
@@ -624,6 +633,8 @@ async function showKernels(signal) {
   const caption = document.createElement("p");
   caption.textContent = `seed ${seed}, ${style}`;
   container.append(caption);
+  // 64 px a map, or the server's largest picture when that is smaller.
+  const size = Math.min(64, state.manifest.limits.maxImageSize);
   for (const group of state.manifest.groups) {
     const heading = document.createElement("h3");
     const count = group.channels.length;
@@ -635,20 +646,26 @@ async function showKernels(signal) {
     row.className = "row";
     container.append(heading, row);
     for (const kernel of group.channels) {
-      // 64 px a map, or the server's largest picture when that is smaller.
-      const size = Math.min(64, state.manifest.limits.maxImageSize);
       const path = `/v1/images/${seed}/kernels/${kernel}.png?style=${style}&size=${size}`;
       const alt = `kernel ${kernel} of ${groupName(group)} on seed ${seed}, ${style}`;
       const [url] = await pictureUrls([path], signal);
       showUrls("kernels", [url]);
-      row.append(figure({
-        picture: image(url, alt),
-        caption: `kernel ${kernel}`,
-        path,
-        filename: `seed-${seed}-kernel-${kernel}-${style}.png`,
-      }));
+      row.append(figure({ picture: image(url, alt), caption: `kernel ${kernel}` }));
     }
   }
+  // One copy and one download for all the maps (the server's grid of them): a pair for each map
+  // would be hundreds of stops on the way through the page with a keyboard.
+  const gridPath = `/v1/images/${seed}/kernels.png?style=${style}`;
+  const [grid] = await pictureUrls([gridPath], signal);
+  showUrls("kernels", [grid]);
+  const tools = pictureTools({
+    picture: grid,
+    path: gridPath,
+    filename: `seed-${seed}-kernels-${style}.png`,
+    subject: `all kernel maps of seed ${seed}, ${style}`,
+  });
+  tools.prepend("all the maps in one picture:");
+  caption.after(tools);
   return `drew the kernel maps of seed ${seed}, ${style}.`;
 }
 
@@ -747,11 +764,24 @@ function groupControls() {
       true,
     ),
   );
+  // The single groups, folded away: the buttons above pick in one press what most people want,
+  // and 2 x 32 checkboxes would be as many stops on the way through the page with a keyboard.
+  const [overlayBoxes, swapBoxes] = [overlay, swapGroups].map((fieldset) => {
+    const details = document.createElement("details");
+    details.className = "groups";
+    const summary = document.createElement("summary");
+    summary.textContent = `each of the ${groups.length} groups`;
+    const boxes = document.createElement("div");
+    boxes.className = "row";
+    details.append(summary, boxes);
+    fieldset.append(details);
+    return boxes;
+  });
   for (const group of groups) {
     const [label, input] = control(group, "overlay", paintOverlay);
     input.checked = true;
-    overlay.append(label);
-    swapGroups.append(control(group, "swap", () => {})[0]);
+    overlayBoxes.append(label);
+    swapBoxes.append(control(group, "swap", () => {})[0]);
   }
   $("swap-face").disabled = !face || face.length === 0;
 }

@@ -115,6 +115,12 @@ async function settled(page: Page): Promise<{ text: string; failed: boolean }> {
   }));
 }
 
+/** Ticks group `id` among the swap's concepts, the single groups unfolded first. */
+async function tickSwapGroup(page: Page, id: number): Promise<void> {
+  await page.$eval("#swap-groups details", (d) => ((d as HTMLDetailsElement).open = true));
+  await page.click(`#swap-groups input[value="${id}"]`);
+}
+
 /** The id of the element with focus ("" for one without, "BODY" for none). */
 function focused(page: Page): Promise<string> {
   return page.evaluate(() =>
@@ -189,7 +195,15 @@ studioTest(
     // The largest group: a concept big enough to change the picture.
     const biggest =
       [...model.manifest.groups].sort((a, b) => b.channels.length - a.channels.length)[0];
-    await page.click(`#swap-groups input[value="${biggest.id}"]`);
+    // The single groups are folded away, for the keyboard's sake: the part buttons come first.
+    equal(
+      await page.$$eval(
+        "fieldset input[type=checkbox]",
+        (b) => b.filter((e) => e.checkVisibility()).length,
+      ),
+      0,
+    );
+    await tickSwapGroup(page, biggest.id);
 
     await swapIn(page, "server");
     const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
@@ -211,6 +225,19 @@ studioTest(
       model.manifest.target.channels,
       "every kernel's map, grouped",
     );
+    // One copy and one download for all the maps (the server's grid), not a pair for each.
+    deepEqual(
+      await page.$$eval(
+        "#kernels button, #kernels a",
+        (e) => e.map((t) => t.getAttribute("aria-label")),
+      ),
+      ["copy URL of all kernel maps of seed 1, heat", "download all kernel maps of seed 1, heat"],
+    );
+    const grid = await page.$eval(
+      "#kernels a[download]",
+      (a) => fetch((a as HTMLAnchorElement).href).then((r) => r.blob()).then((b) => b.type),
+    );
+    equal(grid, "image/png", "the download is the grid's picture");
 
     // In the browser at once: the concept map and the swap share one load of the model.
     await page.click('input[name="run-mode"][value="browser"]');
@@ -303,7 +330,7 @@ studioTest(
     await page.evaluate(() => {
       (globalThis as unknown as { studio: { state: { key: string } } }).studio.state.key = "old";
     });
-    await page.click(`#swap-groups input[value="${model.manifest.groups[0].id}"]`);
+    await tickSwapGroup(page, model.manifest.groups[0].id);
     await page.click("#swap");
     equal(
       await failed(page),
@@ -599,7 +626,7 @@ studioTest(
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
     await succeeded(page);
-    await page.click(`#swap-groups input[value="${model.manifest.groups[0].id}"]`);
+    await tickSwapGroup(page, model.manifest.groups[0].id);
     let mode: "hold" | "busy" | "pass" = "hold";
     const held: HTTPRequest[] = [], aborted: string[] = [];
     page.on("requestfailed", (r) => {
