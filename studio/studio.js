@@ -752,18 +752,23 @@ function groupControls() {
   for (const fieldset of [overlay, swapGroups]) {
     fieldset.replaceChildren(fieldset.querySelector("legend"));
   }
-  overlay.append(choices([["all", groups], ["none", []]], "overlay", "show", paintOverlay));
+  const [shows, overlayChanged] = choices(
+    [["all", groups], ["none", []]],
+    "overlay",
+    "show",
+    paintOverlay,
+  );
+  overlay.append(shows);
   // A part may be drawn by several groups (the eyes by three): one choice ticks them all.
   const labels = [...new Set(groups.map((g) => g.label).filter((label) => label))];
-  swapGroups.append(
-    choices(
-      labels.map((l) => [l, groups.filter((g) => g.label === l)]),
-      "swap",
-      "parts",
-      () => {},
-      true,
-    ),
+  const [parts, partsChanged] = choices(
+    labels.map((l) => [l, groups.filter((g) => g.label === l)]),
+    "swap",
+    "parts",
+    () => {},
+    true,
   );
+  swapGroups.append(parts);
   // The single groups, folded away: the buttons above pick in one press what most people want,
   // and 2 x 32 checkboxes would be as many stops on the way through the page with a keyboard.
   const [overlayBoxes, swapBoxes] = [overlay, swapGroups].map((fieldset) => {
@@ -778,10 +783,10 @@ function groupControls() {
     return boxes;
   });
   for (const group of groups) {
-    const [label, input] = control(group, "overlay", paintOverlay);
+    const [label, input] = control(group, "overlay", overlayChanged);
     input.checked = true;
     overlayBoxes.append(label);
-    swapBoxes.append(control(group, "swap", () => {})[0]);
+    swapBoxes.append(control(group, "swap", partsChanged)[0]);
   }
   $("swap-face").disabled = !face || face.length === 0;
 }
@@ -789,36 +794,50 @@ function groupControls() {
 /**
  * A row of buttons over the checkboxes named `name`, one per `[text, groups]`:
  * each ticks exactly its groups, or with `toggle` ticks its groups and leaves
- * the others (unticking its groups when all are ticked already).
+ * the others (unticking its groups when all are ticked already) and shows
+ * itself pressed while all its groups are ticked. Returns the row and what a
+ * change of the checkboxes does: the toggles' state, then `onChange`.
  */
 function choices(options, name, caption, onChange, toggle = false) {
   const row = document.createElement("p");
   row.className = "row choices";
+  // The row's caption names the buttons' group: each is named by its own text ("eyes").
+  row.setAttribute("role", "group");
+  row.setAttribute("aria-label", caption);
   row.append(`${caption}:`);
+  const boxes = () => [...document.querySelectorAll(`input[name="${name}"]`)];
+  const allTicked = (ids) =>
+    boxes().filter((box) => ids.has(box.value)).every((box) => box.checked);
+  const toggles = [];
+  const changed = () => {
+    for (const { button, ids } of toggles) {
+      button.setAttribute("aria-pressed", String(allTicked(ids)));
+    }
+    onChange();
+  };
   for (const [text, chosen] of options) {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = text;
     button.dataset.choice = `${name}-${text}`;
     const ids = new Set(chosen.map((g) => String(g.id)));
-    button.setAttribute(
-      "aria-label",
-      `${caption} ${text}: groups ${[...ids].join(", ") || "none"}`,
-    );
+    if (toggle) {
+      // Its groups start unticked.
+      button.setAttribute("aria-pressed", "false");
+      toggles.push({ button, ids });
+    }
     button.addEventListener("click", () => {
-      const boxes = [...document.querySelectorAll(`input[name="${name}"]`)];
       if (toggle) {
-        const mine = boxes.filter((box) => ids.has(box.value));
-        const tick = !mine.every((box) => box.checked);
-        for (const box of mine) box.checked = tick;
+        const tick = !allTicked(ids);
+        for (const box of boxes()) if (ids.has(box.value)) box.checked = tick;
       } else {
-        for (const box of boxes) box.checked = ids.has(box.value);
+        for (const box of boxes()) box.checked = ids.has(box.value);
       }
-      onChange();
+      changed();
     });
     row.append(button);
   }
-  return row;
+  return [row, changed];
 }
 
 // ---------------------------------------------------------------- photos

@@ -115,8 +115,8 @@ async function settled(page: Page): Promise<{ text: string; failed: boolean }> {
   }));
 }
 
-/** Ticks group `id` among the swap's concepts, the single groups unfolded first. */
-async function tickSwapGroup(page: Page, id: number): Promise<void> {
+/** Ticks or unticks group `id` among the swap's concepts, the single groups unfolded first. */
+async function toggleSwapGroup(page: Page, id: number): Promise<void> {
   await page.$eval("#swap-groups details", (d) => ((d as HTMLDetailsElement).open = true));
   await page.click(`#swap-groups input[value="${id}"]`);
 }
@@ -203,7 +203,7 @@ studioTest(
       ),
       0,
     );
-    await tickSwapGroup(page, biggest.id);
+    await toggleSwapGroup(page, biggest.id);
 
     await swapIn(page, "server");
     const [before, after] = [await resultPixels(page, 0), await resultPixels(page, 1)];
@@ -330,7 +330,7 @@ studioTest(
     await page.evaluate(() => {
       (globalThis as unknown as { studio: { state: { key: string } } }).studio.state.key = "old";
     });
-    await tickSwapGroup(page, model.manifest.groups[0].id);
+    await toggleSwapGroup(page, model.manifest.groups[0].id);
     await page.click("#swap");
     equal(
       await failed(page),
@@ -417,10 +417,21 @@ studioTest(
         labels.filter((l) => l === b).length - labels.filter((l) => l === a).length
       )[0];
     const ids = groups.filter((g) => g.label === label).map((g) => g.id);
-    await page.click(`button[data-choice="swap-${label}"]`);
+    const part = `button[data-choice="swap-${label}"]`;
+    // Named by its text, pressed while all its groups are ticked, whatever ticked them.
+    const { name, pressed } = (await page.accessibility.snapshot({ root: (await page.$(part))! }))!;
+    deepEqual([name, pressed], [label, false]);
+    const partPressed = () => page.$eval(part, (b) => b.getAttribute("aria-pressed"));
+    await page.click(part);
     deepEqual(await checked("swap"), ids);
-    await page.click(`button[data-choice="swap-${label}"]`);
+    equal(await partPressed(), "true");
+    await toggleSwapGroup(page, ids[0]);
+    equal(await partPressed(), "false", "one of its groups unticked");
+    await page.click(part);
+    deepEqual(await checked("swap"), ids, "a press ticks them all again");
+    await page.click(part);
     deepEqual(await checked("swap"), [], "a second press unticks them");
+    equal(await partPressed(), "false");
     const overlayName = () => page.$eval("#overlay-stack", (e) => e.getAttribute("aria-label"));
     equal(await overlayName(), "seed 1 with the regions of all its groups");
     await page.click('button[data-choice="overlay-none"]');
@@ -626,7 +637,7 @@ studioTest(
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
     await succeeded(page);
-    await tickSwapGroup(page, model.manifest.groups[0].id);
+    await toggleSwapGroup(page, model.manifest.groups[0].id);
     let mode: "hold" | "busy" | "pass" = "hold";
     const held: HTTPRequest[] = [], aborted: string[] = [];
     page.on("requestfailed", (r) => {
