@@ -55,6 +55,22 @@ function setStatus(text, kind = "") {
   const status = $("status");
   status.textContent = text;
   status.className = kind;
+  // A field is described by the error about it only while the line says it.
+  for (const field of document.querySelectorAll('[aria-describedby="status"]')) {
+    field.removeAttribute("aria-describedby");
+  }
+}
+
+/** A failure caused by what a field holds, which is marked invalid until its action runs again. */
+class FieldError extends Error {
+  /**
+   * @param {string} field the field's id
+   * @param {string} message
+   */
+  constructor(field, message) {
+    super(message);
+    this.field = field;
+  }
 }
 
 /** A failed request of this server's API: its HTTP status (0: no answer) and what to do. */
@@ -63,11 +79,13 @@ class ApiError extends Error {
    * @param {string} message
    * @param {number} status
    * @param {number | null} retryAfter the seconds a 503 asked to wait, if it said
+   * @param {string | null} field the id of the field whose content was refused, if one was
    */
-  constructor(message, status, retryAfter = null) {
+  constructor(message, status, retryAfter = null, field = null) {
     super(message);
     this.status = status;
     this.retryAfter = retryAfter;
+    this.field = field;
   }
 }
 
@@ -112,12 +130,14 @@ async function api(path, init = {}) {
 function keyNeeded() {
   $("key-form").hidden = false;
   $("api-key").focus();
-  return new ApiError(
-    state.key
-      ? "that key was refused: enter the right one in the field below."
-      : "this server needs an API key: enter it in the field below.",
-    401,
-  );
+  return state.key
+    ? new ApiError(
+      "that key was refused: enter the right one in the field below.",
+      401,
+      null,
+      "api-key",
+    )
+    : new ApiError("this server needs an API key: enter it in the field below.", 401);
 }
 
 /** The tasks under way, oldest first: the status line names the newest. */
@@ -128,6 +148,9 @@ const running = new Map();
 
 /** The action a 401 stopped, run again once a key is entered, and the control that started it. */
 let interrupted = null;
+
+/** The field that each action's last failure was about, by section, marked invalid. */
+const invalidFields = new Map();
 
 /** How many tasks have started: a task's number orders it among them. */
 let started = 0;
@@ -155,6 +178,9 @@ async function attempt(action) {
   tasks.push(task);
   running.set(action.section, task);
   setStatus(`${action.what} ...`, "busy");
+  // What the last run's failure was about is tried again: invalid no longer, unless it fails so.
+  invalidFields.get(action.section)?.removeAttribute("aria-invalid");
+  invalidFields.delete(action.section);
   const { signal } = task.controller;
   try {
     const text = await action.work(signal);
@@ -167,6 +193,12 @@ async function attempt(action) {
     end(task);
     if (error instanceof ApiError && error.status === 401) interrupted = { action, control };
     setStatus(`${action.what} failed: ${error.message}`, "error");
+    if (error.field) {
+      const field = $(error.field);
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", "status");
+      invalidFields.set(action.section, field);
+    }
   }
 }
 
@@ -299,9 +331,9 @@ const groupName = (g) => (g.label ? `${g.id} ${g.label}` : `group ${g.id}`);
  */
 async function showFaces(signal) {
   const entered = $("seeds").value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (entered.length === 0) throw new Error("enter at least one seed.");
+  if (entered.length === 0) throw new FieldError("seeds", "enter at least one seed.");
   if (entered.some((s) => !/^\d+$/.test(s) || Number(s) > 2 ** 32 - 1)) {
-    throw new Error("seeds are integers from 0 to 4294967295, separated by commas.");
+    throw new FieldError("seeds", "seeds are integers from 0 to 4294967295, separated by commas.");
   }
   const seeds = [...new Set(entered.map(Number))];
   const paths = seeds.map((seed) => `/v1/images/${seed}.png`);
@@ -528,10 +560,14 @@ function canvasOf({ width, height, data }) {
 
 // ---------------------------------------------------------------- swaps
 
-/** The chosen groups, as the API names them ("face" for the whole face). */
+/** The chosen groups, as the API names them ("face" for the whole face); an error for none. */
 function chosenConcepts() {
   const ids = [...document.querySelectorAll("#swap-groups input:checked")].map((i) => i.value);
-  return $("swap-face").checked ? ["face", ...ids] : ids;
+  const concepts = $("swap-face").checked ? ["face", ...ids] : ids;
+  if (concepts.length === 0) {
+    throw new FieldError("swap-groups", "choose at least one concept (or the whole face).");
+  }
+  return concepts;
 }
 
 function groupsOf(concepts) {
@@ -560,7 +596,6 @@ async function swap(signal) {
     throw new Error(`seed ${target} is both the target and the source: pick another source.`);
   }
   const concepts = chosenConcepts();
-  if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
   const mode = swapModeFor(concepts);
   const query = `concepts=${concepts.join(",")}&mode=${mode}`;
   const path = (view) => `/v1/swap/${target}/${source}.png?${query}&view=${view}`;
@@ -858,7 +893,10 @@ async function reducedPhoto(file) {
   try {
     bitmap = await createImageBitmap(file);
   } catch {
-    throw new Error(`${file.name} is not a JPEG or PNG photo this browser can read.`);
+    throw new FieldError(
+      "photo-file",
+      `${file.name} is not a JPEG or PNG photo this browser can read.`,
+    );
   }
   const square = Math.min(bitmap.width, bitmap.height);
   const side = Math.min(square, 2 * state.manifest.resolution);
@@ -904,7 +942,7 @@ async function base64Of(file) {
 function stepsOf(id, name) {
   const field = $(id);
   if (field.validity.badInput || field.value === "" || !Number.isInteger(Number(field.value))) {
-    throw new Error(`${name} must be a whole number from ${field.min} to ${field.max}.`);
+    throw new FieldError(id, `${name} must be a whole number from ${field.min} to ${field.max}.`);
   }
   return Number(field.value);
 }
@@ -912,7 +950,7 @@ function stepsOf(id, name) {
 /** Encodes the chosen photo (POST /v1/encode); shows what the encoder saw and its reconstruction. */
 async function encodePhoto(signal) {
   const file = $("photo-file").files[0];
-  if (!file) throw new Error("choose a photo first.");
+  if (!file) throw new FieldError("photo-file", "choose a photo first.");
   const refine = stepsOf("photo-refine", "refinement steps");
   // Fitting needs the model's gradient files; without them the server fits nothing.
   const fit = state.manifest.files.tailVjp ? stepsOf("photo-fit", "fitting steps") : 0;
@@ -957,7 +995,6 @@ async function swapPhoto(signal) {
   if (photo === null) throw new Error("encode a photo first.");
   if (target === null) throw new Error("pick a target first.");
   const concepts = chosenConcepts();
-  if (concepts.length === 0) throw new Error("choose at least one concept (or the whole face).");
   const answer = await (await api("/v1/swap", {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -121,6 +121,14 @@ async function toggleSwapGroup(page: Page, id: number): Promise<void> {
   await page.click(`#swap-groups input[value="${id}"]`);
 }
 
+/** The aria-invalid and aria-describedby of the element at `selector`. */
+function invalidity(page: Page, selector: string): Promise<(string | null)[]> {
+  return page.$eval(
+    selector,
+    (e) => [e.getAttribute("aria-invalid"), e.getAttribute("aria-describedby")],
+  );
+}
+
 /** The id of the element with focus ("" for one without, "BODY" for none). */
 function focused(page: Page): Promise<string> {
   return page.evaluate(() =>
@@ -336,11 +344,13 @@ studioTest(
       await failed(page),
       "swapping failed: that key was refused: enter the right one in the field below.",
     );
+    deepEqual(await invalidity(page, "#api-key"), ["true", "status"]);
     await page.$eval("#api-key", (e) => ((e as HTMLInputElement).value = ""));
     await page.type("#api-key", "studio-secret");
     await page.click("#key-form button");
     equal(await focused(page), "swap", "focus is back on the button whose action the key let on");
     match(await succeeded(page, "the swap again"), /^swapped: target 3, source 2, /);
+    deepEqual(await invalidity(page, "#api-key"), [null, null]);
     equal(
       await page.$$eval("input[type=checkbox][name]", (boxes) => boxes.length),
       2 * model.manifest.groups.length,
@@ -381,10 +391,13 @@ studioTest(
     await page.click('#seed-form button[type="submit"]');
     match(await failed(page), /drawing faces failed: enter at least one seed/);
     equal(await page.$$eval("#faces figure", (f) => f.length), 8, "the faces stay");
+    // The field is marked as the cause, described by the error, until it is tried again.
+    deepEqual(await invalidity(page, "#seeds"), ["true", "status"]);
     // A seed given twice is one face, whose download works.
     await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "9,9,4"));
     await page.click('#seed-form button[type="submit"]');
     await succeeded(page);
+    deepEqual(await invalidity(page, "#seeds"), [null, null]);
     deepEqual(
       await page.$$eval("#faces figcaption", (c) => c.map((e) => e.textContent)),
       ["seed 9", "seed 4"],
@@ -561,6 +574,7 @@ studioTest(
     await page.$eval("#photo-fit", (e) => ((e as HTMLInputElement).value = ""));
     await page.click("#photo-form button[type=submit]");
     match(await failed(page), /fitting steps must be a whole number from 0 to 200/);
+    deepEqual(await invalidity(page, "#photo-fit"), ["true", "status"]);
     equal(errors.length, 0, errors.join("\n"));
     await Deno.remove(folder, { recursive: true });
   },
@@ -674,10 +688,21 @@ studioTest(
       "swapping failed: the server has 9000 ms of work waiting per worker and this request " +
         "needs about 90 ms, over the 10000 ms limit; try again in 3 s.",
     );
+    // No concept: the concepts' fieldset is marked as the cause, until the next swap.
+    await toggleSwapGroup(page, model.manifest.groups[0].id);
+    await page.click("#swap");
+    match(await failed(page), /choose at least one concept/);
+    deepEqual(await invalidity(page, "#swap-groups"), ["true", "status"]);
+    await toggleSwapGroup(page, model.manifest.groups[0].id);
     // The target as the source: nothing would change, and the page says so.
     await page.click('button[data-role="source"][data-seed="1"]');
     await page.click("#swap");
     match(await failed(page), /seed 1 is both the target and the source: pick another source/);
+    deepEqual(
+      await invalidity(page, "#swap-groups"),
+      [null, null],
+      "the concepts were not at fault",
+    );
     ok(errors.every((e) => /503/.test(e)), errors.join("\n"));
   },
 );
