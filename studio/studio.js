@@ -436,10 +436,12 @@ async function drawOverlay(signal) {
     image(urls[0], ""),
     Object.assign(document.createElement("canvas"), { id: "overlay-layer" }),
   );
+  $("overlay-stack").setAttribute("role", "img");
   $("overlay-caption").textContent = `target seed ${seed}`;
   $("overlay-copy").onclick = () => copyText(new URL(path, location.href).href);
   $("overlay-download").href = urls[1];
   $("overlay-download").download = `concepts-${seed}.png`;
+  $("overlay-tools").hidden = false;
   paintOverlay();
   return `drew the concepts of target seed ${seed}.`;
 }

@@ -313,12 +313,22 @@ studioTest(
       await failed(page),
       "loading the model failed: this server needs an API key: enter it in the field below.",
     );
+    // No target yet: no concept map is announced, and no tools act on one.
+    const overlay = () =>
+      page.$eval("#overlay-stack", (stack) => ({
+        role: stack.getAttribute("role"),
+        tools: [...document.querySelectorAll("#overlay-copy, #overlay-download")].filter((e) =>
+          e.checkVisibility()
+        ).length,
+      }));
+    deepEqual(await overlay(), { role: null, tools: 0 });
     await page.type("#api-key", "studio-secret");
     await page.click("#key-form button");
     // The form hides with focus in it: focus goes on to the seeds, not to the page's body.
     equal(await focused(page), "seeds");
     await succeeded(page);
     equal(await page.$$eval("#faces figure", (f) => f.length), 8);
+    deepEqual(await overlay(), { role: "img", tools: 2 });
     // From the keyboard: focus a face's target button and press Enter.
     await page.focus('button[data-role="target"][data-seed="3"]');
     await page.keyboard.press("Enter");
