@@ -1102,6 +1102,12 @@ function canRefocus(element) {
     !element.disabled && element.getClientRects().length > 0;
 }
 
+// The page's scroll padding is the status line's height, however many lines its text takes.
+new ResizeObserver(([entry]) => {
+  const height = `${entry.borderBoxSize[0].blockSize}px`;
+  document.documentElement.style.setProperty("--status-height", height);
+}).observe($("status"));
+
 $("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.key = $("api-key").value;

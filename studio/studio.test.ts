@@ -771,7 +771,7 @@ function contrast(a: string, b: string): number {
 
 studioTest(
   "the studio's looks: focus unlike pressed, a readable dark-mode error, an empty status line " +
-    "takes no room, a copied note goes",
+    "keeps its room, focus comes into view below a long error, a copied note goes",
   {},
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
@@ -796,11 +796,35 @@ studioTest(
     });
     const ratio = contrast(color, background);
     ok(ratio >= 4.5, `${color} on ${background}: ${ratio.toFixed(2)}:1`);
-    const height = await page.$eval("#status", (e) => {
-      [e.className, e.textContent] = ["", ""];
-      return (e as HTMLElement).offsetHeight;
+    // Empty, the status line keeps its room: what is below does not move.
+    const below = () => page.$eval("#faces-title", (e) => e.getBoundingClientRect().top);
+    const withText = await below();
+    await page.$eval("#status", (e) => ([e.className, e.textContent] = ["", ""]));
+    equal(await below(), withText, "the empty status line");
+
+    // A long error, on lines of its own, is over whatever scrolls under it: what gets focus
+    // from the keyboard comes into view below it.
+    await page.$eval("#status", (e) => {
+      e.className = "error";
+      e.textContent = "something failed: ".repeat(30);
     });
-    equal(height, 0, "the empty status line");
+    await page.focus("#random-seeds");
+    // The next stop scrolled to the top of the window, where the status line is.
+    const next = "#faces figure .tools button";
+    await page.$eval(next, (e) => scrollBy(0, e.getBoundingClientRect().top - 5));
+    const statusHeight = await page.$eval("#status", (e) => e.getBoundingClientRect().height);
+    ok(statusHeight > 40, `the error takes lines: ${statusHeight} px`);
+    await page.keyboard.press("Tab");
+    const [focusTop, statusBottom] = await page.$eval(next, (e) => [
+      e.getBoundingClientRect().top,
+      document.getElementById("status")!.getBoundingClientRect().bottom,
+    ]);
+    equal(await page.evaluate(() => document.activeElement?.textContent), "copy URL");
+    ok(
+      focusTop >= statusBottom,
+      `focus at ${focusTop} px, under the status line down to ${statusBottom}`,
+    );
+    await page.$eval("#status", (e) => ([e.className, e.textContent] = ["", ""]));
 
     await page.evaluate(() =>
       Object.defineProperty(navigator, "clipboard", {
