@@ -776,6 +776,13 @@ studioTest(
   async (page, origin, errors) => {
     await page.goto(`${origin}/`);
     await succeeded(page);
+    // Landmarks: the header, and everything else in the main one, the key's form included.
+    deepEqual(
+      await page.$eval("body", (b) => [...b.children].map((e) => e.tagName)),
+      ["HEADER", "MAIN", "SCRIPT"],
+    );
+    // A phone's keyboard for the seeds has the comma they are separated by: no numeric one.
+    equal(await page.$eval("#seeds", (e) => (e as HTMLInputElement).inputMode), "");
     const outline = (selector: string) =>
       page.$eval(selector, (e) => {
         const s = getComputedStyle(e);
@@ -796,6 +803,18 @@ studioTest(
     });
     const ratio = contrast(color, background);
     ok(ratio >= 4.5, `${color} on ${background}: ${ratio.toFixed(2)}:1`);
+    // The page's colours are set, the dark mode's (contrast checkers read these, not the view).
+    deepEqual(
+      await page.$eval(
+        "html",
+        (e) => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color],
+      ),
+      await page.$eval("#status", (e) => {
+        e.className = "";
+        return [getComputedStyle(e).backgroundColor, getComputedStyle(e).color];
+      }),
+      "the status line's Canvas and CanvasText",
+    );
     // Empty, the status line keeps its room: what is below does not move.
     const below = () => page.$eval("#faces-title", (e) => e.getBoundingClientRect().top);
     const withText = await below();
