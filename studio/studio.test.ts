@@ -861,3 +861,30 @@ studioTest(
     deepEqual(errors, []);
   },
 );
+
+studioTest(
+  "/docs on a phone: laid out at its width, its schemas wrap, its contents lead to each endpoint",
+  {},
+  async (page, origin, errors) => {
+    await page.setViewport({ width: 390, height: 844, isMobile: true });
+    await page.goto(`${origin}/docs`);
+    equal(await page.evaluate(() => innerWidth), 390, "the page's layout width");
+    // Unfolded, no schema scrolls (a scrolling region needs a keyboard stop of its own), nor the
+    // page sideways.
+    const scrolling = await page.$$eval("details", (all) => {
+      for (const details of all) (details as HTMLDetailsElement).open = true;
+      return [...document.querySelectorAll("pre")]
+        .filter((pre) => pre.scrollWidth > pre.clientWidth || pre.scrollHeight > pre.clientHeight)
+        .length;
+    });
+    equal(scrolling, 0);
+    equal(await page.evaluate(() => document.documentElement.scrollWidth), 390);
+    const targets = await page.$$eval(
+      "nav a",
+      (links) =>
+        links.map((a) => document.getElementById(a.getAttribute("href")!.slice(1))?.tagName),
+    );
+    ok(targets.length > 10 && targets.every((tag) => tag === "H3" || tag === "H2"), targets.join());
+    deepEqual(errors, []);
+  },
+);
