@@ -278,7 +278,8 @@ function figure({ picture, caption, path, filename, subject = caption }) {
 /**
  * A picture's tools: a "copy URL" button for the GET request that makes it
  * (none for answers of POST requests: no `path`), and a download link of
- * `picture` (an image, a canvas, or an object URL). Their names say whose
+ * `picture` (an image, a canvas, or a function of a signal that fetches the
+ * picture's object URL when the link is first used). Their names say whose
  * picture they act on, after their visible text, which speech input users say.
  */
 function pictureTools({ picture, path, filename, subject }) {
@@ -299,9 +300,24 @@ function pictureTools({ picture, path, filename, subject }) {
   if (picture instanceof HTMLCanvasElement) {
     download.href = "#";
     download.addEventListener("click", () => (download.href = picture.toDataURL("image/png")));
-  } else {
-    download.href = picture instanceof HTMLImageElement ? picture.src : picture;
-  }
+  } else if (typeof picture === "function") {
+    // Fetched on the first use, not with the page's pictures: it is more work for the server.
+    download.href = "#";
+    download.addEventListener("click", (event) => {
+      if (download.dataset.fetched) return;
+      event.preventDefault();
+      attempt({
+        what: `fetching ${subject}`,
+        section: `download ${filename}`,
+        work: async (signal) => {
+          download.href = await picture(signal);
+          download.dataset.fetched = "true";
+          download.click();
+          return `downloaded ${subject}.`;
+        },
+      });
+    });
+  } else download.href = picture.src;
   tools.append(download);
   return tools;
 }
@@ -693,10 +709,12 @@ async function showKernels(signal) {
   // One copy and one download for all the maps (the server's grid of them): a pair for each map
   // would be hundreds of stops on the way through the page with a keyboard.
   const gridPath = `/v1/images/${seed}/kernels.png?style=${style}`;
-  const [grid] = await pictureUrls([gridPath], signal);
-  showUrls("kernels", [grid]);
   const tools = pictureTools({
-    picture: grid,
+    picture: async (signal) => {
+      const [grid] = await pictureUrls([gridPath], signal);
+      showUrls("kernels", [grid]);
+      return grid;
+    },
     path: gridPath,
     filename: `seed-${seed}-kernels-${style}.png`,
     subject: `all kernel maps of seed ${seed}, ${style}`,

@@ -241,6 +241,10 @@ studioTest(
       ),
       ["copy URL of all kernel maps of seed 1, heat", "download all kernel maps of seed 1, heat"],
     );
+    // The grid is drawn when its download is first used, not with the maps.
+    equal(await page.$eval("#kernels a[download]", (a) => a.getAttribute("href")), "#");
+    await page.click("#kernels a[download]");
+    await succeeded(page, "all kernel maps of seed 1, heat");
     const grid = await page.$eval(
       "#kernels a[download]",
       (a) => fetch((a as HTMLAnchorElement).href).then((r) => r.blob()).then((b) => b.type),
