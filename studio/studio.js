@@ -358,8 +358,13 @@ async function showFaces(signal) {
     urls = await pictureUrls(paths, signal);
   } catch (error) {
     if (signal.aborted || state.seeds.length === 0) throw error;
-    const shown = state.seeds.join(", ");
-    throw new Error(`${error.message.replace(/\.$/, "")}; the faces shown stay seeds ${shown}.`);
+    const message = `${error.message.replace(/\.$/, "")}; the faces shown stay seeds ${
+      state.seeds.join(", ")
+    }.`;
+    // Still the server's answer: a refused key must still ask for the key and redraw after it.
+    throw error instanceof ApiError
+      ? new ApiError(message, error.status, error.retryAfter, error.field)
+      : new Error(message);
   }
   state.seeds = seeds;
   showUrls("faces", urls, true);

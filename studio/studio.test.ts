@@ -378,6 +378,18 @@ studioTest(
       [String(model.manifest.groups[0].id)],
       "the choice kept",
     );
+    // New faces stopped by a refused key are drawn once the key is entered again.
+    await page.evaluate(() => {
+      (globalThis as unknown as { studio: { state: { key: string } } }).studio.state.key = "old";
+    });
+    await page.$eval("#seeds", (e) => ((e as HTMLInputElement).value = "11, 12"));
+    await page.click("#seed-form button");
+    match(await failed(page), /refused.*; the faces shown stay seeds 1, /);
+    await page.$eval("#api-key", (e) => ((e as HTMLInputElement).value = ""));
+    await page.type("#api-key", "studio-secret");
+    await page.click("#key-form button");
+    await succeeded(page, "the faces again");
+    equal(await page.$$eval("#faces figure", (f) => f.length), 2);
     // The 401 of the first try is a console error of the browser's own; nothing else is.
     ok(errors.every((e) => /401/.test(e)), errors.join("\n"));
   },
