@@ -174,20 +174,9 @@ export async function evaluateFaces(
   const assignment = channelGroups(manifest);
 
   // Real faces and the identity list first: a wrong folder fails before any long work.
-  const files = await imageFiles(options.data);
+  const { files, identities } = await readRealFaceSet(options.data, options.identities);
   const [realA, realB] = disjointSubsets(files, [n, n], hostRandom(seed, 1));
-  const identities = parseIdentityList(
-    await readIdentityList(options.identities),
-    options.identities,
-  );
   const names = files.map((f) => basename(f));
-  const listed = names.filter((name) => identities.has(name)).length;
-  if (listed < files.length / 2) {
-    throw new IdentityListError(
-      `${options.identities} lists ${listed} of the ${files.length} images under ` +
-        `${options.data}: it is not that folder's identity list.`,
-    );
-  }
   const calibration = verificationPairs(names, identities, pairs, hostRandom(seed, 2));
   const calibrationFiles = [...new Set([...calibration.same, ...calibration.different].flat())];
 
@@ -474,6 +463,27 @@ export function manifestWithFaces(manifest: Manifest, faces: FaceEvaluation): Ma
 /** The share of true flags. */
 function share(flags: readonly boolean[]): number {
   return flags.filter(Boolean).length / Math.max(1, flags.length);
+}
+
+/**
+ * The real faces' files under `data` and their identity list (image name ->
+ * person), checked to be that folder's: a {@link RealFacesError} or
+ * {@link IdentityListError} before any long work.
+ */
+export async function readRealFaceSet(
+  data: string,
+  identitiesPath: string,
+): Promise<{ files: string[]; identities: Map<string, string> }> {
+  const files = await imageFiles(data);
+  const identities = parseIdentityList(await readIdentityList(identitiesPath), identitiesPath);
+  const listed = files.filter((file) => identities.has(basename(file))).length;
+  if (listed < files.length / 2) {
+    throw new IdentityListError(
+      `${identitiesPath} lists ${listed} of the ${files.length} images under ` +
+        `${data}: it is not that folder's identity list.`,
+    );
+  }
+  return { files, identities };
 }
 
 async function readIdentityList(path: string): Promise<string> {

@@ -638,7 +638,7 @@ Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belon
   });
 });
 
-Deno.test("a folder of faces too small for the face measurement is refused before anything is written", async () => {
+Deno.test("a folder of faces too small for the face measurement, or without its identity list, is refused before anything is written", async () => {
   const faces = join(root, "few-faces");
   await Deno.mkdir(faces);
   for (let k = 0; k < 3; k++) {
@@ -652,6 +652,15 @@ Deno.test("a folder of faces too small for the face measurement is refused befor
     data: { kind: "folder", path: faces },
   });
   const target = join(root, "never-written");
+  // No identity list beside the folder: the measurement cannot tell who is who.
+  await rejects(
+    exportBundle({ run: folderRun, out: target, groups: 3 }),
+    (e) =>
+      e instanceof ExportError &&
+      /the identity list \S+few-faces-identity\.txt does not exist; pass --identities: the face measurement needs .*--no-faces skips it\./
+        .test(e.message),
+  );
+  await Deno.writeTextFile(`${faces}-identity.txt`, "0.png 1\n1.png 1\n2.png 2\n");
   await rejects(
     exportBundle({ run: folderRun, out: target, groups: 3 }),
     (e) =>

@@ -52,7 +52,12 @@ import { ServedModel } from "../../model/model.ts";
 import { reconstructPhotos } from "../../model/refine.ts";
 import { generatorOnnx } from "./generator_onnx.ts";
 import type { WeightPrecision } from "./onnx.ts";
-import { DEFAULT_FACE_IMAGES, evaluateFaces, manifestWithFaces } from "../../faces/evaluate.ts";
+import {
+  DEFAULT_FACE_IMAGES,
+  evaluateFaces,
+  manifestWithFaces,
+  readRealFaceSet,
+} from "../../faces/evaluate.ts";
 import type { SwapMode } from "../../model/swap.ts";
 import type { FaceAnalyzer } from "../../faces/analyzer.ts";
 import { type ReconstructionFigures, reconstructionFigures } from "../../faces/reconstruction.ts";
@@ -66,7 +71,7 @@ import { energyOnnx } from "./energy_onnx.ts";
 import { ENERGY_WEIGHT } from "../interpretable/module.ts";
 import type { Safetensors } from "../safetensors.ts";
 import { defaultIdentities, IdentityListError } from "../../faces/verification.ts";
-import { imageFiles, RealFacesError } from "../../faces/real_faces.ts";
+import { RealFacesError } from "../../faces/real_faces.ts";
 import { openFaceApi } from "../../faces/face_api.ts";
 import { UserError } from "../../core/user_error.ts";
 
@@ -181,11 +186,24 @@ function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
 
 /**
  * Refuses, before anything is written, a face measurement that the run's
- * folder of faces is too small for (it takes 2N real faces).
+ * folder of faces cannot give: too few images (it takes 2N real faces), or
+ * no identity list of them.
  */
-async function checkRealFaceCount(options: ExportOptions, config: TrainConfig): Promise<void> {
+async function checkRealFaces(options: ExportOptions, config: TrainConfig): Promise<void> {
   if (config.data.kind !== "folder" || options.faces === false) return;
-  const files = await imageFiles(config.data.path);
+  let files;
+  try {
+    ({ files } = await readRealFaceSet(
+      config.data.path,
+      options.identities ?? defaultIdentities(config.data.path),
+    ));
+  } catch (error) {
+    if (!(error instanceof RealFacesError || error instanceof IdentityListError)) throw error;
+    throw new ExportError(
+      `${error.message.replace(/\.$/, "")}: the face measurement needs the folder's images and ` +
+        "a list of who each is (lines of <image file name> <person id>); --no-faces skips it.",
+    );
+  }
   const n = options.faceImages ?? DEFAULT_FACE_IMAGES;
   if (files.length < 2 * n) {
     throw new ExportError(
@@ -236,7 +254,7 @@ export async function exportBundle(options: ExportOptions): Promise<Bundle> {
   const config = checkpointConfig(checkpoint, file);
   checkGroupIds(options, groupCount(config, options.groups));
   checkFaceOptions(options, config);
-  await checkRealFaceCount(options, config);
+  await checkRealFaces(options, config);
   // What can be wrong with the command's other inputs shows before minutes of measuring.
   const encoder = options.encoder
     ? await encoderForExport(
