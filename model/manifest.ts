@@ -169,6 +169,10 @@ export const EncoderInfoSchema = z.object({
   run: z.string().describe("the encoder's training run"),
   steps: z.number().int().nonnegative().describe("encoder steps trained"),
   width: positiveInt.describe("channels of the encoder's first block"),
+  heldOut: positiveInt.optional().describe(
+    "how many of the last images of its data it never trained on (absent from bundles exported " +
+      "before it was recorded)",
+  ),
   holdout: ReconstructionSchema.nullable().describe(
     "measured on the held-out photos at export (null when export skipped the face measurement)",
   ),

@@ -157,8 +157,14 @@ async function run(command: EncoderCommand): Promise<void> {
 
     const s = manifest.resolution, plane = 3 * s * s;
     const set = await loadTrainingData({ kind: "folder", path: command.data }, s, undefined);
-    const holdout = command.holdout ?? manifest.encoder.holdout?.images ?? 500;
+    const holdout = command.holdout ?? manifest.encoder.heldOut ??
+      manifest.encoder.holdout?.images ?? 500;
     const n = Math.min(command.images, holdout);
+    if (n < command.images) {
+      console.error(
+        `note: measuring ${n} photos, all that the encoder held out (--images ${command.images})`,
+      );
+    }
     const photos = holdoutPhotos(set, holdout).slice(0, n * plane);
     const threshold = manifest.faces?.identity?.threshold ?? null;
     const signal = new AbortController().signal;

@@ -525,6 +525,7 @@ Deno.test("export --encoder: encoder.onnx equals the engine's encoder, and belon
     equal(manifest.files.encoder?.sha256, sha256Hex(encoder));
     equal(manifest.encoder?.steps, 6);
     equal(manifest.encoder?.holdout, null, "synthetic data: no face measurement");
+    equal(manifest.encoder?.heldOut, 4, "what eval:encoder measures, whatever export measured");
   });
 
   await t.step("onnxruntime's encoder equals the engine's within 1e-4", async () => {

@@ -450,7 +450,11 @@ async function encoderForExport(
       metadata: { run: basename(run.dir), checkpoint: basename(newest.file) },
     }, precision);
     const steps = (JSON.parse(checkpoint.metadata.state) as { step: number }).step;
-    return { onnx, config, info: { run: basename(run.dir), steps, width: config.width } };
+    return {
+      onnx,
+      config,
+      info: { run: basename(run.dir), steps, width: config.width, heldOut: config.holdout },
+    };
   } finally {
     encoder.dispose();
   }
@@ -501,6 +505,8 @@ export interface EncoderFacts {
   run: string;
   steps: number;
   width: number;
+  /** The last images of its data that it never trained on. */
+  heldOut: number;
 }
 
 /** What the manifest needs from the checkpoint and the written files. */
@@ -620,6 +626,7 @@ export function buildManifest(
         run: facts.encoder.run,
         steps: facts.encoder.steps,
         width: facts.encoder.width,
+        heldOut: facts.encoder.heldOut,
         holdout: null,
       }
       : null,
