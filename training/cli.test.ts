@@ -527,6 +527,25 @@ Deno.test("deno task train: --data says where a run's images moved; other images
   }
 });
 
+Deno.test("deno task train: --init-from of other networks names the flags its run had", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(join(root, "a"));
+    const wider = TINY_FLAGS.map((f, k) => TINY_FLAGS[k - 1] === "--width" ? "6" : f);
+    const { code, stderr } = await runCli([
+      ...wider,
+      "--init-from",
+      join(run, "checkpoints", "step-000004.safetensors"),
+      "--out",
+      join(root, "b"),
+    ]);
+    equal(code, 1, stderr);
+    match(stderr, /in this model: .*: its run had --width 4: give it too\.$/m);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("deno task train: a run folder that cannot be written stops with one line naming the last good checkpoint", async () => {
   const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
   try {

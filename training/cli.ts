@@ -26,6 +26,7 @@ import { describeBackend } from "./engine/backend.ts";
 import {
   ConfigError,
   type InterpretableConfig,
+  type NetworkConfig,
   type PartialConfig,
   requireStepsAhead,
   resolveConfig,
@@ -579,6 +580,26 @@ async function pathKind(path: string): Promise<"file" | "other" | "missing"> {
   }
 }
 
+/**
+ * What to give so that this run's networks are the checkpoint's: the network
+ * flags its config has otherwise (or all of them, for a checkpoint without a
+ * readable config).
+ */
+function networkAdvice(ours: NetworkConfig, checkpoint: Safetensors, file: string): string {
+  let theirs: NetworkConfig;
+  try {
+    theirs = checkpointConfig(checkpoint, file).network;
+  } catch {
+    return "give --resolution, --width, --target-channels, --latent and --architecture as its " +
+      "run had them.";
+  }
+  const flags = (Object.keys(theirs) as (keyof NetworkConfig)[])
+    .filter((field) => ours[field] !== theirs[field])
+    .map((field) => `${FLAG_OF_FIELD[`network.${field}`]} ${theirs[field]}`);
+  if (flags.length === 0) return "its networks are of another version of the trainer.";
+  return `its run had ${flags.join(" ")}: give ${flags.length > 1 ? "them" : "it"} too.`;
+}
+
 /** Creates the run folder of a new run (after loading --init-from, so a bad file leaves none). */
 async function startRun(
   command: Extract<TrainCommand, { kind: "new" }>,
@@ -591,7 +612,7 @@ async function startRun(
     const checkpoint = await readCheckpoint(initFrom);
     loadingCheckpoint(
       initFrom,
-      "give --width, --target-channels, --latent and --architecture as its run had them.",
+      networkAdvice(config.network, checkpoint, initFrom),
       () => trainer.initFrom(checkpoint),
     );
   }
