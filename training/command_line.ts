@@ -17,7 +17,7 @@ import { MAX_SEED } from "../model/latents.ts";
 import type { Progress } from "../core/progress.ts";
 
 /** A command line that cannot be used; printed with a hint of `--help`. */
-export class UsageError extends Error {
+export class UsageError extends UserError {
   override name = "UsageError";
 }
 

@@ -66,6 +66,22 @@ Deno.test("deno task figures removes an earlier model's strips of a concept this
   }
 });
 
+Deno.test("deno task figures refuses an --out folder of photos, before loading the model", async () => {
+  const data = await Deno.makeTempDir({ prefix: "igan-figures-" });
+  try {
+    for (let k = 0; k < 9; k++) {
+      await Deno.writeFile(join(data, `00000${k}.jpg`), new Uint8Array([0xff, 0xd8]));
+    }
+    await Deno.writeFile(join(data, "samples.png"), new Uint8Array([1]));
+    const { code, stderr } = await figures(["--model", bundle, "--out", data]);
+    equal(code, 1);
+    match(stderr, /^error: --out \S+ holds 9 images that are not figures \(000000\.jpg, /);
+    equal((await Deno.readFile(join(data, "samples.png"))).length, 1, "nothing written");
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
 Deno.test("deno task figures: a bad command line is one error line and exit 2", async () => {
   const { code, stderr } = await figures(["--model", bundle, "--out", "x", "--swap-mode", "all"]);
   equal(code, 2);

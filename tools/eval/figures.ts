@@ -9,13 +9,17 @@
  *   difference, the paper's Figs. 5 and 6) in the given `--swap-mode`; an
  *   earlier run's strips of a concept this model does not name are removed.
  *
+ * `--out` may be any folder but one of photos: figures written among a
+ * training set's images would be trained on.
+ *
  * Exit status: 0 done, 1 error, 2 bad command line.
  *
  * @module
  */
 
 import { writeFileAtomic } from "../../training/atomic_file.ts";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { listFolder } from "../../core/files.ts";
 import { encodePng, imageGrid, type RgbImage } from "../../core/image.ts";
 import { generatePictures } from "../../model/generation.ts";
 import { conceptMapPicture } from "../../model/maps.ts";
@@ -99,7 +103,36 @@ async function removeStale(path: string): Promise<void> {
   }
 }
 
+/** The names of the files this command writes. */
+const FIGURE_FILE = /^(samples|concepts|swap-[a-z]+)\.png$/;
+
+/** More images than this besides figures make `--out` a folder of photos. */
+const MOST_OTHER_IMAGES = 8;
+
+/**
+ * Refuses an `--out` folder of photos (a training data folder, say, whose
+ * next run would take the figures in): one holding more than
+ * {@link MOST_OTHER_IMAGES} images, at any depth, that are not figures.
+ */
+async function checkOutFolder(folder: string): Promise<void> {
+  const listed = await listFolder(folder);
+  if (listed === "does not exist") return;
+  if (listed === "is not a folder") {
+    throw new UsageError(`--out ${folder} is a file; give a folder for the figures.`);
+  }
+  const others = listed.map((f) => basename(f.path))
+    .filter((name) => /\.(jpe?g|png)$/i.test(name) && !FIGURE_FILE.test(name));
+  if (others.length > MOST_OTHER_IMAGES) {
+    throw new UsageError(
+      `--out ${folder} holds ${others.length} images that are not figures ` +
+        `(${others.slice(0, 3).join(", ")}, ...): a folder of photos, which training would read ` +
+        "the figures with; give a folder for the figures.",
+    );
+  }
+}
+
 async function drawFigures(command: FiguresCommand): Promise<void> {
+  await checkOutFolder(command.out);
   const model = await ServedModel.load(command.model, {
     threads: 1,
     maxBatch: 16,
