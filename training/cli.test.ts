@@ -546,6 +546,32 @@ Deno.test("deno task train: --init-from of other networks names the flags its ru
   }
 });
 
+Deno.test("deno task train: a run folder another process trains is refused; a lock left by a gone one is not", async () => {
+  const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
+  try {
+    const run = await tinyRunFolder(root);
+    const lock = join(run, "training.lock");
+    equal(await Deno.stat(lock).then(() => true, () => false), false, "released at the end");
+    // This test's own process stands for a trainer that is running.
+    await Deno.writeTextFile(lock, String(Deno.pid));
+    const busy = await runCli(["--resume", run, "--steps", "6"]);
+    equal(busy.code, 1);
+    match(
+      busy.stderr,
+      new RegExp(`^error: \\S+ is being trained by process ${Deno.pid}; stop it`, "m"),
+    );
+    // A process that has ended: its lock is taken over.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(lock, String(gone.pid));
+    const resumed = await runCli(["--resume", run, "--steps", "6"]);
+    equal(resumed.code, 0, resumed.stderr);
+    equal(await Deno.stat(lock).then(() => true, () => false), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("deno task train: a run folder that cannot be written stops with one line naming the last good checkpoint", async () => {
   const root = await Deno.makeTempDir({ prefix: "igan-cli-" });
   try {

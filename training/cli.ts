@@ -39,6 +39,7 @@ import { Progress } from "../core/progress.ts";
 import {
   createRun,
   type LoadedCheckpoint,
+  lockRun,
   openRun,
   readCheckpoint,
   readNewestCheckpoint,
@@ -431,6 +432,7 @@ async function runCommand(command: TrainCommand): Promise<number> {
       );
     }
     const opened = await openRun(command.run);
+    await lockRun(opened.run);
     config = continuedConfig(opened.config, command.overrides, command.run);
     // Which checkpoint resumes, and whether it is behind --steps, shows before the data load.
     const checkpoint = await readNewestCheckpoint(opened.run, (line) => console.error(line));
@@ -566,6 +568,7 @@ async function newRunFolder(
   set: ImageSet,
 ): Promise<RunFolder> {
   const run = await createRun(out, name, config);
+  await lockRun(run);
   await writeFileAtomic(`${run.samplesDir}/reals.png`, realsGridPng(set));
   return run;
 }

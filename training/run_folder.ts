@@ -92,6 +92,48 @@ export async function createRun(
   return run;
 }
 
+/** Whether process `pid` runs: on Linux, its /proc entry; elsewhere it is assumed to. */
+async function processRuns(pid: number): Promise<boolean> {
+  if (Deno.build.os !== "linux") return true;
+  return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+}
+
+/**
+ * Holds `run` for this process until it exits (`training.lock`, its pid), so
+ * that a second trainer of the same folder stops at once instead of
+ * interleaving checkpoints and log lines with the first. A lock whose process
+ * is gone (killed, or ended by an uncaught error) is taken over.
+ */
+export async function lockRun(run: RunFolder): Promise<void> {
+  const file = join(run.dir, "training.lock");
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      await Deno.writeTextFile(file, String(Deno.pid), { createNew: true });
+      // Synchronous: the one kind of handler Deno runs on the way out, Deno.exit included.
+      addEventListener("unload", () => {
+        try {
+          Deno.removeSync(file);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error; // the folder went first
+        }
+      });
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    const pid = Number((await Deno.readTextFile(file).catch(() => "")).trim());
+    if (pid === Deno.pid) return; // this process holds it already (a run resumed in-process)
+    if (Number.isInteger(pid) && pid > 0 && await processRuns(pid)) {
+      throw new RunFolderError(
+        `${run.dir} is being trained by process ${pid}; stop it first (if nothing trains it, ` +
+          `remove ${file}).`,
+      );
+    }
+    await Deno.remove(file).catch(() => {});
+  }
+  throw new RunFolderError(`${run.dir}: another process took its lock as this one started.`);
+}
+
 /** Writes the run's config.json. */
 export function writeConfig(run: RunFolder, config: TrainConfig | EncoderConfig): Promise<void> {
   return writeTextFileAtomic(run.configFile, JSON.stringify(config, null, 2) + "\n");

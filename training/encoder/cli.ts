@@ -26,6 +26,7 @@ import { loadTrainingData } from "../data/load.ts";
 import {
   createRun,
   type LoadedCheckpoint,
+  lockRun,
   readCheckpoint,
   readHashedCheckpoint,
   readNewestCheckpoint,
@@ -244,6 +245,7 @@ async function runCommand(command: EncoderCommand): Promise<number> {
   let newest: LoadedCheckpoint | null = null;
   if (command.kind === "resume") {
     const opened = await readRunConfig(command.run);
+    await lockRun(opened.run);
     if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
       throw new RunFolderError(`${command.run} is not an encoder run (deno task train:encoder).`);
     }
@@ -297,6 +299,7 @@ async function runCommand(command: EncoderCommand): Promise<number> {
         );
       }
       run = await createRun(c.out, name, config);
+      await lockRun(run);
       console.error(
         `run: ${run.dir}, the encoder of ${config.generator.checkpoint}` +
           (config.initFrom === null ? "" : `, starting from ${config.initFrom}`),
