@@ -92,7 +92,8 @@ export async function trainEncoderLoop(
   const config = trainer.config;
   const photos = holdoutPhotos(options.set, config.holdout);
   let mark = { step: trainer.step, seconds: trainer.seconds };
-  let figures = "", psnrText = "";
+  // The progress line's figures: the last logged losses, then the last held-out PSNR.
+  let lossText = "", psnrText = "";
   try {
     while (trainer.step < config.steps && !signal?.aborted) {
       const logNow = (trainer.step + 1) % config.logEvery === 0 ||
@@ -132,7 +133,7 @@ export async function trainEncoderLoop(
               (saved ? `resume from ${saved.file}.` : "start again."),
           );
         }
-        figures = `loss ${losses.loss.toFixed(4)} pixel ${losses.pixel.toFixed(4)}${psnrText}`;
+        lossText = `loss ${losses.loss.toFixed(4)} pixel ${losses.pixel.toFixed(4)}`;
       }
       if (sampleNow && config.holdout > 0) {
         const reconstructions = await reconstructAll(trainer, photos, config.holdout);
@@ -146,7 +147,7 @@ export async function trainEncoderLoop(
         );
         psnrText = `, held-out PSNR ${holdoutPsnr.toFixed(2)} dB`;
       }
-      progress.update(step, figures, losses !== null);
+      progress.update(step, lossText + psnrText, losses !== null || sampleNow);
       if (step % config.checkpointEvery === 0 && step !== config.steps) {
         await saveCheckpoint(trainer, run);
       }
