@@ -175,6 +175,13 @@ export async function evaluateFaces(
 
   // Real faces and the identity list first: a wrong folder fails before any long work.
   const { files, identities } = await readRealFaceSet(options.data, options.identities);
+  if (files.length < 2 * n) {
+    throw new RealFacesError(
+      `${options.data} holds ${files.length} images, and the measurement takes ${2 * n} real ` +
+        `faces (twice the ${n} images measured): give --images ${Math.floor(files.length / 2)} ` +
+        "or fewer.",
+    );
+  }
   const [realA, realB] = disjointSubsets(files, [n, n], hostRandom(seed, 1));
   const names = files.map((f) => basename(f));
   const calibration = verificationPairs(names, identities, pairs, hostRandom(seed, 2));

@@ -3,11 +3,11 @@
  * bundle fails with one error that names the file and the problem.
  */
 
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { OnnxGraph } from "../training/export/onnx.ts";
-import { type Bundle, BundleError, DEFAULT_MODEL, readBundle } from "./bundle.ts";
+import { type Bundle, BundleError, DEFAULT_MODEL, faceGroups, readBundle } from "./bundle.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { BUNDLE_FILES, type BundlePart } from "./manifest.ts";
 import { GeneratorSessions } from "./sessions.ts";
@@ -283,4 +283,15 @@ Deno.test("loading a bundle names the file and the problem", async (t) => {
   } finally {
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("faceGroups: the face's groups, or a BundleError naming the bundle's manifest", async () => {
+  const { manifest } = await readBundle(DEFAULT_MODEL);
+  deepEqual(faceGroups(manifest, DEFAULT_MODEL).map((g) => g.id), manifest.face);
+  throws(
+    () => faceGroups({ ...manifest, face: [] }, "/bundles/mine"),
+    (e) =>
+      e instanceof BundleError && e.file === "/bundles/mine/manifest.json" &&
+      /names no face groups/.test(e.message),
+  );
 });

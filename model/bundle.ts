@@ -182,14 +182,14 @@ export async function readBundle(folder: string | URL): Promise<Bundle> {
 }
 
 /**
- * The groups of `manifest`'s face, for tools that swap faces; a
- * {@link BundleError} when it names none.
+ * The groups of `manifest`'s face (of the bundle in `folder`), for tools that
+ * swap faces; a {@link BundleError} naming its manifest when it names none.
  */
-export function faceGroups(manifest: Manifest): Manifest["groups"] {
+export function faceGroups(manifest: Manifest, folder: string | URL): Manifest["groups"] {
   const groups = (manifest.face ?? []).map((id) => manifest.groups[id]);
   if (groups.length === 0) {
     throw new BundleError(
-      "manifest.json",
+      display(new URL(BUNDLE_FILES.manifest, folderUrl(folder))),
       "names no face groups, so faces cannot be swapped (export the bundle with --face <group " +
         "ids>, or measure it with deno task eval:faces --write).",
     );

@@ -28,3 +28,27 @@ Deno.test("eval:concepts refuses an unreadable newest checkpoint before the part
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("eval:concepts: a --figure that is no .png, or in a missing folder, is refused first", async () => {
+  for (
+    const [figure, message] of [
+      [
+        "/tmp/x.jpg",
+        /^error: --figure \/tmp\/x\.jpg would hold a PNG; give a path ending in \.png\./m,
+      ],
+      [
+        "/nonexistent-igan/fig.png",
+        /^error: --figure \S+: the folder \/nonexistent-igan does not exist; make it first\./m,
+      ],
+    ] as const
+  ) {
+    const { code, lines } = await runTool("eval/concepts.ts", [
+      "--run",
+      "/tmp",
+      "--figure",
+      figure,
+    ]);
+    equal(code, 1, lines.join("\n"));
+    match(lines.join("\n"), message);
+  }
+});

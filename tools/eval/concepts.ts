@@ -89,6 +89,7 @@ function parse(args: string[]): ConceptsCommand | "help" {
 }
 
 async function evaluate(command: ConceptsCommand): Promise<void> {
+  if (command.figure) await checkFigurePath(command.figure);
   await initEngine();
   const { config } = await openRun(command.run);
   // The other inputs first: the segmenter trains, and the runs are measured, for minutes.
@@ -96,7 +97,6 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
   const baselineCheckpoint = command.baseline
     ? await readRunCheckpoint(command.baseline, command.baselineCheckpoint)
     : undefined;
-  if (command.figure) await checkFigurePath(command.figure);
   // Before minutes of work: a C out of range, or one given to an interpretable run.
   groupCount(config, command.groups);
   if (config.data.kind === "synthetic") {
@@ -146,7 +146,15 @@ async function evaluate(command: ConceptsCommand): Promise<void> {
 
 /** Refuses a figure path that is a folder, or in a folder that is not there, before the work. */
 async function checkFigurePath(figure: string): Promise<void> {
-  await Deno.stat(dirname(resolve(figure)));
+  if (!/\.png$/i.test(figure)) {
+    throw new ConfigError(`--figure ${figure} would hold a PNG; give a path ending in .png.`);
+  }
+  const folder = dirname(resolve(figure));
+  if (!await Deno.stat(folder).then((s) => s.isDirectory, () => false)) {
+    throw new ConfigError(
+      `--figure ${figure}: the folder ${folder} does not exist; make it first.`,
+    );
+  }
   const existing = await Deno.stat(figure).catch(() => null);
   if (existing?.isDirectory) {
     throw new ConfigError(`--figure ${figure} is a folder; give the path of a .png file.`);

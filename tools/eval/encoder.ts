@@ -22,6 +22,7 @@ import { likenessFigures, reconstructionFigures } from "../../faces/reconstructi
 import { inRowBatches } from "../../core/row_batches.ts";
 import { defaultSwapMode, swapMaps } from "../../core/swap_maps.js";
 import { DEFAULT_MODEL, faceGroups } from "../../model/bundle.ts";
+import type { ConceptGroup } from "../../model/manifest.ts";
 import { latentsForSeeds } from "../../model/latents.ts";
 import { ServedModel } from "../../model/model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "../../model/refine.ts";
@@ -101,18 +102,18 @@ const BATCH = 25;
 /**
  * Face swaps of photos with `n` generated faces (seeds from `seed`), photo k
  * with face k: given the photos' maps, the images of each photo's face on
- * its generated face, and of the generated face on the photo (the bundle's
- * face groups, in its swap mode).
+ * its generated face, and of the generated face on the photo (swapping
+ * `groups`, the bundle's face, in its swap mode).
  */
 async function faceSwapsWith(
   model: ServedModel,
+  groups: readonly ConceptGroup[],
   n: number,
   seed: number,
   signal: AbortSignal,
 ): Promise<(maps: Float32Array) => Promise<Float32Array[]>> {
   const { manifest } = model, size = model.mapsSize;
   const k = manifest.target.height * manifest.target.width;
-  const groups = faceGroups(manifest);
   const mode = defaultSwapMode(manifest.faces, manifest.face, manifest.face ?? []);
   const latents = latentsForSeeds(
     Array.from({ length: n }, (_, i) => seed + i),
@@ -153,7 +154,7 @@ async function run(command: EncoderCommand): Promise<void> {
     if (!manifest.encoder) {
       throw new NoEncoderError("this bundle has no encoder (export it with --encoder).");
     }
-    faceGroups(manifest); // before the photos load, for minutes
+    const face = faceGroups(manifest, command.model); // before the photos load, for minutes
 
     const s = manifest.resolution, plane = 3 * s * s;
     const set = await loadTrainingData({ kind: "folder", path: command.data }, s, undefined);
@@ -169,7 +170,7 @@ async function run(command: EncoderCommand): Promise<void> {
     const threshold = manifest.faces?.identity?.threshold ?? null;
     const signal = new AbortController().signal;
     const photoDescriptors = await descriptorsInBatches(analyzer, photos, n, s);
-    const swaps = await faceSwapsWith(model, n, command.seed, signal);
+    const swaps = await faceSwapsWith(model, face, n, command.seed, signal);
     const rows = [];
     // A level of refinement and fitting takes minutes (2.5 s a photo at 50 refinement steps).
     const progress = stagedProgress({ unit: "photo" });

@@ -111,7 +111,7 @@ async function run(command: LangevinCommand): Promise<void> {
     const settings = langevinSettings(model, { steps: command.steps, seed: 0 });
     const threshold = manifest.faces?.identity?.threshold;
     // Every run swaps faces (--pairs is at least 1): a bundle without a face says so first.
-    const face = faceGroups(manifest).map((g) => g.id);
+    const face = faceGroups(manifest, command.model).map((g) => g.id);
     const mode = command.swapMode ?? defaultSwapMode(manifest.faces, face, face);
     const { images: n, pairs, seed } = command;
     const s = manifest.resolution, plane = 3 * s * s, Z = manifest.latent;
