@@ -16,7 +16,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { RandomStream } from "../engine/random.ts";
 import type { TrainConfig } from "../config.ts";
 import { GanGenerator, TARGET_LAYER } from "../networks/generator.ts";
@@ -553,8 +553,9 @@ export function buildManifest(
     (metrics.purity
       ? metrics.purity.filter((p) => SYNTHETIC_FACE_PARTS.has(p.part)).map((p) => p.group)
       : null);
+  // The folder's name alone: a manifest is served to anyone, and a path says whose machine it was.
   const data = config.data.kind === "folder"
-    ? `images in ${config.data.path}`
+    ? `images of a folder named ${basename(resolve(config.data.path))}`
     : `${config.data.count} synthetic cartoon faces (seed ${config.data.seed})`;
   const hours = (facts.seconds / 3600).toFixed(1);
   const recipe = [
