@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodePng } from "../core/image.ts";
 import { ConfigError, resolveConfig } from "./config.ts";
-import { continuedConfig, parseTrainArgs, type TrainCommand } from "./cli.ts";
+import { continuedConfig, continuedRunName, parseTrainArgs, type TrainCommand } from "./cli.ts";
 import { UsageError } from "./command_line.ts";
 
 Deno.test("parseTrainArgs: a new run takes flags into the config", () => {
@@ -252,6 +252,12 @@ Deno.test("continuedConfig: the run's settings with the changes, interpretable o
     () => continuedConfig(interpretable, { interpretable: { lambda1: -1 } }, "c.safetensors"),
     ConfigError,
   );
+});
+
+Deno.test("continuedRunName: the run's name for a run's checkpoint, else the file's", () => {
+  equal(continuedRunName("runs/00003-faces-64/checkpoints/step-000040.safetensors"), "faces-64");
+  equal(continuedRunName("checkpoints/celeba-64.safetensors"), "celeba-64");
+  equal(continuedRunName("/tmp/step-000040.safetensors"), "step-000040");
 });
 
 Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErrors", async (t) => {

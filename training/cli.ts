@@ -12,7 +12,7 @@
  */
 
 import { writeFileAtomic } from "./atomic_file.ts";
-import { basename } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import {
   integerFlag,
   numberFlag,
@@ -538,6 +538,18 @@ export function continuedConfig(
 }
 
 /**
+ * The name of a run continued from checkpoint `file`: its run's, for a file
+ * in a run folder's checkpoints (`runs/00003-faces-64/checkpoints/...`:
+ * `faces-64`), else the file's (`celeba-64.safetensors`: `celeba-64`).
+ */
+export function continuedRunName(file: string): string {
+  const path = resolve(file);
+  const run = basename(dirname(dirname(path)));
+  const fromRun = basename(dirname(path)) === "checkpoints" && /^\d{5}-(.+)$/.exec(run);
+  return fromRun ? fromRun[1] : basename(path).replace(/\.safetensors$/, "");
+}
+
+/**
  * Continues the run of a checkpoint file in a new run folder: the
  * checkpoint carries the config and everything exact resume needs.
  */
@@ -552,7 +564,7 @@ async function continueFromFile(
     "its tensors do not fit the config it carries: another version of the trainer wrote it.",
     () => trainer.restore(checkpoint),
   );
-  const name = command.name ?? basename(command.run).replace(/\.safetensors$/, "");
+  const name = command.name ?? continuedRunName(command.run);
   const run = await newRunFolder(command.out, name, trainer.config, set);
   console.error(
     `run: ${run.dir}, continuing ${command.run} at step ${trainer.step} of ${trainer.config.steps}`,
