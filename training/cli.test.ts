@@ -378,6 +378,16 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
       await Deno.remove(file);
     }
   });
+  await t.step("a file as --out: exit 1 saying so, before the data load", async () => {
+    const file = await Deno.makeTempFile();
+    try {
+      const { code, stderr } = await runCli(["--data", "/nonexistent/faces", "--out", file]);
+      equal(code, 1);
+      match(stderr, /^error: --out \S+ is a file; give the folder runs go under\./);
+    } finally {
+      await Deno.remove(file);
+    }
+  });
   await t.step("a missing --init-from: exit 1 naming it, before the data load", async () => {
     const { code, stderr } = await runCli(["--data", "/nonexistent/faces", "--init-from", "/no/x"]);
     equal(code, 1, stderr);

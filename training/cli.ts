@@ -450,6 +450,12 @@ async function runCommand(command: TrainCommand): Promise<number> {
       });
     }
   }
+  // A new run folder goes under --out: a file there ends the run before the data load.
+  if (command.kind === "new" || fromFile) {
+    if (await pathKind(command.out) === "file") {
+      throw new RunFolderError(`--out ${command.out} is a file; give the folder runs go under.`);
+    }
+  }
   const set = await loadTrainingData(config.data, config.network.resolution, command.cacheDir);
   if (set.count < config.batch) {
     console.error(
