@@ -50,6 +50,8 @@ const NOT_APPLICABLE = [
   "sample-every",
   "checkpoint-every",
   "keep-checkpoints",
+  "freeze-head",
+  "train-head",
 ];
 
 const args = [...Deno.args];
