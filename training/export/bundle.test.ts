@@ -661,6 +661,11 @@ Deno.test("a folder of faces too small for the face measurement, or without its 
       /the identity list \S+few-faces-identity\.txt does not exist; pass --identities: the face measurement needs .*--no-faces skips it\./
         .test(e.message),
   );
+  await rejects(
+    exportBundle({ run: folderRun, out: target, groups: 3, partLabels: false }),
+    (e) =>
+      e instanceof ExportError && /^--no-part-labels skips the synthetic faces'/.test(e.message),
+  );
   await Deno.writeTextFile(`${faces}-identity.txt`, "0.png 1\n1.png 1\n2.png 2\n");
   await rejects(
     exportBundle({ run: folderRun, out: target, groups: 3 }),

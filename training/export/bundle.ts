@@ -172,7 +172,17 @@ const FACE_MEASUREMENT_FLAGS = {
  * that gets none: faces are measured against a run's folder of photos.
  */
 function checkFaceOptions(options: ExportOptions, config: TrainConfig): void {
-  if (config.data.kind === "folder") return;
+  if (config.data.kind === "folder") {
+    // (With the face measurement off too, as eval:faces --run exports, neither names groups.)
+    if (options.partLabels === false && options.faces !== false) {
+      throw new ExportError(
+        "--no-part-labels skips the synthetic faces' part segmenter, which a run on a folder of " +
+          "faces does not use (its groups are named by the face measurement: --no-faces skips " +
+          "that); leave it out.",
+      );
+    }
+    return;
+  }
   const given = (Object.keys(FACE_MEASUREMENT_FLAGS) as (keyof typeof FACE_MEASUREMENT_FLAGS)[])
     .find((option) => options[option] !== undefined);
   if (given) {
