@@ -214,7 +214,8 @@ const FILE_ONLY_FLAGS_TEXT = `${FILE_ONLY_FLAGS.slice(0, -1).join(", ")} and ${
 
 /**
  * Flags a resumed run may change: the schedule, where it goes, and where its
- * images are now (the same images: the sampler refuses others), never the model.
+ * images are now (the same images: a folder of another number of them is
+ * refused), never the model.
  */
 const RESUMABLE = new Set([
   "resume",
@@ -586,7 +587,6 @@ async function newRunFolder(
   set: ImageSet,
 ): Promise<RunFolder> {
   const run = await createRun(out, name, config);
-  await lockRun(run);
   await writeFileAtomic(`${run.samplesDir}/reals.png`, realsGridPng(set));
   return run;
 }

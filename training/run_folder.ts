@@ -71,7 +71,8 @@ export class RunFolderError extends UserError {
 
 /**
  * Creates `<root>/<NNNNN>-<name>` (the next free number) with its config (a
- * GAN run's `TrainConfig`, or an encoder run's `EncoderConfig`).
+ * GAN run's `TrainConfig`, or an encoder run's `EncoderConfig`), held by this
+ * process ({@link lockRun}).
  */
 export async function createRun(
   root: string,
@@ -85,7 +86,19 @@ export async function createRun(
     if (id) next = Math.max(next, Number(id[1]) + 1);
   }
   const safeName = name.replace(/[^A-Za-z0-9._-]+/g, "_");
-  const run = new RunFolder(join(root, `${String(next).padStart(5, "0")}-${safeName}`));
+  // Claimed by creating it: of runs started together, each gets a folder of its own.
+  let run: RunFolder;
+  while (true) {
+    run = new RunFolder(join(root, `${String(next).padStart(5, "0")}-${safeName}`));
+    try {
+      await Deno.mkdir(run.dir);
+      break;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      next++;
+    }
+  }
+  await lockRun(run);
   await Deno.mkdir(run.samplesDir, { recursive: true });
   await Deno.mkdir(run.checkpointsDir, { recursive: true });
   await writeConfig(run, config);
@@ -98,40 +111,66 @@ async function processRuns(pid: number): Promise<boolean> {
   return await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
 }
 
+/** How long a lock file without a readable pid counts as being written, in ms. */
+const LOCK_WRITING_MS = 10_000;
+
 /**
  * Holds `run` for this process until it exits (`training.lock`, its pid), so
  * that a second trainer of the same folder stops at once instead of
  * interleaving checkpoints and log lines with the first. A lock whose process
- * is gone (killed, or ended by an uncaught error) is taken over.
+ * is gone (killed, or ended by an uncaught error) is taken over, on Linux.
  */
 export async function lockRun(run: RunFolder): Promise<void> {
   const file = join(run.dir, "training.lock");
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      await Deno.writeTextFile(file, String(Deno.pid), { createNew: true });
-      // Synchronous: the one kind of handler Deno runs on the way out, Deno.exit included.
-      addEventListener("unload", () => {
-        try {
-          Deno.removeSync(file);
-        } catch (error) {
-          if (!(error instanceof Deno.errors.NotFound)) throw error; // the folder went first
-        }
-      });
-      return;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    }
-    const pid = Number((await Deno.readTextFile(file).catch(() => "")).trim());
-    if (pid === Deno.pid) return; // this process holds it already (a run resumed in-process)
-    if (Number.isInteger(pid) && pid > 0 && await processRuns(pid)) {
-      throw new RunFolderError(
-        `${run.dir} is being trained by process ${pid}; stop it first (if nothing trains it, ` +
-          `remove ${file}).`,
+  // Written aside and linked into place: the lock never exists without its pid.
+  const mine = `${file}.${Deno.pid}`;
+  await Deno.writeTextFile(mine, String(Deno.pid));
+  try {
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        await Deno.link(mine, file);
+        addEventListener("unload", () => releaseLock(file));
+        return;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      const text = await Deno.readTextFile(file).catch(() => null);
+      const pid = Number(text?.trim());
+      if (pid === Deno.pid) return; // this process holds it already (a run resumed in-process)
+      const held = Number.isInteger(pid) && pid > 0
+        ? await processRuns(pid)
+        : await Deno.stat(file).then(
+          (s) => Date.now() - (s.mtime?.getTime() ?? 0) < LOCK_WRITING_MS,
+          () => false,
+        );
+      if (held) {
+        throw new RunFolderError(
+          `${run.dir} is being trained by ${pid > 0 ? `process ${pid}` : "another process"}; ` +
+            `stop it first (if nothing trains it, remove ${file}).`,
+        );
+      }
+      // Moved aside, not removed: of several processes taking it over, one moves it.
+      await Deno.rename(file, `${file}.stale-${Deno.pid}`).then(
+        () => Deno.remove(`${file}.stale-${Deno.pid}`),
+        () => {},
       );
     }
-    await Deno.remove(file).catch(() => {});
+    throw new RunFolderError(
+      `${run.dir}: other processes kept taking its lock as this one started.`,
+    );
+  } finally {
+    await Deno.remove(mine).catch(() => {});
   }
-  throw new RunFolderError(`${run.dir}: another process took its lock as this one started.`);
+}
+
+/** Removes this process's lock at exit (synchronously: Deno runs no other work then). */
+function releaseLock(file: string): void {
+  try {
+    if (Deno.readTextFileSync(file).trim() === String(Deno.pid)) Deno.removeSync(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // the folder went first
+    console.error(`warning: could not remove ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** Writes the run's config.json. */

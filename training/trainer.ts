@@ -39,7 +39,7 @@ import {
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
-import { batchPixels, BatchSampler } from "./data/sampler.ts";
+import { batchPixels, BatchSampler, impliedCount, SamplerCountError } from "./data/sampler.ts";
 import {
   discriminatorUpdate,
   type GanLosses,
@@ -337,10 +337,23 @@ export class GanTrainer {
       (take) => this.#collectUpdates(state, checkpoint.tensors, take),
     );
     this.#latentRng = RandomStream.fromState(state.latentRng);
-    this.#sampler = new BatchSampler(this.#set.count, {
-      flip: this.config.flip,
-      state: state.sampler,
-    });
+    // Images drawn: a batch a generator step and a discriminator warm-up update.
+    const warmup = this.config.initFrom ? this.config.discriminatorWarmup : 0;
+    const drawn = (state.step + warmup) * this.config.batch;
+    const sampler = {
+      ...state.sampler,
+      count: state.sampler.count ?? impliedCount(state.sampler, drawn),
+    };
+    try {
+      this.#sampler = new BatchSampler(this.#set.count, { flip: this.config.flip, state: sampler });
+    } catch (error) {
+      if (!(error instanceof SamplerCountError)) throw error;
+      throw new DataError(
+        `the data has ${error.count} images, but the run was trained on ${error.trained}: ` +
+          "resuming needs the same images (give --data where they are now), or train on these " +
+          "in a new run that starts from the checkpoint (--init-from <checkpoint>).",
+      );
+    }
     this.#step = state.step;
     this.#secondsBefore = state.seconds;
     this.#hardwareBefore = state.hardware ?? [];

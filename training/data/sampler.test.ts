@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { batchPixels, BatchSampler } from "./sampler.ts";
+import { batchPixels, BatchSampler, impliedCount, SamplerCountError } from "./sampler.ts";
 import { DataError, type ImageSet } from "./image_set.ts";
 
 Deno.test("BatchSampler: each epoch visits every image once, in a new order", () => {
@@ -29,14 +29,21 @@ Deno.test("BatchSampler: a state saved over another number of images is refused"
   const saved = new BatchSampler(40, { flip: false }).state();
   throws(
     () => new BatchSampler(20, { flip: false, state: saved }),
-    (e) => e instanceof DataError && /has 20 images, but the run was trained on 40/.test(e.message),
+    (e) => e instanceof SamplerCountError && e.count === 20 && e.trained === 40,
   );
   // States stored before the count was kept: a position past the end shows the change.
   throws(
     () => new BatchSampler(20, { flip: false, state: { seed: 0, epoch: 3, cursor: 30 } }),
-    /trained on more than 30/,
+    (e) => e instanceof SamplerCountError && e.trained === "more than 30",
   );
   new BatchSampler(40, { flip: false, state: { seed: 0, epoch: 3, cursor: 30 } }).next(20);
+});
+
+Deno.test("impliedCount: an old state's images from the images drawn in all", () => {
+  // The committed checkpoint: 5,500 steps of 32 images, in epoch 19 at image 5,000.
+  equal(impliedCount({ seed: 0, epoch: 19, cursor: 5000 }, 5500 * 32), 9000);
+  equal(impliedCount({ seed: 0, epoch: 0, cursor: 64 }, 64), undefined, "still the first epoch");
+  equal(impliedCount({ seed: 0, epoch: 3, cursor: 5 }, 100), undefined, "no whole count fits");
 });
 
 Deno.test("BatchSampler: flips about half the images when asked, none otherwise", () => {

@@ -20,6 +20,37 @@ export interface SamplerState {
   count?: number;
 }
 
+/**
+ * A saved state of another number of images than the sampler's: every
+ * epoch's order would differ, so the batches would not be the run's (and a
+ * position past the end would read no image at all).
+ */
+export class SamplerCountError extends DataError {
+  override name = "SamplerCountError";
+  /** The images the sampler has. */
+  readonly count: number;
+  /** The images the state was drawn from, or what is known of them. */
+  readonly trained: number | string;
+
+  constructor(count: number, trained: number | string) {
+    super(`the data has ${count} images, but the state was saved over ${trained}.`);
+    this.count = count;
+    this.trained = trained;
+  }
+}
+
+/**
+ * The images a state saved before the count was kept was drawing from, from
+ * the images drawn in all (`drawn`): after `epoch` whole epochs and `cursor`
+ * more, (drawn - cursor) / epoch. Undefined in its first epoch, or when the
+ * figures do not fit one count.
+ */
+export function impliedCount(state: SamplerState, drawn: number): number | undefined {
+  if (state.epoch === 0) return undefined;
+  const count = (drawn - state.cursor) / state.epoch;
+  return Number.isInteger(count) && count >= state.cursor ? count : undefined;
+}
+
 /** Which images a batch holds, and whether each is mirrored. */
 export interface BatchSelection {
   indices: number[];
@@ -39,16 +70,8 @@ export class BatchSampler {
       throw new DataError(`a sampler needs at least one image, got ${count}.`);
     }
     const state = options.state ?? { seed: 0, epoch: 0, cursor: 0 };
-    // Another number of images reorders every epoch: the batches would not be the run's, and a
-    // position past the end would read no image at all.
     const known = state.count ?? (state.cursor > count ? `more than ${state.cursor}` : count);
-    if (known !== count) {
-      throw new DataError(
-        `the data has ${count} images, but the run was trained on ${known}: resuming needs the ` +
-          "same images (give --data where they are now), or train on these in a new run that " +
-          "starts from the checkpoint (--init-from <checkpoint>).",
-      );
-    }
+    if (known !== count) throw new SamplerCountError(count, known);
     this.#count = count;
     this.#flip = options.flip;
     this.#state = { ...state, count };

@@ -245,10 +245,10 @@ async function runCommand(command: EncoderCommand): Promise<number> {
   let newest: LoadedCheckpoint | null = null;
   if (command.kind === "resume") {
     const opened = await readRunConfig(command.run);
-    await lockRun(opened.run);
     if ((opened.json as { kind?: unknown }).kind !== ENCODER_RUN_KIND) {
       throw new RunFolderError(`${command.run} is not an encoder run (deno task train:encoder).`);
     }
+    await lockRun(opened.run);
     const saved = opened.json as EncoderConfig;
     config = checkEncoderConfig({
       ...saved,
@@ -299,7 +299,6 @@ async function runCommand(command: EncoderCommand): Promise<number> {
         );
       }
       run = await createRun(c.out, name, config);
-      await lockRun(run);
       console.error(
         `run: ${run.dir}, the encoder of ${config.generator.checkpoint}` +
           (config.initFrom === null ? "" : `, starting from ${config.initFrom}`),

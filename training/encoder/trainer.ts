@@ -36,7 +36,13 @@ import {
   tensorCollector,
 } from "../checkpoint.ts";
 import { DataError, type ImageSet } from "../data/image_set.ts";
-import { batchPixels, BatchSampler, type SamplerState } from "../data/sampler.ts";
+import {
+  batchPixels,
+  BatchSampler,
+  impliedCount,
+  SamplerCountError,
+  type SamplerState,
+} from "../data/sampler.ts";
 import { GanDiscriminator } from "../networks/discriminator.ts";
 import { GanEncoder } from "../networks/encoder.ts";
 import { GanGenerator } from "../networks/generator.ts";
@@ -236,10 +242,23 @@ export class EncoderTrainer {
       adamUpdate(OPTIMIZER_PREFIX, this.optimizer, E.parameters(), state.optimizerSteps, take),
     ]);
     this.#latentRng = RandomStream.fromState(state.latentRng);
-    this.#sampler = new BatchSampler(this.trainingCount, {
-      flip: this.config.flip,
-      state: state.sampler,
-    });
+    const sampler = {
+      ...state.sampler,
+      count: state.sampler.count ?? impliedCount(state.sampler, state.step * this.config.batch),
+    };
+    try {
+      this.#sampler = new BatchSampler(this.trainingCount, {
+        flip: this.config.flip,
+        state: sampler,
+      });
+    } catch (error) {
+      if (!(error instanceof SamplerCountError)) throw error;
+      throw new DataError(
+        `the data has ${error.count} photos to train on besides the ${this.config.holdout} ` +
+          `held out, but the run trained on ${error.trained}: resuming needs the run's own ` +
+          "photos; put them back, or train a new encoder on these.",
+      );
+    }
     this.#step = state.step;
     this.#secondsBefore = state.seconds;
     this.#sittingStart = performance.now();
