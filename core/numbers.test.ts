@@ -25,5 +25,7 @@ Deno.test("percentile: nearest rank over the sorted values", () => {
   equal(percentile(values, 0), 1);
   equal(Number.isNaN(percentile([], 50)), true);
   equal(nearestRankIndex(100, 90), 89);
+  equal(nearestRankIndex(100, 7), 6);
+  equal(nearestRankIndex(1000, 99.9), 998);
   equal(nearestRankIndex(10, 0), 0);
 });

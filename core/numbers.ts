@@ -22,7 +22,8 @@ export function median(values: readonly number[]): number {
  * lies: the smallest value with at least p% of them at or under it.
  */
 export function nearestRankIndex(count: number, p: number): number {
-  return Math.max(1, Math.ceil((p / 100) * count)) - 1;
+  // p * count first: (p / 100) * count rounds 7% of 100 to 7.000000000000001.
+  return Math.max(1, Math.ceil((p * count) / 100)) - 1;
 }
 
 /** The nearest-rank percentile `p` (0..100) of `values` (NaN for none). */

@@ -174,14 +174,10 @@ export async function evaluateFaces(
   const assignment = channelGroups(manifest);
 
   // Real faces and the identity list first: a wrong folder fails before any long work.
-  const { files, identities } = await readRealFaceSet(options.data, options.identities);
-  if (files.length < 2 * n) {
-    throw new RealFacesError(
-      `${options.data} holds ${files.length} images, and the measurement takes ${2 * n} real ` +
-        `faces (twice the ${n} images measured): give --images ${Math.floor(files.length / 2)} ` +
-        "or fewer.",
-    );
-  }
+  const { files, identities } = await readRealFaceSet(options.data, options.identities, {
+    n,
+    flag: "--images",
+  });
   const [realA, realB] = disjointSubsets(files, [n, n], hostRandom(seed, 1));
   const names = files.map((f) => basename(f));
   const calibration = verificationPairs(names, identities, pairs, hostRandom(seed, 2));
@@ -474,14 +470,23 @@ function share(flags: readonly boolean[]): number {
 
 /**
  * The real faces' files under `data` and their identity list (image name ->
- * person), checked to be that folder's: a {@link RealFacesError} or
+ * person), checked to be that folder's and to hold the 2N faces a measurement
+ * of N images takes (`images.flag` sets N): a {@link RealFacesError} or
  * {@link IdentityListError} before any long work.
  */
 export async function readRealFaceSet(
   data: string,
   identitiesPath: string,
+  images: { n: number; flag: string },
 ): Promise<{ files: string[]; identities: Map<string, string> }> {
   const files = await imageFiles(data);
+  const { n, flag } = images;
+  if (files.length < 2 * n) {
+    throw new RealFacesError(
+      `the face measurement takes ${2 * n} real faces (twice ${flag}, ${n}), and ${data} holds ` +
+        `${files.length}: give ${flag} ${Math.floor(files.length / 2)} or fewer.`,
+    );
+  }
   const identities = parseIdentityList(await readIdentityList(identitiesPath), identitiesPath);
   const listed = files.filter((file) => identities.has(basename(file))).length;
   if (listed < files.length / 2) {
@@ -498,7 +503,10 @@ async function readIdentityList(path: string): Promise<string> {
     return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw new IdentityListError(`the identity list ${path} does not exist; pass --identities.`);
+      throw new IdentityListError(
+        `the identity list ${path} does not exist; pass --identities <file> (lines of ` +
+          "<image file name> <person id>).",
+      );
     }
     throw error;
   }

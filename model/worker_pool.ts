@@ -291,8 +291,12 @@ export async function openWorkerPool(
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return untilAborted(
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      const stop = () => clearTimeout(timer);
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", stop);
+        resolve();
+      }, ms);
+      signal.addEventListener("abort", stop, { once: true });
     }),
     signal,
   );

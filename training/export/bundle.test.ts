@@ -653,25 +653,24 @@ Deno.test("a folder of faces too small for the face measurement, or without its 
     data: { kind: "folder", path: faces },
   });
   const target = join(root, "never-written");
-  // No identity list beside the folder: the measurement cannot tell who is who.
-  await rejects(
-    exportBundle({ run: folderRun, out: target, groups: 3 }),
-    (e) =>
-      e instanceof ExportError &&
-      /the identity list \S+few-faces-identity\.txt does not exist; pass --identities: the face measurement needs .*--no-faces skips it\./
-        .test(e.message),
-  );
   await rejects(
     exportBundle({ run: folderRun, out: target, groups: 3, partLabels: false }),
     (e) =>
       e instanceof ExportError && /^--no-part-labels skips the synthetic faces'/.test(e.message),
   );
-  await Deno.writeTextFile(`${faces}-identity.txt`, "0.png 1\n1.png 1\n2.png 2\n");
   await rejects(
     exportBundle({ run: folderRun, out: target, groups: 3 }),
     (e) =>
       e instanceof ExportError &&
-      /takes 2000 real faces \(twice --face-images, 1000\), and .* holds 3: give --face-images 1 or fewer, or --no-faces\./
+      /takes 2000 real faces \(twice --face-images, 1000\), and .* holds 3: give --face-images 1 or fewer; --no-faces skips the measurement\./
+        .test(e.message),
+  );
+  // Few enough, but no identity list beside the folder: the measurement cannot tell who is who.
+  await rejects(
+    exportBundle({ run: folderRun, out: target, groups: 3, faceImages: 1 }),
+    (e) =>
+      e instanceof ExportError &&
+      /the identity list \S+few-faces-identity\.txt does not exist; pass --identities <file> \(lines of <image file name> <person id>\); --no-faces skips the measurement\./
         .test(e.message),
   );
   equal(await Deno.stat(target).then(() => true, () => false), false);
