@@ -105,6 +105,10 @@ Deno.test("a replacement that fails to load is tried again, its jobs waiting, un
       pool.run({ kind: "generate", sources: [4], size: 64 }, AbortSignal.timeout(100)),
       (e) => e instanceof DOMException && e.name === "TimeoutError",
     );
+    // Closing ends a wait for a replacement, whether it is loading or between tries.
+    const waiting = pool.run({ kind: "generate", sources: [5], size: 64 }, never());
+    await pool.close();
+    await rejects(waiting, (e) => e instanceof WorkerPoolError && /was closed/.test(e.message));
   } finally {
     console.error = error;
     // Closing ends the tries (a timer left running would fail the test's leak check).

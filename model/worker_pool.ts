@@ -132,6 +132,10 @@ class RenderWorker {
     const index = this.#index;
     let started = false;
     const ready = new Promise<WorkerPriority>((resolve, reject) => {
+      // A worker stopped by the pool's closing says nothing more: its start ends here.
+      this.#closing.signal.addEventListener("abort", () => reject(this.#closing.signal.reason), {
+        once: true,
+      });
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const message = event.data;
         if (message.type === "ready") {
