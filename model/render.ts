@@ -28,7 +28,10 @@ export type MapStyle = typeof MAP_STYLES[number];
 export function resizeImage(image: RgbImage, size: number): RgbImage {
   if (image.width === size && image.height === size) return image;
   const values = resizePlanes(image.data, image.height, image.width, 3, size);
-  return { width: size, height: size, data: Uint8Array.from(values, (v) => Math.round(v)) };
+  // A plain loop: Uint8Array.from with a mapping function was 20-40 times slower at 512 px and up.
+  const data = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = Math.round(values[i]);
+  return { width: size, height: size, data };
 }
 
 /**
