@@ -144,10 +144,6 @@ export function jobImages(job: PictureJob): number {
   return job.kind === "generate" ? job.sources.length : job.kind === "swap" ? 2 : 1;
 }
 
-function png(image: RgbImage): Uint8Array {
-  return encodePng(image);
-}
-
 /** The bytes of float32 values, as jobs return latents. */
 function floatBytes(values: Float32Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
@@ -201,38 +197,69 @@ export async function renderTimedJob(
   }
 }
 
-/** Draws `job` with `model` and encodes its pictures. */
+/** A job's pictures by name, and its other values as bytes (see {@link JobResult}). */
+interface DrawnJob {
+  pictures: Record<string, RgbImage>;
+  values?: Record<string, Uint8Array>;
+}
+
+/**
+ * Draws `job` with `model` and encodes its pictures. Before each picture larger
+ * than four of the model's images it lets the thread's events run, so that a
+ * job given up (its worker told to cancel) stops there rather than encoding
+ * pictures that seconds later no one reads.
+ */
 export async function renderJob(
   model: ServedModel,
   job: PictureJob,
   signal: AbortSignal,
 ): Promise<JobResult> {
+  const { pictures, values = {} } = await drawJob(model, job, signal);
+  const large = 4 * model.manifest.resolution ** 2;
+  const out: JobResult = { ...values };
+  for (const [name, image] of Object.entries(pictures)) {
+    if (image.width * image.height > large) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      signal.throwIfAborted();
+    }
+    out[name] = encodePng(image);
+  }
+  return out;
+}
+
+async function drawJob(
+  model: ServedModel,
+  job: PictureJob,
+  signal: AbortSignal,
+): Promise<DrawnJob> {
   const groupsOf = (ids: readonly number[]) => ids.map((id) => model.manifest.groups[id]);
   switch (job.kind) {
     case "generate": {
       const pictures = await generatePictures(model, job, signal);
-      return Object.fromEntries(pictures.map((p, k) => [String(k), png(p)]));
+      return { pictures: Object.fromEntries(pictures.map((p, k) => [String(k), p])) };
     }
     case "kernel":
-      return { picture: png(await kernelMapPicture(model, job, signal)) };
+      return { pictures: { picture: await kernelMapPicture(model, job, signal) } };
     case "kernel-grid":
-      return { picture: png(await kernelGridPicture(model, job, signal)) };
+      return { pictures: { picture: await kernelGridPicture(model, job, signal) } };
     case "concept-map":
-      return { picture: png(await conceptMapPicture(model, job, signal)) };
+      return { pictures: { picture: await conceptMapPicture(model, job, signal) } };
     case "group-map":
       return {
-        picture: png(
-          await groupMapPicture(model, { ...job, groups: groupsOf(job.groups) }, signal),
-        ),
+        pictures: {
+          picture: await groupMapPicture(model, { ...job, groups: groupsOf(job.groups) }, signal),
+        },
       };
     case "encode": {
       // Decoded once: the encoder and the refinement see the same pixels.
       const input = photoPixels(job.photo, model.manifest.resolution);
       const { latents, images } = await reconstructPhotos(model, input, 1, job, signal);
       return {
-        input: png(picture(model, input, 0, job.size)),
-        reconstruction: png(picture(model, images, 0, job.size)),
-        latent: floatBytes(latents),
+        pictures: {
+          input: picture(model, input, 0, job.size),
+          reconstruction: picture(model, images, 0, job.size),
+        },
+        values: { latent: floatBytes(latents) },
       };
     }
     case "refine": {
@@ -248,10 +275,14 @@ export async function renderJob(
         return { images, energy: energy[0] };
       }));
       return {
-        before: png(picture(model, b.images, 0, job.size)),
-        after: png(picture(model, a.images, 0, job.size)),
-        latent: floatBytes(after),
-        energy: floatBytes(Float32Array.of(b.energy, a.energy)),
+        pictures: {
+          before: picture(model, b.images, 0, job.size),
+          after: picture(model, a.images, 0, job.size),
+        },
+        values: {
+          latent: floatBytes(after),
+          energy: floatBytes(Float32Array.of(b.energy, a.energy)),
+        },
       };
     }
     case "swap": {
@@ -264,7 +295,7 @@ export async function renderJob(
         target = { latent: Array.from(latents.subarray(0, Z)) };
         source = { latent: Array.from(latents.subarray(Z)) };
       }
-      const pictures = await swapPictures(model, {
+      const drawn = await swapPictures(model, {
         ...job,
         target,
         source,
@@ -273,13 +304,13 @@ export async function renderJob(
         groups,
         extras: new Set(job.extras),
       }, signal);
-      const out: JobResult = latents ? { latents: floatBytes(latents) } : {};
+      const pictures: Record<string, RgbImage> = {};
       for (const key of ["swapped", "difference", "mask", "target", "source"] as const) {
-        const image = pictures[key];
-        if (image) out[key] = png(image);
+        const image = drawn[key];
+        if (image) pictures[key] = image;
       }
-      if (job.strip) out.strip = png(swapStrip(pictures));
-      return out;
+      if (job.strip) pictures.strip = swapStrip(drawn);
+      return { pictures, values: latents ? { latents: floatBytes(latents) } : {} };
     }
   }
 }
