@@ -7,6 +7,7 @@ import {
   WORKER_NICENESS,
   WorkerPoolError,
   type WorkerPoolOptions,
+  WorkerStoppedError,
 } from "./worker_pool.ts";
 import type { Renderer } from "./renderer.ts";
 import { encodePng, ImageDecodeError } from "../core/image.ts";
@@ -59,7 +60,8 @@ Deno.test("a worker that dies fails its job, is logged in one line and is starte
     await rejects(
       pool.run({ kind: "generate", sources: [-1], size: 64 }, never()),
       (e) =>
-        e instanceof WorkerPoolError && /render worker 0 stopped: .*stand-in crash/.test(e.message),
+        e instanceof WorkerStoppedError &&
+        /render worker 0 stopped: .*stand-in crash/.test(e.message),
     );
     // The next job runs in the new worker.
     deepEqual(await pool.run({ kind: "generate", sources: [7, 8], size: 64 }, never()), {

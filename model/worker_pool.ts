@@ -95,6 +95,14 @@ export class WorkerPoolError extends Error {
   override name = "WorkerPoolError";
 }
 
+/**
+ * The worker drawing a job stopped (a crash) and is being started again:
+ * the job is lost, and the same request may succeed when sent again.
+ */
+export class WorkerStoppedError extends WorkerPoolError {
+  override name = "WorkerStoppedError";
+}
+
 interface Pending {
   resolve: (rendered: RenderedJob) => void;
   reject: (error: unknown) => void;
@@ -153,14 +161,16 @@ class RenderWorker {
       worker.onerror = (event) => {
         event.preventDefault();
         worker.terminate();
-        const error = new WorkerPoolError(`render worker ${index} stopped: ${event.message}`);
-        this.#failAll(error);
+        const message = `render worker ${index} stopped: ${event.message}`;
         if (!started) {
+          const error = new WorkerPoolError(message);
+          this.#failAll(error);
           reject(error);
           return;
         }
+        this.#failAll(new WorkerStoppedError(message));
         if (this.#closing.signal.aborted) return;
-        console.error(`${error.message}; starting it again`);
+        console.error(`${message}; starting it again`);
         this.ready = this.#restart();
         // Nothing may await a restart that ends with the pool: that rejection is no one's error.
         this.ready.catch(() => {});
@@ -188,7 +198,8 @@ class RenderWorker {
         return await this.#start();
       } catch (error) {
         if (this.#closing.signal.aborted) throw error;
-        console.error(`${(error as Error).message}; trying again in ${waitMs / 1000} s`);
+        const why = (error as Error).message.replace(/\.$/, "");
+        console.error(`${why}; trying again in ${waitMs / 1000} s`);
         await abortableDelay(waitMs, this.#closing.signal);
         waitMs = Math.min(RESTART_MAX_MS, waitMs * 2);
       }

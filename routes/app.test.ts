@@ -900,3 +900,26 @@ Deno.test("admission by work over HTTP: 503 with Retry-After at once, and /ready
   release();
   await (await held).body?.cancel();
 });
+
+Deno.test("a job lost to a render worker's crash is a 503 to send again, not an internal error", async () => {
+  const { CostModel, Renderer } = await import("../model/renderer.ts");
+  const { WorkerStoppedError } = await import("../model/worker_pool.ts");
+  const renderer = new Renderer(
+    [() => Promise.reject(new WorkerStoppedError("render worker 0 stopped: out of memory"))],
+    new CostModel(manifest.resolution, manifest.target.channels),
+    { timeoutMs: 5000, maxQueuedImages: 100 },
+  );
+  const app = createApp({ model, renderer, config: DEFAULT_SERVER_CONFIG });
+  const logged: string[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => void logged.push(args.join(" "));
+  try {
+    const response = await app.request("/v1/images/1.png");
+    equal(response.status, 503);
+    equal(response.headers.get("retry-after"), "1");
+    match((await response.json()).detail, /stopped and is being started again; send the request/);
+    equal(logged.length, 0, "the pool logs the crash once; the request adds no stack");
+  } finally {
+    console.error = consoleError;
+  }
+});

@@ -31,6 +31,7 @@ import {
   type Renderer,
   TooMuchWorkError,
 } from "../model/renderer.ts";
+import { WorkerStoppedError } from "../model/worker_pool.ts";
 import { QueueFullError } from "../model/scheduler.ts";
 import { untilAborted } from "../core/until_aborted.ts";
 import type { ServerConfig } from "./config.ts";
@@ -168,6 +169,16 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     }
     if (error instanceof NoGradientsError) {
       return problemResponse(new HttpProblem("gradients-unavailable", error.message), path);
+    }
+    if (error instanceof WorkerStoppedError) {
+      return refused(
+        new HttpProblem(
+          "unavailable",
+          "the render worker drawing this request stopped and is being started again; send the " +
+            "request again.",
+          { headers: { "retry-after": "1" } },
+        ),
+      );
     }
     if (error instanceof QueueFullError) {
       return refused(
