@@ -74,11 +74,21 @@ scope.addEventListener("message", async (event: MessageEvent<WorkerRequest>) => 
     try {
       const priority = lowerPriority(message.niceness);
       const folder = message.folder.startsWith("file:") ? new URL(message.folder) : message.folder;
-      model = await ServedModel.load(folder, {
+      const loaded = await ServedModel.load(folder, {
         threads: message.threads,
         maxBatch: message.maxBatch,
         maxQueuedRows: message.maxQueuedRows,
       });
+      // A worker started again after a crash reads the folder anew: another model there would
+      // answer under the served model's ETags and /v1/model.
+      if (loaded.contentId !== message.contentId) {
+        await loaded.release();
+        throw new Error(
+          `${message.folder} holds another model than the one this server started with (it ` +
+            "changed on disk); restart the server to serve it",
+        );
+      }
+      model = loaded;
       reply({ type: "ready", priority });
     } catch (error) {
       reply({ type: "init-failed", message: (error as Error).message });

@@ -1,4 +1,5 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import { join } from "node:path";
 import { DEFAULT_MODEL } from "./bundle.ts";
 import { type PictureJob, renderJob } from "./jobs.ts";
 import { ServedModel } from "./model.ts";
@@ -47,6 +48,27 @@ Deno.test("a bundle the workers cannot load is a WorkerPoolError", async () => {
     }),
     (e) => e instanceof WorkerPoolError && /could not load the model/.test(e.message),
   );
+});
+
+Deno.test("a worker that finds another model in the folder than the server's refuses it", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    for await (const entry of Deno.readDir(DEFAULT_MODEL)) {
+      await Deno.copyFile(new URL(entry.name, DEFAULT_MODEL), join(folder, entry.name));
+    }
+    const manifest = JSON.parse(await Deno.readTextFile(join(folder, "manifest.json")));
+    manifest.model.version = "edited";
+    await Deno.writeTextFile(join(folder, "manifest.json"), JSON.stringify(manifest));
+    const described = await ServedModel.describe(DEFAULT_MODEL, OPTIONS);
+    await rejects(
+      openWorkerPool(described, { workers: 1, folder, ...OPTIONS, timeoutMs: 1000 }),
+      (e) =>
+        e instanceof WorkerPoolError &&
+        /holds another model than the one this server/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
 });
 
 Deno.test("a worker that dies fails its job, is logged in one line and is started again", async () => {

@@ -20,6 +20,8 @@ export type WorkerRequest =
   | {
     type: "init";
     folder: string;
+    /** The served model's {@link ServedModel.contentId}: a worker that loads another refuses. */
+    contentId: string;
     threads: number;
     maxBatch: number;
     maxQueuedRows: number;
@@ -119,6 +121,7 @@ interface Pending {
 class RenderWorker {
   readonly #options: WorkerPoolOptions;
   readonly #index: number;
+  readonly #contentId: string;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #worker!: Worker;
@@ -127,9 +130,10 @@ class RenderWorker {
   /** Aborts when the pool closes: ends the waits between restarts. */
   readonly #closing = new AbortController();
 
-  constructor(options: WorkerPoolOptions, index: number) {
+  constructor(options: WorkerPoolOptions, index: number, contentId: string) {
     this.#options = options;
     this.#index = index;
+    this.#contentId = contentId;
     this.ready = this.#start();
   }
 
@@ -181,6 +185,7 @@ class RenderWorker {
       {
         type: "init",
         folder: folder instanceof URL ? folder.href : folder,
+        contentId: this.#contentId,
         threads: this.#options.threads,
         maxBatch: this.#options.maxBatch,
         maxQueuedRows: this.#options.maxQueuedRows,
@@ -275,7 +280,10 @@ export async function openWorkerPool(
   model: ServedModel,
   options: WorkerPoolOptions,
 ): Promise<Renderer> {
-  const workers = Array.from({ length: options.workers }, (_, k) => new RenderWorker(options, k));
+  const workers = Array.from(
+    { length: options.workers },
+    (_, k) => new RenderWorker(options, k, model.contentId),
+  );
   let priorities: WorkerPriority[];
   try {
     priorities = await Promise.all(workers.map((w) => w.ready));
