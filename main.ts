@@ -17,7 +17,12 @@ import { ServedModel } from "./model/model.ts";
 import { BundleError } from "./model/bundle.ts";
 import { openWorkerPool, WorkerPoolError } from "./model/worker_pool.ts";
 import { createApp } from "./routes/app.ts";
-import { type ServerConfig, ServerConfigError, serverConfigFromEnv } from "./routes/config.ts";
+import {
+  type ServerConfig,
+  ServerConfigError,
+  serverConfigFromEnv,
+  settingNotes,
+} from "./routes/config.ts";
 import { InFlight } from "./routes/in_flight.ts";
 import {
   envNeeds,
@@ -37,6 +42,23 @@ function requirePermissions(needs: PermissionNeed[]): void {
       "(or -A, as deno task start does).",
   );
   Deno.exit(1);
+}
+
+/**
+ * This process's soft limit on open files, from /proc/self/limits (Linux,
+ * with read access there; null elsewhere).
+ */
+function openFilesLimit(): number | null {
+  const path = "/proc/self/limits";
+  // Asked first: a read without the permission would prompt on a terminal.
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return null;
+  try {
+    const limits = Deno.readTextFileSync(path);
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft === undefined ? null : Number(soft);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -84,6 +106,14 @@ async function startApp(listening: boolean) {
     console.error(
       config.workers > 0 ? `render workers: ${config.workers}` : "drawing in the serving thread",
     );
+    for (
+      const note of settingNotes(config, {
+        cpus: navigator.hardwareConcurrency,
+        openFiles: openFilesLimit(),
+      })
+    ) {
+      console.error(note);
+    }
     console.error(
       config.apiKey === null
         ? "access: /v1/* is open (set IGAN_API_KEY to require a key)"

@@ -1,9 +1,10 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
+import { deepEqual, equal, match, throws } from "node:assert/strict";
 import {
   DEFAULT_SERVER_CONFIG,
   SERVER_ENV_NAMES,
   ServerConfigError,
   serverConfigFromEnv,
+  settingNotes,
 } from "./config.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -84,4 +85,17 @@ Deno.test("SERVER_ENV_NAMES are the variables the configuration reads", () => {
   const read = new Set<string>();
   serverConfigFromEnv((name) => void read.add(name));
   deepEqual([...read].sort(), [...SERVER_ENV_NAMES].sort());
+});
+
+Deno.test("settingNotes: more threads than cores, and few open files, are said", () => {
+  const machine = { cpus: 2, openFiles: 1048576 };
+  deepEqual(settingNotes({ ...DEFAULT_SERVER_CONFIG, workers: 2, threads: 1 }, machine), []);
+  const [threads] = settingNotes({ ...DEFAULT_SERVER_CONFIG, workers: 4, threads: 2 }, machine);
+  match(threads, /^note: 4 render worker\(s\) x 2 thread\(s\) is 8 threads on 2 cores/);
+  const [files] = settingNotes({ ...DEFAULT_SERVER_CONFIG, workers: 2 }, {
+    cpus: 2,
+    openFiles: 1024,
+  });
+  match(files, /^note: this process may hold 1024 open files/);
+  deepEqual(settingNotes(DEFAULT_SERVER_CONFIG, { cpus: 2, openFiles: null }), []);
 });

@@ -140,3 +140,35 @@ export function serverConfigFromEnv(env: (name: string) => string | undefined): 
   config.apiKey = apiKey ?? null;
   return config;
 }
+
+/** Open files below which a busy server may meet the limit (each connection holds one). */
+const FEW_OPEN_FILES = 4096;
+
+/**
+ * Notes for the operator on settings this machine serves badly: more wasm
+ * threads than cores (they take turns, and admission, which counts each
+ * worker as a core, waits longer than it expects), and a low limit on open
+ * files (at it, Deno's listener fails and the server ends).
+ */
+export function settingNotes(
+  config: ServerConfig,
+  machine: { cpus: number; openFiles: number | null },
+): string[] {
+  const notes: string[] = [];
+  const threads = Math.max(1, config.workers) * config.threads;
+  if (threads > machine.cpus) {
+    notes.push(
+      `note: ${Math.max(1, config.workers)} render worker(s) x ${config.threads} thread(s) is ` +
+        `${threads} threads on ${machine.cpus} cores: they take turns, and requests wait longer ` +
+        "than admission expects (the defaults: a worker per core, 1 thread each)",
+    );
+  }
+  if (machine.openFiles !== null && machine.openFiles < FEW_OPEN_FILES) {
+    notes.push(
+      `note: this process may hold ${machine.openFiles} open files, one a connection; at the ` +
+        "limit Deno's listener fails and the server ends: raise it (ulimit -n), or let a proxy " +
+        "hold idle clients",
+    );
+  }
+  return notes;
+}
