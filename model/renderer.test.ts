@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { JobGivenUpError, type JobResult, type PictureJob } from "./jobs.ts";
+import { JobGivenUpError, type JobResult, jobUnits, type PictureJob } from "./jobs.ts";
 import {
   CostModel,
   KNOWLEDGE_MS,
@@ -40,7 +40,7 @@ const never = () => new AbortController().signal;
 
 Deno.test("the cost model takes its first measurement, then a running average", () => {
   const costs = new CostModel(64, 8);
-  equal(costs.estimate(JOB), 25 * UNITS, "the initial guess per unit");
+  equal(costs.estimate(JOB), 10 * UNITS, "the initial guess per unit");
   costs.observe(JOB, 30 * UNITS);
   equal(costs.estimate(JOB), 30 * UNITS);
   costs.observe(JOB, 80 * UNITS);
@@ -53,11 +53,23 @@ Deno.test("a photo's jobs are costed apart from a seed's of the same kind", () =
   const photoJob: PictureJob = { ...JOB, image: { photo: new Uint8Array(8), fit: 0 } };
   // The photo adds one work unit (its encoding; no fitting steps).
   costs.observe(JOB, 5 * UNITS);
-  equal(costs.estimate(photoJob), 25 * (UNITS + 1), "a photo's job is not yet measured");
+  equal(costs.estimate(photoJob), 5 * (UNITS + 1), "not yet measured: guessed at the seed's rate");
   costs.observe(photoJob, 12 * (UNITS + 1));
   equal(costs.estimate(JOB), 5 * UNITS, "the photo's rate leaves the seed's alone");
   equal(costs.estimate(photoJob), 12 * (UNITS + 1));
   deepEqual(costs.snapshot(), { kernel: 5, "kernel+photo": 12 });
+  // A kind not yet measured is guessed at the dearest rate measured so far.
+  const swap: PictureJob = {
+    kind: "swap",
+    target: 1,
+    source: 2,
+    groups: [0],
+    mode: "region",
+    size: 64,
+    extras: [],
+    strip: false,
+  };
+  equal(costs.estimate(swap), 12 * jobUnits(swap, 64, 8));
 });
 
 Deno.test("a job the time limit cuts off still teaches the cost model its lower bound", async () => {
@@ -284,5 +296,5 @@ Deno.test("a job whose measured cost alone passes the time limit is refused at o
       .run(big, never()),
     TooMuchWorkError,
   );
-  ok(fresh.estimate(JOB) === 25 * UNITS, "another kind keeps its guess");
+  ok(fresh.estimate(JOB) === 10 * UNITS, "another kind keeps its guess");
 });

@@ -62,8 +62,14 @@ export class TooMuchWorkError extends Error {
  */
 const READING_SHARE = 0.05;
 
-/** Until a kind has been measured: a guess per work unit, replaced by the first measurement. */
-const INITIAL_MS_PER_UNIT = 25;
+/**
+ * Until any kind has been measured: a guess per work unit, replaced by the
+ * first measurement (a 64-px generation of the width-32 default costs about
+ * 7-10 ms a unit on a 2-vCPU host; larger pictures less a unit). At 25 a
+ * fresh server had guessed 16 s for a 512-px swap strip that took 1.3, and
+ * refused the next requests for it.
+ */
+const INITIAL_MS_PER_UNIT = 10;
 /** Weight of each new measurement in the running estimate. */
 const SMOOTHING = 0.2;
 
@@ -97,8 +103,16 @@ export class CostModel {
   /** Expected milliseconds of `job`. */
   estimate(job: PictureJob): number {
     const rate = this.#msPerUnit.get(costKind(job)) ??
-      Math.max(INITIAL_MS_PER_UNIT, this.#floors.get(costKind(job)) ?? 0);
+      Math.max(this.#guess(), this.#floors.get(costKind(job)) ?? 0);
     return this.#units(job) * rate;
+  }
+
+  /**
+   * A unit's guess for a kind not yet measured: the dearest rate measured of
+   * any kind (this host's and model's speed), else {@link INITIAL_MS_PER_UNIT}.
+   */
+  #guess(): number {
+    return this.#msPerUnit.size === 0 ? INITIAL_MS_PER_UNIT : Math.max(...this.#msPerUnit.values());
   }
 
   /**
