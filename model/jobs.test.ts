@@ -1,19 +1,9 @@
 import { equal } from "node:assert/strict";
-import { costKind, jobImages, jobUnits, type PictureJob } from "./jobs.ts";
+import { costKind, jobImages, jobUnits } from "./jobs.ts";
 import { DEFAULT_FIT_STEPS } from "./refine.ts";
+import { swapJob } from "./testing/jobs.ts";
 
 const photo = (fit?: number) => ({ photo: new Uint8Array([0xff, 0xd8]), fit });
-const swap = (over: Partial<Extract<PictureJob, { kind: "swap" }>>): PictureJob => ({
-  kind: "swap",
-  target: 1,
-  source: 2,
-  groups: [0],
-  mode: "region",
-  size: 64,
-  extras: [],
-  strip: false,
-  ...over,
-});
 
 Deno.test("jobUnits: images through the generator, photos' encoding and fitting, drawn area", () => {
   // Resolution 64: a 64-pixel picture is one unit of area, 128 pixels four.
@@ -31,17 +21,17 @@ Deno.test("jobUnits: images through the generator, photos' encoding and fitting,
     3 + 30 + 6 + 2,
   );
   // A swap: its picture, each extra (originals are two), the strip's five.
-  equal(jobUnits(swap({}), 64, 128), 3 + 1);
-  equal(jobUnits(swap({ extras: ["difference", "originals"], strip: true }), 64, 128), 3 + 9);
+  equal(jobUnits(swapJob({}), 64, 128), 3 + 1);
+  equal(jobUnits(swapJob({ extras: ["difference", "originals"], strip: true }), 64, 128), 3 + 9);
   // Refined swaps encode their photos without fitting them, and pay six units a chain step.
   const settings = { steps: 4, stepSize: 0.1, priorSigma: 1, seed: 0 };
-  equal(jobUnits(swap({ source: photo(), refine: settings }), 64, 128), 3 + 1 + 24 + 1);
+  equal(jobUnits(swapJob({ source: photo(), refine: settings }), 64, 128), 3 + 1 + 24 + 1);
   equal(jobUnits({ kind: "refine", source: 1, settings, size: 64 }, 64, 128), 4 + 12 + 2);
 });
 
 Deno.test("costKind: a job's kind, apart when it takes a photo in", () => {
-  equal(costKind(swap({})), "swap");
-  equal(costKind(swap({ target: photo() })), "swap+photo");
+  equal(costKind(swapJob({})), "swap");
+  equal(costKind(swapJob({ target: photo() })), "swap+photo");
   equal(costKind({ kind: "generate", sources: [1, photo()], size: 64 }), "generate+photo");
   equal(
     costKind({ kind: "kernel-grid", image: { latent: [0] }, size: 8, style: "heat" }),
@@ -51,5 +41,5 @@ Deno.test("costKind: a job's kind, apart when it takes a photo in", () => {
     costKind({ kind: "encode", photo: new Uint8Array(), size: 64, refine: 0, fit: 0 }),
     "encode",
   );
-  equal(jobImages(swap({})), 2);
+  equal(jobImages(swapJob({})), 2);
 });

@@ -9,6 +9,7 @@ import {
   TooMuchWorkError,
 } from "./renderer.ts";
 import { QueueFullError } from "./scheduler.ts";
+import { swapJob } from "./testing/jobs.ts";
 
 const JOB: PictureJob = { kind: "kernel", image: 1, kernel: 0, style: "heat", size: 64 };
 // At the model's resolution a map job is 1 + 2 = 3 work units.
@@ -59,16 +60,7 @@ Deno.test("a photo's jobs are costed apart from a seed's of the same kind", () =
   equal(costs.estimate(photoJob), 12 * (UNITS + 1));
   deepEqual(costs.snapshot(), { kernel: 5, "kernel+photo": 12 });
   // A kind not yet measured is guessed at the dearest rate measured so far.
-  const swap: PictureJob = {
-    kind: "swap",
-    target: 1,
-    source: 2,
-    groups: [0],
-    mode: "region",
-    size: 64,
-    extras: [],
-    strip: false,
-  };
+  const swap = swapJob();
   equal(costs.estimate(swap), 12 * jobUnits(swap, 64, 8));
 });
 
