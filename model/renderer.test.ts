@@ -290,3 +290,21 @@ Deno.test("a job whose measured cost alone passes the time limit is refused at o
   );
   ok(fresh.estimate(JOB) === 10 * UNITS, "another kind keeps its guess");
 });
+
+Deno.test("jobs go to the lanes that can draw; with none, they are refused at once", async () => {
+  const ran: string[] = [];
+  const up = [false, true];
+  const renderer = new Renderer(
+    [standIn(10, ran, "a"), standIn(10, ran, "b")],
+    new CostModel(64, 8),
+    { timeoutMs: 1_000, maxQueuedImages: 100, laneUp: (lane) => up[lane] },
+  );
+  await Promise.all([renderer.run(JOB, never()), renderer.run(JOB, never())]);
+  deepEqual(ran, ["b", "b"], "lane a is being started again");
+  equal(renderer.load().lanesUp, 1);
+  up[1] = false;
+  await rejects(renderer.run(JOB, never()), OverloadError);
+  const load = renderer.load();
+  equal(load.lanesUp, 0);
+  equal(load.overloaded, true, "/readyz: not ready");
+});

@@ -282,6 +282,10 @@ type TimedJob = RenderedJob & { waitMs: number };
 /** What `/readyz` reports of the renderer (its schema documents the route too). */
 export const RendererLoadSchema = z.object({
   lanes: z.number().int().describe("render lanes: one per worker, or one in the serving thread"),
+  lanesUp: z.number().int().describe(
+    "lanes that can draw now (a worker being started again after a crash cannot); none is " +
+      "overloaded",
+  ),
   jobs: z.number().int().describe("picture jobs waiting or running"),
   expectedWaitMs: z.number().describe("expected wait of a new job on the least loaded lane, in ms"),
   overloaded: z.boolean().describe(
@@ -302,24 +306,33 @@ export class Renderer {
   readonly #timeoutMs: number;
   readonly #maxQueuedImages: number;
   readonly #close: () => Promise<void>;
+  readonly #laneUp: (lane: number) => boolean;
   readonly #timings = new WeakMap<AbortSignal, JobTiming>();
 
   /**
    * Lanes of `runners`, each handed at most `inFlightPerLane` jobs at once
    * (default 1); a job is refused when its expected wait and cost pass
    * `timeoutMs`, or (a memory bound) when more than `maxQueuedImages` images
-   * would be waiting in all.
+   * would be waiting in all. `laneUp` says whether a lane can draw now (by
+   * default every lane can): jobs go to lanes that can, and with none they
+   * are refused at once.
    */
   constructor(
     runners: LaneRunner[],
     costs: CostModel,
-    limits: { timeoutMs: number; maxQueuedImages: number; inFlightPerLane?: number },
+    limits: {
+      timeoutMs: number;
+      maxQueuedImages: number;
+      inFlightPerLane?: number;
+      laneUp?: (lane: number) => boolean;
+    },
     close: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.#lanes = runners.map((run) => new Lane(run, limits.inFlightPerLane ?? 1, costs));
     this.#costs = costs;
     this.#timeoutMs = limits.timeoutMs;
     this.#maxQueuedImages = limits.maxQueuedImages;
+    this.#laneUp = limits.laneUp ?? (() => true);
     this.#close = close;
   }
 
@@ -336,6 +349,13 @@ export class Renderer {
       );
     }
     const lane = this.#leastLoaded();
+    if (!lane) {
+      throw new OverloadError(
+        "no render worker can draw now: each is being started again after it stopped; try " +
+          "again in 1 s.",
+        1,
+      );
+    }
     const estimate = this.#costs.estimate(job);
     const known = this.#costs.knownCost(job);
     if (known > this.#timeoutMs * (1 - READING_SHARE)) {
@@ -378,9 +398,11 @@ export class Renderer {
     const lane = this.#leastLoaded();
     return {
       lanes: this.#lanes.length,
+      lanesUp: this.#lanes.filter((_, k) => this.#laneUp(k)).length,
       jobs: this.#lanes.reduce((n, l) => n + l.jobs, 0),
-      expectedWaitMs: Math.round(lane.pendingMs),
-      overloaded: lane.jobs > 0 && lane.pendingMs + this.#costs.smallestMs() > this.#timeoutMs,
+      expectedWaitMs: Math.round(lane?.pendingMs ?? 0),
+      overloaded: !lane ||
+        (lane.jobs > 0 && lane.pendingMs + this.#costs.smallestMs() > this.#timeoutMs),
       msPerUnit: this.#costs.snapshot(),
     };
   }
@@ -393,8 +415,13 @@ export class Renderer {
     return this.#close();
   }
 
-  #leastLoaded(): Lane {
-    return this.#lanes.reduce((best, l) => (l.pendingMs < best.pendingMs ? l : best));
+  /** The lane that can draw with the least work waiting; undefined when none can. */
+  #leastLoaded(): Lane | undefined {
+    return this.#lanes.filter((_, k) => this.#laneUp(k))
+      .reduce<Lane | undefined>(
+        (best, l) => (!best || l.pendingMs < best.pendingMs ? l : best),
+        undefined,
+      );
   }
 }
 

@@ -127,6 +127,8 @@ class RenderWorker {
   #worker!: Worker;
   /** Resolves when the current worker has loaded the model, with what became of its priority. */
   ready: Promise<WorkerPriority>;
+  /** Whether a worker is loaded and running now (not while one is started again). */
+  up = false;
   /** Aborts when the pool closes: ends the waits between restarts. */
   readonly #closing = new AbortController();
 
@@ -152,6 +154,7 @@ class RenderWorker {
         const message = event.data;
         if (message.type === "ready") {
           started = true;
+          this.up = true;
           resolve(message.priority);
         } else if (message.type === "init-failed") {
           worker.terminate();
@@ -172,6 +175,7 @@ class RenderWorker {
           reject(error);
           return;
         }
+        this.up = false;
         this.#failAll(new WorkerStoppedError(message));
         if (this.#closing.signal.aborted) return;
         console.error(`${message}; starting it again`);
@@ -302,7 +306,12 @@ export async function openWorkerPool(
     workers.map((w) => w.run),
     new CostModel(manifest.resolution, manifest.target.channels),
     // Two jobs at a worker at once: it starts the next as it posts a result (it runs them in turn).
-    { timeoutMs: options.timeoutMs, maxQueuedImages: options.maxQueuedRows, inFlightPerLane: 2 },
+    {
+      timeoutMs: options.timeoutMs,
+      maxQueuedImages: options.maxQueuedRows,
+      inFlightPerLane: 2,
+      laneUp: (lane) => workers[lane].up,
+    },
     () => {
       for (const w of workers) w.close();
       return Promise.resolve();
