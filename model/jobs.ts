@@ -13,7 +13,7 @@ import { conceptMapPicture, groupMapPicture, kernelGridPicture, kernelMapPicture
 import type { ServedModel } from "./model.ts";
 import { DEFAULT_FIT_STEPS, reconstructPhotos } from "./refine.ts";
 import { langevinLatents, langevinPairs, type LangevinSettings } from "./langevin.ts";
-import type { MapStyle } from "./render.ts";
+import { largePictureTurn, type MapStyle } from "./render.ts";
 import { SWAP_EXTRAS, type SwapMode, swapPictures, swapStrip } from "./swap.ts";
 
 /** Which image a map job is of. */
@@ -204,10 +204,8 @@ interface DrawnJob {
 }
 
 /**
- * Draws `job` with `model` and encodes its pictures. Before each picture larger
- * than four of the model's images it lets the thread's events run, so that a
- * job given up (its worker told to cancel) stops there rather than encoding
- * pictures that seconds later no one reads.
+ * Draws `job` with `model` and encodes its pictures, with a
+ * {@link largePictureTurn} before each.
  */
 export async function renderJob(
   model: ServedModel,
@@ -215,13 +213,9 @@ export async function renderJob(
   signal: AbortSignal,
 ): Promise<JobResult> {
   const { pictures, values = {} } = await drawJob(model, job, signal);
-  const large = 4 * model.manifest.resolution ** 2;
   const out: JobResult = { ...values };
   for (const [name, image] of Object.entries(pictures)) {
-    if (image.width * image.height > large) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      signal.throwIfAborted();
-    }
+    await largePictureTurn(model.manifest.resolution, image.width * image.height, signal);
     out[name] = encodePng(image);
   }
   return out;

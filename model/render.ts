@@ -24,6 +24,23 @@ export const MAP_STYLES = ["heat", "overlay", "contour"] as const;
 /** One of {@link MAP_STYLES}. */
 export type MapStyle = typeof MAP_STYLES[number];
 
+/**
+ * Before work on a picture of `pixels` pixels: when it is large (over four of
+ * the model's `resolution` x `resolution` images), lets the thread's events
+ * run, then stops if `signal` has aborted. A render worker reads a cancel only
+ * between tasks, so that a given-up job stops here rather than drawing and
+ * encoding pictures, seconds of work at 1024 px, that no one reads.
+ */
+export async function largePictureTurn(
+  resolution: number,
+  pixels: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (pixels <= 4 * resolution ** 2) return;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  signal.throwIfAborted();
+}
+
 /** `image` resized to `size` x `size` (bilinear); the same image when it already has that size. */
 export function resizeImage(image: RgbImage, size: number): RgbImage {
   if (image.width === size && image.height === size) return image;

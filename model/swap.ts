@@ -35,6 +35,7 @@ import { type ImageSource, mapsOf, mapsOfSources, picture } from "./generation.t
 import type { ConceptGroup } from "./manifest.ts";
 import type { ServedModel } from "./model.ts";
 import { differenceMap, regionMask } from "../core/pictures.js";
+import { largePictureTurn } from "./render.ts";
 
 /** What a swap answer shows besides the swapped image. */
 export const SWAP_EXTRAS = ["difference", "mask", "originals"] as const;
@@ -89,13 +90,19 @@ export async function swapPictures(
     ...(extras.has("originals") ? [sourceMaps] : []),
   ];
   const images = await model.images(concatArrays(Float32Array, rows), rows.length, signal);
+  // Each picture is seconds of work at large sizes: a given-up job stops between them.
+  const turn = () => largePictureTurn(model.manifest.resolution, size * size, signal);
   const result: SwapPictures = { groups, swapped: picture(model, images, 0, size) };
   if (!needTarget) return result;
+  await turn();
   const target = picture(model, images, 1, size);
   if (extras.has("originals")) {
+    await turn();
     Object.assign(result, { target, source: picture(model, images, 2, size) });
   }
+  await turn();
   if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
+  await turn();
   if (extras.has("mask")) result.mask = regionMask(target, region, height, width);
   return result;
 }
