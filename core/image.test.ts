@@ -15,6 +15,7 @@ import {
 import { concatArrays } from "./concat.ts";
 import { crc32 } from "./crc32.ts";
 import { pixelChunksOnly, pngChunks } from "./png_chunks.ts";
+import { jpegStoresRgb } from "./jpeg_segments.ts";
 import { zlibSync } from "fflate";
 
 /** A w x h image whose pixel (x, y) is (x * 10, y * 10, 100). */
@@ -281,4 +282,40 @@ Deno.test("a JPEG of a second frame or very many scans is refused before it is d
     good.subarray(end),
   ]);
   throws(() => decodeImage(manyScans), new RegExp(`it has ${MAX_JPEG_SCANS + 1} scans, over`));
+});
+
+/** 16 x 16, red left half and blue right half, stored as RGB (libjpeg's `cjpeg -rgb`). */
+const RGB_JPEG = Uint8Array.from(
+  atob(
+    "/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwACAQEBAQECAQEBAgICAgIEAwICAgIFBAQDBAYFBgYGBQYGBgcJCAYHCQcGBggLCAkKCgoKCgYICwwLCgwJCgoK/8AAEQgAEAAQA1IRAEcRAEIRAP/EAB8AAAEFAQEBAQEBAAAAAAAAAAABAgMEBQYHCAkKC//EALUQAAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAAwDUgBHAEIAAD8A/XCvx3r8d6/kHor+viv6+KK/kHr+Qeiv6+K//9k=",
+  ),
+  (c) => c.charCodeAt(0),
+);
+
+Deno.test("decodeImage: a JPEG that stores RGB keeps its colours; one without its end marker decodes", () => {
+  ok(jpegStoresRgb(RGB_JPEG));
+  const at = (
+    image: RgbImage,
+    x: number,
+  ) => [...image.data.subarray((8 * 16 + x) * 3, (8 * 16 + x) * 3 + 3)];
+  for (const bytes of [RGB_JPEG, RGB_JPEG.subarray(0, RGB_JPEG.length - 2)]) {
+    const image = decodeImage(bytes);
+    const [red, blue] = [at(image, 2), at(image, 13)];
+    ok(red[0] > 180 && red[1] < 70 && red[2] < 70, `red: ${red}`);
+    ok(blue[2] > 180 && blue[0] < 70 && blue[1] < 70, `blue: ${blue}`);
+  }
+  // A YCbCr JPEG (jpeg-js writes JFIF) is not taken for RGB.
+  const rgba = new Uint8Array(16 * 16 * 4).fill(200);
+  equal(
+    jpegStoresRgb(new Uint8Array(jpeg.encode({ width: 16, height: 16, data: rgba }).data)),
+    false,
+  );
+});
+
+Deno.test("decodeImage names the formats photos come in that are not read here", () => {
+  const webp = new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 ");
+  throws(() => decodeImage(webp), /it is a WebP image; save or export it as JPEG or PNG/);
+  const heic = new TextEncoder().encode("\0\0\0\x18ftypheic\0\0\0\0");
+  throws(() => readImageHeader(heic), /it is a HEIC\/HEIF image/);
+  throws(() => decodeImage(new TextEncoder().encode("hello")), /^.*not a JPEG or PNG file$/);
 });

@@ -10,7 +10,7 @@ import { zlibSync } from "fflate";
 import jpeg from "jpeg-js";
 import { concatArrays } from "./concat.ts";
 import { crc32 } from "./crc32.ts";
-import { JpegSegmentError, jpegSegments } from "./jpeg_segments.ts";
+import { JpegSegmentError, jpegSegments, jpegStoresRgb } from "./jpeg_segments.ts";
 import { jpegOrientation, orient } from "./orientation.ts";
 import { pixelChunksOnly, PngChunkError, readPngHeader } from "./png_chunks.ts";
 import { planarPicture } from "./pictures.js";
@@ -106,7 +106,7 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader {
     }
     throw new ImageDecodeError("truncated JPEG: no frame header before the data");
   }
-  throw new ImageDecodeError("not a JPEG or PNG file");
+  throw new ImageDecodeError(notJpegOrPng(bytes));
 }
 
 /**
@@ -151,12 +151,7 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
   try {
     if (kind === "JPEG") {
       checkJpegStructure(bytes);
-      const { width, height, data } = jpeg.decode(bytes, {
-        useTArray: true,
-        formatAsRGBA: false,
-        // Bounds a hostile header's allocation (CelebA needs < 1 MB).
-        maxMemoryUsageInMB: 512,
-      });
+      const { width, height, data } = decodeJpeg(bytes);
       const stored = {
         width,
         height,
@@ -187,7 +182,49 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
       `the ${kind} file is truncated, corrupt or of a kind not read here (the decoder: ${why})`,
     );
   }
-  throw new ImageDecodeError("not a JPEG or PNG file");
+  throw new ImageDecodeError(notJpegOrPng(bytes));
+}
+
+/** Decodes a JPEG with jpeg-js, in R, G and B where it stores them so. */
+function decodeJpeg(bytes: Uint8Array): { width: number; height: number; data: Uint8Array } {
+  const options = {
+    useTArray: true,
+    formatAsRGBA: false,
+    // Bounds a hostile header's allocation (CelebA needs < 1 MB).
+    maxMemoryUsageInMB: 512,
+    ...(jpegStoresRgb(bytes) ? { colorTransform: false } : {}),
+  } as const;
+  try {
+    return jpeg.decode(bytes, options);
+  } catch (error) {
+    // Uploads and some encoders lose the end marker, which libjpeg and browsers do without.
+    if (!/marker was not found/.test((error as Error).message)) throw error;
+    return jpeg.decode(concatArrays(Uint8Array, [bytes, Uint8Array.of(0xff, 0xd9)]), options);
+  }
+}
+
+/** Other formats photos come in, by their first bytes, to name in a refusal. */
+const OTHER_FORMATS: [string, (b: Uint8Array) => boolean][] = [
+  [
+    "HEIC/HEIF",
+    (b) => latin1(b, 4, 8) === "ftyp" && /^(hei|hev|mif|msf|avi)/.test(latin1(b, 8, 11)),
+  ],
+  ["WebP", (b) => latin1(b, 0, 4) === "RIFF" && latin1(b, 8, 12) === "WEBP"],
+  ["GIF", (b) => latin1(b, 0, 4) === "GIF8"],
+  ["BMP", (b) => latin1(b, 0, 2) === "BM"],
+  ["TIFF", (b) => latin1(b, 0, 4) === "II*\0" || latin1(b, 0, 4) === "MM\0*"],
+];
+
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  return String.fromCharCode(...bytes.subarray(from, to));
+}
+
+/** The refusal of a file that is neither JPEG nor PNG, naming its format when known. */
+function notJpegOrPng(bytes: Uint8Array): string {
+  const format = OTHER_FORMATS.find(([, test]) => test(bytes))?.[0];
+  return format
+    ? `not a JPEG or PNG file: it is a ${format} image; save or export it as JPEG or PNG`
+    : "not a JPEG or PNG file";
 }
 
 function pngToRgb(png: ReturnType<typeof decodePngFile>): RgbImage {

@@ -67,3 +67,34 @@ function afterScanData(bytes: Uint8Array, at: number): number {
   }
   return bytes.length;
 }
+
+/**
+ * Whether a three-component JPEG stores R, G and B rather than YCbCr, as
+ * libjpeg decides: by an Adobe segment's transform (0: none), else, in a file
+ * without JFIF's segment, by components named R, G and B. (jpeg-js alone took
+ * every such file for YCbCr, and drew `cjpeg -rgb` files green and magenta.)
+ */
+export function jpegStoresRgb(bytes: Uint8Array): boolean {
+  let jfif = false, adobeTransform: number | null = null;
+  const text = (at: number, n: number) => String.fromCharCode(...bytes.subarray(at, at + n));
+  try {
+    for (const { marker, at, length } of jpegSegments(bytes)) {
+      const data = at + 4;
+      if (data + length - 2 > bytes.length) break;
+      if (marker === 0xe0 && text(data, 5) === "JFIF\0") jfif = true;
+      if (marker === 0xee && length >= 14 && text(data, 5) === "Adobe") {
+        adobeTransform = bytes[data + 11];
+      }
+      // A frame header: precision, height, width, then the components (id, sampling, table).
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        if (bytes[data + 5] !== 3) return false;
+        if (adobeTransform !== null) return adobeTransform === 0;
+        const ids = [0, 1, 2].map((k) => bytes[data + 6 + 3 * k]);
+        return !jfif && String.fromCharCode(...ids) === "RGB";
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof JpegSegmentError)) throw error;
+  }
+  return false;
+}
