@@ -320,9 +320,11 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: () => {
+        // A photo straight from a phone (3-5 MB) is the common case: say what fits.
         throw new HttpProblem(
           "body-too-large",
-          `the body is over the limit of ${config.maxBodyBytes} bytes.`,
+          `the body is over the limit of ${config.maxBodyBytes} bytes (IGAN_MAX_BODY_BYTES); a photo ` +
+            "must be sent smaller: a JPEG of at most about 1024 px on a side fits.",
         );
       },
     }),

@@ -101,6 +101,13 @@ Deno.test("POST /v1/encode answers the photo's latent and the generator's image 
     equal(input[1], 0x50, "the input is a PNG");
   };
   await t.step("a raw JPEG body", async () => await check(await upload(photo, "image/jpeg")));
+  await t.step(
+    "a raw body without a content type, as fetch sends a File of no known type",
+    async () =>
+      await check(
+        await app.request("/v1/encode", { method: "POST", body: Uint8Array.from(photo) }),
+      ),
+  );
   await t.step("a raw JPEG body under another name software gives it", async () => {
     for (const type of ["image/jpg", "image/pjpeg", "application/octet-stream"]) {
       await check(await upload(photo, type));
@@ -135,6 +142,9 @@ Deno.test("a photo is a swap source like a seed: {image} equals the seed it enco
   equal(await swap({ image: pngBase64Of(photo).replace(/.{76}/g, "$&\n") }), seven);
   // A file of no known type, the URL-safe alphabet, no padding: the same photo.
   equal(await swap({ image: `data:application/octet-stream;base64,${pngBase64Of(photo)}` }), seven);
+  // Any media type, with parameters or none, in any case (RFC 2397).
+  equal(await swap({ image: `DATA:IMAGE/PNG;NAME=FACE.PNG;BASE64,${pngBase64Of(photo)}` }), seven);
+  equal(await swap({ image: `data:;base64,${pngBase64Of(photo)}` }), seven);
   const urlSafe = pngBase64Of(photo).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
   equal(await swap({ image: urlSafe }), seven);
   const response = await app.request("/v1/swap", {
@@ -243,7 +253,8 @@ Deno.test("bad photos answer 4xx problems, before decoding where the header tell
       400,
       /body\.image: is given 2 times/,
     );
-    await problem(await post([["image", "text"]]), 400, /body\.image: is missing/);
+    await problem(await post([["image", "text"]]), 400, /body\.image: arrived as text, not a file/);
+    await problem(await post([]), 400, /body\.image: is missing/);
   });
   await t.step("a body over the limit", async () => {
     await problem(

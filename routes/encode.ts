@@ -42,8 +42,8 @@ export function encodeRoutes(model: ServedModel, renderer: Renderer, limits: Lim
       tag: "photos",
       summary: "Encode a photo of a face into the generator's latent space",
       description: "Send a JPEG or PNG as the raw body (Content-Type image/jpeg or image/png; " +
-        "image/jpg, image/pjpeg and application/octet-stream are taken too, the bytes telling " +
-        "which it is) or " +
+        "image/jpg, image/pjpeg, application/octet-stream or none are taken too, the bytes " +
+        "telling which it is) or " +
         'as the file "image" of a multipart/form-data body. The centre square is resized to the ' +
         `model's ${limits.resolution} x ${limits.resolution} (faces cropped like the training ` +
         "data encode best). Answers the latent and the generator's reconstruction, drawn from the " +

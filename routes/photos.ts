@@ -64,7 +64,8 @@ export function checkPhoto(bytes: Uint8Array, field: string, maxPixels: number):
 export async function readPhotoUpload(c: Context<AppEnv>, maxPixels: number): Promise<Uint8Array> {
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   const form = type === "multipart/form-data";
-  if (!form && !PHOTO_TYPES.includes(type)) {
+  // No content type at all is what fetch sends for a File of unknown type: the bytes say.
+  if (!form && type !== "" && !PHOTO_TYPES.includes(type)) {
     throw new HttpProblem(
       "unsupported-media-type",
       `the body is sent as "${type || "(no content type)"}"; send the photo as image/jpeg or ` +
@@ -98,6 +99,13 @@ async function formPhoto(c: Context<AppEnv>): Promise<Uint8Array> {
   const files = form.getAll("image");
   if (files.length > 1) throw invalidField("body.image", `is given ${files.length} times`);
   const [file] = files;
+  if (typeof file === "string") {
+    throw invalidField(
+      "body.image",
+      "arrived as text, not a file: send the photo as a file (with a filename, as curl's " +
+        "-F image=@face.jpg does)",
+    );
+  }
   if (!(file instanceof Blob)) {
     throw invalidField("body.image", 'is missing: send the photo as the form\'s file "image"');
   }
@@ -124,7 +132,8 @@ export const FIT_DESCRIPTION =
  */
 const photoBase64 = z.string()
   .transform((text) => {
-    const bare = text.replace(/^data:[\w.+-]+\/[\w.+-]+;base64,/, "").replace(/\s+/g, "")
+    // Any media type, parameters or case (RFC 2397): the bytes say what the photo is.
+    const bare = text.replace(/^data:[^,]*;base64,/i, "").replace(/\s+/g, "")
       .replaceAll("-", "+").replaceAll("_", "/");
     return bare + "=".repeat((4 - (bare.length % 4)) % 4);
   })
