@@ -319,3 +319,23 @@ Deno.test("decodeImage names the formats photos come in that are not read here",
   throws(() => readImageHeader(heic), /it is a HEIC\/HEIF image/);
   throws(() => decodeImage(new TextEncoder().encode("hello")), /^.*not a JPEG or PNG file$/);
 });
+
+Deno.test("a PNG's transparent colour (its tRNS chunk, RGB without alpha) is drawn over white", () => {
+  // 2 x 2 RGB (fast-png wants at least as many pixels as tRNS values), the top row keyed.
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, 2);
+  new DataView(ihdr.buffer).setUint32(4, 2);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = new Uint8Array([0, 10, 200, 10, 10, 200, 10, 0, 10, 200, 11, 1, 2, 3]);
+  const file = concatArrays(Uint8Array, [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", ihdr),
+    pngChunk("tRNS", new Uint8Array([0, 10, 0, 200, 0, 10])), // three 16-bit samples
+    pngChunk("IDAT", zlibSync(rows)),
+    pngChunk("IEND", new Uint8Array(0)),
+  ]);
+  deepEqual(
+    [...decodeImage(file).data],
+    [255, 255, 255, 255, 255, 255, 10, 200, 11, 1, 2, 3],
+  );
+});

@@ -247,6 +247,11 @@ function pngToRgb(png: ReturnType<typeof decodePngFile>): RgbImage {
   const alphaChannel = channels === 2 || channels === 4 ? channels - 1 : -1;
   // Transparent pixels are drawn over white, as a page shows a cut-out photo.
   const overWhite = (value: number, alpha: number) => value * alpha + 255 * (1 - alpha);
+  // Grey or RGB without alpha may name one colour transparent (its tRNS chunk).
+  const key = !palette && alphaChannel < 0 ? png.transparency : undefined;
+  const keyed = (y: number, x: number) =>
+    key !== undefined && key.length === channels &&
+    key.every((v, c) => sample(y, x * channels + c) === v);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
@@ -257,7 +262,11 @@ function pngToRgb(png: ReturnType<typeof decodePngFile>): RgbImage {
         for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(overWhite(colour[c], alpha));
         continue;
       }
-      const alpha = alphaChannel < 0 ? 1 : sample(y, x * channels + alphaChannel) / max;
+      const alpha = alphaChannel >= 0
+        ? sample(y, x * channels + alphaChannel) / max
+        : keyed(y, x)
+        ? 0
+        : 1;
       for (let c = 0; c < 3; c++) {
         const value = (sample(y, x * channels + (gray ? 0 : c)) * 255) / max;
         data[p * 3 + c] = Math.round(overWhite(value, alpha));
