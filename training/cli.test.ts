@@ -263,8 +263,10 @@ Deno.test("continuedRunName: the run's name for a run's checkpoint, else the fil
 Deno.test("parseTrainArgs: unknown, malformed and conflicting flags are UsageErrors", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--data", "d", "--widht", "8"], /Unknown option '--widht'/],
-    [["--data", "d", "--steps", "ten"], /--steps takes a non-negative integer, got "ten"/],
-    [["--data", "d", "--steps", "1.5"], /--steps takes a non-negative integer/],
+    [["--data", "d", "--steps", "ten"], /--steps takes a positive integer, got "ten"/],
+    [["--data", "d", "--steps", "1.5"], /--steps takes a positive integer/],
+    [["--data", "d", "--steps", "0"], /--steps takes a positive integer, got "0"/],
+    [["--data", "d", "--batch", "0"], /--batch takes a positive integer, got "0"/],
     [["--data", "d", "--lr-g", "fast"], /--lr-g takes a number/],
     [["--data"], /argument missing/],
     [[], /exactly one of --data/],
@@ -361,7 +363,7 @@ Deno.test("deno task train: bad input gives one clear message and no stack trace
     match(head.stderr, /^error: --freeze-head and --train-head continue a run/);
     const negative = await runCli(["--synthetic", "--steps", "-5"]);
     equal(negative.code, 2);
-    match(negative.stderr, /^error: --steps takes a non-negative integer, got "-5"/);
+    match(negative.stderr, /^error: --steps takes a positive integer, got "-5"/);
   });
   await t.step("a folder as --init-from, a file as a run folder: exit 1 saying so", async () => {
     const folder = await Deno.makeTempDir();

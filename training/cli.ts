@@ -17,6 +17,7 @@ import {
   integerFlag,
   numberFlag,
   parseFlags,
+  positiveIntegerFlag,
   runCommandLine,
   UsageError,
   withStopSignal,
@@ -236,13 +237,15 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   const values: Record<string, string | boolean | undefined> = parseFlags(args, OPTIONS);
   if (values.help) return "help";
   const int = (flag: string) => integerFlag(flag, values[flag] as string | undefined);
+  // Flags whose 0 the config refuses: said as such for -1 and 0 alike.
+  const count = (flag: string) => positiveIntegerFlag(flag, values[flag] as string | undefined);
   const real = (flag: string) => numberFlag(flag, values[flag] as string | undefined);
   const schedule = definedOnly({
-    steps: int("steps"),
-    logEvery: int("log-every"),
-    sampleEvery: int("sample-every"),
-    checkpointEvery: int("checkpoint-every"),
-    keepCheckpoints: int("keep-checkpoints"),
+    steps: count("steps"),
+    logEvery: count("log-every"),
+    sampleEvery: count("sample-every"),
+    checkpointEvery: count("checkpoint-every"),
+    keepCheckpoints: count("keep-checkpoints"),
   });
   const cacheDir = values["cache-dir"] as string | undefined;
 
@@ -295,9 +298,9 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
   const network = definedOnly({
     architecture: values.architecture as TrainConfig["network"]["architecture"] | undefined,
     resolution: int("resolution") as 32 | 64 | undefined,
-    width: int("width"),
-    targetChannels: int("target-channels"),
-    latent: int("latent"),
+    width: count("width"),
+    targetChannels: count("target-channels"),
+    latent: count("latent"),
   });
   const seed = int("seed");
   const groups = int("groups"), every = int("interp-every");
@@ -324,7 +327,7 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
     ...schedule,
     ...definedOnly({
       discriminatorWarmup: int("discriminator-warmup"),
-      batch: int("batch"),
+      batch: count("batch"),
       lrG: real("lr-g"),
       lrD: real("lr-d"),
       seed,

@@ -3,6 +3,7 @@ import {
   integerFlag,
   isUserError,
   parseFlags,
+  positiveIntegerFlag,
   REPEATED_SIGNAL_MS,
   runCommandLine,
   SEED_ROOM,
@@ -104,6 +105,10 @@ Deno.test("parseFlags: a negative number after a flag is its value, for the flag
   const { steps } = parseFlags(["--steps", "-5", "--quiet"], options);
   equal(steps, "-5");
   throws(() => integerFlag("steps", steps), /--steps takes a non-negative integer, got "-5"/);
+  throws(() => positiveIntegerFlag("steps", steps), /--steps takes a positive integer, got "-5"/);
+  throws(() => positiveIntegerFlag("steps", "0"), /--steps takes a positive integer, got "0"/);
+  equal(positiveIntegerFlag("steps", "7"), 7);
+  equal(positiveIntegerFlag("steps", undefined), undefined);
   deepEqual(parseFlags(["--steps=3"], options), { steps: "3" });
   throws(() => parseFlags(["--bogus"], options), UsageError);
 });

@@ -31,6 +31,19 @@ export function integerFlag(flag: string, text: string | undefined): number | un
   return n;
 }
 
+/**
+ * The value of flag `--flag` as a positive integer (undefined when absent);
+ * throws {@link UsageError} that says so for 0, -1 or text alike.
+ */
+export function positiveIntegerFlag(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--${flag} takes a positive integer, got "${text}".`);
+  }
+  return n;
+}
+
 /** Seeds an evaluation may draw after its first: `--seed` leaves room for them below 2^32. */
 export const SEED_ROOM = 1_000_000;
 
