@@ -145,11 +145,12 @@ class RenderWorker {
     this.#worker = worker;
     const index = this.#index;
     let started = false;
+    // A worker stopped by the pool's closing says nothing more: its start ends then.
+    const closing = this.#closing.signal;
+    let onClose = () => {};
     const ready = new Promise<WorkerPriority>((resolve, reject) => {
-      // A worker stopped by the pool's closing says nothing more: its start ends here.
-      this.#closing.signal.addEventListener("abort", () => reject(this.#closing.signal.reason), {
-        once: true,
-      });
+      onClose = () => reject(closing.reason);
+      closing.addEventListener("abort", onClose, { once: true });
       worker.onmessage = (event: MessageEvent<WorkerReply>) => {
         const message = event.data;
         if (message.type === "ready") {
@@ -196,6 +197,9 @@ class RenderWorker {
         niceness: this.#options.niceness ?? WORKER_NICENESS,
       } satisfies WorkerRequest,
     );
+    // Settled either way, the start no longer listens (one listener a restart would pile up).
+    const stopListening = () => closing.removeEventListener("abort", onClose);
+    ready.then(stopListening, stopListening);
     return ready;
   }
 

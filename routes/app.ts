@@ -146,14 +146,15 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       options.onRefusal?.(problem.kind);
       return problemResponse(problem, path);
     };
-    if (error instanceof HttpProblem) return problemResponse(error, path);
-    if (error instanceof OverloadError) {
-      return refused(
-        new HttpProblem("unavailable", error.message, {
-          headers: { "retry-after": String(error.retryAfterSeconds) },
+    // Work refused for now: a 503 saying when to send it again.
+    const unavailable = (detail: string, retryAfterSeconds: number) =>
+      refused(
+        new HttpProblem("unavailable", detail, {
+          headers: { "retry-after": String(retryAfterSeconds) },
         }),
       );
-    }
+    if (error instanceof HttpProblem) return problemResponse(error, path);
+    if (error instanceof OverloadError) return unavailable(error.message, error.retryAfterSeconds);
     if (error instanceof TooMuchWorkError) {
       return refused(new HttpProblem("too-much-work", error.message));
     }
@@ -171,21 +172,14 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       return problemResponse(new HttpProblem("gradients-unavailable", error.message), path);
     }
     if (error instanceof WorkerStoppedError) {
-      return refused(
-        new HttpProblem(
-          "unavailable",
-          "the render worker drawing this request stopped and is being started again; send the " +
-            "request again.",
-          { headers: { "retry-after": "1" } },
-        ),
+      return unavailable(
+        "the render worker drawing this request stopped and is being started again; send the " +
+          "request again.",
+        1,
       );
     }
     if (error instanceof QueueFullError) {
-      return refused(
-        new HttpProblem("unavailable", `${error.message} Try again shortly.`, {
-          headers: { "retry-after": "1" },
-        }),
-      );
+      return unavailable(`${error.message} Try again shortly.`, 1);
     }
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
     // A failure while the body arrives, or after the client's signal aborted, is the client leaving.

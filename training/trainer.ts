@@ -39,7 +39,7 @@ import {
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { DataError, type ImageSet } from "./data/image_set.ts";
-import { batchPixels, BatchSampler, impliedCount, SamplerCountError } from "./data/sampler.ts";
+import { batchPixels, BatchSampler, SamplerCountError } from "./data/sampler.ts";
 import {
   discriminatorUpdate,
   type GanLosses,
@@ -340,12 +340,12 @@ export class GanTrainer {
     // Images drawn: a batch a generator step and a discriminator warm-up update.
     const warmup = this.config.initFrom ? this.config.discriminatorWarmup : 0;
     const drawn = (state.step + warmup) * this.config.batch;
-    const sampler = {
-      ...state.sampler,
-      count: state.sampler.count ?? impliedCount(state.sampler, drawn),
-    };
     try {
-      this.#sampler = new BatchSampler(this.#set.count, { flip: this.config.flip, state: sampler });
+      this.#sampler = new BatchSampler(this.#set.count, {
+        flip: this.config.flip,
+        state: state.sampler,
+        drawn,
+      });
     } catch (error) {
       if (!(error instanceof SamplerCountError)) throw error;
       throw new DataError(

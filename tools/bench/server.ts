@@ -622,6 +622,16 @@ console.log(JSON.stringify({
   server_rss_mib: Object.fromEntries(servers.map((s) => [`workers${s.workers}`, s.memory])),
 }));
 
+/** The health checks' count and latency figures (ms) of a poller's latencies. */
+function healthFigures(times: number[]) {
+  return {
+    checks: times.length,
+    p50: roundTo(percentile(times, 50), 1),
+    p99: roundTo(percentile(times, 99), 1),
+    max: roundTo(Math.max(...times), 1),
+  };
+}
+
 /** Polls `url` every 50 ms from a child process until `stop`, which returns the latencies. */
 function startHealthPoller(url: string): { stop: () => Promise<number[]> } {
   const code = `
@@ -730,12 +740,7 @@ async function overload(): Promise<void> {
         limit_ms: timeoutMs + 500,
         within_limit: Math.max(...ms) <= timeoutMs + 500,
         wall_ms: Math.round(wallMs),
-        healthz_ms: {
-          checks: health.length,
-          p50: roundTo(percentile(health, 50), 1),
-          p99: roundTo(percentile(health, 99), 1),
-          max: roundTo(Math.max(...health), 1),
-        },
+        healthz_ms: healthFigures(health),
       };
       report[burst.name] = result;
       console.log(`${burst.name}: ${JSON.stringify(result)}`);
@@ -801,12 +806,7 @@ async function soak(durationSeconds: number): Promise<void> {
           ? roundTo(end - halfway, 1)
           : null,
       },
-      healthz_ms: {
-        checks: health.length,
-        p50: roundTo(percentile(health, 50), 1),
-        p99: roundTo(percentile(health, 99), 1),
-        max: roundTo(Math.max(...health), 1),
-      },
+      healthz_ms: healthFigures(health),
     };
     console.log(
       `soak: ${load.requests} requests in ${durationSeconds} s (${load.requestsPerSecond} /s), ` +

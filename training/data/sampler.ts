@@ -64,13 +64,20 @@ export class BatchSampler {
   #state: SamplerState;
   #order: Uint32Array;
 
-  /** A sampler over `count` images, from `state` (default: epoch 0 of `seed` 0). */
-  constructor(count: number, options: { flip: boolean; state?: SamplerState }) {
+  /**
+   * A sampler over `count` images, from `state` (default: epoch 0 of `seed`
+   * 0); throws {@link SamplerCountError} for a state of another count. For a
+   * state saved before the count was kept, `drawn` (the images drawn in all)
+   * gives it ({@link impliedCount}).
+   */
+  constructor(count: number, options: { flip: boolean; state?: SamplerState; drawn?: number }) {
     if (!Number.isInteger(count) || count < 1) {
       throw new DataError(`a sampler needs at least one image, got ${count}.`);
     }
     const state = options.state ?? { seed: 0, epoch: 0, cursor: 0 };
-    const known = state.count ?? (state.cursor > count ? `more than ${state.cursor}` : count);
+    const known = state.count ??
+      (options.drawn === undefined ? undefined : impliedCount(state, options.drawn)) ??
+      (state.cursor > count ? `more than ${state.cursor}` : count);
     if (known !== count) throw new SamplerCountError(count, known);
     this.#count = count;
     this.#flip = options.flip;

@@ -39,7 +39,6 @@ import { DataError, type ImageSet } from "../data/image_set.ts";
 import {
   batchPixels,
   BatchSampler,
-  impliedCount,
   SamplerCountError,
   type SamplerState,
 } from "../data/sampler.ts";
@@ -242,14 +241,11 @@ export class EncoderTrainer {
       adamUpdate(OPTIMIZER_PREFIX, this.optimizer, E.parameters(), state.optimizerSteps, take),
     ]);
     this.#latentRng = RandomStream.fromState(state.latentRng);
-    const sampler = {
-      ...state.sampler,
-      count: state.sampler.count ?? impliedCount(state.sampler, state.step * this.config.batch),
-    };
     try {
       this.#sampler = new BatchSampler(this.trainingCount, {
         flip: this.config.flip,
-        state: sampler,
+        state: state.sampler,
+        drawn: state.step * this.config.batch,
       });
     } catch (error) {
       if (!(error instanceof SamplerCountError)) throw error;
