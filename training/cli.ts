@@ -11,6 +11,7 @@
  * @module
  */
 
+import { isSlim, slimResumeNote } from "./slim.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { basename, dirname, resolve } from "node:path";
 import {
@@ -515,6 +516,7 @@ async function resumeRun(
   await truncateLog(run, trainer.step);
   await writeConfig(run, trainer.config);
   console.error(`resuming ${run.dir} at step ${trainer.step} of ${trainer.config.steps}`);
+  if (isSlim(checkpoint)) console.error(slimResumeNote(checkpoint.file));
   return run;
 }
 
@@ -579,6 +581,7 @@ async function continueFromFile(
   console.error(
     `run: ${run.dir}, continuing ${command.run} at step ${trainer.step} of ${trainer.config.steps}`,
   );
+  if (isSlim(checkpoint)) console.error(slimResumeNote(command.run));
   return run;
 }
 

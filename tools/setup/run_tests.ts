@@ -2,7 +2,9 @@
  * `deno task test`: provisions what the tests need (see `provision.ts`), then
  * runs `deno test -A` with the task's arguments. Without arguments it then
  * runs the engine's tests once more on each backend (`IGAN_BACKEND=cpu` and
- * `webgpu`). Without a need that cannot be installed it prints one `error:`
+ * `webgpu`), and its op tests on WebGPU with the kernels meant for real GPUs
+ * (`IGAN_KERNELS=gpu`; llvmpipe runs them too, so they are checked on
+ * machines without one). Without a need that cannot be installed it prints one `error:`
  * line naming it and exits 1.
  *
  * @module
@@ -10,8 +12,18 @@
 
 import { provision, ProvisionError } from "./provision.ts";
 
-const BACKENDS = ["cpu", "webgpu"];
 const BACKEND_TESTS = ["training/engine/", "tests/learning.test.ts", "training/train.test.ts"];
+
+/** The engine's tests run again under each of these settings, after the whole suite. */
+const ENGINE_RUNS: { what: string; env: Record<string, string>; tests: string[] }[] = [
+  { what: "the cpu backend", env: { IGAN_BACKEND: "cpu" }, tests: BACKEND_TESTS },
+  { what: "the webgpu backend", env: { IGAN_BACKEND: "webgpu" }, tests: BACKEND_TESTS },
+  {
+    what: "WebGPU with the gpu kernels",
+    env: { IGAN_BACKEND: "webgpu", IGAN_KERNELS: "gpu" },
+    tests: ["training/engine/", "tests/learning.test.ts"],
+  },
+];
 
 /** wgpu and Mesa want a private runtime folder; one is made when the session has none. */
 function runtimeDir(): string {
@@ -42,11 +54,12 @@ if (import.meta.main) {
     }).spawn().status).code;
   let code = await test(Deno.args);
   // Everything ran on the backend this machine picks; the engine's tests (ops against float64,
-  // learning, exact resume) also run on each backend explicitly, so both are always checked.
+  // learning, exact resume) also run on each backend and kernel family explicitly, so all are
+  // always checked.
   if (code === 0 && Deno.args.length === 0) {
-    for (const backend of BACKENDS) {
-      console.error(`==> the engine's tests on the ${backend} backend`);
-      code = await test(BACKEND_TESTS, { IGAN_BACKEND: backend });
+    for (const run of ENGINE_RUNS) {
+      console.error(`==> the engine's tests on ${run.what}`);
+      code = await test(run.tests, run.env);
       if (code !== 0) break;
     }
   }
