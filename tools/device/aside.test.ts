@@ -70,7 +70,7 @@ Deno.test("aside.sh out takes the checkpoints and bundle out of the tree and ind
   }
 });
 
-Deno.test("aside.sh refuses uncommitted changes, a path made again meanwhile and a bad word", async () => {
+Deno.test("aside.sh refuses uncommitted changes, a path made again meanwhile, a commit meanwhile and a bad word", async () => {
   const root = await Deno.makeTempDir({ prefix: "igan-aside-" });
   try {
     const repo = await repository(root);
@@ -88,6 +88,15 @@ Deno.test("aside.sh refuses uncommitted changes, a path made again meanwhile and
     equal(again.code, 1);
     match(again.stderr, /^error: checkpoints exists again/);
     equal(await Deno.readTextFile(join(repo, "checkpoints/new.safetensors")), "new");
+
+    await Deno.remove(join(repo, "checkpoints"), { recursive: true });
+    await Deno.writeTextFile(join(repo, "main.ts"), "// changed");
+    await run(repo, "git", "add", "main.ts");
+    await run(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "y");
+    const moved = await run(repo, "bash", "tools/device/aside.sh", "back");
+    equal(moved.code, 1);
+    match(moved.stderr, /^error: HEAD moved since checkpoints model\/default went aside/);
+    equal(await Deno.readTextFile(join(root, "igan-aside/checkpoints/a.safetensors")), "weights");
 
     const bad = await run(repo, "bash", "tools/device/aside.sh", "sideways");
     equal(bad.code, 2);

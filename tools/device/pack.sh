@@ -15,6 +15,9 @@ if [ -z "$data" ] || [ ! -d "$data" ]; then
 fi
 data=$(cd "$data" && pwd)
 cd "$(dirname "$0")/../.."
+# The images go where they are here relative to the checkout (../shared/data/celeba), so that the
+# runs' configs name a folder that this machine has when their checkpoints come back.
+data_path=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1]))' "$data")
 pack=.device
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -30,7 +33,7 @@ tar -C "$scratch/deno-dir" -cJf "$pack/deno-dir.tar.xz" npm
 
 echo "images: $data" >&2
 tar -C "$(dirname "$data")" -cf - "$(basename "$data")" | xz -T2 -6 >"$pack/data.tar.xz"
-basename "$data" >"$pack/data-folder"
+echo "$data_path" >"$pack/data-path"
 
 echo "Vulkan loader (Debian, amd64)" >&2
 apt=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 "-oDir::State::Lists=$scratch/lists")

@@ -3,7 +3,8 @@
  * this one (and its module cache, so nothing is fetched) and 40 small
  * images: the three stages run in turn, the newest checkpoint comes back slim
  * in parts that join into a readable file, with the logs and a JSON summary;
- * a budget too short for a stage skips it. The real pack (`pack.sh`: this Deno compressed, the trainer's npm
+ * a stage that runs out of time stops with a checkpoint that comes back, and
+ * one with too little time is skipped. The real pack (`pack.sh`: this Deno compressed, the trainer's npm
  * packages alone) was rehearsed by hand (README, "Training on a GPU machine").
  */
 
@@ -38,7 +39,7 @@ async function fakePack(root: string): Promise<string> {
   const wrapper = `#!/bin/sh\nDENO_DIR='${denoDir}' exec '${Deno.execPath()}' "$@"\n`;
   await Deno.writeTextFile(join(root, "deno"), wrapper);
   await Deno.copyFile(join(ROOT, "deno.lock"), join(pack, "train.lock"));
-  await Deno.writeTextFile(join(pack, "data-folder"), "faces\n");
+  await Deno.writeTextFile(join(pack, "data-path"), "../faces\n");
   const python = `
 import lzma, sys, tarfile
 root, pack = sys.argv[1:]
@@ -74,8 +75,14 @@ async function copyDir(from: string, to: string): Promise<void> {
   }
 }
 
-/** Runs train.sh in `tree` with `budget` seconds and `steps`; returns its output and files. */
-async function trainOnDevice(tree: string, out: string, budget: number, steps: string) {
+/** Runs train.sh in `tree` with `budget` seconds, `steps` and `env`; returns its output and files. */
+async function trainOnDevice(
+  tree: string,
+  out: string,
+  budget: number,
+  steps: string,
+  env: Record<string, string> = {},
+) {
   const output = await new Deno.Command("bash", {
     cwd: tree,
     args: ["tools/device/train.sh", String(budget)],
@@ -84,75 +91,165 @@ async function trainOnDevice(tree: string, out: string, budget: number, steps: s
       IGAN_BACKEND: "cpu",
       IGAN_DEVICE_NETWORK: "--resolution 32 --width 4 --target-channels 32 --latent 8",
       IGAN_DEVICE_STEPS: steps,
+      ...env,
     },
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
-  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr), files };
+  const stdout = text(output.stdout);
+  const summary = JSON.parse(stdout.trim().split("\n").at(-1) || "null")?.device;
+  return { code: output.code, summary, stderr: text(output.stderr), files };
 }
 
-/** The parts in `out` joined and decoded. */
-function joinedCheckpoint(out: string, parts: string[]) {
-  const bytes = parts.map((p) => Deno.readFileSync(join(out, p)));
+/** The files `names` in `out` joined, in order, and decoded. */
+function joinedCheckpoint(out: string, names: string[]) {
+  const bytes = names.map((p) => Deno.readFileSync(join(out, p)));
   const whole = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
   let at = 0;
   for (const b of bytes) whole.set(b, (at += b.length) - b.length);
   return decodeSafetensors(whole);
 }
 
-Deno.test("train.sh: three stages on the pack, the newest checkpoint back slim in parts, logs and a summary", async (t) => {
+/** The paths in a .tar.gz. */
+async function listing(archive: string): Promise<string[]> {
+  const output = await new Deno.Command("tar", { args: ["-tzf", archive] }).output();
+  return new TextDecoder().decode(output.stdout).trim().split("\n");
+}
+
+const RUNS = /^runs\/gpu-\d{8}-\d{6}$/;
+
+Deno.test("train.sh: the stages on the pack, the newest checkpoint back slim in parts, logs and a summary", async (t) => {
   const root = await Deno.makeTempDir({ prefix: "igan-device-" });
   try {
     const tree = await fakePack(root);
-    await t.step("the whole recipe within the budget", async () => {
+    const scratch = () =>
+      new Set(
+        [...Deno.readDirSync("/tmp")].map((e) => e.name).filter((n) => /^igan-device\./.test(n)),
+      );
+    const scratchBefore = scratch();
+    await t.step("the whole recipe within the budget, in 400 KiB parts", async () => {
       const out = join(root, "out");
-      const { code, stdout, stderr, files } = await trainOnDevice(tree, out, 240, "3 4 2");
+      const { code, summary, stderr, files } = await trainOnDevice(tree, out, 240, "3 4 2", {
+        IGAN_DEVICE_PART_KIB: "400",
+      });
       equal(code, 0, stderr);
-      deepEqual(files, ["checkpoint.part-00", "logs.tar.gz"]);
-      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
-      deepEqual(summary.device.stages, " w64-baseline w64-parts w64-tail");
-      equal(summary.device.step, 6);
-      equal(summary.device.parts, 1);
+      const parts = files.filter((f) => f.startsWith("step-000006.safetensors.part-"));
+      ok(parts.length >= 2, files.join());
+      deepEqual(files, ["logs.tar.gz", ...parts]);
+      match(summary.runs, RUNS);
+      deepEqual({ ...summary, runs: "", seconds: 0 }, {
+        runs: "",
+        run: "00002-w64-tail",
+        checkpoint: "step-000006.safetensors",
+        step: 6,
+        parts: parts.length,
+        stages: [
+          { stage: "w64-baseline", step: 3, status: 0 },
+          { stage: "w64-parts", step: 4, status: 0 },
+          { stage: "w64-tail", step: 6, status: 0 },
+        ],
+        seconds: 0,
+      });
       match(stderr, /device: w64-parts: run: .*00001-w64-parts, generator and discriminator from/);
       match(
         stderr,
         /device: w64-tail: run: .*continuing .*step-000004\.safetensors at step 4 of 6/,
       );
-      const checkpoint = joinedCheckpoint(out, ["checkpoint.part-00"]);
+      const checkpoint = joinedCheckpoint(out, parts);
       equal(checkpointState(checkpoint).step, 6);
       deepEqual(checkpointState(checkpoint).optimizerSteps, { optimizer_g: {}, optimizer_d: {} });
-      equal(checkpointConfig(checkpoint, "parts").network.width, 4);
-      ok(checkpointConfig(checkpoint, "parts").freezeHead);
-      const listing = await new Deno.Command("tar", { args: ["-tzf", join(out, "logs.tar.gz")] })
-        .output();
-      const names = new TextDecoder().decode(listing.stdout);
+      const config = checkpointConfig(checkpoint, "parts");
+      equal(config.network.width, 4);
+      ok(config.freezeHead);
+      // Paths as here, relative to the checkout: the images pack.sh found, the runs' folder.
+      deepEqual(config.data, { kind: "folder", path: "../faces" });
+      const names = await listing(join(out, "logs.tar.gz"));
       for (
         const name of [
           "device.log",
           "stages/w64-parts.log",
-          "runs/00002-w64-tail/log.jsonl",
-          "runs/00002-w64-tail/samples/step-000006.png",
+          "00001-w64-parts/config.json",
+          "00002-w64-tail/log.jsonl",
+          "00002-w64-tail/samples/step-000006.png",
         ]
-      ) ok(names.includes(name), `${name} in ${names}`);
+      ) ok(names.includes(`${summary.runs}/${name}`), `${name} in ${names}`);
+      ok(!names.some((n) => n.includes("checkpoints")), names.join());
     });
     await t.step(
-      "a budget too short for the first stage: nothing comes back, as the summary says",
+      "a stage cut short by its time: its checkpoint comes back, the summary says",
       async () => {
-        const out = join(root, "short");
-        const { code, stdout, stderr } = await trainOnDevice(tree, out, 60, "2 2 2");
-        equal(code, 0, stderr);
-        match(stderr, /device: w64-baseline: skipped, \d+s left for it/);
-        const summary = JSON.parse(stdout.trim().split("\n").at(-1)!);
-        deepEqual(summary.device, {
-          stages: "",
-          step: null,
-          parts: 0,
-          seconds: summary.device.seconds,
+        const out = join(root, "cut");
+        const { code, summary, stderr, files } = await trainOnDevice(tree, out, 25, "100000 2 2", {
+          IGAN_DEVICE_RESERVE: "5",
         });
+        equal(code, 0, stderr);
+        match(stderr, /device: w64-baseline: interrupted at step \d+/);
+        match(stderr, /device: w64-parts: skipped, -?\d+s left for it/);
+        equal(summary.stages.length, 1);
+        const [{ stage, step, status }] = summary.stages;
+        deepEqual({ stage, status }, { stage: "w64-baseline", status: 124 });
+        ok(step > 0 && step === summary.step, JSON.stringify(summary));
+        equal(summary.run, "00000-w64-baseline");
+        deepEqual(files, ["logs.tar.gz", `${summary.checkpoint}.part-00`]);
       },
     );
+    await t.step("a budget too short for the first stage: the logs alone", async () => {
+      const out = join(root, "short");
+      const { code, summary, stderr, files } = await trainOnDevice(tree, out, 10, "2 2 2", {
+        IGAN_DEVICE_RESERVE: "5",
+      });
+      equal(code, 0, stderr);
+      match(stderr, /device: w64-baseline: skipped, -?\d+s left for it/);
+      deepEqual({ ...summary, runs: "", seconds: 0 }, {
+        runs: "",
+        run: "",
+        checkpoint: "",
+        step: null,
+        parts: 0,
+        stages: [],
+        seconds: 0,
+      });
+      deepEqual(files, ["logs.tar.gz"]);
+    });
+    await t.step(
+      "SIGTERM stops the stage in hand with a checkpoint, which comes back",
+      async () => {
+        const out = join(root, "signal");
+        const child = new Deno.Command("bash", {
+          cwd: tree,
+          args: ["tools/device/train.sh", "300"],
+          env: {
+            OUT: out,
+            IGAN_BACKEND: "cpu",
+            IGAN_DEVICE_NETWORK: "--resolution 32 --width 4 --target-channels 32 --latent 8",
+            IGAN_DEVICE_STEPS: "100000 2 2",
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+        let text = "";
+        while (!/w64-baseline: up to/.test(text)) text += (await stderr.read()).value ?? "";
+        await new Promise((resolve) => setTimeout(resolve, 6000));
+        child.kill("SIGTERM");
+        for (let chunk = await stderr.read(); !chunk.done; chunk = await stderr.read()) {
+          text += chunk.value;
+        }
+        const { code } = await child.status;
+        const stdout = await new Response(child.stdout).text();
+        equal(code, 143, text);
+        match(text, /device: stopped by a signal/);
+        const summary = JSON.parse(stdout.trim().split("\n").at(-1)!).device;
+        equal(summary.stages[0].stage, "w64-baseline");
+        ok(summary.step > 0, JSON.stringify(summary));
+        ok(Deno.statSync(join(out, `${summary.checkpoint}.part-00`)).size > 0);
+      },
+    );
+    await t.step("no scratch folder is left in /tmp", () => {
+      deepEqual(scratch(), scratchBefore);
+    });
   } finally {
     await Deno.remove(root, { recursive: true });
   }
