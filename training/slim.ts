@@ -1,7 +1,7 @@
 /**
  * `deno task checkpoint:slim --checkpoint <file> --out <file>`: a checkpoint without
  * Adam's moments. The moments are as large as the weights they train (at
- * width 64 the whole checkpoint is 94 MB, its slim copy 49.8 MB),
+ * width 64 the whole checkpoint is 94 MB, its slim copy 49.98 MB),
  * so the slim copy is what comes back from a lent GPU machine, whose returns
  * are capped (`tools/device/`). Training continues from it (`deno task train
  * --resume <file>`) with Adam started afresh for every parameter; everything
