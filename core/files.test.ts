@@ -1,6 +1,6 @@
 import { deepEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { listFiles, listFolder } from "./files.ts";
+import { listFiles, listFolder, pathKind } from "./files.ts";
 
 Deno.test("listFiles: every file under a folder, links to files too, sorted by path", async () => {
   const root = await Deno.makeTempDir();
@@ -33,6 +33,22 @@ Deno.test("listFolder: the files, or that nothing is there, or that it is a file
     ]);
     deepEqual(await listFolder(join(root, "a.png")), "is not a folder");
     deepEqual(await listFolder(join(root, "missing")), "does not exist");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("pathKind: a file (through a link too), something else, or nothing", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(root, "file.txt"), "1");
+    await Deno.symlink(join(root, "file.txt"), join(root, "link.txt"));
+    deepEqual(
+      await Promise.all(
+        ["file.txt", "link.txt", ".", "none.txt"].map((p) => pathKind(join(root, p))),
+      ),
+      ["file", "file", "other", "missing"],
+    );
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -49,3 +49,13 @@ export async function listFolder(root: string): Promise<ListedFile[] | FolderPro
   if (!info.isDirectory) return "is not a folder";
   return await listFiles(root);
 }
+
+/** Whether `path` is a file, something else that exists (a folder), or nothing. */
+export async function pathKind(path: string): Promise<"file" | "other" | "missing"> {
+  try {
+    return (await Deno.stat(path)).isFile ? "file" : "other";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "missing";
+    throw error;
+  }
+}

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { pathKind } from "../core/files.ts";
 import { isSlim, slimResumeNote } from "./slim.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { basename, dirname, resolve } from "node:path";
@@ -595,16 +596,6 @@ async function newRunFolder(
   const run = await createRun(out, name, config);
   await writeFileAtomic(`${run.samplesDir}/reals.png`, realsGridPng(set));
   return run;
-}
-
-/** Whether `path` is a file, something else that exists (a folder), or nothing. */
-async function pathKind(path: string): Promise<"file" | "other" | "missing"> {
-  try {
-    return (await Deno.stat(path)).isFile ? "file" : "other";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return "missing";
-    throw error;
-  }
 }
 
 /**

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { pathKind } from "../core/files.ts";
 import { CheckpointError, checkpointState, type TrainerState } from "./checkpoint.ts";
 import { parseFlags, runCommandLine, UsageError } from "./command_line.ts";
 import { readCheckpoint } from "./run_folder.ts";
@@ -84,7 +85,7 @@ export function parseSlimArgs(args: string[]): SlimCommand | "help" {
 }
 
 async function runSlim(command: SlimCommand): Promise<number> {
-  if (await exists(command.out)) {
+  if (await pathKind(command.out) !== "missing") {
     throw new CheckpointError(`${command.out} exists; --out takes a new file.`);
   }
   const checkpoint = await readCheckpoint(command.input);
@@ -95,16 +96,6 @@ async function runSlim(command: SlimCommand): Promise<number> {
       `${checkpointState(checkpoint).step}, without Adam's moments)`,
   );
   return 0;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Runs the command; returns the exit status. */
