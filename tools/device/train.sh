@@ -46,6 +46,9 @@ final=""     # the newest checkpoint of the last stage that wrote one
 stages=()    # what each stage reached, as JSON
 stage_pid="" # the stage in hand's timeout process
 
+# The step of checkpoint file $1 (runs/.../step-000250.safetensors: 250).
+step_of() { echo $((10#$(basename "$1" | tr -dc 0-9))); }
+
 # Puts the newest checkpoint (slim, in parts) and the logs in $OUT, in place of earlier ones.
 publish() {
   rm -f "$out"/step-*.safetensors.part-* "$out/logs.tar.gz" "$work/slim.safetensors"
@@ -66,7 +69,7 @@ summary() {
   if [ -n "$final" ]; then
     file=$(basename "$final")
     run=$(basename "$(dirname "$(dirname "$final")")")
-    step=$((10#$(echo "$file" | tr -dc 0-9)))
+    step=$(step_of "$final")
   fi
   local parts list
   parts=$(find "$out" -name 'step-*.safetensors.part-*' | wc -l)
@@ -155,7 +158,7 @@ newest_of() {
   newest=$(find "$runs" -path "*-$1/checkpoints/step-*.safetensors" | sort | tail -1)
   [ -n "$newest" ] || return 1
   final=$newest
-  stages+=("{\"stage\":\"$1\",\"step\":$((10#$(basename "$newest" | tr -dc 0-9))),\"status\":${status:-null}}")
+  stages+=("{\"stage\":\"$1\",\"step\":$(step_of "$newest"),\"status\":${status:-null}}")
 }
 
 # Runs stage $1 (its name) with weight $2 of the time left (the weights of it and the stages after
@@ -183,8 +186,9 @@ stage() {
   publish
 }
 
-common=(--data "$data" $network --batch 32 --checkpoint-every 250 --keep-checkpoints 2
-  --sample-every 500)
+# What every stage shares: its checkpoints and samples, and the images.
+schedule=(--checkpoint-every 250 --keep-checkpoints 2 --sample-every 500 --data "$data")
+common=($network --batch 32 "${schedule[@]}")
 # The stages' expected costs: an interpretable step costs about 1.6 plain ones, a tail step 0.7.
 w1=$((steps1 > 0 ? steps1 : 1)) w2=$((steps2 * 16 / 10 + 1)) w3=$((steps3 * 7 / 10 + 1))
 if stage w64-baseline "$w1" $((w1 + w2 + w3)) "${common[@]}" --steps "$steps1" &&
@@ -192,8 +196,7 @@ if stage w64-baseline "$w1" $((w1 + w2 + w3)) "${common[@]}" --steps "$steps1" &
     --energy-every-step --energy-pool 1 --energy-normalize --other-groups mean --lambda1 2 \
     --lambda2-g 1 --init-from "$final" --init-discriminator --r1 0.002 --steps "$steps2"; then
   stage w64-tail "$w3" "$w3" --resume "$final" --freeze-head \
-    --steps $((10#$(basename "$final" | tr -dc 0-9) + steps3)) --checkpoint-every 250 \
-    --keep-checkpoints 2 --sample-every 500 --data "$data"
+    --steps $(($(step_of "$final") + steps3)) "${schedule[@]}"
 fi
 [ -n "$final" ] || publish # the logs, when no stage wrote a checkpoint
 summary

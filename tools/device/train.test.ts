@@ -11,6 +11,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { concatArrays } from "../../core/concat.ts";
 import { encodePng } from "../../core/image.ts";
 import { checkpointConfig, checkpointState } from "../../training/checkpoint.ts";
 import { decodeSafetensors } from "../../training/safetensors.ts";
@@ -75,15 +76,15 @@ async function copyDir(from: string, to: string): Promise<void> {
   }
 }
 
-/** Runs train.sh in `tree` with `budget` seconds, `steps` and `env`; returns its output and files. */
-async function trainOnDevice(
+/** train.sh in `tree` with `budget` seconds, `steps` and `env`, on the CPU with tiny networks. */
+function deviceCommand(
   tree: string,
   out: string,
   budget: number,
   steps: string,
   env: Record<string, string> = {},
-) {
-  const output = await new Deno.Command("bash", {
+): Deno.Command {
+  return new Deno.Command("bash", {
     cwd: tree,
     args: ["tools/device/train.sh", String(budget)],
     env: {
@@ -95,7 +96,18 @@ async function trainOnDevice(
     },
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  });
+}
+
+/** Runs {@link deviceCommand} to its end; returns its exit status, summary, errors and files. */
+async function trainOnDevice(
+  tree: string,
+  out: string,
+  budget: number,
+  steps: string,
+  env: Record<string, string> = {},
+) {
+  const output = await deviceCommand(tree, out, budget, steps, env).output();
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
   const stdout = text(output.stdout);
@@ -105,11 +117,9 @@ async function trainOnDevice(
 
 /** The files `names` in `out` joined, in order, and decoded. */
 function joinedCheckpoint(out: string, names: string[]) {
-  const bytes = names.map((p) => Deno.readFileSync(join(out, p)));
-  const whole = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) whole.set(b, (at += b.length) - b.length);
-  return decodeSafetensors(whole);
+  return decodeSafetensors(
+    concatArrays(Uint8Array, names.map((name) => Deno.readFileSync(join(out, name)))),
+  );
 }
 
 /** The paths in a .tar.gz. */
@@ -217,18 +227,7 @@ Deno.test("train.sh: the stages on the pack, the newest checkpoint back slim in 
       "SIGTERM stops the stage in hand with a checkpoint, which comes back",
       async () => {
         const out = join(root, "signal");
-        const child = new Deno.Command("bash", {
-          cwd: tree,
-          args: ["tools/device/train.sh", "300"],
-          env: {
-            OUT: out,
-            IGAN_BACKEND: "cpu",
-            IGAN_DEVICE_NETWORK: "--resolution 32 --width 4 --target-channels 32 --latent 8",
-            IGAN_DEVICE_STEPS: "100000 2 2",
-          },
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+        const child = deviceCommand(tree, out, 300, "100000 2 2").spawn();
         const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
         let text = "";
         while (!/w64-baseline: up to/.test(text)) text += (await stderr.read()).value ?? "";
