@@ -100,10 +100,14 @@ export async function swapPictures(
     await turn();
     Object.assign(result, { target, source: picture(model, images, 2, size) });
   }
-  await turn();
-  if (extras.has("difference")) result.difference = differenceMap(target, result.swapped);
-  await turn();
-  if (extras.has("mask")) result.mask = regionMask(target, region, height, width);
+  if (extras.has("difference")) {
+    await turn();
+    result.difference = differenceMap(target, result.swapped);
+  }
+  if (extras.has("mask")) {
+    await turn();
+    result.mask = regionMask(target, region, height, width);
+  }
   return result;
 }
 
