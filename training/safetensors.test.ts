@@ -41,6 +41,22 @@ Deno.test("safetensors: the layout follows the format", () => {
   equal(view.getFloat32(8 + n + 4 + 8, true), 3.5);
 });
 
+Deno.test("safetensors: tensors chosen for half precision are stored as F16 and read back as f32", () => {
+  const bytes = encodeSafetensors(contents, { halfPrecision: (name) => name === "b.weight" });
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  deepEqual(header["b.weight"], { dtype: "F16", shape: [2, 3], data_offsets: [4, 16] });
+  equal(bytes.length, 8 + n + 16);
+  const decoded = decodeSafetensors(bytes);
+  deepEqual(decoded.tensors["a.bias"], contents.tensors["a.bias"]);
+  // Each value is the nearest f16: 1e-8 is below f16's smallest subnormal and reads as 0.
+  deepEqual(
+    decoded.tensors["b.weight"].data,
+    new Float32Array(contents.tensors["b.weight"].data.map(Math.f16round)),
+  );
+  deepEqual(Array.from(decoded.tensors["b.weight"].data), [1, -2, 3.5, 0, 0, -7]);
+});
+
 Deno.test("safetensors: malformed files and shapes throw SafetensorsError", () => {
   throws(() => decodeSafetensors(new Uint8Array(4)), SafetensorsError);
   const bytes = encodeSafetensors(contents);

@@ -1,6 +1,7 @@
 /**
  * The safetensors file layout (https://github.com/huggingface/safetensors),
- * for f32 tensors: an 8-byte little-endian header length N, N bytes of JSON
+ * for f32 tensors, some of which may be stored as f16 and are read back as
+ * f32: an 8-byte little-endian header length N, N bytes of JSON
  * header (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
  * "__metadata__": {string: string}}`, padded with spaces to a multiple of 8),
  * then the tensors' little-endian bytes, offsets relative to the end of the
@@ -25,7 +26,7 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-/** A file that is not a valid f32 safetensors file. */
+/** A file that is not a valid safetensors file of f32 and f16 tensors. */
 export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
@@ -53,14 +54,35 @@ const CHECKSUMMED_FORMAT = /^interpretable-gan-[\w-]+\/([2-9]|[1-9]\d+)$/;
 /** The checksum's place holder while it is computed. */
 const ZEROS = "00000000";
 
+/** How {@link encodeSafetensors} stores tensors. */
+export interface EncodeOptions {
+  /** Whether the tensor of this name is stored in half precision (f16) to save space [none]. */
+  halfPrecision?: (name: string) => boolean;
+}
+
+/** The bytes of one value of each stored dtype, and how it is written and read. */
+const DTYPES = {
+  F32: {
+    bytes: 4,
+    set: (view: DataView, at: number, value: number) => view.setFloat32(at, value, true),
+    get: (view: DataView, at: number) => view.getFloat32(at, true),
+  },
+  F16: {
+    bytes: 2,
+    set: (view: DataView, at: number, value: number) => view.setFloat16(at, value, true),
+    get: (view: DataView, at: number) => view.getFloat16(at, true),
+  },
+} as const;
+
 /** Serialises `contents`; tensors are laid out in name order, and the file carries its checksum. */
-export function encodeSafetensors(contents: Safetensors): Uint8Array {
+export function encodeSafetensors(contents: Safetensors, options: EncodeOptions = {}): Uint8Array {
   for (const key of [CHECKSUM_KEY, DATA_CHECKSUM_KEY]) {
     if (key in contents.metadata) {
       throw new SafetensorsError(`metadata "${key}" is the file's own.`);
     }
   }
   const names = Object.keys(contents.tensors).sort();
+  const dtypeOf = (name: string) => options.halfPrecision?.(name) ? "F16" : "F32";
   const entries: Record<string, unknown> = {};
   let offset = 0;
   for (const name of names) {
@@ -70,8 +92,9 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
         `tensor "${name}" has shape [${shape.join(", ")}] but ${data.length} values.`,
       );
     }
-    entries[name] = { dtype: "F32", shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
+    const dtype = dtypeOf(name), byteLength = data.length * DTYPES[dtype].bytes;
+    entries[name] = { dtype, shape, data_offsets: [offset, offset + byteLength] };
+    offset += byteLength;
   }
   // The checksum is always 8 hex digits: the header's length is known before the data is written.
   const header = (checksum: string) => {
@@ -89,15 +112,19 @@ export function encodeSafetensors(contents: Safetensors): Uint8Array {
   let at = dataStart;
   for (const name of names) {
     const { data } = contents.tensors[name];
-    for (let k = 0; k < data.length; k++) view.setFloat32(at + 4 * k, data[k], true);
-    at += data.byteLength;
+    const { bytes: size, set } = DTYPES[dtypeOf(name)];
+    for (let k = 0; k < data.length; k++) set(view, at + size * k, data[k]);
+    at += data.length * size;
   }
   bytes.set(placeholder, 8);
   bytes.set(header(crc32Hex(bytes)), 8);
   return bytes;
 }
 
-/** Parses a safetensors file of f32 tensors; throws {@link SafetensorsError} when malformed. */
+/**
+ * Parses a safetensors file of f32 and f16 tensors, all read as f32; throws
+ * {@link SafetensorsError} when malformed.
+ */
 export function decodeSafetensors(bytes: Uint8Array): Safetensors {
   if (bytes.length < 8) {
     throw new SafetensorsError("the file is shorter than its 8-byte header length.");
@@ -137,19 +164,18 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
       shape: number[];
       data_offsets: [number, number];
     };
-    if (dtype !== "F32") {
-      throw new SafetensorsError(`tensor "${name}" is ${dtype}; only F32 is read.`);
+    if (dtype !== "F32" && dtype !== "F16") {
+      throw new SafetensorsError(`tensor "${name}" is ${dtype}; only F32 and F16 are read.`);
     }
+    const { bytes: size, get } = DTYPES[dtype];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (offsets[1] - offsets[0] !== count * 4 || dataStart + offsets[1] > bytes.length) {
+    if (offsets[1] - offsets[0] !== count * size || dataStart + offsets[1] > bytes.length) {
       throw new SafetensorsError(
         `tensor "${name}" has offsets that do not fit its shape or the file.`,
       );
     }
     const data = new Float32Array(count);
-    for (let k = 0; k < count; k++) {
-      data[k] = view.getFloat32(dataStart + offsets[0] + 4 * k, true);
-    }
+    for (let k = 0; k < count; k++) data[k] = get(view, dataStart + offsets[0] + size * k);
     tensors[name] = { shape, data };
   }
   return { tensors, metadata };

@@ -1,7 +1,7 @@
 /**
- * `deno task checkpoint:slim`: the copy drops Adam's moments and nothing
- * else, training resumes from it with Adam afresh (and says so), and bad
- * command lines are one error line.
+ * `deno task checkpoint:slim`: the copy drops Adam's moments, rounds the
+ * energy model's W to f16 and changes nothing else; training resumes from it
+ * with Adam afresh (and says so); bad command lines are one error line.
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
@@ -11,7 +11,7 @@ import { checkpointState } from "./checkpoint.ts";
 import { main as trainMain } from "./cli.ts";
 import { resolveConfig } from "./config.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "./run_folder.ts";
-import { isSlim, main, slimCheckpoint } from "./slim.ts";
+import { isEnergyTensor, isSlim, main, slimCheckpoint } from "./slim.ts";
 import { GanTrainer } from "./trainer.ts";
 import { runCapturingErrors } from "./testing/capture_errors.ts";
 import { TINY_RUN, tinyFaces, trainTinyRun } from "./testing/tiny_run.ts";
@@ -20,7 +20,7 @@ await initEngine();
 
 const isOptimizerTensor = (name: string) => /^optimizer_[gd]\./.test(name);
 
-Deno.test("checkpoint:slim drops Adam's moments alone; a resume from the copy starts Adam afresh", async (t) => {
+Deno.test("checkpoint:slim drops Adam's moments and rounds the energy model to f16; a resume from the copy starts Adam afresh", async (t) => {
   const root = await Deno.makeTempDir({ prefix: "igan-slim-" });
   try {
     const interpretable = { groups: 3, every: 2, images: 4, langevinSteps: 2 };
@@ -35,7 +35,7 @@ Deno.test("checkpoint:slim drops Adam's moments alone; a resume from the copy st
     const out = join(root, "slim.safetensors");
 
     await t.step(
-      "the copy: every tensor but the optimisers', bit for bit, and the same state",
+      "the copy: every tensor but the optimisers', bit for bit but the energy model's f16 rounding, and the same state",
       async () => {
         const { status, errors } = await runCapturingErrors(main, [
           "--checkpoint",
@@ -44,12 +44,20 @@ Deno.test("checkpoint:slim drops Adam's moments alone; a resume from the copy st
           out,
         ]);
         equal(status, 0, errors);
-        match(errors, /wrote .*slim\.safetensors \([\d.]+ MB, step 4, without Adam's moments\)/);
+        match(
+          errors,
+          /wrote .*slim\.safetensors \([\d.]+ MB, step 4, without Adam's moments, the energy model in f16\)/,
+        );
         const slim = await readCheckpoint(out);
         const kept = Object.keys(full.tensors).filter((name) => !isOptimizerTensor(name));
         ok(kept.length < Object.keys(full.tensors).length, "the run had optimiser tensors");
         deepEqual(Object.keys(slim.tensors).sort(), kept.sort());
-        for (const name of kept) deepEqual(slim.tensors[name], full.tensors[name], name);
+        ok(kept.some(isEnergyTensor), "the run had an energy model");
+        for (const name of kept) {
+          const { shape, data } = full.tensors[name];
+          const expected = isEnergyTensor(name) ? new Float32Array(data.map(Math.f16round)) : data;
+          deepEqual(slim.tensors[name], { shape, data: expected }, name);
+        }
         const { optimizerSteps, ...rest } = checkpointState(slim);
         deepEqual(optimizerSteps, { optimizer_g: {}, optimizer_d: {} });
         const { optimizerSteps: _, ...fullRest } = checkpointState(full);
