@@ -13,13 +13,16 @@ Deno.test("parseThreadStat: the name, even with spaces and parentheses, and user
 /**
  * A child whose worker does a fixed amount of work (about 0.3 s of CPU here: a count, not a
  * duration, so that a busy machine stretches its time, not its CPU time) while its main thread
- * only waits, then waits to be measured.
+ * does a tenth of it (the runtime's start alone can round to 0 s in /proc's 10 ms ticks), then
+ * waits to be measured.
  */
 const SPINNING_CHILD = `
 const spin = "let x = 0; for (let i = 0; i < 5e7; i++) x = (x * 31 + i) | 0; postMessage(x);";
 const worker = new Worker("data:text/javascript," + encodeURIComponent(spin), { type: "module" });
+let y = 0;
+for (let i = 0; i < 5e6; i++) y = (y * 31 + i) | 0;
 await new Promise((resolve) => worker.onmessage = resolve);
-console.log("spun");
+console.log("spun", y);
 setTimeout(() => {}, 60_000);
 `;
 
@@ -37,7 +40,7 @@ Deno.test("threadCpu: a child's main thread as the serving one, its worker's thr
     await new ChildOutput(child.stdout).until(/spun/);
     const cpu = await threadCpu(child.pid);
     assert.ok(cpu);
-    // The worker's work counts as the workers', the runtime's start as the serving thread's.
+    // The worker's work counts as the workers', the main thread's as the serving thread's.
     assert.ok(cpu.workers >= 0.1, `worker ${cpu.workers} s`);
     assert.ok(cpu.serving > 0 && cpu.serving < cpu.workers, `main ${cpu.serving} s`);
   } finally {
