@@ -1,5 +1,5 @@
 import { equal } from "node:assert/strict";
-import { median, nearestRankIndex, percentile, roundTo } from "./numbers.ts";
+import { fitsHalfPrecision, median, nearestRankIndex, percentile, roundTo } from "./numbers.ts";
 
 Deno.test("roundTo rounds to decimal places", () => {
   equal(roundTo(1.23456, 2), 1.23);
@@ -28,4 +28,10 @@ Deno.test("percentile: nearest rank over the sorted values", () => {
   equal(nearestRankIndex(100, 7), 6);
   equal(nearestRankIndex(1000, 99.9), 998);
   equal(nearestRankIndex(10, 0), 0);
+});
+
+Deno.test("fitsHalfPrecision: up to f16's largest finite value, either sign", () => {
+  equal(fitsHalfPrecision(new Float32Array([0, -65504, 65504, 1e-9])), true);
+  equal(fitsHalfPrecision(new Float32Array([1, 65505])), false);
+  equal(fitsHalfPrecision(new Float32Array([-1e6])), false);
 });

@@ -1,5 +1,5 @@
 /**
- * Numbers as logs and reports print them.
+ * Numbers as logs and reports print them, and as files store them.
  *
  * @module
  */
@@ -30,4 +30,12 @@ export function nearestRankIndex(count: number, p: number): number {
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[nearestRankIndex(sorted.length, p)] ?? NaN;
+}
+
+/** Half precision's largest finite value. */
+const HALF_MAX = 65504;
+
+/** Whether every value of `data` is within half precision's (f16's) finite range. */
+export function fitsHalfPrecision(data: Float32Array): boolean {
+  return !data.some((x) => Math.abs(x) > HALF_MAX);
 }

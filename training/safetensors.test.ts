@@ -52,9 +52,12 @@ Deno.test("safetensors: tensors chosen for half precision are stored as F16 and 
   // Each value is the nearest f16: 1e-8 is below f16's smallest subnormal and reads as 0.
   deepEqual(
     decoded.tensors["b.weight"].data,
-    new Float32Array(contents.tensors["b.weight"].data.map(Math.f16round)),
+    contents.tensors["b.weight"].data.map(Math.f16round),
   );
   deepEqual(Array.from(decoded.tensors["b.weight"].data), [1, -2, 3.5, 0, 0, -7]);
+  // A tensor beyond f16's range stays f32 rather than becoming infinite.
+  const large = { tensors: { w: { shape: [2], data: new Float32Array([1, 1e5]) } }, metadata: {} };
+  deepEqual(decodeSafetensors(encodeSafetensors(large, { halfPrecision: () => true })), large);
 });
 
 Deno.test("safetensors: malformed files and shapes throw SafetensorsError", () => {

@@ -13,6 +13,7 @@
  */
 
 import { crc32Hex } from "../core/crc32.ts";
+import { fitsHalfPrecision } from "../core/numbers.ts";
 
 /** One f32 array and its shape. */
 export interface HostTensor {
@@ -56,7 +57,10 @@ const ZEROS = "00000000";
 
 /** How {@link encodeSafetensors} stores tensors. */
 export interface EncodeOptions {
-  /** Whether the tensor of this name is stored in half precision (f16) to save space [none]. */
+  /**
+   * Whether the tensor of this name is stored in half precision (f16) to save space [none]; one
+   * with a value beyond half precision's range is stored in f32.
+   */
   halfPrecision?: (name: string) => boolean;
 }
 
@@ -82,17 +86,19 @@ export function encodeSafetensors(contents: Safetensors, options: EncodeOptions 
     }
   }
   const names = Object.keys(contents.tensors).sort();
-  const dtypeOf = (name: string) => options.halfPrecision?.(name) ? "F16" : "F32";
+  const dtypes = names.map((name) =>
+    options.halfPrecision?.(name) && fitsHalfPrecision(contents.tensors[name].data) ? "F16" : "F32"
+  );
   const entries: Record<string, unknown> = {};
   let offset = 0;
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const { shape, data } = contents.tensors[name];
     if (shape.reduce((a, b) => a * b, 1) !== data.length) {
       throw new SafetensorsError(
         `tensor "${name}" has shape [${shape.join(", ")}] but ${data.length} values.`,
       );
     }
-    const dtype = dtypeOf(name), byteLength = data.length * DTYPES[dtype].bytes;
+    const dtype = dtypes[i], byteLength = data.length * DTYPES[dtype].bytes;
     entries[name] = { dtype, shape, data_offsets: [offset, offset + byteLength] };
     offset += byteLength;
   }
@@ -110,9 +116,9 @@ export function encodeSafetensors(contents: Safetensors, options: EncodeOptions 
   const view = new DataView(bytes.buffer);
   view.setBigUint64(0, BigInt(headerLength), true);
   let at = dataStart;
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const { data } = contents.tensors[name];
-    const { bytes: size, set } = DTYPES[dtypeOf(name)];
+    const { bytes: size, set } = DTYPES[dtypes[i]];
     for (let k = 0; k < data.length; k++) set(view, at + size * k, data[k]);
     at += data.length * size;
   }

@@ -12,6 +12,7 @@
  */
 
 import onnxProto from "onnx-proto";
+import { fitsHalfPrecision } from "../../core/numbers.ts";
 
 const { onnx } = onnxProto;
 
@@ -41,7 +42,6 @@ export type WeightPrecision = "f16" | "f32";
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ["f16", "f32"];
 
 /** The largest finite half-precision value. */
-const HALF_MAX = 65504;
 
 /**
  * A model file whose weights the written model reads instead of storing
@@ -104,7 +104,7 @@ export class OnnxGraph {
    * with a value beyond half precision's range is stored in f32.
    */
   weight(name: string, shape: readonly number[], data: Float32Array): string {
-    if (this.weightPrecision === "f32" || data.some((x) => Math.abs(x) > HALF_MAX)) {
+    if (this.weightPrecision === "f32" || !fitsHalfPrecision(data)) {
       return this.constant(name, shape, data);
     }
     checkConstantShape(name, shape, data.length);
