@@ -21,6 +21,7 @@ import { parseFlags, runCommandLine, UsageError } from "./command_line.ts";
 import { readCheckpoint } from "./run_folder.ts";
 import { encodeSafetensors, type Safetensors } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
+import { ENERGY_WEIGHT } from "./interpretable/module.ts";
 
 /** The usage text printed by `--help` and with command-line errors. */
 export const USAGE = `Usage: deno task checkpoint:slim --checkpoint <file> --out <file>
@@ -36,8 +37,8 @@ precision (about half its size). Training continues from the copy with deno task
 /** The prefixes of the optimisers' tensors (see `checkpoint.ts`). */
 const OPTIMIZER_PREFIXES = ["optimizer_g.", "optimizer_d."];
 
-/** Whether a checkpoint's tensor is the energy model's, which a slim copy stores in f16. */
-export const isEnergyTensor = (name: string): boolean => name.startsWith("energy.");
+/** Whether a checkpoint's tensor is the energy model's W, which a slim copy stores in f16. */
+export const isEnergyTensor = (name: string): boolean => name === ENERGY_WEIGHT;
 
 /**
  * `checkpoint` without its optimisers' moments and step counts; the other

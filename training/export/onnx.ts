@@ -41,8 +41,6 @@ export type WeightPrecision = "f16" | "f32";
 /** The precisions {@link WeightPrecision} allows, for command lines. */
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ["f16", "f32"];
 
-/** The largest finite half-precision value. */
-
 /**
  * A model file whose weights the written model reads instead of storing
  * them: `location` is its name beside the written file, `model` its bytes.
