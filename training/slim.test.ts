@@ -11,7 +11,7 @@ import { checkpointState } from "./checkpoint.ts";
 import { main as trainMain } from "./cli.ts";
 import { resolveConfig } from "./config.ts";
 import { listCheckpoints, openRun, readCheckpoint } from "./run_folder.ts";
-import { isEnergyTensor, isSlim, main, slimCheckpoint } from "./slim.ts";
+import { isEnergyWeight, isSlim, main, slimCheckpoint } from "./slim.ts";
 import { GanTrainer } from "./trainer.ts";
 import { runCapturingErrors } from "./testing/capture_errors.ts";
 import { TINY_RUN, tinyFaces, trainTinyRun } from "./testing/tiny_run.ts";
@@ -52,10 +52,10 @@ Deno.test("checkpoint:slim drops Adam's moments and rounds the energy model to f
         const kept = Object.keys(full.tensors).filter((name) => !isOptimizerTensor(name));
         ok(kept.length < Object.keys(full.tensors).length, "the run had optimiser tensors");
         deepEqual(Object.keys(slim.tensors).sort(), kept.sort());
-        ok(kept.some(isEnergyTensor), "the run had an energy model");
+        ok(kept.some(isEnergyWeight), "the run had an energy model");
         for (const name of kept) {
           const { shape, data } = full.tensors[name];
-          const expected = isEnergyTensor(name) ? data.map(Math.f16round) : data;
+          const expected = isEnergyWeight(name) ? data.map(Math.f16round) : data;
           deepEqual(slim.tensors[name], { shape, data: expected }, name);
         }
         const { optimizerSteps, ...rest } = checkpointState(slim);

@@ -38,7 +38,7 @@ precision (about half its size). Training continues from the copy with deno task
 const OPTIMIZER_PREFIXES = ["optimizer_g.", "optimizer_d."];
 
 /** Whether a checkpoint's tensor is the energy model's W, which a slim copy stores in f16. */
-export const isEnergyTensor = (name: string): boolean => name === ENERGY_WEIGHT;
+export const isEnergyWeight = (name: string): boolean => name === ENERGY_WEIGHT;
 
 /**
  * `checkpoint` without its optimisers' moments and step counts; the other
@@ -96,7 +96,7 @@ async function runSlim(command: SlimCommand): Promise<number> {
     throw new CheckpointError(`${command.out} exists; --out takes a new file.`);
   }
   const checkpoint = await readCheckpoint(command.input);
-  const bytes = encodeSafetensors(slimCheckpoint(checkpoint), { halfPrecision: isEnergyTensor });
+  const bytes = encodeSafetensors(slimCheckpoint(checkpoint), { halfPrecision: isEnergyWeight });
   await writeFileAtomic(command.out, bytes);
   console.error(
     `wrote ${command.out} (${(bytes.length / 1e6).toFixed(1)} MB, step ` +
