@@ -66,6 +66,10 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
     "mean",
     "--energy-pool",
     "2",
+    "--fixed-share-weight",
+    "0.5",
+    "--fixed-share-limit",
+    "0.6",
     "--energy-every-step",
     "--energy-normalize",
     "--init-from",
@@ -79,6 +83,8 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   equal(command.config.interpretable?.lambda1, 2);
   equal(command.config.interpretable?.otherGroups, "mean");
   equal(command.config.interpretable?.energyPool, 2);
+  equal(command.config.interpretable?.fixedShareWeight, 0.5);
+  equal(command.config.interpretable?.fixedShareLimit, 0.6);
   equal(command.config.interpretable?.energyEveryStep, true);
   equal(command.config.interpretable?.energyNormalize, true);
   equal(command.config.interpretable?.lambda3Start, 3e-2, "the paper's defaults fill the rest");
@@ -88,10 +94,13 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   if (baseline === "help" || baseline.kind !== "new") throw new Error("expected a new run");
   equal(baseline.config.interpretable, null);
   for (
-    const flags of [["--groups", "8"], ["--energy-every-step"], ["--energy-normalize"], [
-      "--lambda2-g",
-      "1",
-    ]]
+    const flags of [
+      ["--groups", "8"],
+      ["--energy-every-step"],
+      ["--energy-normalize"],
+      ["--lambda2-g", "1"],
+      ["--fixed-share-weight", "1"],
+    ]
   ) {
     throws(() => parseTrainArgs(["--synthetic", ...flags]), /only apply with --interpretable/);
   }
@@ -184,6 +193,25 @@ Deno.test("parseTrainArgs: --resume takes only schedule flags and --data (and --
     name: undefined,
     cacheDir: undefined,
   });
+  deepEqual(
+    parseTrainArgs([
+      "--resume",
+      "c.safetensors",
+      "--fixed-share-weight",
+      "2",
+      "--fixed-share-limit",
+      "0.5",
+    ]),
+    {
+      kind: "resume",
+      run: "c.safetensors",
+      overrides: { interpretable: { fixedShareWeight: 2, fixedShareLimit: 0.5 } },
+      changesSettings: true,
+      out: "runs",
+      name: undefined,
+      cacheDir: undefined,
+    },
+  );
   deepEqual(parseTrainArgs(["--resume", "c.safetensors", "--freeze-head"]), {
     kind: "resume",
     run: "c.safetensors",
@@ -643,7 +671,7 @@ Deno.test("deno task train: a checkpoint file continues with DiffAugment turned 
     equal(plain.code, 1, plain.stderr);
     match(
       plain.stderr,
-      /error: --lambda1 and --lambda2-g change an interpretable run's settings; .* is a plain GAN's\./,
+      /error: --lambda1, --lambda2-g, --fixed-share-weight and --fixed-share-limit change an interpretable run's settings; .* is a plain GAN's\./,
     );
     ok(!/\n\s+at /.test(plain.stderr), plain.stderr);
     // Nothing left to train: the checkpoint and the run folder are at step 4, the run's end.

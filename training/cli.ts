@@ -114,6 +114,10 @@ Options (defaults in brackets):
   --other-groups sum|mean   L_interp weighs each other group by lambda1 (sum, the paper's)
                             or by lambda1 / (C - 1) (mean) [sum]
   --lambda2-g <x>           weight of the energy term in the generator's loss [0.1]
+  --fixed-share-weight <x>  weight of a penalty on target filters that draw the same pattern on
+                            every image: how far their energy's fixed share exceeds the limit
+                            [0: none]
+  --fixed-share-limit <x>   the fixed share in [0, 1] above which that penalty starts [0.9]
   --energy-pool <n>         g_W and the GMM see the maps averaged over n x n blocks [1]
   --energy-every-step       also apply the generator's energy term at every GAN step
                             (the paper applies it at interpretability steps only)
@@ -181,6 +185,8 @@ const OPTIONS = {
   "energy-every-step": { type: "boolean" },
   "energy-normalize": { type: "boolean" },
   "lambda2-g": { type: "string" },
+  "fixed-share-weight": { type: "string" },
+  "fixed-share-limit": { type: "string" },
   "other-groups": { type: "string" },
   lambda1: { type: "string" },
   "energy-pool": { type: "string" },
@@ -205,8 +211,18 @@ const CONTINUATION_SETTINGS = [
   "lr-d",
   "lambda1",
   "lambda2-g",
+  "fixed-share-weight",
+  "fixed-share-limit",
   "freeze-head",
   "train-head",
+];
+
+/** The continuation settings that change an interpretable run's loss. */
+const INTERPRETABLE_CONTINUATION = [
+  "lambda1",
+  "lambda2-g",
+  "fixed-share-weight",
+  "fixed-share-limit",
 ];
 
 /** The flags only a continuation from a checkpoint file takes, as messages name them. */
@@ -275,9 +291,14 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
             ? undefined
             : { kind: "folder" as const, path: values.data as string },
         }),
-        ...(values.lambda1 !== undefined || values["lambda2-g"] !== undefined
+        ...(INTERPRETABLE_CONTINUATION.some((k) => values[k] !== undefined)
           ? {
-            interpretable: definedOnly({ lambda1: real("lambda1"), lambda2G: real("lambda2-g") }),
+            interpretable: definedOnly({
+              lambda1: real("lambda1"),
+              lambda2G: real("lambda2-g"),
+              fixedShareWeight: real("fixed-share-weight"),
+              fixedShareLimit: real("fixed-share-limit"),
+            }),
           }
           : {}),
       },
@@ -312,14 +333,17 @@ export function parseTrainArgs(args: string[]): TrainCommand | "help" {
     lambda1: real("lambda1"),
     lambda2G: real("lambda2-g"),
     otherGroups: values["other-groups"] as InterpretableConfig["otherGroups"] | undefined,
+    fixedShareWeight: real("fixed-share-weight"),
+    fixedShareLimit: real("fixed-share-limit"),
     energyPool: int("energy-pool"),
     energyEveryStep: values["energy-every-step"] ? true : undefined,
     energyNormalize: values["energy-normalize"] ? true : undefined,
   });
   if (!values.interpretable && Object.keys(interpretable).length > 0) {
     throw new UsageError(
-      "--groups, --interp-every, --lambda1, --other-groups, --lambda2-g, --energy-pool, " +
-        "--energy-every-step and --energy-normalize only apply with --interpretable.",
+      "--groups, --interp-every, --lambda1, --other-groups, --lambda2-g, " +
+        "--fixed-share-weight, --fixed-share-limit, --energy-pool, --energy-every-step and " +
+        "--energy-normalize only apply with --interpretable.",
     );
   }
   const partial: PartialConfig = {
@@ -369,6 +393,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   "interpretable.lambda2G": "--lambda2-g",
   "interpretable.otherGroups": "--other-groups",
   "interpretable.energyPool": "--energy-pool",
+  "interpretable.fixedShareWeight": "--fixed-share-weight",
+  "interpretable.fixedShareLimit": "--fixed-share-limit",
   loss: "--loss",
   augment: "--augment",
   r1Gamma: "--r1",
@@ -539,7 +565,8 @@ export function continuedConfig(
   }
   if (interpretable && !config.interpretable) {
     throw new ConfigError(
-      `--lambda1 and --lambda2-g change an interpretable run's settings; ${run} is a plain GAN's.`,
+      `--lambda1, --lambda2-g, --fixed-share-weight and --fixed-share-limit change an ` +
+        `interpretable run's settings; ${run} is a plain GAN's.`,
     );
   }
   return withFlagNames(FLAG_OF_FIELD, () =>

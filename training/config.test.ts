@@ -32,6 +32,8 @@ Deno.test("resolveConfig: each bad field is a ConfigError naming it", async (t) 
     ["interpretable.energyPool", { interpretable: { energyPool: 0 } }],
     ["interpretable.energyEveryStep", { interpretable: { energyEveryStep: "yes" as never } }],
     ["interpretable.energyNormalize", { interpretable: { energyNormalize: 1 as never } }],
+    ["interpretable.fixedShareWeight", { interpretable: { fixedShareWeight: -1 } }],
+    ["interpretable.fixedShareLimit", { interpretable: { fixedShareLimit: 1.5 } }],
   ];
   for (const [field, partial] of cases) {
     await t.step(field, () => {

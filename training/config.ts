@@ -107,6 +107,15 @@ export interface InterpretableConfig {
   /** Most EM iterations per GMM fit. */
   gmmIterations: number;
   /**
+   * Weight of the fixed-pattern penalty in the generator's energy term (0:
+   * none, the paper's): how far each target filter's share of energy that is
+   * the same on every image exceeds `fixedShareLimit`, averaged over the
+   * filters (`interpretable/fixed_share.ts`).
+   */
+  fixedShareWeight: number;
+  /** The fixed share in [0, 1] above which the penalty starts. */
+  fixedShareLimit: number;
+  /**
    * Also add the generator's energy term, -lambda0 lambda2G g_W, to its loss
    * at every GAN step (with the latest W and partition), not only at the
    * interpretability steps as the paper does.
@@ -153,6 +162,8 @@ export const DEFAULT_INTERPRETABLE: InterpretableConfig = {
   langevinStepSize: 0.1,
   priorSigma: 1,
   gmmIterations: 100,
+  fixedShareWeight: 0,
+  fixedShareLimit: 0.9,
   energyEveryStep: false,
   energyPool: 1,
   energyNormalize: false,
@@ -445,10 +456,22 @@ function checkInterpretable(c: InterpretableConfig, network: NetworkConfig): voi
       `interpretable.otherGroups must be one of ${OTHER_GROUPS.join(", ")}, got ${c.otherGroups}.`,
     );
   }
+  if (!(c.fixedShareLimit >= 0 && c.fixedShareLimit <= 1)) {
+    throw new ConfigError(
+      `interpretable.fixedShareLimit must be a number in [0, 1], got ${c.fixedShareLimit}.`,
+    );
+  }
   for (const key of ["energyEveryStep", "energyNormalize"] as const) {
     trueOrFalse(`interpretable.${key}`, c[key]);
   }
-  const nonNegative = ["lambda0", "lambda1", "lambda2W", "lambda2G", "langevinStepSize"] as const;
+  const nonNegative = [
+    "lambda0",
+    "lambda1",
+    "lambda2W",
+    "lambda2G",
+    "langevinStepSize",
+    "fixedShareWeight",
+  ] as const;
   for (const key of nonNegative) {
     if (!(c[key] >= 0 && Number.isFinite(c[key]))) {
       throw new ConfigError(`interpretable.${key} must be a finite number >= 0, got ${c[key]}.`);

@@ -144,9 +144,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainOutcome
         await writingRun(run, "log.jsonl", () => appendLog(run, record));
         progress.message(
           `step ${step}: interpretability step, consistency ${report.consistency.toFixed(3)}, ` +
-            `separation ${report.separation.toFixed(3)}, g_W data ${
-              report.energyData.toPrecision(3)
-            } ` +
+            `separation ${report.separation.toFixed(3)}, fixed filters ${report.fixedFilters}, ` +
+            `g_W data ${report.energyData.toPrecision(3)} ` +
             `model ${report.energyModel.toPrecision(3)}, lambda3 ${
               report.lambda3.toExponential(1)
             }`,

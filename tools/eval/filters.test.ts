@@ -59,4 +59,12 @@ Deno.test("eval:filters: each part's filters of the default bundle, and every fi
   for (const filter of noseFilters) {
     equal(result.filters[filter].bestPart, "nose", `filter ${filter}`);
   }
+  // The fixed-pattern line agrees with the JSON's shares.
+  const shares: number[] = result.filters.map((f: { fixedShare: number }) => f.fixedShare);
+  ok(shares.every((s) => s >= 0 && s <= 1), "every share in [0, 1]");
+  const fixed = shares.filter((s) => s > 0.9).length;
+  ok(
+    lines.some((line) => line.includes(`fixed share over 0.9): ${fixed} of 128; median`)),
+    `a line counting ${fixed} fixed filters`,
+  );
 });

@@ -20,6 +20,8 @@ import { openFaceApi } from "../../faces/face_api.ts";
 import { type FilterParts, filterParts, filtersOfPart } from "../../faces/filter_parts.ts";
 import { FACE_PARTS, partLabelsOf } from "../../faces/parts.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
+import { FIXED_SHARE_LIMIT, fixedFilterCount, fixedShares } from "../../core/fixed_share.ts";
+import type { TargetMaps } from "../../core/concepts.ts";
 import {
   integerFlag,
   parseFlags,
@@ -100,6 +102,14 @@ export function formatFilters(rows: readonly FilterParts[], top: number, label: 
   return lines.join("\n");
 }
 
+/** The line on the filters that draw the same pattern on every image (`core/fixed_share.ts`). */
+export function formatFixedShares(shares: Float64Array): string {
+  const sorted = Float64Array.from(shares).sort();
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return `  filters drawing a fixed pattern (fixed share over ${FIXED_SHARE_LIMIT}): ` +
+    `${fixedFilterCount(shares)} of ${shares.length}; median fixed share ${median.toFixed(3)}`;
+}
+
 /** Runs the command; returns the exit status. */
 export function main(args: string[]): Promise<number> {
   return runCommandLine({ usage: USAGE, parse: parseFiltersArgs, run: measure }, args);
@@ -143,20 +153,22 @@ async function measure(command: FiltersCommand): Promise<number> {
       await sessions.release();
     }
     const groupOf = channelGroups(manifest);
-    const rows = filterParts(
-      { data: maps, shape: [n, channels, height, width] },
-      labels,
-      size,
-      groupOf,
-    );
+    const targetMaps: TargetMaps = { data: maps, shape: [n, channels, height, width] };
+    const rows = filterParts(targetMaps, labels, size, groupOf);
+    const shares = fixedShares(targetMaps);
     const { name, version } = manifest.model;
     console.log(formatFilters(rows, command.top, `${name} ${version}, N = ${n}`));
+    console.log(formatFixedShares(shares));
     console.log(JSON.stringify({
       model: manifest.model,
       images: n,
       seed: command.seed,
       parts: FACE_PARTS,
-      filters: rows.map((r) => ({ ...r, overlaps: r.overlaps.map((v) => +v.toFixed(4)) })),
+      filters: rows.map((r, j) => ({
+        ...r,
+        overlaps: r.overlaps.map((v) => +v.toFixed(4)),
+        fixedShare: +shares[j].toFixed(4),
+      })),
     }));
     return 0;
   } finally {

@@ -22,6 +22,7 @@ import {
   interpretabilityCoefficients,
   rmsNormalize,
 } from "./energy.ts";
+import { fixedPatternPenalty } from "./fixed_share.ts";
 import { langevin } from "./langevin.ts";
 import { energyWeightGradient, InterpretabilityModule, lambda3At } from "./module.ts";
 
@@ -192,5 +193,50 @@ Deno.test("a pooled (and normalised) energy model has one W row per block and gi
         module.dispose();
       }
     });
+  }
+});
+
+Deno.test("generatorLoss adds the fixed-pattern penalty at its weight, and the step counts fixed filters", async () => {
+  const G = warmGenerator(6);
+  const optG = new Adam({ lr: 1e-3 });
+  // Before any step W is zero, so the two modules' energy terms agree and their gap is the penalty.
+  const plain = new InterpretabilityModule(CONFIG, [M, 16, 16]);
+  const penalised = new InterpretabilityModule(
+    { ...CONFIG, fixedShareWeight: 2, fixedShareLimit: 0.5 },
+    [M, 16, 16],
+  );
+  try {
+    await asyncScope(async () => {
+      const latent = TINY_NETWORK.latent;
+      const varied = new RandomStream(10).normal([4, latent]);
+      const one = await new RandomStream(11).normal([1, latent]).data();
+      const repeated = tensor(
+        Float32Array.from({ length: 4 * latent }, (_, i) => one[i % latent]),
+        [
+          4,
+          latent,
+        ],
+      );
+      for (const z of [varied, repeated]) {
+        const maps = G.head(z, { training: false });
+        const expected = await fixedPatternPenalty(maps, 2, 0.5).item();
+        const gap = await sub(penalised.generatorLoss(maps), plain.generatorLoss(maps)).item();
+        ok(Math.abs(gap - expected) < 1e-6, `penalty ${gap}, expected ${expected}`);
+      }
+      // Four copies of one image: every filter that is on draws a fixed pattern.
+      const copies = G.head(repeated, { training: false });
+      ok(await fixedPatternPenalty(copies, 2, 0.5).item() > 0, "the copies are penalised");
+    });
+    const report = await plain.step(G, optG, new RandomStream(9), 0);
+    ok(
+      Number.isInteger(report.fixedFilters) && report.fixedFilters >= 0 &&
+        report.fixedFilters <= M,
+      `fixed filters ${report.fixedFilters}`,
+    );
+  } finally {
+    G.dispose();
+    optG.dispose();
+    plain.dispose();
+    penalised.dispose();
   }
 });

@@ -41,6 +41,8 @@ import {
   interpretabilityLoss,
   rmsNormalize,
 } from "./energy.ts";
+import { fixedPatternPenalty } from "./fixed_share.ts";
+import { fixedFilterCount, fixedShares } from "../../core/fixed_share.ts";
 import { fitGmm, type GmmFit } from "./gmm.ts";
 import { langevin } from "./langevin.ts";
 import { conceptMetrics } from "../../core/concepts.ts";
@@ -61,6 +63,8 @@ export interface InterpretabilityReport {
   consistency: number;
   /** Concept separation of the step's maps (lower is better). */
   separation: number;
+  /** Target filters that draw a fixed pattern on the step's images (`core/fixed_share.ts`). */
+  fixedFilters: number;
 }
 
 /** Checkpoint name of W. */
@@ -184,11 +188,11 @@ export class InterpretabilityModule {
       optG.step(headParams, gStep.grads);
       this.updates++;
 
-      const concepts = conceptMetrics(
-        { data: await raw.data(), shape: [n, m, h, w] },
-        fit.assignment,
-        c.groups,
-      );
+      const rawMaps = {
+        data: await raw.data(),
+        shape: [n, m, h, w] as [number, number, number, number],
+      };
+      const concepts = conceptMetrics(rawMaps, fit.assignment, c.groups);
       return {
         energyData: await data.value.item(),
         energyModel: await model.value.item(),
@@ -198,20 +202,24 @@ export class InterpretabilityModule {
         groupSizes: concepts.groupSizes,
         consistency: concepts.consistency,
         separation: concepts.separation,
+        fixedFilters: fixedFilterCount(fixedShares(rawMaps)),
       };
     });
   }
 
   /**
    * The generator's energy term -lambda0 lambda2G mean g_W(f) for target-layer
-   * maps `maps` [N, M, H, W] under the current W and partition (a scalar).
+   * maps `maps` [N, M, H, W] under the current W and partition, plus the
+   * fixed-pattern penalty when `fixedShareWeight` asks for it (a scalar).
    */
   generatorLoss(maps: Tensor): Tensor {
     const c = this.config;
     const m = maps.shape[1];
     const averaging = tensor(groupAveraging(this.assignment, c.groups), [c.groups, m]);
     const g = energy(this.weight.value, this.#energyMaps(maps), averaging);
-    return mul(mean(g), -c.lambda0 * c.lambda2G);
+    const term = mul(mean(g), -c.lambda0 * c.lambda2G);
+    if (c.fixedShareWeight === 0) return term;
+    return add(term, fixedPatternPenalty(maps, c.fixedShareWeight, c.fixedShareLimit));
   }
 
   /** What g_W and the GMM see of target-layer maps [N, M, H, W]: [N, M, K]. */
