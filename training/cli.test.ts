@@ -144,7 +144,7 @@ Deno.test("parseTrainArgs: --interpretable with its flags, and fine-tuning with 
   );
 });
 
-Deno.test("parseTrainArgs: --resume takes only schedule flags and --data (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g, --freeze-head, --train-head for a file)", () => {
+Deno.test("parseTrainArgs: --resume takes only schedule flags and --data (and --out, --name, --augment, --r1, --lr-g, --lr-d, --lambda1, --lambda2-g, --fixed-share-weight, --fixed-share-limit, --freeze-head, --train-head for a file)", () => {
   deepEqual(parseTrainArgs(["--resume", "runs/00001-x", "--steps", "900"]), {
     kind: "resume",
     run: "runs/00001-x",

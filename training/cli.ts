@@ -198,6 +198,14 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** The continuation settings that change an interpretable run's loss. */
+const INTERPRETABLE_CONTINUATION = [
+  "lambda1",
+  "lambda2-g",
+  "fixed-share-weight",
+  "fixed-share-limit",
+];
+
 /**
  * Training settings a continuation from a checkpoint file (a new run folder)
  * may change, e.g. to turn DiffAugment on once the discriminator overfits:
@@ -209,20 +217,9 @@ const CONTINUATION_SETTINGS = [
   "r1",
   "lr-g",
   "lr-d",
-  "lambda1",
-  "lambda2-g",
-  "fixed-share-weight",
-  "fixed-share-limit",
+  ...INTERPRETABLE_CONTINUATION,
   "freeze-head",
   "train-head",
-];
-
-/** The continuation settings that change an interpretable run's loss. */
-const INTERPRETABLE_CONTINUATION = [
-  "lambda1",
-  "lambda2-g",
-  "fixed-share-weight",
-  "fixed-share-limit",
 ];
 
 /** The flags only a continuation from a checkpoint file takes, as messages name them. */
