@@ -22,6 +22,7 @@ import { FACE_PARTS, partLabelsOf } from "../../faces/parts.ts";
 import { MIN_IMAGES } from "../../faces/evaluate.ts";
 import { FIXED_SHARE_LIMIT, fixedFilterCount, fixedShares } from "../../core/fixed_share.ts";
 import type { TargetMaps } from "../../core/concepts.ts";
+import { median } from "../../core/numbers.ts";
 import {
   integerFlag,
   parseFlags,
@@ -104,10 +105,10 @@ export function formatFilters(rows: readonly FilterParts[], top: number, label: 
 
 /** The line on the filters that draw the same pattern on every image (`core/fixed_share.ts`). */
 export function formatFixedShares(shares: Float64Array): string {
-  const sorted = Float64Array.from(shares).sort();
-  const median = sorted[Math.floor(sorted.length / 2)];
   return `  filters drawing a fixed pattern (fixed share over ${FIXED_SHARE_LIMIT}): ` +
-    `${fixedFilterCount(shares)} of ${shares.length}; median fixed share ${median.toFixed(3)}`;
+    `${fixedFilterCount(shares)} of ${shares.length}; median fixed share ${
+      median(Array.from(shares)).toFixed(3)
+    }`;
 }
 
 /** Runs the command; returns the exit status. */

@@ -45,7 +45,7 @@ import { fixedPatternPenalty } from "./fixed_share.ts";
 import { fixedFilterCount, fixedShares } from "../../core/fixed_share.ts";
 import { fitGmm, type GmmFit } from "./gmm.ts";
 import { langevin } from "./langevin.ts";
-import { conceptMetrics } from "../../core/concepts.ts";
+import { conceptMetrics, type TargetMaps } from "../../core/concepts.ts";
 
 /** Figures of one interpretability step, for the log. */
 export interface InterpretabilityReport {
@@ -188,10 +188,7 @@ export class InterpretabilityModule {
       optG.step(headParams, gStep.grads);
       this.updates++;
 
-      const rawMaps = {
-        data: await raw.data(),
-        shape: [n, m, h, w] as [number, number, number, number],
-      };
+      const rawMaps: TargetMaps = { data: await raw.data(), shape: [n, m, h, w] };
       const concepts = conceptMetrics(rawMaps, fit.assignment, c.groups);
       return {
         energyData: await data.value.item(),
